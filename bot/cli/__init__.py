@@ -1,0 +1,1 @@
+"""The `cadrebot` command line (Typer + Rich)."""

@@ -1,0 +1,1 @@
+"""Models, queries and figures. Everything that touches the database lives here."""
