@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}") from exc
+            raise ValueError("unknown timezone (expected an IANA name such as Asia/Ho_Chi_Minh)") from exc
         return value
 
     @field_validator("database_url")

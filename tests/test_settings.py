@@ -1,0 +1,59 @@
+"""Settings: defaults, environment, and one-line errors that never echo a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///cadrebot.db"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.language == "vi"
+    assert settings.telegram_token is None
+
+
+def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CADREBOT_LANGUAGE=en\nCADREBOT_TIMEZONE=Asia/Bangkok\n")
+    monkeypatch.setenv("CADREBOT_TIMEZONE", "UTC")
+    settings = load_settings()
+    assert settings.language == "en"
+    assert settings.timezone == "UTC"  # the environment wins over .env
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CADREBOT_TIMEZONE", "Mars/Olympus"),
+        ("CADREBOT_LANGUAGE", "fr"),
+        ("CADREBOT_DATABASE_URL", "mysql://x"),
+        ("CADREBOT_WEBHOOK_PORT", "99999"),
+        ("CADREBOT_WEBHOOK_SECRET", "has spaces and ü"),
+    ],
+)
+def test_wrong_value_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, variable: str, value: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(variable + ":")
+    assert "\n" not in message
+    assert value not in message
+
+
+def test_token_never_printed(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    token = "123456:SECRET-token-value"
+    monkeypatch.setenv("CADREBOT_TELEGRAM_TOKEN", token)
+    settings = load_settings()
+    assert settings.telegram_token is not None
+    assert settings.telegram_token.get_secret_value() == token
+    assert token not in repr(settings)
+    assert token not in str(settings.model_dump())
