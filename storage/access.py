@@ -1,0 +1,133 @@
+"""Who may see what: the one place that decides a person's scope.
+
+Every bot command and every figure asks here, from the roles as they are in the database at that
+moment (no caching), so a removed role or a removed person loses access at once.
+
+- admin: the subtree under their unit, or the whole tree (role with no unit);
+- supervisor: each unit they follow and everything below it;
+- reporter: their own unit only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Person, Role, Unit
+from storage.tree import in_subtree
+
+
+@dataclass(frozen=True)
+class Scope:
+    person_id: int
+    whole_tree: bool = False
+    admin_unit_ids: tuple[int, ...] = ()
+    admin_paths: tuple[str, ...] = ()
+    supervised_unit_ids: tuple[int, ...] = ()
+    supervised_paths: tuple[str, ...] = ()
+    reporter_unit_ids: tuple[int, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.whole_tree or bool(self.admin_paths)
+
+    @property
+    def is_supervisor(self) -> bool:
+        return bool(self.supervised_paths)
+
+    @property
+    def is_reporter(self) -> bool:
+        return bool(self.reporter_unit_ids)
+
+    @property
+    def is_empty(self) -> bool:
+        """No role at all: the bot refuses politely and shows nothing."""
+        return not (self.is_admin or self.is_supervisor or self.is_reporter)
+
+    @property
+    def subtree_roots(self) -> tuple[str, ...]:
+        """Paths whose whole subtree is visible (admin subtrees and followed units), with
+        paths already inside another one dropped."""
+        return collapse_paths([*self.admin_paths, *self.supervised_paths])
+
+    def sees(self, unit: Unit) -> bool:
+        """Pure check against a loaded unit (same rule as `visible_units_condition`)."""
+        if self.whole_tree:
+            return True
+        if unit.id is not None and unit.id in self.reporter_unit_ids:
+            return True
+        return any(unit.path.startswith(root) for root in self.subtree_roots)
+
+
+def collapse_paths(paths: Iterable[str]) -> tuple[str, ...]:
+    """Sorted paths with every path that lies under another one removed (fixed-width segments
+    make `startswith` an exact ancestor test)."""
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if kept and path.startswith(kept[-1]):
+            continue
+        kept.append(path)
+    return tuple(kept)
+
+
+async def scope_of(*, session: AsyncSession, person_id: int) -> Scope:
+    """The person's scope as the database says right now (empty if removed or unknown)."""
+    rows = (
+        await session.execute(
+            select(col(Role.kind), col(Role.unit_id), col(Unit.path))
+            .join(Person, col(Person.id) == col(Role.person_id))
+            .outerjoin(Unit, col(Unit.id) == col(Role.unit_id))
+            .where(col(Role.person_id) == person_id, col(Person.forgotten_at).is_(None))
+            .order_by(col(Role.kind), col(Unit.path))
+        )
+    ).all()
+    whole_tree = False
+    admin_ids: list[int] = []
+    admin_paths: list[str] = []
+    supervised_ids: list[int] = []
+    supervised_paths: list[str] = []
+    reporter_ids: list[int] = []
+    for kind, unit_id, path in rows:
+        if kind == ROLE_ADMIN:
+            if unit_id is None:
+                whole_tree = True
+            else:
+                admin_ids.append(unit_id)
+                admin_paths.append(path)
+        elif kind == ROLE_SUPERVISOR and unit_id is not None:
+            supervised_ids.append(unit_id)
+            supervised_paths.append(path)
+        elif kind == ROLE_REPORTER and unit_id is not None:
+            reporter_ids.append(unit_id)
+    return Scope(
+        person_id=person_id,
+        whole_tree=whole_tree,
+        admin_unit_ids=tuple(admin_ids),
+        admin_paths=tuple(admin_paths),
+        supervised_unit_ids=tuple(supervised_ids),
+        supervised_paths=tuple(supervised_paths),
+        reporter_unit_ids=tuple(reporter_ids),
+    )
+
+
+async def can_see_unit(*, session: AsyncSession, person_id: int, unit: Unit) -> bool:
+    scope = await scope_of(session=session, person_id=person_id)
+    return scope.sees(unit)
+
+
+def visible_units_condition(scope: Scope) -> ColumnElement[bool]:
+    """SQL condition over `Unit`: the units this scope may see (false() for no role at all)."""
+    if scope.whole_tree:
+        return true()
+    conditions: list[ColumnElement[bool]] = [
+        in_subtree(col(Unit.path), root) for root in scope.subtree_roots
+    ]
+    if scope.reporter_unit_ids:
+        conditions.append(col(Unit.id).in_(scope.reporter_unit_ids))
+    if not conditions:
+        return false()
+    return or_(*conditions)

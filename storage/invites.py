@@ -1,0 +1,436 @@
+"""One-time invites: the only way a chat account becomes a person with a role.
+
+The plain code is returned once, when created; only its SHA-256 is stored. A code is 24 URL-safe
+characters (144 random bits), valid as a Telegram deep-link `start` parameter and typed as
+`/start <code>`. Redemption is single-use even under concurrency: the invite is claimed by a
+conditional UPDATE whose row count decides who won.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.audit import record, record_many
+from storage.clock import require_aware
+from storage.models import CHANNEL_CLI, Invite, Person, Role, Unit
+from storage.people import (
+    bind_identity,
+    check_role,
+    create_person,
+    get_identity,
+    get_person,
+    grant_role,
+)
+
+DEFAULT_TTL = timedelta(days=14)
+CODE_BYTES = 18  # 144 bits -> 24 characters
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+CHUNK = 500
+
+
+class RedeemStatus(StrEnum):
+    SUCCESS = "success"
+    MALFORMED = "malformed"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    ALREADY_BOUND = "already_bound"
+
+
+@dataclass(frozen=True)
+class RedeemOutcome:
+    status: RedeemStatus
+    person: Person | None = None
+    role: Role | None = None
+    unit: Unit | None = None
+    invite_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RedeemStatus.SUCCESS
+
+
+class RevokeStatus(StrEnum):
+    REVOKED = "revoked"
+    NOT_FOUND = "not_found"
+    ALREADY_USED = "already_used"
+    ALREADY_REVOKED = "already_revoked"
+
+
+def new_code() -> str:
+    return secrets.token_urlsafe(CODE_BYTES)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def is_well_formed(code: str) -> bool:
+    return CODE_PATTERN.fullmatch(code) is not None
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
+
+
+async def create_invite(
+    *,
+    session: AsyncSession,
+    role_kind: str,
+    unit_id: int | None,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+    person_id: int | None = None,
+    person_name: str | None = None,
+    created_by_person_id: int | None = None,
+    channel: str = CHANNEL_CLI,
+) -> tuple[Invite, str]:
+    """Create one invite; returns it with the plain code, which is never stored."""
+    check_role(role_kind, unit_id)
+    require_aware(now)
+    code = new_code()
+    invite = Invite(
+        code_hash=hash_code(code),
+        role_kind=role_kind,
+        unit_id=unit_id,
+        person_id=person_id,
+        person_name=person_name,
+        created_by_person_id=created_by_person_id,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    await session.flush()
+    assert invite.id is not None
+    await record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="invite.create",
+        entity="invite",
+        entity_id=invite.id,
+        actor_person_id=created_by_person_id,
+        new={"role": role_kind, "unit_id": unit_id, "person_id": person_id},
+    )
+    return invite, code
+
+
+async def create_invites_for_units(
+    *,
+    session: AsyncSession,
+    role_kind: str,
+    units: Sequence[Unit],
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+    created_by_person_id: int | None = None,
+    channel: str = CHANNEL_CLI,
+) -> list[tuple[Unit, str]]:
+    """One invite per unit, written in bulk; returns each unit with its plain code."""
+    require_aware(now)
+    result: list[tuple[Unit, str]] = []
+    for start in range(0, len(units), CHUNK):
+        chunk = units[start : start + CHUNK]
+        codes = [new_code() for _ in chunk]
+        values = []
+        for unit, code in zip(chunk, codes, strict=True):
+            check_role(role_kind, unit.id)
+            values.append(
+                {
+                    "code_hash": hash_code(code),
+                    "role_kind": role_kind,
+                    "unit_id": unit.id,
+                    "created_by_person_id": created_by_person_id,
+                    "created_at": now,
+                    "expires_at": now + ttl,
+                }
+            )
+        inserted: Any = await session.execute(
+            insert(Invite).returning(col(Invite.id), sort_by_parameter_order=True), values
+        )
+        ids = list(inserted.scalars())
+        await record_many(
+            session=session,
+            rows=[
+                {
+                    "at": now,
+                    "channel": channel,
+                    "action": "invite.create",
+                    "entity": "invite",
+                    "entity_id": invite_id,
+                    "actor_person_id": created_by_person_id,
+                    "new": {"role": role_kind, "unit_id": unit.id},
+                }
+                for invite_id, unit in zip(ids, chunk, strict=True)
+            ],
+        )
+        result.extend(zip(chunk, codes, strict=True))
+    return result
+
+
+def _refusal(invite: Invite, now: datetime) -> RedeemStatus | None:
+    if invite.revoked_at is not None:
+        return RedeemStatus.REVOKED
+    if invite.used_at is not None:
+        return RedeemStatus.USED
+    if invite.expires_at <= now:
+        return RedeemStatus.EXPIRED
+    return None
+
+
+async def _load_invite(session: AsyncSession, invite_id: int) -> Invite:
+    return (
+        await session.execute(
+            select(Invite)
+            .where(col(Invite.id) == invite_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+
+
+async def redeem_invite(
+    *,
+    session: AsyncSession,
+    code: str,
+    channel: str,
+    external_id: str,
+    now: datetime,
+    chat_id: str | None = None,
+    display_name: str | None = None,
+    language_code: str | None = None,
+) -> RedeemOutcome:
+    """Use an invite from a chat account: the account becomes (or stays) a person with the
+    invite's role. Refusals change nothing.
+
+    An invite that names a person binds the account to that person (replacing their previous
+    account on this channel); ALREADY_BOUND if the account belongs to someone else. An invite
+    that names nobody gives the role to the account's person, created if the account is new."""
+    require_aware(now)
+    code = code.strip()
+    if not is_well_formed(code):
+        return RedeemOutcome(RedeemStatus.MALFORMED)
+    invite = (
+        await session.execute(select(Invite).where(col(Invite.code_hash) == hash_code(code)))
+    ).scalar_one_or_none()
+    if invite is None or invite.id is None:
+        return RedeemOutcome(RedeemStatus.UNKNOWN)
+    refusal = _refusal(invite, now)
+    if refusal is not None:
+        return RedeemOutcome(refusal, invite_id=invite.id)
+
+    external_id = str(external_id)
+    identity = await get_identity(session=session, channel=channel, external_id=external_id)
+    owner = (
+        await get_person(session=session, person_id=identity.person_id)
+        if identity is not None
+        else None
+    )
+    if owner is not None and invite.person_id is not None and owner.id != invite.person_id:
+        return RedeemOutcome(RedeemStatus.ALREADY_BOUND, person=owner, invite_id=invite.id)
+
+    # Claim: exactly one transaction can move the invite from open to used.
+    claimed: Any = await session.execute(
+        update(Invite)
+        .where(
+            col(Invite.id) == invite.id,
+            col(Invite.used_at).is_(None),
+            col(Invite.revoked_at).is_(None),
+            col(Invite.expires_at) > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        current = await _load_invite(session, invite.id)
+        return RedeemOutcome(_refusal(current, now) or RedeemStatus.USED, invite_id=invite.id)
+
+    person: Person | None
+    if invite.person_id is not None:
+        person = await get_person(session=session, person_id=invite.person_id)
+        if person is None:  # removed after the invite was made (remove_person revokes, too)
+            raise LookupError(f"invite {invite.id} names a removed person")
+    elif owner is not None:
+        person = owner
+    else:
+        name = (invite.person_name or display_name or "").strip() or f"{channel}:{external_id}"
+        person = await create_person(
+            session=session,
+            full_name=name[:255],
+            now=now,
+            language=language_code,
+            channel=channel,
+        )
+    assert person.id is not None
+    await bind_identity(
+        session=session,
+        person_id=person.id,
+        channel=channel,
+        external_id=external_id,
+        chat_id=chat_id,
+        language_code=language_code,
+        now=now,
+        actor_person_id=person.id,
+    )
+    role = await grant_role(
+        session=session,
+        person_id=person.id,
+        kind=invite.role_kind,
+        unit_id=invite.unit_id,
+        now=now,
+        actor_person_id=person.id,
+        channel=channel,
+    )
+    await session.execute(
+        update(Invite)
+        .where(col(Invite.id) == invite.id)
+        .values(used_by_person_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="invite.redeem",
+        entity="invite",
+        entity_id=invite.id,
+        actor_person_id=person.id,
+        new={"person_id": person.id, "role": invite.role_kind, "unit_id": invite.unit_id},
+    )
+    unit = (
+        None
+        if invite.unit_id is None
+        else (
+            await session.execute(select(Unit).where(col(Unit.id) == invite.unit_id))
+        ).scalar_one()
+    )
+    return RedeemOutcome(
+        RedeemStatus.SUCCESS, person=person, role=role, unit=unit, invite_id=invite.id
+    )
+
+
+async def find_invite(
+    *, session: AsyncSession, invite_id: int | None = None, code: str | None = None
+) -> Invite | None:
+    if invite_id is not None:
+        query = select(Invite).where(col(Invite.id) == invite_id)
+    elif code is not None and is_well_formed(code.strip()):
+        query = select(Invite).where(col(Invite.code_hash) == hash_code(code.strip()))
+    else:
+        return None
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def revoke_invite(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    invite_id: int | None = None,
+    code: str | None = None,
+    actor_person_id: int | None = None,
+    channel: str = CHANNEL_CLI,
+) -> RevokeStatus:
+    """Revoke an unused invite, by id or by its plain code."""
+    require_aware(now)
+    invite = await find_invite(session=session, invite_id=invite_id, code=code)
+    if invite is None or invite.id is None:
+        return RevokeStatus.NOT_FOUND
+    done: Any = await session.execute(
+        update(Invite)
+        .where(
+            col(Invite.id) == invite.id,
+            col(Invite.used_at).is_(None),
+            col(Invite.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        current = await _load_invite(session, invite.id)
+        if current.used_at is not None:
+            return RevokeStatus.ALREADY_USED
+        return RevokeStatus.ALREADY_REVOKED
+    await record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="invite.revoke",
+        entity="invite",
+        entity_id=invite.id,
+        actor_person_id=actor_person_id,
+    )
+    return RevokeStatus.REVOKED
+
+
+class InviteState(StrEnum):
+    OPEN = "open"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class InviteSummary:
+    id: int
+    role_kind: str
+    unit_code: str | None
+    unit_name: str | None
+    person_name: str | None
+    created_at: datetime
+    expires_at: datetime
+    state: InviteState
+    used_by: str | None
+
+
+def invite_state(invite: Invite, now: datetime) -> InviteState:
+    refusal = _refusal(invite, now)
+    if refusal is RedeemStatus.REVOKED:
+        return InviteState.REVOKED
+    if refusal is RedeemStatus.USED:
+        return InviteState.USED
+    if refusal is RedeemStatus.EXPIRED:
+        return InviteState.EXPIRED
+    return InviteState.OPEN
+
+
+async def list_invites(
+    *, session: AsyncSession, now: datetime, unit_id: int | None = None
+) -> list[InviteSummary]:
+    """Invites, newest first (never their codes: they are not stored)."""
+    user = Person.__table__.alias("used_by")  # type: ignore[attr-defined]
+    query = (
+        select(Invite, col(Unit.code), col(Unit.name), user.c.full_name)
+        .outerjoin(Unit, col(Unit.id) == col(Invite.unit_id))
+        .outerjoin(user, user.c.id == col(Invite.used_by_person_id))
+        .order_by(col(Invite.id).desc())
+    )
+    if unit_id is not None:
+        query = query.where(col(Invite.unit_id) == unit_id)
+    rows = (await session.execute(query)).all()
+    summaries = []
+    for invite, unit_code, unit_name, used_by in rows:
+        assert invite.id is not None
+        summaries.append(
+            InviteSummary(
+                id=invite.id,
+                role_kind=invite.role_kind,
+                unit_code=unit_code,
+                unit_name=unit_name,
+                person_name=invite.person_name,
+                created_at=invite.created_at,
+                expires_at=invite.expires_at,
+                state=invite_state(invite, now),
+                used_by=used_by,
+            )
+        )
+    return summaries
