@@ -1,0 +1,719 @@
+"""Campaign figures: units expected / reported / on time / late / missing and the pooled rates.
+
+Definitions (PRODUCT.md, "Figures: definitions"):
+
+- expected: the unit is active at `as_of` (active, or deactivated after `as_of`), inside the
+  campaign's scope and the requested scope, and its level has a deadline for the deliverable;
+- reported: it has a report for that deliverable first confirmed at or before `as_of`;
+- on time: first confirmed before the end of the deadline day in the campaign's timezone
+  (a later correction never makes it late); late = reported - on time;
+  missing = expected - reported;
+- measures come from each report's latest version created at or before `as_of`, so figures
+  "as of a week ago" are exactly what the data said then;
+- rates are pooled (sum over sum), exact fractions: attendance = attended / members, essay =
+  essays / attended, action program = units with a program / units expected, action plan =
+  heads with a plan / heads.
+
+A measure is read from whichever deliverable's versions carry it (non-null column); no deliverable
+key is hard-coded. Everything is computed by set-based GROUP BY queries; nothing loops over units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.clock import end_of_day, local_date, require_aware
+from storage.models import MEASURES, metadata
+from storage.tree import in_subtree
+from storage.types import UTCDateTime
+
+UNIT = metadata.tables["unit"]
+LEVEL = metadata.tables["level"]
+CAMPAIGN = metadata.tables["campaign"]
+DELIVERABLE = metadata.tables["deliverable"]
+DEADLINE = metadata.tables["deliverable_deadline"]
+REPORT = metadata.tables["report"]
+VERSION = metadata.tables["report_version"]
+
+STATUS_ON_TIME = "on_time"
+STATUS_LATE = "late"
+STATUS_MISSING = "missing"
+
+# Measures summed into the figures (integers), and the yes/no measure counted as units.
+SUMMED = ("members", "attended", "nonmembers_attended", "essays", "heads_with_plan", "heads")
+PROGRAM = "action_program"
+# Which measure tells which deliverable is "the study session" (first one carried wins).
+SESSION_MEASURES = ("session_date", "attended", "duration_halfdays")
+# Measures a figure depends on: looked up campaign-wide when the counted versions lack them.
+FIGURE_MEASURES = (
+    "session_date",
+    "members",
+    "attended",
+    "essays",
+    PROGRAM,
+    "heads_with_plan",
+    "heads",
+)
+
+WEEK = timedelta(days=7)
+
+
+class CampaignNotFound(LookupError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Value objects
+
+
+@dataclass(frozen=True)
+class Rate:
+    """An exact pooled rate; `value` is None when the denominator is 0 (shown as "—")."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> Fraction | None:
+        return Fraction(self.numerator, self.denominator) if self.denominator else None
+
+
+@dataclass(frozen=True)
+class LevelInfo:
+    code: str
+    label_vi: str
+    label_en: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class DeliverableInfo:
+    id: int
+    key: str
+    name_vi: str
+    name_en: str
+    position: int
+    due_dates: Mapping[str, date]  # level code -> due date
+
+
+@dataclass(frozen=True)
+class Status:
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+
+    @property
+    def late(self) -> int:
+        return self.reported - self.on_time
+
+    @property
+    def missing(self) -> int:
+        return self.expected - self.reported
+
+    @property
+    def reported_rate(self) -> Rate:
+        return Rate(self.reported, self.expected)
+
+    def __add__(self, other: Status) -> Status:
+        return Status(
+            self.expected + other.expected,
+            self.reported + other.reported,
+            self.on_time + other.on_time,
+        )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One deliverable at one level: status counts, sums of its measures, non-null counts."""
+
+    status: Status = Status()
+    sums: Mapping[str, int] = field(default_factory=dict)
+    carried: Mapping[str, int] = field(default_factory=dict)  # measure -> non-null versions
+    programs: int = 0  # versions with action_program true
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """Figures for one level or several levels pooled ("cấp tỉnh và cấp huyện")."""
+
+    levels: tuple[LevelInfo, ...]
+    status: Mapping[str, Status]  # deliverable key -> status, in deliverable order
+    members: int
+    attended: int
+    nonmembers_attended: int
+    essays: int
+    units_with_program: int
+    program_expected: int
+    heads_with_plan: int
+    heads: int
+    session: Status  # status of the deliverable carrying the study session
+
+    @property
+    def attendance(self) -> Rate:
+        return Rate(self.attended, self.members)
+
+    @property
+    def essay(self) -> Rate:
+        return Rate(self.essays, self.attended)
+
+    @property
+    def action_program(self) -> Rate:
+        return Rate(self.units_with_program, self.program_expected)
+
+    @property
+    def action_plan(self) -> Rate:
+        return Rate(self.heads_with_plan, self.heads)
+
+    @property
+    def level_codes(self) -> tuple[str, ...]:
+        return tuple(level.code for level in self.levels)
+
+
+@dataclass(frozen=True)
+class Figures:
+    campaign_id: int
+    reference: str
+    campaign_name: str
+    timezone: str
+    as_of: datetime
+    min_session_halfdays: int
+    essay_rate_threshold: float
+    deliverables: tuple[DeliverableInfo, ...]
+    levels: tuple[LevelInfo, ...]  # every level some deliverable applies to, by rank
+    carriers: Mapping[str, str]  # measure -> deliverable key carrying it
+    cells: Mapping[tuple[str, str], Cell]  # (deliverable key, level code) -> cell
+    combined: tuple[GroupFigures, ...] = ()
+    previous: Figures | None = None  # the same figures one week earlier, when asked for
+
+    @property
+    def as_of_date(self) -> date:
+        return local_date(self.as_of, self.timezone)
+
+    @property
+    def per_level(self) -> tuple[GroupFigures, ...]:
+        return tuple(self.group((level.code,)) for level in self.levels)
+
+    @property
+    def total(self) -> GroupFigures:
+        return self.group(tuple(level.code for level in self.levels))
+
+    def level(self, code: str) -> GroupFigures:
+        return self.group((code,))
+
+    def deliverable(self, key: str) -> DeliverableInfo:
+        for info in self.deliverables:
+            if info.key == key:
+                return info
+        raise KeyError(key)
+
+    def group(self, codes: Iterable[str]) -> GroupFigures:
+        """Pool the given levels (unknown codes count as levels with no unit)."""
+        wanted = list(dict.fromkeys(codes))
+        known = {level.code: level for level in self.levels}
+        levels = tuple(known.get(code, LevelInfo(code, code, code, 0)) for code in wanted)
+        status = {
+            d.key: sum((self.cells.get((d.key, code), Cell()).status for code in wanted), Status())
+            for d in self.deliverables
+        }
+
+        def total(measure: str) -> int:
+            carrier = self.carriers.get(measure)
+            if carrier is None:
+                return 0
+            return sum(self.cells.get((carrier, c), Cell()).sums.get(measure, 0) for c in wanted)
+
+        program_key = self.carriers.get(PROGRAM)
+        session_key = next((self.carriers[m] for m in SESSION_MEASURES if m in self.carriers), None)
+        return GroupFigures(
+            levels=levels,
+            status=status,
+            members=total("members"),
+            attended=total("attended"),
+            nonmembers_attended=total("nonmembers_attended"),
+            essays=total("essays"),
+            units_with_program=sum(
+                self.cells.get((program_key, c), Cell()).programs for c in wanted
+            )
+            if program_key
+            else 0,
+            program_expected=status[program_key].expected if program_key else 0,
+            heads_with_plan=total("heads_with_plan"),
+            heads=total("heads"),
+            session=status[session_key] if session_key else Status(),
+        )
+
+
+def rate_change(current: Rate, previous: Rate) -> Fraction | None:
+    """Change in percentage points between two rates (None when either is undefined)."""
+    if current.value is None or previous.value is None:
+        return None
+    return (current.value - previous.value) * 100
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared query pieces (also used by storage.shortcomings)
+
+
+@dataclass(frozen=True)
+class CampaignContext:
+    id: int
+    reference: str
+    name: str
+    timezone: str
+    scope_path: str | None
+    min_session_halfdays: int
+    essay_rate_threshold: float
+    deliverables: tuple[DeliverableInfo, ...]
+    forms: Mapping[int, Any]
+    deadline_ends: Mapping[int, datetime]  # deadline id -> end of its day (exclusive), UTC
+    deadline_rows: tuple[tuple[int, int, str, date], ...]  # (id, deliverable id, level, due)
+
+    def key_of(self, deliverable_id: int) -> str:
+        return next(d.key for d in self.deliverables if d.id == deliverable_id)
+
+
+async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignContext:
+    row = (
+        await session.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id))
+    ).one_or_none()
+    if row is None:
+        raise CampaignNotFound(campaign_id)
+    scope_path = None
+    if row.scope_unit_id is not None:
+        scope_path = (
+            await session.execute(select(UNIT.c.path).where(UNIT.c.id == row.scope_unit_id))
+        ).scalar_one_or_none()
+    deliverables = (
+        await session.execute(
+            select(DELIVERABLE)
+            .where(DELIVERABLE.c.campaign_id == campaign_id)
+            .order_by(DELIVERABLE.c.position, DELIVERABLE.c.id)
+        )
+    ).all()
+    deadlines = (
+        await session.execute(
+            select(DEADLINE)
+            .join(DELIVERABLE, DELIVERABLE.c.id == DEADLINE.c.deliverable_id)
+            .where(DELIVERABLE.c.campaign_id == campaign_id)
+        )
+    ).all()
+    due: dict[int, dict[str, date]] = {}
+    for dl in deadlines:
+        due.setdefault(dl.deliverable_id, {})[dl.level_code] = dl.due_date
+    return CampaignContext(
+        id=row.id,
+        reference=row.reference,
+        name=row.name,
+        timezone=row.timezone,
+        scope_path=scope_path,
+        min_session_halfdays=row.min_session_halfdays,
+        essay_rate_threshold=row.essay_rate_threshold,
+        deliverables=tuple(
+            DeliverableInfo(d.id, d.key, d.name_vi, d.name_en, d.position, due.get(d.id, {}))
+            for d in deliverables
+        ),
+        forms={d.id: d.form for d in deliverables},
+        deadline_ends={dl.id: end_of_day(dl.due_date, row.timezone) for dl in deadlines},
+        deadline_rows=tuple(
+            (dl.id, dl.deliverable_id, dl.level_code, dl.due_date) for dl in deadlines
+        ),
+    )
+
+
+def scope_condition(
+    ctx: CampaignContext,
+    *,
+    as_of: datetime,
+    root_path: str | None,
+    unit_filter: ColumnElement[bool] | None,
+) -> ColumnElement[bool]:
+    """Units counted: active at `as_of`, in the campaign's scope, the subtree and the filter.
+
+    Rows come from the unit table itself, so a unit matched twice by an overlapping supervisor
+    filter is still one row, counted once."""
+    conditions: list[ColumnElement[bool]] = [
+        or_(UNIT.c.active.is_(True), UNIT.c.deactivated_at > as_of)
+    ]
+    if ctx.scope_path:
+        conditions.append(in_subtree(UNIT.c.path, ctx.scope_path))
+    if root_path:
+        conditions.append(in_subtree(UNIT.c.path, root_path))
+    if unit_filter is not None:
+        conditions.append(unit_filter)
+    return and_(*conditions)
+
+
+def latest_versions(campaign_id: int, as_of: datetime) -> Subquery:
+    """(report_id, version): each report's latest version created at or before `as_of`."""
+    return (
+        select(VERSION.c.report_id, func.max(VERSION.c.version).label("version"))
+        .join(REPORT, REPORT.c.id == VERSION.c.report_id)
+        .where(REPORT.c.campaign_id == campaign_id, VERSION.c.created_at <= as_of)
+        .group_by(VERSION.c.report_id)
+        .subquery("latest")
+    )
+
+
+def deadline_end(ctx: CampaignContext) -> ColumnElement[Any]:
+    """SQL: the end (exclusive) of the row's deadline day, in the campaign's timezone."""
+    if not ctx.deadline_ends:
+        return literal(None, UTCDateTime())
+    return case(
+        {dl_id: literal(end, UTCDateTime()) for dl_id, end in ctx.deadline_ends.items()},
+        value=DEADLINE.c.id,
+    )
+
+
+def expected_rows(
+    ctx: CampaignContext,
+    columns: Sequence[Any],
+    *,
+    as_of: datetime,
+    root_path: str | None,
+    unit_filter: ColumnElement[bool] | None,
+) -> Select[Any]:
+    """SELECT `columns` FROM every (expected unit, deliverable) pair, with its report as of
+    `as_of` (report, latest, version; NULL when none) outer-joined."""
+    latest = latest_versions(ctx.id, as_of)
+    return (
+        select(*columns)
+        .select_from(UNIT)
+        .join(DEADLINE, DEADLINE.c.level_code == UNIT.c.level_code)
+        .join(
+            DELIVERABLE,
+            and_(
+                DELIVERABLE.c.id == DEADLINE.c.deliverable_id,
+                DELIVERABLE.c.campaign_id == ctx.id,
+            ),
+        )
+        .outerjoin(
+            REPORT,
+            and_(
+                REPORT.c.deliverable_id == DEADLINE.c.deliverable_id,
+                REPORT.c.unit_id == UNIT.c.id,
+                REPORT.c.first_confirmed_at <= as_of,
+            ),
+        )
+        .outerjoin(latest, latest.c.report_id == REPORT.c.id)
+        .outerjoin(
+            VERSION,
+            and_(VERSION.c.report_id == latest.c.report_id, VERSION.c.version == latest.c.version),
+        )
+        .where(scope_condition(ctx, as_of=as_of, root_path=root_path, unit_filter=unit_filter))
+    )
+
+
+def _declares(form: Any, measure: str) -> bool:
+    """Whether a deliverable's form declaration mentions `measure` (as a key or a value)."""
+    if isinstance(form, Mapping):
+        return any(k == measure or _declares(v, measure) for k, v in form.items())
+    if isinstance(form, list | tuple):
+        return any(_declares(item, measure) for item in form)
+    return form == measure
+
+
+async def choose_carriers(
+    ctx: CampaignContext, carried: Mapping[int, Mapping[str, int]], *, session: AsyncSession
+) -> dict[str, int]:
+    """measure -> deliverable id carrying it.
+
+    First the deliverable with the most non-null values among the versions counted (ties: form
+    order). A measure no counted version carries yet (nothing reported in this scope or at this
+    date) falls back to the first deliverable whose form declares it, then to the first
+    deliverable with any version carrying it in the whole campaign (one EXISTS query)."""
+    carriers: dict[str, int] = {}
+    for measure in MEASURES:
+        best: tuple[int, int] | None = None
+        for order, d in enumerate(ctx.deliverables):
+            count = carried.get(d.id, {}).get(measure, 0)
+            if count and (best is None or count > best[0]):
+                best = (count, order)
+        if best is not None:
+            carriers[measure] = ctx.deliverables[best[1]].id
+            continue
+        declared = next(
+            (d.id for d in ctx.deliverables if _declares(ctx.forms[d.id], measure)), None
+        )
+        if declared is not None:
+            carriers[measure] = declared
+    missing = [m for m in FIGURE_MEASURES if m not in carriers]
+    if missing and ctx.deliverables:
+        stmt = select(
+            DELIVERABLE.c.id,
+            *(
+                exists()
+                .where(
+                    REPORT.c.deliverable_id == DELIVERABLE.c.id,
+                    VERSION.c.report_id == REPORT.c.id,
+                    VERSION.c[m].is_not(None),
+                )
+                .label(m)
+                for m in missing
+            ),
+        ).where(DELIVERABLE.c.campaign_id == ctx.id)
+        found = {row.id: row for row in (await session.execute(stmt)).all()}
+        for m in missing:
+            hit = next((d.id for d in ctx.deliverables if getattr(found[d.id], m)), None)
+            if hit is not None:
+                carriers[m] = hit
+    return carriers
+
+
+async def carrier_counts(
+    ctx: CampaignContext,
+    *,
+    session: AsyncSession,
+    as_of: datetime,
+    root_path: str | None,
+    unit_filter: ColumnElement[bool] | None,
+    measures: Sequence[str] = MEASURES,
+) -> dict[int, dict[str, int]]:
+    """deliverable id -> measure -> number of counted versions carrying it (one GROUP BY)."""
+    stmt = expected_rows(
+        ctx,
+        [DEADLINE.c.deliverable_id, *(func.count(VERSION.c[m]).label(m) for m in measures)],
+        as_of=as_of,
+        root_path=root_path,
+        unit_filter=unit_filter,
+    ).group_by(DEADLINE.c.deliverable_id)
+    rows = (await session.execute(stmt)).all()
+    return {row.deliverable_id: {m: int(getattr(row, m)) for m in measures} for row in rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+async def _levels(session: AsyncSession, campaign_id: int) -> tuple[LevelInfo, ...]:
+    rows = (
+        await session.execute(
+            select(LEVEL)
+            .where(
+                LEVEL.c.code.in_(
+                    select(DEADLINE.c.level_code)
+                    .join(DELIVERABLE, DELIVERABLE.c.id == DEADLINE.c.deliverable_id)
+                    .where(DELIVERABLE.c.campaign_id == campaign_id)
+                )
+            )
+            .order_by(LEVEL.c.rank, LEVEL.c.code)
+        )
+    ).all()
+    return tuple(LevelInfo(r.code, r.label_vi, r.label_en, r.rank) for r in rows)
+
+
+async def compute_figures(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
+    combined: Sequence[tuple[str, ...]] = (),
+    with_previous: bool = False,
+) -> Figures:
+    """The campaign's figures as of `as_of`, over the units in scope (see module docstring).
+
+    `combined` lists groups of level codes to pool ("tinh", "huyen"). With `with_previous`,
+    `Figures.previous` holds the same figures as of one week earlier (week-over-week change)."""
+    require_aware(as_of)
+    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    on_time = case((REPORT.c.first_confirmed_at < deadline_end(ctx), 1), else_=0)
+    columns = [
+        DEADLINE.c.deliverable_id,
+        UNIT.c.level_code,
+        func.count().label("expected"),
+        func.count(REPORT.c.id).label("reported"),
+        func.coalesce(func.sum(on_time), 0).label("on_time"),
+        func.coalesce(func.sum(case((VERSION.c.action_program.is_(True), 1), else_=0)), 0).label(
+            "programs"
+        ),
+        *(func.coalesce(func.sum(VERSION.c[m]), 0).label(f"sum_{m}") for m in SUMMED),
+        *(func.count(VERSION.c[m]).label(f"n_{m}") for m in MEASURES),
+    ]
+    stmt = expected_rows(
+        ctx, columns, as_of=as_of, root_path=root_path, unit_filter=unit_filter
+    ).group_by(DEADLINE.c.deliverable_id, UNIT.c.level_code)
+    rows = (await session.execute(stmt)).all()
+
+    keys = {d.id: d.key for d in ctx.deliverables}
+    cells: dict[tuple[str, str], Cell] = {}
+    carried: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts = {m: int(getattr(row, f"n_{m}")) for m in MEASURES}
+        cells[(keys[row.deliverable_id], row.level_code)] = Cell(
+            status=Status(int(row.expected), int(row.reported), int(row.on_time)),
+            sums={m: int(getattr(row, f"sum_{m}")) for m in SUMMED},
+            carried=counts,
+            programs=int(row.programs),
+        )
+        into = carried.setdefault(row.deliverable_id, {})
+        for m, n in counts.items():
+            into[m] = into.get(m, 0) + n
+    chosen = await choose_carriers(ctx, carried, session=session)
+    carriers = {m: keys[d] for m, d in chosen.items()}
+
+    figures = Figures(
+        campaign_id=ctx.id,
+        reference=ctx.reference,
+        campaign_name=ctx.name,
+        timezone=ctx.timezone,
+        as_of=as_of,
+        min_session_halfdays=ctx.min_session_halfdays,
+        essay_rate_threshold=ctx.essay_rate_threshold,
+        deliverables=ctx.deliverables,
+        levels=await _levels(session, ctx.id),
+        carriers=carriers,
+        cells=cells,
+    )
+    previous = None
+    if with_previous:
+        previous = await compute_figures(
+            session=session,
+            campaign_id=campaign_id,
+            as_of=as_of - WEEK,
+            root_path=root_path,
+            unit_filter=unit_filter,
+            combined=combined,
+        )
+    return replace(
+        figures, combined=tuple(figures.group(codes) for codes in combined), previous=previous
+    )
+
+
+async def compute_change(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    now: datetime,
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
+    combined: Sequence[tuple[str, ...]] = (),
+) -> Figures:
+    """Figures as of `now` with `previous` = the figures as of `now` - 7 days."""
+    return await compute_figures(
+        session=session,
+        campaign_id=campaign_id,
+        as_of=now,
+        root_path=root_path,
+        unit_filter=unit_filter,
+        combined=combined,
+        with_previous=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-unit listing (exports, digests)
+
+
+@dataclass(frozen=True)
+class UnitDeliverable:
+    key: str
+    status: str  # STATUS_ON_TIME / STATUS_LATE / STATUS_MISSING
+    due_date: date
+    report_id: int | None
+    version: int | None
+    first_confirmed_at: datetime | None
+    version_created_at: datetime | None
+    measures: Mapping[str, Any]  # only the non-null measures of the version
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    code: str
+    name: str
+    level_code: str
+    path: str
+    members: int
+    deliverables: tuple[UnitDeliverable, ...]
+
+
+async def unit_rows(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
+    batch_size: int = 2000,
+) -> AsyncIterator[UnitFigures]:
+    """One `UnitFigures` per expected unit (tree order), streamed from one query in batches."""
+    require_aware(as_of)
+    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    keys = {d.id: d.key for d in ctx.deliverables}
+    on_time = case((REPORT.c.first_confirmed_at < deadline_end(ctx), True), else_=False)
+    stmt = expected_rows(
+        ctx,
+        [
+            UNIT.c.code,
+            UNIT.c.name,
+            UNIT.c.level_code,
+            UNIT.c.path,
+            UNIT.c.members.label("unit_members"),
+            DEADLINE.c.deliverable_id,
+            DEADLINE.c.due_date,
+            REPORT.c.id.label("report_id"),
+            REPORT.c.first_confirmed_at,
+            VERSION.c.version,
+            VERSION.c.created_at.label("version_created_at"),
+            on_time.label("on_time"),
+            *(VERSION.c[m] for m in MEASURES),
+        ],
+        as_of=as_of,
+        root_path=root_path,
+        unit_filter=unit_filter,
+    ).order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
+    result = await session.stream(stmt.execution_options(yield_per=batch_size))
+    current: Any = None
+    parts: list[UnitDeliverable] = []
+    async for row in result:
+        if current is not None and row.path != current.path:
+            yield _unit(current, parts)
+            parts = []
+        current = row
+        if row.report_id is None:
+            status = STATUS_MISSING
+        else:
+            status = STATUS_ON_TIME if row.on_time else STATUS_LATE
+        parts.append(
+            UnitDeliverable(
+                key=keys[row.deliverable_id],
+                status=status,
+                due_date=row.due_date,
+                report_id=row.report_id,
+                version=row.version,
+                first_confirmed_at=row.first_confirmed_at,
+                version_created_at=row.version_created_at,
+                measures={m: getattr(row, m) for m in MEASURES if getattr(row, m) is not None},
+            )
+        )
+    if current is not None:
+        yield _unit(current, parts)
+
+
+def _unit(row: Any, parts: list[UnitDeliverable]) -> UnitFigures:
+    return UnitFigures(
+        code=row.code,
+        name=row.name,
+        level_code=row.level_code,
+        path=row.path,
+        members=row.unit_members,
+        deliverables=tuple(parts),
+    )
