@@ -431,7 +431,11 @@ def _declares(form: Any, measure: str) -> bool:
 
 
 async def choose_carriers(
-    ctx: CampaignContext, carried: Mapping[int, Mapping[str, int]], *, session: AsyncSession
+    ctx: CampaignContext,
+    carried: Mapping[int, Mapping[str, int]],
+    *,
+    session: AsyncSession,
+    measures: Sequence[str] = MEASURES,
 ) -> dict[str, int]:
     """measure -> deliverable id carrying it.
 
@@ -440,7 +444,7 @@ async def choose_carriers(
     date) falls back to the first deliverable whose form declares it, then to the first
     deliverable with any version carrying it in the whole campaign (one EXISTS query)."""
     carriers: dict[str, int] = {}
-    for measure in MEASURES:
+    for measure in measures:
         best: tuple[int, int] | None = None
         for order, d in enumerate(ctx.deliverables):
             count = carried.get(d.id, {}).get(measure, 0)
@@ -454,7 +458,7 @@ async def choose_carriers(
         )
         if declared is not None:
             carriers[measure] = declared
-    missing = [m for m in FIGURE_MEASURES if m not in carriers]
+    missing = [m for m in FIGURE_MEASURES if m in measures and m not in carriers]
     if missing and ctx.deliverables:
         stmt = select(
             DELIVERABLE.c.id,

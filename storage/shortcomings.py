@@ -1,0 +1,196 @@
+"""Shortcomings (hạn chế) found in the data, the kinds the article names.
+
+The article's list and what it maps to:
+
+- "Một số đơn vị chưa đảm bảo thời gian học tập, quán triệt" -> SHORT_SESSION: the study session
+  lasted fewer half-day sessions (buổi) than the campaign's minimum;
+- "Số ít cán bộ, đảng viên ngại viết bài thu hoạch" -> LOW_ESSAY_RATE: the unit's essays /
+  members attending is under the campaign's threshold;
+- "Một số đảng bộ chưa tập hợp đầy đủ kế hoạch hành động ... của cấp ủy, người đứng đầu" ->
+  ACTION_PLANS_INCOMPLETE: heads with an action plan < heads;
+- the action program every cell and committee must build -> NO_ACTION_PROGRAM: its deadline day
+  has ended and the unit has no report or reported that it has none;
+- the reporting itself -> MISSING_REPORT: a deliverable's deadline day has ended and the unit has
+  not reported it (one shortcoming per deliverable).
+
+"Chất lượng một số báo cáo viên cơ sở chưa cao" (some grassroots presenters were weak) is a
+judgement about quality that no number the units report can measure, so it is not produced here.
+
+Every kind is one set-based query over the units counted by the figures (same scope, same as-of
+versions; see storage.figures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.clock import require_aware
+from storage.figures import (
+    DEADLINE,
+    DELIVERABLE,
+    PROGRAM,
+    REPORT,
+    UNIT,
+    VERSION,
+    CampaignContext,
+    carrier_counts,
+    choose_carriers,
+    expected_rows,
+    load_campaign,
+)
+
+SHORT_SESSION = "short_session"
+LOW_ESSAY_RATE = "low_essay_rate"
+NO_ACTION_PROGRAM = "no_action_program"
+ACTION_PLANS_INCOMPLETE = "action_plans_incomplete"
+MISSING_REPORT = "missing_report"
+KINDS = (SHORT_SESSION, LOW_ESSAY_RATE, ACTION_PLANS_INCOMPLETE, NO_ACTION_PROGRAM, MISSING_REPORT)
+
+
+@dataclass(frozen=True)
+class ShortcomingUnit:
+    code: str
+    name: str
+    level_code: str
+
+
+@dataclass(frozen=True)
+class Shortcoming:
+    kind: str
+    units: tuple[ShortcomingUnit, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _threshold(value: float) -> Fraction:
+    """The essay threshold as an exact fraction (0.9 -> 9/10), compared in integers in SQL."""
+    return Fraction(str(value)).limit_denominator(10_000)
+
+
+def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
+    """Deadline ids whose day (campaign timezone) has ended by `as_of`."""
+    return [dl_id for dl_id, end in ctx.deadline_ends.items() if as_of >= end]
+
+
+async def _units(
+    session: AsyncSession,
+    ctx: CampaignContext,
+    condition: ColumnElement[bool],
+    *,
+    as_of: datetime,
+    root_path: str | None,
+    unit_filter: ColumnElement[bool] | None,
+    extra: Sequence[Any] = (),
+) -> list[Any]:
+    stmt = (
+        expected_rows(
+            ctx,
+            [UNIT.c.code, UNIT.c.name, UNIT.c.level_code, UNIT.c.path, *extra],
+            as_of=as_of,
+            root_path=root_path,
+            unit_filter=unit_filter,
+        )
+        .where(condition)
+        .distinct()
+        .order_by(UNIT.c.path, *extra)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+def _unit(row: Any) -> ShortcomingUnit:
+    return ShortcomingUnit(row.code, row.name, row.level_code)
+
+
+async def find_shortcomings(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
+) -> list[Shortcoming]:
+    """Every shortcoming kind that has at least one unit, in the order of `KINDS`; units in tree
+    order. MISSING_REPORT comes once per deliverable (params: deliverable key and names)."""
+    require_aware(as_of)
+    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    scope = {"as_of": as_of, "root_path": root_path, "unit_filter": unit_filter}
+    found: list[Shortcoming] = []
+
+    short = await _units(
+        session, ctx, VERSION.c.duration_halfdays < ctx.min_session_halfdays, **scope
+    )
+    if short:
+        found.append(
+            Shortcoming(
+                SHORT_SESSION,
+                tuple(map(_unit, short)),
+                {"min_session_halfdays": ctx.min_session_halfdays},
+            )
+        )
+
+    threshold = _threshold(ctx.essay_rate_threshold)
+    low = await _units(
+        session,
+        ctx,
+        and_(
+            VERSION.c.attended > 0,
+            VERSION.c.essays * threshold.denominator < VERSION.c.attended * threshold.numerator,
+        ),
+        **scope,
+    )
+    if low:
+        found.append(Shortcoming(LOW_ESSAY_RATE, tuple(map(_unit, low)), {"threshold": threshold}))
+
+    incomplete = await _units(session, ctx, VERSION.c.heads_with_plan < VERSION.c.heads, **scope)
+    if incomplete:
+        found.append(Shortcoming(ACTION_PLANS_INCOMPLETE, tuple(map(_unit, incomplete))))
+
+    passed = _passed_deadlines(ctx, as_of)
+    if passed:
+        counts = await carrier_counts(ctx, session=session, measures=(PROGRAM,), **scope)
+        carriers = await choose_carriers(ctx, counts, session=session, measures=(PROGRAM,))
+        carrier = carriers.get(PROGRAM)
+        if carrier is not None:
+            no_program = await _units(
+                session,
+                ctx,
+                and_(
+                    DEADLINE.c.id.in_(passed),
+                    DEADLINE.c.deliverable_id == carrier,
+                    or_(REPORT.c.id.is_(None), VERSION.c.action_program.is_not(True)),
+                ),
+                **scope,
+            )
+            if no_program:
+                found.append(
+                    Shortcoming(
+                        NO_ACTION_PROGRAM,
+                        tuple(map(_unit, no_program)),
+                        {"deliverable": ctx.key_of(carrier)},
+                    )
+                )
+
+        missing = await _units(
+            session,
+            ctx,
+            and_(DEADLINE.c.id.in_(passed), REPORT.c.id.is_(None)),
+            extra=(DELIVERABLE.c.position, DEADLINE.c.deliverable_id),
+            **scope,
+        )
+        for d in ctx.deliverables:
+            units = tuple(_unit(r) for r in missing if r.deliverable_id == d.id)
+            if units:
+                found.append(
+                    Shortcoming(
+                        MISSING_REPORT,
+                        units,
+                        {"deliverable": d.key, "name_vi": d.name_vi, "name_en": d.name_en},
+                    )
+                )
+    return found
