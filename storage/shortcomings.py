@@ -119,12 +119,20 @@ async def find_shortcomings(
     order. MISSING_REPORT comes once per deliverable (params: deliverable key and names)."""
     require_aware(as_of)
     ctx = await load_campaign(session=session, campaign_id=campaign_id)
-    scope = {"as_of": as_of, "root_path": root_path, "unit_filter": unit_filter}
     found: list[Shortcoming] = []
 
-    short = await _units(
-        session, ctx, VERSION.c.duration_halfdays < ctx.min_session_halfdays, **scope
-    )
+    async def units(condition: ColumnElement[bool], extra: Sequence[Any] = ()) -> list[Any]:
+        return await _units(
+            session,
+            ctx,
+            condition,
+            as_of=as_of,
+            root_path=root_path,
+            unit_filter=unit_filter,
+            extra=extra,
+        )
+
+    short = await units(VERSION.c.duration_halfdays < ctx.min_session_halfdays)
     if short:
         found.append(
             Shortcoming(
@@ -135,37 +143,38 @@ async def find_shortcomings(
         )
 
     threshold = _threshold(ctx.essay_rate_threshold)
-    low = await _units(
-        session,
-        ctx,
+    low = await units(
         and_(
             VERSION.c.attended > 0,
             VERSION.c.essays * threshold.denominator < VERSION.c.attended * threshold.numerator,
-        ),
-        **scope,
+        )
     )
     if low:
         found.append(Shortcoming(LOW_ESSAY_RATE, tuple(map(_unit, low)), {"threshold": threshold}))
 
-    incomplete = await _units(session, ctx, VERSION.c.heads_with_plan < VERSION.c.heads, **scope)
+    incomplete = await units(VERSION.c.heads_with_plan < VERSION.c.heads)
     if incomplete:
         found.append(Shortcoming(ACTION_PLANS_INCOMPLETE, tuple(map(_unit, incomplete))))
 
     passed = _passed_deadlines(ctx, as_of)
     if passed:
-        counts = await carrier_counts(ctx, session=session, measures=(PROGRAM,), **scope)
+        counts = await carrier_counts(
+            ctx,
+            session=session,
+            as_of=as_of,
+            root_path=root_path,
+            unit_filter=unit_filter,
+            measures=(PROGRAM,),
+        )
         carriers = await choose_carriers(ctx, counts, session=session, measures=(PROGRAM,))
         carrier = carriers.get(PROGRAM)
         if carrier is not None:
-            no_program = await _units(
-                session,
-                ctx,
+            no_program = await units(
                 and_(
                     DEADLINE.c.id.in_(passed),
                     DEADLINE.c.deliverable_id == carrier,
                     or_(REPORT.c.id.is_(None), VERSION.c.action_program.is_not(True)),
-                ),
-                **scope,
+                )
             )
             if no_program:
                 found.append(
@@ -176,20 +185,17 @@ async def find_shortcomings(
                     )
                 )
 
-        missing = await _units(
-            session,
-            ctx,
+        missing = await units(
             and_(DEADLINE.c.id.in_(passed), REPORT.c.id.is_(None)),
             extra=(DELIVERABLE.c.position, DEADLINE.c.deliverable_id),
-            **scope,
         )
         for d in ctx.deliverables:
-            units = tuple(_unit(r) for r in missing if r.deliverable_id == d.id)
-            if units:
+            late_units = tuple(_unit(r) for r in missing if r.deliverable_id == d.id)
+            if late_units:
                 found.append(
                     Shortcoming(
                         MISSING_REPORT,
-                        units,
+                        late_units,
                         {"deliverable": d.key, "name_vi": d.name_vi, "name_en": d.name_en},
                     )
                 )
