@@ -1,5 +1,236 @@
-"""CLI group (being built)."""
+"""`cadrebot invite`: create one-time invites (one, or one per unit into a CSV), revoke, list."""
+
+from __future__ import annotations
+
+import csv
+import os
+from datetime import date, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlmodel import col
 
-app = typer.Typer(no_args_is_help=True)
+from bot.cli import common
+from bot.cli.people import unit_by_code
+from bot.i18n import t
+from storage.clock import local_date, system_clock
+from storage.invites import (
+    RevokeStatus,
+    create_invite,
+    create_invites_for_units,
+    find_invite,
+    invite_link,
+    list_invites,
+    revoke_invite,
+)
+from storage.models import ROLE_ADMIN, Level, Unit
+from storage.tree import in_subtree
+
+app = typer.Typer(no_args_is_help=True, help="Mã mời / one-time invites.")
+
+BULK_CHUNK = 1000
+
+
+class RoleChoice(StrEnum):
+    reporter = "reporter"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+def vn_date(day: date) -> str:
+    return f"{day.day}/{day.month}/{day.year}"
+
+
+def role_label(kind: str) -> str:
+    return t(f"people.role.{kind}")
+
+
+@app.command("create")
+def create_command(
+    role: RoleChoice = typer.Option(..., "--role", help="reporter | supervisor | admin"),
+    unit: str | None = typer.Option(None, "--unit", help="Mã đơn vị"),
+    name: str | None = typer.Option(None, "--name", help="Họ tên người nhận"),
+    days: int | None = typer.Option(None, "--days", min=1, max=365, help="Số ngày hiệu lực"),
+    all_units: bool = typer.Option(False, "--all-units", help="Một mã cho mỗi đơn vị"),
+    level: str | None = typer.Option(None, "--level", help="Chỉ đơn vị ở cấp này"),
+    under: str | None = typer.Option(None, "--under", help="Chỉ đơn vị trong nhánh này"),
+    output: Path | None = typer.Option(None, "--output", help="Tệp CSV kết quả"),
+) -> None:
+    """Tạo mã mời: một mã (--unit) hoặc mỗi đơn vị một mã (--all-units --output invites.csv)."""
+    config = common.settings()
+    ttl = timedelta(days=days or config.invite_ttl_days)
+    if all_units:
+        if unit is not None:
+            raise common.fail(t("invite.error.unit_with_all"))
+        if name is not None:
+            raise common.fail(t("invite.error.name_with_all"))
+        if output is None:
+            raise common.fail(t("invite.error.output_required"))
+        _create_bulk(role.value, level, under, output, ttl)
+        return
+    if level is not None or under is not None or output is not None:
+        raise common.fail(t("invite.error.bulk_only"))
+    if unit is None and role.value != ROLE_ADMIN:
+        raise common.fail(t("invite.error.unit_required", "vi", role=role_label(role.value)))
+
+    async def _create() -> tuple[str, str, Any]:
+        async with common.database(config) as db, db.write() as session:
+            target = await unit_by_code(session, unit) if unit else None
+            invite, code = await create_invite(
+                session=session,
+                role_kind=role.value,
+                unit_id=target.id if target else None,
+                now=system_clock(),
+                ttl=ttl,
+                person_name=name,
+            )
+            where = f"{target.code} {target.name}" if target else t("people.whole_tree")
+            return code, where, invite.expires_at
+
+    code, where, expires_at = common.run(_create())
+    expires = vn_date(local_date(expires_at, config.timezone))
+    common.console.print(
+        t("invite.created", "vi", role=role_label(role.value), unit=where, expires=expires),
+        markup=False,
+    )
+    common.console.print(t("invite.code", "vi", code=code), markup=False, highlight=False)
+    common.console.print(
+        t("invite.link", "vi", link=invite_link(config.bot_username, code)),
+        markup=False,
+        highlight=False,
+    )
+    common.console.print(t("invite.shown_once", "vi", code=code), markup=False, highlight=False)
+
+
+def _create_bulk(
+    role: str, level: str | None, under: str | None, output: Path, ttl: timedelta
+) -> None:
+    config = common.settings()
+    output = output.resolve()
+    partial = output.with_name(output.name + ".partial")
+
+    async def _bulk() -> int:
+        async with common.database(config) as db, db.write() as session:
+            query = (
+                select(Unit, col(Level.label_vi))
+                .join(Level, col(Level.code) == col(Unit.level_code))
+                .where(col(Unit.active).is_(True))
+                .order_by(col(Unit.path))
+            )
+            if level is not None:
+                query = query.where(col(Unit.level_code) == level)
+            if under is not None:
+                root = await unit_by_code(session, under)
+                query = query.where(in_subtree(col(Unit.path), root.path))
+            rows = (await session.execute(query)).all()
+            if not rows:
+                return 0
+            labels = {unit.id: label for unit, label in rows}
+            units = [unit for unit, _ in rows]
+            now = system_clock()
+            expires = vn_date(local_date(now + ttl, config.timezone))
+            with common.progress() as bar, partial.open("w", encoding="utf-8-sig", newline="") as f:
+                task = bar.add_task(t("invite.bulk.progress"), total=len(units))
+                writer = csv.writer(f)
+                writer.writerow(
+                    [
+                        t(f"invite.csv.{key}")
+                        for key in ("unit_code", "unit_name", "level", "role", "code", "link")
+                    ]
+                    + [t("invite.csv.expires")]
+                )
+                for start in range(0, len(units), BULK_CHUNK):
+                    chunk = units[start : start + BULK_CHUNK]
+                    pairs = await create_invites_for_units(
+                        session=session, role_kind=role, units=chunk, now=now, ttl=ttl
+                    )
+                    for unit, code in pairs:
+                        writer.writerow(
+                            [
+                                unit.code,
+                                unit.name,
+                                labels[unit.id],
+                                role_label(role),
+                                code,
+                                invite_link(config.bot_username, code),
+                                expires,
+                            ]
+                        )
+                    bar.advance(task, len(chunk))
+            return len(units)
+        # the transaction commits when the block above exits without error
+
+    try:
+        count = common.run(_bulk())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if count == 0:
+        partial.unlink(missing_ok=True)
+        raise common.fail(t("invite.bulk.none"))
+    os.replace(partial, output)
+    common.console.print(t("invite.bulk.done", "vi", count=count, path=output), markup=False)
+
+
+@app.command("revoke")
+def revoke_command(
+    code_or_id: str = typer.Argument(..., help="Mã mời, hoặc số của mã (xem invite list)"),
+) -> None:
+    """Thu hồi một mã mời chưa dùng."""
+    value = code_or_id.strip()
+    by_id = value.isdigit() and len(value) < 16
+
+    async def _revoke() -> tuple[RevokeStatus, int | None]:
+        async with common.database() as db, db.write() as session:
+            invite = await find_invite(
+                session=session,
+                invite_id=int(value) if by_id else None,
+                code=None if by_id else value,
+            )
+            if invite is None or invite.id is None:
+                return RevokeStatus.NOT_FOUND, None
+            status = await revoke_invite(session=session, invite_id=invite.id, now=system_clock())
+            return status, invite.id
+
+    status, shown = common.run(_revoke())
+    if status is not RevokeStatus.REVOKED:
+        raise common.fail(t(f"invite.revoke.{status.value}"))
+    common.console.print(t("invite.revoke.revoked", "vi", id=shown))
+
+
+@app.command("list")
+def list_command(
+    unit: str | None = typer.Option(None, "--unit", help="Chỉ mã mời của đơn vị này"),
+) -> None:
+    """Liệt kê mã mời và trạng thái (không bao giờ hiện mã: hệ thống không lưu mã)."""
+    config = common.settings()
+
+    async def _list() -> list[Any]:
+        async with common.database(config) as db, db.read() as session:
+            unit_id = (await unit_by_code(session, unit)).id if unit else None
+            return await list_invites(session=session, now=system_clock(), unit_id=unit_id)
+
+    invites = common.run(_list())
+    if not invites:
+        common.console.print(t("invite.list.empty"))
+        return
+    table = Table(title=t("invite.list.title"))
+    for key in ("id", "role", "unit", "person", "created", "expires", "state", "used_by"):
+        table.add_column(t(f"invite.list.{key}"))
+    dash = t("common.dash")
+    for invite in invites:
+        table.add_row(
+            str(invite.id),
+            role_label(invite.role_kind),
+            invite.unit_code or t("people.whole_tree"),
+            invite.person_name or dash,
+            vn_date(local_date(invite.created_at, config.timezone)),
+            vn_date(local_date(invite.expires_at, config.timezone)),
+            t(f"invite.state.{invite.state.value}"),
+            invite.used_by or dash,
+        )
+    common.console.print(table)

@@ -1,0 +1,315 @@
+"""One-time invites: single use (even concurrently), expiry, revocation, secrecy of the code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from storage.access import scope_of
+from storage.db import Database
+from storage.invites import (
+    RedeemOutcome,
+    RedeemStatus,
+    RevokeStatus,
+    create_invite,
+    create_invites_for_units,
+    hash_code,
+    invite_link,
+    list_invites,
+    redeem_invite,
+    revoke_invite,
+)
+from storage.models import (
+    CHANNEL_TELEGRAM,
+    CHANNEL_ZALO,
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    ROLE_SUPERVISOR,
+    ChatIdentity,
+    Invite,
+    Person,
+    Unit,
+    metadata,
+)
+from storage.people import find_person_by_identity, identities_of, remove_person
+from tests.factories import make_levels, make_person, make_unit
+
+DEEP_LINK_START = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+async def _units(db: Database) -> tuple[Unit, Unit]:
+    async with db.write() as session:
+        await make_levels(session)
+        root = await make_unit(session, "T", level="tinh")
+        cell = await make_unit(session, "CB1", parent=root, name="Chi bộ thôn Đông Xá")
+    return root, cell
+
+
+async def _invite(db: Database, now: datetime, unit: Unit, **kwargs: object) -> str:
+    async with db.write() as session:
+        _, code = await create_invite(
+            session=session, role_kind=ROLE_REPORTER, unit_id=unit.id, now=now, **kwargs
+        )
+    return code
+
+
+async def _redeem(
+    db: Database, code: str, now: datetime, user: str = "1001", channel: str = CHANNEL_TELEGRAM
+) -> RedeemOutcome:
+    async with db.write() as session:
+        return await redeem_invite(
+            session=session,
+            code=code,
+            channel=channel,
+            external_id=user,
+            chat_id=user,
+            display_name="Trần Thị Bình",
+            language_code="vi",
+            now=now,
+        )
+
+
+async def test_invite_works_once_then_is_used(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    code = await _invite(db, now, cell)
+    first = await _redeem(db, code, now + timedelta(hours=1))
+    assert first.status is RedeemStatus.SUCCESS
+    assert first.person is not None and first.person.full_name == "Trần Thị Bình"
+    assert first.unit is not None and first.unit.code == "CB1"
+    assert first.role is not None and first.role.kind == ROLE_REPORTER
+    async with db.read() as session:
+        person = await find_person_by_identity(
+            session=session, channel=CHANNEL_TELEGRAM, external_id="1001"
+        )
+        assert person is not None and person.id == first.person.id
+        scope = await scope_of(session=session, person_id=person.id)
+        assert scope.reporter_unit_ids == (cell.id,)
+    again = await _redeem(db, code, now + timedelta(hours=2), user="2002")
+    assert again.status is RedeemStatus.USED
+    async with db.read() as session:
+        assert (
+            await find_person_by_identity(
+                session=session, channel=CHANNEL_TELEGRAM, external_id="2002"
+            )
+            is None
+        )
+
+
+async def test_expired_invite_is_refused(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    code = await _invite(db, now, cell, ttl=timedelta(days=14))
+    late = await _redeem(db, code, now + timedelta(days=14))
+    assert late.status is RedeemStatus.EXPIRED
+    # and an expired code was not consumed by the attempt: still expired, nobody bound
+    async with db.read() as session:
+        assert (await session.execute(select(ChatIdentity))).first() is None
+
+
+async def test_invite_just_before_expiry_works(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    code = await _invite(db, now, cell, ttl=timedelta(days=14))
+    outcome = await _redeem(db, code, now + timedelta(days=14) - timedelta(seconds=1))
+    assert outcome.ok
+
+
+async def test_revoked_invite_is_refused(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    code = await _invite(db, now, cell)
+    async with db.write() as session:
+        assert await revoke_invite(session=session, code=code, now=now) is RevokeStatus.REVOKED
+        assert (
+            await revoke_invite(session=session, code=code, now=now) is RevokeStatus.ALREADY_REVOKED
+        )
+    assert (await _redeem(db, code, now)).status is RedeemStatus.REVOKED
+
+
+async def test_revoke_by_id_and_used_invite_cannot_be_revoked(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    async with db.write() as session:
+        invite, code = await create_invite(
+            session=session, role_kind=ROLE_REPORTER, unit_id=cell.id, now=now
+        )
+    assert (await _redeem(db, code, now)).ok
+    async with db.write() as session:
+        assert (
+            await revoke_invite(session=session, invite_id=invite.id, now=now)
+            is RevokeStatus.ALREADY_USED
+        )
+        assert (
+            await revoke_invite(session=session, invite_id=99999, now=now) is RevokeStatus.NOT_FOUND
+        )
+
+
+async def test_unknown_and_malformed_codes(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    await _invite(db, now, cell)
+    assert (await _redeem(db, "A" * 24, now)).status is RedeemStatus.UNKNOWN
+    for junk in [
+        "",
+        "abc",
+        "x" * 65,
+        "code with spaces here!!",
+        "mã-mời-tiếng-việt-000000",
+        "a/b" * 8,
+    ]:
+        assert (await _redeem(db, junk, now)).status is RedeemStatus.MALFORMED, junk
+
+
+async def test_plain_code_is_stored_nowhere(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    code = await _invite(db, now, cell, person_name="Lê Văn Cường")
+    assert (await _redeem(db, code, now)).ok
+    async with db.write() as session:
+        _, bulk = (
+            await create_invites_for_units(
+                session=session, role_kind=ROLE_REPORTER, units=[cell], now=now
+            )
+        )[0]
+    dump: list[str] = []
+    async with db.read() as session:
+        for table in metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                dump.extend(json.dumps(value, default=str, ensure_ascii=False) for value in row)
+        hashes = set((await session.execute(select(col(Invite.code_hash)))).scalars())
+    text = "\n".join(dump)
+    assert "Lê Văn Cường" in text  # the dump does see text columns
+    for plain in (code, bulk):
+        assert plain not in text
+        assert hash_code(plain) in hashes
+
+
+async def test_codes_are_long_random_and_deep_link_safe(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    async with db.write() as session:
+        pairs = await create_invites_for_units(
+            session=session, role_kind=ROLE_REPORTER, units=[cell] * 300, now=now
+        )
+    codes = [code for _, code in pairs]
+    assert len(set(codes)) == len(codes)
+    for code in codes:
+        assert DEEP_LINK_START.fullmatch(code)
+        assert len(code) * 6 >= 128  # base64url: 6 bits per character
+    link = invite_link("@cadre_bot", codes[0])
+    assert link == f"https://t.me/cadre_bot?start={codes[0]}"
+    assert (await _redeem(db, codes[-1], now)).ok
+
+
+async def test_concurrent_redemptions_one_wins(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    code = await _invite(db, now, cell)
+    outcomes = await asyncio.gather(
+        _redeem(db, code, now, user="1"), _redeem(db, code, now, user="2")
+    )
+    statuses = sorted(o.status for o in outcomes)
+    assert statuses == [RedeemStatus.SUCCESS, RedeemStatus.USED]
+    async with db.read() as session:
+        assert len((await session.execute(select(ChatIdentity))).all()) == 1
+        assert len((await session.execute(select(Person))).all()) == 1
+
+
+async def test_account_of_another_person_is_refused(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    assert (await _redeem(db, await _invite(db, now, cell), now, user="77")).ok
+    async with db.write() as session:
+        other = await make_person(session, name="Phạm Văn Dũng")
+    named = await _invite(db, now, cell, person_id=other.id)
+    outcome = await _redeem(db, named, now, user="77")
+    assert outcome.status is RedeemStatus.ALREADY_BOUND
+    # the refusal did not consume the invite: the right person can still use it
+    assert (await _redeem(db, named, now, user="88")).ok
+    async with db.read() as session:
+        owner = await find_person_by_identity(
+            session=session, channel=CHANNEL_TELEGRAM, external_id="88"
+        )
+        assert owner is not None and owner.id == other.id
+
+
+async def test_unnamed_invite_adds_role_to_known_account(db: Database, now: datetime) -> None:
+    root, cell = await _units(db)
+    first = await _redeem(db, await _invite(db, now, cell), now, user="5")
+    async with db.write() as session:
+        _, code = await create_invite(
+            session=session, role_kind=ROLE_SUPERVISOR, unit_id=root.id, now=now
+        )
+    second = await _redeem(db, code, now, user="5")
+    assert second.ok and second.person is not None and first.person is not None
+    assert second.person.id == first.person.id
+    async with db.read() as session:
+        scope = await scope_of(session=session, person_id=first.person.id)
+    assert scope.reporter_unit_ids == (cell.id,) and scope.supervised_unit_ids == (root.id,)
+
+
+async def test_new_invite_rebinds_the_channel(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    first = await _redeem(db, await _invite(db, now, cell), now, user="old-phone")
+    assert first.person is not None
+    person_id = first.person.id
+    zalo = await _redeem(
+        db, await _invite(db, now, cell, person_id=person_id), now, user="z1", channel=CHANNEL_ZALO
+    )
+    assert zalo.ok
+    new = await _redeem(
+        db, await _invite(db, now, cell, person_id=person_id), now, user="new-phone"
+    )
+    assert new.ok
+    async with db.read() as session:
+        bound = {
+            (i.channel, i.external_id)
+            for i in await identities_of(session=session, person_id=person_id)
+        }
+        assert bound == {(CHANNEL_TELEGRAM, "new-phone"), (CHANNEL_ZALO, "z1")}
+        assert (
+            await find_person_by_identity(
+                session=session, channel=CHANNEL_TELEGRAM, external_id="old-phone"
+            )
+            is None
+        )
+
+
+async def test_admin_invite_for_whole_tree(db: Database, now: datetime) -> None:
+    await _units(db)
+    async with db.write() as session:
+        _, code = await create_invite(
+            session=session,
+            role_kind=ROLE_ADMIN,
+            unit_id=None,
+            now=now,
+            person_name="Ban Tuyên giáo",
+        )
+    outcome = await _redeem(db, code, now)
+    assert outcome.ok and outcome.unit is None
+    assert outcome.person is not None and outcome.person.full_name == "Ban Tuyên giáo"
+    async with db.read() as session:
+        assert (await scope_of(session=session, person_id=outcome.person.id)).whole_tree
+
+
+async def test_removing_a_person_revokes_their_pending_invites(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    async with db.write() as session:
+        person = await make_person(session)
+    code = await _invite(db, now, cell, person_id=person.id)
+    async with db.write() as session:
+        assert await remove_person(session=session, person_id=person.id, now=now)
+    assert (await _redeem(db, code, now)).status is RedeemStatus.REVOKED
+
+
+async def test_list_invites_shows_state_not_codes(db: Database, now: datetime) -> None:
+    root, cell = await _units(db)
+    used = await _invite(db, now, cell)
+    await _redeem(db, used, now)
+    await _invite(db, now, cell, ttl=timedelta(days=1))
+    async with db.write() as session:
+        await create_invite(session=session, role_kind=ROLE_SUPERVISOR, unit_id=root.id, now=now)
+    async with db.read() as session:
+        later = now + timedelta(days=2)
+        everything = await list_invites(session=session, now=later)
+        for_cell = await list_invites(session=session, now=later, unit_id=cell.id)
+    assert [i.state.value for i in everything] == ["open", "expired", "used"]
+    assert [i.unit_code for i in for_cell] == ["CB1", "CB1"]
+    assert for_cell[1].used_by == "Trần Thị Bình"
+    assert not any(used in repr(i) for i in everything)
