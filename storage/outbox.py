@@ -1,0 +1,274 @@
+"""The outbox: every proactive message (reminder, escalation, nudge, digest) is a row here first.
+
+Jobs only *write* rows; the sender (scheduler.sender) delivers them. A row is written once per
+`key` (unique): `enqueue` is `INSERT ... ON CONFLICT (key) DO NOTHING`, so running a job twice, a
+catch-up after downtime, or two schedulers at once cannot create a second message.
+
+Row life: `pending` -> claimed (claimed_at set) -> `sent` (message_id) | `failed` (error) | back to
+pending with a later `not_before` (retry). A claim is a lease: a claim older than `CLAIM_LEASE`
+(a sender that died) may be claimed again; a live sender renews its leases (`renew_claims`).
+On PostgreSQL claiming uses `FOR UPDATE SKIP LOCKED`; on SQLite the write transaction
+(BEGIN IMMEDIATE) serialises claimers. There is no claimed_by column: `worker_id` is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.clock import require_aware
+from storage.models import Outbox
+
+log = logging.getLogger(__name__)
+
+STATUS_PENDING = "pending"
+STATUS_SENT = "sent"
+STATUS_FAILED = "failed"
+
+CLAIM_LEASE = timedelta(minutes=5)
+ERROR_MAX = 500
+
+
+def _insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which has `on_conflict_do_nothing`."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(Outbox)
+    return sqlite.insert(Outbox)
+
+
+def _row(
+    *,
+    key: str,
+    kind: str,
+    person_id: int | None,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None,
+    channel: str | None,
+    chat_id: str | None,
+) -> dict[str, Any]:
+    if len(key) > 200:
+        raise ValueError(f"outbox key too long: {key[:40]}...")
+    if person_id is None and (channel is None or chat_id is None):
+        raise ValueError("an outbox row needs a person or an explicit channel and chat_id")
+    return {
+        "key": key,
+        "kind": kind,
+        "person_id": person_id,
+        "channel": channel,
+        "chat_id": chat_id,
+        "payload": payload,
+        "status": STATUS_PENDING,
+        "attempts": 0,
+        "not_before": require_aware(not_before or now),
+        "created_at": require_aware(now),
+    }
+
+
+async def enqueue(
+    *,
+    session: AsyncSession,
+    key: str,
+    kind: str,
+    person_id: int | None,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+    channel: str | None = None,
+    chat_id: str | None = None,
+) -> bool:
+    """Queue one message; False when a row with this key already exists (nothing written)."""
+    row = _row(
+        key=key,
+        kind=kind,
+        person_id=person_id,
+        payload=payload,
+        now=now,
+        not_before=not_before,
+        channel=channel,
+        chat_id=chat_id,
+    )
+    stmt = _insert(session).values(row).on_conflict_do_nothing(index_elements=["key"])
+    result = await session.execute(stmt.returning(col(Outbox.id)))
+    return result.first() is not None
+
+
+async def enqueue_many(
+    *, session: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime
+) -> list[str]:
+    """Bulk `enqueue`: each row has the keyword arguments of `enqueue` (key, kind, person_id,
+    payload, optional not_before/channel/chat_id). Returns the keys actually inserted."""
+    if not rows:
+        return []
+    values = [
+        _row(
+            key=r["key"],
+            kind=r["kind"],
+            person_id=r.get("person_id"),
+            payload=r["payload"],
+            now=now,
+            not_before=r.get("not_before"),
+            channel=r.get("channel"),
+            chat_id=r.get("chat_id"),
+        )
+        for r in rows
+    ]
+    inserted: list[str] = []
+    # Chunked multi-row INSERTs keep the bound-parameter count under SQLite's limit.
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        stmt = (
+            _insert(session)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(col(Outbox.key))
+        )
+        inserted.extend((await session.execute(stmt)).scalars().all())
+    return inserted
+
+
+async def existing_keys(*, session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` already have a row (any status)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = list(keys[start : start + 500])
+        result = await session.execute(select(col(Outbox.key)).where(col(Outbox.key).in_(chunk)))
+        found.update(result.scalars().all())
+    return found
+
+
+async def claim_batch(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    worker_id: str,
+    due_by: datetime | None = None,
+    lease: timedelta = CLAIM_LEASE,
+) -> list[Outbox]:
+    """Claim up to `limit` pending rows due by `due_by` (default `now`), oldest first; unclaimed
+    rows and rows whose claim is older than `lease`. The caller commits the transaction at once, so
+    the claim is visible to other senders before any message goes out."""
+    require_aware(now)
+    cutoff = require_aware(due_by or now)
+    stale = now - lease
+    query = (
+        select(Outbox)
+        .where(
+            col(Outbox.status) == STATUS_PENDING,
+            col(Outbox.not_before) <= cutoff,
+            or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < stale),
+        )
+        .order_by(col(Outbox.not_before), col(Outbox.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.execute(query)).scalars().all())
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id).in_(ids))
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for row in rows:
+        row.claimed_at = now
+    log.debug("worker %s claimed %d outbox rows", worker_id, len(rows))
+    return rows
+
+
+async def renew_claims(*, session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
+    """Extend the lease of rows still being worked on."""
+    if not ids:
+        return
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id).in_(list(ids)), col(Outbox.status) == STATUS_PENDING)
+        .values(claimed_at=require_aware(now))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def release(*, session: AsyncSession, ids: Sequence[int], not_before: datetime) -> None:
+    """Give claimed rows back unsent, due again at `not_before` (no attempt counted)."""
+    if not ids:
+        return
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id).in_(list(ids)), col(Outbox.status) == STATUS_PENDING)
+        .values(claimed_at=None, not_before=require_aware(not_before))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_sent(
+    *, session: AsyncSession, outbox_id: int, message_id: str, now: datetime
+) -> None:
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id)
+        .values(
+            status=STATUS_SENT,
+            message_id=message_id[:64],
+            sent_at=require_aware(now),
+            attempts=col(Outbox.attempts) + 1,
+            error=None,
+        )
+    )
+
+
+async def mark_retry(
+    *, session: AsyncSession, outbox_id: int, not_before: datetime, error: str
+) -> None:
+    """One attempt failed; try again at `not_before`."""
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id)
+        .values(
+            status=STATUS_PENDING,
+            not_before=require_aware(not_before),
+            claimed_at=None,
+            attempts=col(Outbox.attempts) + 1,
+            error=error[:ERROR_MAX],
+        )
+    )
+
+
+async def mark_failed(
+    *, session: AsyncSession, outbox_ids: Sequence[int], reason: str, attempted: bool = True
+) -> None:
+    """Give up on rows for good. `attempted` counts one more attempt (False when nothing was sent,
+    e.g. the person has no chat identity)."""
+    if not outbox_ids:
+        return
+    values: dict[str, Any] = {
+        "status": STATUS_FAILED,
+        "claimed_at": None,
+        "error": reason[:ERROR_MAX],
+    }
+    if attempted:
+        values["attempts"] = col(Outbox.attempts) + 1
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id).in_(list(outbox_ids)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def counts_by_status(*, session: AsyncSession) -> dict[str, int]:
+    """{status: rows}, for the CLI and the demo."""
+    result = await session.execute(
+        select(col(Outbox.status), func.count()).group_by(col(Outbox.status))
+    )
+    return {status: count for status, count in result.tuples().all()}
