@@ -341,7 +341,7 @@ async def article_campaign(session: AsyncSession) -> Reference:
         "X1": (520, 500, 466),
         "X2": (510, 500, 461),
     }
-    plans = {"BN": (40, 40), "TP": (50, 47), "TS": (40, 36), "X1": (35, 33), "X2": (35, 31)}
+    plans = {"BN": (40, 40), "TP": (47, 50), "TS": (36, 40), "X1": (33, 35), "X2": (31, 35)}
     reports: dict[tuple[str, str], int] = {}
     for code, (m, a, e) in sessions.items():
         reports[("hoi_nghi", code)] = await b.report(
