@@ -11,6 +11,7 @@ They write with plain inserts, independent of the import code, so any test can b
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,13 @@ from sqlmodel import col
 
 from storage.models import Level, Person, Role, Unit
 from storage.tree import child_path, depth_of
+
+
+def pk(row: Any) -> int:
+    """The id of a flushed row, typed as int."""
+    assert row is not None and row.id is not None
+    return int(row.id)
+
 
 T0 = datetime(2016, 6, 1, tzinfo=UTC)
 
@@ -31,7 +39,7 @@ DEFAULT_LEVELS = (
 
 async def make_levels(session: AsyncSession) -> None:
     """The default four levels (skips those already there)."""
-    present = set((await session.execute(select(Level.code))).scalars())
+    present = set((await session.execute(select(col(Level.code)))).scalars())
     rows = [
         {"code": code, "label_vi": vi, "label_en": en, "rank": rank}
         for code, vi, en, rank in DEFAULT_LEVELS
@@ -87,7 +95,7 @@ async def make_person(
     for kind, unit in roles or []:
         session.add(
             Role(
-                person_id=person.id,
+                person_id=pk(person),
                 kind=kind,
                 unit_id=unit.id if unit is not None else None,
                 created_at=now,

@@ -11,7 +11,7 @@ from storage.access import can_see_unit, collapse_paths, scope_of, visible_units
 from storage.db import Database
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Unit
 from storage.people import remove_person, revoke_role
-from tests.factories import make_levels, make_person, make_unit
+from tests.factories import make_levels, make_person, make_unit, pk
 
 # T
 # ├── H1
@@ -58,7 +58,7 @@ async def test_reporter_sees_only_own_unit(db: Database) -> None:
     units = await _tree(db)
     async with db.write() as session:
         person = await make_person(session, roles=[(ROLE_REPORTER, units["X1"])])
-    assert await _visible(db, person.id, units) == {"X1"}
+    assert await _visible(db, pk(person), units) == {"X1"}
 
 
 async def test_supervisor_sees_followed_units_and_below_not_siblings(db: Database) -> None:
@@ -67,16 +67,16 @@ async def test_supervisor_sees_followed_units_and_below_not_siblings(db: Databas
         person = await make_person(
             session, roles=[(ROLE_SUPERVISOR, units["X1"]), (ROLE_SUPERVISOR, units["X3"])]
         )
-    assert await _visible(db, person.id, units) == {"X1", "C1", "X3"}
+    assert await _visible(db, pk(person), units) == {"X1", "C1", "X3"}
 
 
 async def test_district_admin_sees_own_subtree_not_another_district(db: Database) -> None:
     units = await _tree(db)
     async with db.write() as session:
         person = await make_person(session, roles=[(ROLE_ADMIN, units["H1"])])
-    assert await _visible(db, person.id, units) == {"H1", "X1", "X2", "C1"}
+    assert await _visible(db, pk(person), units) == {"H1", "X1", "X2", "C1"}
     async with db.read() as session:
-        scope = await scope_of(session=session, person_id=person.id)
+        scope = await scope_of(session=session, person_id=pk(person))
     assert scope.is_admin and not scope.whole_tree
 
 
@@ -84,16 +84,16 @@ async def test_whole_tree_admin_sees_everything(db: Database) -> None:
     units = await _tree(db)
     async with db.write() as session:
         person = await make_person(session, roles=[(ROLE_ADMIN, None)])
-    assert await _visible(db, person.id, units) == ALL
+    assert await _visible(db, pk(person), units) == ALL
 
 
 async def test_no_role_sees_nothing(db: Database) -> None:
     units = await _tree(db)
     async with db.write() as session:
         person = await make_person(session)
-    assert await _visible(db, person.id, units) == set()
+    assert await _visible(db, pk(person), units) == set()
     async with db.read() as session:
-        assert (await scope_of(session=session, person_id=person.id)).is_empty
+        assert (await scope_of(session=session, person_id=pk(person))).is_empty
 
 
 async def test_removed_role_and_removed_person_lose_access_at_once(
@@ -104,19 +104,19 @@ async def test_removed_role_and_removed_person_lose_access_at_once(
         person = await make_person(
             session, roles=[(ROLE_SUPERVISOR, units["H1"]), (ROLE_REPORTER, units["X3"])]
         )
-    assert await _visible(db, person.id, units) == {"H1", "X1", "X2", "C1", "X3"}
+    assert await _visible(db, pk(person), units) == {"H1", "X1", "X2", "C1", "X3"}
     async with db.write() as session:
         assert await revoke_role(
             session=session,
-            person_id=person.id,
+            person_id=pk(person),
             kind=ROLE_SUPERVISOR,
             unit_id=units["H1"].id,
             now=now,
         )
-    assert await _visible(db, person.id, units) == {"X3"}
+    assert await _visible(db, pk(person), units) == {"X3"}
     async with db.write() as session:
-        assert await remove_person(session=session, person_id=person.id, now=now)
-    assert await _visible(db, person.id, units) == set()
+        assert await remove_person(session=session, person_id=pk(person), now=now)
+    assert await _visible(db, pk(person), units) == set()
 
 
 async def test_mixed_roles_are_the_union(db: Database) -> None:
@@ -130,7 +130,7 @@ async def test_mixed_roles_are_the_union(db: Database) -> None:
                 (ROLE_REPORTER, units["X2"]),
             ],
         )
-    assert await _visible(db, person.id, units) == {"H2", "X3", "X1", "C1", "X2"}
+    assert await _visible(db, pk(person), units) == {"H2", "X3", "X1", "C1", "X2"}
 
 
 def test_collapse_paths_drops_nested_roots() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -37,7 +38,7 @@ from storage.models import (
     metadata,
 )
 from storage.people import find_person_by_identity, identities_of, remove_person
-from tests.factories import make_levels, make_person, make_unit
+from tests.factories import make_levels, make_person, make_unit, pk
 
 DEEP_LINK_START = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -50,7 +51,7 @@ async def _units(db: Database) -> tuple[Unit, Unit]:
     return root, cell
 
 
-async def _invite(db: Database, now: datetime, unit: Unit, **kwargs: object) -> str:
+async def _invite(db: Database, now: datetime, unit: Unit, **kwargs: Any) -> str:
     async with db.write() as session:
         _, code = await create_invite(
             session=session, role_kind=ROLE_REPORTER, unit_id=unit.id, now=now, **kwargs
@@ -87,7 +88,7 @@ async def test_invite_works_once_then_is_used(db: Database, now: datetime) -> No
             session=session, channel=CHANNEL_TELEGRAM, external_id="1001"
         )
         assert person is not None and person.id == first.person.id
-        scope = await scope_of(session=session, person_id=person.id)
+        scope = await scope_of(session=session, person_id=pk(person))
         assert scope.reporter_unit_ids == (cell.id,)
     again = await _redeem(db, code, now + timedelta(hours=2), user="2002")
     assert again.status is RedeemStatus.USED
@@ -217,7 +218,7 @@ async def test_account_of_another_person_is_refused(db: Database, now: datetime)
     assert (await _redeem(db, await _invite(db, now, cell), now, user="77")).ok
     async with db.write() as session:
         other = await make_person(session, name="Phạm Văn Dũng")
-    named = await _invite(db, now, cell, person_id=other.id)
+    named = await _invite(db, now, cell, person_id=pk(other))
     outcome = await _redeem(db, named, now, user="77")
     assert outcome.status is RedeemStatus.ALREADY_BOUND
     # the refusal did not consume the invite: the right person can still use it
@@ -240,7 +241,7 @@ async def test_unnamed_invite_adds_role_to_known_account(db: Database, now: date
     assert second.ok and second.person is not None and first.person is not None
     assert second.person.id == first.person.id
     async with db.read() as session:
-        scope = await scope_of(session=session, person_id=first.person.id)
+        scope = await scope_of(session=session, person_id=pk(first.person))
     assert scope.reporter_unit_ids == (cell.id,) and scope.supervised_unit_ids == (root.id,)
 
 
@@ -248,7 +249,7 @@ async def test_new_invite_rebinds_the_channel(db: Database, now: datetime) -> No
     _, cell = await _units(db)
     first = await _redeem(db, await _invite(db, now, cell), now, user="old-phone")
     assert first.person is not None
-    person_id = first.person.id
+    person_id = pk(first.person)
     zalo = await _redeem(
         db, await _invite(db, now, cell, person_id=person_id), now, user="z1", channel=CHANNEL_ZALO
     )
@@ -285,16 +286,16 @@ async def test_admin_invite_for_whole_tree(db: Database, now: datetime) -> None:
     assert outcome.ok and outcome.unit is None
     assert outcome.person is not None and outcome.person.full_name == "Ban Tuyên giáo"
     async with db.read() as session:
-        assert (await scope_of(session=session, person_id=outcome.person.id)).whole_tree
+        assert (await scope_of(session=session, person_id=pk(outcome.person))).whole_tree
 
 
 async def test_removing_a_person_revokes_their_pending_invites(db: Database, now: datetime) -> None:
     _, cell = await _units(db)
     async with db.write() as session:
         person = await make_person(session)
-    code = await _invite(db, now, cell, person_id=person.id)
+    code = await _invite(db, now, cell, person_id=pk(person))
     async with db.write() as session:
-        assert await remove_person(session=session, person_id=person.id, now=now)
+        assert await remove_person(session=session, person_id=pk(person), now=now)
     assert (await _redeem(db, code, now)).status is RedeemStatus.REVOKED
 
 

@@ -35,7 +35,7 @@ from storage.people import (
     split_codes,
     touch_identity,
 )
-from tests.factories import make_levels, make_person, make_unit
+from tests.factories import make_levels, make_person, make_unit, pk
 
 
 async def _tree(db: Database) -> dict[str, Unit]:
@@ -60,11 +60,15 @@ async def test_identity_binding_touch_and_forgotten_person(db: Database, now: da
         a = await make_person(session, "Nguyễn Văn A")
         b = await make_person(session, "Trần Thị B")
         await bind_identity(
-            session=session, person_id=a.id, channel=CHANNEL_TELEGRAM, external_id="42", now=now
+            session=session, person_id=pk(a), channel=CHANNEL_TELEGRAM, external_id="42", now=now
         )
         with pytest.raises(IdentityBoundElsewhere):
             await bind_identity(
-                session=session, person_id=b.id, channel=CHANNEL_TELEGRAM, external_id="42", now=now
+                session=session,
+                person_id=pk(b),
+                channel=CHANNEL_TELEGRAM,
+                external_id="42",
+                now=now,
             )
     later = now + timedelta(days=1)
     async with db.write() as session:
@@ -109,35 +113,39 @@ async def test_grant_is_idempotent_revoke_and_remove_are_audited(
         for _ in range(2):
             await grant_role(
                 session=session,
-                person_id=person.id,
+                person_id=pk(person),
                 kind=ROLE_SUPERVISOR,
                 unit_id=units["X1"].id,
                 now=now,
             )
         await grant_role(
-            session=session, person_id=person.id, kind=ROLE_ADMIN, unit_id=None, now=now
+            session=session, person_id=pk(person), kind=ROLE_ADMIN, unit_id=None, now=now
         )
         await grant_role(
-            session=session, person_id=person.id, kind=ROLE_ADMIN, unit_id=None, now=now
+            session=session, person_id=pk(person), kind=ROLE_ADMIN, unit_id=None, now=now
         )
         with pytest.raises(ValueError, match="needs a unit"):
             await grant_role(
-                session=session, person_id=person.id, kind=ROLE_REPORTER, unit_id=None, now=now
+                session=session, person_id=pk(person), kind=ROLE_REPORTER, unit_id=None, now=now
             )
         await bind_identity(
-            session=session, person_id=person.id, channel=CHANNEL_TELEGRAM, external_id="9", now=now
+            session=session,
+            person_id=pk(person),
+            channel=CHANNEL_TELEGRAM,
+            external_id="9",
+            now=now,
         )
     async with db.read() as session:
-        assert len(await roles_of(session=session, person_id=person.id)) == 2
+        assert len(await roles_of(session=session, person_id=pk(person))) == 2
     async with db.write() as session:
         assert await revoke_role(
-            session=session, person_id=person.id, kind=ROLE_ADMIN, unit_id=None, now=now
+            session=session, person_id=pk(person), kind=ROLE_ADMIN, unit_id=None, now=now
         )
         assert not await revoke_role(
-            session=session, person_id=person.id, kind=ROLE_ADMIN, unit_id=None, now=now
+            session=session, person_id=pk(person), kind=ROLE_ADMIN, unit_id=None, now=now
         )
-        assert await remove_person(session=session, person_id=person.id, now=now)
-        assert not await remove_person(session=session, person_id=person.id, now=now)
+        assert await remove_person(session=session, person_id=pk(person), now=now)
+        assert not await remove_person(session=session, person_id=pk(person), now=now)
     assert await _count(db, Role) == 0
     assert await _count(db, ChatIdentity) == 0
     async with db.read() as session:
@@ -169,7 +177,7 @@ def test_phone_and_unit_list_parsing() -> None:
     assert split_codes(None) == []
 
 
-GOOD = [
+GOOD: list[dict[str, object]] = [
     {"name": "Nguyễn Văn An", "phone": "0912 345 678", "role": "reporter", "units": "X1"},
     {"name": "Nguyễn Văn An", "phone": "0912345678", "role": "supervisor", "units": "X2;X3"},
     {"name": "Trần Thị Bình", "phone": "", "role": "supervisor", "units": "H1, H2"},
@@ -199,7 +207,7 @@ async def test_import_people_and_reimport_is_an_upsert(db: Database, now: dateti
     async with db.write() as session:
         again = await import_people(session=session, rows=GOOD, now=now)
     assert (again.created, again.updated, again.unchanged, again.roles_added) == (0, 0, 4, 0)
-    changed = [
+    changed: list[dict[str, object]] = [
         {"name": "Nguyễn Văn Ân", "phone": "+84912345678", "role": "reporter", "units": "X1"},
         {"name": "Trần Thị Bình", "phone": "", "role": "supervisor", "units": "H1;H2;X1"},
     ]
@@ -219,7 +227,7 @@ async def test_import_with_bad_lines_lists_each_and_writes_nothing(
     db: Database, now: datetime
 ) -> None:
     await _tree(db)
-    rows = [
+    rows: list[dict[str, object]] = [
         *GOOD,  # lines 2-6 are fine
         {"name": "", "phone": "", "role": "reporter", "units": "X1"},  # 7: no name
         {"name": "A", "phone": "", "role": "boss", "units": "X1"},  # 8: unknown role
@@ -252,7 +260,9 @@ async def test_import_with_bad_lines_lists_each_and_writes_nothing(
 
 async def test_import_uses_given_line_numbers(db: Database, now: datetime) -> None:
     await _tree(db)
-    rows = [{"line": 40, "name": "X", "phone": "", "role": "reporter", "units": "ZZ"}]
+    rows: list[dict[str, object]] = [
+        {"line": 40, "name": "X", "phone": "", "role": "reporter", "units": "ZZ"}
+    ]
     with pytest.raises(PeopleImportError) as caught:
         async with db.write() as session:
             await import_people(session=session, rows=rows, now=now)
