@@ -422,12 +422,12 @@ def expected_rows(
 
 
 def _declares(form: Any, measure: str) -> bool:
-    """Whether a deliverable's form declaration mentions `measure` (as a key or a value)."""
+    """Whether a deliverable's form declaration has a field feeding `measure` (`measure: X`)."""
     if isinstance(form, Mapping):
-        return any(k == measure or _declares(v, measure) for k, v in form.items())
+        return form.get("measure") == measure or any(_declares(v, measure) for v in form.values())
     if isinstance(form, list | tuple):
         return any(_declares(item, measure) for item in form)
-    return form == measure
+    return False
 
 
 async def choose_carriers(
