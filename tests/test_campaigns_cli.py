@@ -1,0 +1,121 @@
+"""`cadrebot campaign template|load|list`, end to end on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from storage.campaigns import template_text
+from storage.db import Database
+from storage.models import Campaign, DeliverableDeadline
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CliRunner, str]]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cadrebot.db'}"
+    runner = CliRunner(env={"CADREBOT_DATABASE_URL": url, "COLUMNS": "200"})
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 0, result.output
+    yield runner, url
+
+
+async def _count(url: str, statement: object) -> int:
+    db = Database.from_url(url)
+    try:
+        async with db.read() as session:
+            return int((await session.execute(statement)).scalar_one())  # type: ignore[call-overload]
+    finally:
+        await db.dispose()
+
+
+def test_template_prints_exactly_the_built_in_file(cli: tuple[CliRunner, str]) -> None:
+    runner, _ = cli
+    result = runner.invoke(app, ["campaign", "template"])
+    assert result.exit_code == 0
+    assert result.stdout == template_text()
+    assert result.stdout == (
+        Path(__file__).parents[1] / "storage" / "templates" / "nq-xii.yaml"
+    ).read_text(encoding="utf-8")
+
+
+def test_load_template_then_reload_then_list(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    runner, url = cli
+    path = tmp_path / "nq.yaml"
+    path.write_text(runner.invoke(app, ["campaign", "template"]).stdout, encoding="utf-8")
+
+    first = runner.invoke(app, ["campaign", "load", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "Đã tạo đợt 13-KH/TU" in first.stdout
+    assert "• Hội nghị học tập, quán triệt Nghị quyết (hoi_nghi): 7 câu hỏi; hạn: " in first.stdout
+    assert "Cấp tỉnh 10/6/2016" in first.stdout
+    assert "Chi bộ trực thuộc 31/8/2016" in first.stdout
+
+    again = runner.invoke(app, ["campaign", "load", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "Đã cập nhật đợt 13-KH/TU" in again.stdout
+    assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 1
+    assert (
+        asyncio.run(_count(url, select(func.count()).select_from(DeliverableDeadline))) == 4 + 4 + 3
+    )
+
+    listed = runner.invoke(app, ["campaign", "list"])
+    assert listed.exit_code == 0, listed.output
+    for text in ("13-KH/TU", "Đang mở", "1/5/2016", "Số hiệu", "Nội dung báo cáo"):
+        assert text in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if "13-KH/TU" in line)
+    assert "│ 3" in row
+
+
+def test_invalid_file_prints_each_error_with_its_line_and_writes_nothing(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, url = cli
+    broken = (
+        template_text()
+        .replace("type: int\n        min: 1", "type: number\n        min: 1")
+        .replace("lte: [essays, attended]", "lte: [essays, attendees]")
+    )
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken, encoding="utf-8")
+    result = runner.invoke(app, ["campaign", "load", str(path)])
+    assert result.exit_code == 1
+    assert "có 1 lỗi, chưa ghi gì" in result.stderr  # schema errors stop before rule checks
+    assert "deliverables[0].fields[1].type: kiểu “number” không hợp lệ" in result.stderr
+    assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 0
+
+    only_rule = template_text().replace("lte: [essays, attended]", "lte: [essays, attendees]")
+    path.write_text(only_rule, encoding="utf-8")
+    result = runner.invoke(app, ["campaign", "load", str(path)])
+    assert result.exit_code == 1
+    assert "deliverables[0].rules[1].lte[1]" in result.stderr
+
+
+def test_unknown_level_is_reported_and_nothing_is_written(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, url = cli
+    path = tmp_path / "xa.yaml"
+    path.write_text(
+        template_text().replace("      huyen: 2016-07-15", "      xa: 2016-07-15"), "utf-8"
+    )
+    result = runner.invoke(app, ["campaign", "load", str(path)])
+    assert result.exit_code == 1
+    assert "deliverables[0].deadlines.xa: không có cấp “xa”" in result.stderr
+    assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 0
+
+
+def test_missing_file_and_empty_list(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    runner, _ = cli
+    result = runner.invoke(app, ["campaign", "load", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 1
+    assert "Không đọc được tệp" in result.stderr
+    listed = runner.invoke(app, ["campaign", "list"])
+    assert listed.exit_code == 0
+    assert "Chưa có đợt học tập nào" in listed.stdout
