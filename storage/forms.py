@@ -522,7 +522,8 @@ def check_rules(
     today: date,
 ) -> list[RuleViolation]:
     """Every cross-field rule that the answers break. Rules over a missing, skipped or
-    not-asked field are not checked."""
+    not-asked field are not checked. Accepts JSON answers too (ISO dates)."""
+    answers = answers_from_json(form, answers)
     active = {item.key for item in fields_to_ask(form, answers)}
     violations: list[RuleViolation] = []
     for rule in form.rules:

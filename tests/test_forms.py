@@ -379,6 +379,7 @@ def test_cross_field_rules() -> None:
         "từ 10/5/2016 đến 30/9/2016."
     ]
     assert _check({**good, "session_date": date(2016, 9, 1)}, end=date(2016, 8, 31)) != []
+    assert _check(answers_to_json(FORM, {**good, "session_date": date(2016, 5, 1)})) != []
     # Rules over missing answers wait.
     assert _check({"attended": 31}) == []
 
