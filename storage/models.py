@@ -45,7 +45,7 @@ def _fk(target: str, *, ondelete: str | None = None, nullable: bool = True, inde
 
 
 class Level(SQLModel, table=True):
-    __tablename__: ClassVar[str] = "level"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "level"
 
     code: str = Field(primary_key=True, max_length=32)
     label_vi: str = Field(max_length=100)
@@ -54,7 +54,7 @@ class Level(SQLModel, table=True):
 
 
 class Unit(SQLModel, table=True):
-    __tablename__: ClassVar[str] = "unit"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "unit"
     __table_args__ = (Index("ix_unit_level_path", "level_code", "path"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -72,7 +72,7 @@ class Unit(SQLModel, table=True):
 
 
 class Person(SQLModel, table=True):
-    __tablename__: ClassVar[str] = "person"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "person"
 
     id: int | None = Field(default=None, primary_key=True)
     full_name: str = Field(max_length=255)
@@ -88,7 +88,7 @@ class Person(SQLModel, table=True):
 class ChatIdentity(SQLModel, table=True):
     """One person's account on one channel (a person may have Telegram and Zalo)."""
 
-    __tablename__: ClassVar[str] = "chat_identity"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "chat_identity"
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_chat_identity_channel_external"),
         UniqueConstraint("person_id", "channel", name="uq_chat_identity_person_channel"),
@@ -108,7 +108,7 @@ class Role(SQLModel, table=True):
     """admin over a subtree (unit_id None = whole tree), supervisor of one unit (one row per unit
     followed), reporter of one unit."""
 
-    __tablename__: ClassVar[str] = "role"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "role"
     __table_args__ = (
         UniqueConstraint("person_id", "kind", "unit_id", name="uq_role_person_kind_unit"),
         Index("ix_role_unit_kind", "unit_id", "kind"),
@@ -124,7 +124,7 @@ class Role(SQLModel, table=True):
 class Invite(SQLModel, table=True):
     """A one-time code. Only its SHA-256 is stored; the code itself is shown once."""
 
-    __tablename__: ClassVar[str] = "invite"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "invite"
 
     id: int | None = Field(default=None, primary_key=True)
     code_hash: str = Field(max_length=64, unique=True, index=True)
@@ -141,7 +141,7 @@ class Invite(SQLModel, table=True):
 
 
 class Campaign(SQLModel, table=True):
-    __tablename__: ClassVar[str] = "campaign"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "campaign"
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=64, unique=True)
@@ -165,7 +165,7 @@ class Deliverable(SQLModel, table=True):
     `form` holds the field declarations (see storage.forms). The levels it applies to are the
     levels that have a row in `deliverable_deadline`."""
 
-    __tablename__: ClassVar[str] = "deliverable"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "deliverable"
     __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_deliverable_campaign_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -178,7 +178,7 @@ class Deliverable(SQLModel, table=True):
 
 
 class DeliverableDeadline(SQLModel, table=True):
-    __tablename__: ClassVar[str] = "deliverable_deadline"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "deliverable_deadline"
     __table_args__ = (
         UniqueConstraint("deliverable_id", "level_code", name="uq_deadline_deliverable_level"),
     )
@@ -192,7 +192,7 @@ class DeliverableDeadline(SQLModel, table=True):
 class Draft(SQLModel, table=True):
     """A report in progress. One per person; survives restarts because it lives here."""
 
-    __tablename__: ClassVar[str] = "draft"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "draft"
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(
@@ -215,7 +215,7 @@ class Draft(SQLModel, table=True):
 class Report(SQLModel, table=True):
     """A unit's confirmed report for one deliverable; its id is the receipt number."""
 
-    __tablename__: ClassVar[str] = "report"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "report"
     __table_args__ = (
         UniqueConstraint("deliverable_id", "unit_id", name="uq_report_deliverable_unit"),
         Index("ix_report_campaign_unit", "campaign_id", "unit_id"),
@@ -234,7 +234,7 @@ class ReportVersion(SQLModel, table=True):
     """Every change is a new version; the old ones are kept. `answers` holds the whole form; the
     typed measure columns hold the fields the figures are computed from (set-based, in SQL)."""
 
-    __tablename__: ClassVar[str] = "report_version"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "report_version"
     __table_args__ = (
         UniqueConstraint("report_id", "version", name="uq_report_version_report_version"),
         Index("ix_report_version_report_created", "report_id", "created_at"),
@@ -277,7 +277,7 @@ MEASURES = (
 class AuditLog(SQLModel, table=True):
     """Who changed what, when, old -> new, and through which channel."""
 
-    __tablename__: ClassVar[str] = "audit_log"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -294,7 +294,7 @@ class AuditLog(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A proactive message, written once per `key` (the unique key makes a second one impossible)."""
 
-    __tablename__: ClassVar[str] = "outbox"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "outbox"
     __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -318,7 +318,7 @@ class ProcessedUpdate(SQLModel, table=True):
     """Update ids already handled, so a replayed update (getUpdates after a crash, a webhook
     retry) is processed once."""
 
-    __tablename__: ClassVar[str] = "processed_update"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "processed_update"
 
     channel: str = Field(primary_key=True, max_length=16)
     update_id: str = Field(primary_key=True, max_length=64)
