@@ -205,7 +205,7 @@ class Sender:
                         col(Person.id), col(Person.preferred_channel), col(Person.forgotten_at)
                     ).where(col(Person.id).in_(sorted(person_ids)))
                 )
-                for pid, channel, forgotten_at in people.tuples():
+                for pid, channel, forgotten_at in people.all():
                     assert pid is not None
                     preferred[pid] = channel
                     if forgotten_at is not None:

@@ -271,4 +271,4 @@ async def counts_by_status(*, session: AsyncSession) -> dict[str, int]:
     result = await session.execute(
         select(col(Outbox.status), func.count()).group_by(col(Outbox.status))
     )
-    return {status: count for status, count in result.tuples().all()}
+    return {status: count for status, count in result.all()}

@@ -351,12 +351,12 @@ async def owed(
         col(Unit.path), col(DeliverableDeadline.due_date), col(Deliverable.position)
     )
     if unit_ids is None:
-        return [Owed(*row) for row in (await session.execute(query)).tuples()]
+        return [Owed(*row) for row in (await session.execute(query)).all()]
     ids = list(unit_ids)
     found: list[Owed] = []
     for start in range(0, len(ids), _CHUNK):
         chunk = query.where(col(Unit.id).in_(ids[start : start + _CHUNK]))
-        found.extend(Owed(*row) for row in (await session.execute(chunk)).tuples())
+        found.extend(Owed(*row) for row in (await session.execute(chunk)).all())
     return found
 
 
@@ -399,9 +399,9 @@ async def _role_holders(
     ids = sorted(set(unit_ids))
     for start in range(0, len(ids), _CHUNK):
         chunk = base.where(col(Role.unit_id).in_(ids[start : start + _CHUNK]))
-        rows.extend((await session.execute(chunk)).tuples())
+        rows.extend((await session.execute(chunk)).all())
     if global_too:
-        rows.extend((await session.execute(base.where(col(Role.unit_id).is_(None)))).tuples())
+        rows.extend((await session.execute(base.where(col(Role.unit_id).is_(None)))).all())
     return [
         _Recipient(pid, uid, kind, name, pick_language(language))
         for pid, uid, kind, name, language in rows
