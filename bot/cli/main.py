@@ -36,12 +36,13 @@ def init() -> None:
 
 
 def _register() -> None:
-    from bot.cli import campaigns, invites, people, units
+    from bot.cli import campaigns, demo, invites, people, units
 
     app.add_typer(units.app, name="units")
     app.add_typer(people.app, name="people")
     app.add_typer(invites.app, name="invite")
     app.add_typer(campaigns.app, name="campaign")
+    demo.register(app)
 
 
 _register()

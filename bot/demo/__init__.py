@@ -1,0 +1,1 @@
+"""The offline demo: a fictional province, its people and the built-in campaign."""
