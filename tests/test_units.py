@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
+from sqlmodel import col
 
 from storage.db import Database
 from storage.models import AuditLog, Level, Unit
@@ -176,7 +177,7 @@ async def test_moving_a_unit_moves_its_whole_subtree(db: Database, now: datetime
         t2 = {u.code for u in await subtree_units(session=session, root_code="T2")}
         t1 = {u.code for u in await subtree_units(session=session, root_code="T1")}
         moves = (
-            (await session.execute(select(AuditLog).where(AuditLog.action == "unit.move")))
+            (await session.execute(select(AuditLog).where(col(AuditLog.action) == "unit.move")))
             .scalars()
             .all()
         )
@@ -237,7 +238,7 @@ async def test_changes_deactivation_and_kept_members(db: Database, now: datetime
         audit = (
             (
                 await session.execute(
-                    select(AuditLog).where(AuditLog.entity_id == str(units["C3"].id))
+                    select(AuditLog).where(col(AuditLog.entity_id) == str(units["C3"].id))
                 )
             )
             .scalars()
@@ -278,9 +279,9 @@ async def test_ids_keep_flowing_after_an_import(db: Database, now: datetime) -> 
                 created_at=now,
                 updated_at=now,
             )
-            .returning(Unit.id)
+            .returning(col(Unit.id))
         )
-        new_id = result.scalar_one()
+        new_id = int(result.scalar_one())
     assert new_id > max(u.id or 0 for u in (await _units(db)).values() if u.code != "X1")
 
 
@@ -414,9 +415,9 @@ async def test_paths_stay_consistent_through_random_moves(
     all_units = await _units(db)
     _assert_consistent(all_units)
     for i, p in enumerate(current):
-        unit = units[code(i) or ""]
+        stored = units[code(i) or ""]
         expected_parent = units[code(p) or ""].id if p is not None else None
-        assert unit.parent_id == expected_parent
+        assert stored.parent_id == expected_parent
     async with db.read() as session:
         for i in range(len(current)):
             by_range = {u.code for u in await subtree_units(session=session, root_code=code(i))}
