@@ -281,7 +281,8 @@ async def test_ids_keep_flowing_after_an_import(db: Database, now: datetime) -> 
             )
             .returning(col(Unit.id))
         )
-        new_id = int(result.scalar_one())
+        new_id = result.scalar_one()
+    assert new_id is not None
     assert new_id > max(u.id or 0 for u in (await _units(db)).values() if u.code != "X1")
 
 
