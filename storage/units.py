@@ -155,8 +155,8 @@ async def _snapshot(session: AsyncSession) -> _Snapshot:
     by_code = {row[1]: _Stored(*row) for row in result}
     code_of = {stored.id: code for code, stored in by_code.items()}
     levels: dict[str, str] = {}
-    for code, label_vi, label_en in (
-        await session.execute(select(LEVEL.c.code, LEVEL.c.label_vi, LEVEL.c.label_en))
+    for code, label_vi, label_en in await session.execute(
+        select(LEVEL.c.code, LEVEL.c.label_vi, LEVEL.c.label_en)
     ):
         for key in (label_en, label_vi, code):
             levels[key.casefold()] = code
