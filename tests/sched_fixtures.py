@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.channels.base import OutgoingMessage, SendResult
 from storage.db import Database, create_engine
@@ -38,6 +39,12 @@ from tests.conftest import POSTGRES_URL
 TZ = "Asia/Ho_Chi_Minh"
 ZONE = ZoneInfo(TZ)
 T0 = datetime(2016, 5, 1, 1, 0, tzinfo=ZONE)
+
+
+def must(value: int | None) -> int:
+    """An id that the flush has set."""
+    assert value is not None
+    return value
 
 
 def local(y: int, m: int, d: int, h: int = 8, mi: int = 0) -> datetime:
@@ -226,7 +233,7 @@ async def make_person(
 
 async def add_role(session: AsyncSession, person: Person, kind: str, unit: Unit | None) -> None:
     session.add(
-        Role(person_id=person.id, kind=kind, unit_id=unit.id if unit else None, created_at=T0)
+        Role(person_id=must(person.id), kind=kind, unit_id=unit.id if unit else None, created_at=T0)
     )
     await session.flush()
 
@@ -253,7 +260,7 @@ async def make_campaign(
     made: dict[str, Deliverable] = {}
     for position, (key, name_vi, deadlines) in enumerate(deliverables):
         item = Deliverable(
-            campaign_id=campaign.id,
+            campaign_id=must(campaign.id),
             key=key,
             name_vi=name_vi,
             name_en=f"{key} (en)",
@@ -262,7 +269,9 @@ async def make_campaign(
         session.add(item)
         await session.flush()
         for level, due in deadlines.items():
-            session.add(DeliverableDeadline(deliverable_id=item.id, level_code=level, due_date=due))
+            session.add(
+                DeliverableDeadline(deliverable_id=must(item.id), level_code=level, due_date=due)
+            )
         made[key] = item
     await session.flush()
     return campaign, made
@@ -274,8 +283,8 @@ async def confirm_report(
     session.add(
         Report(
             campaign_id=deliverable.campaign_id,
-            deliverable_id=deliverable.id,
-            unit_id=unit.id,
+            deliverable_id=must(deliverable.id),
+            unit_id=must(unit.id),
             first_confirmed_at=at,
             updated_at=at,
         )
@@ -286,7 +295,7 @@ async def confirm_report(
 async def set_campaign_status(db: Database, campaign_id: int, status: str) -> None:
     async with db.write() as session:
         await session.execute(
-            update(Campaign).where(Campaign.id == campaign_id).values(status=status)  # type: ignore[arg-type]
+            update(Campaign).where(col(Campaign.id) == campaign_id).values(status=status)
         )
 
 
@@ -304,6 +313,12 @@ class World:
     deliverables: dict[str, Deliverable]
     units: dict[str, Unit]
     people: dict[str, Person]
+
+    def pid(self, name: str) -> int:
+        return must(self.people[name].id)
+
+    def uid(self, code: str) -> int:
+        return must(self.units[code].id)
 
 
 async def build_world(

@@ -6,12 +6,13 @@ import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox
-from tests.sched_fixtures import local, make_person, second_database
+from tests.sched_fixtures import local, make_person, must, second_database
 
 NOW = local(2016, 6, 9, 8)
 
@@ -25,7 +26,9 @@ async def _person(db: Database) -> int:
 
 async def _rows(db: Database) -> list[Outbox]:
     async with db.read() as session:
-        return list((await session.execute(select(Outbox).order_by(Outbox.id))).scalars().all())
+        return list(
+            (await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars().all()
+        )
 
 
 async def test_enqueue_is_once_per_key(db: Database) -> None:
@@ -114,11 +117,16 @@ async def test_sent_retry_and_failed(db: Database) -> None:
             )
     async with db.write() as session:
         a, b, c = await outbox.claim_batch(session=session, now=NOW, limit=10, worker_id="w")
-        await outbox.mark_sent(session=session, outbox_id=a.id, message_id="77", now=NOW)
+        await outbox.mark_sent(session=session, outbox_id=must(a.id), message_id="77", now=NOW)
         await outbox.mark_retry(
-            session=session, outbox_id=b.id, not_before=NOW + timedelta(seconds=30), error="429"
+            session=session,
+            outbox_id=must(b.id),
+            not_before=NOW + timedelta(seconds=30),
+            error="429",
         )
-        await outbox.mark_failed(session=session, outbox_ids=[c.id], reason="unreachable: 403")
+        await outbox.mark_failed(
+            session=session, outbox_ids=[must(c.id)], reason="unreachable: 403"
+        )
     ra, rb, rc = await _rows(db)
     assert (ra.status, ra.message_id, ra.attempts, ra.sent_at) == ("sent", "77", 1, NOW)
     assert (rb.status, rb.attempts, rb.claimed_at, rb.error) == ("pending", 1, None, "429")

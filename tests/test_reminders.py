@@ -33,7 +33,7 @@ async def _reminded(db: Database, world: World, when) -> dict[int, list[str]]:
 
 async def test_each_offset_then_every_two_days_overdue_up_to_the_cap(db: Database) -> None:
     world = await build_world(db)
-    r1 = world.people["r1"].id
+    r1 = world.pid("r1")
     days = []
     for offset in range(-6, 16):
         day = DUE + timedelta(days=offset)
@@ -46,21 +46,21 @@ async def test_each_offset_then_every_two_days_overdue_up_to_the_cap(db: Databas
 async def test_the_text_lists_the_deliverable_and_the_due_date_in_vietnamese(db: Database) -> None:
     world = await build_world(db)
     texts = await _reminded(db, world, local(2016, 6, 7, 8))
-    (text,) = texts[world.people["r1"].id]
+    (text,) = texts[world.pid("r1")]
     assert "Kính gửi đồng chí Nguyễn Văn Một" in text
     assert "Đảng bộ xã Đông Phong (CS1)" in text
     assert "Hội nghị học tập, quán triệt: hạn 10/6/2016 (còn 3 ngày)" in text
     assert "/baocao" in text
     overdue = await _reminded(db, world, local(2016, 6, 14, 8))
-    assert "hạn 10/6/2016, đã quá 4 ngày" in overdue[world.people["r1"].id][0]
+    assert "hạn 10/6/2016, đã quá 4 ngày" in overdue[world.pid("r1")][0]
     # r3 chose English.
-    (english,) = overdue[world.people["r3"].id]
+    (english,) = overdue[world.pid("r3")]
     assert "4 days overdue" in english
 
 
 async def test_nothing_outside_the_send_window(db: Database) -> None:
     world = await build_world(db)
-    r1 = world.people["r1"].id
+    r1 = world.pid("r1")
     assert r1 not in await _reminded(db, world, local(2016, 6, 9, 7, 59))  # before send hour
     assert r1 in await _reminded(db, world, local(2016, 6, 9, 8, 0))
     assert r1 in await _reminded(db, world, local(2016, 6, 9, 20, 59))  # late, same day
@@ -83,7 +83,7 @@ def test_quiet_hours_end() -> None:
 
 async def test_a_unit_that_reports_between_two_reminders_gets_no_more(db: Database) -> None:
     world = await build_world(db)
-    r1, r2 = world.people["r1"].id, world.people["r2"].id
+    r1, r2 = world.pid("r1"), world.pid("r2")
     first = await _reminded(db, world, local(2016, 6, 9, 8))
     assert r1 in first and r2 in first
     async with db.write() as session:
@@ -105,7 +105,7 @@ async def test_a_unit_owing_three_deliverables_gets_one_message(db: Database) ->
         ],
     )
     texts = await _reminded(db, world, local(2016, 6, 9, 8))
-    (text,) = texts[world.people["r1"].id]
+    (text,) = texts[world.pid("r1")]
     assert "Hội nghị học tập: hạn 10/6/2016 (còn 1 ngày)" in text
     assert "Bài thu hoạch: hạn 12/6/2016 (còn 3 ngày)" in text
     assert "Chương trình hành động: hạn 8/6/2016, đã quá 1 ngày" in text
@@ -113,8 +113,8 @@ async def test_a_unit_owing_three_deliverables_gets_one_message(db: Database) ->
         plans = await plan_reminders(
             session=session, campaign=world.campaign, now=local(2016, 6, 9, 8)
         )
-    keys = [p.key for p in plans if p.person_id == world.people["r1"].id]
-    assert keys == [f"remind:{world.people['r1'].id}:{world.units['CS1'].id}:2016-06-09"]
+    keys = [p.key for p in plans if p.person_id == world.pid("r1")]
+    assert keys == [f"remind:{world.pid('r1')}:{world.uid('CS1')}:2016-06-09"]
 
 
 async def test_planning_twice_queues_once(db: Database) -> None:
@@ -174,8 +174,8 @@ async def test_escalation_text_and_key(db: Database) -> None:
         plans = await plan_escalations(
             session=session, campaign=world.campaign, now=local(2016, 6, 14, 9)
         )
-    plan = next(p for p in plans if p.person_id == world.people["s_h1"].id)
-    assert plan.key == f"escalate:{world.people['s_h1'].id}:2016-06-14"
+    plan = next(p for p in plans if p.person_id == world.pid("s_h1"))
+    assert plan.key == f"escalate:{world.pid('s_h1')}:2016-06-14"
     text = plan.message().text
     assert "tính đến ngày 14/6/2016" in text
     assert "2 đơn vị quá hạn" in text
@@ -186,9 +186,8 @@ async def test_escalation_text_and_key(db: Database) -> None:
 
 async def test_nudge_at_most_once_per_unit_per_day(db: Database) -> None:
     world = await build_world(db)
-    cs1 = world.units["CS1"].id
-    boss = world.people["s_h1"].id
-    assert cs1 is not None and boss is not None
+    cs1 = world.uid("CS1")
+    boss = world.pid("s_h1")
     when = local(2016, 6, 9, 10)
     async with db.write() as session:
         first = await nudge_unit(session=session, unit_id=cs1, by_person_id=boss, now=when)
@@ -200,7 +199,7 @@ async def test_nudge_at_most_once_per_unit_per_day(db: Database) -> None:
     assert again is NudgeOutcome.ALREADY_TODAY
     async with db.read() as session:
         (row,) = (await session.execute(select(Outbox))).scalars().all()
-    assert row.key == f"nudge:{cs1}:2016-06-09:{world.people['r1'].id}"
+    assert row.key == f"nudge:{cs1}:2016-06-09:{world.pid('r1')}"
     assert "đồng chí Phạm Văn Giám đề nghị" in row.payload["text"]
     assert "Hội nghị học tập, quán triệt: hạn 10/6/2016 (còn 1 ngày)" in row.payload["text"]
     async with db.write() as session:
@@ -215,8 +214,8 @@ async def test_nudge_in_quiet_hours_waits_for_the_morning(db: Database) -> None:
     async with db.write() as session:
         outcome = await nudge_unit(
             session=session,
-            unit_id=world.units["CS1"].id,
-            by_person_id=world.people["s_h1"].id,
+            unit_id=world.uid("CS1"),
+            by_person_id=world.pid("s_h1"),
             now=local(2016, 6, 9, 22, 30),
         )
     assert outcome.queued
@@ -233,14 +232,14 @@ async def test_nudge_with_nothing_owed(db: Database) -> None:
         )
         outcome = await nudge_unit(
             session=session,
-            unit_id=world.units["CS1"].id,
-            by_person_id=world.people["s_h1"].id,
+            unit_id=world.uid("CS1"),
+            by_person_id=world.pid("s_h1"),
             now=local(2016, 6, 9, 10),
         )
         district = await nudge_unit(
             session=session,
-            unit_id=world.units["H1"].id,  # no deliverable applies at district level
-            by_person_id=world.people["s_tu"].id,
+            unit_id=world.uid("H1"),  # no deliverable applies at district level
+            by_person_id=world.pid("s_tu"),
             now=local(2016, 6, 9, 10),
         )
     assert outcome is NudgeOutcome.NOTHING_OWED
@@ -276,10 +275,10 @@ def test_rules_from_the_stored_campaign_definition() -> None:
 async def test_inactive_units_and_other_levels_are_not_reminded(db: Database) -> None:
     world = await build_world(db)
     async with db.write() as session:
-        unit = await session.get(type(world.units["CS1"]), world.units["CS1"].id)
+        unit = await session.get(type(world.units["CS1"]), world.uid("CS1"))
         assert unit is not None
         unit.active = False
     texts = await _reminded(db, world, local(2016, 6, 9, 8))
-    assert world.people["r1"].id not in texts
-    assert world.people["s_h1"].id not in texts
+    assert world.pid("r1") not in texts
+    assert world.pid("s_h1") not in texts
     assert ZONE.key == "Asia/Ho_Chi_Minh"

@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.channels.base import OutgoingMessage, RetryAfter, TransientError, Unreachable
 from scheduler.ratelimit import RateLimiter
@@ -51,7 +52,7 @@ async def _queue(db: Database, pid: int, key: str, text: str = "Nhắc", **extra
 
 async def _row(db: Database, key: str) -> Outbox:
     async with db.read() as session:
-        return (await session.execute(select(Outbox).where(Outbox.key == key))).scalar_one()
+        return (await session.execute(select(Outbox).where(col(Outbox.key) == key))).scalar_one()
 
 
 async def test_sends_once_and_records_the_message_id(db: Database) -> None:
