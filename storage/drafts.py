@@ -1,0 +1,119 @@
+"""Reports in progress: one draft per person, kept in the database so it survives restarts.
+
+Every change goes through `advance`, an optimistic update: it applies only if the draft still has
+the revision the caller read (`UPDATE ... WHERE id = :id AND revision = :seen`), and bumps the
+revision. A button pressed twice, or a press on an old message, carries an old revision and
+changes nothing. Functions never commit (the caller owns the transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
+
+from storage.clock import require_aware
+from storage.models import Draft
+
+MODE_NEW = "new"
+MODE_UPDATE = "update"
+
+# Draft attributes `advance` may change.
+_CHANGEABLE = frozenset({"unit_id", "deliverable_id", "report_id", "mode", "step", "answers"})
+
+
+async def get_draft(*, session: AsyncSession, person_id: int) -> Draft | None:
+    """The person's open draft, if any."""
+    query = select(Draft).where(col(Draft.person_id) == person_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def has_draft(*, session: AsyncSession, person_id: int) -> bool:
+    query = select(col(Draft.id)).where(col(Draft.person_id) == person_id)
+    return (await session.execute(query)).first() is not None
+
+
+async def start_draft(
+    *,
+    session: AsyncSession,
+    person_id: int,
+    unit_id: int,
+    channel: str,
+    now: datetime,
+    step: str,
+    mode: str = MODE_NEW,
+    deliverable_id: int | None = None,
+    report_id: int | None = None,
+    answers: dict[str, Any] | None = None,
+) -> Draft:
+    """A fresh draft for the person (any older one is deleted: its buttons become stale because
+    the new draft has a new id)."""
+    require_aware(now)
+    await session.execute(delete(Draft).where(col(Draft.person_id) == person_id))
+    draft = Draft(
+        person_id=person_id,
+        unit_id=unit_id,
+        deliverable_id=deliverable_id,
+        report_id=report_id,
+        mode=mode,
+        step=step,
+        channel=channel,
+        answers=dict(answers or {}),
+        revision=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+async def advance(
+    *, session: AsyncSession, draft: Draft, seen_revision: int, now: datetime, **changes: Any
+) -> bool:
+    """Apply `changes` (step, answers, unit_id, deliverable_id, report_id, mode) and bump the
+    revision, only if the draft is still at `seen_revision`. False (nothing changed) when it is
+    not: another press or message got there first. The `draft` object is kept in step."""
+    require_aware(now)
+    unknown = set(changes) - _CHANGEABLE
+    if unknown:
+        raise ValueError(f"not a draft attribute: {sorted(unknown)}")
+    values = {**changes, "revision": seen_revision + 1, "updated_at": now}
+    result = await session.execute(
+        update(Draft)
+        .where(col(Draft.id) == draft.id, col(Draft.revision) == seen_revision)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not isinstance(result, CursorResult) or result.rowcount != 1:
+        return False
+    for name, value in values.items():
+        set_committed_value(draft, name, value)
+    return True
+
+
+def is_current(draft: Draft | None, *, draft_id: int, revision: int) -> bool:
+    """Does a button made for (draft_id, revision) still apply to this draft?"""
+    return draft is not None and draft.id == draft_id and draft.revision == revision
+
+
+async def delete_draft(*, session: AsyncSession, draft_id: int) -> bool:
+    """Delete the draft; False if it was already gone."""
+    result = await session.execute(
+        delete(Draft).where(col(Draft.id) == draft_id).execution_options(synchronize_session=False)
+    )
+    return isinstance(result, CursorResult) and result.rowcount == 1
+
+
+async def delete_person_draft(*, session: AsyncSession, person_id: int) -> bool:
+    result = await session.execute(
+        delete(Draft)
+        .where(col(Draft.person_id) == person_id)
+        .execution_options(synchronize_session=False)
+    )
+    return isinstance(result, CursorResult) and result.rowcount == 1

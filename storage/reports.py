@@ -1,0 +1,400 @@
+"""Confirmed reports and their versions.
+
+A `Report` is one unit's report for one deliverable (unique per deliverable and unit); its id is
+the receipt number. Every change is a new `ReportVersion` (the old ones are kept, `is_current`
+moves to the newest). Chat reports (`confirm_report`, from a draft) and paper reports (the import,
+`save_report` from typed answers) go through the same code, with the same history and audit.
+
+Functions never commit: the caller owns the transaction. A caller that tells a person "Đã ghi
+nhận" must do so only after its commit succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage import audit
+from storage.campaigns import form_of
+from storage.clock import local_date, require_aware
+from storage.drafts import delete_draft
+from storage.forms import Form, answers_from_json, answers_to_json, measures_of, prune_answers
+from storage.models import (
+    MEASURES,
+    Campaign,
+    Deliverable,
+    DeliverableDeadline,
+    Draft,
+    Report,
+    ReportVersion,
+    Unit,
+)
+from storage.tree import path_ids
+
+CAMPAIGN_OPEN = "open"
+
+
+class DraftGone(LookupError):
+    """The draft to confirm no longer exists (confirmed or cancelled meanwhile)."""
+
+
+class NotReportable(ValueError):
+    """The draft does not name a deliverable (it is not at a confirmable stage)."""
+
+
+@dataclass(frozen=True)
+class UnitDeliverable:
+    """A deliverable a unit must report in an open campaign, with its due date and the unit's
+    report for it (None while owed)."""
+
+    campaign: Campaign
+    deliverable: Deliverable
+    due_date: date
+    report: Report | None
+
+
+@dataclass(frozen=True)
+class UnitReport:
+    report: Report
+    deliverable: Deliverable
+    campaign: Campaign
+    version: ReportVersion  # the current version
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _version_row(
+    *,
+    report_id: int,
+    version: int,
+    form: Form,
+    answers: Mapping[str, Any],
+    person_id: int | None,
+    channel: str,
+    now: datetime,
+) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(MEASURES)
+    row.update(measures_of(form, answers))
+    row.update(
+        report_id=report_id,
+        version=version,
+        is_current=True,
+        created_at=now,
+        created_by_person_id=person_id,
+        channel=channel,
+        answers=answers_to_json(form, answers),
+    )
+    return row
+
+
+async def _insert_version(session: AsyncSession, row: dict[str, Any]) -> ReportVersion:
+    await session.execute(insert(ReportVersion).values(**row))
+    query = select(ReportVersion).where(
+        col(ReportVersion.report_id) == row["report_id"],
+        col(ReportVersion.version) == row["version"],
+    )
+    return (await session.execute(query)).scalar_one()
+
+
+async def _locked_report(session: AsyncSession, query: Any) -> Report | None:
+    """The report row, locked against a concurrent version on PostgreSQL (SQLite writers are
+    already serialised by BEGIN IMMEDIATE), re-read from the database."""
+    query = query.with_for_update().execution_options(populate_existing=True)
+    found: Report | None = (await session.execute(query)).scalar_one_or_none()
+    return found
+
+
+async def save_report(
+    *,
+    session: AsyncSession,
+    unit_id: int,
+    deliverable_id: int,
+    answers: Mapping[str, Any],
+    person_id: int | None,
+    channel: str,
+    now: datetime,
+    action: str = "report.confirm",
+    note: Mapping[str, Any] | None = None,
+) -> Report:
+    """Store typed answers as the unit's report for the deliverable: a new report with version 1,
+    or, when the unit already has one (a colleague confirmed meanwhile, a paper report entered
+    twice), a new version of it. Audited (`action` for a new report, "report.update" for a new
+    version); `note` is added to the audit row's `new`. The answers are assumed validated."""
+    require_aware(now)
+    deliverable = await session.get(Deliverable, deliverable_id)
+    if deliverable is None:
+        raise LookupError(f"no deliverable {deliverable_id}")
+    form = form_of(deliverable)
+    typed = prune_answers(form, answers_from_json(form, answers))
+    existing_query = select(Report).where(
+        col(Report.deliverable_id) == deliverable_id, col(Report.unit_id) == unit_id
+    )
+    existing = await _locked_report(session, existing_query)
+    if existing is None:
+        report = Report(
+            campaign_id=deliverable.campaign_id,
+            deliverable_id=deliverable_id,
+            unit_id=unit_id,
+            first_confirmed_at=now,
+            current_version=1,
+            updated_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(report)
+                await session.flush()
+        except IntegrityError:
+            # A colleague's report for the same unit was committed in between.
+            existing = await _locked_report(session, existing_query)
+            if existing is None:
+                raise
+        else:
+            assert report.id is not None
+            await _insert_version(
+                session,
+                _version_row(
+                    report_id=report.id,
+                    version=1,
+                    form=form,
+                    answers=typed,
+                    person_id=person_id,
+                    channel=channel,
+                    now=now,
+                ),
+            )
+            await audit.record(
+                session=session,
+                now=now,
+                channel=channel,
+                action=action,
+                entity="report",
+                entity_id=report.id,
+                actor_person_id=person_id,
+                new={
+                    "version": 1,
+                    "unit_id": unit_id,
+                    "deliverable_id": deliverable_id,
+                    "answers": answers_to_json(form, typed),
+                    **(note or {}),
+                },
+            )
+            return report
+    assert existing.id is not None
+    await update_report(
+        session=session,
+        report_id=existing.id,
+        answers=typed,
+        person_id=person_id,
+        channel=channel,
+        now=now,
+        note=note,
+    )
+    return existing
+
+
+async def update_report(
+    *,
+    session: AsyncSession,
+    report_id: int,
+    answers: Mapping[str, Any],
+    person_id: int | None,
+    channel: str,
+    now: datetime,
+    note: Mapping[str, Any] | None = None,
+) -> ReportVersion:
+    """A new current version with these answers (the whole form, typed or JSON); the previous
+    version is kept with is_current false. Audited "report.update" with the changed fields
+    old -> new."""
+    require_aware(now)
+    report = await _locked_report(session, select(Report).where(col(Report.id) == report_id))
+    if report is None:
+        raise LookupError(f"no report {report_id}")
+    deliverable = await session.get(Deliverable, report.deliverable_id)
+    assert deliverable is not None
+    form = form_of(deliverable)
+    previous = (
+        await session.execute(
+            select(ReportVersion).where(
+                col(ReportVersion.report_id) == report_id,
+                col(ReportVersion.version) == report.current_version,
+            )
+        )
+    ).scalar_one()
+    new_json = answers_to_json(form, prune_answers(form, answers_from_json(form, answers)))
+    old_json = dict(previous.answers or {})
+    changed = sorted(
+        key for key in set(old_json) | set(new_json) if old_json.get(key) != new_json.get(key)
+    )
+    number = report.current_version + 1
+    await session.execute(
+        update(ReportVersion)
+        .where(col(ReportVersion.report_id) == report_id, col(ReportVersion.is_current))
+        .values(is_current=False)
+        .execution_options(synchronize_session=False)
+    )
+    version = await _insert_version(
+        session,
+        _version_row(
+            report_id=report_id,
+            version=number,
+            form=form,
+            answers=answers_from_json(form, new_json),
+            person_id=person_id,
+            channel=channel,
+            now=now,
+        ),
+    )
+    report.current_version = number
+    report.updated_at = now
+    await session.flush()
+    await audit.record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="report.update",
+        entity="report",
+        entity_id=report_id,
+        actor_person_id=person_id,
+        old={"version": number - 1, **{key: old_json.get(key) for key in changed}},
+        new={"version": number, **{key: new_json.get(key) for key in changed}, **(note or {})},
+    )
+    return version
+
+
+async def confirm_report(*, session: AsyncSession, draft_id: int, now: datetime) -> Report:
+    """Turn a draft (new-report mode, every answer given and checked) into the unit's report
+    and delete the draft (a new version if the unit already has a report: see `save_report`).
+    Audited "report.confirm" with the draft's channel. Raises DraftGone if the draft is gone."""
+    draft = (
+        await session.execute(
+            select(Draft).where(col(Draft.id) == draft_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if draft is None:
+        raise DraftGone(draft_id)
+    if draft.deliverable_id is None:
+        raise NotReportable(draft_id)
+    report = await save_report(
+        session=session,
+        unit_id=draft.unit_id,
+        deliverable_id=draft.deliverable_id,
+        answers=draft.answers,
+        person_id=draft.person_id,
+        channel=draft.channel,
+        now=now,
+        note={"draft_id": draft_id},
+    )
+    await delete_draft(session=session, draft_id=draft_id)
+    return report
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def get_report(*, session: AsyncSession, report_id: int) -> Report | None:
+    return await session.get(Report, report_id)
+
+
+async def current_version(*, session: AsyncSession, report_id: int) -> ReportVersion | None:
+    query = select(ReportVersion).where(
+        col(ReportVersion.report_id) == report_id, col(ReportVersion.is_current)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def report_history(*, session: AsyncSession, report_id: int) -> list[ReportVersion]:
+    """Every version, oldest first."""
+    query = (
+        select(ReportVersion)
+        .where(col(ReportVersion.report_id) == report_id)
+        .order_by(col(ReportVersion.version))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def unit_reports(
+    *, session: AsyncSession, unit_id: int, campaign_id: int | None = None
+) -> list[UnitReport]:
+    """The unit's confirmed reports with their current version, in campaign and deliverable
+    order (one query)."""
+    query = (
+        select(Report, Deliverable, Campaign, ReportVersion)
+        .join(Deliverable, col(Deliverable.id) == col(Report.deliverable_id))
+        .join(Campaign, col(Campaign.id) == col(Report.campaign_id))
+        .join(
+            ReportVersion,
+            and_(
+                col(ReportVersion.report_id) == col(Report.id),
+                col(ReportVersion.version) == col(Report.current_version),
+            ),
+        )
+        .where(col(Report.unit_id) == unit_id)
+        .order_by(col(Campaign.id), col(Deliverable.position), col(Deliverable.id))
+    )
+    if campaign_id is not None:
+        query = query.where(col(Report.campaign_id) == campaign_id)
+    rows = (await session.execute(query)).all()
+    return [UnitReport(report=r, deliverable=d, campaign=c, version=v) for r, d, c, v in rows]
+
+
+async def unit_deliverables(
+    *, session: AsyncSession, unit: Unit, now: datetime
+) -> list[UnitDeliverable]:
+    """What the unit must report in the campaigns open now whose scope includes it (scope unit
+    is the unit or an ancestor, campaign started by the local date): each deliverable that applies
+    to the unit's level, with its due date and the unit's report (None while owed). One query;
+    ordered by due date."""
+    require_aware(now)
+    query = (
+        select(Campaign, Deliverable, col(DeliverableDeadline.due_date), Report)
+        .join(Deliverable, col(Deliverable.campaign_id) == col(Campaign.id))
+        .join(
+            DeliverableDeadline,
+            and_(
+                col(DeliverableDeadline.deliverable_id) == col(Deliverable.id),
+                col(DeliverableDeadline.level_code) == unit.level_code,
+            ),
+        )
+        .outerjoin(
+            Report,
+            and_(
+                col(Report.deliverable_id) == col(Deliverable.id),
+                col(Report.unit_id) == unit.id,
+            ),
+        )
+        .where(
+            col(Campaign.status) == CAMPAIGN_OPEN,
+            or_(
+                col(Campaign.scope_unit_id).is_(None),
+                col(Campaign.scope_unit_id).in_(path_ids(unit.path)),
+            ),
+        )
+        .order_by(
+            col(DeliverableDeadline.due_date),
+            col(Campaign.id),
+            col(Deliverable.position),
+            col(Deliverable.id),
+        )
+    )
+    rows = (await session.execute(query)).all()
+    return [
+        UnitDeliverable(campaign=c, deliverable=d, due_date=due, report=r)
+        for c, d, due, r in rows
+        if c.start_date <= local_date(now, c.timezone)
+    ]
+
+
+async def owed_deliverables(
+    *, session: AsyncSession, unit: Unit, now: datetime
+) -> list[tuple[Campaign, Deliverable, date]]:
+    """What the unit still owes in open campaigns, earliest due date first."""
+    rows = await unit_deliverables(session=session, unit=unit, now=now)
+    return [(row.campaign, row.deliverable, row.due_date) for row in rows if row.report is None]
