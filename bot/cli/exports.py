@@ -1,0 +1,241 @@
+"""`cadrebot export` (the campaign workbook or the per-unit CSV) and `cadrebot reports
+template|import` (paper reports entered in bulk)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cli import common
+from bot.cli.figures import parse_day
+from bot.export import write_csv, write_xlsx
+from bot.i18n import LANGUAGES, t
+from storage.access import scope_of
+from storage.campaigns import get_campaign
+from storage.clock import end_of_day, system_clock
+from storage.figures import UNIT
+from storage.models import Campaign, Person
+from storage.report_import import ReportImportError, import_reports, read_tables, write_template
+
+FORMATS = ("xlsx", "csv")
+
+
+class _Refused(Exception):
+    """A one-line message for the admin (already translated)."""
+
+
+def _fail(message: str) -> typer.Exit:
+    common.err_console.print(message, markup=False, highlight=False, style="red")
+    return typer.Exit(1)
+
+
+async def _campaign(session: AsyncSession, wanted: str, lang: str) -> Campaign:
+    campaign = await get_campaign(session=session, campaign_id_or_reference=wanted)
+    if campaign is None or campaign.id is None:
+        raise _Refused(t("export.cli.unknown_campaign", lang, campaign=wanted))
+    return campaign
+
+
+# ---------------------------------------------------------------------------------------------
+# cadrebot export
+
+
+async def _export(
+    *,
+    campaign: str,
+    under: str | None,
+    fmt: str,
+    output: Path,
+    day: str | None,
+    lang: str,
+) -> int:
+    async with common.database() as db, db.read() as session:
+        found = await _campaign(session, campaign, lang)
+        assert found.id is not None
+        root_path = None
+        if under:
+            root_path = (
+                await session.execute(select(UNIT.c.path).where(UNIT.c.code == under))
+            ).scalar_one_or_none()
+            if root_path is None:
+                raise _Refused(t("export.cli.unknown_unit", lang, code=under))
+        as_of: datetime = system_clock()
+        if day is not None:
+            parsed = parse_day(day)
+            if parsed is None:
+                raise _Refused(t("export.cli.bad_date", lang, value=day))
+            as_of = end_of_day(parsed, found.timezone) - timedelta(microseconds=1)
+        writer = write_xlsx if fmt == "xlsx" else write_csv
+        with common.progress() as bar:
+            task = bar.add_task(t("export.cli.progress", lang), total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await writer(
+                session=session,
+                campaign_id=found.id,
+                as_of=as_of,
+                output=output,
+                root_path=root_path,
+                lang=lang,
+                progress_cb=advance,
+            )
+
+
+def export(
+    campaign: Annotated[
+        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
+    ],
+    output: Annotated[Path, typer.Option("--output", help="Tệp sẽ ghi (.xlsx hoặc .csv)")],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx hoặc csv")] = "xlsx",
+    under: Annotated[
+        str | None, typer.Option("--under", help="Chỉ xuất các đơn vị thuộc đơn vị có mã này")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Số liệu đến hết ngày này (30/9/2016 hoặc 2016-09-30)"),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+) -> None:
+    """Xuất số liệu đợt học tập ra Excel (XLSX) hoặc CSV (export the campaign's figures)."""
+    if lang not in LANGUAGES:
+        raise _fail(t("export.cli.bad_lang", "vi", value=lang))
+    if fmt not in FORMATS:
+        raise _fail(t("export.cli.bad_format", lang, value=fmt))
+    try:
+        count = common.run(
+            _export(campaign=campaign, under=under, fmt=fmt, output=output, day=as_of, lang=lang)
+        )
+    except _Refused as refused:
+        raise _fail(str(refused)) from None
+    common.console.print(
+        t("export.cli.written", lang, count=f"{count:,}".replace(",", "."), path=output),
+        markup=False,
+        highlight=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# cadrebot reports template | import
+
+reports_app = typer.Typer(
+    help="Báo cáo giấy: mẫu nhập và nhập hàng loạt từ Excel/CSV (paper reports).",
+    no_args_is_help=True,
+)
+
+
+async def _template(*, campaign: str, output: Path, lang: str) -> list[str]:
+    async with common.database() as db, db.read() as session:
+        found = await _campaign(session, campaign, lang)
+        assert found.id is not None
+        return await write_template(session=session, campaign_id=found.id, output=output, lang=lang)
+
+
+@reports_app.command("template")
+def template(
+    campaign: Annotated[
+        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
+    ],
+    output: Annotated[Path, typer.Option("--output", help="Tệp mẫu sẽ ghi (.xlsx)")],
+    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+) -> None:
+    """Tạo tệp Excel mẫu để nhập báo cáo giấy (write the empty entry workbook)."""
+    if lang not in LANGUAGES:
+        raise _fail(t("export.cli.bad_lang", "vi", value=lang))
+    try:
+        sheets = common.run(_template(campaign=campaign, output=output, lang=lang))
+    except _Refused as refused:
+        raise _fail(str(refused)) from None
+    common.console.print(
+        t("export.cli.template_written", lang, path=output, sheets=", ".join(sheets)),
+        markup=False,
+        highlight=False,
+    )
+
+
+async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None:
+    person = await session.get(Person, person_id)
+    if person is None or person.forgotten_at is not None:
+        raise _Refused(t("export.cli.unknown_person", lang, person=person_id))
+    scope = await scope_of(session=session, person_id=person_id)
+    if not scope.is_admin:
+        raise _Refused(t("export.cli.not_admin", lang, person=person_id))
+
+
+async def _import(
+    *, path: Path, campaign: str, deliverable: str | None, person_id: int | None, lang: str
+) -> tuple[int, int, int]:
+    tables = read_tables(path)
+    async with common.database() as db, db.write() as session:
+        found = await _campaign(session, campaign, lang)
+        assert found.id is not None
+        if person_id is not None:
+            await _check_admin(session, person_id, lang)
+        summary = await import_reports(
+            session=session,
+            campaign_id=found.id,
+            tables=tables,
+            now=system_clock(),
+            deliverable=deliverable,
+            person_id=person_id,
+            lang=lang,
+        )
+        return summary.created, summary.updated, summary.unchanged
+
+
+@reports_app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="Tệp .xlsx hoặc .csv")],
+    campaign: Annotated[
+        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
+    ],
+    deliverable: Annotated[
+        str | None,
+        typer.Option("--deliverable", help="Mã nội dung báo cáo (tệp CSV một nội dung)"),
+    ] = None,
+    person: Annotated[
+        int | None, typer.Option("--as", help="Mã số quản trị viên nhập (ghi vào lịch sử)")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+) -> None:
+    """Nhập báo cáo giấy từ Excel/CSV: kiểm tra như khi báo cáo qua chat; có dòng sai thì không
+    ghi gì và liệt kê mọi dòng sai (import paper reports)."""
+    if lang not in LANGUAGES:
+        raise _fail(t("export.cli.bad_lang", "vi", value=lang))
+    if not path.is_file():
+        raise _fail(t("export.cli.no_file", lang, path=path))
+    try:
+        created, updated, unchanged = common.run(
+            _import(
+                path=path, campaign=campaign, deliverable=deliverable, person_id=person, lang=lang
+            )
+        )
+    except _Refused as refused:
+        raise _fail(str(refused)) from None
+    except ReportImportError as error:
+        common.err_console.print(
+            t("export.cli.import_failed", lang, count=len(error.problems)),
+            markup=False,
+            highlight=False,
+            style="red",
+        )
+        for message in error.messages(lang):
+            common.err_console.print(message, markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    common.console.print(
+        t("export.cli.import_done", lang, created=created, updated=updated, unchanged=unchanged),
+        markup=False,
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `export` and the `reports` group to the `cadrebot` application."""
+    app.command("export")(export)
+    app.add_typer(reports_app, name="reports")
