@@ -1,0 +1,57 @@
+"""The composition root of the Telegram bot: `build_application` wires settings, the database,
+the clock, the conversation engine and the handlers into a python-telegram-bot `Application`.
+Nothing happens at import time; nothing touches the network until the application starts."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.request import BaseRequest
+
+from bot.settings import Settings
+from bot.telegram.handlers import register
+from bot.telegram.turn import Runtime
+from storage.clock import Clock
+from storage.db import Database
+
+
+class MissingToken(Exception):
+    """CADREBOT_TELEGRAM_TOKEN is not set."""
+
+
+def build_application(
+    settings: Settings,
+    *,
+    db: Database,
+    clock: Clock,
+    request: BaseRequest | None = None,
+    engine: Any = None,
+) -> Application:  # type: ignore[type-arg]
+    """The bot, ready to `initialize()`; `request` replaces the HTTP layer (tests), `engine`
+    the conversation engine (default: a `ConversationEngine`)."""
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
+        raise MissingToken("CADREBOT_TELEGRAM_TOKEN")
+    if engine is None:
+        from bot.conversation.engine import ConversationEngine
+
+        engine = ConversationEngine()
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
+        .rate_limiter(AIORateLimiter())
+    )
+    if settings.telegram_file_url:
+        builder = builder.base_file_url(settings.telegram_file_url)
+    if request is not None:
+        builder = builder.request(request)
+    application = builder.build()
+    application.bot_data["runtime"] = Runtime(db=db, clock=clock, settings=settings, engine=engine)
+    application.bot_data["db"] = db
+    application.bot_data["clock"] = clock
+    register(application)
+    return application

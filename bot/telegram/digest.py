@@ -1,0 +1,72 @@
+"""The compact on-demand digest (/tonghop, /thongke) as plain text, from `Figures` only: per
+level, each deliverable's expected / reported / on time / late / missing, then the pooled rates;
+then all levels together when there is more than one."""
+
+from __future__ import annotations
+
+from bot.formatting import date_text, level_label, number, percent
+from bot.i18n import t
+from storage.figures import Figures, GroupFigures, Rate
+
+
+def _rate(rate: Rate, lang: str) -> str:
+    return percent(rate.numerator, rate.denominator, lang)
+
+
+def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
+    lines = []
+    for info in figures.deliverables:
+        status = group.status.get(info.key)
+        if status is None or not status.expected:
+            continue
+        lines.append(
+            t(
+                "telegram.digest.status",
+                lang,
+                deliverable=info.name_en if lang == "en" else info.name_vi,
+                reported=number(status.reported, lang),
+                expected=number(status.expected, lang),
+                on_time=number(status.on_time, lang),
+                late=number(status.late, lang),
+                missing=number(status.missing, lang),
+            )
+        )
+    lines.append(
+        t(
+            "telegram.digest.rates",
+            lang,
+            attendance=_rate(group.attendance, lang),
+            essays=_rate(group.essay, lang),
+            programs=_rate(group.action_program, lang),
+            plans=_rate(group.action_plan, lang),
+        )
+    )
+    return lines
+
+
+def _has_units(group: GroupFigures) -> bool:
+    return any(status.expected for status in group.status.values())
+
+
+def digest_text(figures: Figures, lang: str) -> str:
+    lines = [
+        t(
+            "telegram.digest.head",
+            lang,
+            campaign=figures.campaign_name,
+            reference=figures.reference,
+            date=date_text(figures.as_of_date, lang),
+        )
+    ]
+    groups = [g for g in figures.per_level if _has_units(g)]
+    if not groups:
+        lines.append(t("telegram.digest.empty", lang))
+        return "\n".join(lines)
+    for group in groups:
+        label = level_label(group.levels[0], lang)
+        lines.append(t("telegram.digest.level", lang, level=label))
+        lines.extend(_group_lines(figures, group, lang))
+    if len(groups) > 1:
+        lines.append(t("telegram.digest.total", lang))
+        lines.extend(_group_lines(figures, figures.total, lang))
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""/donvi CODE: one unit's status in every open campaign it takes part in, the figures of its
+current report versions, and the list of versions (every change is a new version)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.formatting import date_text, number
+from bot.i18n import t
+from storage.clock import local_date
+from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
+from storage.models import MEASURES, Campaign, ReportVersion, Unit
+from storage.reminders import open_campaigns_for_unit
+
+
+async def versions_of(
+    *, session: AsyncSession, report_ids: Sequence[int]
+) -> dict[int, list[tuple[int, datetime]]]:
+    """report id -> [(version, created_at)] in version order."""
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            col(ReportVersion.report_id), col(ReportVersion.version), col(ReportVersion.created_at)
+        )
+        .where(col(ReportVersion.report_id).in_(list(report_ids)))
+        .order_by(col(ReportVersion.report_id), col(ReportVersion.version))
+    )
+    result: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    for report_id, version, created_at in rows.all():
+        result[report_id].append((version, created_at))
+    return result
+
+
+def measure_value(value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return t("common.yes" if value else "common.no", lang)
+    if isinstance(value, int):
+        return number(value, lang)
+    if isinstance(value, date):
+        return date_text(value, lang)
+    return str(value)
+
+
+async def _campaign_lines(
+    session: AsyncSession, campaign: Campaign, unit: Unit, now: datetime, lang: str
+) -> list[str]:
+    assert campaign.id is not None
+    rows: list[UnitFigures] = [
+        row
+        async for row in unit_rows(
+            session=session,
+            campaign_id=campaign.id,
+            as_of=now,
+            unit_filter=UNIT.c.id == unit.id,
+        )
+    ]
+    if not rows:
+        return []
+    names: dict[str, str] = {}
+    ctx = await load_campaign(session=session, campaign_id=campaign.id)
+    for info in ctx.deliverables:
+        names[info.key] = info.name_en if lang == "en" else info.name_vi
+    parts = rows[0].deliverables
+    history = await versions_of(
+        session=session, report_ids=[p.report_id for p in parts if p.report_id is not None]
+    )
+    lines = [t("telegram.unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)]
+    for part in parts:
+        due = date_text(part.due_date, lang)
+        if part.status == STATUS_MISSING or part.report_id is None:
+            lines.append(t("telegram.unit.missing", lang, deliverable=names[part.key], due=due))
+            continue
+        assert part.first_confirmed_at is not None
+        lines.append(
+            t(
+                f"telegram.unit.{part.status}",
+                lang,
+                deliverable=names[part.key],
+                due=due,
+                report=part.report_id,
+                date=date_text(local_date(part.first_confirmed_at, campaign.timezone), lang),
+            )
+        )
+        for measure in MEASURES:
+            if measure in part.measures:
+                lines.append(
+                    t(
+                        "telegram.unit.measure",
+                        lang,
+                        label=t(f"telegram.measure.{measure}", lang),
+                        value=measure_value(part.measures[measure], lang),
+                    )
+                )
+        versions = history.get(part.report_id, [])
+        if len(versions) > 1:
+            items = ", ".join(
+                t(
+                    "telegram.unit.version",
+                    lang,
+                    version=version,
+                    date=date_text(local_date(created_at, campaign.timezone), lang),
+                )
+                for version, created_at in versions
+            )
+            lines.append(t("telegram.unit.history", lang, items=items))
+    return lines
+
+
+async def unit_view_text(*, session: AsyncSession, unit: Unit, now: datetime, lang: str) -> str:
+    lines = [
+        t(
+            "telegram.unit.head",
+            lang,
+            name=unit.name,
+            code=unit.code,
+            members=number(unit.members, lang),
+        )
+    ]
+    campaigns = await open_campaigns_for_unit(session=session, unit=unit)
+    body: list[str] = []
+    for campaign in campaigns:
+        body.extend(await _campaign_lines(session, campaign, unit, now, lang))
+    lines.extend(body or [t("telegram.unit.none", lang)])
+    return "\n".join(lines)
