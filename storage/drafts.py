@@ -8,6 +8,7 @@ changes nothing. Functions never commit (the caller owns the transaction).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -51,10 +52,15 @@ async def start_draft(
     report_id: int | None = None,
     answers: dict[str, Any] | None = None,
 ) -> Draft:
-    """A fresh draft for the person (any older one is deleted: its buttons become stale because
-    the new draft has a new id)."""
+    """A fresh draft for the person; an older one is deleted. Its buttons become stale: the new
+    draft's revisions continue after the old one's, and its `nonce` differs (SQLite may give the
+    new row the old row's id)."""
     require_aware(now)
-    await session.execute(delete(Draft).where(col(Draft.person_id) == person_id))
+    old = await get_draft(session=session, person_id=person_id)
+    revision = 1
+    if old is not None:
+        revision = old.revision + 1
+        await session.execute(delete(Draft).where(col(Draft.id) == old.id))
     draft = Draft(
         person_id=person_id,
         unit_id=unit_id,
@@ -64,7 +70,7 @@ async def start_draft(
         step=step,
         channel=channel,
         answers=dict(answers or {}),
-        revision=1,
+        revision=revision,
         created_at=now,
         updated_at=now,
     )
@@ -97,9 +103,20 @@ async def advance(
     return True
 
 
-def is_current(draft: Draft | None, *, draft_id: int, revision: int) -> bool:
-    """Does a button made for (draft_id, revision) still apply to this draft?"""
-    return draft is not None and draft.id == draft_id and draft.revision == revision
+def nonce(draft: Draft) -> str:
+    """A short tag of this draft's identity (id, person, creation time) for button data, so a
+    button of a deleted draft never matches a new draft that got the same id."""
+    seed = f"{draft.id}|{draft.person_id}|{draft.created_at.isoformat()}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:6]
+
+
+def is_current(
+    draft: Draft | None, *, draft_id: int, revision: int, tag: str | None = None
+) -> bool:
+    """Does a button made for (draft_id, revision[, nonce]) still apply to this draft?"""
+    if draft is None or draft.id != draft_id or draft.revision != revision:
+        return False
+    return tag is None or tag == nonce(draft)
 
 
 async def delete_draft(*, session: AsyncSession, draft_id: int) -> bool:
@@ -111,9 +128,5 @@ async def delete_draft(*, session: AsyncSession, draft_id: int) -> bool:
 
 
 async def delete_person_draft(*, session: AsyncSession, person_id: int) -> bool:
-    result = await session.execute(
-        delete(Draft)
-        .where(col(Draft.person_id) == person_id)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(delete(Draft).where(col(Draft.person_id) == person_id))
     return isinstance(result, CursorResult) and result.rowcount == 1

@@ -10,8 +10,9 @@ instead (the person's draft is untouched, they can press again).
 All state lives in the database (`draft` table), so a new engine object (after a restart)
 continues where the last one stopped. The engine knows nothing about any channel: replies are
 plain text (the adapter escapes it) with rows of `Choice` buttons whose `data` (<= 64 bytes,
-never user text) is `c:<draft id>:<revision>:<token>`. A press whose draft id or revision is not
-the draft's current one (old message, second press, forged data) changes nothing.
+never user text) is `c:<draft id>:<revision>:<nonce>:<token>`. A press whose draft id, revision
+or nonce is not the draft's current one (old message, second press, forged data) changes
+nothing.
 
 Choices are also accepted typed: in a choice step, "2" picks the second button and the button's
 label picks it too (Zalo has no buttons). In a question step (`Reply.numbered` False) the
@@ -84,7 +85,7 @@ TOKEN_EDIT = "ed"
 TOKEN_CANCEL = "x"
 TOKEN_BACK = "bk"
 
-_DATA = re.compile(r"^c:(\d{1,12}):(\d{1,9}):([a-z]{1,2}\d{0,12})$")
+_DATA = re.compile(r"^c:(\d{1,12}):(\d{1,10}):([0-9a-f]{6}):([a-z]{1,2}\d{0,12})$")
 _NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
 
 
@@ -103,7 +104,7 @@ class Input:
 @dataclass(frozen=True)
 class Choice:
     label: str
-    data: str  # opaque, <= 64 bytes UTF-8: "c:<draft_id>:<revision>:<token>"
+    data: str  # opaque, <= 64 bytes UTF-8: "c:<draft_id>:<revision>:<nonce>:<token>"
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class _Turn:
 
 
 def _data(draft: Draft, token: str) -> str:
-    data = f"c:{draft.id}:{draft.revision}:{token}"
+    data = f"c:{draft.id}:{draft.revision}:{drafts.nonce(draft)}:{token}"
     assert len(data.encode()) <= MAX_DATA_BYTES
     return data
 
@@ -555,8 +556,9 @@ class ConversationEngine:
         match = _DATA.match(data)
         if match is None:
             return [self._stale(turn)]
-        draft_id, revision, token = int(match.group(1)), int(match.group(2)), match.group(3)
-        if not drafts.is_current(draft, draft_id=draft_id, revision=revision):
+        draft_id, revision = int(match.group(1)), int(match.group(2))
+        tag, token = match.group(3), match.group(4)
+        if not drafts.is_current(draft, draft_id=draft_id, revision=revision, tag=tag):
             return [await self._stale_press(turn, draft_id, token)]
         assert draft is not None
         ctx = await self._context(turn, draft)
