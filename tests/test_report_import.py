@@ -1,0 +1,304 @@
+"""Paper reports imported from XLSX/CSV: same validation as chat, all-or-nothing, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.export import write_xlsx
+from storage.campaigns import load_campaign, parse_definition, template_text
+from storage.db import Database
+from storage.models import AuditLog, Report, ReportVersion
+from storage.report_import import (
+    ImportSummary,
+    ReportImportError,
+    import_reports,
+    read_tables,
+    write_template,
+)
+from tests.factories import make_levels, make_person, make_unit, pk
+
+NOW = datetime(2016, 10, 1, 3, 0, tzinfo=UTC)
+LATER = datetime(2016, 10, 5, 3, 0, tzinfo=UTC)
+HOI_NGHI = [
+    "unit_code",
+    "session_date",
+    "duration_halfdays",
+    "members",
+    "attended",
+    "nonmembers_attended",
+    "presenter",
+    "essays",
+]
+
+
+@dataclass
+class World:
+    campaign_id: int
+    admin_id: int
+
+
+async def build_world(session: AsyncSession) -> World:
+    """TU (tinh, 50) > H1 (huyen, 40) > C11 (co_so, 30) > B1 (chi_bo, 10); C12 (co_so, 25)
+    under H1; KHAC, another province outside the campaign's scope (TU)."""
+    await make_levels(session)
+    tu = await make_unit(session, "TU", level="tinh", members=50)
+    h1 = await make_unit(session, "H1", tu, level="huyen", members=40)
+    c11 = await make_unit(session, "C11", h1, level="co_so", members=30)
+    await make_unit(session, "C12", h1, level="co_so", members=25)
+    await make_unit(session, "B1", c11, level="chi_bo", members=10)
+    await make_unit(session, "KHAC", level="tinh", members=70)
+    definition = parse_definition(template_text().replace("# scope: TU_BN", "scope: TU"))
+    campaign = await load_campaign(session=session, definition=definition, now=NOW)
+    admin = await make_person(session, "Lê Văn Quản", roles=[("admin", None)])
+    return World(pk(campaign), pk(admin))
+
+
+def workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+async def run_import(
+    db: Database, world: World, path: Path, *, now: datetime = NOW, **kwargs: Any
+) -> ImportSummary:
+    async with db.write() as session:
+        return await import_reports(
+            session=session,
+            campaign_id=world.campaign_id,
+            tables=read_tables(path),
+            now=now,
+            person_id=world.admin_id,
+            **kwargs,
+        )
+
+
+async def count(db: Database, model: Any) -> int:
+    async with db.read() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    async with db.write() as session:
+        return await build_world(session)
+
+
+def good_file(tmp_path: Path, *, h1_essays: int = 36) -> Path:
+    return workbook(
+        tmp_path / "giay.xlsx",
+        {
+            "hoi_nghi": [
+                HOI_NGHI,
+                # members left empty: the unit's own (50); "48 đồng chí" as a cadre writes it.
+                ["TU", datetime(2016, 6, 5), 2, None, "48 đồng chí", None, "Đ/c Hùng", 45],
+                ["H1", "28/7/2016", "2", 40, 38, 0, None, h1_essays],
+            ],
+            "chuong_trinh": [
+                ["unit_code", "action_program", "action_program_date"],
+                ["TU", "có", date(2016, 9, 1)],
+            ],
+        },
+    )
+
+
+async def test_valid_file_creates_reports_versions_and_audit(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    summary = await run_import(db, world, good_file(tmp_path))
+    assert (summary.created, summary.updated, summary.unchanged) == (3, 0, 0)
+    async with db.read() as session:
+        versions = (
+            (await session.execute(select(ReportVersion).order_by(col(ReportVersion.report_id))))
+            .scalars()
+            .all()
+        )
+        audits = (
+            (await session.execute(select(AuditLog).where(col(AuditLog.entity) == "report")))
+            .scalars()
+            .all()
+        )
+    assert len(versions) == 3
+    tu = versions[0]
+    assert (tu.members, tu.attended, tu.essays) == (50, 48, 45)
+    assert tu.session_date == date(2016, 6, 5)
+    assert tu.answers["presenter"] == "Đ/c Hùng"
+    assert all(v.version == 1 and v.channel == "cli" for v in versions)
+    assert all(v.created_by_person_id == world.admin_id for v in versions)
+    assert versions[2].action_program is True
+    assert versions[2].action_program_date == date(2016, 9, 1)
+    assert len(audits) == 3
+    assert all(a.actor_person_id == world.admin_id and a.channel == "cli" for a in audits)
+    assert {a.action for a in audits} == {"report.import"}
+
+
+async def test_reimport_of_a_changed_figure_adds_a_version(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    await run_import(db, world, good_file(tmp_path))
+    summary = await run_import(db, world, good_file(tmp_path, h1_essays=37), now=LATER)
+    assert (summary.created, summary.updated, summary.unchanged) == (0, 1, 2)
+    assert await count(db, Report) == 3
+    async with db.read() as session:
+        h1 = (
+            (
+                await session.execute(
+                    select(ReportVersion)
+                    .where(col(ReportVersion.essays).is_not(None))
+                    .order_by(col(ReportVersion.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        update_audit = (
+            await session.execute(select(AuditLog).where(col(AuditLog.action) == "report.update"))
+        ).scalar_one()
+    assert [(v.version, v.essays, v.is_current) for v in h1] == [
+        (1, 45, True),
+        (1, 36, False),
+        (2, 37, True),
+    ]
+    assert update_audit.old == {"version": 1, "essays": 36}
+    assert update_audit.actor_person_id == world.admin_id
+    # The workbook's history shows it, field label, old -> new, who.
+    out = tmp_path / "export.xlsx"
+    async with db.read() as session:
+        await write_xlsx(session=session, campaign_id=world.campaign_id, as_of=LATER, output=out)
+    history = list(load_workbook(out)["Lịch sử thay đổi"].iter_rows(values_only=True))
+    assert [row[1:9] for row in history[1:]] == [
+        (
+            "H1",
+            "Đơn vị H1",
+            "Hội nghị học tập, quán triệt Nghị quyết",
+            "Số bài thu hoạch đã nộp",
+            "36",
+            "37",
+            "Lê Văn Quản",
+            "cli",
+        )
+    ]
+
+
+async def test_bad_rows_write_nothing_and_are_all_listed(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    path = workbook(
+        tmp_path / "sai.xlsx",
+        {
+            "hoi_nghi": [
+                HOI_NGHI,
+                ["TU", "5/6/2016", 2, 50, 48, None, None, 45],  # line 2: good
+                ["H1", "5/6/2016", 2, 40, "ba mươi", None, None, 20],  # not a number
+                ["C11", "5/6/2016", 2, 25, 30, None, None, 20],  # attended > members
+                ["XX9", "5/6/2016", 2, 10, 5, None, None, 5],  # unknown unit
+                ["KHAC", "5/6/2016", 2, 70, 60, None, None, 50],  # outside the scope
+                ["TU", "6/6/2016", 2, 50, 49, None, None, 45],  # duplicate of line 2
+            ]
+        },
+    )
+    with pytest.raises(ReportImportError) as caught:
+        await run_import(db, world, path)
+    messages = caught.value.messages()
+    assert [p.line for p in caught.value.problems] == [3, 4, 5, 6, 7]
+    assert messages[0] == (
+        "Dòng 3 (sheet hoi_nghi): Số đảng viên dự học tập phải là một số nguyên, ví dụ: 25."
+    )
+    assert messages[1] == (
+        "Dòng 4 (sheet hoi_nghi): Số đảng viên dự học tập (30) không được lớn hơn "
+        "Số đảng viên của đơn vị (25)."
+    )
+    assert "XX9" in messages[2] and "KHAC" in messages[3]
+    assert messages[4] == (
+        "Dòng 7 (sheet hoi_nghi): Đơn vị “TU” đã có ở dòng 2: mỗi đơn vị chỉ ghi một dòng."
+    )
+    assert await count(db, Report) == 0
+    assert await count(db, ReportVersion) == 0
+
+
+async def test_level_without_the_deliverable_and_deliverable_column_in_csv(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "ke_hoach.csv"
+    path.write_text(
+        "deliverable,unit_code,heads,heads_with_plan\n"
+        "ke_hoach,H1,10,8\n"
+        "ke_hoach,B1,3,3\n"  # a subordinate cell has no action-plan report
+        "ke_hoach,C11,2,3\n",  # more with a plan than heads
+        encoding="utf-8-sig",
+    )
+    with pytest.raises(ReportImportError) as caught:
+        await run_import(db, world, path)
+    assert [p.line for p in caught.value.problems] == [3, 4]
+    assert caught.value.messages()[0].startswith("Dòng 3: Cấp của tổ chức đảng “B1”")
+    path.write_text("deliverable,unit_code,heads,heads_with_plan\nke_hoach,H1,10,8\n")
+    summary = await run_import(db, world, path)
+    assert summary.created == 1
+
+
+async def test_vietnamese_labels_as_headers(db: Database, world: World, tmp_path: Path) -> None:
+    path = tmp_path / "nhan.csv"
+    path.write_text(
+        "Mã đơn vị;NGAY TO CHUC HOI NGHI;Thời gian học tập (số buổi);số đảng viên dự học tập;"
+        "Số bài thu hoạch đã nộp\n"
+        "C12;20/8/2016;2 buổi;25;24\n",
+        encoding="utf-8",
+    )
+    summary = await run_import(db, world, path, deliverable="hoi_nghi")
+    assert summary.created == 1
+    async with db.read() as session:
+        version = (await session.execute(select(ReportVersion))).scalar_one()
+    # members was left out: the unit's own 25.
+    assert (version.members, version.attended, version.essays) == (25, 25, 24)
+
+
+async def test_unknown_header_is_refused(db: Database, world: World, tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("unit_code,so nguoi du\nC12,25\n", encoding="utf-8")
+    with pytest.raises(ReportImportError) as caught:
+        await run_import(db, world, path, deliverable="hoi_nghi")
+    assert caught.value.messages() == [
+        "Dòng 1: Cột “so nguoi du” không phải mã hay tên trường nào của nội dung báo cáo."
+    ]
+
+
+async def test_template_round_trip(db: Database, world: World, tmp_path: Path) -> None:
+    path = tmp_path / "mau.xlsx"
+    async with db.read() as session:
+        sheets = await write_template(session=session, campaign_id=world.campaign_id, output=path)
+    assert sheets == ["hoi_nghi", "chuong_trinh", "ke_hoach"]
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Hướng dẫn", *sheets]
+    ws = wb["hoi_nghi"]
+    assert [c.value for c in ws[1]] == ["unit_code", "unit_name", *HOI_NGHI[1:]]
+    assert ws["A2"].value == "Mã đơn vị" and ws["F2"].value == "Số đảng viên dự học tập"
+    assert ws.freeze_panes == "B3"
+    ws.append(["C11", "Chi bộ C11", date(2016, 8, 20), 2, 30, 29, None, None, 27])
+    ws.append(["C12", None, "21/8/2016", 1, None, 25, 2, "Đ/c Lan", 25])
+    wb.save(path)
+    summary = await run_import(db, world, path)
+    assert (summary.created, summary.updated) == (2, 0)
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(ReportVersion.attended, ReportVersion.members).order_by(  # type: ignore[call-overload]
+                    col(ReportVersion.id)
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(29, 30), (25, 25)]
