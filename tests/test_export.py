@@ -17,6 +17,13 @@ from storage.shortcomings import find_shortcomings
 from tests.figures_fixtures import Reference, reference_tree, utc
 
 AS_OF = utc(2016, 10, 15)
+
+
+def wall(*parts: int) -> datetime:
+    """A naive wall-clock time, as an Excel cell holds it (no time zone in Excel)."""
+    return utc(*parts).replace(tzinfo=None)
+
+
 SHEETS = ["Tổng hợp", "Đơn vị", "Chưa báo cáo", "Hạn chế", "Lịch sử thay đổi"]
 
 
@@ -78,7 +85,7 @@ async def test_sheets_headers_frozen_rows_and_formats(db: Database, tmp_path: Pa
     assert units["G3"].number_format == "dd/mm/yyyy"  # due date
     assert units["J3"].number_format == "dd/mm/yyyy hh:mm"  # confirmed, local time
     # TU reported at 03:00 UTC = 10:00 in Hà Nội.
-    assert units["J3"].value == datetime(2016, 6, 5, 10, 0)
+    assert units["J3"].value == wall(2016, 6, 5, 10, 0)
     for title in SHEETS[2:]:
         assert workbook[title].freeze_panes in {"A2", "C2"}
     workbook.close()
@@ -139,7 +146,7 @@ async def test_unit_rows_and_missing_sheet(db: Database, tmp_path: Path) -> None
     c21 = missing[2]
     assert c21[2:5] == ("Cấp cơ sở", "H2", "Đảng bộ H2")
     assert c21[5] == "Báo cáo hoi_nghi; Báo cáo ke_hoach"
-    assert c21[6] == datetime(2016, 8, 31)
+    assert c21[6] == wall(2016, 8, 31)
 
     before = await _xlsx(db, ref, tmp_path, as_of=utc(2016, 8, 10))
     assert "C22" in [row[0] for row in _rows(before, "Đơn vị")[2:]]
@@ -186,7 +193,7 @@ async def test_history_shows_a_correction_old_to_new(db: Database, tmp_path: Pat
     )
     assert history[1:] == [
         (
-            datetime(2016, 9, 1, 17, 0),
+            wall(2016, 9, 1, 17, 0),
             "H1",
             "Đảng bộ H1",
             "Báo cáo hoi_nghi",

@@ -106,7 +106,16 @@ def good_file(tmp_path: Path, *, h1_essays: int = 36) -> Path:
             "hoi_nghi": [
                 HOI_NGHI,
                 # members left empty: the unit's own (50); "48 đồng chí" as a cadre writes it.
-                ["TU", datetime(2016, 6, 5), 2, None, "48 đồng chí", None, "Đ/c Hùng", 45],
+                [
+                    "TU",
+                    NOW.replace(month=6, day=5, tzinfo=None),
+                    2,
+                    None,
+                    "48 đồng chí",
+                    None,
+                    "Đ/c Hùng",
+                    45,
+                ],
                 ["H1", "28/7/2016", "2", 40, 38, 0, None, h1_essays],
             ],
             "chuong_trinh": [
