@@ -8,8 +8,12 @@ gets a short answer on the button itself and no message."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
 
-from bot.conversation.engine import Actor, ConversationEngine, Input, Reply
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation.engine import Actor, Input, Reply
 from bot.i18n import t
 from bot.telegram.turn import Handler, Outcome, Turn
 from storage.models import CHANNEL_TELEGRAM
@@ -27,9 +31,18 @@ ENGINE_COMMANDS = {
 }
 
 
-def _engine(turn: Turn) -> ConversationEngine:
-    engine = turn.runtime.engine
-    assert isinstance(engine, ConversationEngine)
+class Engine(Protocol):
+    """What the adapter uses of `bot.conversation.engine.ConversationEngine`."""
+
+    async def handle(
+        self, *, session: AsyncSession, actor: Actor, inp: Input, now: datetime
+    ) -> list[Reply]: ...
+
+    async def has_open_draft(self, *, session: AsyncSession, person_id: int) -> bool: ...
+
+
+def _engine(turn: Turn) -> Engine:
+    engine: Engine = turn.runtime.engine
     return engine
 
 
