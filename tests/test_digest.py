@@ -1,0 +1,285 @@
+"""The weekly digest: one per person for all their units, figures equal to storage.figures, the
+change since last week, late and missing lists, shortcomings, unreachable people, the length
+limit, English, and nobody gets a digest without a scope (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from fractions import Fraction
+
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.digest_text import MAX_CHARS, delta_text, render_digest
+from scheduler.digest import compose_digest, digest_data
+from scheduler.jobs import digest_pass
+from storage.db import Database
+from storage.figures import UNIT, compute_figures
+from storage.models import (
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    ROLE_SUPERVISOR,
+    Campaign,
+    Outbox,
+    Person,
+    Unit,
+)
+from storage.shortcomings import LOW_ESSAY_RATE, SHORT_SESSION
+from storage.tree import in_subtree
+from tests.factories import make_person, pk
+from tests.figures_fixtures import Builder, Reference, reference_tree, utc
+
+# Monday 3/10/2016 08:00 in Hanoi. A week earlier (26/9) C21 had not reported its action program.
+NOW = utc(2016, 10, 3, 1)
+
+
+async def _unit(session: AsyncSession, ref: Reference, code: str) -> Unit:
+    unit = await session.get(Unit, ref.builder.id(code))
+    assert unit is not None
+    return unit
+
+
+async def _world(db: Database) -> tuple[Reference, dict[str, int]]:
+    """The reference tree; a supervisor of H1, H2 and C11 (C11 lies under H1), an admin of the
+    whole tree, a supervisor of H1 only, a reporter only, a person with no role."""
+    async with db.write() as session:
+        ref = await reference_tree(session)
+        h1 = await _unit(session, ref, "H1")
+        h2 = await _unit(session, ref, "H2")
+        c11 = await _unit(session, ref, "C11")
+        c21 = await _unit(session, ref, "C21")
+        people = {
+            "sup": await make_person(
+                session,
+                "Phạm Văn Giám",
+                roles=[(ROLE_SUPERVISOR, h1), (ROLE_SUPERVISOR, h2), (ROLE_SUPERVISOR, c11)],
+            ),
+            "admin": await make_person(session, "Vũ Văn Quản", roles=[(ROLE_ADMIN, None)]),
+            "sup_h1": await make_person(session, "Lê Thị Một", roles=[(ROLE_SUPERVISOR, h1)]),
+            "reporter": await make_person(session, "Trần Văn Báo", roles=[(ROLE_REPORTER, c21)]),
+            "nobody": await make_person(session, "Ngô Văn Khách"),
+        }
+    return ref, {name: pk(p) for name, p in people.items()}
+
+
+async def test_one_digest_for_all_units_figures_equal_storage_figures(db: Database) -> None:
+    ref, ids = await _world(db)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=ids["sup"], now=NOW)
+        assert data is not None and len(data.campaigns) == 1
+        figures = data.campaigns[0].figures
+        # The two districts' subtrees, computed separately by storage.figures, add up to the
+        # digest: C11 (followed twice, directly and under H1) is counted once.
+        parts = [
+            await compute_figures(
+                session=session,
+                campaign_id=ref.campaign_id,
+                as_of=NOW,
+                root_path=ref.builder.path(code),
+            )
+            for code in ("H1", "H2")
+        ]
+        both = await compute_figures(
+            session=session,
+            campaign_id=ref.campaign_id,
+            as_of=NOW,
+            unit_filter=or_(
+                in_subtree(UNIT.c.path, ref.builder.path("H1")),
+                in_subtree(UNIT.c.path, ref.builder.path("H2")),
+            ),
+        )
+    for key in ("hoi_nghi", "chuong_trinh", "ke_hoach"):
+        assert figures.total.status[key] == parts[0].total.status[key] + parts[1].total.status[key]
+    assert figures.total == both.total
+    # H1, C11, C12, C13, H2, C21 (C22 was deactivated in August).
+    assert figures.total.status["hoi_nghi"].expected == 6
+    assert figures.total.essay.numerator == both.total.essays
+    assert figures.previous is not None and figures.previous.as_of == NOW - timedelta(days=7)
+
+    async with db.read() as session:
+        person = await session.get(Person, ids["sup"])
+        assert person is not None
+        message = await compose_digest(session, person, NOW)
+    assert message is not None and message.photo is not None
+    text = message.text
+    assert text.startswith("Bản tổng hợp tuần 40/2016 — Đợt học tập 13-KH/TU\n")
+    assert "(6 đơn vị phải báo cáo)" in text
+    # Units of both districts are in the one message.
+    assert "Đảng bộ C12 (C12)" in text and "Đảng bộ C21 (C21)" in text
+
+
+async def test_change_since_last_week(db: Database) -> None:
+    _, ids = await _world(db)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=ids["sup"], now=NOW)
+    assert data is not None
+    text = render_digest(data)
+    # Action programs: 4/6 a week ago, 5/6 now (C21 reported on 2/10).
+    assert (
+        "(2) Báo cáo chuong_trinh\nĐã báo cáo: 5/6 đơn vị (83,3%, +16,7 điểm so với tuần trước)"
+        in (text)
+    )
+    assert "Đã báo cáo: 5/6 đơn vị (83,3%, không đổi so với tuần trước)" in text
+    assert "Đơn vị có chương trình hành động: 66,7% (4/6 đơn vị; +16,7 điểm so với tuần trước)" in (
+        text
+    )
+    assert "Số liệu đến 08:00 ngày 3/10/2016; so sánh với cùng thời điểm ngày 26/9/2016." in text
+
+
+async def test_missing_and_late_lists_and_per_level_table(db: Database) -> None:
+    _, ids = await _world(db)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=ids["sup"], now=NOW)
+    assert data is not None
+    campaign = data.campaigns[0]
+    overdue = [(u.code, u.deliverables) for u in campaign.overdue.units]
+    assert overdue == [
+        ("C12", ("chuong_trinh",)),
+        ("H2", ("ke_hoach",)),
+        ("C21", ("hoi_nghi", "ke_hoach")),
+    ]
+    assert [(u.code, u.deliverables) for u in campaign.late.units] == [
+        ("H2", ("hoi_nghi",)),
+        ("C21", ("chuong_trinh",)),
+    ]
+    text = render_digest(data)
+    assert (
+        "Đơn vị chưa báo cáo (đã quá hạn): 3\n- Đảng bộ C12 (C12): (2)\n- Đảng bộ H2 (H2): (3)\n"
+        "- Đảng bộ C21 (C21): (1), (3)"
+    ) in text
+    assert "Đơn vị báo cáo trễ hạn: 2\n- Đảng bộ H2 (H2): (1)\n- Đảng bộ C21 (C21): (2)" in text
+    assert (
+        "Cấp        (1)  (2)  (3)  Thu hoạch\n"
+        "Cấp huyện  2/2  2/2  1/2      93,5%\n"
+        "Cấp cơ sở  3/4  3/4  3/4      93,8%"
+    ) in text
+    assert "Cấp tỉnh" not in text  # the province unit is not followed by this supervisor
+
+
+async def test_shortcomings_listed(db: Database) -> None:
+    _, ids = await _world(db)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=ids["sup"], now=NOW)
+    assert data is not None
+    kinds = {s.kind: [u.code for u in s.units] for s in data.campaigns[0].shortcomings}
+    assert kinds[SHORT_SESSION] == ["C11"] and kinds[LOW_ESSAY_RATE] == ["C11"]
+    text = render_digest(data)
+    assert "Hạn chế:\n- Thời gian học tập dưới 2 buổi: 1 đơn vị (C11)" in text
+    assert "- Tỷ lệ viết bài thu hoạch dưới 90%: 1 đơn vị (C11)" in text
+    assert "- Chưa tập hợp đủ kế hoạch hành động của người đứng đầu: 2 đơn vị (H1, C13)" in text
+    assert "- Hết hạn mà chưa xây dựng chương trình hành động: 2 đơn vị (C12, H2)" in text
+
+
+async def test_unreachable_reporters_told_to_their_admin_and_supervisor_only(
+    db: Database,
+) -> None:
+    ref, ids = await _world(db)
+    async with db.write() as session:
+        c21 = await _unit(session, ref, "C21")
+        c12 = await _unit(session, ref, "C12")
+        blocked = await make_person(session, "Đỗ Văn Chặn", roles=[(ROLE_REPORTER, c21)])
+        gone = await make_person(session, "Bùi Thị Quên", roles=[(ROLE_REPORTER, c12)])
+        await session.execute(
+            update(Person)
+            .where(col(Person.id).in_([pk(blocked), pk(gone)]))
+            .values(unreachable_at=utc(2016, 9, 30, 20), unreachable_reason="blocked")
+        )
+        await session.execute(
+            update(Person).where(col(Person.id) == pk(gone)).values(forgotten_at=NOW)
+        )
+    async with db.read() as session:
+        admin = await digest_data(session=session, person_id=ids["admin"], now=NOW)
+        sup_h1 = await digest_data(session=session, person_id=ids["sup_h1"], now=NOW)
+    assert admin is not None and sup_h1 is not None
+    assert [(p.full_name, p.unit_code) for p in admin.unreachable] == [("Đỗ Văn Chặn", "C21")]
+    text = render_digest(admin)
+    # 20:00 UTC on 30/9 is 1/10 in Hanoi.
+    assert (
+        "Không liên lạc được (đã chặn hoặc rời bot): 1\n"
+        "- Đỗ Văn Chặn, người báo cáo của Đảng bộ C21 (C21), từ 1/10/2016"
+    ) in text
+    # C21 is not under H1: that supervisor is not told (nor shown anything of C21).
+    assert sup_h1.unreachable == () and sup_h1.unreachable_total == 0
+    assert "C21" not in render_digest(sup_h1)
+
+
+async def test_five_hundred_missing_units_fit_in_one_message(db: Database) -> None:
+    async with db.write() as session:
+        b = Builder(session)
+        await b.levels()
+        await b.unit("TU", "tinh", members=50)
+        await b.unit("H1", "huyen", "TU", members=40)
+        for i in range(500):
+            await b.unit(f"X{i:03d}", "co_so", "H1", members=20)
+        cid = await b.campaign()
+        await b.deliverable(cid, "hoi_nghi", {"co_so": date(2016, 8, 31)}, position=1)
+        h1 = await session.get(Unit, b.id("H1"))
+        sup = await make_person(session, "Phạm Văn Giám", roles=[(ROLE_SUPERVISOR, h1)])
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=pk(sup), now=NOW)
+    assert data is not None
+    assert data.campaigns[0].overdue.total == 500
+    text = render_digest(data)
+    assert len(text) <= MAX_CHARS
+    match = re.search(r"… và (\d+) đơn vị khác\.", text)
+    assert match is not None
+    listed = re.findall(r"^- Đảng bộ X\d{3} \(X\d{3}\)$", text, flags=re.MULTILINE)
+    assert listed and len(listed) + int(match.group(1)) == 500
+    assert "Đơn vị chưa báo cáo (đã quá hạn): 500" in text
+    assert "/donvi MÃ" in text and "/xuat" in text
+    # A tighter limit still holds: the lists shrink further.
+    assert len(render_digest(data, limit=1200)) <= 1200
+
+
+async def test_english_digest(db: Database) -> None:
+    _, ids = await _world(db)
+    async with db.write() as session:
+        await session.execute(
+            update(Person).where(col(Person.id) == ids["admin"]).values(language="en")
+        )
+    async with db.read() as session:
+        person = await session.get(Person, ids["admin"])
+        assert person is not None
+        message = await compose_digest(session, person, NOW)
+    assert message is not None
+    text = message.text
+    assert text.startswith("Weekly digest, week 40/2016 — Campaign 13-KH/TU\n")
+    assert "Scope: every unit you administer (7 units expected to report)." in text
+    assert "Reported: 6/7 units (85.7%, +14.3 points since last week)" in text
+    assert "Province level" in text and "Cấp tỉnh" not in text
+    assert "Shortcomings:\n- Study shorter than 2 half-day sessions: units: 1 (C11)" in text
+
+
+async def test_nothing_to_send_without_scope_or_open_campaign(db: Database) -> None:
+    ref, ids = await _world(db)
+    async with db.read() as session:
+        for who in ("nobody", "reporter"):
+            assert await digest_data(session=session, person_id=ids[who], now=NOW) is None
+        assert await digest_data(session=session, person_id=999_999, now=NOW) is None
+    async with db.write() as session:
+        await session.execute(
+            update(Campaign).where(col(Campaign.id) == ref.campaign_id).values(status="closed")
+        )
+    async with db.read() as session:
+        assert await digest_data(session=session, person_id=ids["sup"], now=NOW) is None
+        person = await session.get(Person, ids["admin"])
+        assert person is not None
+        assert await compose_digest(session, person, NOW) is None
+
+
+async def test_digest_pass_queues_one_digest_per_person_once(db: Database) -> None:
+    _, ids = await _world(db)
+    assert await digest_pass(db, NOW, compose_digest) == 3  # sup, admin, sup_h1
+    assert await digest_pass(db, NOW, compose_digest) == 0
+    async with db.read() as session:
+        rows = (await session.execute(Outbox.__table__.select())).all()  # type: ignore[attr-defined]
+    assert sorted(r.person_id for r in rows) == sorted([ids["sup"], ids["admin"], ids["sup_h1"]])
+    assert all(r.payload["photo_b64"] and r.payload["text"] for r in rows)
+
+
+def test_delta_is_rounded_half_up_and_signed() -> None:
+    assert delta_text(Fraction(25, 2), "vi") == "+12,5"
+    assert delta_text(Fraction(-1, 4), "vi") == "-0,3"
+    assert delta_text(Fraction(100, 7), "en") == "+14.3"
