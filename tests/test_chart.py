@@ -1,0 +1,76 @@
+"""The digest chart: a valid, small, deterministic 800×450 PNG, in both languages, also for a
+campaign with no figures yet."""
+
+from __future__ import annotations
+
+import io
+import sys
+from dataclasses import replace
+
+import matplotlib.image
+from PIL import Image
+
+from bot.chart import HEIGHT_PX, WIDTH_PX, render_chart
+from scheduler.digest import DigestData, digest_data
+from storage.db import Database
+from storage.models import ROLE_ADMIN
+from tests.factories import make_person, pk
+from tests.figures_fixtures import reference_tree, utc
+
+NOW = utc(2016, 10, 3, 1)
+
+
+async def _data(db: Database) -> DigestData:
+    async with db.write() as session:
+        await reference_tree(session)
+        admin = await make_person(session, "Vũ Văn Quản", roles=[(ROLE_ADMIN, None)])
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=pk(admin), now=NOW)
+    assert data is not None
+    return data
+
+
+async def test_chart_is_a_small_valid_png(db: Database) -> None:
+    data = await _data(db)
+    png = render_chart(data)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert 5_000 < len(png) < 80_000
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")
+    assert pixels.shape[:2] == (HEIGHT_PX, WIDTH_PX)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (WIDTH_PX, HEIGHT_PX)
+        assert not set(image.info) & {"Software", "Creation Time", "date:create"}
+        # Not a blank image: the bars' colours are there.
+        colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 16) or []}
+    assert (0x2E, 0x7D, 0x32) in colours  # on time
+    assert (0x15, 0x65, 0xC0) in colours  # essay rate
+
+
+async def test_chart_is_deterministic_and_language_specific(db: Database) -> None:
+    data = await _data(db)
+    first = render_chart(data)
+    assert render_chart(data) == first
+    assert render_chart(replace(data, lang="en")) != first
+
+
+async def test_chart_renders_without_pyplot_figures_left_open(db: Database) -> None:
+    data = await _data(db)
+    render_chart(data)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    assert pyplot is None or pyplot.get_fignums() == []
+
+
+async def test_chart_before_anything_is_reported(db: Database) -> None:
+    data = await _data(db)
+    early = await _early(db, data)
+    png = render_chart(early)
+    assert png.startswith(b"\x89PNG")
+
+
+async def _early(db: Database, data: DigestData) -> DigestData:
+    """The same person's digest at the campaign's start: every unit expected, none reported."""
+    async with db.read() as session:
+        early = await digest_data(session=session, person_id=data.person_id, now=utc(2016, 5, 20))
+    assert early is not None
+    assert all(s.reported == 0 for s in early.campaigns[0].figures.total.status.values())
+    return early
