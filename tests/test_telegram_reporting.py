@@ -50,9 +50,11 @@ async def counts(db: Database) -> tuple[int, int]:
     return int(reports), int(versions)
 
 
-async def answer_session_questions(h: TelegramHarness, upto: int = 7) -> Calls:
-    calls = await h.send("/baocao", REPORTER)
-    calls = await h.press(button(calls, "Hội nghị học tập"), REPORTER)
+async def answer_session_questions(
+    h: TelegramHarness, upto: int = 7, user: TgUser = REPORTER
+) -> Calls:
+    calls = await h.send("/baocao", user)
+    calls = await h.press(button(calls, "Hội nghị học tập"), user)
     assert "Câu 1/7" in calls.text()
     steps: list[tuple[str, str]] = [
         ("send", "28/8"),
@@ -65,9 +67,9 @@ async def answer_session_questions(h: TelegramHarness, upto: int = 7) -> Calls:
     ]
     for kind, value in steps[:upto]:
         if kind == "send":
-            calls = await h.send(value, REPORTER)
+            calls = await h.send(value, user)
         else:
-            calls = await h.press(button(calls, value), REPORTER)
+            calls = await h.press(button(calls, value), user)
     return calls
 
 

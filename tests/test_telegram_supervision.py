@@ -1,0 +1,118 @@
+"""/tonghop, /thongke, /donvi and /nhacnho: only ever inside the person's scope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import ROLE_ADMIN, ROLE_REPORTER, Outbox, Unit
+from tests.factories import make_person, make_unit, pk
+from tests.report_fixtures import NOW, World, build_world
+from tests.telegram_harness import TelegramHarness, TgUser, bind
+
+SUPERVISOR = TgUser(8301, "E")
+ADMIN = TgUser(8302, "Admin")
+REPORTER = TgUser(8303, "A")
+
+
+@dataclass
+class Setup:
+    world: World
+    harness: TelegramHarness
+    db: Database
+    outside_id: int
+
+
+@pytest.fixture
+async def setup(db: Database) -> AsyncIterator[Setup]:
+    world = await build_world(db)
+    async with db.write() as session:
+        province = await session.get(Unit, world.province_id)
+        other_district = await make_unit(session, "H2", parent=province, level="huyen", members=90)
+        outside = await make_unit(
+            session, "CS3", parent=other_district, level="co_so", members=40, name="Đảng bộ xã Bắc"
+        )
+        await make_person(session, "Đỗ Thị F", roles=[(ROLE_REPORTER, outside)])
+        admin = await make_person(session, "Ban Tuyên giáo", roles=[(ROLE_ADMIN, None)])
+    await bind(db, world.supervisor_id, SUPERVISOR)
+    await bind(db, pk(admin), ADMIN)
+    await bind(db, world.reporter_id, REPORTER)
+    harness = await TelegramHarness.start(db=db, clock=lambda: NOW)
+    yield Setup(world, harness, db, pk(outside))
+    await harness.stop()
+
+
+async def test_digest_counts_only_the_units_in_scope(setup: Setup) -> None:
+    supervisor = (await setup.harness.send("/tonghop", SUPERVISOR)).text()
+    admin = (await setup.harness.send("/digest", ADMIN)).text()
+
+    assert "Cấp cơ sở:" in supervisor
+    assert "Hội nghị học tập, quán triệt Nghị quyết: 0/2 đơn vị đã báo cáo" in supervisor
+    assert "Hội nghị học tập, quán triệt Nghị quyết: 0/3 đơn vị đã báo cáo" in admin
+    assert "Đảng bộ xã Bắc" not in supervisor and "CS3" not in supervisor
+
+
+async def test_reporter_cannot_ask_for_a_digest(setup: Setup) -> None:
+    calls = await setup.harness.send("/tonghop", REPORTER)
+    assert calls.texts() == ["Lệnh này dành cho đồng chí được phân công theo dõi hoặc quản trị."]
+    calls = await setup.harness.send("/thongke", SUPERVISOR)
+    assert calls.texts() == ["Lệnh này dành cho quản trị."]
+
+
+async def test_stats_for_admins_add_the_written_paragraph(setup: Setup) -> None:
+    text = (await setup.harness.send("/thongke", ADMIN)).text()
+    assert text.startswith("Thống kê toàn bộ phạm vi quản trị")
+    assert "0/3 đơn vị" in text
+    assert "hạn chế" in text.lower() or "chưa" in text
+
+
+async def test_unit_outside_scope_is_answered_like_a_unit_that_does_not_exist(setup: Setup) -> None:
+    outside = await setup.harness.send("/donvi CS3", SUPERVISOR)
+    missing = await setup.harness.send("/donvi NOPE", SUPERVISOR)
+    assert outside.texts() == ["Không tìm thấy đơn vị «CS3» trong phạm vi đồng chí theo dõi."]
+    assert missing.texts() == ["Không tìm thấy đơn vị «NOPE» trong phạm vi đồng chí theo dõi."]
+    assert "Đảng bộ xã Bắc" not in outside.everything()
+
+
+async def test_unit_inside_scope_shows_its_deliverables(setup: Setup) -> None:
+    text = (await setup.harness.send("/donvi cs1", SUPERVISOR)).text()
+    assert text.startswith("Đảng bộ xã Đông (mã CS1) — 30 đảng viên")
+    assert "• Hội nghị học tập, quán triệt Nghị quyết (hạn 31/8/2016): chưa báo cáo" in text
+    assert (await setup.harness.send("/donvi", SUPERVISOR)).texts()[0].startswith(
+        "Vui lòng gửi kèm mã đơn vị"
+    )
+
+
+async def test_nudge_once_a_day_and_only_in_scope(setup: Setup) -> None:
+    first = await setup.harness.send("/nhacnho CS1", SUPERVISOR)
+    second = await setup.harness.send("/remind CS1", SUPERVISOR)
+    outside = await setup.harness.send("/nhacnho CS3", SUPERVISOR)
+    by_reporter = await setup.harness.send("/nhacnho CS1", REPORTER)
+
+    assert first.texts() == ["Đã gửi lời nhắc tới người báo cáo của Đảng bộ xã Đông (mã CS1)."]
+    assert "đã được nhắc hôm nay" in second.text()
+    assert "Không tìm thấy đơn vị «CS3»" in outside.text()
+    assert "dành cho đồng chí được phân công theo dõi" in by_reporter.text()
+    async with setup.db.read() as session:
+        rows = (await session.execute(select(func.count()).select_from(Outbox))).scalar_one()
+    assert rows == 3  # one nudge per reporter of CS1 (three people report for it), once
+
+
+async def test_a_report_made_in_chat_shows_in_the_unit_and_the_digest(setup: Setup) -> None:
+    from tests.test_telegram_reporting import answer_session_questions, button
+
+    h = setup.harness
+    summary = await answer_session_questions(h, user=REPORTER)
+    assert "Đã ghi nhận" in (await h.press(button(summary, "Xác nhận"), REPORTER)).text()
+
+    unit = (await h.send("/donvi CS1", SUPERVISOR)).text()
+    assert "• Hội nghị học tập, quán triệt Nghị quyết (hạn 31/8/2016): đã báo cáo muộn" in unit
+    assert "   Đảng viên tham dự: 28" in unit
+    assert "   Ngày tổ chức hội nghị: 28/8/2016" in unit
+    digest = (await h.send("/tonghop", SUPERVISOR)).text()
+    assert "Nghị quyết: 1/2 đơn vị đã báo cáo (0 đúng hạn, 1 muộn), còn thiếu 1" in digest
+    assert "Tham dự 93,3%; bài thu hoạch 96,4%" in digest  # 28/30, 27/28
