@@ -21,12 +21,14 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.channels.base import (
@@ -108,6 +110,18 @@ class Sender:
         self.rng = rng or random.Random()
         self.lease = lease
         self._wake = asyncio.Event()
+        self._write_lock = asyncio.Lock() if db.is_sqlite else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. On SQLite, this process's writers queue here instead of in
+        SQLite's busy handler, whose sleeps would cap the send rate."""
+        if self._write_lock is None:
+            async with self.db.write() as session:
+                yield session
+            return
+        async with self._write_lock, self.db.write() as session:
+            yield session
 
     def wake(self) -> None:
         """Something was just queued: `run_forever` drains now instead of after its idle wait."""
@@ -135,7 +149,7 @@ class Sender:
                     )
                     self._forget_done(drain)
                     continue
-                async with self.db.write() as session:
+                async with self._write() as session:
                     rows = await outbox.claim_batch(
                         session=session,
                         now=max(due_by, self.clock()),
@@ -184,7 +198,7 @@ class Sender:
         while True:
             await asyncio.sleep(interval)
             if drain.inflight:
-                async with self.db.write() as session:
+                async with self._write() as session:
                     await outbox.renew_claims(
                         session=session, ids=sorted(drain.inflight), now=self.clock()
                     )
@@ -261,7 +275,7 @@ class Sender:
             else:
                 groups[route].append(row)
         if undeliverable:
-            async with self.db.write() as session:
+            async with self._write() as session:
                 for reason, ids in undeliverable.items():
                     await outbox.mark_failed(
                         session=session, outbox_ids=ids, reason=reason, attempted=False
@@ -295,7 +309,7 @@ class Sender:
 
     async def _settle_rest(self, drain: _Drain, route: Route, rows: list[Outbox]) -> None:
         ids = [r.id for r in rows if r.id is not None]
-        async with self.db.write() as session:
+        async with self._write() as session:
             if route in drain.dead:
                 await outbox.mark_failed(
                     session=session, outbox_ids=ids, reason=drain.dead[route], attempted=False
@@ -332,7 +346,7 @@ class Sender:
         try:
             message = OutgoingMessage.from_payload(row.payload)
         except PayloadError as exc:
-            async with self.db.write() as session:
+            async with self._write() as session:
                 await outbox.mark_failed(session=session, outbox_ids=[row.id], reason=str(exc))
             stats.failed += 1
             return
@@ -353,7 +367,7 @@ class Sender:
         except Unreachable as exc:
             reason = f"unreachable: {exc.reason}"
             drain.dead[route] = reason
-            async with self.db.write() as session:
+            async with self._write() as session:
                 await outbox.mark_failed(session=session, outbox_ids=[row.id], reason=reason)
                 if row.person_id is not None:
                     await session.execute(
@@ -365,7 +379,7 @@ class Sender:
             stats.unreachable += 1
             log.info("person %s unreachable on %s: %s", row.person_id, channel_name, exc.reason)
         else:
-            async with self.db.write() as session:
+            async with self._write() as session:
                 await outbox.mark_sent(
                     session=session,
                     outbox_id=row.id,
@@ -387,7 +401,7 @@ class Sender:
         self, drain: _Drain, route: Route, row: Outbox, delay: float, error: str, limit: int
     ) -> None:
         assert row.id is not None
-        async with self.db.write() as session:
+        async with self._write() as session:
             if row.attempts + 1 >= limit:
                 await outbox.mark_failed(session=session, outbox_ids=[row.id], reason=error)
                 drain.stats.failed += 1
