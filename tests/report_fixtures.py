@@ -61,7 +61,7 @@ async def build_world(db: Database, template: str | None = None) -> World:
                 col(Deliverable.campaign_id) == campaign.id
             )
         )
-        deliverables = {key: int(ident) for key, ident in rows.all()}
+        deliverables = {str(key): int(ident or 0) for key, ident in rows.all()}
         return World(
             db=db,
             campaign_id=pk(campaign),

@@ -65,24 +65,24 @@ async def test_advance_applies_only_at_the_revision_read(db: Database) -> None:
         )
         draft_id = pk(draft)
     async with db.write() as session:
-        draft = await drafts.get_draft(session=session, person_id=world.reporter_id)
-        assert draft is not None
+        current = await drafts.get_draft(session=session, person_id=world.reporter_id)
+        assert current is not None
         moved = await drafts.advance(
             session=session,
-            draft=draft,
+            draft=current,
             seen_revision=1,
             now=later,
             step="duration_halfdays",
             answers={"session_date": "2016-09-28"},
         )
         assert moved
-        assert draft.revision == 2 and draft.step == "duration_halfdays"
+        assert current.revision == 2 and current.step == "duration_halfdays"
     async with db.write() as session:
-        draft = await drafts.get_draft(session=session, person_id=world.reporter_id)
-        assert draft is not None
+        late = await drafts.get_draft(session=session, person_id=world.reporter_id)
+        assert late is not None
         # A press made for revision 1 arrives late: nothing changes.
         again = await drafts.advance(
-            session=session, draft=draft, seen_revision=1, now=later, step="members", answers={}
+            session=session, draft=late, seen_revision=1, now=later, step="members", answers={}
         )
         assert not again
     async with db.read() as session:
