@@ -30,6 +30,7 @@ from bot.i18n import pick_language
 from storage.access import Scope, scope_of, visible_units_condition
 from storage.clock import require_aware
 from storage.figures import (
+    CAMPAIGN,
     DEADLINE,
     DELIVERABLE,
     REPORT,
@@ -44,7 +45,6 @@ from storage.figures import (
 from storage.models import (
     ROLE_REPORTER,
     ROLE_SUPERVISOR,
-    Campaign,
     ChatIdentity,
     Person,
     Role,
@@ -270,12 +270,12 @@ async def digest_data(*, session: AsyncSession, person_id: int, now: datetime) -
     if scope is None:
         return None
     unit_filter = visible_units_condition(scope)
-    campaign_ids = (
+    campaign_ids: list[int] = list(
         (
             await session.execute(
-                select(col(Campaign.id))
-                .where(col(Campaign.status) == CAMPAIGN_OPEN)
-                .order_by(col(Campaign.id))
+                select(CAMPAIGN.c.id)
+                .where(CAMPAIGN.c.status == CAMPAIGN_OPEN)
+                .order_by(CAMPAIGN.c.id)
             )
         )
         .scalars()

@@ -128,10 +128,8 @@ async def _remind(*, campaign: str | None, dry_run: bool, now: datetime) -> None
 async def _names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = await session.execute(
-        select(col(Person.id), col(Person.full_name)).where(col(Person.id).in_(sorted(set(ids))))
-    )
-    return {pid: name for pid, name in rows.all()}
+    people = await session.execute(select(Person).where(col(Person.id).in_(sorted(set(ids)))))
+    return {p.id: p.full_name for p in people.scalars().all() if p.id is not None}
 
 
 def remind(
