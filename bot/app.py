@@ -29,7 +29,7 @@ def build_application(
     clock: Clock,
     request: BaseRequest | None = None,
     engine: Any = None,
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """The bot, ready to `initialize()`; `request` replaces the HTTP layer (tests), `engine`
     the conversation engine (default: a `ConversationEngine`)."""
     if settings.telegram_token is None or not settings.telegram_token.get_secret_value():

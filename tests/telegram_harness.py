@@ -107,7 +107,9 @@ class RecordingRequest(BaseRequest):
 
     # -- configuration
 
-    def fail_chat(self, chat_id: int | str, status: int, description: str, **parameters: Any) -> None:
+    def fail_chat(
+        self, chat_id: int | str, status: int, description: str, **parameters: Any
+    ) -> None:
         """Every send to `chat_id` fails with this HTTP status (429 with retry_after=...)."""
         self.failures[str(chat_id)] = Failure(status, description, parameters or None)
 
@@ -295,7 +297,10 @@ class UpdateFactory:
 
 class TelegramHarness:
     def __init__(
-        self, app: Application[Any, Any, Any, Any, Any, Any], request: RecordingRequest, clock: Clock
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        request: RecordingRequest,
+        clock: Clock,
     ) -> None:
         self.app = app
         self.request = request
@@ -312,7 +317,7 @@ class TelegramHarness:
         request: RecordingRequest | None = None,
     ) -> TelegramHarness:
         request = request or RecordingRequest(clock)
-        config = settings or Settings(telegram_token=TOKEN, _env_file=None)  # type: ignore[arg-type]
+        config = settings or Settings(telegram_token=TOKEN, _env_file=None)
         app = build_application(config, db=db, clock=clock, request=request, engine=engine)
         await app.initialize()
         return cls(app, request, clock)

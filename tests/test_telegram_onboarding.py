@@ -46,7 +46,9 @@ async def setup(db: Database, now: datetime) -> AsyncIterator[Setup]:
     async with db.write() as session:
         await make_levels(session)
         province = await make_unit(session, "T", level="tinh", name="Tỉnh ủy Bắc Ninh")
-        cell = await make_unit(session, "CB01", parent=province, level="co_so", name="Chi bộ Thôn Đông")
+        cell = await make_unit(
+            session, "CB01", parent=province, level="co_so", name="Chi bộ Thôn Đông"
+        )
         _, code = await create_invite(
             session=session,
             role_kind=ROLE_REPORTER,
@@ -79,7 +81,11 @@ async def test_start_with_a_code_binds_greets_and_sets_the_menu(setup: Setup) ->
             session=session, channel=CHANNEL_TELEGRAM, external_id=str(ALICE.id)
         )
         assert person is not None and person.full_name == "Nguyễn Văn A"
-        roles = (await session.execute(select(Role).where(col(Role.person_id) == person.id))).scalars().all()
+        roles = (
+            (await session.execute(select(Role).where(col(Role.person_id) == person.id)))
+            .scalars()
+            .all()
+        )
         assert [(r.kind, r.unit_id) for r in roles] == [(ROLE_REPORTER, setup.unit_id)]
 
 
@@ -134,8 +140,11 @@ async def test_already_bound_account_cannot_take_an_invite_for_someone_else(setu
         other = await make_person(session, "Trần Văn B", roles=[(ROLE_SUPERVISOR, None)])
         named = await make_person(session, "Lê Văn C")
         _, code = await create_invite(
-            session=session, role_kind=ROLE_REPORTER, unit_id=setup.unit_id,
-            now=setup.clock.now, person_id=named.id,
+            session=session,
+            role_kind=ROLE_REPORTER,
+            unit_id=setup.unit_id,
+            now=setup.clock.now,
+            person_id=named.id,
         )
     await bind(setup.db, pk(other), ALICE)
 

@@ -104,13 +104,19 @@ async def test_an_edited_message_changes_nothing(setup: Setup) -> None:
     assert len(calls) == 0
     async with setup.db.read() as session:
         after = (await session.execute(select(Draft))).scalar_one()
-    assert (after.revision, after.step, after.answers) == (before.revision, before.step, before.answers)
+    assert (after.revision, after.step, after.answers) == (
+        before.revision,
+        before.step,
+        before.answers,
+    )
 
 
 async def test_group_commands_get_a_private_please_and_chatter_is_ignored(setup: Setup) -> None:
     h = setup.harness
     calls = await h.process(h.updates.group_text("/tonghop", REPORTER))
-    assert calls.texts() == ["Vui lòng nhắn tin riêng cho trợ lý để làm việc; trợ lý không trả lời trong nhóm."]
+    assert calls.texts() == [
+        "Vui lòng nhắn tin riêng cho trợ lý để làm việc; trợ lý không trả lời trong nhóm."
+    ]
     assert len(await h.process(h.updates.group_text("chào cả nhà", REPORTER))) == 0
     assert await count(setup.db, Draft) == 0
 
@@ -130,8 +136,14 @@ class ExplodingEngine:
         if self.fail_at_commit:
             # Flushed only at commit: the foreign key makes the commit fail.
             session.add(
-                AuditLog(at=now, channel="telegram", action="x", entity="x", entity_id="1",
-                         actor_person_id=987654)
+                AuditLog(
+                    at=now,
+                    channel="telegram",
+                    action="x",
+                    entity="x",
+                    entity_id="1",
+                    actor_person_id=987654,
+                )
             )
             return [Reply("Đã ghi nhận báo cáo số 1.")]
         raise RuntimeError(f"the person typed {inp.args}")
@@ -141,7 +153,7 @@ class ExplodingEngine:
 async def test_a_failure_rolls_back_and_apologises_without_details(
     db: Database, caplog: pytest.LogCaptureFixture, at_commit: bool
 ) -> None:
-    world, h = await _start(db, engine=ExplodingEngine(at_commit))
+    _, h = await _start(db, engine=ExplodingEngine(at_commit))
     try:
         with caplog.at_level(logging.INFO):
             update = h.updates.text("/baocao 28/8", REPORTER)
@@ -153,7 +165,10 @@ async def test_a_failure_rolls_back_and_apologises_without_details(
             identity = (await session.execute(select(ChatIdentity))).scalar_one()
             assert identity.last_seen_at != NOW
         logged = caplog.text
-        assert f"update {update['update_id']} from user {REPORTER.id} failed in handler baocao" in logged
+        assert (
+            f"update {update['update_id']} from user {REPORTER.id} failed in handler baocao"
+            in logged
+        )
         assert "28/8" not in logged and TOKEN not in logged and "/baocao" not in logged
         assert ("IntegrityError" if at_commit else "RuntimeError") in logged
     finally:

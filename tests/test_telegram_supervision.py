@@ -82,8 +82,10 @@ async def test_unit_inside_scope_shows_its_deliverables(setup: Setup) -> None:
     text = (await setup.harness.send("/donvi cs1", SUPERVISOR)).text()
     assert text.startswith("Đảng bộ xã Đông (mã CS1) — 30 đảng viên")
     assert "• Hội nghị học tập, quán triệt Nghị quyết (hạn 31/8/2016): chưa báo cáo" in text
-    assert (await setup.harness.send("/donvi", SUPERVISOR)).texts()[0].startswith(
-        "Vui lòng gửi kèm mã đơn vị"
+    assert (
+        (await setup.harness.send("/donvi", SUPERVISOR))
+        .texts()[0]
+        .startswith("Vui lòng gửi kèm mã đơn vị")
     )
 
 

@@ -123,7 +123,9 @@ async def on_error(update: object, context: Context) -> None:
     lang = (
         turn.lang
         if turn is not None
-        else pick_language(user.language_code if user else None, runtime_of(context).settings.language)
+        else pick_language(
+            user.language_code if user else None, runtime_of(context).settings.language
+        )
     )
     try:
         if update.callback_query is not None:
@@ -133,6 +135,6 @@ async def on_error(update: object, context: Context) -> None:
         log.warning("could not apologise for update %s: %s", update_id, type(exc).__name__)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: Application) -> None:
     application.add_handlers(handlers(), group=0)
     application.add_error_handler(on_error)

@@ -58,7 +58,9 @@ async def _handle(turn: Turn, inp: Input) -> list[Reply]:
 
 def engine_command(command: str) -> Handler:
     async def handler(turn: Turn) -> Outcome:
-        replies = await _handle(turn, Input(kind="command", command=command, args=" ".join(turn.args)))
+        replies = await _handle(
+            turn, Input(kind="command", command=command, args=" ".join(turn.args))
+        )
         return Outcome(replies)
 
     return handler
@@ -102,4 +104,3 @@ async def press(turn: Turn) -> Outcome:
     if _is_stale(replies, turn.lang):
         return Outcome(answer=replies[0].text)
     return Outcome(replies, answer="", clear_keyboard=True)
-

@@ -8,9 +8,9 @@ one into a python-telegram-bot callback."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -112,7 +112,7 @@ def refusal(turn: Turn) -> Outcome:
 
 def turn_callback(
     name: str, handler: Handler, *, strangers: bool = False
-) -> Callable[[Update, Context], Awaitable[None]]:
+) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
     """A python-telegram-bot callback running `handler` as one turn. With `strangers=False`
     an account that is no person gets the refusal and the handler never runs."""
 

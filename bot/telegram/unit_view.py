@@ -72,7 +72,9 @@ async def _campaign_lines(
     history = await versions_of(
         session=session, report_ids=[p.report_id for p in parts if p.report_id is not None]
     )
-    lines = [t("telegram.unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)]
+    lines = [
+        t("telegram.unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)
+    ]
     for part in parts:
         due = date_text(part.due_date, lang)
         if part.status == STATUS_MISSING or part.report_id is None:
