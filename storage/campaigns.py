@@ -76,6 +76,7 @@ class Reminders(BaseModel):
     send_hour: int = Field(default=8, ge=0, le=23)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     escalation_grace_days: int = Field(default=3, ge=0, le=90)
+    escalation_up_days: int = Field(default=7, ge=1, le=90)
 
 
 class Digest(BaseModel):

@@ -193,6 +193,8 @@ class Draft(SQLModel, table=True):
     """A report in progress. One per person; survives restarts because it lives here."""
 
     __tablename__: ClassVar[str] = "draft"
+    # Never reuse a deleted draft's id on SQLite: callback data embeds it.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(

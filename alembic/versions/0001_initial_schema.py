@@ -369,6 +369,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draft")),
         sa.UniqueConstraint("person_id", name=op.f("uq_draft_person_id")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "report_version",
