@@ -36,12 +36,16 @@ def init() -> None:
 
 
 def _register() -> None:
-    from bot.cli import campaigns, demo, invites, people, units
+    from bot.cli import campaigns, demo, exports, figures, invites, people, run, schedule, units
 
     app.add_typer(units.app, name="units")
     app.add_typer(people.app, name="people")
     app.add_typer(invites.app, name="invite")
     app.add_typer(campaigns.app, name="campaign")
+    figures.register(app)
+    exports.register(app)
+    schedule.register(app)
+    run.register(app)
     demo.register(app)
 
 
