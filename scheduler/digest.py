@@ -140,7 +140,7 @@ async def _unit_list(
     unit_filter: ColumnElement[bool],
 ) -> UnitList:
     """The units with at least one (unit, deliverable) row matching `condition`: how many, and
-    the first `LIST_CAP` in tree order with their deliverables (three set-based queries)."""
+    the first `LIST_CAP` in tree order with their deliverables (two set-based queries)."""
 
     def rows(columns: list[Any]) -> Any:
         return expected_rows(
@@ -148,17 +148,18 @@ async def _unit_list(
         ).where(condition)
 
     matched = rows([UNIT.c.id, UNIT.c.path]).distinct().subquery("matched")
-    total = int(
-        (await session.execute(select(func.count()).select_from(matched))).scalar_one() or 0
-    )
-    if not total:
+    # The first units and, on every row, how many there are in all (one query).
+    head = (
+        await session.execute(
+            select(matched.c.id, func.count().over().label("total"))
+            .order_by(matched.c.path)
+            .limit(LIST_CAP)
+        )
+    ).all()
+    if not head:
         return UnitList((), 0)
-    first = [
-        r.id
-        for r in (
-            await session.execute(select(matched.c.id).order_by(matched.c.path).limit(LIST_CAP))
-        ).all()
-    ]
+    total = int(head[0].total)
+    first = [r.id for r in head]
     detail = (
         rows([UNIT.c.code, UNIT.c.name, UNIT.c.level_code, UNIT.c.path, DELIVERABLE.c.key])
         .where(UNIT.c.id.in_(first))
