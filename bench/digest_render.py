@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
-from bot.chart import DPI, HEIGHT_PX, WIDTH_PX, render_chart
+from bot.chart import render_chart
 from bot.digest_text import render_digest
 from scheduler.digest import compose_digest, digest_data
 from storage.db import Database, create_engine, normalise_url
@@ -214,14 +214,9 @@ async def build(db: Database, units: int) -> int:
 
 def bare_chart() -> bytes:
     """The floor: an empty 800×450 figure encoded like the digest chart."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from bot.chart import _Canvas, encode_png
 
-    from bot.chart import encode_png
-
-    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
-    return encode_png(fig)
+    return encode_png(_Canvas().rgba())
 
 
 async def median_ms(fn: Callable[[], Awaitable[Any]], runs: int) -> tuple[float, float]:

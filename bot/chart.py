@@ -18,6 +18,7 @@ import io
 import textwrap
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -41,7 +42,7 @@ WIDTH_PX, HEIGHT_PX, DPI = 800, 450, 100
 ON_TIME, LATE, MISSING = "#2e7d32", "#f9a825", "#c62828"
 ESSAY, THRESHOLD = "#1565c0", "#424242"
 GRID, AXIS = "#dddddd", "#555555"
-COMPRESS_LEVEL = 3
+COMPRESS_LEVEL = 1
 
 
 def _wrap(label: str) -> str:
@@ -70,9 +71,20 @@ class _Canvas:
     """Bars, lines and text straight on the figure (no Axes: no tick machinery, which is most
     of the cost of a small matplotlib chart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, transparent: bool = False) -> None:
         self.fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+        if transparent:
+            self.fig.patch.set_alpha(0.0)
         FigureCanvasAgg(self.fig)
+
+    def rgba(self) -> Image.Image:
+        """Draw and return the pixels (straight, not premultiplied, alpha)."""
+        agg = self.fig.canvas
+        assert isinstance(agg, FigureCanvasAgg)
+        agg.draw()
+        return Image.frombuffer(
+            "RGBA", agg.get_width_height(), agg.buffer_rgba(), "raw", "RGBA", 0, 1
+        ).copy()
 
     def text(self, x: float, y: float, value: str, **style: Any) -> None:
         self.fig.text(x, y, value, **style)
@@ -114,20 +126,43 @@ class _Canvas:
             )
 
 
+PROGRESS = _Panel(0.08, 0.60)
+ESSAY_PANEL = _Panel(0.69, 0.98)
+
+
+@lru_cache(maxsize=16)
+def _frame(lang: str, labels: tuple[str, ...]) -> Image.Image:
+    """The static part of the chart as pixels: grid, percent labels, panel titles, level names,
+    legend. It depends only on the language and the levels shown, and holds most of the text,
+    which is most of the drawing time; each chart pastes it and draws its bars on top."""
+    canvas = _Canvas()
+    canvas.frame(PROGRESS, t("digest.chart.progress", lang), list(labels))
+    canvas.frame(ESSAY_PANEL, t("digest.chart.essay", lang), list(labels))
+    legend = (
+        (ON_TIME, t("digest.chart.on_time", lang)),
+        (LATE, t("digest.chart.late", lang)),
+        (MISSING, t("digest.chart.missing", lang)),
+    )
+    for i, (color, label) in enumerate(legend):
+        x = PROGRESS.x0 + 0.03 + i * 0.16
+        canvas.bar(x, 0.018, 0.045, 0.077, color)
+        canvas.text(x + 0.016, 0.061, label, va="center", fontsize=8)
+    return canvas.rgba()
+
+
 def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     """The PNG for one campaign of a digest."""
     figures = campaign.figures
     keys = [d.key for d in figures.deliverables]
     groups = [g for g in figures.per_level if any(g.status[k].expected for k in keys)]
-    labels = [_wrap(level_label(g.levels[0], lang)) for g in groups]
-    canvas = _Canvas()
+    labels = tuple(_wrap(level_label(g.levels[0], lang)) for g in groups)
+    canvas = _Canvas(transparent=True)  # pasted over the cached frame
     iso = figures.as_of_date.isocalendar()
     title = t("digest.chart.title", lang, week=iso.week, year=iso.year, reference=figures.reference)
     canvas.text(0.5, 0.95, title, ha="center", va="center", fontsize=12)
 
     # Reporting progress: per level, one 100%-stacked bar per deliverable.
-    progress = _Panel(0.08, 0.60)
-    canvas.frame(progress, t("digest.chart.progress", lang), labels)
+    progress = PROGRESS
     slot = (progress.x1 - progress.x0) / max(len(groups), 1)
     width = slot * 0.8 / max(len(keys), 1)
     for gi, group in enumerate(groups):
@@ -144,24 +179,14 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
                 bottom = top
             if len(keys) > 1:
                 canvas.text(x, progress.y(101), f"({ki + 1})", ha="center", va="bottom", fontsize=7)
-    legend = (
-        (ON_TIME, t("digest.chart.on_time", lang)),
-        (LATE, t("digest.chart.late", lang)),
-        (MISSING, t("digest.chart.missing", lang)),
-    )
-    for i, (color, label) in enumerate(legend):
-        x = progress.x0 + 0.03 + i * 0.16
-        canvas.bar(x, 0.018, 0.045, 0.077, color)
-        canvas.text(x + 0.016, 0.061, label, va="center", fontsize=8)
 
     # Essay rate per level, against the campaign's threshold.
-    essay = _Panel(0.69, 0.98)
-    canvas.frame(essay, t("digest.chart.essay", lang), labels)
+    essay = ESSAY_PANEL
+    bar_width = (essay.x1 - essay.x0) / max(len(groups), 1) * 0.6
     for gi, group in enumerate(groups):
         rate = group.essay
         value = float(rate.value) * 100 if rate.value is not None else 0.0
         x = essay.x(gi + 0.5, len(groups))
-        bar_width = (essay.x1 - essay.x0) / max(len(groups), 1) * 0.6
         canvas.bar(x, bar_width, essay.y(0), essay.y(value), ESSAY)
         canvas.text(
             x,
@@ -192,20 +217,14 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
             ha="center",
             fontsize=10,
         )
-    return encode_png(canvas.fig)
+    return encode_png(Image.alpha_composite(_frame(lang, labels), canvas.rgba()))
 
 
-def encode_png(fig: Figure) -> bytes:
-    """Encode the drawn figure as an RGB PNG without metadata (deterministic). Dropping the
-    alpha channel (the background is opaque white) makes it smaller and quicker to compress."""
-    canvas = fig.canvas
-    assert isinstance(canvas, FigureCanvasAgg)
-    canvas.draw()
-    image = Image.frombuffer(
-        "RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1
-    ).convert("RGB")
+def encode_png(image: Image.Image) -> bytes:
+    """An RGB PNG without metadata (deterministic). Dropping the alpha channel (the background
+    is opaque white) makes it smaller and quicker to compress."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=COMPRESS_LEVEL)
+    image.convert("RGB").save(buffer, format="PNG", compress_level=COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
