@@ -1,0 +1,651 @@
+"""Figures at national scale: province and country figures, 2,000 supervisors' digest figures
+against a hand-written set-based floor, one province's XLSX export, peak memory.
+
+    python -m bench.figures [--units 300000] [--postgres URL] [--no-sqlite] [--write-docs]
+
+Per engine (a fresh SQLite file; a fresh PostgreSQL schema from --postgres, default
+$CADREBOT_TEST_POSTGRES_URL):
+
+1. build (not timed as a target): the tree from bench/gen_units.py (63 tinh, ~700 huyen, 10,000
+   co_so, the rest chi_bo), Core bulk insert with computed paths; the built-in campaign template
+   (storage.campaigns); reports for ~90% of (unit, deliverable) pairs with realistic measures
+   (5% of study-session reports corrected once: version 2); 2,000 supervisors (half follow one
+   subtree, a district or a grassroots committee; half follow 1-20 random units), as roles.
+2. measure, in a child process (so its peak RSS is the measurement's alone):
+   (a) compute_figures for one province (root_path) and for the whole country;
+   (b) compute_figures for each of the 2,000 supervisors, with the unit filter the digest uses
+       (storage.access.visible_units_condition over the followed units);
+   (b floor) the same per-supervisor numbers (per deliverable and level: expected, reported, on
+       time, with a program, sums of every summed measure; versions as of the same moment) from
+       ONE hand-written GROUP BY over a bench-only table mapping each supervisor to every unit
+       they see (built beforehand, not timed), and, second floor, from 2,000 executions of that
+       query restricted to one supervisor;
+   (c) the XLSX export (bot.export.write_xlsx) of the province closest to 5,000 units;
+   (d) peak memory: ru_maxrss of the measuring process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.gen_units import generate
+from storage.access import Scope, visible_units_condition
+from storage.campaigns import load_campaign, parse_definition, template_text
+from storage.clock import end_of_day
+from storage.db import Database, create_engine
+from storage.models import Person, Report, ReportVersion, Role, Unit, metadata
+from storage.tree import child_path, path_upper_bound
+from storage.units import ensure_default_levels
+
+NOW = datetime(2016, 10, 15, 3, 0, tzinfo=UTC)
+BUILT = datetime(2016, 5, 1, tzinfo=UTC)
+SUPERVISORS = 2_000
+BATCH = 5_000
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+bench_meta = MetaData()
+FOLLOW = Table(
+    "bench_follow",
+    bench_meta,
+    Column("person_id", Integer, nullable=False),
+    Column("lo", String(200), nullable=False),
+    Column("hi", String(200), nullable=False),
+)
+SEES = Table(
+    "bench_sees",
+    bench_meta,
+    Column("person_id", Integer, nullable=False, index=True),
+    Column("unit_id", Integer, nullable=False),
+)
+
+
+def _members(text_value: str) -> int:
+    return int(re.sub(r"\D", "", text_value) or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Build
+
+
+async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), BATCH):
+        await session.execute(insert(table), rows[start : start + BATCH])
+
+
+async def build(db: Database, units: int, seed: int = 16) -> dict[str, Any]:
+    rng = random.Random(seed)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.run_sync(bench_meta.create_all)
+    async with db.write() as session:
+        await ensure_default_levels(session=session)
+        campaign = await load_campaign(
+            session=session, definition=parse_definition(template_text()), now=BUILT
+        )
+    assert campaign.id is not None
+    campaign_id = campaign.id
+
+    rows, _ = generate(units, ordered=True)
+    ids: dict[str, int] = {}
+    paths: dict[int, str] = {}
+    unit_rows: list[dict[str, Any]] = []
+    for index, (code, name, level, parent, members) in enumerate(rows, start=1):
+        parent_id = ids[parent] if parent else None
+        path = child_path(paths[parent_id] if parent_id else None, index)
+        ids[code] = index
+        paths[index] = path
+        unit_rows.append(
+            {
+                "id": index,
+                "code": code,
+                "name": name,
+                "level_code": level,
+                "parent_id": parent_id,
+                "path": path,
+                "depth": len(path) // 8 - 1,
+                "members": _members(members),
+                "active": True,
+                "created_at": BUILT,
+                "updated_at": BUILT,
+            }
+        )
+    del rows
+    async with db.write() as session:
+        await _insert(session, Unit, unit_rows)
+
+    async with db.read() as session:
+        deliverables = (
+            await session.execute(
+                text(
+                    "SELECT d.id, d.key, dd.level_code, dd.due_date FROM deliverable d "
+                    "JOIN deliverable_deadline dd ON dd.deliverable_id = d.id "
+                    "WHERE d.campaign_id = :c"
+                ),
+                {"c": campaign_id},
+            )
+        ).all()
+    due: dict[str, list[tuple[int, str, date]]] = {}
+    for d_id, key, level, day in deliverables:
+        if isinstance(day, str):
+            day = date.fromisoformat(day)
+        due.setdefault(level, []).append((d_id, key, day))
+
+    reports: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    report_id = 0
+    start = date(2016, 5, 10)
+    for unit in unit_rows:
+        for d_id, key, day in due.get(unit["level_code"], []):
+            if rng.random() >= 0.9:
+                continue
+            report_id += 1
+            lead = rng.randint(-45, 12)  # days relative to the deadline; > 0 is late
+            confirmed = end_of_day(day, "Asia/Ho_Chi_Minh") + timedelta(
+                days=lead, hours=rng.randint(-20, -2)
+            )
+            members = unit["members"]
+            measures: dict[str, Any]
+            answers: dict[str, Any]
+            if key == "hoi_nghi":
+                attended = round(members * rng.uniform(0.85, 1.0))
+                essays = round(attended * rng.uniform(0.85, 1.0))
+                session_date = max(start, (confirmed - timedelta(days=rng.randint(1, 10))).date())
+                measures = {
+                    "session_date": session_date,
+                    "duration_halfdays": rng.choice((1, 2, 2, 2, 3)),
+                    "members": members,
+                    "attended": attended,
+                    "nonmembers_attended": rng.randint(0, 15),
+                    "essays": essays,
+                }
+                answers = {**measures, "session_date": session_date.isoformat()}
+                answers["presenter"] = "Đ/c Nguyễn Văn Báo"
+            elif key == "chuong_trinh":
+                built = rng.random() < 0.95
+                program_date = (confirmed - timedelta(days=2)).date() if built else None
+                measures = {"action_program": built, "action_program_date": program_date}
+                answers = {
+                    "action_program": built,
+                    "action_program_date": program_date.isoformat() if program_date else None,
+                }
+            else:
+                heads = rng.randint(1, 30)
+                measures = {"heads": heads, "heads_with_plan": rng.randint(heads * 8 // 10, heads)}
+                answers = dict(measures)
+            corrected = key == "hoi_nghi" and rng.random() < 0.05
+            reports.append(
+                {
+                    "id": report_id,
+                    "campaign_id": campaign_id,
+                    "deliverable_id": d_id,
+                    "unit_id": unit["id"],
+                    "first_confirmed_at": confirmed,
+                    "current_version": 2 if corrected else 1,
+                    "updated_at": confirmed,
+                }
+            )
+            base = dict.fromkeys(
+                (
+                    "session_date",
+                    "duration_halfdays",
+                    "members",
+                    "attended",
+                    "nonmembers_attended",
+                    "essays",
+                    "action_program",
+                    "action_program_date",
+                    "heads_with_plan",
+                    "heads",
+                )
+            )
+            base.update(measures)
+            versions.append(
+                {
+                    **base,
+                    "report_id": report_id,
+                    "version": 1,
+                    "is_current": not corrected,
+                    "created_at": confirmed,
+                    "created_by_person_id": None,
+                    "channel": "telegram",
+                    "answers": answers,
+                }
+            )
+            if corrected:
+                later = confirmed + timedelta(days=rng.randint(3, 30))
+                extra = min(int(measures["attended"]), int(measures["essays"]) + rng.randint(1, 5))
+                versions.append(
+                    {
+                        **base,
+                        "essays": extra,
+                        "report_id": report_id,
+                        "version": 2,
+                        "is_current": True,
+                        "created_at": later,
+                        "created_by_person_id": None,
+                        "channel": "telegram",
+                        "answers": {**answers, "essays": extra},
+                    }
+                )
+    async with db.write() as session:
+        await _insert(session, Report, reports)
+        await _insert(session, ReportVersion, versions)
+    n_reports, n_versions = len(reports), len(versions)
+    del reports, versions
+
+    # Supervisors: half follow one subtree, half 1-20 random units anywhere.
+    by_level: dict[str, list[int]] = {}
+    for unit in unit_rows:
+        by_level.setdefault(unit["level_code"], []).append(unit["id"])
+    all_ids = [unit["id"] for unit in unit_rows]
+    people: list[dict[str, Any]] = [
+        {"id": n, "full_name": f"Ủy viên {n}", "created_at": BUILT}
+        for n in range(1, SUPERVISORS + 1)
+    ]
+    roles: list[dict[str, Any]] = []
+    follows: list[dict[str, Any]] = []
+    for person in people:
+        if person["id"] % 2:
+            level = rng.choice(("huyen", "co_so"))
+            followed = [rng.choice(by_level.get(level) or all_ids)]
+        else:
+            followed = rng.sample(all_ids, rng.randint(1, 20))
+        for unit_id in followed:
+            roles.append(
+                {
+                    "person_id": person["id"],
+                    "kind": "supervisor",
+                    "unit_id": unit_id,
+                    "created_at": BUILT,
+                }
+            )
+            follows.append(
+                {
+                    "person_id": person["id"],
+                    "lo": paths[unit_id],
+                    "hi": path_upper_bound(paths[unit_id]),
+                }
+            )
+    async with db.write() as session:
+        await _insert(session, Person, people)
+        await _insert(session, Role, roles)
+        await _insert(session, FOLLOW, follows)
+        # The floor's mapping: every (supervisor, unit they see), once.
+        await session.execute(
+            text(
+                "INSERT INTO bench_sees (person_id, unit_id) "
+                "SELECT DISTINCT f.person_id, u.id FROM bench_follow f "
+                "JOIN unit u ON u.path >= f.lo AND u.path < f.hi"
+            )
+        )
+        if db.engine.dialect.name == "postgresql":
+            for table in ("unit", "report", "person"):
+                await session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    async with db.read() as session:
+        sees = int((await session.execute(select(func.count()).select_from(SEES))).scalar_one())
+    # The province closest to 5,000 units.
+    sizes: dict[str, int] = {}
+    for unit in unit_rows:
+        sizes[unit["path"][:8]] = sizes.get(unit["path"][:8], 0) + 1
+    province_path = min(sizes, key=lambda p: abs(sizes[p] - 5_000))
+    return {
+        "campaign_id": campaign_id,
+        "units": len(unit_rows),
+        "reports": n_reports,
+        "versions": n_versions,
+        "roles": len(roles),
+        "sees": sees,
+        "province_path": province_path,
+        "province_units": sizes[province_path],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Measure (child process)
+
+
+def floor_sql(campaign_id: int, deadline_ends: dict[int, datetime], one: bool) -> Any:
+    """The hand-written floor: per supervisor, deliverable and level, the same counts and sums
+    compute_figures makes, versions as of :as_of (the latest created by then)."""
+    on_time = " ".join(f"WHEN {dl_id} THEN :end_{dl_id}" for dl_id in deadline_ends)
+    where_one = "AND s.person_id = :person" if one else ""
+    sql = f"""
+        SELECT s.person_id, dd.deliverable_id, u.level_code,
+               count(*) AS expected, count(r.id) AS reported,
+               sum(CASE WHEN r.first_confirmed_at < (CASE dd.id {on_time} END)
+                        THEN 1 ELSE 0 END) AS on_time,
+               sum(CASE WHEN v.action_program THEN 1 ELSE 0 END) AS programs,
+               sum(v.members), sum(v.attended), sum(v.nonmembers_attended), sum(v.essays),
+               sum(v.heads_with_plan), sum(v.heads)
+        FROM bench_sees s
+        JOIN unit u ON u.id = s.unit_id
+        JOIN deliverable_deadline dd ON dd.level_code = u.level_code
+        JOIN deliverable d ON d.id = dd.deliverable_id AND d.campaign_id = :campaign
+        LEFT JOIN report r ON r.deliverable_id = dd.deliverable_id AND r.unit_id = u.id
+                          AND r.first_confirmed_at <= :as_of
+        LEFT JOIN report_version v ON v.report_id = r.id AND v.version = (
+              SELECT max(v2.version) FROM report_version v2
+              WHERE v2.report_id = r.id AND v2.created_at <= :as_of)
+        WHERE (u.active OR u.deactivated_at > :as_of) {where_one}
+        GROUP BY s.person_id, dd.deliverable_id, u.level_code
+    """
+    from storage.types import UTCDateTime
+
+    stmt = text(sql).bindparams(
+        bindparam("as_of", type_=UTCDateTime()),
+        *(bindparam(f"end_{dl_id}", type_=UTCDateTime()) for dl_id in deadline_ends),
+    )
+    return stmt
+
+
+async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> dict[str, Any]:
+    from bot.export import write_xlsx
+    from storage.figures import compute_figures
+    from storage.figures import load_campaign as load_ctx
+
+    db = Database(create_engine(url, search_path=search_path))
+    campaign_id = info["campaign_id"]
+    result: dict[str, Any] = {}
+    try:
+        async with db.read() as session:
+            t0 = time.perf_counter()
+            province = await compute_figures(
+                session=session,
+                campaign_id=campaign_id,
+                as_of=NOW,
+                root_path=info["province_path"],
+            )
+            result["a_province"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            country = await compute_figures(session=session, campaign_id=campaign_id, as_of=NOW)
+            result["a_country"] = time.perf_counter() - t0
+            result["country_expected"] = country.total.session.expected
+            result["province_expected"] = province.total.session.expected
+
+            follows: dict[int, list[str]] = {}
+            for person_id, lo in (
+                await session.execute(select(FOLLOW.c.person_id, FOLLOW.c.lo))
+            ).all():
+                follows.setdefault(person_id, []).append(lo)
+            t0 = time.perf_counter()
+            per_supervisor: dict[int, Any] = {}
+            for person_id, followed in sorted(follows.items()):
+                condition = visible_units_condition(
+                    Scope(person_id=person_id, supervised_paths=tuple(followed))
+                )
+                per_supervisor[person_id] = await compute_figures(
+                    session=session, campaign_id=campaign_id, as_of=NOW, unit_filter=condition
+                )
+            result["b_figures"] = time.perf_counter() - t0
+
+            ctx = await load_ctx(session=session, campaign_id=campaign_id)
+            params = {"campaign": campaign_id, "as_of": NOW}
+            params.update({f"end_{k}": v for k, v in ctx.deadline_ends.items()})
+            t0 = time.perf_counter()
+            rows = (
+                await session.execute(
+                    floor_sql(campaign_id, dict(ctx.deadline_ends), False), params
+                )
+            ).all()
+            result["b_floor_set"] = time.perf_counter() - t0
+            one = floor_sql(campaign_id, dict(ctx.deadline_ends), True)
+            t0 = time.perf_counter()
+            for person_id in sorted(follows):
+                (await session.execute(one, {**params, "person": person_id})).all()
+            result["b_floor_each"] = time.perf_counter() - t0
+
+            # The floor computes the same numbers: check every supervisor, every cell.
+            keys = {d.id: d.key for d in ctx.deliverables}
+            mismatches = 0
+            for row in rows:
+                cell = per_supervisor[row[0]].cells[(keys[row[1]], row[2])]
+                mine = (
+                    cell.status.expected,
+                    cell.status.reported,
+                    cell.status.on_time,
+                    cell.programs,
+                )
+                floor = (int(row[3]), int(row[4]), int(row[5] or 0), int(row[6] or 0))
+                sums = [int(x or 0) for x in row[7:]]
+                mine_sums = [
+                    cell.sums.get(m, 0)
+                    for m in (
+                        "members",
+                        "attended",
+                        "nonmembers_attended",
+                        "essays",
+                        "heads_with_plan",
+                        "heads",
+                    )
+                ]
+                if mine != floor or mine_sums != sums:
+                    mismatches += 1
+            result["floor_rows"] = len(rows)
+            result["floor_mismatches"] = mismatches
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "province.xlsx"
+            async with db.read() as session:
+                t0 = time.perf_counter()
+                count = await write_xlsx(
+                    session=session,
+                    campaign_id=campaign_id,
+                    as_of=NOW,
+                    output=out,
+                    root_path=info["province_path"],
+                )
+                result["c_xlsx"] = time.perf_counter() - t0
+                result["c_units"] = count
+                result["c_bytes"] = out.stat().st_size
+    finally:
+        await db.dispose()
+    result["d_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+def _child(url: str, search_path: str | None, info: dict[str, Any]) -> dict[str, Any]:
+    payload = json.dumps({"url": url, "search_path": search_path, "info": info})
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.figures", "--measure", payload],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+async def run_engine(label: str, url: str, search_path: str | None, units: int) -> dict[str, Any]:
+    db = Database(create_engine(url, search_path=search_path))
+    t0 = time.perf_counter()
+    try:
+        info = await build(db, units)
+    finally:
+        await db.dispose()
+    built = time.perf_counter() - t0
+    print(
+        f"[{label}] built in {built:.0f} s: {info['units']:,} units, {info['reports']:,} reports, "
+        f"{info['versions']:,} versions, {info['roles']:,} supervisor roles "
+        f"({info['sees']:,} supervisor-unit pairs); province {info['province_units']:,} units",
+        flush=True,
+    )
+    result = _child(url, search_path, info)
+    result.update(label=label, build_s=built, **info)
+    floor = result["b_floor_set"]
+    print(
+        f"[{label}] (a) province {result['a_province']:.2f} s, "
+        f"country {result['a_country']:.2f} s\n"
+        f"[{label}] (b) 2,000 supervisors: compute_figures {result['b_figures']:.1f} s; "
+        f"floor one GROUP BY {floor:.1f} s (x{result['b_figures'] / floor:.2f}); "
+        f"floor 2,000 queries {result['b_floor_each']:.1f} s "
+        f"(x{result['b_figures'] / result['b_floor_each']:.2f}); "
+        f"{result['floor_mismatches']} mismatching cells of {result['floor_rows']:,}\n"
+        f"[{label}] (c) XLSX of {result['c_units']:,} units: {result['c_xlsx']:.2f} s "
+        f"({result['c_bytes'] / 1e6:.1f} MB)\n"
+        f"[{label}] (d) peak RSS of the measuring process: {result['d_peak_mb']:.0f} MB",
+        flush=True,
+    )
+    return result
+
+
+def docs_section(results: list[dict[str, Any]], units: int, command: str) -> str:
+    def row(title: str, fn: Any) -> str:
+        return f"| {title} | " + " | ".join(fn(r) for r in results) + " |"
+
+    head = "| step | " + " | ".join(r["label"] for r in results) + " |"
+    sep = "|---|" + "---:|" * len(results)
+    lines = [
+        "## Figures",
+        "",
+        f"`{command}` builds a {units:,}-unit national tree (bench/gen_units.py: 63 `tinh`, "
+        "~700 `huyen`, 10,000 `co_so`, the rest `chi_bo`), the built-in campaign (3 "
+        "deliverables), reports for ~90% of (unit, deliverable) pairs (5% of session reports "
+        "corrected once) and 2,000 supervisors (half follow one district or grassroots "
+        "subtree, half 1–20 random units), then measures in a separate process (its peak RSS is "
+        "(d)). Numbers as of 15/10/2016.",
+        "",
+        "Floors for (b), both hand-written SQL over a bench-only table `bench_sees(person_id, "
+        "unit_id)` that lists every unit each supervisor sees (built beforehand, not timed), "
+        "computing the same numbers per supervisor, deliverable and level (expected, reported, "
+        "on time, programs, six sums; versions as of the same moment) — the bench checks every "
+        "cell against compute_figures: **set floor** = one GROUP BY for all 2,000 supervisors; "
+        "**per-supervisor floor** = the same query restricted to one supervisor, run 2,000 times.",
+        "",
+        head,
+        sep,
+        row("data", lambda r: f"{r['units']:,} units, {r['reports']:,} reports"),
+        row("(a) compute_figures, one province", lambda r: f"{r['a_province']:.2f} s"),
+        row("(a) compute_figures, whole country", lambda r: f"{r['a_country']:.2f} s"),
+        row("(b) compute_figures × 2,000 supervisors", lambda r: f"{r['b_figures']:.1f} s"),
+        row("(b) set floor: one GROUP BY", lambda r: f"{r['b_floor_set']:.1f} s"),
+        row(
+            "(b) ratio to the set floor (target ≤ 1.5)",
+            lambda r: f"{r['b_figures'] / r['b_floor_set']:.2f}×",
+        ),
+        row("(b) per-supervisor floor: 2,000 queries", lambda r: f"{r['b_floor_each']:.1f} s"),
+        row(
+            "(b) ratio to the per-supervisor floor",
+            lambda r: f"{r['b_figures'] / r['b_floor_each']:.2f}×",
+        ),
+        row(
+            "(b) floor cells checked / mismatching",
+            lambda r: f"{r['floor_rows']:,} / {r['floor_mismatches']}",
+        ),
+        row(
+            "(c) XLSX export of one province (target < 10 s)",
+            lambda r: f"{r['c_xlsx']:.2f} s ({r['c_units']:,} units)",
+        ),
+        row(
+            "(d) peak RSS, measuring process (target < 300 MB)",
+            lambda r: f"{r['d_peak_mb']:.0f} MB",
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(section: str, extra: str = "") -> None:
+    """Replace (or append) the "## Figures" section, leaving the other sections alone."""
+    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    body = section + (("\n" + extra.strip() + "\n") if extra.strip() else "")
+    pattern = re.compile(r"^## Figures\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: body + "\n", current, count=1)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + body
+    DOCS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    results = []
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            results.append(await run_engine("SQLite", url, None, args.units))
+    if args.postgres:
+        schema = f"cadrebot_bench_{uuid.uuid4().hex[:8]}"
+        await _pg_admin(args.postgres, f'CREATE SCHEMA "{schema}"')
+        try:
+            results.append(await run_engine("PostgreSQL", args.postgres, schema, args.units))
+        finally:
+            await _pg_admin(args.postgres, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    if args.write_docs and results:
+        command = (
+            "python -m bench.figures"
+            + (f" --units {args.units}" if args.units != 300_000 else "")
+            + (" --postgres $CADREBOT_TEST_POSTGRES_URL" if args.postgres else "")
+        )
+        write_docs(docs_section(results, args.units, command))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Figures benchmark at national scale")
+    parser.add_argument("--units", type=int, default=300_000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("CADREBOT_TEST_POSTGRES_URL"),
+        help="server URL (a scratch schema is made); default $CADREBOT_TEST_POSTGRES_URL",
+    )
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        payload = json.loads(args.measure)
+        result = asyncio.run(measure(payload["url"], payload["search_path"], payload["info"]))
+        print(json.dumps(result))
+        return
+    if args.no_postgres:
+        args.postgres = None
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
