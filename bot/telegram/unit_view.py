@@ -3,40 +3,18 @@ current report versions, and the list of versions (every change is a new version
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.formatting import date_text, number
 from bot.i18n import t
 from storage.clock import local_date
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
-from storage.models import MEASURES, Campaign, ReportVersion, Unit
+from storage.models import MEASURES, Campaign, Unit
 from storage.reminders import open_campaigns_for_unit
-
-
-async def versions_of(
-    *, session: AsyncSession, report_ids: Sequence[int]
-) -> dict[int, list[tuple[int, datetime]]]:
-    """report id -> [(version, created_at)] in version order."""
-    if not report_ids:
-        return {}
-    rows = await session.execute(
-        select(
-            col(ReportVersion.report_id), col(ReportVersion.version), col(ReportVersion.created_at)
-        )
-        .where(col(ReportVersion.report_id).in_(list(report_ids)))
-        .order_by(col(ReportVersion.report_id), col(ReportVersion.version))
-    )
-    result: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-    for report_id, version, created_at in rows.all():
-        result[report_id].append((version, created_at))
-    return result
+from storage.report_views import versions_of
 
 
 def measure_value(value: Any, lang: str) -> str:
