@@ -106,7 +106,9 @@ async def advance(
 def nonce(draft: Draft) -> str:
     """A short tag of this draft's identity (id, person, creation time) for button data, so a
     button of a deleted draft never matches a new draft that got the same id."""
-    seed = f"{draft.id}|{draft.person_id}|{draft.created_at.isoformat()}"
+    # The instant, not its rendering: a draft created with a local-time `now` reads back in UTC.
+    created = round(draft.created_at.timestamp() * 1_000_000)
+    seed = f"{draft.id}|{draft.person_id}|{created}"
     return hashlib.sha256(seed.encode()).hexdigest()[:6]
 
 

@@ -116,3 +116,26 @@ async def test_advance_refuses_unknown_attributes(db: Database) -> None:
             pass
         else:
             raise AssertionError("advance accepted a person_id change")
+
+
+async def test_buttons_made_in_local_time_still_match_after_reading_back(db: Database) -> None:
+    """A draft started with a local-time `now` (the campaign's timezone) reads back in UTC; its
+    buttons must still be current."""
+    from zoneinfo import ZoneInfo
+
+    world = await build_world(db)
+    local_now = NOW.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    async with db.write() as session:
+        made = await drafts.start_draft(
+            session=session,
+            person_id=world.reporter_id,
+            unit_id=world.unit_id,
+            channel="telegram",
+            now=local_now,
+            step="pick_deliverable",
+        )
+        tag = drafts.nonce(made)
+    async with db.read() as session:
+        found = await drafts.get_draft(session=session, person_id=world.reporter_id)
+        assert found is not None
+        assert drafts.is_current(found, draft_id=pk(found), revision=found.revision, tag=tag)
