@@ -5,7 +5,8 @@ Routing (group 0, first match wins):
 - anything in a group, supergroup or channel: a command gets one short "write to me privately"
   answer; everything else is ignored (the bot never discusses units or figures in a group);
 - private chat: /start (strangers allowed: it is how one becomes a person), reporter commands
-  (to the conversation engine), supervisor/admin commands, /trogiup, other commands (unknown),
+  (to the conversation engine), supervisor/admin commands (`bot.telegram.admin`: /xuat, /moi,
+  /phancong, /dot and the /xuat campaign buttons), /trogiup, other commands (unknown),
   typed text (to the engine while a draft is open), button presses, and anything that is not
   text (stickers, photos, files: "please answer in text").
 
@@ -29,7 +30,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import pick_language, t
-from bot.telegram import onboarding, reporting, supervision
+from bot.telegram import admin, onboarding, reporting, supervision
 from bot.telegram.turn import Context, Handler, Outcome, Turn, current, runtime_of, turn_callback
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
                 [vietnamese, english], turn_callback(vietnamese, handler), filters=PRIVATE
             )
         )
+    result += admin.handlers()
     result += [
         MessageHandler(PRIVATE & filters.COMMAND, turn_callback("unknown", unknown_command)),
         MessageHandler(PRIVATE & filters.TEXT, turn_callback("text", reporting.text)),

@@ -10,8 +10,8 @@ from storage.access import Scope
 
 PUBLIC = ("start", "trogiup")
 REPORTER = ("baocao", "capnhat", "tinhtrang", "huy")
-SUPERVISOR = ("tonghop", "donvi", "nhacnho")
-ADMIN = ("tonghop", "thongke", "donvi", "nhacnho")
+SUPERVISOR = ("tonghop", "donvi", "nhacnho", "xuat")
+ADMIN = ("tonghop", "thongke", "donvi", "nhacnho", "xuat", "moi", "phancong", "dot")
 
 
 def command_names(scope: Scope) -> list[str]:

@@ -1,0 +1,73 @@
+"""Opening and closing a campaign: only an open campaign is offered for reporting, reminded and
+digested. Every change is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.access import Scope
+from storage.audit import record
+from storage.clock import require_aware
+from storage.models import Campaign, Unit
+
+CAMPAIGN_OPEN = "open"
+CAMPAIGN_CLOSED = "closed"
+STATUSES = (CAMPAIGN_OPEN, CAMPAIGN_CLOSED)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    campaign: Campaign
+    old: str
+    changed: bool  # False: the campaign already had this status (nothing written)
+
+
+async def may_manage(*, session: AsyncSession, scope: Scope, campaign: Campaign) -> bool:
+    """Whether an admin with `scope` may open or close the campaign: a whole-tree admin always;
+    a subtree admin only for a campaign scoped to a unit inside their subtree."""
+    if scope.whole_tree:
+        return True
+    if campaign.scope_unit_id is None:
+        return False
+    unit = await session.get(Unit, campaign.scope_unit_id)
+    return unit is not None and any(unit.path.startswith(path) for path in scope.admin_paths)
+
+
+async def set_campaign_status(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    status: str,
+    now: datetime,
+    actor_person_id: int | None,
+    channel: str,
+) -> StatusChange | None:
+    """Set the campaign's status (`open` or `closed`); None for an unknown campaign. Audited
+    (action `campaign.status`) when it changes."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown campaign status {status!r}")
+    require_aware(now)
+    campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        return None
+    old = campaign.status
+    if old == status:
+        return StatusChange(campaign, old, changed=False)
+    campaign.status = status
+    campaign.updated_at = now
+    await session.flush()
+    await record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="campaign.status",
+        entity="campaign",
+        entity_id=campaign_id,
+        actor_person_id=actor_person_id,
+        old={"status": old},
+        new={"status": status},
+    )
+    return StatusChange(campaign, old, changed=True)
