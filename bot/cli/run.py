@@ -1,5 +1,6 @@
-"""`cadrebot run [--webhook]`: the Telegram bot. Long polling by default; with --webhook,
-python-telegram-bot's webhook server on CADREBOT_WEBHOOK_LISTEN:CADREBOT_WEBHOOK_PORT at
+"""`cadrebot run [--webhook]`: the whole bot (see `bot.runtime`: answering users, the outbox
+sender, catch-up and the scheduled jobs) until SIGINT/SIGTERM. Long polling by default; with
+--webhook, python-telegram-bot's webhook server on CADREBOT_WEBHOOK_LISTEN:CADREBOT_WEBHOOK_PORT at
 CADREBOT_WEBHOOK_PATH (the secret-token header checked when CADREBOT_WEBHOOK_SECRET is set), with
 `GET /healthz` on the same port. The token is never logged: httpx's request log (which prints
 URLs containing it) is silenced and every log record is scrubbed of it."""
@@ -13,14 +14,10 @@ import signal
 from contextlib import suppress
 
 import typer
-from telegram import Update
 
-from bot.app import build_application
 from bot.cli import common
+from bot.runtime import run_service
 from bot.settings import Settings
-from bot.telegram.menus import set_default_menu
-from bot.telegram.webhook import start_webhook
-from storage.clock import system_clock
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +54,21 @@ def configure_logging(config: Settings) -> None:
 
 
 async def serve(config: Settings, *, webhook: bool, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or until `stop` is set)."""
+    """Run the whole bot (`bot.runtime.run_service`) until SIGINT/SIGTERM (or until `stop`)."""
     # RetryAfter.retry_after as a timedelta (the adapter reads both; no deprecation warnings).
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with common.database(config) as db:
-        application = build_application(config, db=db, clock=system_clock)
-        async with application:
-            assert application.updater is not None
-            await set_default_menu(application.bot)
-            if webhook:
-                await start_webhook(application, config)
-                log.info("webhook server on %s:%s", config.webhook_listen, config.webhook_port)
-            else:
-                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-                log.info("long polling started")
-            await application.start()
-            await stop.wait()
-            await application.updater.stop()
-            await application.stop()
+    try:
+        await run_service(config, webhook=webhook, stop=stop)
+    finally:
+        for sig in signals:
+            with suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
 
 
 def register(app: typer.Typer) -> None:
