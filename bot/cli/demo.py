@@ -1,56 +1,71 @@
-"""`cadrebot demo`: the offline demo in a fresh SQLite file (no token, no network)."""
+"""`cadrebot demo`: the whole product offline, in a fresh SQLite file (no token, no network)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from bot.cli import common
-from bot.demo.world import World, build_world
+from bot.demo.outputs import DemoFiles, write_outputs
+from bot.demo.simulate import Simulation
+from bot.demo.world import build_world
 from storage.db import Database
 
 DEMO_START = datetime(2016, 5, 20, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+DEMO_END = date(2016, 10, 3)
+
+
+def fresh_database(output: Path) -> Path:
+    """The demo's SQLite file in `output`, removed if an earlier run left one."""
+    output.mkdir(parents=True, exist_ok=True)
+    database_file = output / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database_file}{suffix}").unlink(missing_ok=True)
+    return database_file
+
+
+async def run_demo(
+    output: Path, *, units: int, seed: int, end: date = DEMO_END, quiet: bool = False
+) -> tuple[Simulation, DemoFiles]:
+    """Build the world, simulate the campaign and write the files; returns both."""
+    database_file = fresh_database(output)
+    db = Database.from_url(f"sqlite+aiosqlite:///{database_file}")
+    try:
+        world = await build_world(db, now=DEMO_START, units=units, seed=seed)
+        with common.progress() as bar:
+            task = bar.add_task("Mô phỏng đợt học tập", total=(end - DEMO_START.date()).days + 1)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            sim = Simulation(db, world, seed=seed, start=DEMO_START, end=end, on_day=advance)
+            await sim.start()
+            try:
+                await sim.run()
+                files = await write_outputs(sim, output)
+            finally:
+                await sim.stop()
+        return sim, files
+    finally:
+        await db.dispose()
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         output: Path = typer.Option(Path("demo-output"), help="Thư mục ghi kết quả."),
-        units: int = typer.Option(200, min=8, max=20_000, help="Số đơn vị của tỉnh hư cấu."),
+        units: int = typer.Option(200, min=8, max=5_000, help="Số đơn vị của tỉnh hư cấu."),
         seed: int = typer.Option(2016, help="Hạt giống ngẫu nhiên (cùng hạt giống, cùng kết quả)."),
     ) -> None:
         """Chạy bản trình diễn ngoại tuyến (không cần token, không cần mạng)."""
-        output.mkdir(parents=True, exist_ok=True)
-        database_file = output / "demo.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database_file}{suffix}").unlink(missing_ok=True)
-        world = common.run(_build(database_file, units=units, seed=seed))
-        _print_summary(world, database_file)
-
-
-async def _build(database_file: Path, *, units: int, seed: int) -> World:
-    db = Database.from_url(f"sqlite+aiosqlite:///{database_file}")
-    try:
-        return await build_world(db, now=DEMO_START, units=units, seed=seed)
-    finally:
-        await db.dispose()
-
-
-def _print_summary(world: World, database_file: Path) -> None:
-    table = Table(title="Tỉnh hư cấu đã được tạo")
-    table.add_column("Cấp")
-    table.add_column("Số đơn vị", justify="right")
-    for level, count in world.units_by_level.items():
-        table.add_row(level, str(count))
-    table.add_row("Tổng", str(world.unit_count))
-    common.console.print(table)
-    common.console.print(
-        f"Đợt học tập {world.campaign_reference} (mã {world.campaign_id}); "
-        f"{len(world.reporters)} mã mời bí thư, {len(world.supervisors)} mã mời ủy viên "
-        f"Ban Thường vụ, {len(world.admins)} mã mời Ban Tuyên giáo."
-    )
-    common.console.print(f"Cơ sở dữ liệu: {database_file}")
+        _sim, files = common.run(run_demo(output, units=units, seed=seed))
+        common.console.print(files.summary.read_text(encoding="utf-8"))
+        common.console.print("Các tệp đã ghi:")
+        for path in files.all():
+            common.console.print(f"  {path}")
+        common.console.print(
+            "Chạy thật với Telegram: CADREBOT_TELEGRAM_TOKEN=... cadrebot init && cadrebot run"
+        )

@@ -24,14 +24,47 @@ DISTRICT_NAMES = [
     "Thị ủy Long Điền",
 ]
 COMMUNE_STEMS = [
-    "An", "Bình", "Cẩm", "Đông", "Giang", "Hòa", "Hưng", "Khánh", "Lạc", "Minh", "Nghĩa",
-    "Phong", "Phúc", "Quang", "Sơn", "Tân", "Thái", "Thanh", "Trung", "Vĩnh", "Xuân", "Yên",
+    "An",
+    "Bình",
+    "Cẩm",
+    "Đông",
+    "Giang",
+    "Hòa",
+    "Hưng",
+    "Khánh",
+    "Lạc",
+    "Minh",
+    "Nghĩa",
+    "Phong",
+    "Phúc",
+    "Quang",
+    "Sơn",
+    "Tân",
+    "Thái",
+    "Thanh",
+    "Trung",
+    "Vĩnh",
+    "Xuân",
+    "Yên",
 ]
 COMMUNE_TAILS = ["Lộc", "Thịnh", "Hải", "Tiến", "Đức", "Mỹ", "Phú", "Thành", "Lợi", "Hà"]
 CELL_KINDS = ["Chi bộ thôn", "Chi bộ khu phố", "Chi bộ trường học", "Chi bộ trạm y tế"]
 VILLAGE_NAMES = [
-    "Đông Xá", "Trung Hòa", "Phú Mỹ", "Cổ Am", "Lạc Thổ", "Hữu Bằng", "Mai Động", "Tiên Du",
-    "Đại Lâm", "Yên Việt", "Ngọc Hà", "Kim Đôi", "Thượng Đồng", "Vân Khám", "Bảo Tháp",
+    "Đông Xá",
+    "Trung Hòa",
+    "Phú Mỹ",
+    "Cổ Am",
+    "Lạc Thổ",
+    "Hữu Bằng",
+    "Mai Động",
+    "Tiên Du",
+    "Đại Lâm",
+    "Yên Việt",
+    "Ngọc Hà",
+    "Kim Đôi",
+    "Thượng Đồng",
+    "Vân Khám",
+    "Bảo Tháp",
 ]
 
 
@@ -54,8 +87,11 @@ def build_province(*, units: int = 200, seed: int = 2016) -> Province:
 
     def add(code: str, name: str, level: str, parent: str | None, members: int) -> None:
         nonlocal line
-        rows.append(UnitRow(line=line, code=code, name=name, level=level, parent_code=parent,
-                            members=members))
+        rows.append(
+            UnitRow(
+                line=line, code=code, name=name, level=level, parent_code=parent, members=members
+            )
+        )
         line += 1
 
     districts = max(2, min(len(DISTRICT_NAMES), round(units * 0.04)))
@@ -87,8 +123,25 @@ def build_province(*, units: int = 200, seed: int = 2016) -> Province:
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"]
 MIDDLE = ["Văn", "Thị", "Đức", "Minh", "Thu", "Quang", "Ngọc", "Hữu"]
-GIVEN = ["An", "Bình", "Cường", "Dung", "Hạnh", "Hùng", "Lan", "Long", "Mai", "Nam", "Phương",
-         "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Yến"]
+GIVEN = [
+    "An",
+    "Bình",
+    "Cường",
+    "Dung",
+    "Hạnh",
+    "Hùng",
+    "Lan",
+    "Long",
+    "Mai",
+    "Nam",
+    "Phương",
+    "Quân",
+    "Sơn",
+    "Thảo",
+    "Trang",
+    "Tuấn",
+    "Yến",
+]
 
 
 def person_name(rng: random.Random) -> str:

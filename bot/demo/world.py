@@ -6,14 +6,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.demo.province import Province, build_province, person_name
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
 from storage.invites import create_invite, create_invites_for_units
 from storage.migrate import upgrade
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Unit
 from storage.units import ensure_default_levels, import_units, subtree_units
-
-from bot.demo.province import Province, build_province, person_name
 
 
 @dataclass(frozen=True)
