@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Subquery,
     and_,
     case,
     exists,
@@ -361,14 +360,15 @@ def scope_condition(
     return and_(*conditions)
 
 
-def latest_versions(campaign_id: int, as_of: datetime) -> Subquery:
-    """(report_id, version): each report's latest version created at or before `as_of`."""
+def version_as_of(as_of: datetime) -> ColumnElement[Any]:
+    """SQL, correlated to the outer `report` row: its latest version number created at or before
+    `as_of`. One index probe per report (ix_report_version_report_created), so the cost follows
+    the units counted, whatever the planner's statistics say."""
+    older = VERSION.alias("older")
     return (
-        select(VERSION.c.report_id, func.max(VERSION.c.version).label("version"))
-        .join(REPORT, REPORT.c.id == VERSION.c.report_id)
-        .where(REPORT.c.campaign_id == campaign_id, VERSION.c.created_at <= as_of)
-        .group_by(VERSION.c.report_id)
-        .subquery("latest")
+        select(func.max(older.c.version))
+        .where(older.c.report_id == REPORT.c.id, older.c.created_at <= as_of)
+        .scalar_subquery()
     )
 
 
@@ -390,9 +390,8 @@ def expected_rows(
     root_path: str | None,
     unit_filter: ColumnElement[bool] | None,
 ) -> Select[Any]:
-    """SELECT `columns` FROM every (expected unit, deliverable) pair, with its report as of
-    `as_of` (report, latest, version; NULL when none) outer-joined."""
-    latest = latest_versions(ctx.id, as_of)
+    """SELECT `columns` FROM every (expected unit, deliverable) pair, with its report and that
+    report's version as of `as_of` outer-joined (NULL when none)."""
     return (
         select(*columns)
         .select_from(UNIT)
@@ -412,10 +411,9 @@ def expected_rows(
                 REPORT.c.first_confirmed_at <= as_of,
             ),
         )
-        .outerjoin(latest, latest.c.report_id == REPORT.c.id)
         .outerjoin(
             VERSION,
-            and_(VERSION.c.report_id == latest.c.report_id, VERSION.c.version == latest.c.version),
+            and_(VERSION.c.report_id == REPORT.c.id, VERSION.c.version == version_as_of(as_of)),
         )
         .where(scope_condition(ctx, as_of=as_of, root_path=root_path, unit_filter=unit_filter))
     )
@@ -687,27 +685,28 @@ async def unit_rows(
     result = await session.stream(stmt.execution_options(yield_per=batch_size))
     current: Any = None
     parts: list[UnitDeliverable] = []
-    async for row in result:
-        if current is not None and row.path != current.path:
-            yield _unit(current, parts)
-            parts = []
-        current = row
-        if row.report_id is None:
-            status = STATUS_MISSING
-        else:
-            status = STATUS_ON_TIME if row.on_time else STATUS_LATE
-        parts.append(
-            UnitDeliverable(
-                key=keys[row.deliverable_id],
-                status=status,
-                due_date=row.due_date,
-                report_id=row.report_id,
-                version=row.version,
-                first_confirmed_at=row.first_confirmed_at,
-                version_created_at=row.version_created_at,
-                measures={m: getattr(row, m) for m in MEASURES if getattr(row, m) is not None},
+    async for batch in result.partitions(batch_size):
+        for row in batch:
+            if current is not None and row.path != current.path:
+                yield _unit(current, parts)
+                parts = []
+            current = row
+            if row.report_id is None:
+                status = STATUS_MISSING
+            else:
+                status = STATUS_ON_TIME if row.on_time else STATUS_LATE
+            parts.append(
+                UnitDeliverable(
+                    key=keys[row.deliverable_id],
+                    status=status,
+                    due_date=row.due_date,
+                    report_id=row.report_id,
+                    version=row.version,
+                    first_confirmed_at=row.first_confirmed_at,
+                    version_created_at=row.version_created_at,
+                    measures={m: getattr(row, m) for m in MEASURES if getattr(row, m) is not None},
+                )
             )
-        )
     if current is not None:
         yield _unit(current, parts)
 

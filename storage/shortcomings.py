@@ -22,13 +22,13 @@ versions; see storage.figures).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, case, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import require_aware
@@ -40,7 +40,6 @@ from storage.figures import (
     UNIT,
     VERSION,
     CampaignContext,
-    carrier_counts,
     choose_carriers,
     expected_rows,
     load_campaign,
@@ -78,31 +77,6 @@ def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
     return [dl_id for dl_id, end in ctx.deadline_ends.items() if as_of >= end]
 
 
-async def _units(
-    session: AsyncSession,
-    ctx: CampaignContext,
-    condition: ColumnElement[bool],
-    *,
-    as_of: datetime,
-    root_path: str | None,
-    unit_filter: ColumnElement[bool] | None,
-    extra: Sequence[Any] = (),
-) -> list[Any]:
-    stmt = (
-        expected_rows(
-            ctx,
-            [UNIT.c.code, UNIT.c.name, UNIT.c.level_code, UNIT.c.path, *extra],
-            as_of=as_of,
-            root_path=root_path,
-            unit_filter=unit_filter,
-        )
-        .where(condition)
-        .distinct()
-        .order_by(UNIT.c.path, *extra)
-    )
-    return list((await session.execute(stmt)).all())
-
-
 def _unit(row: Any) -> ShortcomingUnit:
     return ShortcomingUnit(row.code, row.name, row.level_code)
 
@@ -119,84 +93,78 @@ async def find_shortcomings(
     order. MISSING_REPORT comes once per deliverable (params: deliverable key and names)."""
     require_aware(as_of)
     ctx = await load_campaign(session=session, campaign_id=campaign_id)
-    found: list[Shortcoming] = []
-
-    async def units(condition: ColumnElement[bool], extra: Sequence[Any] = ()) -> list[Any]:
-        return await _units(
-            session,
-            ctx,
-            condition,
-            as_of=as_of,
-            root_path=root_path,
-            unit_filter=unit_filter,
-            extra=extra,
-        )
-
-    short = await units(VERSION.c.duration_halfdays < ctx.min_session_halfdays)
-    if short:
-        found.append(
-            Shortcoming(
-                SHORT_SESSION,
-                tuple(map(_unit, short)),
-                {"min_session_halfdays": ctx.min_session_halfdays},
-            )
-        )
-
     threshold = _threshold(ctx.essay_rate_threshold)
-    low = await units(
-        and_(
+    flags: dict[str, ColumnElement[bool]] = {
+        SHORT_SESSION: VERSION.c.duration_halfdays < ctx.min_session_halfdays,
+        LOW_ESSAY_RATE: and_(
             VERSION.c.attended > 0,
             VERSION.c.essays * threshold.denominator < VERSION.c.attended * threshold.numerator,
-        )
-    )
-    if low:
-        found.append(Shortcoming(LOW_ESSAY_RATE, tuple(map(_unit, low)), {"threshold": threshold}))
-
-    incomplete = await units(VERSION.c.heads_with_plan < VERSION.c.heads)
-    if incomplete:
-        found.append(Shortcoming(ACTION_PLANS_INCOMPLETE, tuple(map(_unit, incomplete))))
-
+        ),
+        ACTION_PLANS_INCOMPLETE: VERSION.c.heads_with_plan < VERSION.c.heads,
+    }
     passed = _passed_deadlines(ctx, as_of)
+    program_carrier = None
     if passed:
-        counts = await carrier_counts(
+        # The form declaration says which deliverable carries the program; failing that, the
+        # versions do (see storage.figures.choose_carriers).
+        carriers = await choose_carriers(ctx, {}, session=session, measures=(PROGRAM,))
+        program_carrier = carriers.get(PROGRAM)
+        if program_carrier is not None:
+            flags[NO_ACTION_PROGRAM] = and_(
+                DEADLINE.c.id.in_(passed),
+                DEADLINE.c.deliverable_id == program_carrier,
+                or_(REPORT.c.id.is_(None), VERSION.c.action_program.is_not(True)),
+            )
+        flags[MISSING_REPORT] = and_(DEADLINE.c.id.in_(passed), REPORT.c.id.is_(None))
+
+    # One pass over the (unit, deliverable) pairs counted, keeping only the flagged ones.
+    stmt = (
+        expected_rows(
             ctx,
-            session=session,
+            [
+                UNIT.c.code,
+                UNIT.c.name,
+                UNIT.c.level_code,
+                DEADLINE.c.deliverable_id,
+                *(case((condition, 1), else_=0).label(kind) for kind, condition in flags.items()),
+            ],
             as_of=as_of,
             root_path=root_path,
             unit_filter=unit_filter,
-            measures=(PROGRAM,),
         )
-        carriers = await choose_carriers(ctx, counts, session=session, measures=(PROGRAM,))
-        carrier = carriers.get(PROGRAM)
-        if carrier is not None:
-            no_program = await units(
-                and_(
-                    DEADLINE.c.id.in_(passed),
-                    DEADLINE.c.deliverable_id == carrier,
-                    or_(REPORT.c.id.is_(None), VERSION.c.action_program.is_not(True)),
+        .where(or_(*flags.values()))
+        .order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
+    )
+    units: dict[tuple[str, int | None], dict[str, ShortcomingUnit]] = {}
+    for row in (await session.execute(stmt)).all():
+        for kind in flags:
+            if getattr(row, kind):
+                bucket = row.deliverable_id if kind == MISSING_REPORT else None
+                units.setdefault((kind, bucket), {}).setdefault(row.code, _unit(row))
+
+    def listed(kind: str, bucket: int | None = None) -> tuple[ShortcomingUnit, ...]:
+        return tuple(units.get((kind, bucket), {}).values())
+
+    found: list[Shortcoming] = []
+    if short := listed(SHORT_SESSION):
+        found.append(
+            Shortcoming(SHORT_SESSION, short, {"min_session_halfdays": ctx.min_session_halfdays})
+        )
+    if low := listed(LOW_ESSAY_RATE):
+        found.append(Shortcoming(LOW_ESSAY_RATE, low, {"threshold": threshold}))
+    if incomplete := listed(ACTION_PLANS_INCOMPLETE):
+        found.append(Shortcoming(ACTION_PLANS_INCOMPLETE, incomplete))
+    if program_carrier is not None and (no_program := listed(NO_ACTION_PROGRAM)):
+        found.append(
+            Shortcoming(NO_ACTION_PROGRAM, no_program, {"deliverable": ctx.key_of(program_carrier)})
+        )
+    for d in ctx.deliverables:
+        if missing := listed(MISSING_REPORT, d.id):
+            found.append(
+                Shortcoming(
+                    MISSING_REPORT,
+                    missing,
+                    {"deliverable": d.key, "name_vi": d.name_vi, "name_en": d.name_en},
                 )
             )
-            if no_program:
-                found.append(
-                    Shortcoming(
-                        NO_ACTION_PROGRAM,
-                        tuple(map(_unit, no_program)),
-                        {"deliverable": ctx.key_of(carrier)},
-                    )
-                )
-
-        missing = await units(
-            and_(DEADLINE.c.id.in_(passed), REPORT.c.id.is_(None)),
-            extra=(DELIVERABLE.c.position, DEADLINE.c.deliverable_id),
-        )
-        for d in ctx.deliverables:
-            late_units = tuple(_unit(r) for r in missing if r.deliverable_id == d.id)
-            if late_units:
-                found.append(
-                    Shortcoming(
-                        MISSING_REPORT,
-                        late_units,
-                        {"deliverable": d.key, "name_vi": d.name_vi, "name_en": d.name_en},
-                    )
-                )
     return found
