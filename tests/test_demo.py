@@ -1,0 +1,61 @@
+"""The offline demo at small size: its files exist, read naturally, and its figures are the
+figures module's for the same database."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from bot.cli.demo import run_demo
+from bot.formatting import percent
+from storage.db import Database
+from storage.figures import compute_figures
+
+END = date(2016, 6, 20)
+
+
+async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_module(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "out"
+    sim, files = await run_demo(output, units=12, seed=7, end=END)
+    for path in files.all():
+        assert path.exists() and path.stat().st_size > 0, path
+
+    transcript = files.transcript.read_text(encoding="utf-8")
+    assert "Chào đồng chí" in transcript
+    assert "Đã ghi nhận báo cáo số" in transcript
+    assert "Traceback" not in transcript
+    assert files.digest_chart is not None
+    assert files.digest_chart.read_bytes().startswith(b"\x89PNG")
+    assert "Tổng hợp" in load_workbook(files.workbook, read_only=True).sheetnames[0]
+    assert sim.stats.reports > 0
+    assert sim.stats.rejected_answers > 0  # typos were explained and asked again
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{output / 'demo.db'}")
+    try:
+        async with db.read() as session:
+            figures = await compute_figures(
+                session=session,
+                campaign_id=sim.world.campaign_id,
+                as_of=sim.clock(),
+                combined=(("tinh", "huyen"), ("co_so",)),
+            )
+    finally:
+        await db.dispose()
+
+    summary = files.summary.read_text(encoding="utf-8")
+    reported = sum(status.reported for status in figures.total.status.values())
+    assert reported == sim.stats.reports  # every confirmed conversation is a reported unit
+    session_status = figures.total.status["hoi_nghi"]
+    assert (
+        f"{session_status.reported}/{session_status.expected} đơn vị đã báo cáo "
+        f"({session_status.on_time} đúng hạn, {session_status.late} trễ hạn, "
+        f"{session_status.missing} chưa báo cáo)"
+    ) in summary
+    for group in figures.combined:
+        assert percent(group.essay.numerator, group.essay.denominator, "vi") in summary
+    narrative = files.narrative.read_text(encoding="utf-8")
+    assert narrative.strip()
