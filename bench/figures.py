@@ -381,6 +381,12 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
     db = Database(create_engine(url, search_path=search_path))
     campaign_id = info["campaign_id"]
     result: dict[str, Any] = {}
+    peaks: dict[str, float] = {}
+
+    def peak(phase: str) -> None:
+        peaks[phase] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    peak("start")
     try:
         async with db.read() as session:
             t0 = time.perf_counter()
@@ -391,9 +397,11 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
                 root_path=info["province_path"],
             )
             result["a_province"] = time.perf_counter() - t0
+            peak("a_province")
             t0 = time.perf_counter()
             country = await compute_figures(session=session, campaign_id=campaign_id, as_of=NOW)
             result["a_country"] = time.perf_counter() - t0
+            peak("a_country")
             result["country_expected"] = country.total.session.expected
             result["province_expected"] = province.total.session.expected
 
@@ -412,6 +420,7 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
                     session=session, campaign_id=campaign_id, as_of=NOW, unit_filter=condition
                 )
             result["b_figures"] = time.perf_counter() - t0
+            peak("b_figures")
 
             ctx = await load_ctx(session=session, campaign_id=campaign_id)
             params = {"campaign": campaign_id, "as_of": NOW}
@@ -423,6 +432,7 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
                 )
             ).all()
             result["b_floor_set"] = time.perf_counter() - t0
+            peak("b_floor_set")
             one = floor_sql(campaign_id, dict(ctx.deadline_ends), True)
             t0 = time.perf_counter()
             for person_id in sorted(follows):
@@ -470,11 +480,13 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
                     root_path=info["province_path"],
                 )
                 result["c_xlsx"] = time.perf_counter() - t0
+                peak("c_xlsx")
                 result["c_units"] = count
                 result["c_bytes"] = out.stat().st_size
     finally:
         await db.dispose()
     result["d_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["d_peak_after"] = peaks
     return result
 
 
@@ -528,7 +540,8 @@ async def run_engine(label: str, url: str, search_path: str | None, units: int) 
         f"{result['floor_mismatches']} mismatching cells of {result['floor_rows']:,}\n"
         f"[{label}] (c) XLSX of {result['c_units']:,} units: {result['c_xlsx']:.2f} s "
         f"({result['c_bytes'] / 1e6:.1f} MB)\n"
-        f"[{label}] (d) peak RSS of the measuring process: {result['d_peak_mb']:.0f} MB",
+        f"[{label}] (d) peak RSS of the measuring process: {result['d_peak_mb']:.0f} MB "
+        f"(peak after each phase: {result['d_peak_after']})",
         flush=True,
     )
     return result
