@@ -20,8 +20,8 @@ import asyncio
 import logging
 import random
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +52,8 @@ NO_IDENTITY = "no chat identity"
 FORGOTTEN = "person forgotten"
 
 Route = tuple[str, str]  # (channel name, chat id)
+_NEXT_DRAIN = timedelta(seconds=1)  # the least a deferral lasts: past the drain's `due_by`
+_EPSILON = 1e-9  # seconds: a chat ready at a slot's time (up to rounding) is ready at that slot
 
 
 @dataclass(slots=True)
@@ -70,12 +72,31 @@ class Stats:
 
 
 @dataclass(slots=True)
+class _Item:
+    row: Outbox
+    behind: int  # due rows behind this one in its chat when it was claimed
+
+
+@dataclass(slots=True)
+class _Chat:
+    route: Route
+    items: deque[_Item] = field(default_factory=deque)
+    busy: bool = False  # a send to this chat is under way
+
+
+@dataclass(slots=True)
 class _Drain:
+    due_by: datetime
     stats: Stats = field(default_factory=Stats)
-    tails: dict[Route, asyncio.Task[None]] = field(default_factory=dict)
+    chats: dict[Route, _Chat] = field(default_factory=dict)
     deferred: dict[Route, datetime] = field(default_factory=dict)
     dead: dict[Route, str] = field(default_factory=dict)
-    inflight: set[int] = field(default_factory=set)
+    inflight: set[int] = field(default_factory=set)  # claimed by this drain, not settled yet
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    claiming: bool = False
+    claim_more: bool = True  # the last claim found rows, or a row was settled since
+    error: BaseException | None = None
 
 
 class Sender:
@@ -87,7 +108,8 @@ class Sender:
         *,
         clock: Clock,
         worker_id: str | None = None,
-        batch_size: int = 200,
+        batch_size: int = 500,
+        per_chat: int = 20,
         max_attempts: int = 5,
         max_rate_limited: int = 20,
         backoff_base: float = 5.0,
@@ -103,6 +125,7 @@ class Sender:
         self.clock = clock
         self.worker_id = worker_id or uuid.uuid4().hex[:8]
         self.batch_size = batch_size
+        self.per_chat = per_chat
         self.max_attempts = max_attempts
         self.max_rate_limited = max_rate_limited
         self.backoff_base = backoff_base
@@ -137,36 +160,14 @@ class Sender:
     async def drain_once(self, now: datetime | None = None) -> Stats:
         """Send everything due at `now` (default: the clock); returns what happened. Rows that
         become due again during the drain (retries) wait for the next drain."""
-        due_by = require_aware(now or self.clock())
-        drain = _Drain()
+        drain = _Drain(due_by=require_aware(now or self.clock()))
         heartbeat = asyncio.create_task(self._heartbeat(drain))
         try:
-            while True:
-                room = self.batch_size - len(drain.inflight)
-                if room < max(1, self.batch_size // 2) and drain.tails:
-                    await asyncio.wait(
-                        list(drain.tails.values()), return_when=asyncio.FIRST_COMPLETED
-                    )
-                    self._forget_done(drain)
-                    continue
-                async with self._write() as session:
-                    rows = await outbox.claim_batch(
-                        session=session,
-                        now=max(due_by, self.clock()),
-                        due_by=due_by,
-                        limit=room,
-                        worker_id=self.worker_id,
-                        lease=self.lease,
-                    )
-                if not rows:
-                    break
-                drain.stats.claimed += len(rows)
-                drain.inflight.update(row.id for row in rows if row.id is not None)
-                await self._dispatch(drain, rows)
-            if drain.tails:
-                await asyncio.gather(*drain.tails.values())
+            await self._pace(drain)
         finally:
             heartbeat.cancel()
+            for task in list(drain.tasks):
+                task.cancel()
         return drain.stats
 
     async def run_forever(self, stop_event: asyncio.Event, *, idle_seconds: float = 2.0) -> None:
@@ -187,11 +188,120 @@ class Sender:
                 stop.cancel()
                 wake.cancel()
 
-    def _forget_done(self, drain: _Drain) -> None:
-        for route, task in list(drain.tails.items()):
-            if task.done():
-                del drain.tails[route]
-                task.result()  # re-raise a bug in the chat task instead of hiding it
+    # --------------------------------------------------------------------------------- pacing
+
+    async def _pace(self, drain: _Drain) -> None:
+        """The one loop that decides what goes out: at each global slot, the ready chat whose
+        head row has the most rows behind it (then the oldest). A chat that must wait (spacing,
+        cool-down, a send under way) is skipped, never waited for."""
+        while True:
+            drain.changed.clear()
+            if drain.error is not None:
+                raise drain.error
+            self._maybe_claim(drain)
+            chat, wait = self._pick(drain)
+            if chat is not None:
+                self._start(drain, chat)
+                continue
+            if wait is None and not drain.tasks:
+                return
+            await self._wait(drain, wait)
+
+    def _pick(self, drain: _Drain) -> tuple[_Chat | None, float | None]:
+        """The chat to send to now, else how long until one may be ready (None: until
+        something changes)."""
+        now = self.limiter.clock()
+        best: _Chat | None = None
+        best_key: tuple[int, datetime, int] | None = None
+        earliest: float | None = None
+        for route, chat in list(drain.chats.items()):
+            if not chat.items:
+                if not chat.busy:
+                    del drain.chats[route]
+                continue
+            if chat.busy:
+                continue
+            ready = self.limiter.chat_ready_at(route[1])
+            if ready > now + _EPSILON:
+                earliest = ready if earliest is None else min(earliest, ready)
+                continue
+            head = chat.items[0]
+            key = (-head.behind, head.row.not_before, head.row.id or 0)
+            if best_key is None or key < best_key:
+                best, best_key = chat, key
+        if best is None:
+            return None, None if earliest is None else earliest - now
+        slot = self.limiter.next_global()
+        if slot > now + _EPSILON:
+            return None, slot - now
+        return best, None
+
+    async def _wait(self, drain: _Drain, seconds: float | None) -> None:
+        """Sleep `seconds` on the limiter's clock, or until a send, a write or a claim ends."""
+        if drain.changed.is_set():
+            return
+        changed = asyncio.ensure_future(drain.changed.wait())
+        waiters: set[asyncio.Future[Any]] = {changed}
+        if seconds is not None:
+            waiters.add(asyncio.ensure_future(self.limiter.sleep(seconds)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _spawn(self, drain: _Drain, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        drain.tasks.add(task)
+        task.add_done_callback(lambda done: self._task_done(drain, done))
+
+    @staticmethod
+    def _task_done(drain: _Drain, task: asyncio.Task[None]) -> None:
+        drain.tasks.discard(task)
+        drain.changed.set()
+        if not task.cancelled() and task.exception() is not None and drain.error is None:
+            drain.error = task.exception()  # a bug: re-raised by the pacer, not hidden
+
+    def _settled(self, drain: _Drain, ids: Iterable[int | None]) -> None:
+        drain.inflight.difference_update(i for i in ids if i is not None)
+        drain.claim_more = True  # a row left the chat queues: more may be claimable now
+
+    # -------------------------------------------------------------------------------- claiming
+
+    def _maybe_claim(self, drain: _Drain) -> None:
+        """Refill the window when a quarter of it is free (or it is empty), one claim at a time,
+        and only if the last claim found rows or a row was settled since."""
+        if drain.claiming or not drain.claim_more:
+            return
+        # The window is what waits to be sent; rows already sent (their `sent` write pending)
+        # do not hold it up.
+        queued = sum(len(chat.items) + chat.busy for chat in drain.chats.values())
+        room = self.batch_size - queued
+        if room <= 0 or (queued and room < max(1, self.batch_size // 4)):
+            return
+        drain.claiming = True
+        drain.claim_more = False
+        self._spawn(drain, self._claim(drain, room))
+
+    async def _claim(self, drain: _Drain, room: int) -> None:
+        try:
+            async with self._write() as session:
+                found = await outbox.claim_window(
+                    session=session,
+                    now=max(drain.due_by, self.clock()),
+                    due_by=drain.due_by,
+                    limit=room,
+                    per_chat=self.per_chat,
+                    worker_id=self.worker_id,
+                    lease=self.lease,
+                )
+            if found:
+                drain.stats.claimed += len(found)
+                drain.inflight.update(row.id for row, _ in found if row.id is not None)
+                drain.claim_more = True
+                await self._enqueue(drain, found)
+        finally:
+            drain.claiming = False
 
     async def _heartbeat(self, drain: _Drain) -> None:
         interval = self.lease.total_seconds() / 3
@@ -261,63 +371,87 @@ class Sender:
             routes[row.id] = (best.channel, best.chat_id)
         return routes
 
-    async def _dispatch(self, drain: _Drain, rows: list[Outbox]) -> None:
-        routes = await self._routes(rows)
-        groups: dict[Route, list[Outbox]] = defaultdict(list)
-        undeliverable: dict[str, list[int]] = defaultdict(list)
-        for row in rows:
+    async def _enqueue(self, drain: _Drain, found: list[tuple[Outbox, int]]) -> None:
+        """Append claimed rows to their chats' queues (claim order is each chat's order); rows
+        that cannot be delivered fail, rows of a chat deferred or dead in this drain follow it."""
+        routes = await self._routes([row for row, _ in found])
+        failed: dict[str, list[int]] = defaultdict(list)
+        released: dict[datetime, list[int]] = defaultdict(list)
+        for row, behind in found:
             assert row.id is not None
             route = routes[row.id]
             if isinstance(route, str):
-                undeliverable[route].append(row.id)
+                failed[route].append(row.id)
             elif route[0] not in self.channels:
-                undeliverable[f"channel {route[0]!r} is not configured"].append(row.id)
+                failed[f"channel {route[0]!r} is not configured"].append(row.id)
+            elif route in drain.dead:
+                failed[drain.dead[route]].append(row.id)
+            elif route in drain.deferred:
+                released[drain.deferred[route]].append(row.id)
             else:
-                groups[route].append(row)
-        if undeliverable:
-            async with self._write() as session:
-                for reason, ids in undeliverable.items():
-                    await outbox.mark_failed(
-                        session=session, outbox_ids=ids, reason=reason, attempted=False
-                    )
-            for ids in undeliverable.values():
+                chat = drain.chats.get(route)
+                if chat is None:
+                    chat = drain.chats[route] = _Chat(route)
+                chat.items.append(_Item(row, behind))
+        if not failed and not released:
+            return
+        async with self._write() as session:
+            for reason, ids in failed.items():
+                await outbox.mark_failed(
+                    session=session, outbox_ids=ids, reason=reason, attempted=False
+                )
                 drain.stats.failed += len(ids)
-                drain.inflight.difference_update(ids)
-        for route, group in groups.items():
-            previous = drain.tails.get(route)
-            drain.tails[route] = asyncio.create_task(self._send_chat(drain, route, group, previous))
+            for not_before, ids in released.items():
+                await outbox.release(session=session, ids=ids, not_before=not_before)
+                drain.stats.deferred += len(ids)
+        for ids in (*failed.values(), *released.values()):
+            self._settled(drain, ids)
 
     # ------------------------------------------------------------------------------- sending
 
-    async def _send_chat(
-        self,
-        drain: _Drain,
-        route: Route,
-        rows: list[Outbox],
-        previous: asyncio.Task[None] | None,
-    ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
+    def _start(self, drain: _Drain, chat: _Chat) -> None:
+        """Send the head row of `chat` (chosen by the pacer) in a task of its own."""
+        item = chat.items.popleft()
+        row = item.row
+        assert row.id is not None
+        quiet = self._quiet_until(row)
+        if quiet is not None:  # held back until the quiet hours end; no slot used
+            chat.items.appendleft(item)
+            self._defer(drain, chat, quiet)
+            return
         try:
-            for index, row in enumerate(rows):
-                if route in drain.dead or route in drain.deferred:
-                    await self._settle_rest(drain, route, rows[index:])
-                    return
-                await self._send_row(drain, route, row)
-        finally:
-            drain.inflight.difference_update(r.id for r in rows if r.id is not None)
+            message = OutgoingMessage.from_payload(row.payload)
+        except PayloadError as exc:
+            drain.stats.failed += 1
+            self._spawn(drain, self._fail(drain, [row.id], str(exc)))
+            return
+        self.limiter.take(chat.route[1])
+        chat.busy = True
+        self._spawn(drain, self._send(drain, chat, row, message))
 
-    async def _settle_rest(self, drain: _Drain, route: Route, rows: list[Outbox]) -> None:
-        ids = [r.id for r in rows if r.id is not None]
+    def _defer(self, drain: _Drain, chat: _Chat, until: datetime) -> None:
+        """Nothing more to this chat in this drain: its queued rows go back, due at `until`."""
+        until = max(until, drain.due_by + _NEXT_DRAIN)
+        drain.deferred[chat.route] = until
+        ids = [item.row.id for item in chat.items if item.row.id is not None]
+        chat.items.clear()
+        if ids:
+            drain.stats.deferred += len(ids)
+            self._spawn(drain, self._release(drain, ids, until))
+
+    async def _release(self, drain: _Drain, ids: list[int], until: datetime) -> None:
         async with self._write() as session:
-            if route in drain.dead:
-                await outbox.mark_failed(
-                    session=session, outbox_ids=ids, reason=drain.dead[route], attempted=False
-                )
-                drain.stats.failed += len(ids)
-            else:
-                await outbox.release(session=session, ids=ids, not_before=drain.deferred[route])
-                drain.stats.deferred += len(ids)
+            await outbox.release(session=session, ids=ids, not_before=until)
+        self._settled(drain, ids)
+
+    async def _fail(
+        self, drain: _Drain, ids: list[int], reason: str, *, attempted: bool = True
+    ) -> None:
+        async with self._write() as session:
+            await outbox.mark_failed(
+                session=session, outbox_ids=ids, reason=reason, attempted=attempted
+            )
+        self._settled(drain, ids)
 
     def _quiet_until(self, row: Outbox) -> datetime | None:
         quiet: Any = row.payload.get("quiet")
@@ -334,51 +468,62 @@ class Sender:
             log.warning("outbox row %s: bad quiet hours %r: %s", row.id, quiet, exc)
             return None
 
-    async def _send_row(self, drain: _Drain, route: Route, row: Outbox) -> None:
+    async def _send(
+        self, drain: _Drain, chat: _Chat, row: Outbox, message: OutgoingMessage
+    ) -> None:
+        """One platform call, then its outcome committed at once. What the outcome means for
+        the chat's next rows is decided before any other await, so the pacer never sends a
+        chat's next row before this one's fate is known (each chat stays in order)."""
+        try:
+            await self._send_and_record(drain, chat, row, message)
+        finally:
+            chat.busy = False
+
+    async def _send_and_record(
+        self, drain: _Drain, chat: _Chat, row: Outbox, message: OutgoingMessage
+    ) -> None:
         assert row.id is not None
         stats = drain.stats
-        channel_name, chat_id = route
-        wait = self._quiet_until(row)
-        if wait is not None:
-            drain.deferred[route] = wait
-            await self._settle_rest(drain, route, [row])
-            return
-        try:
-            message = OutgoingMessage.from_payload(row.payload)
-        except PayloadError as exc:
-            async with self._write() as session:
-                await outbox.mark_failed(session=session, outbox_ids=[row.id], reason=str(exc))
-            stats.failed += 1
-            return
-        await self.limiter.acquire(chat_id)
+        channel_name, chat_id = chat.route
         try:
             result = await self.channels[channel_name].send(chat_id, message)
         except RetryAfter as exc:
+            chat.busy = False
             stats.rate_limited += 1
             self.limiter.cool_down(chat_id, exc.seconds)
             await self._retry_or_fail(
-                drain, route, row, exc.seconds, f"rate limited: {exc}", self.max_rate_limited
+                drain, chat, row, exc.seconds, f"rate limited: {exc}", self.max_rate_limited
             )
         except TransientError as exc:
+            chat.busy = False
             delay = self.backoff(row.attempts + 1)
             await self._retry_or_fail(
-                drain, route, row, delay, f"transient: {exc.reason}", self.max_attempts
+                drain, chat, row, delay, f"transient: {exc.reason}", self.max_attempts
             )
         except Unreachable as exc:
+            chat.busy = False
             reason = f"unreachable: {exc.reason}"
-            drain.dead[route] = reason
+            drain.dead[chat.route] = reason
+            rest = [item.row.id for item in chat.items if item.row.id is not None]
+            chat.items.clear()
             async with self._write() as session:
                 await outbox.mark_failed(session=session, outbox_ids=[row.id], reason=reason)
+                await outbox.mark_failed(
+                    session=session, outbox_ids=rest, reason=reason, attempted=False
+                )
                 if row.person_id is not None:
                     await session.execute(
                         update(Person)
                         .where(col(Person.id) == row.person_id)
                         .values(unreachable_at=self.clock(), unreachable_reason=exc.reason[:255])
                     )
-            stats.failed += 1
+            stats.failed += 1 + len(rest)
             stats.unreachable += 1
+            self._settled(drain, [row.id, *rest])
             log.info("person %s unreachable on %s: %s", row.person_id, channel_name, exc.reason)
         else:
+            chat.busy = False
+            drain.changed.set()
             async with self._write() as session:
                 await outbox.mark_sent(
                     session=session,
@@ -396,20 +541,23 @@ class Sender:
                         .values(unreachable_at=None, unreachable_reason=None)
                     )
             stats.sent += 1
+            self._settled(drain, [row.id])
 
     async def _retry_or_fail(
-        self, drain: _Drain, route: Route, row: Outbox, delay: float, error: str, limit: int
+        self, drain: _Drain, chat: _Chat, row: Outbox, delay: float, error: str, limit: int
     ) -> None:
         assert row.id is not None
+        if row.attempts + 1 >= limit:
+            drain.stats.failed += 1
+            log.warning("outbox row %s failed after %d attempts: %s", row.id, limit, error)
+            await self._fail(drain, [row.id], error)
+            return
+        # Due again after this drain's horizon, so this drain does not take it up again.
+        not_before = max(self.clock() + timedelta(seconds=delay), drain.due_by + _NEXT_DRAIN)
+        self._defer(drain, chat, not_before)  # before any await: the chat's next rows wait too
         async with self._write() as session:
-            if row.attempts + 1 >= limit:
-                await outbox.mark_failed(session=session, outbox_ids=[row.id], reason=error)
-                drain.stats.failed += 1
-                log.warning("outbox row %s failed after %d attempts: %s", row.id, limit, error)
-                return
-            not_before = self.clock() + timedelta(seconds=delay)
             await outbox.mark_retry(
                 session=session, outbox_id=row.id, not_before=not_before, error=error
             )
         drain.stats.retried += 1
-        drain.deferred[route] = not_before
+        self._settled(drain, [row.id])

@@ -9,6 +9,10 @@ pending with a later `not_before` (retry). A claim is a lease: a claim older tha
 (a sender that died) may be claimed again; a live sender renews its leases (`renew_claims`).
 On PostgreSQL claiming uses `FOR UPDATE SKIP LOCKED`; on SQLite the write transaction
 (BEGIN IMMEDIATE) serialises claimers. There is no claimed_by column: `worker_id` is only logged.
+
+`claim_batch` claims oldest first. `claim_window` is the sender's claim: it looks at chats, not
+only at age, so a chat with many queued messages (1 msg/s per chat) is seen at once instead of
+after the whole backlog ahead of it (see its docstring).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -185,6 +189,75 @@ async def claim_batch(
         row.claimed_at = now
     log.debug("worker %s claimed %d outbox rows", worker_id, len(rows))
     return rows
+
+
+async def claim_window(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    per_chat: int,
+    worker_id: str,
+    due_by: datetime | None = None,
+    lease: timedelta = CLAIM_LEASE,
+) -> list[tuple[Outbox, int]]:
+    """Claim up to `limit` rows for a sender that paces each chat on its own.
+
+    A chat is a person (rows routed through the person's identities) or, for rows without a
+    person, an explicit chat_id. Only the first `per_chat` pending due rows of each chat (by
+    not_before, id; claimed or not) can be claimed, so one long chat queue cannot fill the
+    window. Among those, rows with more rows behind them in their chat come first (a chat with n
+    messages needs n seconds however fast the bot may send: it is the long pole), then the oldest.
+    Within a chat this is oldest first. Returns (row, due rows behind it in its chat).
+
+    On PostgreSQL the ranking is computed without locks and the outer query takes the rows
+    `FOR UPDATE OF outbox SKIP LOCKED`, as `claim_batch` does. The caller commits at once."""
+    if per_chat < 1:
+        raise ValueError("per_chat must be at least 1")
+    require_aware(now)
+    cutoff = require_aware(due_by or now)
+    stale = now - lease
+    chat = (
+        col(Outbox.person_id),
+        case((col(Outbox.person_id).is_(None), col(Outbox.chat_id))),
+    )
+    age = (col(Outbox.not_before), col(Outbox.id))
+    ranked = (
+        select(
+            col(Outbox.id).label("id"),
+            func.row_number().over(partition_by=chat, order_by=age).label("rank"),
+            func.count().over(partition_by=chat).label("size"),
+        )
+        .where(col(Outbox.status) == STATUS_PENDING, col(Outbox.not_before) <= cutoff)
+        .subquery()
+    )
+    behind = (ranked.c.size - ranked.c.rank).label("behind")
+    query = (
+        select(Outbox, behind)
+        .join(ranked, ranked.c.id == col(Outbox.id))
+        .where(
+            ranked.c.rank <= per_chat,
+            col(Outbox.status) == STATUS_PENDING,
+            or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < stale),
+        )
+        .order_by(behind.desc(), *age)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Outbox)
+    found = [(row, int(n)) for row, n in (await session.execute(query)).all()]
+    if not found:
+        return []
+    await session.execute(
+        update(Outbox)
+        .where(col(Outbox.id).in_([row.id for row, _ in found]))
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for row, _ in found:
+        row.claimed_at = now
+    log.debug("worker %s claimed %d outbox rows", worker_id, len(found))
+    return found
 
 
 async def renew_claims(*, session: AsyncSession, ids: Sequence[int], now: datetime) -> None:

@@ -188,3 +188,125 @@ async def test_two_claimers_never_get_the_same_row(db: Database) -> None:
     assert len(everything) == len(set(everything))
     expected = 200 if db.is_sqlite else 160
     assert len(everything) == expected
+
+
+async def _queue_for(db: Database, rows: list[tuple[str, int | None, str | None]]) -> None:
+    """(key, person_id, explicit chat_id) in this order, all due at NOW."""
+    async with db.write() as session:
+        await outbox.enqueue_many(
+            session=session,
+            rows=[
+                {
+                    "key": key,
+                    "kind": "x",
+                    "person_id": pid,
+                    "channel": "telegram" if chat else None,
+                    "chat_id": chat,
+                    "payload": {"text": key},
+                }
+                for key, pid, chat in rows
+            ],
+            now=NOW,
+        )
+
+
+async def test_claim_window_puts_long_chat_queues_first_and_caps_each_chat(db: Database) -> None:
+    async with db.write() as session:
+        one = must((await make_person(session, "Một", chat_id="1")).id)
+        two = must((await make_person(session, "Hai", chat_id="2")).id)
+        many = must((await make_person(session, "Nhiều", chat_id="3")).id)
+    rows: list[tuple[str, int | None, str | None]] = [("one", one, None), ("two", two, None)]
+    rows += [(f"many{i}", many, None) for i in range(5)]
+    rows += [("group0", None, "-100"), ("group1", None, "-100")]
+    await _queue_for(db, rows)
+    async with db.write() as session:
+        got = await outbox.claim_window(
+            session=session, now=NOW, limit=20, per_chat=3, worker_id="w"
+        )
+    # The person with 5 rows is the long pole: its first rows come first; at most 3 of them.
+    assert [(r.key, behind) for r, behind in got] == [
+        ("many0", 4),
+        ("many1", 3),
+        ("many2", 2),
+        ("group0", 1),
+        ("one", 0),
+        ("two", 0),
+        ("group1", 0),
+    ]
+    assert all(r.claimed_at == NOW for r, _ in got)
+    async with db.write() as session:
+        assert (
+            await outbox.claim_window(session=session, now=NOW, limit=20, per_chat=3, worker_id="w")
+            == []
+        )  # many3 is the chat's 4th pending row: not while 0-2 are pending
+        await outbox.mark_sent(
+            session=session, outbox_id=must(got[0][0].id), message_id="1", now=NOW
+        )
+        more = await outbox.claim_window(
+            session=session, now=NOW, limit=20, per_chat=3, worker_id="w"
+        )
+    assert [(r.key, behind) for r, behind in more] == [("many3", 1)]
+
+
+async def test_claim_window_takes_due_rows_and_stale_claims_only(db: Database) -> None:
+    pid = await _person(db)
+    async with db.write() as session:
+        await outbox.enqueue(
+            session=session,
+            key="later",
+            kind="x",
+            person_id=pid,
+            payload={},
+            now=NOW,
+            not_before=NOW + timedelta(minutes=1),
+        )
+        await outbox.enqueue(
+            session=session, key="now", kind="x", person_id=pid, payload={}, now=NOW
+        )
+    async with db.write() as session:
+        first = await outbox.claim_window(
+            session=session, now=NOW, limit=5, per_chat=5, worker_id="a"
+        )
+    assert [(r.key, behind) for r, behind in first] == [("now", 0)]  # "later" is not due
+    async with db.write() as session:
+        assert (
+            await outbox.claim_window(
+                session=session,
+                now=NOW + timedelta(minutes=4),
+                due_by=NOW,
+                limit=5,
+                per_chat=5,
+                worker_id="b",
+            )
+            == []
+        )
+        stale = await outbox.claim_window(
+            session=session,
+            now=NOW + timedelta(minutes=6),
+            due_by=NOW,
+            limit=5,
+            per_chat=5,
+            worker_id="b",
+        )
+    assert [r.key for r, _ in stale] == ["now"]
+
+
+async def test_two_window_claimers_never_get_the_same_row(db: Database) -> None:
+    async with db.write() as session:
+        pids = [must((await make_person(session, f"P{i}", chat_id=str(i))).id) for i in range(20)]
+    await _queue_for(db, [(f"k{p}:{j}", p, None) for p in pids for j in range(6)])
+    async with second_database(db) as other:
+
+        async def claimer(database: Database, name: str) -> list[int]:
+            got: list[int] = []
+            for _ in range(50):
+                async with database.write() as session:
+                    rows = await outbox.claim_window(
+                        session=session, now=NOW, limit=7, per_chat=6, worker_id=name
+                    )
+                got.extend(must(r.id) for r, _ in rows)
+            return got
+
+        results = await asyncio.gather(claimer(db, "a"), claimer(other, "b"), claimer(other, "c"))
+    everything = [i for ids in results for i in ids]
+    assert len(everything) == len(set(everything)) == 120

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
+from bisect import bisect_left
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage, RetryAfter, TransientError, Unreachable
+from bot.channels.base import (
+    OutgoingMessage,
+    RetryAfter,
+    SendResult,
+    TransientError,
+    Unreachable,
+)
 from scheduler.ratelimit import RateLimiter
 from scheduler.sender import NO_IDENTITY, Sender
 from storage import outbox
 from storage.db import Database
 from storage.models import ChatIdentity, Outbox, Person
-from tests.sched_fixtures import FakeChannel, FakeClock, JumpTime, local, make_person
+from tests.sched_fixtures import FakeChannel, FakeClock, JumpTime, local, make_person, must
 
 NOW = local(2016, 6, 9, 8)
 
@@ -263,3 +272,149 @@ async def test_two_senders_on_two_engines_send_each_row_once(db: Database) -> No
         stats = await asyncio.gather(a.drain_once(NOW), b.drain_once(NOW))
     assert sum(s.sent for s in stats) == 30
     assert sorted(c for c, _ in channel.sent) == sorted(str(700 + i) for i in range(30))
+
+
+# ------------------------------------------------------------------ fan-out in virtual time
+
+
+class _Timed(FakeChannel):
+    """A FakeChannel that notes the limiter's (virtual) time of every accepted message."""
+
+    def __init__(self, clock: JumpTime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.times: list[tuple[str, float]] = []
+
+    async def send(self, chat_id: str, message: OutgoingMessage) -> SendResult:
+        result = await super().send(chat_id, message)
+        self.times.append((chat_id, self.clock()))
+        return result
+
+    def times_to(self, chat_id: str) -> list[float]:
+        return [t for c, t in self.times if c == chat_id]
+
+
+async def _bulk_people(db: Database, chats: list[str]) -> list[int]:
+    """One person with one Telegram chat per entry (Core inserts: thousands of them)."""
+    async with db.write() as session:
+        result = await session.execute(
+            insert(Person).returning(col(Person.id), sort_by_parameter_order=True),
+            [{"full_name": f"Người {c}", "created_at": NOW} for c in chats],
+        )
+        ids = [must(i) for i in result.scalars().all()]
+        await session.execute(
+            insert(ChatIdentity),
+            [
+                {
+                    "person_id": pid,
+                    "channel": "telegram",
+                    "external_id": chat,
+                    "chat_id": chat,
+                    "bound_at": NOW,
+                    "last_seen_at": NOW,
+                }
+                for pid, chat in zip(ids, chats, strict=True)
+            ],
+        )
+    return ids
+
+
+async def _bulk_queue(db: Database, rows: list[tuple[int, str]]) -> None:
+    """(person, text) in this order; the key is the text."""
+    async with db.write() as session:
+        await outbox.enqueue_many(
+            session=session,
+            rows=[
+                {"key": text, "kind": "reminder", "person_id": pid, "payload": {"text": text}}
+                for pid, text in rows
+            ],
+            now=NOW,
+        )
+
+
+def _timed_sender(db: Database, **kwargs: Any) -> tuple[Sender, _Timed, JumpTime]:
+    jump = JumpTime()
+    channel = _Timed(jump, script=kwargs.pop("script", {}))
+    limiter = RateLimiter(rate=25, clock=jump, sleep=jump.sleep)
+    sender = Sender(db, [channel], limiter, clock=FakeClock(NOW), rng=random.Random(7), **kwargs)
+    return sender, channel, jump
+
+
+def _worst_second(times: list[float]) -> int:
+    """The most messages in any one-second window."""
+    ordered = sorted(times)
+    return max(bisect_left(ordered, t + 1.0 - 1e-9) - i for i, t in enumerate(ordered))
+
+
+async def test_thirty_to_one_chat_do_not_stretch_a_fan_out_to_3000_chats(db: Database) -> None:
+    # Issue 5: 3,000 reminders to distinct chats, then 30 to one chat (1 msg/s per chat). Sent
+    # oldest first, the 30 came last and took 30 s on their own: ~150 s. The ideal is
+    # max(3029 / 25, 29) = 121.2 s of sending.
+    chats = [str(10_000 + i) for i in range(3001)]
+    pids = await _bulk_people(db, chats)
+    burst_pid, burst_chat = pids[-1], chats[-1]
+    await _bulk_queue(
+        db,
+        [(pid, f"r{i}") for i, pid in enumerate(pids[:-1])]
+        + [(burst_pid, f"b{j:02d}") for j in range(30)],
+    )
+    sender, channel, _ = _timed_sender(db)
+    stats = await sender.drain_once(NOW)
+    assert (stats.sent, stats.failed, stats.deferred, stats.rate_limited) == (3030, 0, 0, 0)
+    texts = [m.text for _, m in channel.sent]
+    assert len(texts) == len(set(texts)) == 3030  # no duplicate, no loss
+    times = [t for _, t in channel.times]
+    assert 121.1 <= max(times) - min(times) <= 123.0  # not ~150
+    assert _worst_second(times) <= 25
+    assert channel.texts_to(burst_chat) == [f"b{j:02d}" for j in range(30)]
+    burst = channel.times_to(burst_chat)
+    assert min(b - a for a, b in itertools.pairwise(burst)) >= 1.0 - 1e-9
+    assert burst[28] <= 31.0  # served about once a second from the start, not after the rest
+
+
+async def test_a_cooling_chat_does_not_delay_other_chats(db: Database) -> None:
+    chats = ["cool"] + [str(300 + i) for i in range(50)]
+    pids = await _bulk_people(db, chats)
+    await _bulk_queue(
+        db,
+        [(pids[0], f"c{j}") for j in range(5)] + [(pid, f"o{i}") for i, pid in enumerate(pids[1:])],
+    )
+    sender, channel, _ = _timed_sender(db, script={"cool": [RetryAfter(30)]})
+    stats = await sender.drain_once(NOW)
+    assert (stats.sent, stats.rate_limited, stats.retried, stats.deferred) == (50, 1, 1, 4)
+    others = [t for c, t in channel.times if c != "cool"]
+    assert len(others) == 50
+    assert max(others) <= 50 / 25 + 0.1  # the 50 others at full rate, no wait for "cool"
+    assert channel.texts_to("cool") == []
+    cool = [await _row(db, f"c{j}") for j in range(5)]
+    assert [(r.status, r.attempts, r.not_before) for r in cool] == [
+        ("pending", 1, NOW + timedelta(seconds=30))
+    ] + [("pending", 0, NOW + timedelta(seconds=30))] * 4
+    assert (cool[0].error or "").startswith("rate limited")
+    sender.clock = FakeClock(NOW + timedelta(seconds=30))
+    later = await sender.drain_once()
+    assert later.sent == 5
+    assert channel.texts_to("cool") == [f"c{j}" for j in range(5)]
+
+
+async def test_each_chat_keeps_its_order_across_many_small_claims(db: Database) -> None:
+    chats = [str(400 + i) for i in range(6)]
+    pids = await _bulk_people(db, chats)
+    # Interleaved, uneven queues: 4 to 9 messages per chat.
+    rows = [
+        (pid, f"{chat}:{j}")
+        for j in range(9)
+        for pid, chat in zip(pids, chats, strict=True)
+        if j <= chats.index(chat) + 3
+    ]
+    await _bulk_queue(db, rows)
+    sender, channel, _ = _timed_sender(db, batch_size=5, per_chat=2)
+    stats = await sender.drain_once(NOW)
+    assert stats.sent == len(rows)
+    for chat in chats:
+        expected = [text for _, text in rows if text.startswith(f"{chat}:")]
+        assert channel.texts_to(chat) == expected
+        times = channel.times_to(chat)
+        assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(times))
+    # The longest queue (9 messages) sets the pace: ~8 s, not one chat after the other.
+    assert max(t for _, t in channel.times) <= 8.5
