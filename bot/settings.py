@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     bot_username: str = "cadrebot"
     send_rate: float = Field(default=25.0, gt=0, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Zalo Bot API (bot/zalo): polling unless zalo_webhook_url is set; the media route for the
+    # digest chart (Zalo's sendPhoto takes a URL) is served by the same server.
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zapps.me/bot"
+    zalo_webhook_url: str | None = None
+    zalo_webhook_secret: SecretStr | None = None
+    zalo_media_url: str | None = None  # public origin of the Zalo server in polling mode
+    zalo_listen: str = "0.0.0.0"
+    zalo_port: int = Field(default=8444, ge=1, le=65535)
+    zalo_webhook_path: str = "/zalo"
+    zalo_send_rate: float = Field(default=10.0, gt=0, le=1000)
+    zalo_max_message: int = Field(default=2000, ge=100, le=2000)
 
     @field_validator("timezone")
     @classmethod
@@ -62,6 +74,14 @@ class Settings(BaseSettings):
         allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
         if not 1 <= len(raw) <= 256 or not set(raw) <= allowed:
             raise ValueError("must be 1-256 characters A-Z a-z 0-9 _ -")
+        return value
+
+
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _zalo_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("must be 8-256 characters")
         return value
 
 

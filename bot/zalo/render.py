@@ -1,0 +1,78 @@
+"""A reply (plain text + rows of choices) as Zalo text messages: Zalo has no buttons, so the
+choices become a line of the text. Choices a typed number picks (`Reply.numbered`) are numbered
+("Trả lời 1 — Xác nhận, 2 — Sửa, 3 — Hủy"); quick answers to a question are listed as hints
+("Có thể trả lời: Có, Không"), since there the typed text is the answer itself. The engine
+already accepts the number, the label and the label without diacritics, so nothing here has to
+map an answer back. Messages are split under the limit on line boundaries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.i18n import t
+
+MAX_MESSAGE = 2000
+INLINE_WIDTH = 70  # numbered choices fit on one line up to this length, else one per line
+
+
+class ChoiceLike(Protocol):
+    @property
+    def label(self) -> str: ...
+
+
+class ReplyLike(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def choices(self) -> Sequence[Sequence[ChoiceLike]]: ...
+
+
+def choice_lines(labels: Sequence[str], *, numbered: bool, lang: str) -> list[str]:
+    """The choices as text lines (none when there are no choices)."""
+    if not labels:
+        return []
+    if not numbered:
+        return [t("zalo.choices.hint", lang, answers=", ".join(labels))]
+    items = [t("zalo.choices.item", lang, n=n, label=label) for n, label in enumerate(labels, 1)]
+    inline = t("zalo.choices.inline", lang, items=", ".join(items))
+    if len(inline) <= INLINE_WIDTH:
+        return [inline]
+    return [t("zalo.choices.head", lang), *items]
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Parts of at most `limit` characters, cut between lines; a longer single line is cut at
+    its last space before the limit (or hard when it has none). Blank parts are dropped."""
+    parts: list[str] = []
+    current = ""
+    for raw in text.split("\n"):
+        line = raw
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            cut = line.rfind(" ", 0, limit + 1)
+            cut = cut if cut > 0 else limit
+            parts.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        candidate = line if not current else f"{current}\n{line}"
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    parts.append(current)
+    return [part for part in parts if part.strip()]
+
+
+def render(reply: ReplyLike, lang: str, *, limit: int = MAX_MESSAGE) -> list[str]:
+    labels = [choice.label for row in reply.choices for choice in row]
+    numbered = bool(getattr(reply, "numbered", True))
+    lines = [reply.text, *choice_lines(labels, numbered=numbered, lang=lang)]
+    return split_text("\n".join(line for line in lines if line), limit)
+
+
+def render_all(replies: Sequence[ReplyLike], lang: str, *, limit: int = MAX_MESSAGE) -> list[str]:
+    return [part for reply in replies for part in render(reply, lang, limit=limit)]
