@@ -479,27 +479,6 @@ async def choose_carriers(
     return carriers
 
 
-async def carrier_counts(
-    ctx: CampaignContext,
-    *,
-    session: AsyncSession,
-    as_of: datetime,
-    root_path: str | None,
-    unit_filter: ColumnElement[bool] | None,
-    measures: Sequence[str] = MEASURES,
-) -> dict[int, dict[str, int]]:
-    """deliverable id -> measure -> number of counted versions carrying it (one GROUP BY)."""
-    stmt = expected_rows(
-        ctx,
-        [DEADLINE.c.deliverable_id, *(func.count(VERSION.c[m]).label(m) for m in measures)],
-        as_of=as_of,
-        root_path=root_path,
-        unit_filter=unit_filter,
-    ).group_by(DEADLINE.c.deliverable_id)
-    rows = (await session.execute(stmt)).all()
-    return {row.deliverable_id: {m: int(getattr(row, m)) for m in measures} for row in rows}
-
-
 # ---------------------------------------------------------------------------------------------
 # Figures
 
