@@ -41,6 +41,7 @@ from storage.models import (
 from storage.people import grant_role
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DIGESTS_IN_TRANSCRIPT = 2  # the first weekly digests; the last word is the /tonghop at the end
 STEP_SUMMARY = "summary"
 STEP_PICK_DELIVERABLE = "pick_deliverable"
 STEP_PICK_REPORT = "pick_report"
@@ -128,8 +129,10 @@ class Transcript:
                 self.lines += [f"> *(thông báo nhanh)* {call.params['text']}", ""]
             if call.method not in {"sendMessage", "sendPhoto", "sendDocument"}:
                 continue
-            label = "cadrebot" + (" (kèm ảnh biểu đồ)" if call.method == "sendPhoto" else "")
             body = _plain(call.text).replace("\n", "  \n> ")
+            if call.method == "sendPhoto":
+                body = "[ảnh biểu đồ]" + (f"  \n> {body}" if body else "")
+            label = "cadrebot"
             self.lines += [f"> **{label}:** {body}"]
             buttons = _buttons(call.params.get("reply_markup"))
             if buttons:
@@ -194,6 +197,7 @@ class Simulation:
         self.reporter_accounts: dict[str, int] = {}  # unit code -> telegram id
         self.person_of_account: dict[int, int] = {}  # telegram id -> person id
         self.deliverable_ids: dict[str, int] = {}
+        self._digests_shown: Counter[int] = Counter()
 
     # -- plumbing
 
@@ -243,15 +247,14 @@ class Simulation:
                 self.featured.users[user.id] = f"Bí thư {invite.unit_name}"
             await self._send(user, f"/start {invite.code}", self._who(user))
             self.stats.conversations += 1
-        for invite in self.world.supervisors:
+        for index, invite in enumerate(self.world.supervisors):
             user = self._account(invite.person_name)
-            if not self.featured.users or len(self.supervisor_ids) == 0:
+            if index == 0:
                 self.featured.users[user.id] = f"Đồng chí {invite.person_name} (Ủy viên BTV)"
             await self._send(user, f"/start {invite.code}", self._who(user))
         for invite in self.world.admins:
             user = self._account(invite.person_name)
-            self.featured.users[user.id] = "Ban Tuyên giáo"
-            await self._send(user, f"/start {invite.code}", self._who(user))
+            await self._send(user, f"/start {invite.code}", None)
         await self._learn_people()
         await self._assign_supervisors()
 
@@ -476,23 +479,26 @@ class Simulation:
             self.stats.proactive["digest"] += await digest_pass(
                 self.db, self.clock(), compose_digest
             )
-            await self._deliver()
+            await self._deliver(digest=True)
         self.clock.set_local(day, time(8, 0))
         self.stats.proactive["reminder"] += await reminder_pass(self.db, self.clock())
         self.stats.proactive["escalation"] += await escalation_pass(self.db, self.clock())
         await self._deliver()
 
-    async def _deliver(self) -> None:
+    async def _deliver(self, *, digest: bool = False) -> None:
         mark = len(self.bot.request.calls)
         await self.sender.drain_once(self.clock())
         calls = self.bot.request.since(mark)
         for user_id, who in self.featured.users.items():
+            if digest and self._digests_shown[user_id] >= DIGESTS_IN_TRANSCRIPT:
+                continue
             mine = [
                 c
                 for c in calls
                 if c.chat_id == str(user_id) and c.method in {"sendMessage", "sendPhoto"}
             ]
             if mine:
+                self._digests_shown[user_id] += digest
                 local = self.clock().astimezone(TZ)
                 stamp = f"{local.day}/{local.month}/{local.year} {local:%H:%M}"
                 self.transcript.note(f"{stamp}: tin nhắn chủ động gửi {who}")
