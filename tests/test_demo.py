@@ -41,7 +41,7 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
                 session=session,
                 campaign_id=sim.world.campaign_id,
                 as_of=sim.clock(),
-                combined=(("tinh", "huyen"), ("co_so",)),
+                combined=(("tinh", "huyen"), ("co_so", "chi_bo")),
             )
     finally:
         await db.dispose()

@@ -15,7 +15,7 @@ from storage.figures import Figures, compute_figures
 from storage.models import Person
 from storage.shortcomings import find_shortcomings
 
-COMBINED = (("tinh", "huyen"), ("co_so",))
+COMBINED = (("tinh", "huyen"), ("co_so", "chi_bo"))
 
 
 @dataclass(frozen=True)
