@@ -31,7 +31,10 @@ from telegram.ext import (
 
 from bot.i18n import pick_language, t
 from bot.telegram import admin, onboarding, reporting, supervision
+from bot.telegram.render import Say
 from bot.telegram.turn import Context, Handler, Outcome, Turn, current, runtime_of, turn_callback
+from bot.zalo.preference import channel_command
+from storage.models import CHANNEL_TELEGRAM
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,19 @@ SUPERVISION: tuple[tuple[str, str, Handler], ...] = (
 
 async def unknown_command(turn: Turn) -> Outcome:
     return Outcome([turn.say("telegram.unknown_command")])
+
+
+async def channel_choice(turn: Turn) -> Outcome:
+    """/kenh [zalo|telegram|tudong]: where proactive messages go (see bot.zalo.preference)."""
+    text = await channel_command(
+        session=turn.session,
+        person_id=turn.person_id,
+        args=" ".join(turn.args),
+        lang=turn.lang,
+        now=turn.now,
+        channel=CHANNEL_TELEGRAM,
+    )
+    return Outcome([Say(text)])
 
 
 async def ignore(update: Update, context: Context) -> None:
@@ -91,6 +107,9 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
                 [vietnamese, english], turn_callback(vietnamese, handler), filters=PRIVATE
             )
         )
+    result.append(
+        CommandHandler(["kenh", "channel"], turn_callback("kenh", channel_choice), filters=PRIVATE)
+    )
     result += admin.handlers()
     result += [
         MessageHandler(PRIVATE & filters.COMMAND, turn_callback("unknown", unknown_command)),

@@ -1,0 +1,68 @@
+"""A Zalo adapter wired to the local Zalo Bot API stub over HTTP, on the report-test world."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+
+from bot.settings import Settings
+from bot.zalo.adapter import ZaloAdapter
+from bot.zalo.client import ZaloClient
+from storage.db import Database
+from storage.models import CHANNEL_ZALO
+from storage.people import bind_identity
+from tests.report_fixtures import NOW, World, build_world
+from tests.zalo_stub import TOKEN, ZaloStub, ZaloUpdates, ZaloUser
+
+REPORTER = ZaloUser("zu-8101", "Nguyễn Văn A")
+STRANGER = ZaloUser("zu-9999", "Người lạ")
+
+
+@dataclass
+class Zalo:
+    world: World
+    stub: ZaloStub
+    client: ZaloClient
+    adapter: ZaloAdapter
+    updates: ZaloUpdates
+    settings: Settings
+
+    async def send(self, user: ZaloUser, text: str) -> list[str]:
+        """Type `text` as `user`; the messages the bot sent to that chat in answer."""
+        return await self.process(user, self.updates.text(user, text))
+
+    async def process(self, user: ZaloUser, update: dict[str, object]) -> list[str]:
+        mark = len(self.stub.sent(user.id))
+        await self.adapter.process(update)
+        return self.stub.texts(user.id, since=mark)
+
+
+def zalo_settings(**more: object) -> Settings:
+    return Settings(_env_file=None, zalo_token=TOKEN, **more)  # type: ignore[call-arg, arg-type]
+
+
+async def bind_zalo(db: Database, person_id: int, user: ZaloUser, now: datetime = NOW) -> None:
+    async with db.write() as session:
+        await bind_identity(
+            session=session,
+            person_id=person_id,
+            channel=CHANNEL_ZALO,
+            external_id=user.id,
+            chat_id=user.id,
+            now=now,
+        )
+
+
+@pytest.fixture
+async def zalo(db: Database) -> AsyncIterator[Zalo]:
+    world = await build_world(db)
+    stub = await ZaloStub.start()
+    settings = zalo_settings(zalo_api_url=stub.base_url)
+    client = ZaloClient(TOKEN, stub.base_url)
+    adapter = ZaloAdapter(db=db, clock=lambda: NOW, settings=settings, client=client)
+    yield Zalo(world, stub, client, adapter, ZaloUpdates(NOW), settings)
+    await client.aclose()
+    await stub.stop()
