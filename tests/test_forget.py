@@ -3,6 +3,7 @@ figures stay (their versions say "đã xóa"); their Telegram account is a stran
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -12,15 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 from sqlmodel import col
+from typer.testing import CliRunner
 
+from bot.cli import ops
 from bot.export import write_xlsx
 from storage.db import Database
 from storage.figures import compute_figures
 from storage.forget import FORGOTTEN_NAME, forget_person
 from storage.invites import create_invite
+from storage.migrate import upgrade
 from storage.models import (
     ROLE_REPORTER,
     AuditLog,
@@ -32,7 +37,7 @@ from storage.models import (
     ReportVersion,
     metadata,
 )
-from storage.people import remove_person
+from storage.people import create_person, remove_person
 from storage.reminders import nudge_unit
 from storage.reports import save_report, update_report
 from tests.factories import pk
@@ -270,3 +275,32 @@ async def test_forgetting_an_unknown_id_finds_nothing(db: Database) -> None:
     async with db.write() as session:
         result = await forget_person(session=session, person_id=4242, now=NOW)
     assert not result.found
+
+
+async def test_cli_people_forget(tmp_path: Path) -> None:
+    path = tmp_path / "cadrebot.db"
+    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade(db.engine)
+        async with db.write() as session:
+            person = await create_person(session=session, full_name=NAME, phone=PHONE, now=NOW)
+        person_id = pk(person)
+    finally:
+        await db.dispose()
+    people = typer.Typer()
+    ops.register_people(people)
+    app = typer.Typer()
+    app.add_typer(people, name="people")
+    runner = CliRunner(env={"CADREBOT_DATABASE_URL": f"sqlite:///{path}", "COLUMNS": "300"})
+
+    done = await asyncio.to_thread(runner.invoke, app, ["people", "forget", str(person_id)])
+    missing = await asyncio.to_thread(runner.invoke, app, ["people", "forget", "999"])
+
+    assert done.exit_code == 0, done.output
+    assert f"Đã xóa dữ liệu cá nhân của người số {person_id}" in done.output
+    assert missing.exit_code == 1 and "Không có người số 999." in missing.output
+    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert NAME not in await dump(db) and PHONE not in await dump(db)
+    finally:
+        await db.dispose()
