@@ -1,0 +1,373 @@
+"""Every bot command (Vietnamese and English names, and the /xuat button) × every role, through
+the real Application: nobody reads outside their scope, strangers and removed people learn
+nothing at all, and a removal takes effect on the very next update.
+
+The world: province T > district H (CS1, CS2) and district H2 (CS3). CS1 and CS3 have reported;
+CS3's figures are distinctive (4.321 members, 4.000 attending, 3.999 essays), so any leak of
+them into a reply, a caption or a sent file name shows up in the recorded Bot API calls."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select, update
+from sqlmodel import col
+from telegram.request import RequestData
+
+from bot.i18n import t
+from storage.db import Database
+from storage.models import (
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    ROLE_SUPERVISOR,
+    Campaign,
+    Invite,
+    Outbox,
+    Role,
+    Unit,
+)
+from storage.people import remove_person, revoke_role
+from storage.reports import save_report
+from tests.factories import make_person, make_unit, pk
+from tests.report_fixtures import NOW, build_world
+from tests.telegram_harness import Calls, RecordingRequest, TelegramHarness, TgUser, bind
+
+STRANGER = TgUser(8601, "Lạ")
+REPORTER = TgUser(8602, "A")
+SUPERVISOR = TgUser(8603, "E")
+DISTRICT_ADMIN = TgUser(8604, "Huyện")
+PROVINCE_ADMIN = TgUser(8605, "Tỉnh")
+REMOVED = TgUser(8606, "Cũ")
+ROLES = {
+    "stranger": STRANGER,
+    "reporter": REPORTER,
+    "supervisor": SUPERVISOR,
+    "district_admin": DISTRICT_ADMIN,
+    "province_admin": PROVINCE_ADMIN,
+    "removed": REMOVED,
+}
+
+PROVINCE = "Tỉnh ủy Thử Nghiệm"
+DISTRICT = "Huyện ủy Gia Bình"
+OTHER_DISTRICT = "Huyện ủy Lương Tài"
+CS1 = "Đảng bộ xã Đông"
+CS2 = "Đảng bộ xã Tây"
+CS3 = "Đảng bộ xã Bắc"
+# CS3's own figures (in messages, and as workbook cells), and the province's pooled grassroots
+# figures that only exist with CS3 counted (25+4.000 of 30+4.321 attending; 2 of 3 reported).
+OUTSIDE_FIGURES = ("4.321", "4.000", "3.999", "|4321|", "|3999|", "92,5%", "99,9%", "2/3 đơn vị")
+REFUSAL = t("telegram.refusal", "vi")
+UNKNOWN_CODE = t("telegram.start.refused.unknown", "vi")
+CALLBACK_REFUSED = t("telegram.callback.refused", "vi")
+NOT_FOR_REPORTERS = t("telegram.not_allowed", "vi")
+REFERENCE = "13-KH/TU"
+
+# Every command the bot registers (handlers.py, reporting.py, supervision, admin.py), with
+# arguments that aim outside the district where arguments are taken. {other} is CS3's unit id,
+# {outsider} the id of CS3's reporter. The campaign-closing command comes last.
+COMMANDS = (
+    "/start",
+    "/start AAAAAAAAAAAAAAAAAAAAAA",
+    "/trogiup",
+    "/help",
+    "/baocao",
+    "/report",
+    "/capnhat",
+    "/update",
+    "/tinhtrang",
+    "/status",
+    "/huy",
+    "/cancel",
+    "/tonghop",
+    "/digest",
+    "/thongke",
+    "/stats",
+    "/donvi CS3",
+    "/unit CS3",
+    "/donvi CS2",
+    "/donvi CS1",
+    "/nhacnho CS3",
+    "/remind CS3",
+    "/xuat",
+    "/xuat CS3",
+    "/export CS3",
+    "/moi baocao CS3 Nguyễn Văn Mới",
+    "/invite giamsat CS3",
+    "/phancong {outsider} CS3",
+    "/assign {outsider} CS1",
+    "/phancong {inside} CS3",
+    "/dot",
+    "/campaigns",
+    "BUTTON xuat:{campaign}:{other}",
+    "/dot dong " + REFERENCE,
+)
+
+# What each role may see named: everything else is a leak.
+ALLOWED = {
+    "stranger": set(),
+    "removed": set(),
+    "reporter": {CS1},
+    "supervisor": {DISTRICT, CS1, CS2},
+    "district_admin": {DISTRICT, CS1, CS2},
+    "province_admin": {PROVINCE, DISTRICT, OTHER_DISTRICT, CS1, CS2, CS3},
+}
+# The workbook's "parent" column names the unit above the exported subtree (a name, no figure).
+WORKBOOK_ALSO = {"supervisor": {PROVINCE}, "district_admin": {PROVINCE}}
+UNIT_NAMES = (PROVINCE, DISTRICT, OTHER_DISTRICT, CS1, CS2, CS3)
+
+
+class FileRecordingRequest(RecordingRequest):
+    """Also keeps the bytes of every uploaded file (Call.params holds no file content)."""
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__(clock)
+        self.files: list[bytes] = []
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        if request_data is not None:
+            for _, content, *_ in request_data.multipart_data.values():
+                self.files.append(content if isinstance(content, bytes) else content.read())
+        return await super().do_request(url, method, request_data)
+
+
+@dataclass
+class Setup:
+    harness: TelegramHarness
+    db: Database
+    campaign_id: int
+    other_id: int  # CS3
+    outsider_id: int  # CS3's reporter
+    inside_id: int  # the district's supervisor
+    request: FileRecordingRequest
+    removed_id: int
+    district_id: int
+
+
+SESSION = {
+    "session_date": date(2016, 8, 28),
+    "duration_halfdays": 2,
+    "members": 30,
+    "attended": 25,
+    "nonmembers_attended": None,
+    "presenter": "Đ/c Trần Văn B",
+    "essays": 20,
+}
+
+
+@pytest.fixture
+async def setup(db: Database) -> AsyncIterator[Setup]:
+    world = await build_world(db)
+    async with db.write() as session:
+        for unit_id, name in ((world.province_id, PROVINCE), (world.other_unit_id, CS2)):
+            await session.execute(update(Unit).where(col(Unit.id) == unit_id).values(name=name))
+        await session.execute(
+            update(Unit).where(col(Unit.code) == "H").values(name=DISTRICT, members=200)
+        )
+        province = await session.get(Unit, world.province_id)
+        district = await session.get(Unit, world.province_id + 1)
+        assert district is not None and district.code == "H"
+        h2 = await make_unit(
+            session, "H2", parent=province, level="huyen", members=5000, name=OTHER_DISTRICT
+        )
+        cs3 = await make_unit(session, "CS3", parent=h2, level="co_so", members=4321, name=CS3)
+        outsider = await make_person(session, "Đỗ Thị F", roles=[(ROLE_REPORTER, cs3)])
+        district_admin = await make_person(session, "VP Huyện ủy", roles=[(ROLE_ADMIN, district)])
+        province_admin = await make_person(session, "Ban Tuyên giáo", roles=[(ROLE_ADMIN, None)])
+        removed = await make_person(session, "Người đã nghỉ", roles=[(ROLE_ADMIN, None)])
+        for unit_id, answers in (
+            (world.unit_id, SESSION),
+            (pk(cs3), {**SESSION, "members": 4321, "attended": 4000, "essays": 3999}),
+        ):
+            await save_report(
+                session=session,
+                unit_id=unit_id,
+                deliverable_id=world.deliverables["hoi_nghi"],
+                answers=answers,
+                person_id=None,
+                channel="cli",
+                now=NOW - timedelta(days=40),
+            )
+    await bind(db, world.reporter_id, REPORTER)
+    await bind(db, world.supervisor_id, SUPERVISOR)
+    await bind(db, pk(district_admin), DISTRICT_ADMIN)
+    await bind(db, pk(province_admin), PROVINCE_ADMIN)
+    await bind(db, pk(removed), REMOVED)
+    request = FileRecordingRequest(lambda: NOW)
+    harness = await TelegramHarness.start(db=db, clock=lambda: NOW, request=request)
+    yield Setup(
+        harness,
+        db,
+        world.campaign_id,
+        pk(cs3),
+        pk(outsider),
+        world.supervisor_id,
+        request,
+        pk(removed),
+        pk(district),
+    )
+    await harness.stop()
+
+
+async def remove(setup: Setup, person_id: int) -> None:
+    async with setup.db.write() as session:
+        assert await remove_person(session=session, person_id=person_id, now=NOW)
+
+
+async def run(setup: Setup, command: str, user: TgUser) -> Calls:
+    text = command.format(
+        campaign=setup.campaign_id,
+        other=setup.other_id,
+        outsider=setup.outsider_id,
+        inside=setup.inside_id,
+    )
+    if text.startswith("BUTTON "):
+        return await setup.harness.press(text.removeprefix("BUTTON "), user)
+    return await setup.harness.send(text, user)
+
+
+@dataclass
+class Result:
+    calls: Calls
+    files: list[bytes]
+
+    def leaks(self, role: str) -> list[str]:
+        """Names and figures outside the role's scope in any parameter of any call, or in any
+        cell of any workbook sent."""
+        found = leaks(role, self.calls.everything(), ALLOWED[role])
+        for data in self.files:
+            allowed = ALLOWED[role] | WORKBOOK_ALSO.get(role, set())
+            found += leaks(role, workbook_text(data), allowed)
+        return found
+
+
+def workbook_text(data: bytes) -> str:
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    cells = [
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    ]
+    return "|" + "|".join(cells) + "|"
+
+
+async def run_all(setup: Setup, role: str) -> dict[str, Result]:
+    if role == "removed":
+        await remove(setup, setup.removed_id)
+    results = {}
+    for command in COMMANDS:
+        mark = len(setup.request.files)
+        calls = await run(setup, command, ROLES[role])
+        results[command] = Result(calls, setup.request.files[mark:])
+    return results
+
+
+def leaks(role: str, text: str, allowed: set[str]) -> list[str]:
+    found = [name for name in UNIT_NAMES if name not in allowed and name in text]
+    if CS3 not in ALLOWED[role]:
+        found += [figure for figure in OUTSIDE_FIGURES if figure in text]
+    return found
+
+
+async def outside_changes(setup: Setup) -> list[str]:
+    """Anything written about CS3 or the campaign by the matrix run."""
+    changes = []
+    async with setup.db.read() as session:
+        roles = (
+            await session.execute(select(Role).where(col(Role.unit_id) == setup.other_id))
+        ).scalars()
+        if [(r.person_id, r.kind) for r in roles] != [(setup.outsider_id, ROLE_REPORTER)]:
+            changes.append("role on CS3")
+        invites = await session.execute(
+            select(func.count()).where(col(Invite.unit_id) == setup.other_id)
+        )
+        if invites.scalar_one():
+            changes.append("invite for CS3")
+        nudges = await session.execute(select(func.count()).select_from(Outbox))
+        if nudges.scalar_one():
+            changes.append("nudge queued")
+        campaign = await session.get(Campaign, setup.campaign_id)
+        if campaign is None or campaign.status != "open":
+            changes.append("campaign closed")
+    return changes
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+async def test_every_command_stays_inside_the_role_scope(setup: Setup, role: str) -> None:
+    results = await run_all(setup, role)
+
+    for command, result in results.items():
+        assert result.calls.items, f"{role} {command}: no answer at all"
+        assert not result.leaks(role), f"{role} {command}: {result.leaks(role)}"
+    texts = {command: result.calls.text() for command, result in results.items()}
+    if role in {"stranger", "removed"}:
+        for command, result in results.items():
+            for call in result.calls:
+                if call.method == "sendMessage":
+                    assert call.text in {REFUSAL, UNKNOWN_CODE}, f"{role} {command}: {call.text}"
+                else:
+                    assert call.method == "answerCallbackQuery", f"{role} {command}"
+                    assert call.params.get("text") == CALLBACK_REFUSED
+    elif role == "reporter":
+        assert CS1 in texts["/tinhtrang"] and CS1 in texts["/donvi CS1"]
+        assert texts["/tonghop"] == NOT_FOR_REPORTERS
+    elif role in {"supervisor", "district_admin"}:
+        assert "1/2 đơn vị" in texts["/tonghop"] and "83,3%" in texts["/tonghop"]
+        assert CS2 in texts["/donvi CS2"]
+        [workbook] = results["/xuat"].files
+        assert f"|{CS1}|" in workbook_text(workbook)
+    else:
+        assert "2/3 đơn vị" in texts["/tonghop"] and "92,5%" in texts["/tonghop"]
+        assert "4.321" in texts["/donvi CS3"]
+        assert "Đã kết thúc đợt" in texts["/dot dong " + REFERENCE]
+    if role != "province_admin":
+        assert await outside_changes(setup) == []
+
+
+async def test_a_removed_person_loses_access_on_the_next_update(setup: Setup) -> None:
+    async with setup.db.write() as session:
+        await session.execute(
+            update(Role)
+            .where(col(Role.person_id) == setup.removed_id)
+            .values(kind=ROLE_ADMIN, unit_id=None)
+        )
+    before = await setup.harness.send("/donvi CS3", REMOVED)
+    assert "4.321" in before.text()
+
+    await remove(setup, setup.removed_id)
+
+    for command in ("/donvi CS3", "/tonghop", "/xuat", "/dot"):
+        after = await setup.harness.send(command, REMOVED)
+        assert after.texts() == [REFUSAL], command
+        assert not after.of("sendDocument")
+
+
+async def test_a_revoked_supervision_ends_on_the_next_update(setup: Setup) -> None:
+    before = await setup.harness.send("/donvi CS2", SUPERVISOR)
+    assert CS2 in before.text()
+    async with setup.db.write() as session:
+        assert await revoke_role(
+            session=session,
+            person_id=setup.inside_id,
+            kind=ROLE_SUPERVISOR,
+            unit_id=setup.district_id,
+            now=NOW,
+        )
+    after = await setup.harness.send("/donvi CS2", SUPERVISOR)
+    assert after.texts() == [REFUSAL]
