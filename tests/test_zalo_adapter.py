@@ -4,6 +4,8 @@ the same person reading on Telegram what they reported on Zalo."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -20,8 +22,14 @@ from storage.models import (
 )
 from tests.report_fixtures import NOW
 from tests.telegram_harness import TelegramHarness, TgUser, bind
-from tests.zalo_fixtures import REPORTER, STRANGER, Zalo, bind_zalo, zalo  # noqa: F401
+from tests.zalo_fixtures import REPORTER, STRANGER, Zalo, bind_zalo, open_zalo
 from tests.zalo_stub import ZaloUser
+
+
+@pytest.fixture
+async def zalo(db: Database) -> AsyncIterator[Zalo]:
+    async with open_zalo(db) as opened:
+        yield opened
 
 
 async def counts(db: Database) -> tuple[int, int]:
@@ -166,7 +174,7 @@ async def test_a_replayed_update_is_processed_once(zalo: Zalo) -> None:
                 col(ProcessedUpdate.channel) == CHANNEL_ZALO
             )
         )
-        assert confirm["message"]["message_id"] in "".join(keys.scalars())  # type: ignore[index]
+        assert confirm["message"]["message_id"] in "".join(keys.scalars())
 
 
 async def test_non_text_asks_for_words_and_groups_get_a_private_hint(zalo: Zalo) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-
-import pytest
 
 from bot.settings import Settings
 from bot.zalo.adapter import ZaloAdapter
@@ -41,7 +40,7 @@ class Zalo:
 
 
 def zalo_settings(**more: object) -> Settings:
-    return Settings(_env_file=None, zalo_token=TOKEN, **more)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, zalo_token=TOKEN, **more)  # type: ignore[arg-type]
 
 
 async def bind_zalo(db: Database, person_id: int, user: ZaloUser, now: datetime = NOW) -> None:
@@ -56,8 +55,9 @@ async def bind_zalo(db: Database, person_id: int, user: ZaloUser, now: datetime 
         )
 
 
-@pytest.fixture
-async def zalo(db: Database) -> AsyncIterator[Zalo]:
+@asynccontextmanager
+async def open_zalo(db: Database) -> AsyncIterator[Zalo]:
+    """The world, the stub and an adapter; each test file's `zalo` fixture enters this."""
     world = await build_world(db)
     stub = await ZaloStub.start()
     settings = zalo_settings(zalo_api_url=stub.base_url)

@@ -72,9 +72,7 @@ async def run_zalo(
     sender) is left open for the caller to close; one built here is closed here."""
     own = service is None
     zalo = service or build_zalo(settings)
-    adapter = ZaloAdapter(
-        db=db, clock=clock, settings=settings, client=zalo.client, engine=engine
-    )
+    adapter = ZaloAdapter(db=db, clock=clock, settings=settings, client=zalo.client, engine=engine)
     try:
         if settings.zalo_webhook_url:
             await _webhook(settings, zalo, adapter, stop_event)
