@@ -78,6 +78,14 @@ class _Item:
 
 
 @dataclass(slots=True)
+class _Sent:
+    outbox_id: int
+    message_id: str
+    at: datetime
+    person_id: int | None
+
+
+@dataclass(slots=True)
 class _Chat:
     route: Route
     items: deque[_Item] = field(default_factory=deque)
@@ -95,6 +103,8 @@ class _Drain:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     claiming: bool = False
+    unrecorded: list[_Sent] = field(default_factory=list)  # sent, `sent` not committed yet
+    recording: bool = False
     claim_more: bool = True  # the last claim found rows, or a row was settled since
     error: BaseException | None = None
 
@@ -524,24 +534,36 @@ class Sender:
         else:
             chat.busy = False
             drain.changed.set()
-            async with self._write() as session:
-                await outbox.mark_sent(
-                    session=session,
-                    outbox_id=row.id,
-                    message_id=result.message_id,
-                    now=self.clock(),
-                )
-                if row.person_id is not None:
-                    await session.execute(
-                        update(Person)
-                        .where(
-                            col(Person.id) == row.person_id,
-                            col(Person.unreachable_at).is_not(None),
-                        )
-                        .values(unreachable_at=None, unreachable_reason=None)
+            drain.unrecorded.append(_Sent(row.id, result.message_id, self.clock(), row.person_id))
+            if not drain.recording:
+                drain.recording = True
+                self._spawn(drain, self._record_sent(drain))
+
+    async def _record_sent(self, drain: _Drain) -> None:
+        """Commit `sent` for what the platform accepted, at once; what comes back while a
+        commit is under way goes in the next one (a group commit: one transaction per send at
+        a low rate, fewer under load, never a wait for a batch to fill)."""
+        try:
+            while drain.unrecorded:
+                batch, drain.unrecorded = drain.unrecorded, []
+                people = sorted({s.person_id for s in batch if s.person_id is not None})
+                async with self._write() as session:
+                    await outbox.mark_sent_many(
+                        session=session, sent=[(s.outbox_id, s.message_id, s.at) for s in batch]
                     )
-            stats.sent += 1
-            self._settled(drain, [row.id])
+                    if people:
+                        await session.execute(
+                            update(Person)
+                            .where(
+                                col(Person.id).in_(people),
+                                col(Person.unreachable_at).is_not(None),
+                            )
+                            .values(unreachable_at=None, unreachable_reason=None)
+                        )
+                drain.stats.sent += len(batch)
+                self._settled(drain, [s.outbox_id for s in batch])
+        finally:
+            drain.recording = False
 
     async def _retry_or_fail(
         self, drain: _Drain, chat: _Chat, row: Outbox, delay: float, error: str, limit: int

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -210,8 +210,9 @@ async def claim_window(
     messages needs n seconds however fast the bot may send: it is the long pole), then the oldest.
     Within a chat this is oldest first. Returns (row, due rows behind it in its chat).
 
-    On PostgreSQL the ranking is computed without locks and the outer query takes the rows
-    `FOR UPDATE OF outbox SKIP LOCKED`, as `claim_batch` does. The caller commits at once."""
+    On PostgreSQL the ranking is read without locks, then the chosen rows are taken
+    `FOR UPDATE SKIP LOCKED` (rechecking that they are still pending and unclaimed), as
+    `claim_batch` does. The caller commits at once."""
     if per_chat < 1:
         raise ValueError("per_chat must be at least 1")
     require_aware(now)
@@ -222,9 +223,13 @@ async def claim_window(
         case((col(Outbox.person_id).is_(None), col(Outbox.chat_id))),
     )
     age = (col(Outbox.not_before), col(Outbox.id))
+    # Step 1, no locks: rank each chat's pending due rows in one scan (no join back to the
+    # table: with fresh rows and no statistics yet, PostgreSQL would rerun the window per row).
     ranked = (
         select(
             col(Outbox.id).label("id"),
+            col(Outbox.not_before).label("not_before"),
+            col(Outbox.claimed_at).label("claimed_at"),
             func.row_number().over(partition_by=chat, order_by=age).label("rank"),
             func.count().over(partition_by=chat).label("size"),
         )
@@ -232,20 +237,31 @@ async def claim_window(
         .subquery()
     )
     behind = (ranked.c.size - ranked.c.rank).label("behind")
-    query = (
-        select(Outbox, behind)
-        .join(ranked, ranked.c.id == col(Outbox.id))
-        .where(
-            ranked.c.rank <= per_chat,
-            col(Outbox.status) == STATUS_PENDING,
-            or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < stale),
+    postgres = session.get_bind().dialect.name == "postgresql"
+    candidates = (
+        await session.execute(
+            select(ranked.c.id, behind)
+            .where(
+                ranked.c.rank <= per_chat,
+                or_(ranked.c.claimed_at.is_(None), ranked.c.claimed_at < stale),
+            )
+            .order_by(behind.desc(), ranked.c.not_before, ranked.c.id)
+            # Another sender may lock some of them first (PostgreSQL): look a little further.
+            .limit(limit * 2 if postgres else limit)
         )
-        .order_by(behind.desc(), *age)
-        .limit(limit)
+    ).all()
+    if not candidates:
+        return []
+    # Step 2: take the rows, skipping those another sender is claiming right now.
+    query = select(Outbox).where(
+        col(Outbox.id).in_([i for i, _ in candidates]),
+        col(Outbox.status) == STATUS_PENDING,
+        or_(col(Outbox.claimed_at).is_(None), col(Outbox.claimed_at) < stale),
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Outbox)
-    found = [(row, int(n)) for row, n in (await session.execute(query)).all()]
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    taken = {row.id: row for row in (await session.execute(query)).scalars()}
+    found = [(taken[i], int(n)) for i, n in candidates if i in taken][:limit]
     if not found:
         return []
     await session.execute(
@@ -297,6 +313,27 @@ async def mark_sent(
             attempts=col(Outbox.attempts) + 1,
             error=None,
         )
+    )
+
+
+async def mark_sent_many(
+    *, session: AsyncSession, sent: Sequence[tuple[int, str, datetime]]
+) -> None:
+    """`mark_sent` for several rows in one statement: (outbox id, message id, sent at)."""
+    if not sent:
+        return
+    table: Table = Outbox.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            status=STATUS_SENT,
+            message_id=bindparam("b_message_id"),
+            sent_at=bindparam("b_sent_at"),
+            attempts=table.c.attempts + 1,
+            error=None,
+        ),
+        [{"b_id": i, "b_message_id": m[:64], "b_sent_at": require_aware(at)} for i, m, at in sent],
     )
 
 
