@@ -118,7 +118,7 @@ async def test_a_conversation_logs_ids_but_no_text_and_no_secret(
     await converse(setup.harness)
 
     records = production_logging.records
-    assert len(records) > 100, "hardly anything was logged at DEBUG: the test would prove nothing"
+    assert len(records) > 50, "hardly anything was logged at DEBUG: the test would prove nothing"
     for record in records:
         message = record.getMessage()
         assert TOKEN not in message and WEBHOOK_SECRET not in message, record.name
