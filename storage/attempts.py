@@ -34,12 +34,18 @@ async def throttled(*, session: AsyncSession, external_id: str, now: datetime) -
 
 
 async def record_failure(
-    *, session: AsyncSession, external_id: str, status: str, now: datetime
+    *,
+    session: AsyncSession,
+    external_id: str,
+    status: str,
+    now: datetime,
+    channel: str = CHANNEL_TELEGRAM,
 ) -> None:
+    """One refused code from this account (`channel`: where it was typed, for the audit log)."""
     await record(
         session=session,
         now=now,
-        channel=CHANNEL_TELEGRAM,
+        channel=channel,
         action=ACTION,
         entity=ENTITY,
         entity_id=str(external_id),

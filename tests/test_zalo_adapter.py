@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from storage.attempts import ACTION as ATTEMPT_ACTION
 from storage.db import Database
 from storage.invites import create_invite
 from storage.models import (
     CHANNEL_ZALO,
     ROLE_REPORTER,
+    AuditLog,
     ChatIdentity,
     ProcessedUpdate,
     Report,
@@ -82,6 +84,18 @@ async def test_onboarding_by_the_code_typed_alone_or_after_start(zalo: Zalo) -> 
         assert sorted(bound.scalars()) == ["zu-7777", "zu-9999"]
     # Once onboarded, the reporter can report.
     assert "Đảng bộ xã Tây" in (await zalo.send(STRANGER, "/baocao"))[0]
+
+
+async def test_a_wrong_code_is_audited_on_the_zalo_channel(zalo: Zalo) -> None:
+    [answer] = await zalo.send(STRANGER, "/start " + "x" * 24)
+    assert "không" in answer.lower() or "mã" in answer.lower()
+    async with zalo.world.db.read() as session:
+        channels = (
+            await session.execute(
+                select(col(AuditLog.channel)).where(col(AuditLog.action) == ATTEMPT_ACTION)
+            )
+        ).scalars()
+        assert list(channels) == [CHANNEL_ZALO]
 
 
 async def test_a_stranger_is_refused_and_learns_nothing(zalo: Zalo) -> None:

@@ -330,7 +330,11 @@ class ZaloAdapter:
         )
         if not outcome.ok:
             await record_failure(
-                session=turn.session, external_id=account, status=outcome.status, now=turn.now
+                session=turn.session,
+                external_id=account,
+                status=outcome.status,
+                now=turn.now,
+                channel=CHANNEL_ZALO,
             )
             return [turn.say(f"zalo.start.refused.{outcome.status.value}")]
         assert outcome.person is not None and outcome.person.id is not None
