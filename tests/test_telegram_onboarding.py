@@ -74,7 +74,14 @@ async def test_start_with_a_code_binds_greets_and_sets_the_menu(setup: Setup) ->
     assert scope == {"type": "chat", "chat_id": ALICE.id}
     commands = menu.params["commands"]
     commands = json.loads(commands) if isinstance(commands, str) else commands
-    assert [c["command"] for c in commands] == ["baocao", "capnhat", "tinhtrang", "huy", "trogiup"]
+    assert [c["command"] for c in commands] == [
+        "baocao",
+        "capnhat",
+        "tinhtrang",
+        "huy",
+        "kenh",
+        "trogiup",
+    ]
     assert all(c["description"] for c in commands)
     async with setup.db.read() as session:
         person = await find_person_by_identity(
@@ -192,4 +199,5 @@ async def test_help_lists_the_commands_of_the_roles(setup: Setup) -> None:
     calls = await setup.harness.send("/trogiup", BOB)
     text = calls.text()
     assert "/tonghop" in text and "/thongke" in text and "/nhacnho" in text
+    assert "/kenh — " in text  # BOB writes in English
     assert "/baocao" not in text

@@ -1,5 +1,6 @@
 """Command menus (setMyCommands): everyone sees /start and /trogiup; a bound person sees, in
-their own chat, the commands of their roles. Descriptions come from the catalog."""
+their own chat, the commands of their roles, then /kenh (where reminders and digests go) and
+/trogiup. Descriptions come from the catalog."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ PUBLIC = ("start", "trogiup")
 REPORTER = ("baocao", "capnhat", "tinhtrang", "huy")
 SUPERVISOR = ("tonghop", "donvi", "nhacnho", "xuat")
 ADMIN = ("tonghop", "thongke", "donvi", "nhacnho", "xuat", "moi", "phancong", "dot")
+PERSON = ("kenh",)  # any person with a role
 
 
 def command_names(scope: Scope) -> list[str]:
-    """The person's commands in menu order (no duplicates); only /start and /trogiup when the
-    person has no role."""
+    """The person's commands in menu order (no duplicates); only /trogiup when the person has
+    no role."""
     names: list[str] = []
     if scope.is_reporter:
         names.extend(REPORTER)
@@ -24,6 +26,8 @@ def command_names(scope: Scope) -> list[str]:
         names.extend(SUPERVISOR)
     if scope.is_admin:
         names.extend(ADMIN)
+    if names:
+        names.extend(PERSON)
     names.append("trogiup")
     return list(dict.fromkeys(names))
 
