@@ -36,7 +36,18 @@ def init() -> None:
 
 
 def _register() -> None:
-    from bot.cli import campaigns, demo, exports, figures, invites, people, run, schedule, units
+    from bot.cli import (
+        campaigns,
+        demo,
+        exports,
+        figures,
+        invites,
+        ops,
+        people,
+        run,
+        schedule,
+        units,
+    )
 
     app.add_typer(units.app, name="units")
     app.add_typer(people.app, name="people")
@@ -46,6 +57,8 @@ def _register() -> None:
     exports.register(app)
     schedule.register(app)
     run.register(app)
+    ops.register(app)
+    ops.register_people(people.app)
     demo.register(app)
 
 
