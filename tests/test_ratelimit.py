@@ -103,3 +103,57 @@ async def test_pause_all() -> None:
         return await limiter.acquire("1")
 
     assert await vt.run(scenario()) >= 10
+
+
+async def test_take_paces_a_central_pacer_and_keeps_the_grid() -> None:
+    vt = VirtualTime()
+    limiter = _limiter(vt)
+    assert limiter.take("1") == 0.0
+    assert (limiter.next_global(), limiter.chat_ready_at("1")) == (0.04, 1.0)
+    assert limiter.chat_ready_at("2") == 0.0  # a chat never seen is ready
+    # The pacer woke 10 ms late for the next slot: the slot after stays on the 40 ms grid.
+    vt.now = 0.05
+    assert limiter.take("2") == 0.05
+    assert abs(limiter.next_global() - 0.08) < 1e-9
+    # Idle for a while: the grid restarts from now, no burst to catch up.
+    vt.now = 10.0
+    limiter.take("3")
+    assert abs(limiter.next_global() - 10.04) < 1e-9
+    assert limiter.chat_ready_at("-100") == 0.0
+    limiter.take("-100")
+    assert limiter.chat_ready_at("-100") == 10.04 + 3.0  # groups: 20 per minute
+
+
+async def test_a_pacer_on_take_serves_a_long_chat_queue_alongside_the_rest() -> None:
+    # What the sender does with the limiter: at each global slot, of the ready chats, the one
+    # with the most messages left. 3,000 chats with one message and one chat with 30 take
+    # max(3029 / 25, 29) s, not 3000 / 25 + 29.
+    vt = VirtualTime()
+    limiter = _limiter(vt)
+    left = {str(i): 1 for i in range(3000)} | {"long": 30}
+    times: list[float] = []
+
+    async def pacer() -> None:
+        while left:
+            now = vt()
+            ready = [c for c in left if limiter.chat_ready_at(c) <= now]
+            slot = limiter.next_global()
+            if not ready or slot > now:
+                soonest = min(limiter.chat_ready_at(c) for c in left)
+                await vt.sleep(max(slot, soonest if not ready else now) - now)
+                continue
+            chat = max(ready, key=lambda c: left[c])
+            times.append(limiter.take(chat))
+            left[chat] -= 1
+            if not left[chat]:
+                del left[chat]
+
+    await vt.run(pacer())
+    assert len(times) == 3030
+    assert 121.0 <= times[-1] <= 121.3
+    assert _worst(times) <= 25
+
+
+def _worst(times: list[float]) -> int:
+    ordered = sorted(times)
+    return max(bisect_left(ordered, t + 1.0 - 1e-9) - i for i, t in enumerate(ordered))
