@@ -1,16 +1,23 @@
 """The sender: drains the outbox through the channel adapters, within the rate limits.
 
-One drain: claim a batch (committed at once), route each row to a chat (the row's own
-channel/chat_id, else the person's preferred channel, else the identity seen last), then send
-many chats in parallel and each chat's rows in order, each send paced by the `RateLimiter`.
-After each send the row is marked sent in its own committed transaction, so a key is sent at
-most once as long as the process lives; a sender killed between the platform's answer and that
-commit leaves a claimed row that is sent again after the claim lease (5 min) — the only window.
+One drain: claim a window of rows by chat (`outbox.claim_window`: at most `per_chat` rows of a
+chat, long chat queues first), route each row to a chat (the row's own channel/chat_id, else the
+person's preferred channel, else the identity seen last) and queue it in that chat's FIFO. One
+pacer then picks, at each global slot, the ready chat whose head row has the most rows behind it
+(then the oldest), so a chat that must wait (1 s spacing, 20/min for groups, a 429 cool-down, a
+send under way) never holds back the others, and a long chat queue runs alongside the rest
+instead of after it. The window is refilled as it empties.
+
+After each send the row is marked sent in a transaction committed at once (results that arrive
+during a commit go in the next one), so a key is sent at most once as long as the process lives;
+a sender killed between the platform's answer and that commit leaves a claimed row that is sent
+again after the claim lease (5 min), the only window.
 
 Outcomes: `RetryAfter` -> the row is due again after the wait and the chat cools down;
 `TransientError` -> exponential back-off with jitter, failed after `max_attempts`;
 `Unreachable` -> the row failed and the person marked unreachable (the admin's digest says so).
-When a chat's row is deferred, its later rows are deferred with it (each chat stays in order).
+When a chat's row is deferred, its later rows are deferred with it (each chat stays in order);
+they stay pending with `not_before` set and the drain goes on with the other chats.
 A row carrying quiet hours in its payload (reminders) is held back until they end.
 """
 
