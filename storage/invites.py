@@ -33,6 +33,9 @@ from storage.people import (
     grant_role,
 )
 
+# An invite that grants no role: it only binds the chat account to the person it names (an
+# imported person keeps the roles they already have). Only valid with `person_id`.
+INVITE_IDENTITY = "identity"
 DEFAULT_TTL = timedelta(days=14)
 CODE_BYTES = 18  # 144 bits -> 24 characters
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -97,8 +100,16 @@ async def create_invite(
     created_by_person_id: int | None = None,
     channel: str = CHANNEL_CLI,
 ) -> tuple[Invite, str]:
-    """Create one invite; returns it with the plain code, which is never stored."""
-    check_role(role_kind, unit_id)
+    """Create one invite; returns it with the plain code, which is never stored.
+
+    `role_kind=INVITE_IDENTITY` (with `person_id`, no unit) grants nothing: redeeming it binds
+    the chat account to that person, who keeps their existing roles. Any other role kind is
+    granted on redemption, to `person_id` when given."""
+    if role_kind == INVITE_IDENTITY:
+        if person_id is None or unit_id is not None:
+            raise ValueError("an identity invite names a person and no unit")
+    else:
+        check_role(role_kind, unit_id)
     require_aware(now)
     code = new_code()
     invite = Invite(
@@ -215,7 +226,8 @@ async def redeem_invite(
 
     An invite that names a person binds the account to that person (replacing their previous
     account on this channel); ALREADY_BOUND if the account belongs to someone else. An invite
-    that names nobody gives the role to the account's person, created if the account is new."""
+    that names nobody gives the role to the account's person, created if the account is new.
+    An identity invite (`INVITE_IDENTITY`) grants no role: the outcome's `role` is None."""
     require_aware(now)
     code = code.strip()
     if not is_well_formed(code):
@@ -282,14 +294,18 @@ async def redeem_invite(
         now=now,
         actor_person_id=person.id,
     )
-    role = await grant_role(
-        session=session,
-        person_id=person.id,
-        kind=invite.role_kind,
-        unit_id=invite.unit_id,
-        now=now,
-        actor_person_id=person.id,
-        channel=channel,
+    role = (
+        None
+        if invite.role_kind == INVITE_IDENTITY
+        else await grant_role(
+            session=session,
+            person_id=person.id,
+            kind=invite.role_kind,
+            unit_id=invite.unit_id,
+            now=now,
+            actor_person_id=person.id,
+            channel=channel,
+        )
     )
     await session.execute(
         update(Invite)
@@ -385,7 +401,7 @@ class InviteSummary:
     role_kind: str
     unit_code: str | None
     unit_name: str | None
-    person_name: str | None
+    person_name: str | None  # the name it was made for, or the person it is bound to
     created_at: datetime
     expires_at: datetime
     state: InviteState
@@ -408,17 +424,19 @@ async def list_invites(
 ) -> list[InviteSummary]:
     """Invites, newest first (never their codes: they are not stored)."""
     user = Person.__table__.alias("used_by")  # type: ignore[attr-defined]
+    named = Person.__table__.alias("named")  # type: ignore[attr-defined]
     query = (
-        select(Invite, col(Unit.code), col(Unit.name), user.c.full_name)
+        select(Invite, col(Unit.code), col(Unit.name), user.c.full_name, named.c.full_name)
         .outerjoin(Unit, col(Unit.id) == col(Invite.unit_id))
         .outerjoin(user, user.c.id == col(Invite.used_by_person_id))
+        .outerjoin(named, named.c.id == col(Invite.person_id))
         .order_by(col(Invite.id).desc())
     )
     if unit_id is not None:
         query = query.where(col(Invite.unit_id) == unit_id)
     rows = (await session.execute(query)).all()
     summaries = []
-    for invite, unit_code, unit_name, used_by in rows:
+    for invite, unit_code, unit_name, used_by, bound_to in rows:
         assert invite.id is not None
         summaries.append(
             InviteSummary(
@@ -426,7 +444,7 @@ async def list_invites(
                 role_kind=invite.role_kind,
                 unit_code=unit_code,
                 unit_name=unit_name,
-                person_name=invite.person_name,
+                person_name=invite.person_name or bound_to,
                 created_at=invite.created_at,
                 expires_at=invite.expires_at,
                 state=invite_state(invite, now),

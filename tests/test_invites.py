@@ -8,12 +8,14 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
 from storage.access import scope_of
 from storage.db import Database
 from storage.invites import (
+    INVITE_IDENTITY,
     RedeemOutcome,
     RedeemStatus,
     RevokeStatus,
@@ -314,3 +316,49 @@ async def test_list_invites_shows_state_not_codes(db: Database, now: datetime) -
     assert [i.unit_code for i in for_cell] == ["CB1", "CB1"]
     assert for_cell[1].used_by == "Trần Thị Bình"
     assert not any(used in repr(i) for i in everything)
+
+
+async def test_identity_invite_binds_an_imported_person_and_keeps_their_roles(
+    db: Database, now: datetime
+) -> None:
+    root, cell = await _units(db)
+    async with db.write() as session:
+        imported = await make_person(
+            session, name="Lê Thị Hoa", roles=[(ROLE_REPORTER, cell), (ROLE_SUPERVISOR, root)]
+        )
+        _, code = await create_invite(
+            session=session,
+            role_kind=INVITE_IDENTITY,
+            unit_id=None,
+            person_id=pk(imported),
+            now=now,
+        )
+    outcome = await _redeem(db, code, now, user="4242")
+    assert outcome.ok and outcome.role is None and outcome.unit is None
+    assert outcome.person is not None and outcome.person.id == imported.id
+    async with db.read() as session:
+        owner = await find_person_by_identity(
+            session=session, channel=CHANNEL_TELEGRAM, external_id="4242"
+        )
+        assert owner is not None and owner.id == imported.id
+        scope = await scope_of(session=session, person_id=pk(imported))
+        assert scope.reporter_unit_ids == (cell.id,) and scope.supervised_unit_ids == (root.id,)
+        assert not scope.is_admin
+        [listed] = await list_invites(session=session, now=now)
+    assert listed.role_kind == INVITE_IDENTITY and listed.person_name == "Lê Thị Hoa"
+
+
+async def test_identity_invite_needs_a_person_and_no_unit(db: Database, now: datetime) -> None:
+    _, cell = await _units(db)
+    async with db.write() as session:
+        person = await make_person(session)
+        with pytest.raises(ValueError, match="identity"):
+            await create_invite(session=session, role_kind=INVITE_IDENTITY, unit_id=None, now=now)
+        with pytest.raises(ValueError, match="identity"):
+            await create_invite(
+                session=session,
+                role_kind=INVITE_IDENTITY,
+                unit_id=cell.id,
+                person_id=pk(person),
+                now=now,
+            )

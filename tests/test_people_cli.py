@@ -240,3 +240,58 @@ def test_people_import_xlsx_then_list(cli: tuple[CliRunner, str], tmp_path: Path
     under = runner.invoke(app, ["people", "list", "--under", "X1"])
     assert "Nguyễn Văn An" in under.output and "Trần Thị Bình" not in under.output
     assert "Ban Tuyên giáo" not in under.output
+
+
+def test_an_imported_person_gets_an_invite_that_binds_the_account_to_them(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, url = cli
+    path = tmp_path / "people.csv"
+    path.write_text("name,role,units\nNguyễn Văn An,reporter,X1\n", encoding="utf-8")
+    assert runner.invoke(app, ["people", "import", str(path)]).exit_code == 0
+    listed = runner.invoke(app, ["people", "list"])
+    [(person_id,)] = asyncio.run(_query(url, select(col(Person.id))))
+    assert re.search(rf"│ {person_id}\s+│ Nguyễn Văn An", listed.output), listed.output
+
+    result = runner.invoke(app, ["invite", "create", "--person", str(person_id)])
+    assert result.exit_code == 0, result.output
+    assert f"Nguyễn Văn An (số {person_id})" in result.output
+    match = LINK.search(result.output)
+    assert match is not None
+    assert "Liên kết tài khoản" in runner.invoke(app, ["invite", "list"]).output
+
+    async def _use(code: str) -> tuple[RedeemStatus, int | None, int]:
+        db = Database.from_url(url)
+        try:
+            async with db.write() as session:
+                outcome = await redeem_invite(
+                    session=session,
+                    code=code,
+                    channel=CHANNEL_TELEGRAM,
+                    external_id="777",
+                    display_name="An trên Telegram",
+                    now=datetime.now(UTC) + timedelta(minutes=1),
+                )
+                roles = (await session.execute(select(func.count()).select_from(Role))).scalar_one()
+                person = outcome.person.id if outcome.person else None
+                return outcome.status, person, int(roles)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(_use(match.group(1))) == (RedeemStatus.SUCCESS, person_id, 1)
+    # Still one person: the chat account joined the imported record, no one new was created.
+    assert asyncio.run(_query(url, select(func.count()).select_from(Person)))[0] == (1,)
+
+    # With --role, the code also grants that role; the person must exist; no --name with it.
+    more = runner.invoke(
+        app,
+        ["invite", "create", "--person", str(person_id), "--role", "supervisor", "--unit", "H1"],
+    )
+    assert more.exit_code == 0, more.output
+    assert "vai trò Người theo dõi, H1 Huyện ủy Tiên Du" in more.output
+    nobody = runner.invoke(app, ["invite", "create", "--person", "999"])
+    assert nobody.exit_code == 1 and "999" in nobody.output
+    named = runner.invoke(app, ["invite", "create", "--person", str(person_id), "--name", "Khác"])
+    assert named.exit_code == 1
+    no_role = runner.invoke(app, ["invite", "create", "--unit", "X1"])
+    assert no_role.exit_code == 1 and "--role" in no_role.output

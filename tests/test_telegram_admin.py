@@ -19,7 +19,7 @@ from telegram.request import RequestData
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, AuditLog, Campaign, Unit
-from storage.people import roles_of
+from storage.people import find_person_by_identity, roles_of
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import LOADED, NOW, World, build_world
 from tests.telegram_harness import RecordingRequest, TelegramHarness, TgUser, bind
@@ -261,6 +261,35 @@ async def test_invite_usage_and_scope(setup: Setup) -> None:
     assert outside.texts() == ["Không tìm thấy đơn vị «CS3» trong phạm vi quản lý của đồng chí."]
     assert "t.me" not in outside.everything()
     assert await audit_rows(setup.db, "invite.create") == []
+
+
+async def test_invite_for_an_existing_person_binds_the_account_to_them(setup: Setup) -> None:
+    outside = await setup.harness.send(f"/moi nguoi {setup.outsider_id}", DISTRICT_ADMIN)
+    assert outside.texts() == [
+        f"Không tìm thấy người có mã «{setup.outsider_id}» trong phạm vi quản lý của đồng chí."
+    ]
+    assert (await setup.harness.send("/moi nguoi", DISTRICT_ADMIN)).text().startswith("Cách dùng")
+
+    reporter = setup.world.reporter_id
+    text = (await setup.harness.send(f"/moi người {reporter}", DISTRICT_ADMIN)).text()
+    assert text.startswith("Đã tạo mã mời cho đồng chí ")
+    assert f"(số {reporter}): tài khoản chat dùng mã sẽ được gắn với đồng chí này" in text
+    match = re.search(r"https://t\.me/cadrebot\?start=([A-Za-z0-9_-]+)", text)
+    assert match is not None
+    [row] = await audit_rows(setup.db, "invite.create")
+    assert row.new is not None and row.new["person_id"] == reporter
+    async with setup.db.read() as session:
+        before = [(r.kind, r.unit_id) for r in await roles_of(session=session, person_id=reporter)]
+
+    welcome = (await setup.harness.send(f"/start {match[1]}", NEWCOMER)).texts()[0]
+    assert "các vai trò đã được giao giữ nguyên" in welcome and "/baocao" in welcome
+    async with setup.db.read() as session:
+        after = [(r.kind, r.unit_id) for r in await roles_of(session=session, person_id=reporter)]
+        assert after == before
+        owner = await find_person_by_identity(
+            session=session, channel="telegram", external_id=str(NEWCOMER.id)
+        )
+        assert owner is not None and owner.id == reporter
 
 
 # --- /phancong ------------------------------------------------------------------------------

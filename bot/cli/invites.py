@@ -1,4 +1,5 @@
-"""`cadrebot invite`: create one-time invites (one, or one per unit into a CSV), revoke, list."""
+"""`cadrebot invite`: create one-time invites (one, one per unit into a CSV, or one that binds a
+chat account to an existing person), revoke, list."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.cli.people import unit_by_code
 from bot.i18n import t
 from storage.clock import local_date, system_clock
 from storage.invites import (
+    INVITE_IDENTITY,
     RevokeStatus,
     create_invite,
     create_invites_for_units,
@@ -27,7 +29,8 @@ from storage.invites import (
     list_invites,
     revoke_invite,
 )
-from storage.models import ROLE_ADMIN, Level, Unit
+from storage.models import ROLE_ADMIN, Level, Person, Unit
+from storage.people import get_person, roles_of
 from storage.tree import in_subtree
 
 app = typer.Typer(no_args_is_help=True, help="Mã mời / one-time invites.")
@@ -51,8 +54,11 @@ def role_label(kind: str) -> str:
 
 @app.command("create")
 def create_command(
-    role: RoleChoice = typer.Option(..., "--role", help="reporter | supervisor | admin"),
+    role: RoleChoice | None = typer.Option(None, "--role", help="reporter | supervisor | admin"),
     unit: str | None = typer.Option(None, "--unit", help="Mã đơn vị"),
+    person: int | None = typer.Option(
+        None, "--person", min=1, help="Số của người đã có (xem people list)"
+    ),
     name: str | None = typer.Option(None, "--name", help="Họ tên người nhận"),
     days: int | None = typer.Option(None, "--days", min=1, max=365, help="Số ngày hiệu lực"),
     all_units: bool = typer.Option(False, "--all-units", help="Một mã cho mỗi đơn vị"),
@@ -60,43 +66,74 @@ def create_command(
     under: str | None = typer.Option(None, "--under", help="Chỉ đơn vị trong nhánh này"),
     output: Path | None = typer.Option(None, "--output", help="Tệp CSV kết quả"),
 ) -> None:
-    """Tạo mã mời: một mã (--unit) hoặc mỗi đơn vị một mã (--all-units --output invites.csv)."""
+    """Tạo mã mời: một mã (--role, --unit), mỗi đơn vị một mã (--all-units --output invites.csv),
+    hoặc cho một người đã có (--person SỐ, ví dụ người được nhập bằng people import).
+
+    Với --person: mã gắn tài khoản chat của người dùng mã với đúng người đó; người đó giữ mọi vai
+    trò đã có. Thêm --role (và --unit) để giao thêm một vai trò khi dùng mã. --person không dùng
+    cùng --name hay --all-units."""
     config = common.settings()
     ttl = timedelta(days=days or config.invite_ttl_days)
     if all_units:
+        if role is None:
+            raise common.fail(t("invite.error.role_required"))
         if unit is not None:
             raise common.fail(t("invite.error.unit_with_all"))
         if name is not None:
             raise common.fail(t("invite.error.name_with_all"))
+        if person is not None:
+            raise common.fail(t("invite.error.person_with_all"))
         if output is None:
             raise common.fail(t("invite.error.output_required"))
         _create_bulk(role.value, level, under, output, ttl)
         return
     if level is not None or under is not None or output is not None:
         raise common.fail(t("invite.error.bulk_only"))
-    if unit is None and role.value != ROLE_ADMIN:
+    if person is not None and name is not None:
+        raise common.fail(t("invite.error.name_with_person"))
+    if role is None:
+        if person is None:
+            raise common.fail(t("invite.error.role_required"))
+        if unit is not None:
+            raise common.fail(t("invite.error.unit_without_role"))
+    elif unit is None and role.value != ROLE_ADMIN:
         raise common.fail(t("invite.error.unit_required", "vi", role=role_label(role.value)))
+    role_kind = role.value if role is not None else INVITE_IDENTITY
 
-    async def _create() -> tuple[str, str, Any]:
+    async def _create() -> tuple[str, str, Any, Person | None]:
         async with common.database(config) as db, db.write() as session:
+            bound: Person | None = None
+            if person is not None:
+                bound = await get_person(session=session, person_id=person)
+                if bound is None or bound.forgotten_at is not None:
+                    raise common.fail(t("people.remove.not_found", "vi", id=person))
+                if role is None and not await roles_of(session=session, person_id=person):
+                    raise common.fail(t("invite.error.person_without_role", "vi", id=person))
             target = await unit_by_code(session, unit) if unit else None
             invite, code = await create_invite(
                 session=session,
-                role_kind=role.value,
+                role_kind=role_kind,
                 unit_id=target.id if target else None,
                 now=system_clock(),
                 ttl=ttl,
+                person_id=person,
                 person_name=name,
             )
             where = f"{target.code} {target.name}" if target else t("people.whole_tree")
-            return code, where, invite.expires_at
+            return code, where, invite.expires_at, bound
 
-    code, where, expires_at = common.run(_create())
+    code, where, expires_at, bound = common.run(_create())
     expires = vn_date(local_date(expires_at, config.timezone))
-    common.console.print(
-        t("invite.created", "vi", role=role_label(role.value), unit=where, expires=expires),
-        markup=False,
-    )
+    if bound is not None:
+        common.console.print(
+            t("invite.created.person", "vi", name=bound.full_name, id=bound.id, expires=expires),
+            markup=False,
+        )
+    if role is not None:
+        common.console.print(
+            t("invite.created", "vi", role=role_label(role.value), unit=where, expires=expires),
+            markup=False,
+        )
     common.console.print(t("invite.code", "vi", code=code), markup=False, highlight=False)
     common.console.print(
         t("invite.link", "vi", link=invite_link(config.bot_username, code)),
@@ -226,7 +263,8 @@ def list_command(
         table.add_row(
             str(invite.id),
             role_label(invite.role_kind),
-            invite.unit_code or t("people.whole_tree"),
+            invite.unit_code
+            or (dash if invite.role_kind == INVITE_IDENTITY else t("people.whole_tree")),
             invite.person_name or dash,
             vn_date(local_date(invite.created_at, config.timezone)),
             vn_date(local_date(invite.expires_at, config.timezone)),

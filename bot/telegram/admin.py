@@ -1,5 +1,6 @@
 """Admin commands in chat: /xuat (export the XLSX workbook as a document), /moi (create an
-invite link), /phancong (assign units to a supervisor) and /dot (list, open, close campaigns).
+invite link: for a role on a unit, or `/moi nguoi ID` for an existing person), /phancong
+(assign units to a supervisor) and /dot (list, open, close campaigns).
 
 Every command asks `storage.access` for the person's scope as it is now. Someone without the
 role gets the same refusal a stranger gets; a unit, person or campaign outside the scope gets
@@ -43,7 +44,7 @@ from storage.campaign_status import (
 from storage.campaigns import get_campaign, list_campaigns
 from storage.clock import local_date
 from storage.db import Database
-from storage.invites import create_invite, invite_link
+from storage.invites import INVITE_IDENTITY, create_invite, invite_link
 from storage.models import (
     CHANNEL_TELEGRAM,
     ROLE_ADMIN,
@@ -84,6 +85,7 @@ ROLE_WORDS = {
     "quan tri": ROLE_ADMIN,
     "admin": ROLE_ADMIN,
 }
+PERSON_WORDS = {"nguoi", "người", "person"}
 REMOVE_WORDS = {"bo", "bỏ", "xoa", "xóa", "xoá", "remove"}
 OPEN_WORDS = {"mo", "mở", "open"}
 CLOSE_WORDS = {"dong", "đóng", "ketthuc", "kếtthúc", "close"}
@@ -329,10 +331,44 @@ def parse_role(args: list[str]) -> tuple[str | None, list[str]]:
     return None, args
 
 
+async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
+    """/moi nguoi PERSON_ID: an invite that binds a chat account to this existing person (one
+    the admin's scope reaches), who keeps the roles they have; it grants no role."""
+    if len(args) != 1 or not args[0].isdigit():
+        return Outcome([turn.say("admin.invite.usage")])
+    person = await person_in_scope(session=turn.session, person_id=int(args[0]), scope=scope)
+    if person is None or person.id is None:
+        return Outcome([turn.say("admin.assign.no_person", person=args[0])])
+    created, plain = await create_invite(
+        session=turn.session,
+        role_kind=INVITE_IDENTITY,
+        unit_id=None,
+        person_id=person.id,
+        now=turn.now,
+        created_by_person_id=turn.person_id,
+        channel=CHANNEL_TELEGRAM,
+    )
+    tz = turn.runtime.settings.timezone
+    return Outcome(
+        [
+            turn.say(
+                "admin.invite.created_person",
+                name=person.full_name,
+                person=person.id,
+                link=invite_link(turn.runtime.settings.bot_username, plain),
+                code=plain,
+                expires=date_text(local_date(created.expires_at, tz), turn.lang),
+            )
+        ]
+    )
+
+
 async def invite(turn: Turn) -> Outcome:
     scope = admin_scope(turn.scope)
     if not scope.is_admin:
         return refusal(turn)
+    if turn.args and turn.args[0].lower() in PERSON_WORDS:
+        return await _invite_person(turn, scope, turn.args[1:])
     role, rest = parse_role(turn.args)
     if role is None or not rest:
         return Outcome([turn.say("admin.invite.usage")])

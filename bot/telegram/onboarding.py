@@ -24,16 +24,23 @@ def help_lines(scope: Scope, lang: str) -> list[str]:
 
 
 def _welcome(outcome: RedeemOutcome, scope: Scope, lang: str) -> str:
-    assert outcome.person is not None and outcome.role is not None
+    """Greeting, the role the invite gave (or, for an invite that only binds the account to an
+    existing person, that their roles are unchanged), then the commands."""
+    assert outcome.person is not None
     where = (
         unit_label(outcome.unit, lang)
         if outcome.unit is not None
         else t("telegram.start.whole_tree", lang)
     )
+    role = (
+        t(f"telegram.start.role.{outcome.role.kind}", lang, unit=where)
+        if outcome.role is not None
+        else t("telegram.start.linked", lang)
+    )
     return "\n".join(
         [
             t("telegram.start.welcome", lang, name=outcome.person.full_name),
-            t(f"telegram.start.role.{outcome.role.kind}", lang, unit=where),
+            role,
             "",
             t("telegram.start.can", lang),
             *help_lines(scope, lang),

@@ -344,16 +344,21 @@ class ZaloAdapter:
         return [Say(self._welcome(turn, outcome))]
 
     def _welcome(self, turn: _Turn, outcome: RedeemOutcome) -> str:
-        assert outcome.person is not None and outcome.role is not None
+        assert outcome.person is not None
         where = (
             t("zalo.unit.label", turn.lang, name=outcome.unit.name, code=outcome.unit.code)
             if outcome.unit is not None
             else t("zalo.start.whole_tree", turn.lang)
         )
+        role = (
+            t(f"zalo.start.role.{outcome.role.kind}", turn.lang, unit=where)
+            if outcome.role is not None  # None: the invite only bound the account to the person
+            else t("zalo.start.linked", turn.lang)
+        )
         return "\n".join(
             [
                 t("zalo.start.welcome", turn.lang, name=outcome.person.full_name),
-                t(f"zalo.start.role.{outcome.role.kind}", turn.lang, unit=where),
+                role,
                 "",
                 self._help(turn),
             ]
