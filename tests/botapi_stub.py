@@ -327,6 +327,10 @@ class BotApiStub:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # Only `close()` cancels a handler; ending quietly keeps asyncio's stream callback
+            # from logging the cancellation as an error.
+            return
         finally:
             self._connections.discard(writer)
             self._handlers.discard(task)
