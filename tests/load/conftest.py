@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import insert, select
-from sqlmodel import col
 
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
@@ -36,7 +35,7 @@ from tests.botapi_stub import ApiCall, BotApiStub
 
 FULL = os.environ.get("CADREBOT_LOAD_FULL") == "1"
 LOAD_REPORTERS = 1000 if FULL else 100
-LOAD_REPORTERS_PG = 1000 if FULL else 50
+LOAD_REPORTERS_PG = 1000 if FULL else 30
 POLL_REPORTERS = 300 if FULL else 30
 CRASH_CONVERSATIONS = 200 if FULL else 40
 CRASH_KILLS = 20 if FULL else 5
@@ -88,11 +87,11 @@ class LoadStub(BotApiStub):
             self.arrived[key].set()
         self.total.set()
 
-    async def wait_key(self, key: str, timeout: float) -> None:
+    async def wait_key(self, key: str, seconds: float) -> None:
         event = self.arrived[key]
         event.clear()
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), seconds)
         except TimeoutError:
             return
 
@@ -402,9 +401,9 @@ class Reporter:
             while True:
                 if len(self.stub.by_chat[chat]) > mark:
                     return self.stub.by_chat[chat][mark]
-                if query is not None and query in self.stub.answers:
-                    if self.stub.answers[query].params.get("text"):
-                        return None  # a press answered on the button only
+                answered = self.stub.answers.get(query) if query is not None else None
+                if answered is not None and answered.params.get("text"):
+                    return None  # a press answered on the button only
                 if self.bot.generation != generation:
                     break  # killed since: redeliver to the new process
                 waited = time.monotonic() - started
