@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storage.db import Database
-from storage.models import ROLE_ADMIN, ROLE_REPORTER, Outbox, Unit
+from storage.models import ROLE_ADMIN, ROLE_REPORTER, Campaign, Outbox, Unit
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, World, build_world
 from tests.telegram_harness import TelegramHarness, TgUser, bind
@@ -46,14 +47,34 @@ async def setup(db: Database) -> AsyncIterator[Setup]:
     await harness.stop()
 
 
-async def test_digest_counts_only_the_units_in_scope(setup: Setup) -> None:
-    supervisor = (await setup.harness.send("/tonghop", SUPERVISOR)).text()
+async def test_digest_on_demand_is_the_weekly_digest_with_its_chart(setup: Setup) -> None:
+    calls = await setup.harness.send("/tonghop", SUPERVISOR)
     admin = (await setup.harness.send("/digest", ADMIN)).text()
 
-    assert "Cấp cơ sở:" in supervisor
-    assert "Hội nghị học tập, quán triệt Nghị quyết: 0/2 đơn vị đã báo cáo" in supervisor
-    assert "Hội nghị học tập, quán triệt Nghị quyết: 0/3 đơn vị đã báo cáo" in admin
+    # As the weekly digest: the chart first, then the text.
+    assert [c.method for c in calls if c.method.startswith("send")] == [
+        "sendPhoto",
+        "sendMessage",
+    ]
+    supervisor = calls.text()
+    assert "Bản tổng hợp tuần 39/2016 — Đợt học tập 13-KH/TU" in supervisor
+    assert "Phạm vi: các đơn vị đồng chí được phân công theo dõi (3 đơn vị phải báo cáo)." in (
+        supervisor
+    )
+    assert "Đã báo cáo: 0/3 đơn vị" in supervisor
+    assert re.search(r"Cấp cơ sở\s+0/2", supervisor)
+    assert "Đơn vị chưa báo cáo (đã quá hạn): 3" in supervisor
+    assert "Phạm vi: toàn bộ các đơn vị đồng chí quản lý (6 đơn vị phải báo cáo)." in admin
     assert "Đảng bộ xã Bắc" not in supervisor and "CS3" not in supervisor
+    assert "Đảng bộ xã Bắc (CS3)" in admin
+
+
+async def test_digest_without_an_open_campaign_says_so(setup: Setup) -> None:
+    async with setup.db.write() as session:
+        await session.execute(update(Campaign).values(status="closed"))
+    calls = await setup.harness.send("/tonghop", SUPERVISOR)
+    assert calls.texts() == ["Hiện không có đợt học tập nào đang mở."]
+    assert not calls.of("sendPhoto")
 
 
 async def test_reporter_cannot_ask_for_a_digest(setup: Setup) -> None:
@@ -116,5 +137,7 @@ async def test_a_report_made_in_chat_shows_in_the_unit_and_the_digest(setup: Set
     assert "   Đảng viên tham dự: 28" in unit
     assert "   Ngày tổ chức hội nghị: 28/8/2016" in unit
     digest = (await h.send("/tonghop", SUPERVISOR)).text()
-    assert "Nghị quyết: 1/2 đơn vị đã báo cáo (0 đúng hạn, 1 muộn), còn thiếu 1" in digest
-    assert "Tham dự 93,3%; bài thu hoạch 96,4%" in digest  # 28/30, 27/28
+    assert "Đã báo cáo: 1/3 đơn vị (33,3%" in digest
+    assert "Đúng hạn: 0 · Trễ hạn: 1 · Chưa báo cáo: 2" in digest
+    assert "- Đảng viên tham gia học tập: 93,3% (28/30 đồng chí" in digest
+    assert "- Viết bài thu hoạch: 96,4% (27/28 đồng chí" in digest

@@ -43,7 +43,6 @@ NOT_PRIVATE = ~filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 # Vietnamese command, English alias, handler.
 SUPERVISION: tuple[tuple[str, str, Handler], ...] = (
-    ("tonghop", "digest", supervision.digest),
     ("thongke", "stats", supervision.stats),
     ("donvi", "unit", supervision.unit),
     ("nhacnho", "remind", supervision.nudge),
@@ -101,6 +100,11 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
                 name, turn_callback(name, reporting.engine_command(command)), filters=PRIVATE
             )
         )
+    result.append(
+        CommandHandler(
+            ["tonghop", "digest"], supervision.digest_callback("tonghop"), filters=PRIVATE
+        )
+    )
     for vietnamese, english, handler in SUPERVISION:
         result.append(
             CommandHandler(
