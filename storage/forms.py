@@ -485,10 +485,32 @@ def _render_param(value: Any, lang: str) -> Any:
     return value
 
 
+# Example answers for a whole number, the first one inside the field's range is shown.
+EXAMPLE_NUMBERS = (25, 2)
+
+
+def example_number(field: FormField) -> int:
+    """A whole number the field accepts, for "for example: N" (25, else 2, else its minimum)."""
+    low = field.min if field.min is not None else 0
+    for value in EXAMPLE_NUMBERS:
+        if value >= low and (field.max is None or value <= field.max):
+            return value
+    return low
+
+
+def mid_sentence(label: str) -> str:
+    """A label placed inside a sentence: its first letter in lower case ("Số đảng viên" ->
+    "số đảng viên"), unless the label starts with an abbreviation ("MTTQ ...")."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
 def error_message(field: FormField, invalid: Invalid, lang: str = "vi") -> str:
     """One sentence in `lang` explaining why the answer was refused (names the field)."""
     params = {name: _render_param(value, lang) for name, value in invalid.params.items()}
     params["label"] = field.label(lang)
+    params["example"] = example_number(field)
     params["options"] = "; ".join(
         f"{number}. {choice.label(lang)}" for number, choice in enumerate(field.choices, start=1)
     )
@@ -503,13 +525,14 @@ class RuleViolation:
 
 
 def violation_message(form: Form, violation: RuleViolation, lang: str = "vi") -> str:
-    """One sentence in `lang`; field labels are filled in as {left}/{right}/{label}."""
+    """One sentence in `lang`; field labels are filled in as {left}/{right}/{label} ({left} and
+    {label} open the sentence; {right} stands inside it, so it starts in lower case)."""
     params = {name: _render_param(value, lang) for name, value in violation.params.items()}
     labels = [form.field(key).label(lang) for key in violation.fields]
     if labels:
         params["label"] = labels[0]
         params["left"] = labels[0]
-        params["right"] = labels[-1]
+        params["right"] = mid_sentence(labels[-1])
     return t(violation.code, lang, **params)
 
 

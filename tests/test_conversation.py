@@ -244,12 +244,12 @@ async def test_a_rejected_answer_is_explained_in_one_sentence_and_asked_again(
     [
         (
             ["28/9", "2", "30", "31", "0", "bỏ qua", "20"],
-            "Số đảng viên dự học tập (31) không được lớn hơn Số đảng viên của đơn vị (30).",
+            "Số đảng viên dự học tập (31) không được lớn hơn số đảng viên của đơn vị (30).",
             "Câu 3/7. Đơn vị hiện có bao nhiêu đảng viên?",
         ),
         (
             ["28/9", "2", "30", "25", "0", "bỏ qua", "26"],
-            "Số bài thu hoạch đã nộp (26) không được lớn hơn Số đảng viên dự học tập (25).",
+            "Số bài thu hoạch đã nộp (26) không được lớn hơn số đảng viên dự học tập (25).",
             "Câu 4/7. Có bao nhiêu đảng viên dự học tập",
         ),
         (
@@ -561,7 +561,7 @@ async def test_update_checks_rules_against_the_current_answers(world: World) -> 
     await c.press("Số bài thu hoạch")
     reply = await c.say("40")
     assert reply.text.startswith(
-        "Số bài thu hoạch đã nộp (40) không được lớn hơn Số đảng viên dự học tập (25)."
+        "Số bài thu hoạch đã nộp (40) không được lớn hơn số đảng viên dự học tập (25)."
     )
     assert "Giá trị hiện tại: 25" in reply.text  # attended asked again, with its value
     await c.say("25")

@@ -24,6 +24,7 @@ from storage.forms import (
     form_problems,
     format_answer,
     measures_of,
+    mid_sentence,
     missing_fields,
     next_field,
     parse_answer,
@@ -354,6 +355,25 @@ def test_error_messages_name_the_field_in_both_languages() -> None:
     assert error_message(ATTENDED, invalid, "en").startswith("Item attended must be a whole number")
 
 
+def test_the_example_number_is_one_the_field_accepts() -> None:
+    for field, text in ((DURATION, "hai buổi"), (DURATION, "2,5"), (DURATION, "2 3")):
+        invalid = parse_answer(field, text, today=TODAY)
+        assert isinstance(invalid, Invalid)
+        message = error_message(field, invalid, "vi")
+        assert message.endswith("ví dụ: 2."), message
+        assert "for example: 2." in error_message(field, invalid, "en")
+    tiny = _field("tiny", "int", min=0, max=1)
+    invalid = parse_answer(tiny, "abc", today=TODAY)
+    assert isinstance(invalid, Invalid)
+    assert error_message(tiny, invalid, "vi").endswith("ví dụ: 0.")
+
+
+def test_a_label_inside_a_sentence_starts_in_lower_case() -> None:
+    assert mid_sentence("Số đảng viên dự học tập") == "số đảng viên dự học tập"
+    assert mid_sentence("MTTQ tỉnh") == "MTTQ tỉnh"
+    assert mid_sentence("") == ""
+
+
 # --- rules and flow ---
 
 
@@ -368,11 +388,11 @@ def test_cross_field_rules() -> None:
     good = {"session_date": date(2016, 6, 5), "members": 30, "attended": 28, "essays": 27}
     assert _check(good) == []
     assert _check({**good, "attended": 31}) == [
-        "Số đảng viên dự (31) không được lớn hơn Số đảng viên (30).",
+        "Số đảng viên dự (31) không được lớn hơn số đảng viên (30).",
         # essays 27 <= attended 31 holds
     ]
     assert _check({**good, "essays": 29}) == [
-        "Số bài thu hoạch (29) không được lớn hơn Số đảng viên dự (28)."
+        "Số bài thu hoạch (29) không được lớn hơn số đảng viên dự (28)."
     ]
     assert _check({**good, "session_date": date(2016, 5, 1)}) == [
         "Ngày hội nghị (1/5/2016) phải nằm trong thời gian của đợt học tập, "
@@ -386,7 +406,7 @@ def test_cross_field_rules() -> None:
 
 def test_large_numbers_in_rule_messages_use_vietnamese_grouping() -> None:
     messages = _check({"members": 1200, "attended": 1234})
-    assert messages == ["Số đảng viên dự (1.234) không được lớn hơn Số đảng viên (1.200)."]
+    assert messages == ["Số đảng viên dự (1.234) không được lớn hơn số đảng viên (1.200)."]
 
 
 def test_conditional_field_is_asked_only_when_its_condition_holds() -> None:

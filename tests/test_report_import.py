@@ -230,7 +230,7 @@ async def test_bad_rows_write_nothing_and_are_all_listed(
     )
     assert messages[1] == (
         "Dòng 4 (sheet hoi_nghi): Số đảng viên dự học tập (30) không được lớn hơn "
-        "Số đảng viên của đơn vị (25)."
+        "số đảng viên của đơn vị (25)."
     )
     assert "XX9" in messages[2] and "KHAC" in messages[3]
     assert messages[4] == (
