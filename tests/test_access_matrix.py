@@ -12,13 +12,11 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlmodel import col
-from telegram.request import RequestData
 
 from bot.i18n import t
 from storage.db import Database
@@ -122,29 +120,6 @@ WORKBOOK_ALSO = {"supervisor": {PROVINCE}, "district_admin": {PROVINCE}}
 UNIT_NAMES = (PROVINCE, DISTRICT, OTHER_DISTRICT, CS1, CS2, CS3)
 
 
-class FileRecordingRequest(RecordingRequest):
-    """Also keeps the bytes of every uploaded file (Call.params holds no file content)."""
-
-    def __init__(self, clock: Any) -> None:
-        super().__init__(clock)
-        self.files: list[bytes] = []
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        if request_data is not None:
-            for _, content, *_ in request_data.multipart_data.values():
-                self.files.append(content if isinstance(content, bytes) else content.read())
-        return await super().do_request(url, method, request_data)
-
-
 @dataclass
 class Setup:
     harness: TelegramHarness
@@ -153,7 +128,7 @@ class Setup:
     other_id: int  # CS3
     outsider_id: int  # CS3's reporter
     inside_id: int  # the district's supervisor
-    request: FileRecordingRequest
+    request: RecordingRequest
     removed_id: int
     district_id: int
 
@@ -207,7 +182,7 @@ async def setup(db: Database) -> AsyncIterator[Setup]:
     await bind(db, pk(district_admin), DISTRICT_ADMIN)
     await bind(db, pk(province_admin), PROVINCE_ADMIN)
     await bind(db, pk(removed), REMOVED)
-    request = FileRecordingRequest(lambda: NOW)
+    request = RecordingRequest(lambda: NOW)
     harness = await TelegramHarness.start(db=db, clock=lambda: NOW, request=request)
     yield Setup(
         harness,
@@ -276,7 +251,7 @@ async def run_all(setup: Setup, role: str) -> dict[str, Result]:
     for command in COMMANDS:
         mark = len(setup.request.files)
         calls = await run(setup, command, ROLES[role])
-        results[command] = Result(calls, setup.request.files[mark:])
+        results[command] = Result(calls, [data for _name, data in setup.request.files[mark:]])
     return results
 
 

@@ -8,13 +8,11 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlmodel import col
-from telegram.request import RequestData
 
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
@@ -34,35 +32,11 @@ NEWCOMER = TgUser(8406, "Mới")
 REFERENCE = "13-KH/TU"
 
 
-class FileRecordingRequest(RecordingRequest):
-    """Also keeps the bytes of every uploaded file (Call.params holds no file content)."""
-
-    def __init__(self, clock: Any) -> None:
-        super().__init__(clock)
-        self.files: list[tuple[str, bytes]] = []
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        if request_data is not None:
-            for filename, content, *_ in request_data.multipart_data.values():
-                data = content if isinstance(content, bytes) else content.read()
-                self.files.append((str(filename), data))
-        return await super().do_request(url, method, request_data)
-
-
 @dataclass
 class Setup:
     world: World
     harness: TelegramHarness
-    request: FileRecordingRequest
+    request: RecordingRequest
     db: Database
     district_id: int
     outside_id: int  # CS3, in the other district H2
@@ -89,7 +63,7 @@ async def setup(db: Database) -> AsyncIterator[Setup]:
     await bind(db, pk(district_admin), DISTRICT_ADMIN)
     await bind(db, world.supervisor_id, SUPERVISOR)
     await bind(db, world.reporter_id, REPORTER)
-    request = FileRecordingRequest(lambda: NOW)
+    request = RecordingRequest(lambda: NOW)
     harness = await TelegramHarness.start(db=db, clock=lambda: NOW, request=request)
     yield Setup(
         world, harness, request, db, pk(district), pk(outside), pk(outsider), world.supervisor_id

@@ -103,6 +103,7 @@ class RecordingRequest(BaseRequest):
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.calls: list[Call] = []
+        self.files: list[tuple[str, bytes]] = []  # (filename, bytes) of every uploaded file
         self.failures: dict[str, Failure] = {}
         self._message_id = 1000
         self._clock = clock or (lambda: datetime(2016, 6, 1, tzinfo=UTC))
@@ -143,6 +144,10 @@ class RecordingRequest(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
         self.calls.append(Call(api_method, params))
+        if request_data is not None and request_data.multipart_data:
+            for filename, content, *_ in request_data.multipart_data.values():
+                data = content if isinstance(content, bytes) else content.read()
+                self.files.append((str(filename), data))
         chat = params.get("chat_id")
         failure = self.failures.get(str(chat)) if chat is not None else None
         if failure is not None:
