@@ -596,6 +596,16 @@ def fields_to_ask(form: Form, answers: Mapping[str, Any]) -> list[FormField]:
     return [item for item in form.fields if _holds(item, answers)]
 
 
+def fields_that_may_be_asked(form: Form, answers: Mapping[str, Any]) -> list[FormField]:
+    """The fields that apply or may still apply (a `when` over an unanswered field), in order:
+    what "question n of N" counts, so N never grows while the form is filled in."""
+    return [
+        item
+        for item in form.fields
+        if item.when is None or item.when.field not in answers or _holds(item, answers)
+    ]
+
+
 def next_field(form: Form, answers: Mapping[str, Any]) -> FormField | None:
     """The first applicable field without an answer (a skipped optional field has one: None)."""
     for item in fields_to_ask(form, answers):

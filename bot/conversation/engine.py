@@ -46,6 +46,7 @@ from storage.forms import (
     check_rules,
     defaults_for,
     error_message,
+    fields_that_may_be_asked,
     fields_to_ask,
     format_answer,
     missing_fields,
@@ -479,7 +480,7 @@ class ConversationEngine:
     def _ask_field(self, turn: _Turn, ctx: _Ctx, item: FormField) -> Reply:
         assert ctx.form is not None
         answers = ctx.answers()
-        asked = fields_to_ask(ctx.form, answers)
+        asked = fields_that_may_be_asked(ctx.form, answers)
         number = next((i for i, f in enumerate(asked, start=1) if f.key == item.key), 1)
         lines = [turn.t("conv.question", n=number, total=len(asked), prompt=item.prompt(turn.lang))]
         if ctx.draft.mode == drafts.MODE_UPDATE and item.key in ctx.base:
