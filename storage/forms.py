@@ -104,6 +104,10 @@ class FormField(BaseModel):
     label_en: str = Field(min_length=1)
     prompt_vi: str = Field(min_length=1)
     prompt_en: str = Field(min_length=1)
+    # Said after the prompt when a new report is filled in, not in /capnhat ("you can update it
+    # later with /capnhat" would be out of place there).
+    hint_vi: str | None = Field(default=None, min_length=1)
+    hint_en: str | None = Field(default=None, min_length=1)
     required: bool = True
     min: int | None = None
     max: int | None = None
@@ -116,8 +120,11 @@ class FormField(BaseModel):
     def label(self, lang: str) -> str:
         return self.label_en if lang == "en" else self.label_vi
 
-    def prompt(self, lang: str) -> str:
-        return self.prompt_en if lang == "en" else self.prompt_vi
+    def prompt(self, lang: str, *, hint: bool = True) -> str:
+        """The question; with its hint (if any) unless `hint=False`."""
+        text = self.prompt_en if lang == "en" else self.prompt_vi
+        extra = (self.hint_en or self.hint_vi) if lang == "en" else self.hint_vi
+        return f"{text} {extra}" if hint and extra else text
 
 
 class Rule(BaseModel):

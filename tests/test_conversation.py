@@ -114,6 +114,7 @@ async def fill_until_essays(c: Chat) -> Reply:
     for text in HABITS:
         reply = await c.say(text)
     assert reply.text.startswith("Câu 7/7.")
+    assert reply.text.endswith("được nộp? (có thể cập nhật sau bằng /capnhat)")
     return reply
 
 
@@ -123,7 +124,10 @@ async def fill_until_essays(c: Chat) -> Reply:
 async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
     c = chat(world)
     reply = await start_session_report(c)
-    assert reply.text.startswith("Báo cáo «Hội nghị học tập, quán triệt Nghị quyết» của Đảng bộ")
+    assert reply.text.startswith(
+        "Báo cáo «Hội nghị học tập, quán triệt Nghị quyết» của Đảng bộ xã Đông theo Kế hoạch "
+        "13-KH/TU. Đồng chí trả lời"
+    )
     assert "Câu 1/7. Hội nghị học tập" in reply.text
     assert [x.label for row in reply.choices for x in row] == ["Hôm nay", "Hôm qua"]
     assert reply.numbered is False  # quick answers: typed text is the answer
@@ -529,9 +533,12 @@ async def test_update_makes_version_two_and_keeps_version_one(world: World) -> N
     c = await confirmed_session_report(world)
     c.now = NOW + timedelta(days=5)
     reply = await c.cmd("update")
-    assert reply.text.startswith("Đồng chí muốn sửa mục nào?")
+    assert reply.text.startswith(
+        "Báo cáo số 1 («Hội nghị học tập, quán triệt Nghị quyết»): đồng chí muốn sửa mục nào?"
+    )
     reply = await c.press("Số bài thu hoạch")
     assert "Giá trị hiện tại: 20. Nhập giá trị mới:" in reply.text
+    assert "/capnhat" not in reply.text  # the new-report hint is not repeated when updating
     reply = await c.say("24 bài")
     assert reply.text.startswith("Cập nhật báo cáo số 1 («Hội nghị học tập")
     assert "• Số bài thu hoạch đã nộp: 20 → 24" in reply.text

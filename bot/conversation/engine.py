@@ -304,7 +304,7 @@ class ConversationEngine:
             "conv.intro",
             deliverable=_name(deliverable, turn.lang),
             unit=unit.name,
-            campaign=ctx.campaign.name,
+            reference=ctx.campaign.reference,
         )
         return [self._prefixed(intro, await self._ask(turn, ctx))]
 
@@ -482,7 +482,8 @@ class ConversationEngine:
         answers = ctx.answers()
         asked = fields_that_may_be_asked(ctx.form, answers)
         number = next((i for i, f in enumerate(asked, start=1) if f.key == item.key), 1)
-        lines = [turn.t("conv.question", n=number, total=len(asked), prompt=item.prompt(turn.lang))]
+        prompt = item.prompt(turn.lang, hint=ctx.draft.mode != drafts.MODE_UPDATE)
+        lines = [turn.t("conv.question", n=number, total=len(asked), prompt=prompt)]
         if ctx.draft.mode == drafts.MODE_UPDATE and item.key in ctx.base:
             value = format_answer(item, ctx.base[item.key], turn.lang)
             lines.append(turn.t("conv.current_value", value=value))
@@ -507,7 +508,16 @@ class ConversationEngine:
             STEP_PICK_REPORT: "conv.pick_report",
             STEP_PICK_FIELD: "conv.pick_field",
         }.get(step, "conv.pick_one")
-        return Reply(text=turn.t(key, unit=ctx.unit.name), choices=rows)
+        if step == STEP_PICK_FIELD and ctx.draft.mode == drafts.MODE_UPDATE:
+            assert ctx.deliverable is not None
+            text = turn.t(
+                "conv.pick_field_update",
+                deliverable=_name(ctx.deliverable, turn.lang),
+                number=ctx.draft.report_id,
+            )
+        else:
+            text = turn.t(key, unit=ctx.unit.name)
+        return Reply(text=text, choices=rows)
 
     def _summary_text(self, turn: _Turn, ctx: _Ctx) -> str:
         assert ctx.form is not None and ctx.deliverable is not None
