@@ -89,6 +89,7 @@ async def test_stats_for_admins_add_the_written_paragraph(setup: Setup) -> None:
     assert text.startswith("Thống kê toàn bộ phạm vi quản trị")
     assert "0/3 đơn vị" in text
     assert "hạn chế" in text.lower() or "chưa" in text
+    assert "0 đúng hạn, 0 trễ hạn" in text and "muộn" not in text
 
 
 async def test_unit_outside_scope_is_answered_like_a_unit_that_does_not_exist(setup: Setup) -> None:
@@ -133,7 +134,7 @@ async def test_a_report_made_in_chat_shows_in_the_unit_and_the_digest(setup: Set
     assert "Đã ghi nhận" in (await h.press(button(summary, "Xác nhận"), REPORTER)).text()
 
     unit = (await h.send("/donvi CS1", SUPERVISOR)).text()
-    assert "• Hội nghị học tập, quán triệt Nghị quyết (hạn 31/8/2016): đã báo cáo muộn" in unit
+    assert "• Hội nghị học tập, quán triệt Nghị quyết (hạn 31/8/2016): đã báo cáo trễ hạn" in unit
     assert "   Đảng viên tham dự: 28" in unit
     assert "   Ngày tổ chức hội nghị: 28/8/2016" in unit
     digest = (await h.send("/tonghop", SUPERVISOR)).text()
