@@ -62,8 +62,8 @@ def change_text(current: Rate, previous: Rate | None, lang: str) -> str | None:
     change = rate_change(current, previous)
     if change is None:
         return None
-    if change == 0:
-        return t("digest.change.same", lang)
+    if not percent_value(abs(change.numerator), change.denominator * 100):
+        return t("digest.change.same", lang)  # 0, or a change that rounds to 0,0
     return t("digest.change", lang, delta=delta_text(change, lang))
 
 

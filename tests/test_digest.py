@@ -12,11 +12,11 @@ from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.digest_text import MAX_CHARS, delta_text, render_digest
+from bot.digest_text import MAX_CHARS, _rates, change_text, delta_text, render_digest
 from scheduler.digest import compose_digest, digest_data
 from scheduler.jobs import digest_pass
 from storage.db import Database
-from storage.figures import UNIT, compute_figures
+from storage.figures import UNIT, GroupFigures, Rate, Status, compute_figures
 from storage.models import (
     ROLE_ADMIN,
     ROLE_REPORTER,
@@ -283,3 +283,32 @@ def test_delta_is_rounded_half_up_and_signed() -> None:
     assert delta_text(Fraction(25, 2), "vi") == "+12,5"
     assert delta_text(Fraction(-1, 4), "vi") == "-0,3"
     assert delta_text(Fraction(100, 7), "en") == "+14.3"
+
+
+def test_a_change_that_rounds_to_zero_is_no_change() -> None:
+    # 2/3 -> 2001/3000: +0.0033 points, shown as 0,0: "không đổi", never "+0,0" or "-0,0".
+    assert change_text(Rate(2001, 3000), Rate(2, 3), "vi") == "không đổi so với tuần trước"
+    assert change_text(Rate(1999, 3000), Rate(2, 3), "vi") == "không đổi so với tuần trước"
+    assert change_text(Rate(2, 3), Rate(2, 3), "en") == change_text(Rate(1, 1), Rate(1, 1), "en")
+    assert change_text(Rate(21, 30), Rate(2, 3), "vi") == "+3,3 điểm so với tuần trước"
+
+
+def test_the_action_plan_rate_names_its_unit() -> None:
+    empty = Status()
+    group = GroupFigures(
+        levels=(),
+        status={},
+        members=0,
+        attended=0,
+        nonmembers_attended=0,
+        essays=0,
+        units_with_program=0,
+        program_expected=0,
+        heads_with_plan=15,
+        heads=17,
+        session=empty,
+    )
+    assert _rates(group, None, "vi") == [
+        "Các tỷ lệ chung:",
+        "- Người đứng đầu có kế hoạch hành động: 88,2% (15/17 đồng chí)",
+    ]
