@@ -22,8 +22,8 @@ from storage.shortcomings import (
     Shortcoming,
 )
 
-# "Trên 90%": the article rounds a rate between 90% and 100% down to this floor; we print the
-# exact rate and add the floor after it.
+# "Trên 90%": the article rounds a rate between 90% and 100% down to this floor; we write the
+# floor first, in the article's words, and the exact rate after it.
 ABOVE_FLOOR = 90
 
 
@@ -32,7 +32,7 @@ def _rate(rate: Rate, lang: str) -> str:
 
 
 def _rate_above(rate: Rate, lang: str) -> str:
-    """`93,5% (trên 90%)` when strictly between 90% and 100%, else the plain rate."""
+    """`trên 90% (93,5%)` when strictly between 90% and 100%, else the plain rate."""
     text = _rate(rate, lang)
     value = rate.value
     if value is not None and Fraction(ABOVE_FLOOR, 100) < value < 1:
