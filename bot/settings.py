@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     bot_username: str = "cadrebot"
     send_rate: float = Field(default=25.0, gt=0, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Seconds between a follower's attempts to become the scheduler leader (PostgreSQL advisory
+    # lock) and between the leader's checks that it still holds it (scheduler/leader.py).
+    leader_interval: float = Field(default=15.0, gt=0, le=300)
     # Zalo Bot API (bot/zalo): polling unless zalo_webhook_url is set; the media route for the
     # digest chart (Zalo's sendPhoto takes a URL) is served by the same server.
     zalo_token: SecretStr | None = None
