@@ -1,18 +1,26 @@
 """The long-running service behind `cadrebot run`: everything the bot does while it is up.
 
 `run_service` composes, in one event loop:
-- the Telegram `Application` (long polling, or the webhook server) answering users;
+- the Telegram `Application` (long polling, or the webhook server) answering users, when
+  CADREBOT_TELEGRAM_TOKEN is set;
+- the Zalo channel (`bot.zalo.run.run_zalo`: polling or its webhook server), when
+  CADREBOT_ZALO_TOKEN is set; either channel alone, or both in one process;
 - the outbox `Sender` draining proactive messages (reminders, escalations, digests, nudges)
-  through `TelegramChannel(application.bot)`, paced by a `RateLimiter(rate=settings.send_rate)`;
-- `catch_up` once at start (a reminder or digest whose time passed while the bot was down goes
-  out now, once), then the APScheduler jobs of `scheduler.runner.build_scheduler` plus a daily
-  job that forgets processed update ids older than `KEEP_UPDATES`.
+  through the channels that run (`TelegramChannel(application.bot)`, `ZaloChannel`), paced by a
+  `RateLimiter(rate=settings.send_rate)`; it runs in every worker (claims are
+  `FOR UPDATE SKIP LOCKED` on PostgreSQL);
+- the scheduling, in the elected leader only (`scheduler.leader.Leadership`: a PostgreSQL
+  advisory lock; on SQLite this process): `catch_up` once when elected (a reminder or digest whose
+  time passed while no leader ran goes out now, once), then the APScheduler jobs of
+  `scheduler.runner.build_scheduler` plus a daily job that forgets processed update ids older
+  than `KEEP_UPDATES`. A worker that loses the leadership stops its scheduler.
 
 It runs until `stop` is set (`cadrebot run` sets it on SIGINT/SIGTERM), then shuts everything
-down in reverse order — scheduler, sender, updater, application, database engine (aiosqlite's
-thread keeps the process alive otherwise) — and returns. If the sender or the start-up catch-up
-fails, the service shuts down the same way and re-raises, so a process supervisor restarts it
-rather than leaving a bot that answers but never sends.
+down in reverse order — leadership (scheduler stopped, lock released), Zalo receiving, sender,
+Telegram updater and application, Zalo client, database engine (aiosqlite's thread keeps the
+process alive otherwise) — and returns. If the sender, the catch-up, the leadership or the Zalo
+channel fails, the service shuts down the same way and re-raises, so a process supervisor
+restarts it rather than leaving a bot that answers but never sends.
 """
 
 from __future__ import annotations
@@ -29,12 +37,15 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.channels.base import Channel
 from bot.settings import Settings
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.idempotency import forget_old_updates
 from bot.telegram.menus import set_default_menu
 from bot.telegram.webhook import start_webhook
+from bot.zalo.run import ZaloService, build_zalo, run_zalo, zalo_enabled
 from scheduler.digest import compose_digest
+from scheduler.leader import Leadership
 from scheduler.ratelimit import RateLimiter
 from scheduler.runner import build_scheduler, catch_up, load_digest_schedule
 from scheduler.sender import Sender
@@ -47,6 +58,12 @@ JOB_FORGET_UPDATES = "forget_updates"
 KEEP_UPDATES = timedelta(days=7)
 # How long the sender may take to finish its current drain after the stop signal.
 SENDER_GRACE = 10.0
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def telegram_enabled(settings: Settings) -> bool:
+    return settings.telegram_token is not None and bool(settings.telegram_token.get_secret_value())
 
 
 async def forget_updates_job(db: Database, clock: Clock, keep: timedelta = KEEP_UPDATES) -> int:
@@ -75,23 +92,66 @@ def add_housekeeping(scheduler: AsyncIOScheduler, db: Database, clock: Clock, tz
     )
 
 
-async def _start_scheduling(
-    db: Database, clock: Clock, settings: Settings, scheduler_box: list[AsyncIOScheduler]
-) -> None:
-    """Catch up once, then start the periodic jobs (in that order: a job and the catch-up never
-    run the same pass at the same time in this process)."""
-    schedule = await load_digest_schedule(db, settings)
-    await catch_up(db, clock, compose_digest, schedule=schedule)
-    scheduler = build_scheduler(db, clock, settings, compose_digest, schedule=schedule)
-    add_housekeeping(scheduler, db, clock, settings.timezone)
-    scheduler.start()
-    scheduler_box.append(scheduler)
-    log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+class _Tasks:
+    """The service's background tasks: the first one to fail sets `failed` (and is logged)."""
+
+    def __init__(self) -> None:
+        self.failed = asyncio.Event()
+        self.failure: BaseException | None = None
+
+    def start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        if self.failure is None:
+            self.failure = task.exception()
+            log.error("%s failed; shutting down", task.get_name(), exc_info=self.failure)
+        self.failed.set()
 
 
-async def _start_updates(
-    application: Application[Any, Any, Any, Any, Any, Any], config: Settings, *, webhook: bool
-) -> None:
+class _Scheduling:
+    """What the leader runs: the catch-up, then the periodic jobs (in that order: a job and the
+    catch-up never run the same pass at the same time in this process)."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings, tasks: _Tasks) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.tasks = tasks
+        self.startup: asyncio.Task[None] | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def elected(self) -> None:
+        self.startup = self.tasks.start(self._start(), "catch-up")
+
+    async def _start(self) -> None:
+        schedule = await load_digest_schedule(self.db, self.settings)
+        await catch_up(self.db, self.clock, compose_digest, schedule=schedule)
+        scheduler = build_scheduler(
+            self.db, self.clock, self.settings, compose_digest, schedule=schedule
+        )
+        add_housekeeping(scheduler, self.db, self.clock, self.settings.timezone)
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+
+    async def lost(self) -> None:
+        """Stop the catch-up (if still running) and the jobs (running ones are cancelled)."""
+        if self.startup is not None and not self.startup.done():
+            self.startup.cancel()
+            await asyncio.gather(self.startup, return_exceptions=True)
+        self.startup = None
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+            log.info("scheduler stopped")
+
+
+async def _start_updates(application: TelegramApp, config: Settings, *, webhook: bool) -> None:
     assert application.updater is not None
     if webhook:
         await start_webhook(application, config)
@@ -101,10 +161,6 @@ async def _start_updates(
         log.info("long polling started")
 
 
-def _task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    return asyncio.create_task(coro, name=name)
-
-
 async def run_service(
     config: Settings,
     *,
@@ -112,77 +168,110 @@ async def run_service(
     stop: asyncio.Event,
     clock: Clock = system_clock,
 ) -> None:
-    """Run the whole bot until `stop` is set; see the module docstring."""
+    """Run the whole bot until `stop` is set; see the module docstring. `webhook` is
+    Telegram's mode (Zalo's follows CADREBOT_ZALO_WEBHOOK_URL)."""
     db = Database.from_url(config.database_url)
     try:
-        application = build_application(config, db=db, clock=clock)
-        async with application:  # initialize() ... shutdown()
-            await _serve_application(
-                application, db, config, webhook=webhook, stop=stop, clock=clock
-            )
+        if telegram_enabled(config):
+            application = build_application(config, db=db, clock=clock)
+            async with application:  # initialize() ... shutdown()
+                await _serve(db, config, application, webhook=webhook, stop=stop, clock=clock)
+        else:
+            await _serve(db, config, None, webhook=webhook, stop=stop, clock=clock)
     finally:
         await db.dispose()
     log.info("stopped")
 
 
-async def _serve_application(
-    application: Application[Any, Any, Any, Any, Any, Any],
+async def _serve(
     db: Database,
     config: Settings,
+    application: TelegramApp | None,
     *,
     webhook: bool,
     stop: asyncio.Event,
     clock: Clock,
 ) -> None:
-    assert application.updater is not None
-    await set_default_menu(application.bot)
-    sender = Sender(
-        db,
-        [TelegramChannel(application.bot)],
-        RateLimiter(rate=config.send_rate),
-        clock=clock,
-    )
-    sender_stop = asyncio.Event()
-    schedulers: list[AsyncIOScheduler] = []
-    await _start_updates(application, config, webhook=webhook)
-    await application.start()
-    sender_task = _task(sender.run_forever(sender_stop), "outbox sender")
-    startup_task = _task(_start_scheduling(db, clock, config, schedulers), "catch-up")
-    stop_task = _task(_wait(stop), "stop signal")
-    watched = {stop_task, sender_task, startup_task}
-    failure: BaseException | None = None
+    channels: list[Channel] = []
+    if application is not None:
+        await set_default_menu(application.bot)
+        channels.append(TelegramChannel(application.bot))
+    zalo: ZaloService | None = build_zalo(config) if zalo_enabled(config) else None
     try:
-        while not stop_task.done():
-            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-            watched -= done
-            for task in done:
-                if task is not stop_task and task.exception() is not None:
-                    failure = task.exception()
-                    log.error("%s failed; shutting down", task.get_name(), exc_info=failure)
-            if failure is not None:
-                break
+        if zalo is not None:
+            channels.append(zalo.channel)
+        await _serve_channels(
+            db, config, application, zalo, channels, webhook=webhook, stop=stop, clock=clock
+        )
     finally:
-        stop_task.cancel()
-        if not startup_task.done():
-            startup_task.cancel()
-        for scheduler in schedulers:
-            scheduler.shutdown(wait=False)
+        if zalo is not None:
+            await zalo.aclose()
+
+
+async def _serve_channels(
+    db: Database,
+    config: Settings,
+    application: TelegramApp | None,
+    zalo: ZaloService | None,
+    channels: list[Channel],
+    *,
+    webhook: bool,
+    stop: asyncio.Event,
+    clock: Clock,
+) -> None:
+    sender = Sender(db, channels, RateLimiter(rate=config.send_rate), clock=clock)
+    tasks = _Tasks()
+    scheduling = _Scheduling(db, clock, config, tasks)
+    leadership = Leadership(db.engine, interval=config.leader_interval)
+    sender_stop, leader_stop, zalo_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    sender_task = leader_task = zalo_task = None
+    try:
+        if application is not None:
+            await _start_updates(application, config, webhook=webhook)
+            await application.start()
+        if zalo is not None:
+            zalo_task = tasks.start(
+                run_zalo(config, db, clock, zalo_stop, service=zalo), "zalo channel"
+            )
+        sender_task = tasks.start(sender.run_forever(sender_stop), "outbox sender")
+        leader_task = tasks.start(
+            leadership.run(scheduling.elected, scheduling.lost, leader_stop),
+            "scheduler leadership",
+        )
+        await _first(stop, tasks.failed)
+    finally:
+        leader_stop.set()
+        if leader_task is not None:
+            await asyncio.gather(leader_task, return_exceptions=True)
+        await scheduling.lost()  # in case the leadership task ended without it
+        zalo_stop.set()
+        if zalo_task is not None:
+            await asyncio.gather(zalo_task, return_exceptions=True)
         sender_stop.set()
-        if not sender_task.done():
+        if sender_task is not None and not sender_task.done():
             try:
-                await asyncio.wait_for(sender_task, SENDER_GRACE)
+                await asyncio.wait_for(asyncio.shield(sender_task), SENDER_GRACE)
             except TimeoutError:
+                sender_task.cancel()
+                await asyncio.gather(sender_task, return_exceptions=True)
                 log.warning(
                     "the sender did not finish its drain in %.0f s; cancelled", SENDER_GRACE
                 )
-        await asyncio.gather(startup_task, return_exceptions=True)
-        if application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
-    if failure is not None:
-        raise failure
+        if application is not None:
+            assert application.updater is not None
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+    if tasks.failure is not None:
+        raise tasks.failure
 
 
-async def _wait(event: asyncio.Event) -> None:
-    await event.wait()
+async def _first(*events: asyncio.Event) -> None:
+    """Until one of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

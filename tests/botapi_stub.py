@@ -8,6 +8,7 @@ records every call, and answers like Telegram:
 - getMe, deleteWebhook, setWebhook, getWebhookInfo, setMyCommands, answerCallbackQuery,
   editMessageReplyMarkup;
 - sendMessage, sendPhoto, sendDocument, editMessageText: a Message with a fresh message_id;
+- with `reject_token`, 401 Unauthorized to everything (a revoked or mistyped token);
 - getUpdates: the queued updates with update_id >= offset (an offset confirms and drops the
   earlier ones, as Telegram does); with none queued it long-polls up to `min(timeout, max_poll)`
   seconds and answers as soon as one is pushed.
@@ -101,6 +102,7 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
 class BotApiStub:
     token: str = "123:TEST"
     max_poll: float = 1.0
+    reject_token: bool = False  # 401 Unauthorized to every call, as Telegram answers a bad token
     calls: list[ApiCall] = field(default_factory=list)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update_id: int = 10_000
@@ -344,6 +346,9 @@ class BotApiStub:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         method = path[len(prefix) :].split("?", 1)[0]
         params = parse_body(headers.get("content-type", ""), body)
+        if self.reject_token:
+            await self._record(ApiCall(method, params, None))
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         result = await self._answer(method, params)
         await self._record(ApiCall(method, params, result))
         return 200, {"ok": True, "result": result}

@@ -6,6 +6,10 @@ A new reporter then redeems the invite, files a whole report
 with typed answers and one confirm press, and gets the receipt; SIGTERM stops the process with
 exit code 0 and the report is on disk. A message queued in the outbox before start is delivered
 once by the running process (text through sendMessage, a chart through sendPhoto).
+
+`cadrebot run` starts whichever channels have a token: Telegram and Zalo (against the local Zalo
+stub) in one process, or Zalo alone; a token Telegram rejects ends the command with one
+Vietnamese line, without a traceback and without the token.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
-from storage.models import CHANNEL_TELEGRAM, Outbox, Report, ReportVersion
+from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO, Outbox, Report, ReportVersion
 from storage.people import bind_identity, create_person
 from storage.unit_import import parse_units_file
 from storage.units import import_units
+from tests import zalo_stub
 from tests.botapi_stub import ApiCall, BotApiStub
+from tests.zalo_stub import ZaloStub, ZaloUpdates, ZaloUser
 
 TOKEN = "123:TEST"
 USER = 777001
@@ -279,3 +285,98 @@ async def test_a_message_queued_before_start_is_delivered_once(bot: Bot) -> None
     finally:
         await db.dispose()
     assert [(r.key, r.status) for r in rows] == [("e2e:text", "sent"), ("e2e:chart", "sent")]
+
+
+async def test_a_rejected_token_ends_the_run_with_one_line_and_never_prints_it(bot: Bot) -> None:
+    bot.stub.reject_token = True  # 401 Unauthorized to getMe, as Telegram answers a bad token
+    await bot.start()
+    assert bot.process is not None
+    code = await asyncio.wait_for(bot.process.wait(), 30)
+
+    output = bot.log()
+    assert code != 0
+    assert "Telegram từ chối mã bot" in output, output
+    assert TOKEN not in output, output
+    assert "Traceback" not in output, output
+    assert [c.method for c in bot.stub.calls] == ["getMe"]
+
+
+async def queue_for(database_url: str, people: list[tuple[str, str, str]]) -> None:
+    """One outbox message per (channel, chat id, key), each to a new person with that identity."""
+    now = datetime.now(UTC)
+    db = Database.from_url(database_url)
+    try:
+        async with db.write() as session:
+            for channel, chat_id, key in people:
+                person = await create_person(session=session, full_name=f"Người {key}", now=now)
+                assert person.id is not None
+                await bind_identity(
+                    session=session,
+                    person_id=person.id,
+                    channel=channel,
+                    external_id=chat_id,
+                    chat_id=chat_id,
+                    language_code="vi",
+                    now=now,
+                )
+                await outbox.enqueue(
+                    session=session,
+                    key=key,
+                    kind="nudge",
+                    person_id=person.id,
+                    payload=OutgoingMessage(text=f"Nhắc nhở {key}").to_payload(),
+                    now=now,
+                )
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def zalo() -> AsyncIterator[ZaloStub]:
+    stub = await ZaloStub.start()
+    try:
+        yield stub
+    finally:
+        await stub.stop()
+
+
+def with_zalo(env: dict[str, str], stub: ZaloStub) -> dict[str, str]:
+    return {
+        **env,
+        "CADREBOT_ZALO_TOKEN": zalo_stub.TOKEN,
+        "CADREBOT_ZALO_API_URL": stub.base_url,
+    }
+
+
+async def test_telegram_and_zalo_run_in_one_process(bot: Bot, zalo: ZaloStub) -> None:
+    bot.env = with_zalo(bot.env, zalo)
+    await queue_for(
+        bot.database_url, [(CHANNEL_TELEGRAM, str(USER), "tg:1"), (CHANNEL_ZALO, "zu-1", "za:1")]
+    )
+    await bot.start()
+    await bot.stub.wait_for(lambda calls: bot.stub.messages_to(USER) or None, 15)
+    await zalo.wait_sent(1, 15)
+    stranger = ZaloUser("zu-stranger")
+    zalo.push(ZaloUpdates().text(stranger, "xin chào"))  # Zalo answers too: a polite refusal
+    await zalo.wait_sent(2, 15)
+    assert await bot.terminate() == 0, bot.log()
+
+    assert [c.text for c in bot.stub.messages_to(USER)] == ["Nhắc nhở tg:1"]
+    assert zalo.texts("zu-1") == ["Nhắc nhở za:1"]
+    assert zalo.texts(stranger.id)
+    assert TOKEN not in bot.log() and zalo_stub.TOKEN not in bot.log()
+    assert "Traceback" not in bot.log()
+
+
+async def test_zalo_alone_needs_no_telegram_token(bot: Bot, zalo: ZaloStub) -> None:
+    env = with_zalo(bot.env, zalo)
+    del env["CADREBOT_TELEGRAM_TOKEN"]
+    bot.env = env
+    await queue_for(bot.database_url, [(CHANNEL_ZALO, "zu-2", "za:2")])
+    await bot.start()
+    await zalo.wait_sent(1, 15)
+    assert await bot.terminate() == 0, bot.log()
+
+    assert zalo.texts("zu-2") == ["Nhắc nhở za:2"]
+    assert bot.stub.calls == []  # no Telegram at all
+    assert "Traceback" not in bot.log()

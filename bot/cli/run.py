@@ -1,9 +1,16 @@
-"""`cadrebot run [--webhook]`: the whole bot (see `bot.runtime`: answering users, the outbox
-sender, catch-up and the scheduled jobs) until SIGINT/SIGTERM. Long polling by default; with
---webhook, python-telegram-bot's webhook server on CADREBOT_WEBHOOK_LISTEN:CADREBOT_WEBHOOK_PORT at
-CADREBOT_WEBHOOK_PATH (the secret-token header checked when CADREBOT_WEBHOOK_SECRET is set), with
-`GET /healthz` on the same port. The token is never logged: httpx's request log (which prints
-URLs containing it) is silenced and every log record is scrubbed of it."""
+"""`cadrebot run [--webhook]`: the whole bot (see `bot.runtime`: answering users on every channel
+that has a token — Telegram, Zalo or both —, the outbox sender, and, in the elected leader, the
+catch-up and the scheduled jobs) until SIGINT/SIGTERM. Telegram uses long polling by default;
+with --webhook, python-telegram-bot's webhook server on CADREBOT_WEBHOOK_LISTEN:
+CADREBOT_WEBHOOK_PORT at CADREBOT_WEBHOOK_PATH (the secret-token header checked when
+CADREBOT_WEBHOOK_SECRET is set), with `GET /healthz` on the same port. Zalo uses its webhook when
+CADREBOT_ZALO_WEBHOOK_URL is set, long polling otherwise.
+
+The tokens and webhook secrets are never logged nor printed: httpx's request log (which prints
+URLs containing the token) is silenced, every log record (and its traceback) is scrubbed of them,
+the libraries that log request parameters (what people typed) stay at INFO or above whatever
+CADREBOT_LOG_LEVEL says, and a start-up error that carries a secret (a rejected token) ends the
+command with one Vietnamese line instead of a traceback."""
 
 from __future__ import annotations
 
@@ -14,27 +21,78 @@ import signal
 from contextlib import suppress
 
 import typer
+from telegram.error import InvalidToken
 
 from bot.cli import common
-from bot.runtime import run_service
+from bot.runtime import run_service, telegram_enabled
 from bot.settings import Settings
+from bot.zalo.run import zalo_enabled
 
 log = logging.getLogger(__name__)
 
+# Library loggers that print request parameters at DEBUG (aiosqlite / sqlalchemy / asyncpg the
+# SQL parameters, python-telegram-bot / httpx / httpcore the Bot API parameters): their floor.
+# sqlalchemy logs every statement at INFO, httpx every URL (with the token) at INFO.
+LIBRARY_FLOORS = {
+    "aiosqlite": logging.INFO,
+    "telegram": logging.INFO,
+    "httpcore": logging.INFO,
+    "asyncpg": logging.INFO,
+    "httpx": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+}
+
+NO_TOKEN = (
+    "Chưa cấu hình mã bot Telegram hoặc Zalo: đặt biến môi trường CADREBOT_TELEGRAM_TOKEN "
+    "hoặc CADREBOT_ZALO_TOKEN (hoặc cả hai)."
+)
+TOKEN_REJECTED = (
+    "Telegram từ chối mã bot (CADREBOT_TELEGRAM_TOKEN sai hoặc đã bị thu hồi): "
+    "lấy lại mã ở @BotFather rồi chạy lại."
+)
+SECRET_IN_ERROR = (
+    "Không khởi động được bot ({kind}); chi tiết không được in ra vì có chứa mã bí mật: "
+    "kiểm tra CADREBOT_TELEGRAM_TOKEN, CADREBOT_ZALO_TOKEN và các địa chỉ API."
+)
+
+
+def secrets_of(config: Settings) -> list[str]:
+    """Every secret setting's value (the tokens and the webhook secrets)."""
+    return [
+        s.get_secret_value()
+        for s in (
+            config.telegram_token,
+            config.webhook_secret,
+            config.zalo_token,
+            config.zalo_webhook_secret,
+        )
+        if s is not None and s.get_secret_value()
+    ]
+
 
 class RedactSecrets(logging.Filter):
-    """Replace each secret by *** in a log record's final message."""
+    """Replace each secret by *** in a log record's final message and its traceback text."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = self._redact(message), None
+        if record.exc_info and record.exc_text is None:
+            # Formatted here so the handler's formatter reuses the redacted text.
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
 
 
@@ -42,15 +100,25 @@ def configure_logging(config: Settings) -> None:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    secrets = [
-        s.get_secret_value()
-        for s in (config.telegram_token, config.webhook_secret)
-        if s is not None
-    ]
-    redact = RedactSecrets(secrets)
+    level = logging.getLevelName(config.log_level)
+    for name, floor in LIBRARY_FLOORS.items():
+        logging.getLogger(name).setLevel(max(floor, level))
+    redact = RedactSecrets(secrets_of(config))
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
+
+
+def carries_secret(exc: BaseException, secrets: list[str]) -> bool:
+    """Whether the text of `exc` or of an exception chained to it contains a secret."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = f"{current!s} {current!r}"
+        if any(secret in text for secret in secrets):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def serve(config: Settings, *, webhook: bool, stop: asyncio.Event | None = None) -> None:
@@ -75,16 +143,32 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         webhook: bool = typer.Option(
-            False, "--webhook", help="Nhận tin qua webhook (mặc định: long polling)."
+            False,
+            "--webhook",
+            help="Telegram nhận tin qua webhook (mặc định: long polling); Zalo dùng webhook "
+            "khi có CADREBOT_ZALO_WEBHOOK_URL / Telegram via webhook (default: long polling).",
         ),
     ) -> None:
-        """Chạy bot Telegram / run the Telegram bot."""
+        """Chạy bot Telegram và/hoặc Zalo (kênh nào có mã bot) / run the bot on every channel
+        that has a token."""
         config = common.settings()
-        if config.telegram_token is None or not config.telegram_token.get_secret_value():
-            raise common.fail(
-                "Chưa cấu hình mã bot Telegram: đặt biến môi trường CADREBOT_TELEGRAM_TOKEN."
-            )
-        if webhook and not config.webhook_url:
+        telegram, zalo = telegram_enabled(config), zalo_enabled(config)
+        if not telegram and not zalo:
+            raise common.fail(NO_TOKEN)
+        if webhook and telegram and not config.webhook_url:
             raise common.fail("Chế độ webhook cần địa chỉ công khai: đặt CADREBOT_WEBHOOK_URL.")
+        if webhook and not telegram and not config.zalo_webhook_url:
+            raise common.fail(
+                "Chế độ webhook của Zalo cần địa chỉ công khai: đặt CADREBOT_ZALO_WEBHOOK_URL."
+            )
         configure_logging(config)
-        common.run(serve(config, webhook=webhook))
+        secrets = secrets_of(config)
+        try:
+            common.run(serve(config, webhook=webhook))
+        except InvalidToken:
+            raise common.fail(TOKEN_REJECTED) from None
+        except Exception as exc:
+            # Not handled here: re-raised as is, unless printing it would print a secret.
+            if not carries_secret(exc, secrets):
+                raise
+            raise common.fail(SECRET_IN_ERROR.format(kind=type(exc).__name__)) from None
