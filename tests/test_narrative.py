@@ -82,7 +82,7 @@ async def test_english(db: Database) -> None:
         db, article_campaign, SEPT_30_EVENING, lang="en", combined=[("tinh", "huyen"), ("co_so",)]
     )
     assert "94.8% at province level and district level; 92.7% at grassroots level." in text
-    assert "93.5% (over 90%) of committees" in text
+    assert "over 90% (93.5%) of committees" in text
     assert "30 Sep 2016" in text
 
 
