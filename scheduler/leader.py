@@ -70,6 +70,7 @@ class Leadership:
         self.interval = interval
         self.timeout = timeout if timeout is not None else interval
         self.is_leader = False
+        self.attempts = 0  # tries to take the lock so far (observable by tests and operators)
         self._conn: AsyncConnection | None = None
 
     @property
@@ -112,6 +113,7 @@ class Leadership:
     async def _try_acquire(self) -> bool:
         """One attempt; False (and nothing held) when another session has the lock or the
         database cannot be reached."""
+        self.attempts += 1
         try:
             conn = await asyncio.wait_for(self.engine.connect(), self.timeout)
         except _LOST as exc:
