@@ -461,8 +461,9 @@ async def plan_reminders(
                 t(
                     "scheduler.remind.unit",
                     lang,
-                    unit=_unit_label(items[0]),
-                    campaign=campaign.name,
+                    unit=items[0].unit_name,
+                    code=items[0].unit_code,
+                    reference=campaign.reference,
                 ),
                 *(_item(row, today, lang) for row in items),
             ]
@@ -656,8 +657,9 @@ async def nudge_unit(
                     t(
                         "scheduler.remind.unit",
                         lang,
-                        unit=_unit_label(rows[0]),
-                        campaign=campaign.name,
+                        unit=rows[0].unit_name,
+                        code=rows[0].unit_code,
+                        reference=campaign.reference,
                     ),
                     *(_item(row, today, lang) for row in rows),
                 ]

@@ -48,7 +48,7 @@ async def test_the_text_lists_the_deliverable_and_the_due_date_in_vietnamese(db:
     texts = await _reminded(db, world, local(2016, 6, 7, 8))
     (text,) = texts[world.pid("r1")]
     assert "Kính gửi đồng chí Nguyễn Văn Một" in text
-    assert "Đảng bộ xã Đông Phong (CS1)" in text
+    assert "Đảng bộ xã Đông Phong, mã CS1, còn phải báo cáo theo Kế hoạch 13-KH/TU:" in text
     assert "Hội nghị học tập, quán triệt: hạn 10/6/2016 (còn 3 ngày)" in text
     assert "/baocao" in text
     overdue = await _reminded(db, world, local(2016, 6, 14, 8))
