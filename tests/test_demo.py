@@ -28,6 +28,11 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
     assert "Chào đồng chí" in transcript
     assert "Đã ghi nhận báo cáo số" in transcript
     assert "Traceback" not in transcript
+    # The admin is a person with a personal name; "Ban Tuyên giáo" is only the speaker label.
+    [admin] = sim.world.admins
+    assert not admin.person_name.startswith("Ban Tuyên giáo") and "(" not in admin.person_name
+    assert sim.names[sim.admin_id] == admin.person_name
+    assert "Chào đồng chí Ban Tuyên giáo" not in transcript
     assert files.digest_chart is not None
     assert files.digest_chart.read_bytes().startswith(b"\x89PNG")
     assert "Tổng hợp" in load_workbook(files.workbook, read_only=True).sheetnames[0]

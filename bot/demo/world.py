@@ -92,7 +92,13 @@ async def build_world(db: Database, *, now: datetime, units: int = 200, seed: in
             )
             world.supervised[name] = followed
 
-        admin_name = "Ban Tuyên giáo Tỉnh ủy (" + person_name(rng) + ")"
+        # A person's own name (greetings say "Chào đồng chí <name>!"); the transcript labels
+        # this speaker "Ban Tuyên giáo". Distinct from every other invitee: the simulation
+        # finds the admin by name.
+        taken = {i.person_name for i in [*world.reporters, *world.supervisors]}
+        admin_name = person_name(rng)
+        while admin_name in taken:
+            admin_name = person_name(rng)
         _invite, code = await create_invite(
             session=session, role_kind=ROLE_ADMIN, unit_id=None, person_name=admin_name, now=now
         )
