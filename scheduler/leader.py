@@ -87,17 +87,26 @@ class Leadership:
                 await on_elected()
                 await stop.wait()
                 return
+            following = False
             while not stop.is_set():
-                if await self._try_acquire():
+                got = await self._try_acquire()
+                if got:
                     self.is_leader = True
                     log.info("scheduler leader elected (advisory lock %d)", self.key)
                     await on_elected()
                     if await self._hold(stop):
                         break
                     self.is_leader = False
+                    following = False
                     log.warning("scheduler leader lost; the scheduler stops here")
                     await on_lost()
                     await self._close()
+                elif got is False and not following:
+                    following = True
+                    log.info(
+                        "scheduler follower: another worker leads; retrying every %g s",
+                        self.interval,
+                    )
                 if await _wait(stop, self.interval):
                     break
         finally:
@@ -110,15 +119,15 @@ class Leadership:
                     log.info("scheduler leadership released")
             await self._close()
 
-    async def _try_acquire(self) -> bool:
-        """One attempt; False (and nothing held) when another session has the lock or the
-        database cannot be reached."""
+    async def _try_acquire(self) -> bool | None:
+        """One attempt: True when the lock is ours, False (nothing held) when another session
+        has it, None (nothing held) when the database could not be reached."""
         self.attempts += 1
         try:
             conn = await asyncio.wait_for(self.engine.connect(), self.timeout)
         except _LOST as exc:
             log.warning("scheduler leadership: database unreachable (%s)", type(exc).__name__)
-            return False
+            return None
         self._conn = conn
         try:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -131,7 +140,7 @@ class Leadership:
         except _LOST as exc:
             log.warning("scheduler leadership: attempt failed (%s)", type(exc).__name__)
             await self._close()
-            return False
+            return None
         if not got:
             await self._close(keep=True)
         return bool(got)
