@@ -20,28 +20,41 @@ key is hard-coded. Everything is computed by set-based GROUP BY queries; nothing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
+    Integer,
     Select,
+    String,
     and_,
     case,
+    column,
     exists,
     func,
     literal,
     or_,
     select,
+    union,
+    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.access import Scope, collapse_paths
 from storage.clock import end_of_day, local_date, require_aware
-from storage.models import MEASURES, metadata
-from storage.tree import in_subtree
+from storage.models import (
+    MEASURES,
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    ROLE_SUPERVISOR,
+    metadata,
+)
+from storage.tree import in_subtree, path_upper_bound
 from storage.types import UTCDateTime
 
 UNIT = metadata.tables["unit"]
@@ -51,6 +64,8 @@ DELIVERABLE = metadata.tables["deliverable"]
 DEADLINE = metadata.tables["deliverable_deadline"]
 REPORT = metadata.tables["report"]
 VERSION = metadata.tables["report_version"]
+ROLE = metadata.tables["role"]
+PERSON = metadata.tables["person"]
 
 STATUS_ON_TIME = "on_time"
 STATUS_LATE = "late"
@@ -284,6 +299,7 @@ class CampaignContext:
     forms: Mapping[int, Any]
     deadline_ends: Mapping[int, datetime]  # deadline id -> end of its day (exclusive), UTC
     deadline_rows: tuple[tuple[int, int, str, date], ...]  # (id, deliverable id, level, due)
+    levels: tuple[LevelInfo, ...] = ()  # every level some deliverable applies to, by rank
 
     def key_of(self, deliverable_id: int) -> str:
         return next(d.key for d in self.deliverables if d.id == deliverable_id)
@@ -309,14 +325,18 @@ async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignC
     ).all()
     deadlines = (
         await session.execute(
-            select(DEADLINE)
+            select(DEADLINE, LEVEL.c.label_vi, LEVEL.c.label_en, LEVEL.c.rank)
             .join(DELIVERABLE, DELIVERABLE.c.id == DEADLINE.c.deliverable_id)
+            .outerjoin(LEVEL, LEVEL.c.code == DEADLINE.c.level_code)
             .where(DELIVERABLE.c.campaign_id == campaign_id)
         )
     ).all()
     due: dict[int, dict[str, date]] = {}
+    levels: dict[str, LevelInfo] = {}
     for dl in deadlines:
         due.setdefault(dl.deliverable_id, {})[dl.level_code] = dl.due_date
+        if dl.rank is not None:
+            levels[dl.level_code] = LevelInfo(dl.level_code, dl.label_vi, dl.label_en, dl.rank)
     return CampaignContext(
         id=row.id,
         reference=row.reference,
@@ -334,6 +354,7 @@ async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignC
         deadline_rows=tuple(
             (dl.id, dl.deliverable_id, dl.level_code, dl.due_date) for dl in deadlines
         ),
+        levels=tuple(sorted(levels.values(), key=lambda lv: (lv.rank, lv.code))),
     )
 
 
@@ -389,12 +410,14 @@ def expected_rows(
     as_of: datetime,
     root_path: str | None,
     unit_filter: ColumnElement[bool] | None,
+    units: FromClause = UNIT,
 ) -> Select[Any]:
     """SELECT `columns` FROM every (expected unit, deliverable) pair, with its report and that
-    report's version as of `as_of` outer-joined (NULL when none)."""
+    report's version as of `as_of` outer-joined (NULL when none). `units` is `unit` itself or a
+    join that ends in it (compute_figures_many: the scope list joined to `unit`)."""
     return (
         select(*columns)
-        .select_from(UNIT)
+        .select_from(units)
         .join(DEADLINE, DEADLINE.c.level_code == UNIT.c.level_code)
         .join(
             DELIVERABLE,
@@ -428,19 +451,10 @@ def _declares(form: Any, measure: str) -> bool:
     return False
 
 
-async def choose_carriers(
-    ctx: CampaignContext,
-    carried: Mapping[int, Mapping[str, int]],
-    *,
-    session: AsyncSession,
-    measures: Sequence[str] = MEASURES,
+def _carriers_counted(
+    ctx: CampaignContext, carried: Mapping[int, Mapping[str, int]], measures: Sequence[str]
 ) -> dict[str, int]:
-    """measure -> deliverable id carrying it.
-
-    First the deliverable with the most non-null values among the versions counted (ties: form
-    order). A measure no counted version carries yet (nothing reported in this scope or at this
-    date) falls back to the first deliverable whose form declares it, then to the first
-    deliverable with any version carrying it in the whole campaign (one EXISTS query)."""
+    """The carriers found without a query: most non-null values counted, then the form."""
     carriers: dict[str, int] = {}
     for measure in measures:
         best: tuple[int, int] | None = None
@@ -456,26 +470,58 @@ async def choose_carriers(
         )
         if declared is not None:
             carriers[measure] = declared
-    missing = [m for m in FIGURE_MEASURES if m in measures and m not in carriers]
-    if missing and ctx.deliverables:
-        stmt = select(
-            DELIVERABLE.c.id,
-            *(
-                exists()
-                .where(
-                    REPORT.c.deliverable_id == DELIVERABLE.c.id,
-                    VERSION.c.report_id == REPORT.c.id,
-                    VERSION.c[m].is_not(None),
-                )
-                .label(m)
-                for m in missing
-            ),
-        ).where(DELIVERABLE.c.campaign_id == ctx.id)
-        found = {row.id: row for row in (await session.execute(stmt)).all()}
-        for m in missing:
-            hit = next((d.id for d in ctx.deliverables if getattr(found[d.id], m)), None)
-            if hit is not None:
-                carriers[m] = hit
+    return carriers
+
+
+def _uncarried(carriers: Mapping[str, int], measures: Sequence[str]) -> list[str]:
+    return [m for m in FIGURE_MEASURES if m in measures and m not in carriers]
+
+
+async def _carriers_campaign_wide(
+    ctx: CampaignContext, missing: Sequence[str], *, session: AsyncSession
+) -> dict[str, int]:
+    """measure -> first deliverable (form order) with any version carrying it, campaign-wide
+    (one EXISTS query; the same answer whatever the scope)."""
+    if not missing or not ctx.deliverables:
+        return {}
+    stmt = select(
+        DELIVERABLE.c.id,
+        *(
+            exists()
+            .where(
+                REPORT.c.deliverable_id == DELIVERABLE.c.id,
+                VERSION.c.report_id == REPORT.c.id,
+                VERSION.c[m].is_not(None),
+            )
+            .label(m)
+            for m in missing
+        ),
+    ).where(DELIVERABLE.c.campaign_id == ctx.id)
+    found = {row.id: row for row in (await session.execute(stmt)).all()}
+    hits: dict[str, int] = {}
+    for m in missing:
+        hit = next((d.id for d in ctx.deliverables if getattr(found[d.id], m)), None)
+        if hit is not None:
+            hits[m] = hit
+    return hits
+
+
+async def choose_carriers(
+    ctx: CampaignContext,
+    carried: Mapping[int, Mapping[str, int]],
+    *,
+    session: AsyncSession,
+    measures: Sequence[str] = MEASURES,
+) -> dict[str, int]:
+    """measure -> deliverable id carrying it.
+
+    First the deliverable with the most non-null values among the versions counted (ties: form
+    order). A measure no counted version carries yet (nothing reported in this scope or at this
+    date) falls back to the first deliverable whose form declares it, then to the first
+    deliverable with any version carrying it in the whole campaign (one EXISTS query)."""
+    carriers = _carriers_counted(ctx, carried, measures)
+    missing = _uncarried(carriers, measures)
+    carriers.update(await _carriers_campaign_wide(ctx, missing, session=session))
     return carriers
 
 
@@ -483,21 +529,77 @@ async def choose_carriers(
 # Figures
 
 
-async def _levels(session: AsyncSession, campaign_id: int) -> tuple[LevelInfo, ...]:
-    rows = (
-        await session.execute(
-            select(LEVEL)
-            .where(
-                LEVEL.c.code.in_(
-                    select(DEADLINE.c.level_code)
-                    .join(DELIVERABLE, DELIVERABLE.c.id == DEADLINE.c.deliverable_id)
-                    .where(DELIVERABLE.c.campaign_id == campaign_id)
-                )
-            )
-            .order_by(LEVEL.c.rank, LEVEL.c.code)
+def _figure_columns(ctx: CampaignContext) -> list[Any]:
+    """The aggregates of one (deliverable, level) cell, over `expected_rows`."""
+    on_time = case((REPORT.c.first_confirmed_at < deadline_end(ctx), 1), else_=0)
+    return [
+        func.count().label("expected"),
+        func.count(REPORT.c.id).label("reported"),
+        func.coalesce(func.sum(on_time), 0).label("on_time"),
+        func.coalesce(func.sum(case((VERSION.c.action_program.is_(True), 1), else_=0)), 0).label(
+            "programs"
+        ),
+        *(func.coalesce(func.sum(VERSION.c[m]), 0).label(f"sum_{m}") for m in SUMMED),
+        *(func.count(VERSION.c[m]).label(f"n_{m}") for m in MEASURES),
+    ]
+
+
+class _Tally:
+    """Cells and carried counts of one scope, filled from grouped rows."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[str, str], Cell] = {}
+        self.carried: dict[int, dict[str, int]] = {}
+
+    def add(self, row: Any, key: str) -> None:
+        counts = {m: int(getattr(row, f"n_{m}")) for m in MEASURES}
+        self.cells[(key, row.level_code)] = Cell(
+            status=Status(int(row.expected), int(row.reported), int(row.on_time)),
+            sums={m: int(getattr(row, f"sum_{m}")) for m in SUMMED},
+            carried=counts,
+            programs=int(row.programs),
         )
-    ).all()
-    return tuple(LevelInfo(r.code, r.label_vi, r.label_en, r.rank) for r in rows)
+        into = self.carried.setdefault(row.deliverable_id, {})
+        for m, n in counts.items():
+            into[m] = into.get(m, 0) + n
+
+
+def _figures(
+    ctx: CampaignContext,
+    *,
+    as_of: datetime,
+    tally: _Tally,
+    carriers: Mapping[str, int],
+    combined: Sequence[tuple[str, ...]],
+    previous: Figures | None,
+) -> Figures:
+    keys = {d.id: d.key for d in ctx.deliverables}
+    figures = Figures(
+        campaign_id=ctx.id,
+        reference=ctx.reference,
+        campaign_name=ctx.name,
+        timezone=ctx.timezone,
+        as_of=as_of,
+        min_session_halfdays=ctx.min_session_halfdays,
+        essay_rate_threshold=ctx.essay_rate_threshold,
+        deliverables=ctx.deliverables,
+        levels=ctx.levels,
+        carriers={m: keys[d] for m, d in carriers.items()},
+        cells=tally.cells,
+    )
+    return replace(
+        figures, combined=tuple(figures.group(codes) for codes in combined), previous=previous
+    )
+
+
+async def _context(
+    session: AsyncSession, campaign_id: int, context: CampaignContext | None
+) -> CampaignContext:
+    if context is None:
+        return await load_campaign(session=session, campaign_id=campaign_id)
+    if context.id != campaign_id:
+        raise ValueError(f"context is campaign {context.id}, not {campaign_id}")
+    return context
 
 
 async def compute_figures(
@@ -509,61 +611,28 @@ async def compute_figures(
     unit_filter: ColumnElement[bool] | None = None,
     combined: Sequence[tuple[str, ...]] = (),
     with_previous: bool = False,
+    context: CampaignContext | None = None,
 ) -> Figures:
     """The campaign's figures as of `as_of`, over the units in scope (see module docstring).
 
     `combined` lists groups of level codes to pool ("tinh", "huyen"). With `with_previous`,
-    `Figures.previous` holds the same figures as of one week earlier (week-over-week change)."""
+    `Figures.previous` holds the same figures as of one week earlier (week-over-week change).
+    `context` (from `load_campaign`) saves reloading the campaign on repeated calls. Many scopes
+    at once: `compute_figures_many` (one statement for all of them)."""
     require_aware(as_of)
-    ctx = await load_campaign(session=session, campaign_id=campaign_id)
-    on_time = case((REPORT.c.first_confirmed_at < deadline_end(ctx), 1), else_=0)
-    columns = [
-        DEADLINE.c.deliverable_id,
-        UNIT.c.level_code,
-        func.count().label("expected"),
-        func.count(REPORT.c.id).label("reported"),
-        func.coalesce(func.sum(on_time), 0).label("on_time"),
-        func.coalesce(func.sum(case((VERSION.c.action_program.is_(True), 1), else_=0)), 0).label(
-            "programs"
-        ),
-        *(func.coalesce(func.sum(VERSION.c[m]), 0).label(f"sum_{m}") for m in SUMMED),
-        *(func.count(VERSION.c[m]).label(f"n_{m}") for m in MEASURES),
-    ]
+    ctx = await _context(session, campaign_id, context)
     stmt = expected_rows(
-        ctx, columns, as_of=as_of, root_path=root_path, unit_filter=unit_filter
-    ).group_by(DEADLINE.c.deliverable_id, UNIT.c.level_code)
-    rows = (await session.execute(stmt)).all()
-
-    keys = {d.id: d.key for d in ctx.deliverables}
-    cells: dict[tuple[str, str], Cell] = {}
-    carried: dict[int, dict[str, int]] = {}
-    for row in rows:
-        counts = {m: int(getattr(row, f"n_{m}")) for m in MEASURES}
-        cells[(keys[row.deliverable_id], row.level_code)] = Cell(
-            status=Status(int(row.expected), int(row.reported), int(row.on_time)),
-            sums={m: int(getattr(row, f"sum_{m}")) for m in SUMMED},
-            carried=counts,
-            programs=int(row.programs),
-        )
-        into = carried.setdefault(row.deliverable_id, {})
-        for m, n in counts.items():
-            into[m] = into.get(m, 0) + n
-    chosen = await choose_carriers(ctx, carried, session=session)
-    carriers = {m: keys[d] for m, d in chosen.items()}
-
-    figures = Figures(
-        campaign_id=ctx.id,
-        reference=ctx.reference,
-        campaign_name=ctx.name,
-        timezone=ctx.timezone,
+        ctx,
+        [DEADLINE.c.deliverable_id, UNIT.c.level_code, *_figure_columns(ctx)],
         as_of=as_of,
-        min_session_halfdays=ctx.min_session_halfdays,
-        essay_rate_threshold=ctx.essay_rate_threshold,
-        deliverables=ctx.deliverables,
-        levels=await _levels(session, ctx.id),
-        carriers=carriers,
-        cells=cells,
-    )
+        root_path=root_path,
+        unit_filter=unit_filter,
+    ).group_by(DEADLINE.c.deliverable_id, UNIT.c.level_code)
+    keys = {d.id: d.key for d in ctx.deliverables}
+    tally = _Tally()
+    for row in (await session.execute(stmt)).all():
+        tally.add(row, keys[row.deliverable_id])
+    carriers = await choose_carriers(ctx, tally.carried, session=session)
     previous = None
     if with_previous:
         previous = await compute_figures(
@@ -573,9 +642,10 @@ async def compute_figures(
             root_path=root_path,
             unit_filter=unit_filter,
             combined=combined,
+            context=ctx,
         )
-    return replace(
-        figures, combined=tuple(figures.group(codes) for codes in combined), previous=previous
+    return _figures(
+        ctx, as_of=as_of, tally=tally, carriers=carriers, combined=combined, previous=previous
     )
 
 
@@ -587,6 +657,7 @@ async def compute_change(
     root_path: str | None = None,
     unit_filter: ColumnElement[bool] | None = None,
     combined: Sequence[tuple[str, ...]] = (),
+    context: CampaignContext | None = None,
 ) -> Figures:
     """Figures as of `now` with `previous` = the figures as of `now` - 7 days."""
     return await compute_figures(
@@ -597,6 +668,278 @@ async def compute_change(
         unit_filter=unit_filter,
         combined=combined,
         with_previous=True,
+        context=context,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures for many scopes at once (digests)
+
+
+@dataclass(frozen=True)
+class UnitScope:
+    """The units one set of figures counts: every subtree rooted at `paths`, plus the units
+    `unit_ids` themselves (not their subtrees); the whole tree when `whole_tree`. A unit matched
+    several times (a followed unit under another followed unit) is counted once."""
+
+    paths: tuple[str, ...] = ()
+    unit_ids: tuple[int, ...] = ()
+    whole_tree: bool = False
+
+    @classmethod
+    def of(cls, scope: Scope | UnitScope) -> UnitScope:
+        """A `storage.access.Scope` as units: exactly `visible_units_condition(scope)`."""
+        if isinstance(scope, UnitScope):
+            return scope
+        return cls(
+            paths=scope.subtree_roots,
+            unit_ids=scope.reporter_unit_ids,
+            whole_tree=scope.whole_tree,
+        )
+
+
+K = TypeVar("K", bound=Hashable)
+
+# Scopes per statement: bounds the statement's size and the rows held at once.
+SCOPES_PER_STATEMENT = 500
+# Above every path ('0'-'9' digits, binary collation): ('', WHOLE_TREE_END) is the whole tree.
+WHOLE_TREE_END = "~"
+
+
+def _scope_rows(
+    scopes: Sequence[UnitScope],
+) -> tuple[list[tuple[int, str, str]], list[tuple[int, int]]]:
+    """(scope index, lo, hi) path ranges and (scope index, unit id) rows. A scope's ranges are
+    its roots with every root under another one dropped, so they are disjoint and no unit is
+    matched twice through them; unit ids are de-duplicated per scope."""
+    ranges: list[tuple[int, str, str]] = []
+    ids: list[tuple[int, int]] = []
+    for index, scope in enumerate(scopes):
+        if scope.whole_tree:
+            ranges.append((index, "", WHOLE_TREE_END))
+            continue
+        ranges.extend((index, p, path_upper_bound(p)) for p in collapse_paths(scope.paths))
+        ids.extend((index, unit_id) for unit_id in sorted(set(scope.unit_ids)))
+    return ranges, ids
+
+
+def _scoped_units(
+    ranges: list[tuple[int, str, str]], ids: list[tuple[int, int]]
+) -> tuple[FromClause, Any] | None:
+    """A FROM ending in `unit`, one row per (scope, unit) counted, and its scope-key column.
+
+    The lists are inlined as VALUES (integers and digit strings only): thousands of rows would
+    exceed the bind-parameter limits, and a temporary table cannot be created in a read-only
+    transaction."""
+    if not ranges and not ids:
+        return None
+    range_cte = (
+        values(
+            column("k", Integer),
+            column("lo", String),
+            column("hi", String),
+            name="scope_range",
+            literal_binds=True,
+        )
+        .data(ranges or [(-1, "", "")])
+        .cte("scope_range")
+    )
+    in_range = and_(UNIT.c.path >= range_cte.c.lo, UNIT.c.path < range_cte.c.hi)
+    if not ids:
+        # Disjoint ranges per scope: each (scope, unit) once without DISTINCT.
+        return range_cte.join(UNIT, in_range), range_cte.c.k
+    id_cte = (
+        values(
+            column("k", Integer),
+            column("unit_id", Integer),
+            name="scope_unit_id",
+            literal_binds=True,
+        )
+        .data(ids)
+        .cte("scope_unit_id")
+    )
+    unit = UNIT.alias("scope_unit")
+    # UNION (not UNION ALL): a unit listed by id and also inside a followed subtree is kept once.
+    member = union(
+        select(range_cte.c.k, unit.c.id.label("unit_id")).join(
+            unit, and_(unit.c.path >= range_cte.c.lo, unit.c.path < range_cte.c.hi)
+        ),
+        select(id_cte.c.k, id_cte.c.unit_id),
+    ).subquery("scope_member")
+    return member.join(UNIT, UNIT.c.id == member.c.unit_id), member.c.k
+
+
+async def _many_as_of(
+    session: AsyncSession,
+    ctx: CampaignContext,
+    as_of: datetime,
+    scopes: Sequence[UnitScope],
+    chunk: int,
+) -> list[_Tally]:
+    """One tally per scope: one grouped statement per `chunk` scopes."""
+    keys = {d.id: d.key for d in ctx.deliverables}
+    tallies = [_Tally() for _ in scopes]
+    columns = _figure_columns(ctx)
+    for start in range(0, len(scopes), chunk):
+        ranges, ids = _scope_rows(scopes[start : start + chunk])
+        scoped = _scoped_units(ranges, ids)
+        if scoped is None:
+            continue
+        units, scope_key = scoped
+        stmt = expected_rows(
+            ctx,
+            [scope_key.label("scope_key"), DEADLINE.c.deliverable_id, UNIT.c.level_code, *columns],
+            as_of=as_of,
+            root_path=None,
+            unit_filter=None,
+            units=units,
+        ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code)
+        for row in (await session.execute(stmt)).all():
+            tallies[start + row.scope_key].add(row, keys[row.deliverable_id])
+    return tallies
+
+
+async def compute_figures_many(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    scopes: Mapping[K, Scope | UnitScope],
+    combined: Sequence[tuple[str, ...]] = (),
+    with_previous: bool = False,
+    context: CampaignContext | None = None,
+    chunk: int = SCOPES_PER_STATEMENT,
+) -> dict[K, Figures]:
+    """`compute_figures` for every scope at once, equal to it scope by scope.
+
+    The campaign is loaded once; the scopes' path ranges and unit ids become a VALUES list joined
+    to `unit` and grouped by scope, deliverable and level: one set-based statement per `chunk`
+    scopes (and per as-of time: twice with `with_previous`), plus at most one campaign-wide
+    carrier lookup. A `storage.access.Scope` counts what `visible_units_condition` shows."""
+    require_aware(as_of)
+    ctx = await _context(session, campaign_id, context)
+    keys = list(scopes)
+    units = [UnitScope.of(scopes[k]) for k in keys]
+
+    async def at(moment: datetime) -> list[tuple[_Tally, dict[str, int]]]:
+        tallies = await _many_as_of(session, ctx, moment, units, max(1, chunk))
+        chosen = [_carriers_counted(ctx, t.carried, MEASURES) for t in tallies]
+        missing = sorted({m for c in chosen for m in _uncarried(c, MEASURES)})
+        wide = await _carriers_campaign_wide(ctx, missing, session=session)
+        for carriers in chosen:
+            for m in _uncarried(carriers, MEASURES):
+                if m in wide:
+                    carriers[m] = wide[m]
+        return list(zip(tallies, chosen, strict=True))
+
+    now = await at(as_of)
+    before = await at(as_of - WEEK) if with_previous else [None] * len(keys)
+    result: dict[K, Figures] = {}
+    for key, (tally, carriers), earlier in zip(keys, now, before, strict=True):
+        previous = (
+            _figures(
+                ctx,
+                as_of=as_of - WEEK,
+                tally=earlier[0],
+                carriers=earlier[1],
+                combined=combined,
+                previous=None,
+            )
+            if earlier is not None
+            else None
+        )
+        result[key] = _figures(
+            ctx, as_of=as_of, tally=tally, carriers=carriers, combined=combined, previous=previous
+        )
+    return result
+
+
+def _scope(person_id: int, roles: Sequence[tuple[str, int | None, str | None]]) -> Scope:
+    """`storage.access.scope_of`'s rule over (kind, unit id, unit path) rows."""
+    whole_tree = False
+    admin_ids: list[int] = []
+    admin_paths: list[str] = []
+    supervised_ids: list[int] = []
+    supervised_paths: list[str] = []
+    reporter_ids: list[int] = []
+    for kind, unit_id, path in roles:
+        if kind == ROLE_ADMIN:
+            if unit_id is None:
+                whole_tree = True
+            elif path is not None:
+                admin_ids.append(unit_id)
+                admin_paths.append(path)
+        elif kind == ROLE_SUPERVISOR and unit_id is not None and path is not None:
+            supervised_ids.append(unit_id)
+            supervised_paths.append(path)
+        elif kind == ROLE_REPORTER and unit_id is not None:
+            reporter_ids.append(unit_id)
+    return Scope(
+        person_id=person_id,
+        whole_tree=whole_tree,
+        admin_unit_ids=tuple(admin_ids),
+        admin_paths=tuple(admin_paths),
+        supervised_unit_ids=tuple(supervised_ids),
+        supervised_paths=tuple(supervised_paths),
+        reporter_unit_ids=tuple(reporter_ids),
+    )
+
+
+async def scopes_of(*, session: AsyncSession, person_ids: Iterable[int]) -> dict[int, Scope]:
+    """`storage.access.scope_of` for many people in one query (same rule: roles as the database
+    says now; a forgotten or unknown person gets an empty scope)."""
+    wanted = sorted(set(person_ids))
+    roles: dict[int, list[tuple[str, int | None, str | None]]] = {}
+    for start in range(0, len(wanted), 5_000):
+        rows = (
+            await session.execute(
+                select(ROLE.c.person_id, ROLE.c.kind, ROLE.c.unit_id, UNIT.c.path)
+                .join(PERSON, PERSON.c.id == ROLE.c.person_id)
+                .outerjoin(UNIT, UNIT.c.id == ROLE.c.unit_id)
+                .where(
+                    ROLE.c.person_id.in_(wanted[start : start + 5_000]),
+                    PERSON.c.forgotten_at.is_(None),
+                )
+                .order_by(ROLE.c.person_id, ROLE.c.kind, UNIT.c.path)
+            )
+        ).all()
+        for person_id, kind, unit_id, path in rows:
+            roles.setdefault(person_id, []).append((kind, unit_id, path))
+    return {person_id: _scope(person_id, roles.get(person_id, ())) for person_id in wanted}
+
+
+def digest_units(scope: Scope) -> UnitScope | None:
+    """What a person's digest counts: their admin subtrees (or the whole tree) and the units they
+    supervise with their subtrees; a reporter role adds nothing. None without such a role."""
+    if not (scope.is_admin or scope.is_supervisor):
+        return None
+    return UnitScope(paths=scope.subtree_roots, whole_tree=scope.whole_tree)
+
+
+async def figures_for_people(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    person_ids: Iterable[int],
+    combined: Sequence[tuple[str, ...]] = (),
+    with_previous: bool = False,
+    context: CampaignContext | None = None,
+) -> dict[int, Figures]:
+    """Each person's digest figures (`digest_units`), all at once: one role query, then
+    `compute_figures_many`. People with no admin or supervisor role (or forgotten) are left out.
+    Equal, person by person, to `compute_figures(unit_filter=visible_units_condition(
+    scheduler.digest.digest_scope(scope)))`."""
+    scopes = await scopes_of(session=session, person_ids=person_ids)
+    units = {pid: u for pid, scope in scopes.items() if (u := digest_units(scope)) is not None}
+    return await compute_figures_many(
+        session=session,
+        campaign_id=campaign_id,
+        as_of=as_of,
+        scopes=units,
+        combined=combined,
+        with_previous=with_previous,
+        context=context,
     )
 
 

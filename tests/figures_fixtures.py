@@ -3,8 +3,9 @@ deadlines, reports and their versions. Small on purpose: each test states its ow
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -17,8 +18,10 @@ from storage.models import (
     Deliverable,
     DeliverableDeadline,
     Level,
+    Person,
     Report,
     ReportVersion,
+    Role,
     Unit,
 )
 from storage.tree import child_path
@@ -82,6 +85,37 @@ class Builder:
         )
         self.units[code] = (unit_id, path)
         return unit_id
+
+    async def person(
+        self,
+        person_id: int,
+        roles: list[tuple[str, str | None]],
+        *,
+        forgotten_at: datetime | None = None,
+    ) -> int:
+        """A person with roles (kind, unit code or None for the whole tree)."""
+        await self.session.execute(
+            insert(Person).values(
+                id=person_id,
+                full_name=f"Đồng chí {person_id}",
+                created_at=CREATED,
+                forgotten_at=forgotten_at,
+            )
+        )
+        if roles:
+            await self.session.execute(
+                insert(Role),
+                [
+                    {
+                        "person_id": person_id,
+                        "kind": kind,
+                        "unit_id": self.id(code) if code else None,
+                        "created_at": CREATED,
+                    }
+                    for kind, code in roles
+                ],
+            )
+        return person_id
 
     def path(self, code: str) -> str:
         return self.units[code][1]
@@ -363,3 +397,90 @@ async def article_campaign(session: AsyncSession) -> Reference:
             cid, "ke_hoach", code, utc(2016, 9, 25), heads_with_plan=hp, heads=h
         )
     return Reference(b, cid, reports)
+
+
+# -------------------------------------------------------------------------------------------
+# A random tree for comparing compute_figures_many with compute_figures cell by cell.
+
+
+@dataclass
+class RandomTree:
+    builder: Builder
+    campaign_id: int
+    scoped_campaign_id: int  # the same deliverables, scoped to the first province
+    codes: list[str]
+
+
+async def random_tree(session: AsyncSession, seed: int) -> RandomTree:
+    """Two provinces, 2-3 districts each, 2-4 grassroots units each, 0-3 cells each (about 60
+    units); some units deactivated (before or after the as-of dates tested), ~80% of pairs
+    reported around their deadline, some corrected later; some grassroots units with 0 members."""
+    rng = random.Random(seed)
+    b = Builder(session)
+    await b.levels()
+    codes: list[str] = []
+
+    async def unit(code: str, level: str, parent: str | None) -> None:
+        gone = rng.random() < 0.1
+        await b.unit(
+            code,
+            level,
+            parent,
+            members=0 if rng.random() < 0.05 else rng.randint(3, 80),
+            active=not gone,
+            deactivated_at=utc(2016, rng.choice((7, 9, 11)), 15) if gone else None,
+        )
+        codes.append(code)
+
+    for p in range(2):
+        await unit(f"P{p}", "tinh", None)
+        for d in range(rng.randint(2, 3)):
+            await unit(f"P{p}D{d}", "huyen", f"P{p}")
+            for g in range(rng.randint(2, 4)):
+                await unit(f"P{p}D{d}G{g}", "co_so", f"P{p}D{d}")
+                for c in range(rng.randint(0, 3)):
+                    await unit(f"P{p}D{d}G{g}C{c}", "chi_bo", f"P{p}D{d}G{g}")
+    cid = await b.campaign()
+    await b.deliverable(cid, "hoi_nghi", HOI_NGHI, position=1)
+    plan_due = {lv: date(2016, 9, 30) for lv in ("tinh", "huyen", "co_so", "chi_bo")}
+    await b.deliverable(cid, "chuong_trinh", SEPT_30, position=2)
+    await b.deliverable(cid, "ke_hoach", plan_due, position=3)
+    deadlines = {"hoi_nghi": HOI_NGHI, "chuong_trinh": SEPT_30, "ke_hoach": plan_due}
+    levels = _levels_by_code(codes)
+    for code in codes:
+        for key, due in deadlines.items():
+            if levels[code] not in due or rng.random() < 0.2:
+                continue
+            at = datetime.combine(due[levels[code]], datetime.min.time(), UTC) + timedelta(
+                days=rng.randint(-40, 12), hours=rng.randint(0, 23)
+            )
+            if key == "hoi_nghi":
+                members = rng.randint(0, 60)
+                attended = rng.randint(0, members)
+                measures: dict[str, Any] = {
+                    "session_date": at.date(),
+                    "duration_halfdays": rng.randint(1, 3),
+                    "members": members,
+                    "attended": attended,
+                    "nonmembers_attended": rng.randint(0, 5),
+                    "essays": rng.randint(0, attended),
+                }
+            elif key == "chuong_trinh":
+                measures = {"action_program": rng.random() < 0.8}
+            else:
+                heads = rng.randint(1, 12)
+                measures = {"heads": heads, "heads_with_plan": rng.randint(0, heads)}
+            report_id = await b.report(cid, key, code, at, **measures)
+            if key == "hoi_nghi" and rng.random() < 0.3:
+                fix = min(measures["attended"], measures["essays"] + rng.randint(0, 3))
+                await b.correct(report_id, at + timedelta(days=rng.randint(1, 20)), essays=fix)
+    scoped = await b.campaign(reference="14-KH/TU", scope="P0")
+    b.deliverables = {}
+    await b.deliverable(scoped, "hoi_nghi", HOI_NGHI, position=1)
+    return RandomTree(b, cid, scoped, codes)
+
+
+def _levels_by_code(codes: list[str]) -> dict[str, str]:
+    """Level of each random-tree code from its shape (P0, P0D1, P0D1G2, P0D1G2C0)."""
+    names = {1: "tinh", 2: "huyen", 3: "co_so", 4: "chi_bo"}
+    return {code: names[sum(ch.isalpha() for ch in code)] for code in codes}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, datetime
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, false, or_, true
 
 from storage.db import Database
 from storage.figures import (
@@ -14,16 +15,22 @@ from storage.figures import (
     STATUS_MISSING,
     STATUS_ON_TIME,
     CampaignNotFound,
+    Figures,
     Rate,
     Status,
+    UnitScope,
     compute_change,
     compute_figures,
+    compute_figures_many,
+    figures_for_people,
+    load_campaign,
     rate_change,
+    scopes_of,
     unit_rows,
 )
-from storage.models import Unit
+from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Unit
 from storage.tree import in_subtree
-from tests.figures_fixtures import Builder, Reference, reference_tree, utc
+from tests.figures_fixtures import Builder, Reference, random_tree, reference_tree, utc
 
 AS_OF = utc(2016, 10, 5)
 
@@ -227,3 +234,155 @@ async def test_carrier_found_from_form_before_any_report(db: Database) -> None:
         f = await compute_figures(session=session, campaign_id=cid, as_of=AS_OF)
     assert f.carriers == {"action_program": "ct"}
     assert f.total.action_program == Rate(0, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# compute_figures_many / figures_for_people: equal to compute_figures, scope by scope
+
+
+def _condition(scope: UnitScope) -> ColumnElement[bool]:
+    """The unit filter compute_figures would be given for the same units."""
+    if scope.whole_tree:
+        return true()
+    parts = [in_subtree(Unit.path, p) for p in scope.paths]
+    if scope.unit_ids:
+        parts.append(Unit.id.in_(scope.unit_ids))  # type: ignore[union-attr]
+    return or_(*parts) if parts else false()
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+async def test_many_equals_single_on_random_scopes(db: Database, seed: int) -> None:
+    async with db.write() as session:
+        tree = await random_tree(session, seed)
+    rng = random.Random(seed)
+    b = tree.builder
+    scopes: dict[str, UnitScope] = {
+        "empty": UnitScope(),
+        "country": UnitScope(whole_tree=True),
+        "nested": UnitScope(paths=(b.path("P0"), b.path("P0D0"), b.path("P0D0G0"))),
+        "overlap": UnitScope(
+            paths=(b.path("P1D0"),),
+            unit_ids=(b.id("P1D0"), b.id("P1D0G0"), b.id("P1D0G0"), b.id("P0")),
+        ),
+    }
+    for n in range(30):
+        scopes[f"r{n}"] = UnitScope(
+            paths=tuple(b.path(c) for c in rng.sample(tree.codes, rng.randint(0, 4))),
+            unit_ids=tuple(b.id(c) for c in rng.choices(tree.codes, k=rng.randint(0, 5))),
+        )
+    combined = [("tinh", "huyen"), ("co_so", "chi_bo")]
+    countries: dict[tuple[int, datetime], Figures] = {}
+    for campaign_id in (tree.campaign_id, tree.scoped_campaign_id):
+        for as_of in (utc(2016, 6, 20), utc(2016, 8, 31, 17), utc(2016, 10, 5)):
+            async with db.read() as session:
+                many = await compute_figures_many(
+                    session=session,
+                    campaign_id=campaign_id,
+                    as_of=as_of,
+                    scopes=scopes,
+                    combined=combined,
+                    with_previous=True,
+                    chunk=7,  # several statements, a scope list split anywhere
+                )
+                assert list(many) == list(scopes)
+                for key, scope in scopes.items():
+                    single = await compute_figures(
+                        session=session,
+                        campaign_id=campaign_id,
+                        as_of=as_of,
+                        unit_filter=_condition(scope),
+                        combined=combined,
+                        with_previous=True,
+                    )
+                    # Dataclass equality: every cell (status, sums, non-null counts, programs),
+                    # the carriers, the combined groups and the week-earlier figures.
+                    assert many[key] == single, (campaign_id, as_of, key)
+                countries[(campaign_id, as_of)] = many["country"]
+    # The random data reaches the cases that matter: reports, late ones, inactive units, a
+    # scoped campaign expecting part of the tree only.
+    final = countries[(tree.campaign_id, utc(2016, 10, 5))]
+    assert final.total.session.reported > 10 and final.total.session.late > 0
+    assert final.total.session.missing > 0
+    scoped = countries[(tree.scoped_campaign_id, utc(2016, 10, 5))]
+    assert 0 < scoped.total.status["hoi_nghi"].expected < final.total.session.expected
+
+
+async def test_many_counts_overlapping_units_once(db: Database) -> None:
+    ref = await _tree(db)
+    b = ref.builder
+    scopes = {
+        "ranges": UnitScope(paths=(b.path("H1"), b.path("C11"))),
+        "range and id": UnitScope(paths=(b.path("H1"),), unit_ids=(b.id("C11"), b.id("C11"))),
+        "ids": UnitScope(unit_ids=(b.id("C11"), b.id("C12"), b.id("C11"))),
+    }
+    async with db.read() as session:
+        many = await compute_figures_many(
+            session=session, campaign_id=ref.campaign_id, as_of=AS_OF, scopes=scopes
+        )
+    for key in ("ranges", "range and id"):
+        co_so = many[key].level("co_so")
+        assert co_so.status["hoi_nghi"] == Status(expected=3, reported=3, on_time=3), key
+        assert co_so.attended == 48
+        assert many[key].level("huyen").status["hoi_nghi"].expected == 1
+    assert many["ids"].level("co_so").status["hoi_nghi"] == Status(2, 2, 2)
+    assert many["ids"].level("huyen").status["hoi_nghi"] == Status()
+
+
+async def test_compute_figures_reuses_a_loaded_context(db: Database) -> None:
+    ref = await _tree(db)
+    async with db.read() as session:
+        ctx = await load_campaign(session=session, campaign_id=ref.campaign_id)
+        assert [lv.code for lv in ctx.levels] == ["tinh", "huyen", "co_so", "chi_bo"]
+        fresh = await compute_change(session=session, campaign_id=ref.campaign_id, now=AS_OF)
+        reused = await compute_change(
+            session=session, campaign_id=ref.campaign_id, now=AS_OF, context=ctx
+        )
+        assert reused == fresh
+        with pytest.raises(ValueError, match="campaign"):
+            await compute_figures(
+                session=session, campaign_id=ref.campaign_id + 1, as_of=AS_OF, context=ctx
+            )
+
+
+async def test_figures_for_people_follow_their_roles(db: Database) -> None:
+    from scheduler.digest import digest_scope
+    from storage.access import scope_of, visible_units_condition
+
+    async with db.write() as session:
+        ref = await reference_tree(session)
+        b = ref.builder
+        await b.person(1, [(ROLE_ADMIN, "H1")])
+        await b.person(2, [(ROLE_SUPERVISOR, "H2"), (ROLE_SUPERVISOR, "C11")])
+        await b.person(3, [(ROLE_ADMIN, None)])
+        await b.person(4, [(ROLE_REPORTER, "C12")])  # no digest
+        await b.person(5, [(ROLE_SUPERVISOR, "H1")], forgotten_at=utc(2016, 9, 1))  # no digest
+        # A reporter role adds nothing to a digest; overlapping roles count a unit once.
+        await b.person(
+            6, [(ROLE_SUPERVISOR, "H1"), (ROLE_SUPERVISOR, "C12"), (ROLE_REPORTER, "C21")]
+        )
+        await b.person(7, [])
+    people = [1, 2, 3, 4, 5, 6, 7, 99]
+    async with db.read() as session:
+        scopes = await scopes_of(session=session, person_ids=people)
+        for pid in people:
+            assert scopes[pid] == await scope_of(session=session, person_id=pid)
+        got = await figures_for_people(
+            session=session,
+            campaign_id=ref.campaign_id,
+            as_of=AS_OF,
+            person_ids=people,
+            with_previous=True,
+        )
+        assert sorted(got) == [1, 2, 3, 6]
+        for pid in got:
+            digest = digest_scope(scopes[pid])
+            assert digest is not None
+            assert got[pid] == await compute_change(
+                session=session,
+                campaign_id=ref.campaign_id,
+                now=AS_OF,
+                unit_filter=visible_units_condition(digest),
+            )
+    assert got[6].level("co_so").status["hoi_nghi"] == Status(expected=3, reported=3, on_time=3)
+    assert got[6].level("co_so").status["hoi_nghi"].expected == 3  # C21 (reporter) not counted
+    assert got[3].total.session == Status(expected=7, reported=6, on_time=5)
