@@ -5,13 +5,14 @@ Application, logged at DEBUG through the production logging set-up (`configure_l
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
 from pydantic import SecretStr
 
-from bot.cli.run import configure_logging
+from bot.cli.run import RedactSecrets, carries_secret, configure_logging
 from bot.settings import Settings
 from bot.telegram import reporting
 from storage.db import Database
@@ -163,3 +164,27 @@ async def test_a_failing_handler_logs_ids_and_the_exception_type_only(
     text = "\n".join(r.getMessage() for r in production_logging.records)
     assert "ValueError" in text and f"from user {REPORTER.id}" in text  # ids and the type
     assert CHATTER not in text and "Quux" not in text and TOKEN not in text
+
+
+def test_a_traceback_in_a_log_record_is_scrubbed_of_the_secrets() -> None:
+    try:
+        raise RuntimeError(f"The token `{TOKEN}` was rejected by the server.")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "bot.runtime", logging.ERROR, __file__, 1, "sender failed", None, sys.exc_info()
+        )
+    assert RedactSecrets([TOKEN, WEBHOOK_SECRET]).filter(record)
+    text = logging.Formatter().format(record)
+    assert "RuntimeError: The token `***` was rejected" in text
+    assert TOKEN not in text
+
+
+def test_an_error_chained_to_one_that_names_a_secret_carries_it() -> None:
+    try:
+        try:
+            raise ValueError(f"bad url https://api.example/bot{TOKEN}/getMe")
+        except ValueError as inner:
+            raise ConnectionError("start-up failed") from inner
+    except ConnectionError as outer:
+        assert carries_secret(outer, [TOKEN])
+        assert not carries_secret(outer, [WEBHOOK_SECRET])
