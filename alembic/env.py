@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from storage.models import metadata
 
 config = context.config

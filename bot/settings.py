@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     language: Literal["vi", "en"] = "vi"
     webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0"  # noqa: S104 - a server setting, not a secret
+    webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram"
     webhook_secret: SecretStr | None = None
@@ -58,7 +58,9 @@ class Settings(BaseSettings):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("unknown timezone (expected an IANA name such as Asia/Ho_Chi_Minh)") from exc
+            raise ValueError(
+                "unknown timezone (expected an IANA name such as Asia/Ho_Chi_Minh)"
+            ) from exc
         return value
 
     @field_validator("database_url")
@@ -78,7 +80,6 @@ class Settings(BaseSettings):
         if not 1 <= len(raw) <= 256 or not set(raw) <= allowed:
             raise ValueError("must be 1-256 characters A-Z a-z 0-9 _ -")
         return value
-
 
     @field_validator("zalo_webhook_secret")
     @classmethod

@@ -1,4 +1,4 @@
-"""Time helpers. Logic takes `now` as a parameter; only the composition root reads the wall clock."""
+"""Time helpers. Logic takes `now` as a parameter; only the composition root reads the clock."""
 
 from __future__ import annotations
 
@@ -26,6 +26,6 @@ def local_date(moment: datetime, tz: str | ZoneInfo) -> date:
 
 
 def end_of_day(day: date, tz: str | ZoneInfo) -> datetime:
-    """The last instant of `day` in `tz`, as an aware UTC datetime (exclusive bound: next midnight)."""
+    """The end of `day` in `tz` as an aware UTC datetime (exclusive bound: the next midnight)."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)

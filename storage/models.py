@@ -35,7 +35,9 @@ metadata.naming_convention = {
 }
 
 
-def _fk(target: str, *, ondelete: str | None = None, nullable: bool = True, index: bool = False) -> Any:
+def _fk(
+    target: str, *, ondelete: str | None = None, nullable: bool = True, index: bool = False
+) -> Any:
     return Field(
         default=None,
         sa_column=Column(
@@ -294,7 +296,7 @@ class AuditLog(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
-    """A proactive message, written once per `key` (the unique key makes a second one impossible)."""
+    """A proactive message, written once per `key` (the unique key forbids a second one)."""
 
     __tablename__: ClassVar[str] = "outbox"
     __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)

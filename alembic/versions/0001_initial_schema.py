@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import storage.types
-from alembic import op
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
