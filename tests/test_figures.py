@@ -307,6 +307,30 @@ async def test_many_equals_single_on_random_scopes(db: Database, seed: int) -> N
     assert 0 < scoped.total.status["hoi_nghi"].expected < final.total.session.expected
 
 
+async def test_many_splits_statements_by_rows(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.figures
+
+    ref = await _tree(db)
+    b = ref.builder
+    scopes = {
+        n: UnitScope(paths=tuple(b.path(c) for c in codes), unit_ids=(b.id("C21"),))
+        for n, codes in enumerate([("H1", "C12"), ("TU",), ("C11", "C13", "H2"), ()])
+    }
+    async with db.read() as session:
+        whole = await compute_figures_many(
+            session=session, campaign_id=ref.campaign_id, as_of=AS_OF, scopes=scopes
+        )
+        monkeypatch.setattr(storage.figures, "ROWS_PER_STATEMENT", 2)
+        split = await compute_figures_many(
+            session=session, campaign_id=ref.campaign_id, as_of=AS_OF, scopes=scopes
+        )
+    assert split == whole
+    assert whole[1].total.session == Status(expected=7, reported=6, on_time=5)
+    assert whole[3].level("co_so").status["hoi_nghi"] == Status(expected=1, reported=0)
+
+
 async def test_many_counts_overlapping_units_once(db: Database) -> None:
     ref = await _tree(db)
     b = ref.builder
