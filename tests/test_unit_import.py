@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -193,3 +195,81 @@ async def test_ten_thousand_rows_with_three_bad_import_nothing_and_name_them(
     async with db.write() as session:
         result = await import_units(session=session, rows=parse_units_file(path), now=now)
     assert result.created == 10_000
+
+
+# -- property: whatever rows are spoiled, exactly those lines are named and nothing is written
+
+_SPOILERS = {
+    "missing_name": lambda r: r.replace(name=""),
+    "unknown_level": lambda r: r.replace(level="khong_co"),
+    "unknown_parent": lambda r: r.replace(parent="NO_SUCH_UNIT"),
+    "members": lambda r: r.replace(members="-3"),
+    "members_text": lambda r: r.replace(members="hai mươi"),
+}
+
+
+class _Row:
+    def __init__(self, code: str, name: str, level: str, parent: str, members: str) -> None:
+        self.code, self.name, self.level, self.parent, self.members = (
+            code,
+            name,
+            level,
+            parent,
+            members,
+        )
+
+    def replace(self, **changes: str) -> _Row:
+        values = dict(vars(self))
+        values.update(changes)
+        return _Row(**values)
+
+    def csv(self) -> str:
+        return f"{self.code},{self.name},{self.level},{self.parent},{self.members}\n"
+
+
+def _tree(size: int) -> list[_Row]:
+    rows = [_Row("T0", "Đảng bộ tỉnh thử", "tinh", "", "10")]
+    for i in range(1, size):
+        parent = f"T{(i - 1) // 3}"
+        level = "huyen" if i < 4 else "chi_bo"
+        rows.append(_Row(f"T{i}", f"Chi bộ số {i}", level, parent, str(i)))
+    return rows
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    size=st.integers(2, 25),
+    spoiled=st.dictionaries(
+        st.integers(1, 24), st.sampled_from(sorted(_SPOILERS)), min_size=1, max_size=5
+    ),
+)
+async def test_exactly_the_spoiled_lines_are_named_and_nothing_is_written(
+    db: Database, now: datetime, tmp_path: Path, size: int, spoiled: dict[int, str]
+) -> None:
+    rows = _tree(size)
+    bad = {index: kind for index, kind in spoiled.items() if index < size}
+    assume(bad)
+    # Codes are never spoiled, so a spoiled parent still resolves for its children: the bad
+    # lines are exactly the spoiled ones.
+    for index, kind in bad.items():
+        rows[index] = _SPOILERS[kind](rows[index])
+    path = tmp_path / f"units-{size}-{len(bad)}.csv"
+    path.write_text(HEADER + "".join(row.csv() for row in rows), encoding="utf-8")
+    parsed, syntax_errors = read_units_file(path)
+    async with db.write() as session:
+        await ensure_default_levels(session=session)
+    # As `cadrebot units import` does: the file's syntax errors plus the tree checks.
+    async with db.read() as session:
+        errors = syntax_errors + await validate_units(session=session, rows=parsed)
+    if not syntax_errors:
+        with pytest.raises(UnitImportError):
+            async with db.write() as session:
+                await import_units(session=session, rows=parsed, now=now)
+    named = {error.line for error in errors}
+    assert named == {index + 2 for index in bad}  # header is line 1, rows start at line 2
+    async with db.read() as session:
+        assert (await session.execute(select(func.count()).select_from(Unit))).scalar_one() == 0
