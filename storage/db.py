@@ -6,6 +6,7 @@ transaction through `Database.read()` or `Database.write()`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -75,7 +76,14 @@ def create_engine(
 
 
 class Database:
-    """One engine plus two ways in: `read()` (deferred) and `write()` (immediate on SQLite)."""
+    """One engine plus two ways in: `read()` (deferred) and `write()` (immediate on SQLite).
+
+    On SQLite only one write transaction can be open at a time. This process's writers queue on
+    an `asyncio.Lock` before BEGIN IMMEDIATE, in arrival order, instead of polling SQLite's busy
+    handler (whose sleeps waste time, and which gave up after its timeout when many turns were
+    in flight). Another process (a CLI import, a backup) still meets the busy timeout. A write
+    transaction must not open another one inside it (it would wait for itself). PostgreSQL is
+    unaffected: its writers run concurrently and lock rows."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -83,6 +91,7 @@ class Database:
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         self._reader = async_sessionmaker(engine, expire_on_commit=False)
         self._writer = async_sessionmaker(writer, expire_on_commit=False)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
     @classmethod
     def from_url(cls, url: str | URL, **kwargs: Any) -> Database:
@@ -96,7 +105,11 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A read-then-write transaction: commits on success, rolls back on any exception."""
-        async with self._writer() as session, session.begin():
+        if self._write_lock is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

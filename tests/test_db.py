@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -60,3 +61,52 @@ async def test_vietnamese_text_round_trips(db: Database) -> None:
         session.add(Person(full_name=name, created_at=datetime(2016, 1, 1, tzinfo=UTC)))
     async with db.read() as session:
         assert (await session.execute(select(Person.full_name))).scalar_one() == name
+
+
+async def test_fifty_concurrent_write_transactions_all_commit(db: Database) -> None:
+    """On SQLite the writers queue in the process (never on the busy timeout); on PostgreSQL
+    they run side by side. Each transaction reads, yields to the others, then writes."""
+    moment = datetime(2016, 9, 29, 3, 0, tzinfo=UTC)
+
+    async def one(index: int) -> None:
+        async with db.write() as session:
+            await session.execute(select(Person.id))
+            await asyncio.sleep(0)  # let the other 49 try to start theirs meanwhile
+            session.add(Person(full_name=f"Người {index}", created_at=moment))
+
+    await asyncio.gather(*(one(i) for i in range(50)))
+    async with db.read() as session:
+        names = set((await session.execute(select(Person.full_name))).scalars())
+    assert names == {f"Người {i}" for i in range(50)}
+
+
+async def test_sqlite_writers_queue_in_process_before_begin(db: Database, backend: str) -> None:
+    """While one write transaction is open, a second one waits for it before BEGIN (SQLite);
+    on PostgreSQL the second one starts at once."""
+    if backend != "sqlite":
+        pytest.skip("the in-process write queue is for SQLite only")
+    entered = asyncio.Event()
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with db.write() as session:
+            await session.execute(select(Person.id))
+            entered.set()
+            await release.wait()
+            order.append("first")
+
+    async def second() -> None:
+        await entered.wait()
+        async with db.write() as session:
+            await session.execute(select(Person.id))
+            order.append("second")
+
+    task_first, task_second = asyncio.create_task(first()), asyncio.create_task(second())
+    await entered.wait()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert order == []  # the second is queued, not inside a transaction
+    release.set()
+    await asyncio.gather(task_first, task_second)
+    assert order == ["first", "second"]
