@@ -49,7 +49,7 @@ from telegram.request import RequestData
 
 from bot.app import build_application
 from bot.settings import Settings
-from bot.telegram.idempotency import claim_update
+from storage.updates import claim_update
 from bot.telegram.local import TOKEN, RecordingRequest, TgUser, UpdateFactory
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database, create_engine, normalise_url

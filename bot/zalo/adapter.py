@@ -32,7 +32,7 @@ from bot.channels.base import ChannelError, RetryAfter
 from bot.conversation.engine import Actor, ConversationEngine, Input
 from bot.i18n import pick_language, t
 from bot.settings import Settings
-from bot.telegram.idempotency import claim_update
+from storage.updates import claim_update
 from bot.zalo.client import ZaloClient
 from bot.zalo.preference import channel_command
 from bot.zalo.render import ReplyLike, render_all

@@ -1,0 +1,52 @@
+"""Processed updates: a replayed update (getUpdates after a crash, a webhook retry, a second
+worker) is processed once. `claim_update` inserts (channel, update_id) into `processed_update`
+inside the handler's own transaction. If the row is already there the handler does nothing and
+sends nothing; if the handler fails, the transaction rolls back and the update may be tried
+again. `forget_old_updates` is the periodic cleanup. Functions never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.clock import require_aware
+from storage.models import ProcessedUpdate
+
+KEEP = timedelta(days=7)
+
+
+def _insert(session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(ProcessedUpdate)
+    return sqlite.insert(ProcessedUpdate)
+
+
+async def claim_update(
+    *, session: AsyncSession, channel: str, update_id: int | str, now: datetime
+) -> bool:
+    """True the first time this update is seen; False for a replay (nothing written).
+
+    On PostgreSQL a concurrent duplicate waits for the first transaction and then sees the row;
+    on SQLite the write transaction (BEGIN IMMEDIATE) serialises them."""
+    stmt = (
+        _insert(session)
+        .values(channel=channel, update_id=str(update_id), processed_at=require_aware(now))
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(col(ProcessedUpdate.update_id))
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def forget_old_updates(
+    *, session: AsyncSession, now: datetime, keep: timedelta = KEEP
+) -> int:
+    """Delete records older than `keep` (Telegram never replays an update that old)."""
+    result: Any = await session.execute(
+        delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < require_aware(now) - keep)
+    )
+    return int(result.rowcount or 0)
