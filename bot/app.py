@@ -13,6 +13,7 @@ from telegram.request import BaseRequest
 
 from bot.settings import Settings
 from bot.telegram.handlers import register
+from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.turn import Runtime
 from storage.clock import Clock
 from storage.db import Database
@@ -44,6 +45,7 @@ def build_application(
         .base_url(settings.telegram_api_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
         .rate_limiter(AIORateLimiter())
+        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
     )
     if settings.telegram_file_url:
         builder = builder.base_file_url(settings.telegram_file_url)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Seconds between a follower's attempts to become the scheduler leader (PostgreSQL advisory
     # lock) and between the leader's checks that it still holds it (scheduler/leader.py).
     leader_interval: float = Field(default=15.0, gt=0, le=300)
+    # Telegram updates processed at once (bot/telegram/processor.py); one person's updates are
+    # still processed one at a time, in order. 1: strictly one update after another.
+    concurrent_updates: int = Field(default=16, ge=1, le=256)
     # Zalo Bot API (bot/zalo): polling unless zalo_webhook_url is set; the media route for the
     # digest chart (Zalo's sendPhoto takes a URL) is served by the same server.
     zalo_token: SecretStr | None = None
