@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -209,6 +209,28 @@ async def bind_identity(
     return identity
 
 
+async def find_person_with_identity(
+    *, session: AsyncSession, channel: str, external_id: str
+) -> tuple[Person, ChatIdentity] | None:
+    """The person behind a chat account with the account's row (one query), or None (unknown,
+    or removed): what `touch_identity(seen=...)` needs to skip a useless write."""
+    row = (
+        await session.execute(
+            select(Person, ChatIdentity)
+            .join(ChatIdentity, col(ChatIdentity.person_id) == col(Person.id))
+            .where(
+                col(ChatIdentity.channel) == channel,
+                col(ChatIdentity.external_id) == str(external_id),
+                col(Person.forgotten_at).is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+TOUCH_INTERVAL = timedelta(hours=1)
+
+
 async def touch_identity(
     *,
     session: AsyncSession,
@@ -217,9 +239,23 @@ async def touch_identity(
     now: datetime,
     chat_id: str | None = None,
     language_code: str | None = None,
-) -> None:
-    """Record that the account was seen now (and its current chat id and client language)."""
-    values: dict[str, Any] = {"last_seen_at": require_aware(now)}
+    seen: ChatIdentity | None = None,
+) -> bool:
+    """Record that the account was seen now (and its current chat id and client language).
+
+    With `seen` (the account's row as read in this transaction) nothing is written when the
+    chat id and language are unchanged and `last_seen_at` is less than `TOUCH_INTERVAL` old:
+    most updates then cost no write. True when the row was written."""
+    require_aware(now)
+    if (
+        seen is not None
+        and (chat_id is None or seen.chat_id == str(chat_id))
+        and (language_code is None or seen.language_code == language_code)
+        and seen.last_seen_at is not None
+        and now - TOUCH_INTERVAL < seen.last_seen_at <= now
+    ):
+        return False
+    values: dict[str, Any] = {"last_seen_at": now}
     if chat_id is not None:
         values["chat_id"] = str(chat_id)
     if language_code is not None:
@@ -230,6 +266,20 @@ async def touch_identity(
             col(ChatIdentity.channel) == channel, col(ChatIdentity.external_id) == str(external_id)
         )
         .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def set_preferred_channel(
+    *, session: AsyncSession, person_id: int, channel: str | None
+) -> None:
+    """Where proactive messages go (`CHANNEL_TELEGRAM` / `CHANNEL_ZALO`; None: the channel the
+    person wrote from last). Not audited here: the caller records the change it made."""
+    await session.execute(
+        update(Person)
+        .where(col(Person.id) == person_id)
+        .values(preferred_channel=channel)
         .execution_options(synchronize_session=False)
     )
 

@@ -11,7 +11,7 @@ nhận" must do so only after its commit succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from storage.drafts import delete_draft
 from storage.forms import Form, answers_from_json, answers_to_json, measures_of, prune_answers
 from storage.models import (
     MEASURES,
+    AuditLog,
     Campaign,
     Deliverable,
     DeliverableDeadline,
@@ -96,12 +97,10 @@ def _version_row(
 
 
 async def _insert_version(session: AsyncSession, row: dict[str, Any]) -> ReportVersion:
-    await session.execute(insert(ReportVersion).values(**row))
-    query = select(ReportVersion).where(
-        col(ReportVersion.report_id) == row["report_id"],
-        col(ReportVersion.version) == row["version"],
-    )
-    return (await session.execute(query)).scalar_one()
+    """Insert one version and take the row from RETURNING (no read-back)."""
+    stmt = insert(ReportVersion).values(**row).returning(ReportVersion)
+    version: ReportVersion = (await session.execute(stmt)).scalar_one()
+    return version
 
 
 async def _locked_report(session: AsyncSession, query: Any) -> Report | None:
@@ -297,6 +296,55 @@ async def confirm_report(*, session: AsyncSession, draft_id: int, now: datetime)
 
 
 # --- reading ---------------------------------------------------------------------------------
+
+
+async def open_draft(
+    *, session: AsyncSession, person_id: int
+) -> tuple[Draft, Deliverable | None, Campaign | None] | None:
+    """The person's draft with the deliverable and campaign it reports on (None before one is
+    picked), in one query. While the caller holds them they are in the session's identity map:
+    `session.get(Deliverable, id)` / `session.get(Campaign, id)` then cost no query."""
+    query = (
+        select(Draft, Deliverable, Campaign)
+        .outerjoin(Deliverable, col(Deliverable.id) == col(Draft.deliverable_id))
+        .outerjoin(Campaign, col(Campaign.id) == col(Deliverable.campaign_id))
+        .where(col(Draft.person_id) == person_id)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def reporter_units(*, session: AsyncSession, unit_ids: Iterable[int]) -> list[Unit]:
+    """The active units among these (a reporter's), by name."""
+    ids = list(unit_ids)
+    if not ids:
+        return []
+    query = (
+        select(Unit)
+        .where(col(Unit.id).in_(ids), col(Unit.active))
+        .order_by(col(Unit.name), col(Unit.id))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def report_confirmed_from_draft(
+    *, session: AsyncSession, person_id: int, draft_id: int, recent: int = 20
+) -> int | None:
+    """The report number a draft of this person became (confirmed or updated from it), looked
+    up in the person's `recent` latest report audit rows; None if it did not."""
+    query = (
+        select(AuditLog)
+        .where(
+            col(AuditLog.actor_person_id) == person_id,
+            col(AuditLog.action).in_(("report.confirm", "report.update")),
+        )
+        .order_by(col(AuditLog.id).desc())
+        .limit(recent)
+    )
+    for row in (await session.execute(query)).scalars():
+        if isinstance(row.new, dict) and row.new.get("draft_id") == draft_id:
+            return int(row.entity_id)
+    return None
 
 
 async def get_report(*, session: AsyncSession, report_id: int) -> Report | None:

@@ -21,14 +21,14 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import pick_language, t
 from bot.settings import Settings
-from bot.telegram.idempotency import claim_update
 from bot.telegram.menus import set_chat_menu
 from bot.telegram.render import ReplyLike, Say, render_all
 from storage.access import Scope, scope_of
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import CHANNEL_TELEGRAM, Person
-from storage.people import find_person_by_identity, touch_identity
+from storage.people import find_person_with_identity, touch_identity
+from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,10 @@ def turn_callback(
             if not fresh:
                 log.info("update %s replayed; ignored", update.update_id)
                 return
-            person = await find_person_by_identity(
+            found = await find_person_with_identity(
                 session=session, channel=CHANNEL_TELEGRAM, external_id=str(user.id)
             )
+            person, identity = found if found is not None else (None, None)
             lang = pick_language(
                 person.language if person is not None else None,
                 user.language_code,
@@ -170,6 +171,7 @@ def turn_callback(
                         now=now,
                         chat_id=str(chat.id),
                         language_code=user.language_code,
+                        seen=identity,
                     )
                 outcome = await handler(turn)
         # Committed: only now is anything said (so "Đã ghi nhận" is only sent for durable data).

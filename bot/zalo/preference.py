@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.i18n import t
 from storage.answers import fold
 from storage.audit import record
-from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO, Person
-from storage.people import get_person, identities_of
+from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO
+from storage.people import get_person, identities_of, set_preferred_channel
 
 CHANNEL_WORDS = {
     "zalo": CHANNEL_ZALO,
@@ -61,12 +59,7 @@ async def channel_command(
         unknown = t("zalo.kenh.unknown", lang, value=args.strip())
         return "\n".join([unknown, t("zalo.kenh.usage", lang)])
     if choice != person.preferred_channel:
-        await session.execute(
-            update(Person)
-            .where(col(Person.id) == person_id)
-            .values(preferred_channel=choice)
-            .execution_options(synchronize_session=False)
-        )
+        await set_preferred_channel(session=session, person_id=person_id, channel=choice)
         await record(
             session=session,
             now=now,
