@@ -19,6 +19,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # `CADREBOT_X=` (as in .env.example) means "not set", not "set to the empty string".
+        env_ignore_empty=True,
     )
 
     database_url: str = "sqlite+aiosqlite:///cadrebot.db"

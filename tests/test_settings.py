@@ -57,3 +57,18 @@ def test_token_never_printed(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     assert settings.telegram_token.get_secret_value() == token
     assert token not in repr(settings)
     assert token not in str(settings.model_dump())
+
+
+def test_env_example_copied_as_is_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The documented first step, `cp .env.example .env`, must start cleanly: empty values
+    mean "not set"."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    (tmp_path / ".env").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.telegram_token is None
+    assert settings.webhook_secret is None
+    assert settings.zalo_token is None
+    assert settings.webhook_url is None
