@@ -240,7 +240,7 @@ async def test_invite_usage_and_scope(setup: Setup) -> None:
 async def test_invite_for_an_existing_person_binds_the_account_to_them(setup: Setup) -> None:
     outside = await setup.harness.send(f"/moi nguoi {setup.outsider_id}", DISTRICT_ADMIN)
     assert outside.texts() == [
-        f"Không tìm thấy người có mã «{setup.outsider_id}» trong phạm vi quản lý của đồng chí."
+        f"Không tìm thấy người có số «{setup.outsider_id}» trong phạm vi quản lý của đồng chí."
     ]
     assert (await setup.harness.send("/moi nguoi", DISTRICT_ADMIN)).text().startswith("Cách dùng")
 
@@ -302,7 +302,7 @@ async def test_assign_usage_and_scope(setup: Setup) -> None:
     person = setup.world.colleague_id
     for command in ["/phancong", f"/phancong {person}", "/phancong An CS1", "/phancong bo 1"]:
         text = (await setup.harness.send(command, DISTRICT_ADMIN)).text()
-        assert text.startswith("Cách dùng: /phancong MÃ_NGƯỜI"), command
+        assert text.startswith("Cách dùng: /phancong SỐ_NGƯỜI"), command
 
     outside_unit = await setup.harness.send(f"/phancong {person} CS1 CS3", DISTRICT_ADMIN)
     assert outside_unit.texts() == [
@@ -313,10 +313,10 @@ async def test_assign_usage_and_scope(setup: Setup) -> None:
     outsider = await setup.harness.send(f"/phancong {setup.outsider_id} CS1", DISTRICT_ADMIN)
     unknown = await setup.harness.send("/phancong 99999 CS1", DISTRICT_ADMIN)
     assert outsider.texts() == [
-        f"Không tìm thấy người có mã «{setup.outsider_id}» trong phạm vi quản lý của đồng chí."
+        f"Không tìm thấy người có số «{setup.outsider_id}» trong phạm vi quản lý của đồng chí."
     ]
     assert unknown.texts() == [
-        "Không tìm thấy người có mã «99999» trong phạm vi quản lý của đồng chí."
+        "Không tìm thấy người có số «99999» trong phạm vi quản lý của đồng chí."
     ]
     assert "Đỗ Thị F" not in outsider.everything()
     assert await audit_rows(setup.db, "role.grant") == []
