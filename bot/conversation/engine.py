@@ -27,13 +27,11 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.i18n import t
 from storage import drafts
-from storage.access import scope_of
+from storage.access import Scope, scope_of
 from storage.answers import fold, format_date
 from storage.campaigns import form_of
 from storage.clock import end_of_day, local_date, require_aware
@@ -56,12 +54,15 @@ from storage.forms import (
     suggestions,
     violation_message,
 )
-from storage.models import AuditLog, Campaign, Deliverable, Draft, Report, Unit
+from storage.models import Campaign, Deliverable, Draft, Report, Unit
 from storage.reports import (
     CAMPAIGN_OPEN,
     DraftGone,
     confirm_report,
     current_version,
+    open_draft,
+    report_confirmed_from_draft,
+    reporter_units,
     unit_deliverables,
     unit_reports,
     update_report,
@@ -124,6 +125,9 @@ class Actor:
     person_id: int
     lang: str  # "vi" or "en"
     channel: str  # "telegram" / "zalo"
+    # The person's roles as the adapter already read them in this transaction (None: the
+    # engine reads them).
+    scope: Scope | None = None
 
 
 # --- internal state of one turn ----------------------------------------------------------------
@@ -161,6 +165,9 @@ class _Turn:
     actor: Actor
     now: datetime
     units: list[Unit]
+    # The draft's deliverable and campaign as loaded with it: held here so `session.get` finds
+    # them in the session's identity map (which holds objects weakly) instead of querying.
+    loaded: tuple[Any, ...] = ()
 
     @property
     def lang(self) -> str:
@@ -180,11 +187,47 @@ def _local(moment: datetime, tz: str) -> datetime:
     return require_aware(moment).astimezone(ZoneInfo(tz))
 
 
+# Parsed forms by deliverable id, with the JSON they were parsed from. A hit needs the stored
+# JSON (read with the draft in the same turn) to be equal, so a reloaded campaign, or another
+# database with the same ids, never gets a stale form; `Form` is immutable, safe to share.
+_FORMS: dict[int, tuple[dict[str, Any], Form]] = {}
+_FORMS_MAX = 256
+
+
+def _form_of(deliverable: Deliverable) -> Form:
+    key = _id(deliverable)
+    cached = _FORMS.get(key)
+    if cached is not None and cached[0] == deliverable.form:
+        return cached[1]
+    form = form_of(deliverable)
+    if len(_FORMS) >= _FORMS_MAX:
+        _FORMS.clear()
+    _FORMS[key] = (deliverable.form, form)
+    return form
+
+
+# session.info key: the draft `has_open_draft` loaded, for `handle` in the same transaction.
+_LOADED_DRAFT = "cadrebot.conversation.draft"
+
+_Loaded = tuple[Draft, Deliverable | None, Campaign | None]
+
+
 class ConversationEngine:
     """Stateless: every piece of state is in the database, so any instance may serve any input."""
 
     async def has_open_draft(self, *, session: AsyncSession, person_id: int) -> bool:
-        return await drafts.has_draft(session=session, person_id=person_id)
+        """Does the person have a draft? The draft is kept for a `handle` that follows in the
+        same transaction (the draft is read once per update)."""
+        found = await open_draft(session=session, person_id=person_id)
+        session.info[_LOADED_DRAFT] = (person_id, found)
+        return found is not None
+
+    async def _load_draft(self, session: AsyncSession, person_id: int) -> _Loaded | None:
+        memo = session.info.pop(_LOADED_DRAFT, None)
+        if memo is not None and memo[0] == person_id:
+            found: _Loaded | None = memo[1]
+            return found
+        return await open_draft(session=session, person_id=person_id)
 
     async def handle(
         self, *, session: AsyncSession, actor: Actor, inp: Input, now: datetime
@@ -192,20 +235,17 @@ class ConversationEngine:
         """Answer one input. Never raises on anything a person can send. The caller commits
         before sending the replies (see the module docstring)."""
         require_aware(now)
-        scope = await scope_of(session=session, person_id=actor.person_id)
-        units: list[Unit] = []
-        if scope.reporter_unit_ids:
-            query = (
-                select(Unit)
-                .where(col(Unit.id).in_(scope.reporter_unit_ids), col(Unit.active))
-                .order_by(col(Unit.name), col(Unit.id))
-            )
-            units = list((await session.execute(query)).scalars())
+        scope = actor.scope
+        if scope is None or scope.person_id != actor.person_id:
+            scope = await scope_of(session=session, person_id=actor.person_id)
+        units = await reporter_units(session=session, unit_ids=scope.reporter_unit_ids)
         if not units:
+            session.info.pop(_LOADED_DRAFT, None)
             await drafts.delete_person_draft(session=session, person_id=actor.person_id)
             return [Reply(t("conv.refused", actor.lang), done=True)]
-        turn = _Turn(session=session, actor=actor, now=now, units=units)
-        draft = await drafts.get_draft(session=session, person_id=actor.person_id)
+        loaded = await self._load_draft(session, actor.person_id)
+        turn = _Turn(session=session, actor=actor, now=now, units=units, loaded=loaded or ())
+        draft = loaded[0] if loaded is not None else None
         if draft is not None and draft.unit_id not in {unit.id for unit in units}:
             # The reporter role on that unit was removed meanwhile.
             await drafts.delete_draft(session=session, draft_id=_id(draft))
@@ -284,7 +324,7 @@ class ConversationEngine:
     async def _open_deliverable(
         self, turn: _Turn, draft: Draft | None, unit: Unit, deliverable: Deliverable
     ) -> list[Reply]:
-        form = form_of(deliverable)
+        form = _form_of(deliverable)
         first = next_field(form, {})
         assert first is not None  # a form has at least one field
         draft = await self._save_or_start(
@@ -386,7 +426,7 @@ class ConversationEngine:
             if ctx.deliverable is None:
                 return None
             ctx.campaign = await turn.session.get(Campaign, ctx.deliverable.campaign_id)
-            ctx.form = form_of(ctx.deliverable)
+            ctx.form = _form_of(ctx.deliverable)
         if draft.report_id is not None and ctx.form is not None:
             version = await current_version(session=turn.session, report_id=draft.report_id)
             if version is not None:
@@ -580,18 +620,11 @@ class ConversationEngine:
     async def _stale_press(self, turn: _Turn, draft_id: int, token: str) -> Reply:
         """An old button: say the report was already recorded if this draft became one."""
         if token == TOKEN_CONFIRM:
-            query = (
-                select(AuditLog)
-                .where(
-                    col(AuditLog.actor_person_id) == turn.actor.person_id,
-                    col(AuditLog.action).in_(("report.confirm", "report.update")),
-                )
-                .order_by(col(AuditLog.id).desc())
-                .limit(20)
+            number = await report_confirmed_from_draft(
+                session=turn.session, person_id=turn.actor.person_id, draft_id=draft_id
             )
-            for row in (await turn.session.execute(query)).scalars():
-                if isinstance(row.new, dict) and row.new.get("draft_id") == draft_id:
-                    return Reply(turn.t("conv.already_recorded", number=row.entity_id))
+            if number is not None:
+                return Reply(turn.t("conv.already_recorded", number=number))
         return self._stale(turn)
 
     async def _token(self, turn: _Turn, ctx: _Ctx, token: str) -> list[Reply]:

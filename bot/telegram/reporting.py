@@ -47,7 +47,9 @@ def _engine(turn: Turn) -> Engine:
 
 
 def _actor(turn: Turn) -> Actor:
-    return Actor(person_id=turn.person_id, lang=turn.lang, channel=CHANNEL_TELEGRAM)
+    return Actor(
+        person_id=turn.person_id, lang=turn.lang, channel=CHANNEL_TELEGRAM, scope=turn.scope
+    )
 
 
 async def _handle(turn: Turn, inp: Input) -> list[Reply]:
