@@ -10,9 +10,10 @@ NQ XII campaign and one reporter per unit with a bound Telegram account. The rea
 
     /baocao · press "Hội nghị học tập" · 7 typed answers · press "Xác nhận"
 
-Updates go through `application.process_update`, each reporter's in order, up to `--concurrency`
-reporters at once. The default, 1, is how `cadrebot run` works (python-telegram-bot processes
-updates one at a time unless `concurrent_updates` is set, and build_application does not set it).
+Updates go through the application's update processor (`bot.telegram.processor`, as the update
+fetcher of `cadrebot run` feeds them), each reporter's in order, up to `--concurrency` reporters
+at once; the processor gets the same number of slots (CADREBOT_CONCURRENT_UPDATES). 1 is one
+update after another; `cadrebot run` defaults to 16.
 
 Two floors, measured in the same run with the same Application setup (same builder, defaults,
 request class) and the same updates, but one handler instead of ours: "reply only" answers with
@@ -49,7 +50,6 @@ from telegram.request import RequestData
 
 from bot.app import build_application
 from bot.settings import Settings
-from storage.updates import claim_update
 from bot.telegram.local import TOKEN, RecordingRequest, TgUser, UpdateFactory
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database, create_engine, normalise_url
@@ -65,6 +65,7 @@ from storage.models import (
 )
 from storage.unit_import import UnitRow
 from storage.units import ensure_default_levels, import_units
+from storage.updates import claim_update
 
 # 29/9/2016 10:00 in Hà Nội: the session deadline (31/8) has passed, the campaign is open.
 NOW = datetime(2016, 9, 29, 3, 0, tzinfo=UTC)
@@ -258,7 +259,12 @@ async def drive(
                     data = factory.text(value, user)
                 else:
                     data = factory.callback(request.button(user.id, value), user)
-                await application.process_update(Update.de_json(data, application.bot))
+                update = Update.de_json(data, application.bot)
+                # Through the application's update processor, as the update fetcher of
+                # `cadrebot run` does (PerChatUpdateProcessor, `concurrency` slots).
+                await application.update_processor.process_update(
+                    update, application.process_update(update)
+                )
             if RECEIPT in request.last_text(user.id):
                 receipts += 1
 
@@ -307,19 +313,20 @@ async def durable_floor_handler(update: Update, context: ContextTypes.DEFAULT_TY
     await floor_handler(update, context)
 
 
-def settings() -> Settings:
-    return Settings(telegram_token=TOKEN, _env_file=None)
+def settings(concurrency: int = 1) -> Settings:
+    return Settings(telegram_token=TOKEN, concurrent_updates=concurrency, _env_file=None)
 
 
 def application_for(
-    db: Database, request: BenchRequest, telegram_limits: bool
+    db: Database, request: BenchRequest, telegram_limits: bool, concurrency: int
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """`build_application` as `cadrebot run` calls it; without Telegram's 30/s limiter unless
-    `telegram_limits`."""
+    """`build_application` as `cadrebot run` calls it (CADREBOT_CONCURRENT_UPDATES =
+    `concurrency`); without Telegram's 30/s limiter unless `telegram_limits`."""
+    config = settings(concurrency)
     if telegram_limits:
-        return build_application(settings(), db=db, clock=lambda: NOW, request=request)
+        return build_application(config, db=db, clock=lambda: NOW, request=request)
     with patch("bot.app.AIORateLimiter", NoRateLimit):
-        return build_application(settings(), db=db, clock=lambda: NOW, request=request)
+        return build_application(config, db=db, clock=lambda: NOW, request=request)
 
 
 async def run_floor(
@@ -331,7 +338,7 @@ async def run_floor(
     durable: bool,
 ) -> Result:
     request = BenchRequest()
-    application = application_for(db, request, telegram_limits)
+    application = application_for(db, request, telegram_limits, concurrency)
     application.handlers.clear()
     application.error_handlers.clear()
     application.add_handler(
@@ -352,7 +359,7 @@ async def run_ingest(
     profile: Path | None,
 ) -> Result:
     request = BenchRequest()
-    application = application_for(db, request, telegram_limits)
+    application = application_for(db, request, telegram_limits, concurrency)
     async with application:
         profiler = cProfile.Profile() if profile else None
         if profiler:
