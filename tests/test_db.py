@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
+from sqlmodel import col
 
 from storage.db import Database
 from storage.models import Level, Person
@@ -60,7 +61,7 @@ async def test_vietnamese_text_round_trips(db: Database) -> None:
     async with db.write() as session:
         session.add(Person(full_name=name, created_at=datetime(2016, 1, 1, tzinfo=UTC)))
     async with db.read() as session:
-        assert (await session.execute(select(Person.full_name))).scalar_one() == name
+        assert (await session.execute(select(col(Person.full_name)))).scalar_one() == name
 
 
 async def test_fifty_concurrent_write_transactions_all_commit(db: Database) -> None:
@@ -70,13 +71,13 @@ async def test_fifty_concurrent_write_transactions_all_commit(db: Database) -> N
 
     async def one(index: int) -> None:
         async with db.write() as session:
-            await session.execute(select(Person.id))
+            await session.execute(select(col(Person.id)))
             await asyncio.sleep(0)  # let the other 49 try to start theirs meanwhile
             session.add(Person(full_name=f"Người {index}", created_at=moment))
 
     await asyncio.gather(*(one(i) for i in range(50)))
     async with db.read() as session:
-        names = set((await session.execute(select(Person.full_name))).scalars())
+        names = set((await session.execute(select(col(Person.full_name)))).scalars())
     assert names == {f"Người {i}" for i in range(50)}
 
 
@@ -91,7 +92,7 @@ async def test_sqlite_writers_queue_in_process_before_begin(db: Database, backen
 
     async def first() -> None:
         async with db.write() as session:
-            await session.execute(select(Person.id))
+            await session.execute(select(col(Person.id)))
             entered.set()
             await release.wait()
             order.append("first")
@@ -99,7 +100,7 @@ async def test_sqlite_writers_queue_in_process_before_begin(db: Database, backen
     async def second() -> None:
         await entered.wait()
         async with db.write() as session:
-            await session.execute(select(Person.id))
+            await session.execute(select(col(Person.id)))
             order.append("second")
 
     task_first, task_second = asyncio.create_task(first()), asyncio.create_task(second())
