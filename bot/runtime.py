@@ -1,8 +1,9 @@
 """The long-running service behind `cadrebot run`: everything the bot does while it is up.
 
 `run_service` composes, in one event loop:
-- the Telegram `Application` (long polling, or the webhook server) answering users, when
-  CADREBOT_TELEGRAM_TOKEN is set;
+- the Telegram `Application` answering users, when CADREBOT_TELEGRAM_TOKEN is set, fed by our
+  long polling (`bot.telegram.polling`) or webhook server (`bot.telegram.webhook`): an update is
+  confirmed to Telegram only after it has been processed, so a kill never loses one;
 - the Zalo channel (`bot.zalo.run.run_zalo`: polling or its webhook server), when
   CADREBOT_ZALO_TOKEN is set; either channel alone, or both in one process;
 - the outbox `Sender` draining proactive messages (reminders, escalations, digests, nudges)
@@ -17,10 +18,11 @@
 
 It runs until `stop` is set (`cadrebot run` sets it on SIGINT/SIGTERM), then shuts everything
 down in reverse order — leadership (scheduler stopped, lock released), Zalo receiving, sender,
-Telegram updater and application, Zalo client, database engine (aiosqlite's thread keeps the
-process alive otherwise) — and returns. If the sender, the catch-up, the leadership or the Zalo
-channel fails, the service shuts down the same way and re-raises, so a process supervisor
-restarts it rather than leaving a bot that answers but never sends.
+Telegram receiving (the updates in progress finish) and application, Zalo client, database
+engine (aiosqlite's thread keeps the process alive otherwise) — and returns. If the sender, the
+catch-up, the leadership, the Telegram polling or the Zalo channel fails, the service shuts down
+the same way and re-raises, so a process supervisor restarts it rather than leaving a bot that
+answers but never sends.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
@@ -42,7 +43,8 @@ from bot.settings import Settings
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.idempotency import forget_old_updates
 from bot.telegram.menus import set_default_menu
-from bot.telegram.webhook import start_webhook
+from bot.telegram.polling import run_polling
+from bot.telegram.webhook import WebhookServer, start_webhook
 from bot.zalo.run import ZaloService, build_zalo, run_zalo, zalo_enabled
 from scheduler.digest import compose_digest
 from scheduler.leader import Leadership
@@ -151,14 +153,35 @@ class _Scheduling:
             log.info("scheduler stopped")
 
 
-async def _start_updates(application: TelegramApp, config: Settings, *, webhook: bool) -> None:
-    assert application.updater is not None
-    if webhook:
-        await start_webhook(application, config)
-        log.info("webhook server on %s:%s", config.webhook_listen, config.webhook_port)
-    else:
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("long polling started")
+class _Updates:
+    """Telegram's receiver: our long polling (`bot.telegram.polling`) or webhook server
+    (`bot.telegram.webhook`); both confirm an update to Telegram only after processing it."""
+
+    def __init__(self, application: TelegramApp, config: Settings, tasks: _Tasks) -> None:
+        self.application = application
+        self.config = config
+        self.tasks = tasks
+        self.stop_polling = asyncio.Event()
+        self.polling: asyncio.Task[None] | None = None
+        self.webhook: WebhookServer | None = None
+
+    async def start(self, *, webhook: bool) -> None:
+        if webhook:
+            self.webhook = await start_webhook(self.application, self.config)
+            config = self.config
+            log.info("webhook server on %s:%s", config.webhook_listen, config.webhook_port)
+        else:
+            self.polling = self.tasks.start(
+                run_polling(self.application, self.stop_polling), "telegram polling"
+            )
+
+    async def stop(self) -> None:
+        """Stop receiving; the updates in progress finish (and are confirmed) first."""
+        self.stop_polling.set()
+        if self.polling is not None:
+            await asyncio.gather(self.polling, return_exceptions=True)
+        if self.webhook is not None:
+            await self.webhook.stop()
 
 
 async def run_service(
@@ -225,10 +248,11 @@ async def _serve_channels(
     leadership = Leadership(db.engine, interval=config.leader_interval)
     sender_stop, leader_stop, zalo_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
     sender_task = leader_task = zalo_task = None
+    updates = _Updates(application, config, tasks) if application is not None else None
     try:
-        if application is not None:
-            await _start_updates(application, config, webhook=webhook)
+        if application is not None and updates is not None:
             await application.start()
+            await updates.start(webhook=webhook)
         if zalo is not None:
             zalo_task = tasks.start(
                 run_zalo(config, db, clock, zalo_stop, service=zalo), "zalo channel"
@@ -257,12 +281,10 @@ async def _serve_channels(
                 log.warning(
                     "the sender did not finish its drain in %.0f s; cancelled", SENDER_GRACE
                 )
-        if application is not None:
-            assert application.updater is not None
-            if application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
+        if updates is not None:
+            await updates.stop()
+        if application is not None and application.running:
+            await application.stop()
     if tasks.failure is not None:
         raise tasks.failure
 

@@ -1,12 +1,15 @@
-"""Webhook mode over real HTTP: the secret token is checked, updates with it are processed, and
-/healthz answers."""
+"""Webhook mode over real HTTP: the secret token is checked, updates with it are processed before
+Telegram gets its 200, a failing handler answers 500 (nothing committed) so Telegram's retry is
+processed once, a slow update is answered after the safeguard, and /healthz answers."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +17,8 @@ from sqlalchemy import func, select
 
 from bot.app import build_application
 from bot.settings import Settings
-from bot.telegram.webhook import public_url, start_webhook
+from bot.telegram import turn
+from bot.telegram.webhook import PROCESS_TIMEOUT, public_url, start_webhook
 from storage.db import Database
 from storage.models import ProcessedUpdate
 from tests.report_fixtures import NOW, build_world
@@ -38,8 +42,8 @@ class Server:
     updates: UpdateFactory
 
 
-@pytest.fixture
-async def server(db: Database) -> AsyncIterator[Server]:
+@asynccontextmanager
+async def serving(db: Database, process_timeout: float = PROCESS_TIMEOUT) -> AsyncIterator[Server]:
     world = await build_world(db)
     await bind(db, world.reporter_id, REPORTER)
     port = free_port()
@@ -54,17 +58,35 @@ async def server(db: Database) -> AsyncIterator[Server]:
     request = RecordingRequest(lambda: NOW)
     app = build_application(settings, db=db, clock=lambda: NOW, request=request)
     await app.initialize()
-    await start_webhook(app, settings)
     await app.start()
+    hook = await start_webhook(app, settings, process_timeout=process_timeout)
     try:
         yield Server(
             f"http://127.0.0.1:{port}", request, app.update_queue, UpdateFactory(lambda: NOW)
         )
     finally:
-        assert app.updater is not None
-        await app.updater.stop()
+        await hook.stop()
         await app.stop()
         await app.shutdown()
+
+
+@pytest.fixture
+async def server(db: Database) -> AsyncIterator[Server]:
+    async with serving(db) as running:
+        yield running
+
+
+async def post(server: Server, update: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.post(
+            f"{server.url}/telegram",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+
+
+def texts(server: Server) -> list[str]:
+    return [str(c.params["text"]) for c in server.request.calls if c.method == "sendMessage"]
 
 
 async def processed(db: Database) -> int:
@@ -117,3 +139,87 @@ def test_public_url_gets_the_path_only_when_it_has_none() -> None:
     full = Settings(telegram_token=TOKEN, webhook_url="https://x.vn/hook/abc", _env_file=None)
     assert public_url(base) == "https://bot.example.vn/telegram"
     assert public_url(full) == "https://x.vn/hook/abc"
+
+
+async def test_the_answer_comes_only_after_the_update_was_processed(
+    server: Server, db: Database
+) -> None:
+    response = await post(server, server.updates.text("/tinhtrang", REPORTER))
+    # No waiting: when Telegram has its 200, the update is committed and its reply sent.
+    assert response.status_code == 200
+    assert await processed(db) == 1
+    assert len(texts(server)) == 1
+
+
+async def test_a_failing_handler_answers_500_then_the_retry_is_processed_once(
+    server: Server, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Flaky(RuntimeError):
+        pass
+
+    real = turn.find_person_with_identity
+    failures = [Flaky("database went away")]
+
+    async def flaky(**kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(**kwargs)
+
+    monkeypatch.setattr(turn, "find_person_with_identity", flaky)
+    update = server.updates.text("/tinhtrang", REPORTER)
+
+    failed = await post(server, update)
+    assert failed.status_code == 500  # Telegram delivers it again
+    assert await processed(db) == 0  # the claim rolled back with the handler's writes
+    [apology] = texts(server)
+
+    retried = await post(server, update)
+    assert retried.status_code == 200
+    assert await processed(db) == 1
+    answers = texts(server)
+    assert len(answers) == 2 and answers[1] != apology
+
+    again = await post(server, update)  # one more redelivery: a replay, ignored
+    assert again.status_code == 200
+    assert await processed(db) == 1
+    assert len(texts(server)) == 2
+
+
+async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, real_deliver = turn.find_person_with_identity, turn.deliver
+    gate, delivered = asyncio.Event(), asyncio.Event()
+
+    async def slow(**kwargs: Any) -> Any:
+        await gate.wait()
+        return await real(**kwargs)
+
+    async def deliver(*args: Any, **kwargs: Any) -> None:
+        await real_deliver(*args, **kwargs)
+        delivered.set()
+
+    monkeypatch.setattr(turn, "find_person_with_identity", slow)
+    monkeypatch.setattr(turn, "deliver", deliver)
+    async with serving(db, process_timeout=0.2) as server:
+        response = await post(server, server.updates.text("/tinhtrang", REPORTER))
+        assert response.status_code == 200
+        assert texts(server) == []  # answered before the handler finished
+        gate.set()
+        await asyncio.wait_for(delivered.wait(), 5)
+        assert await processed(db) == 1
+        assert len(texts(server)) == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"{}"])
+async def test_a_body_that_is_no_update_is_refused(
+    server: Server, db: Database, body: bytes
+) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{server.url}/telegram",
+            content=body,
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+    assert response.status_code == 400
+    assert await processed(db) == 0

@@ -1,28 +1,131 @@
-"""Webhook mode: python-telegram-bot's tornado server, with Telegram's secret-token header checked
-(requests without the right `X-Telegram-Bot-Api-Secret-Token` get 403 and are not processed),
-plus `GET /healthz` on the same port for the load balancer."""
+"""Webhook mode: our own tornado server that answers Telegram only after the update is processed.
+
+python-telegram-bot's webhook server answers 200 as soon as the update is queued, so Telegram
+never retries it, and a kill before the handler commits lost it (the person got silence). Here a
+POST to the webhook path:
+
+- without the right `X-Telegram-Bot-Api-Secret-Token` (when CADREBOT_WEBHOOK_SECRET is set):
+  403, nothing processed;
+- with a body that is not a JSON update: 400;
+- otherwise the update is processed through the application's update processor
+  (`processing.process`: the concurrency limit, one person's updates in arrival order) and the
+  answer is 200 once its transaction has committed and its replies were sent, or 500 if a
+  handler raised (the transaction rolled back): Telegram then delivers it again. A kill before
+  the answer: Telegram delivers it again too. A replay of a processed update is ignored
+  (`storage.updates.claim_update`), so each update is processed once.
+
+Safeguard: an update still processing after `PROCESS_TIMEOUT` (50 s) is answered 200 and left to
+finish. Telegram gives up on a webhook request after about a minute and then delivers the update
+again (and counts the webhook as failing, slowing delivery of everyone's updates); answering first
+keeps one slow handler (an export waiting on the rate limiter) from doing that. The cost: a kill
+in those extra seconds can lose that update.
+
+`GET /healthz` answers "ok" on the same port (for the load balancer).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import tornado.httpserver
 import tornado.web
 from telegram import Update
-from telegram.ext import Application
 
 from bot.settings import Settings
+from bot.telegram.processing import TelegramApp, process, watch_failures
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+PROCESS_TIMEOUT = 50.0  # seconds before an update still processing is answered 200 anyway
+MAX_CONNECTIONS = 40  # Telegram's default: updates it may send at once
+STOP_GRACE = 10.0  # seconds the updates in progress may take to finish on stop
 
 
 class HealthHandler(tornado.web.RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.write("ok")
+
+
+@dataclass
+class _Receiver:
+    """What the update handler needs, shared by its requests."""
+
+    application: TelegramApp
+    secret: str | None
+    process_timeout: float
+    running: set[asyncio.Task[bool]] = field(default_factory=set)
+
+
+class UpdateHandler(tornado.web.RequestHandler):
+    receiver: _Receiver
+
+    def initialize(self, receiver: _Receiver) -> None:
+        self.receiver = receiver
+
+    async def post(self) -> None:
+        receiver = self.receiver
+        if receiver.secret is not None:
+            given = self.request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), receiver.secret.encode()):
+                log.warning("webhook request with a missing or wrong secret token refused")
+                self.set_status(403)
+                return
+        try:
+            data = json.loads(self.request.body)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            update = Update.de_json(data, receiver.application.bot)
+        except (ValueError, TypeError, KeyError):
+            log.warning("webhook request without a valid update refused")
+            self.set_status(400)
+            return
+        task = asyncio.ensure_future(process(receiver.application, update))
+        receiver.running.add(task)
+        task.add_done_callback(receiver.running.discard)
+        try:
+            done = await asyncio.wait_for(asyncio.shield(task), receiver.process_timeout)
+        except TimeoutError:
+            log.warning(
+                "update %s still processing after %.0f s; answered anyway",
+                update.update_id,
+                receiver.process_timeout,
+            )
+            task.add_done_callback(_log_late)
+            self.set_status(200)
+            return
+        self.set_status(200 if done else 500)
+
+
+def _log_late(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a late update failed", exc_info=task.exception())
+
+
+@dataclass
+class WebhookServer:
+    """The running server: `stop()` closes it after the updates in progress finished."""
+
+    server: tornado.httpserver.HTTPServer
+    receiver: _Receiver
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        self.server.stop()
+        running = list(self.receiver.running)
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.server.close_all_connections()
 
 
 def public_url(settings: Settings) -> str:
@@ -34,30 +137,40 @@ def public_url(settings: Settings) -> str:
     return url
 
 
-def add_health_route(application: Application) -> bool:
-    """Add /healthz to the running webhook server (python-telegram-bot 22.x keeps its tornado
-    Application at updater._httpd._http_server.request_callback). False if it is not there."""
-    server: Any = getattr(application.updater, "_httpd", None)
-    web_app = getattr(getattr(server, "_http_server", None), "request_callback", None)
-    if not isinstance(web_app, tornado.web.Application):
-        log.warning("health endpoint not available: unexpected webhook server layout")
-        return False
-    web_app.add_handlers(r".*", [(HEALTH_PATH, HealthHandler)])
-    return True
+def web_app(
+    application: TelegramApp, settings: Settings, process_timeout: float = PROCESS_TIMEOUT
+) -> tuple[tornado.web.Application, _Receiver]:
+    """The tornado application: POST /<webhook path> and GET /healthz."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    receiver = _Receiver(application, secret or None, process_timeout)
+    path = "/" + settings.webhook_path.strip("/")
+    routes: list[Any] = [
+        (path, UpdateHandler, {"receiver": receiver}),
+        (HEALTH_PATH, HealthHandler),
+    ]
+    return tornado.web.Application(routes), receiver
 
 
-async def start_webhook(application: Application, settings: Settings) -> None:
-    """Start the webhook server (and call setWebhook) for an initialised application."""
+async def start_webhook(
+    application: TelegramApp, settings: Settings, *, process_timeout: float = PROCESS_TIMEOUT
+) -> WebhookServer:
+    """Listen on CADREBOT_WEBHOOK_LISTEN:PORT, then setWebhook (with the secret token), for an
+    initialised application."""
     if settings.webhook_url is None:
         raise ValueError("CADREBOT_WEBHOOK_URL is not set")
-    assert application.updater is not None
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    await application.updater.start_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        url_path=settings.webhook_path.strip("/"),
-        webhook_url=public_url(settings),
-        secret_token=secret,
-        allowed_updates=Update.ALL_TYPES,
-    )
-    add_health_route(application)
+    watch_failures(application)
+    app, receiver = web_app(application, settings, process_timeout)
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.listen(settings.webhook_port, address=settings.webhook_listen)
+    running = WebhookServer(server, receiver)
+    try:
+        await application.bot.set_webhook(
+            url=public_url(settings),
+            allowed_updates=Update.ALL_TYPES,
+            max_connections=MAX_CONNECTIONS,
+            secret_token=receiver.secret,
+        )
+    except BaseException:
+        await running.stop()
+        raise
+    return running
