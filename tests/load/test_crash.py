@@ -1,10 +1,15 @@
 """Crash: the real `cadrebot run --webhook` is killed with SIGKILL at random points while C
 reporters fill in their forms at once and the outbox is draining, and restarted each time on the
-same SQLite database. The driver behaves like Telegram and the reporters: a POST that fails is
-retried once the bot is back, an update in flight when the process died is delivered again (the
-bot ignores it if it had committed it), and a reporter left without an answer types /baocao.
+same SQLite database. The driver behaves like Telegram and the reporters: a POST is retried until
+it gets a 200 (a kill before the answer, or a 500: Telegram delivers the update again; the bot
+ignores it if it had committed it); after a 200 the update is never sent again; a reporter left
+without an answer types /baocao.
 
-At the end: every receipt the stub saw has its report row (none lost), no unit has two reports or
+At the end: every update the driver sent was processed (its `processed_update` row is there: the
+bot answers 200 only after the commit, so a kill loses none), every update acknowledged on its
+first delivery was answered before its 200, and an update without an answer is one whose first
+delivery a kill interrupted between its commit and its reply (counted: "replies lost with a
+kill"); every receipt the stub saw has its report row (none lost), no unit has two reports or
 an extra version (none doubled), every form left unfinished resumes at its question after the last
 restart, and each outbox key reached the stub once — except the sender's documented window (a kill
 between Telegram's answer and the "sent" commit): those rows are still claimed; the test ages their
@@ -22,8 +27,10 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
@@ -32,7 +39,15 @@ from sqlmodel import col
 from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.db import Database
-from storage.models import CHANNEL_TELEGRAM, Outbox, Report, ReportVersion, Unit
+from storage.models import (
+    CHANNEL_TELEGRAM,
+    Outbox,
+    ProcessedUpdate,
+    Report,
+    ReportVersion,
+    Unit,
+)
+from tests.botapi_stub import ApiCall
 from tests.load.conftest import (
     CLI,
     CRASH_CONVERSATIONS,
@@ -40,6 +55,8 @@ from tests.load.conftest import (
     FIRST_USER,
     IMPORT_KILLS,
     IMPORT_UNITS,
+    SECRET,
+    SILENCE,
     BotProcess,
     LoadStub,
     Reporter,
@@ -50,6 +67,54 @@ from tests.load.conftest import (
 )
 
 OUTBOX_CHAT = 990_000
+
+
+@dataclass(frozen=True)
+class Delivery:
+    update_id: int
+    posts: int  # POSTs until the 200 (more than one: a kill or a 500 came first)
+    answered: bool  # a message to the chat, or the button's answer, before the 200
+
+
+@dataclass
+class CrashReporter(Reporter):
+    """A reporter behind a Telegram that retries a POST until it gets a 200 and never after."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    async def post_until_ok(self, update: dict[str, Any]) -> int:
+        """POST until a 200; the number of POSTs."""
+        assert self.client is not None
+        posts = 0
+        started = time.monotonic()
+        while True:
+            await self.bot.up.wait()
+            posts += 1
+            try:
+                answer = await self.client.post(
+                    self.bot.url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                )
+                if answer.status_code == 200:
+                    return posts
+            except httpx.TransportError:
+                pass
+            if time.monotonic() - started > SILENCE:
+                raise AssertionError(f"no 200 for user {self.user}:\n{self.bot.log()[-2000:]}")
+            self.resends += 1
+            await asyncio.sleep(0.05)
+
+    async def exchange(self, update: dict[str, Any]) -> ApiCall | None:
+        """Send one update; the bot's message to this chat that came before the 200 (the bot
+        answers 200 only after processing it), or None (answered on the button only, or the
+        reply was lost with a kill after the commit)."""
+        chat = str(self.user)
+        mark = len(self.stub.by_chat[chat])
+        query = update["callback_query"]["id"] if "callback_query" in update else None
+        posts = await self.post_until_ok(update)
+        replies = self.stub.by_chat[chat][mark:]
+        answered = bool(replies) or (query is not None and query in self.stub.answers)
+        self.deliveries.append(Delivery(int(update["update_id"]), posts, answered))
+        return replies[0] if replies else None
 
 
 async def enqueue_outbox(database_url: str, count: int) -> list[str]:
@@ -125,6 +190,20 @@ async def reports_by_unit(database_url: str) -> dict[str, tuple[int, int, int]]:
     return {str(code): (int(n), int(v), int(nv)) for code, n, v, nv in rows}
 
 
+async def processed_updates(database_url: str) -> set[int]:
+    db = Database.from_url(database_url)
+    try:
+        async with db.read() as session:
+            ids = await session.execute(
+                select(col(ProcessedUpdate.update_id)).where(
+                    col(ProcessedUpdate.channel) == CHANNEL_TELEGRAM
+                )
+            )
+            return {int(i) for i in ids.scalars()}
+    finally:
+        await db.dispose()
+
+
 def unit_code(user: int) -> str:
     return f"CS{user - FIRST_USER:05d}"
 
@@ -141,7 +220,7 @@ async def test_sigkill_during_conversations_and_outbox(stub: LoadStub, tmp_path:
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             people = [
-                Reporter(user, bot, client, stop_at=rng.randint(1, 6) if i % 4 == 0 else None)
+                CrashReporter(user, bot, client, stop_at=rng.randint(1, 6) if i % 4 == 0 else None)
                 for i, user in enumerate(users)
             ]
             talk: asyncio.Future[list[None]] = asyncio.ensure_future(
@@ -198,6 +277,11 @@ async def test_sigkill_during_conversations_and_outbox(stub: LoadStub, tmp_path:
             await bot.process.wait()
 
     by_unit = await reports_by_unit(database_url)
+    processed_ids = await processed_updates(database_url)
+    deliveries = [d for p in people for d in p.deliveries]
+    unprocessed = [d for d in deliveries if d.update_id not in processed_ids]
+    silent = [d for d in deliveries if not d.answered and d.posts == 1]
+    replies_lost = [d for d in deliveries if not d.answered and d.posts > 1]
     receipts = {u: stub.receipts(u) for u in users}
     lost = [u for u, n in receipts.items() if n and unit_code(u) not in by_unit]
     lost += [p.user for p in people if p.done and unit_code(p.user) not in by_unit]
@@ -222,7 +306,12 @@ async def test_sigkill_during_conversations_and_outbox(stub: LoadStub, tmp_path:
             "receipts": sum(receipts.values()),
             "receipts lost with a kill": sum(1 for p in people if p.done and receipts[p.user] == 0),
             "unfinished forms resumed": len(unfinished),
+            "updates": len(deliveries),
             "redelivered updates": sum(p.resends for p in people),
+            "updates acknowledged but not processed": len(unprocessed),
+            "updates answered": sum(d.answered for d in deliveries),
+            "unanswered without a kill": len(silent),
+            "replies lost with a kill (after the commit)": len(replies_lost),
             "losses": len(lost),
             "duplicates": len(doubled),
             "outbox keys": len(keys),
@@ -232,6 +321,8 @@ async def test_sigkill_during_conversations_and_outbox(stub: LoadStub, tmp_path:
             "duration": f"{duration:.1f} s",
         },
     )
+    assert not unprocessed, unprocessed  # no acknowledged update is lost any more
+    assert not silent, silent  # an update delivered once was answered before its 200
     assert not lost and not doubled and not unexpected
     assert all(receipts[p.user] <= 1 for p in people)
     assert not missing and not outside_window
