@@ -174,6 +174,7 @@ class _Updates:
             self.polling = self.tasks.start(
                 run_polling(self.application, self.stop_polling), "telegram polling"
             )
+            log.info("long polling started")
 
     async def stop(self) -> None:
         """Stop receiving; the updates in progress finish (and are confirmed) first."""

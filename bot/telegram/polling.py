@@ -149,7 +149,6 @@ async def run_polling(
         await _call(stop, lambda: bot.delete_webhook())
     except _Stopped:
         return
-    log.info("long polling started")
     offset: int | None = None
     try:
         while True:

@@ -76,7 +76,7 @@ class UpdateHandler(tornado.web.RequestHandler):
         if receiver.secret is not None:
             given = self.request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), receiver.secret.encode()):
-                log.warning("webhook request with a missing or wrong secret token refused")
+                log.debug("request had a missing or wrong secret token: refused (403)")
                 self.set_status(403)
                 return
         try:
@@ -85,7 +85,7 @@ class UpdateHandler(tornado.web.RequestHandler):
                 raise TypeError("not an object")
             update = Update.de_json(data, receiver.application.bot)
         except (ValueError, TypeError, KeyError):
-            log.warning("webhook request without a valid update refused")
+            log.warning("webhook request without a valid update: refused (400)")
             self.set_status(400)
             return
         task = asyncio.ensure_future(process(receiver.application, update))
