@@ -612,19 +612,26 @@ def docs_section(results: list[dict[str, Any]], units: int, command: str) -> str
     lines = [
         "## Figures",
         "",
-        f"`{command}` builds a {units:,}-unit national tree (bench/gen_units.py: 63 `tinh`, "
-        "~700 `huyen`, 10,000 `co_so`, the rest `chi_bo`), the built-in campaign (3 "
-        "deliverables), reports for ~90% of (unit, deliverable) pairs (5% of session reports "
-        "corrected once) and 2,000 supervisors (half follow one district or grassroots "
-        "subtree, half 1–20 random units), then measures in a separate process (its peak RSS is "
-        "(d)). Numbers as of 15/10/2016.",
+        f"`{command}` (quick run: `--units 20000`) builds a {units:,}-unit national tree "
+        "(bench/gen_units.py: 63 `tinh`, ~700 `huyen`, 10,000 `co_so`, the rest `chi_bo`), the "
+        "built-in campaign (3 deliverables), reports for ~90% of (unit, deliverable) pairs (5% of "
+        "session reports corrected once) and 2,000 supervisors (half follow one district or "
+        "grassroots subtree, half 1–20 random units), then measures in a separate process (its "
+        "peak RSS, VmHWM, is (d)): (a) `compute_figures` for the province closest to 5,000 units "
+        "and for the whole country; (b) `storage.figures.figures_for_people` for the 2,000 "
+        "supervisors — what the digest pass calls: one role query, then `compute_figures_many` "
+        "(one grouped statement per 5,000 scopes or 25,000 ranges) — and, as the old way, "
+        "`compute_figures` once per supervisor with the digest's filter "
+        "(`storage.access.visible_units_condition`); (c) `bot.export.write_xlsx` of that "
+        "province. Numbers as of 15/10/2016.",
         "",
         "Floors for (b), both hand-written SQL over a bench-only table `bench_sees(person_id, "
         "unit_id)` that lists every unit each supervisor sees (built beforehand, not timed), "
         "computing the same numbers per supervisor, deliverable and level (expected, reported, "
-        "on time, programs, six sums; versions as of the same moment) — the bench checks every "
-        "cell against compute_figures: **set floor** = one GROUP BY for all 2,000 supervisors; "
-        "**per-supervisor floor** = the same query restricted to one supervisor, run 2,000 times.",
+        "on time, programs, six sums; versions as of the same moment): **set floor** = one "
+        "GROUP BY for all 2,000 supervisors, checked cell by cell against (b); "
+        "**per-supervisor floor** = the same query restricted to one supervisor, run 2,000 times. "
+        "The old per-call loop and the week-earlier variant are checked equal to (b).",
         "",
         head,
         sep,
@@ -700,6 +707,7 @@ async def main_async(args: argparse.Namespace) -> None:
             "python -m bench.figures"
             + (f" --units {args.units}" if args.units != 300_000 else "")
             + (" --postgres $CADREBOT_TEST_POSTGRES_URL" if args.postgres else "")
+            + " --write-docs"
         )
         write_docs(docs_section(results, args.units, command))
 
