@@ -34,18 +34,15 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 from sqlalchemy import event, func, insert, select, text
 from sqlmodel import col
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram._utils.types import JSONDict
-from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
+from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import RequestData
 
 from bot.app import build_application
@@ -90,28 +87,6 @@ FLOOR_BUTTONS = InlineKeyboardMarkup(
         [InlineKeyboardButton("Xác nhận", callback_data="floor:2")],
     ]
 )
-
-
-class NoRateLimit(BaseRateLimiter[int]):
-    """Replaces python-telegram-bot's AIORateLimiter (30 messages/s for the whole bot, which
-    would cap both runs at Telegram's limit and hide our own cost); see --telegram-limits."""
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | JSONDict | list[JSONDict]:
-        return await callback(*args, **kwargs)
 
 
 class BenchRequest(RecordingRequest):
@@ -322,11 +297,13 @@ def application_for(
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """`build_application` as `cadrebot run` calls it (CADREBOT_CONCURRENT_UPDATES =
     `concurrency`); without Telegram's 30/s limiter unless `telegram_limits`."""
-    config = settings(concurrency)
-    if telegram_limits:
-        return build_application(config, db=db, clock=lambda: NOW, request=request)
-    with patch("bot.app.AIORateLimiter", NoRateLimit):
-        return build_application(config, db=db, clock=lambda: NOW, request=request)
+    return build_application(
+        settings(concurrency),
+        db=db,
+        clock=lambda: NOW,
+        request=request,
+        telegram_limits=telegram_limits,
+    )
 
 
 async def run_floor(

@@ -30,23 +30,27 @@ def build_application(
     clock: Clock,
     request: BaseRequest | None = None,
     engine: Any = None,
+    telegram_limits: bool = True,
 ) -> Application:
     """The bot, ready to `initialize()`; `request` replaces the HTTP layer (tests), `engine`
-    the conversation engine (default: a `ConversationEngine`)."""
+    the conversation engine (default: a `ConversationEngine`). `telegram_limits=False` leaves out
+    the AIORateLimiter (Telegram's 30 messages/s, 1/s per chat), for the in-process Bot API of
+    the demo, tests and benchmarks, where no request reaches Telegram."""
     if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
         raise MissingToken("CADREBOT_TELEGRAM_TOKEN")
     if engine is None:
         from bot.conversation.engine import ConversationEngine
 
         engine = ConversationEngine()
-    builder = (
+    builder: Any = (  # the builder's type changes with the rate limiter
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
-        .rate_limiter(AIORateLimiter())
         .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
     )
+    if telegram_limits:
+        builder = builder.rate_limiter(AIORateLimiter())
     if settings.telegram_file_url:
         builder = builder.base_file_url(settings.telegram_file_url)
     if request is not None:

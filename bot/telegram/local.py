@@ -325,7 +325,9 @@ class LocalBot:
     ) -> LocalBot:
         request = request or RecordingRequest(clock)
         config = settings or Settings(telegram_token=TOKEN, _env_file=None)
-        app = build_application(config, db=db, clock=clock, request=request, engine=engine)
+        app = build_application(
+            config, db=db, clock=clock, request=request, engine=engine, telegram_limits=False
+        )
         await app.initialize()
         return cls(app, request, clock)
 

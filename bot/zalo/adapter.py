@@ -32,7 +32,6 @@ from bot.channels.base import ChannelError, RetryAfter
 from bot.conversation.engine import Actor, ConversationEngine, Input
 from bot.i18n import pick_language, t
 from bot.settings import Settings
-from storage.updates import claim_update
 from bot.zalo.client import ZaloClient
 from bot.zalo.preference import channel_command
 from bot.zalo.render import ReplyLike, render_all
@@ -43,6 +42,7 @@ from storage.db import Database
 from storage.invites import RedeemOutcome, is_well_formed, redeem_invite
 from storage.models import CHANNEL_ZALO, Person
 from storage.people import find_person_by_identity, touch_identity
+from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
 
