@@ -1,7 +1,8 @@
 """`cadrebot run [--webhook]`: the whole bot (see `bot.runtime`: answering users on every channel
 that has a token — Telegram, Zalo or both —, the outbox sender, and, in the elected leader, the
 catch-up and the scheduled jobs) until SIGINT/SIGTERM. Telegram uses long polling by default;
-with --webhook, python-telegram-bot's webhook server on CADREBOT_WEBHOOK_LISTEN:
+with --webhook, our webhook server (bot/telegram/webhook.py: it answers 200 only after the
+update is processed, so Telegram retries what a crash interrupted) on CADREBOT_WEBHOOK_LISTEN:
 CADREBOT_WEBHOOK_PORT at CADREBOT_WEBHOOK_PATH (the secret-token header checked when
 CADREBOT_WEBHOOK_SECRET is set), with `GET /healthz` on the same port. Zalo uses its webhook when
 CADREBOT_ZALO_WEBHOOK_URL is set, long polling otherwise.
