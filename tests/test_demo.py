@@ -64,3 +64,18 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
         assert percent(group.essay.numerator, group.essay.denominator, "vi") in summary
     narrative = files.narrative.read_text(encoding="utf-8")
     assert narrative.strip()
+
+
+async def test_same_seed_same_texts(tmp_path: Path) -> None:
+    """`--seed` makes the demo reproducible: the same transcript, digest, report and summary."""
+    _, first = await run_demo(tmp_path / "a", units=10, seed=11, end=date(2016, 6, 6))
+    _, second = await run_demo(tmp_path / "b", units=10, seed=11, end=date(2016, 6, 6))
+    for one, two in (
+        (first.transcript, second.transcript),
+        (first.digest_text, second.digest_text),
+        (first.narrative, second.narrative),
+        (first.summary, second.summary),
+    ):
+        assert one.read_text(encoding="utf-8") == two.read_text(encoding="utf-8"), one.name
+    assert first.digest_chart is not None and second.digest_chart is not None
+    assert first.digest_chart.read_bytes() == second.digest_chart.read_bytes()

@@ -41,6 +41,7 @@ from storage.models import (
 from storage.people import grant_role
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+INVITE_SHOWN = "/start ‹mã mời của đồng chí›"
 DIGESTS_IN_TRANSCRIPT = 2  # the first weekly digests; the last word is the /tonghop at the end
 STEP_SUMMARY = "summary"
 STEP_PICK_DELIVERABLE = "pick_deliverable"
@@ -212,11 +213,15 @@ class Simulation:
     async def stop(self) -> None:
         await self.bot.stop()
 
-    async def _send(self, user: TgUser, text: str, who: str | None = None) -> Calls:
+    async def _send(
+        self, user: TgUser, text: str, who: str | None = None, shown: str | None = None
+    ) -> Calls:
+        """Send `text` as `user`; the transcript shows `shown` instead when given (invite codes
+        are random, so the transcript names them, keeping it the same for a given seed)."""
         calls = await self.bot.send(text, user)
         self.stats.updates += 1
         if who is not None:
-            self.transcript.said(who, text)
+            self.transcript.said(who, shown or text)
             self.transcript.bot(calls, user.id)
         return calls
 
@@ -245,13 +250,13 @@ class Simulation:
             self.reporter_accounts[invite.unit_code or ""] = user.id
             if index in featured_reporters:
                 self.featured.users[user.id] = f"Bí thư {invite.unit_name}"
-            await self._send(user, f"/start {invite.code}", self._who(user))
+            await self._send(user, f"/start {invite.code}", self._who(user), INVITE_SHOWN)
             self.stats.conversations += 1
         for index, invite in enumerate(self.world.supervisors):
             user = self._account(invite.person_name)
             if index == 0:
                 self.featured.users[user.id] = f"Đồng chí {invite.person_name} (Ủy viên BTV)"
-            await self._send(user, f"/start {invite.code}", self._who(user))
+            await self._send(user, f"/start {invite.code}", self._who(user), INVITE_SHOWN)
         for invite in self.world.admins:
             user = self._account(invite.person_name)
             await self._send(user, f"/start {invite.code}", None)
