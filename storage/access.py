@@ -74,31 +74,22 @@ def collapse_paths(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-async def scope_of(*, session: AsyncSession, person_id: int) -> Scope:
-    """The person's scope as the database says right now (empty if removed or unknown)."""
-    rows = (
-        await session.execute(
-            select(col(Role.kind), col(Role.unit_id), col(Unit.path))
-            .join(Person, col(Person.id) == col(Role.person_id))
-            .outerjoin(Unit, col(Unit.id) == col(Role.unit_id))
-            .where(col(Role.person_id) == person_id, col(Person.forgotten_at).is_(None))
-            .order_by(col(Role.kind), col(Unit.path))
-        )
-    ).all()
+def scope_from_roles(person_id: int, roles: Iterable[tuple[str, int | None, str | None]]) -> Scope:
+    """The scope rule itself, over a person's (role kind, unit id, unit path) rows."""
     whole_tree = False
     admin_ids: list[int] = []
     admin_paths: list[str] = []
     supervised_ids: list[int] = []
     supervised_paths: list[str] = []
     reporter_ids: list[int] = []
-    for kind, unit_id, path in rows:
+    for kind, unit_id, path in roles:
         if kind == ROLE_ADMIN:
             if unit_id is None:
                 whole_tree = True
-            else:
+            elif path is not None:
                 admin_ids.append(unit_id)
                 admin_paths.append(path)
-        elif kind == ROLE_SUPERVISOR and unit_id is not None:
+        elif kind == ROLE_SUPERVISOR and unit_id is not None and path is not None:
             supervised_ids.append(unit_id)
             supervised_paths.append(path)
         elif kind == ROLE_REPORTER and unit_id is not None:
@@ -112,6 +103,38 @@ async def scope_of(*, session: AsyncSession, person_id: int) -> Scope:
         supervised_paths=tuple(supervised_paths),
         reporter_unit_ids=tuple(reporter_ids),
     )
+
+
+# People per role query (bounds the IN list below the drivers' bind-parameter limits).
+SCOPES_PER_QUERY = 5_000
+
+
+async def scopes_of(*, session: AsyncSession, person_ids: Iterable[int]) -> dict[int, Scope]:
+    """Each person's scope as the database says right now, in one query per `SCOPES_PER_QUERY`
+    people (empty for a removed, forgotten or unknown person)."""
+    wanted = sorted(set(person_ids))
+    roles: dict[int, list[tuple[str, int | None, str | None]]] = {}
+    for start in range(0, len(wanted), SCOPES_PER_QUERY):
+        rows = (
+            await session.execute(
+                select(col(Role.person_id), col(Role.kind), col(Role.unit_id), col(Unit.path))
+                .join(Person, col(Person.id) == col(Role.person_id))
+                .outerjoin(Unit, col(Unit.id) == col(Role.unit_id))
+                .where(
+                    col(Role.person_id).in_(wanted[start : start + SCOPES_PER_QUERY]),
+                    col(Person.forgotten_at).is_(None),
+                )
+                .order_by(col(Role.person_id), col(Role.kind), col(Unit.path))
+            )
+        ).all()
+        for person_id, kind, unit_id, path in rows:
+            roles.setdefault(person_id, []).append((kind, unit_id, path))
+    return {pid: scope_from_roles(pid, roles.get(pid, ())) for pid in wanted}
+
+
+async def scope_of(*, session: AsyncSession, person_id: int) -> Scope:
+    """The person's scope as the database says right now (empty if removed or unknown)."""
+    return (await scopes_of(session=session, person_ids=[person_id]))[person_id]
 
 
 async def can_see_unit(*, session: AsyncSession, person_id: int, unit: Unit) -> bool:

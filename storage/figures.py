@@ -45,15 +45,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.access import Scope, collapse_paths
+from storage.access import Scope, collapse_paths, scopes_of
 from storage.clock import end_of_day, local_date, require_aware
-from storage.models import (
-    MEASURES,
-    ROLE_ADMIN,
-    ROLE_REPORTER,
-    ROLE_SUPERVISOR,
-    metadata,
-)
+from storage.models import MEASURES, metadata
 from storage.tree import in_subtree, path_upper_bound
 from storage.types import UTCDateTime
 
@@ -64,8 +58,6 @@ DELIVERABLE = metadata.tables["deliverable"]
 DEADLINE = metadata.tables["deliverable_deadline"]
 REPORT = metadata.tables["report"]
 VERSION = metadata.tables["report_version"]
-ROLE = metadata.tables["role"]
-PERSON = metadata.tables["person"]
 
 STATUS_ON_TIME = "on_time"
 STATUS_LATE = "late"
@@ -874,60 +866,6 @@ async def compute_figures_many(
             ctx, as_of=as_of, tally=tally, carriers=carriers, combined=combined, previous=previous
         )
     return result
-
-
-def _scope(person_id: int, roles: Sequence[tuple[str, int | None, str | None]]) -> Scope:
-    """`storage.access.scope_of`'s rule over (kind, unit id, unit path) rows."""
-    whole_tree = False
-    admin_ids: list[int] = []
-    admin_paths: list[str] = []
-    supervised_ids: list[int] = []
-    supervised_paths: list[str] = []
-    reporter_ids: list[int] = []
-    for kind, unit_id, path in roles:
-        if kind == ROLE_ADMIN:
-            if unit_id is None:
-                whole_tree = True
-            elif path is not None:
-                admin_ids.append(unit_id)
-                admin_paths.append(path)
-        elif kind == ROLE_SUPERVISOR and unit_id is not None and path is not None:
-            supervised_ids.append(unit_id)
-            supervised_paths.append(path)
-        elif kind == ROLE_REPORTER and unit_id is not None:
-            reporter_ids.append(unit_id)
-    return Scope(
-        person_id=person_id,
-        whole_tree=whole_tree,
-        admin_unit_ids=tuple(admin_ids),
-        admin_paths=tuple(admin_paths),
-        supervised_unit_ids=tuple(supervised_ids),
-        supervised_paths=tuple(supervised_paths),
-        reporter_unit_ids=tuple(reporter_ids),
-    )
-
-
-async def scopes_of(*, session: AsyncSession, person_ids: Iterable[int]) -> dict[int, Scope]:
-    """`storage.access.scope_of` for many people in one query (same rule: roles as the database
-    says now; a forgotten or unknown person gets an empty scope)."""
-    wanted = sorted(set(person_ids))
-    roles: dict[int, list[tuple[str, int | None, str | None]]] = {}
-    for start in range(0, len(wanted), 5_000):
-        rows = (
-            await session.execute(
-                select(ROLE.c.person_id, ROLE.c.kind, ROLE.c.unit_id, UNIT.c.path)
-                .join(PERSON, PERSON.c.id == ROLE.c.person_id)
-                .outerjoin(UNIT, UNIT.c.id == ROLE.c.unit_id)
-                .where(
-                    ROLE.c.person_id.in_(wanted[start : start + 5_000]),
-                    PERSON.c.forgotten_at.is_(None),
-                )
-                .order_by(ROLE.c.person_id, ROLE.c.kind, UNIT.c.path)
-            )
-        ).all()
-        for person_id, kind, unit_id, path in rows:
-            roles.setdefault(person_id, []).append((kind, unit_id, path))
-    return {person_id: _scope(person_id, roles.get(person_id, ())) for person_id in wanted}
 
 
 def digest_units(scope: Scope) -> UnitScope | None:

@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import ColumnElement, false, or_, true
 
+from storage.access import scope_of, scopes_of, visible_units_condition
 from storage.db import Database
 from storage.figures import (
     STATUS_LATE,
@@ -25,7 +26,6 @@ from storage.figures import (
     figures_for_people,
     load_campaign,
     rate_change,
-    scopes_of,
     unit_rows,
 )
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Unit
@@ -370,7 +370,6 @@ async def test_compute_figures_reuses_a_loaded_context(db: Database) -> None:
 
 async def test_figures_for_people_follow_their_roles(db: Database) -> None:
     from scheduler.digest import digest_scope
-    from storage.access import scope_of, visible_units_condition
 
     async with db.write() as session:
         ref = await reference_tree(session)
