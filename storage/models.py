@@ -320,10 +320,12 @@ class Outbox(SQLModel, table=True):
 
 class ProcessedUpdate(SQLModel, table=True):
     """Update ids already handled, so a replayed update (getUpdates after a crash, a webhook
-    retry) is processed once."""
+    retry) is processed once. `replies`: the messages the update's turn sent, stored in its
+    transaction and sent again on a replay (None: nothing to say, or a row from before 0002)."""
 
     __tablename__: ClassVar[str] = "processed_update"
 
     channel: str = Field(primary_key=True, max_length=16)
     update_id: str = Field(primary_key=True, max_length=64)
     processed_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    replies: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONType)

@@ -1,15 +1,19 @@
 """Processed updates: a replayed update (getUpdates after a crash, a webhook retry, a second
 worker) is processed once. `claim_update` inserts (channel, update_id) into `processed_update`
-inside the handler's own transaction. If the row is already there the handler does nothing and
-sends nothing; if the handler fails, the transaction rolls back and the update may be tried
-again. `forget_old_updates` is the periodic cleanup. Functions never commit."""
+inside the handler's own transaction. If the row is already there the handler does not run again;
+if the handler fails, the transaction rolls back and the update may be tried again.
+
+The replies of a turn are stored on its row in the same transaction (`store_replies`, before the
+commit), so a replay of an update whose replies a kill lost between the commit and the send can
+send them again (`stored_replies`): at-least-once replies, never silence. `forget_old_updates` is
+the periodic cleanup (the stored replies go with their rows). Functions never commit."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -40,6 +44,35 @@ async def claim_update(
         .returning(col(ProcessedUpdate.update_id))
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def store_replies(
+    *, session: AsyncSession, channel: str, update_id: int | str, replies: list[dict[str, Any]]
+) -> None:
+    """Keep the rendered replies of a claimed update (one UPDATE, in the turn's transaction).
+    An empty list stores nothing (the row keeps NULL: a replay stays silent)."""
+    if not replies:
+        return
+    await session.execute(
+        update(ProcessedUpdate)
+        .where(
+            col(ProcessedUpdate.channel) == channel,
+            col(ProcessedUpdate.update_id) == str(update_id),
+        )
+        .values(replies=replies)
+    )
+
+
+async def stored_replies(
+    *, session: AsyncSession, channel: str, update_id: int | str
+) -> list[dict[str, Any]]:
+    """The replies stored for a processed update; [] if none (or the row is gone)."""
+    stmt = select(col(ProcessedUpdate.replies)).where(
+        col(ProcessedUpdate.channel) == channel,
+        col(ProcessedUpdate.update_id) == str(update_id),
+    )
+    replies = (await session.execute(stmt)).scalar_one_or_none()
+    return list(replies) if isinstance(replies, list) else []
 
 
 async def forget_old_updates(
