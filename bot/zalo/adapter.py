@@ -14,7 +14,8 @@ What a person can send and what happens:
 - an image, a sticker, anything that is not text: "Vui lòng trả lời bằng chữ".
 
 Replays (getUpdates after a crash, a webhook retry, a second worker) are recognised by
-`event_name` + `message_id` in `processed_update` (channel "zalo")."""
+`event_name` + `message_id` in `processed_update` (channel "zalo"): the turn does not run again,
+the texts it stored with the row are sent again (at-least-once replies, as on Telegram)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from storage.db import Database
 from storage.invites import RedeemOutcome, is_well_formed, redeem_invite
 from storage.models import CHANNEL_ZALO, Person
 from storage.people import find_person_by_identity, touch_identity
-from storage.updates import claim_update
+from storage.updates import claim_update, store_replies, stored_replies
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +203,10 @@ class ZaloAdapter:
             )
             await self._send(msg.chat_id, [t("zalo.error", lang)])
             return
-        if result is None:
-            log.info("zalo update %s replayed; ignored", msg.key)
-            return
-        replies, lang = result
-        await self._send(msg.chat_id, render_all(replies, lang, limit=self.limit))
+        texts, replayed = result
+        if replayed:  # its stored texts, which a kill may have lost after the commit
+            log.info("zalo update %s replayed; %d messages sent again", msg.key, len(texts))
+        await self._send(msg.chat_id, texts)
 
     async def _send(self, chat_id: str, texts: Sequence[str]) -> None:
         for text in texts:
@@ -223,13 +223,17 @@ class ZaloAdapter:
                     log.warning("zalo reply to %s failed: %s", chat_id, type(exc).__name__)
                     return
 
-    async def _turn(self, msg: ZaloMessage) -> tuple[Sequence[ReplyLike], str] | None:
+    async def _turn(self, msg: ZaloMessage) -> tuple[list[str], bool]:
+        """The texts to send, and True for a replay (the texts stored by its first turn)."""
         now = self.clock()
         async with self.db.write() as session:
             if not await claim_update(
                 session=session, channel=CHANNEL_ZALO, update_id=msg.key, now=now
             ):
-                return None
+                stored = await stored_replies(
+                    session=session, channel=CHANNEL_ZALO, update_id=msg.key
+                )
+                return [str(m["text"]) for m in stored], True
             person = await find_person_by_identity(
                 session=session, channel=CHANNEL_ZALO, external_id=msg.user_id
             )
@@ -241,7 +245,14 @@ class ZaloAdapter:
             lang = pick_language(person.language if person else None, self.settings.language)
             turn = _Turn(session, now, msg, person, scope, lang)
             replies = await self._dispatch(turn)
-            return replies, turn.lang
+            texts = render_all(replies, turn.lang, limit=self.limit)
+            await store_replies(
+                session=session,
+                channel=CHANNEL_ZALO,
+                update_id=msg.key,
+                replies=[{"chat_id": msg.chat_id, "text": text} for text in texts],
+            )
+            return texts, False
 
     async def _dispatch(self, turn: _Turn) -> Sequence[ReplyLike]:
         msg = turn.msg
