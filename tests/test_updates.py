@@ -1,0 +1,206 @@
+"""Processed updates and their stored replies: a replayed update never runs its handler again,
+and says again what its first turn said (a kill between the commit and the send left the person
+without an answer); rows from before migration 0002 stay silent; old rows are pruned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import select, text
+from sqlmodel import col
+
+from storage.db import Database, create_engine
+from storage.migrate import alembic_config, head_revision, upgrade
+from storage.models import CHANNEL_TELEGRAM, ProcessedUpdate
+from storage.updates import claim_update, forget_old_updates, store_replies, stored_replies
+from tests.report_fixtures import NOW, World, build_world
+from tests.telegram_harness import Call, RecordingRequest, TelegramHarness, TgUser, bind
+from tests.test_telegram_reporting import answer_session_questions, button, counts
+from tests.zalo_fixtures import REPORTER as ZALO_REPORTER
+from tests.zalo_fixtures import bind_zalo, open_zalo
+
+REPORTER = TgUser(8401, "A")
+MESSAGE = {"chat_id": 8401, "text": "Đã ghi nhận", "reply_markup": {"inline_keyboard": []}}
+
+
+# ------------------------------------------------------------------------------------ storage
+
+
+async def test_stored_replies_come_back_for_a_replay_only_if_stored(db: Database) -> None:
+    async with db.write() as session:
+        assert await claim_update(session=session, channel="t", update_id=1, now=NOW)
+        await store_replies(session=session, channel="t", update_id=1, replies=[MESSAGE])
+        assert await claim_update(session=session, channel="t", update_id=2, now=NOW)
+        await store_replies(session=session, channel="t", update_id=2, replies=[])
+    async with db.write() as session:
+        assert not await claim_update(session=session, channel="t", update_id=1, now=NOW)
+        assert await stored_replies(session=session, channel="t", update_id=1) == [MESSAGE]
+        assert await stored_replies(session=session, channel="t", update_id=2) == []
+        assert await stored_replies(session=session, channel="z", update_id=1) == []
+        stored = (await session.execute(select(col(ProcessedUpdate.replies)))).scalars().all()
+    assert sorted(stored, key=lambda r: r is None) == [[MESSAGE], None]  # nothing to say: NULL
+
+
+async def test_old_rows_are_pruned_with_their_replies(db: Database) -> None:
+    async with db.write() as session:
+        await claim_update(session=session, channel="t", update_id=1, now=NOW - timedelta(days=8))
+        await store_replies(session=session, channel="t", update_id=1, replies=[MESSAGE])
+        await claim_update(session=session, channel="t", update_id=2, now=NOW - timedelta(days=6))
+        await store_replies(session=session, channel="t", update_id=2, replies=[MESSAGE])
+    async with db.write() as session:
+        assert await forget_old_updates(session=session, now=NOW) == 1
+    async with db.read() as session:
+        assert await stored_replies(session=session, channel="t", update_id=1) == []
+        assert await stored_replies(session=session, channel="t", update_id=2) == [MESSAGE]
+
+
+async def test_upgrading_from_0001_keeps_processed_rows_without_replies(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        config = alembic_config()
+
+        def to_0001(connection: Any) -> None:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+
+        async with engine.connect() as connection:
+            await connection.run_sync(to_0001)
+            await connection.execute(
+                text(
+                    "INSERT INTO processed_update (channel, update_id, processed_at) "
+                    "VALUES ('telegram', '77', :at)"
+                ),
+                {"at": NOW},
+            )
+            await connection.commit()
+        assert await upgrade(engine) == ("0001", head_revision())
+        db = Database(engine)
+        async with db.write() as session:
+            assert not await claim_update(
+                session=session, channel=CHANNEL_TELEGRAM, update_id=77, now=NOW
+            )
+            assert (
+                await stored_replies(session=session, channel=CHANNEL_TELEGRAM, update_id=77) == []
+            )
+    finally:
+        await engine.dispose()
+
+
+# ----------------------------------------------------------------------------------- telegram
+
+
+@pytest.fixture
+async def telegram(db: Database) -> AsyncIterator[tuple[World, TelegramHarness]]:
+    world = await build_world(db)
+    await bind(db, world.reporter_id, REPORTER)
+    harness = await TelegramHarness.start(db=db, clock=lambda: NOW)
+    yield world, harness
+    await harness.stop()
+
+
+async def test_a_replayed_confirm_sends_the_same_receipt_and_changes_nothing(
+    telegram: tuple[World, TelegramHarness], db: Database
+) -> None:
+    _world, h = telegram
+    summary = await answer_session_questions(h, user=REPORTER)
+    press = h.updates.callback(button(summary, "Xác nhận"), REPORTER)
+    first = await h.process(press)
+    [receipt] = first.texts()
+    assert "Đã ghi nhận" in receipt
+    assert await counts(db) == (1, 1)
+
+    again = await h.process(press)  # Telegram delivers it again (no 200 / offset before a kill)
+
+    assert again.texts() == [receipt]
+    assert [c.params["chat_id"] for c in again.of("sendMessage")] == [REPORTER.id]
+    assert len(again.of("answerCallbackQuery")) == 1  # the spinner stops
+    assert await counts(db) == (1, 1)  # one report, no new version
+
+
+async def test_a_replayed_message_sends_its_buttons_again(
+    telegram: tuple[World, TelegramHarness],
+) -> None:
+    _world, h = telegram
+    update = h.updates.text("/baocao", REPORTER)
+    first = await h.process(update)
+    again = await h.process(update)
+    assert again.texts() == first.texts() and again.keyboards() == first.keyboards()
+    assert first.buttons()  # the deliverable choices, pressable after the replay too
+
+
+class DropFirstSend(RecordingRequest):
+    """The Bot API refuses the next sendMessage (as if the process died before it went out)."""
+
+    drop_next = False
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        if self.drop_next and url.endswith("/sendMessage"):
+            self.drop_next = False
+            self.calls.append(Call("sendMessage (dropped)", {}))
+            return 502, json.dumps(
+                {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+            ).encode()
+        return await super().do_request(url, method, *args, **kwargs)
+
+
+async def test_a_reply_lost_after_the_commit_arrives_on_the_replay(db: Database) -> None:
+    world = await build_world(db)
+    await bind(db, world.reporter_id, REPORTER)
+    request = DropFirstSend(lambda: NOW)
+    h = await TelegramHarness.start(db=db, clock=lambda: NOW, request=request)
+    try:
+        summary = await answer_session_questions(h, user=REPORTER)
+        press = h.updates.callback(button(summary, "Xác nhận"), REPORTER)
+        request.drop_next = True
+        lost = await h.process(press)
+        assert lost.of("sendMessage (dropped)")
+        assert not any("Đã ghi nhận" in t for t in lost.texts())
+        assert await counts(db) == (1, 1)  # committed, but the person heard nothing
+
+        replay = await h.process(press)  # Telegram delivers it again (no 200 was given)
+
+        [receipt] = replay.texts()
+        assert "Đã ghi nhận" in receipt
+        assert await counts(db) == (1, 1)
+    finally:
+        await h.stop()
+
+
+async def test_a_replay_of_a_row_without_replies_stays_silent(
+    telegram: tuple[World, TelegramHarness], db: Database
+) -> None:
+    _world, h = telegram
+    update = h.updates.text("/baocao", REPORTER)
+    async with db.write() as session:  # processed before migration 0002: nothing stored
+        await claim_update(
+            session=session, channel=CHANNEL_TELEGRAM, update_id=update["update_id"], now=NOW
+        )
+    assert len(await h.process(update)) == 0
+    assert await counts(db) == (0, 0)
+
+
+# --------------------------------------------------------------------------------------- zalo
+
+
+async def test_a_replayed_zalo_update_sends_the_same_receipt_and_changes_nothing(
+    db: Database,
+) -> None:
+    async with open_zalo(db) as zalo:
+        await bind_zalo(db, zalo.world.reporter_id, ZALO_REPORTER)
+        await zalo.send(ZALO_REPORTER, "/baocao")
+        await zalo.send(ZALO_REPORTER, "1")
+        for typed in ["28/8", "2", "30", "28 đồng chí", "0", "bỏ qua", "27"]:
+            await zalo.send(ZALO_REPORTER, typed)
+        confirm = zalo.updates.text(ZALO_REPORTER, "1")
+        [receipt] = await zalo.process(ZALO_REPORTER, confirm)
+        assert "Đã ghi nhận" in receipt
+
+        assert await zalo.process(ZALO_REPORTER, confirm) == [receipt]
+        assert await counts(db) == (1, 1)
