@@ -1,7 +1,16 @@
 """The weekly digest (bản tổng hợp tuần): what one supervisor or admin is told once a week.
 
-`digest_data` gathers the data, `compose_digest` turns it into one message (text from
-`bot.digest_text`, chart from `bot.chart`); it matches `scheduler.jobs.DigestComposer`.
+`digest_data_many` gathers the data for many people at once, `compose_digests` turns each into
+one message (text from `bot.digest_text`, chart from `bot.chart`). `digest_data` and
+`compose_digest` are the same path for one person (/tonghop, the CLI); `compose_digest` also
+offers `.many`, so `scheduler.jobs.digest_pass` composes its recipients in batches.
+
+Batching, per batch of people and per open campaign: the campaign is loaded once and lent to
+every helper (`storage.figures.reuse_campaign`); the figures now and a week earlier of everyone
+come from `figures_for_people` (one grouped statement per as-of time); the overdue and late lists
+are one statement each for everyone (window functions cut each person's list at `LIST_CAP`);
+the shortcomings stay one query per person (`storage.shortcomings.find_shortcomings` takes one
+scope). Once per batch: the roles, the people, their chat languages, the unreachable people.
 
 Scope: a supervisor gets ALL the units they follow together (one digest, never one per unit; a
 unit under two followed units is one row of the unit table, so it is counted once); an admin gets
@@ -17,6 +26,7 @@ the bot), so their supervisor or admin can call them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,7 +37,7 @@ from sqlmodel import col
 
 from bot.channels.base import OutgoingMessage
 from bot.i18n import pick_language
-from storage.access import Scope, scope_of, visible_units_condition
+from storage.access import Scope, scopes_of, visible_units_condition
 from storage.clock import require_aware
 from storage.figures import (
     CAMPAIGN,
@@ -37,24 +47,27 @@ from storage.figures import (
     UNIT,
     CampaignContext,
     Figures,
-    compute_change,
+    UnitScope,
     deadline_end,
     expected_rows,
+    figures_for_people,
     load_campaign,
+    reuse_campaign,
+    scope_chunks,
+    scoped_units,
 )
-from storage.models import (
-    ROLE_REPORTER,
-    ROLE_SUPERVISOR,
-    ChatIdentity,
-    Person,
-    Role,
-    Unit,
-)
+from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, ChatIdentity, Person, metadata
 from storage.shortcomings import Shortcoming, find_shortcomings
 
 CAMPAIGN_OPEN = "open"
 # Units (and unreachable people) fetched per list; the text shows fewer and counts the rest.
 LIST_CAP = 30
+# Ids per IN list (below the drivers' bind-parameter limits).
+IDS_PER_QUERY = 5_000
+# People per `digest_data_many` call in the weekly pass (scheduler.jobs.DIGEST_CHUNK).
+BATCH = 1_000
+ROLE = metadata.tables["role"]
+PERSON = metadata.tables["person"]
 
 
 @dataclass(frozen=True)
@@ -116,161 +129,241 @@ def digest_scope(scope: Scope) -> Scope | None:
     return replace(scope, reporter_unit_ids=())
 
 
-async def _language(session: AsyncSession, person: Person) -> str:
-    codes = (
-        await session.execute(
-            select(col(ChatIdentity.language_code))
-            .where(col(ChatIdentity.person_id) == person.id)
-            .order_by(col(ChatIdentity.bound_at))
-        )
-    ).scalars()
-    return pick_language(person.language, *codes)
-
-
 def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
     return [dl_id for dl_id, end in ctx.deadline_ends.items() if as_of >= end]
 
 
-async def _unit_list(
+def _slices(count: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, count, IDS_PER_QUERY):
+        yield start, min(count, start + IDS_PER_QUERY)
+
+
+async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Person]:
+    """The people as the database says now, forgotten ones left out."""
+    found: dict[int, Person] = {}
+    for start, stop in _slices(len(person_ids)):
+        rows = await session.execute(
+            select(Person).where(
+                col(Person.id).in_(person_ids[start:stop]), col(Person.forgotten_at).is_(None)
+            )
+        )
+        found.update((p.id, p) for p in rows.scalars().all() if p.id is not None)
+    return found
+
+
+async def _languages(session: AsyncSession, people: Mapping[int, Person]) -> dict[int, str]:
+    """Each person's language: their setting, else their chats' language codes, oldest first."""
+    codes: dict[int, list[str | None]] = {}
+    ids = sorted(people)
+    for start, stop in _slices(len(ids)):
+        rows = await session.execute(
+            select(col(ChatIdentity.person_id), col(ChatIdentity.language_code))
+            .where(col(ChatIdentity.person_id).in_(ids[start:stop]))
+            .order_by(col(ChatIdentity.person_id), col(ChatIdentity.bound_at))
+        )
+        for person_id, code in rows.all():
+            codes.setdefault(person_id, []).append(code)
+    return {pid: pick_language(p.language, *codes.get(pid, ())) for pid, p in people.items()}
+
+
+async def _unit_lists(
     session: AsyncSession,
     ctx: CampaignContext,
     condition: ColumnElement[bool],
     *,
     as_of: datetime,
-    unit_filter: ColumnElement[bool],
-) -> UnitList:
-    """The units with at least one (unit, deliverable) row matching `condition`: how many, and
-    the first `LIST_CAP` in tree order with their deliverables (two set-based queries)."""
-
-    def rows(columns: list[Any]) -> Any:
-        return expected_rows(
-            ctx, columns, as_of=as_of, root_path=None, unit_filter=unit_filter
-        ).where(condition)
-
-    matched = rows([UNIT.c.id, UNIT.c.path]).distinct().subquery("matched")
-    # The first units and, on every row, how many there are in all (one query).
-    head = (
-        await session.execute(
-            select(matched.c.id, func.count().over().label("total"))
-            .order_by(matched.c.path)
-            .limit(LIST_CAP)
+    units: Mapping[int, UnitScope],
+) -> dict[int, UnitList]:
+    """For each person, the units with at least one (unit, deliverable) row matching
+    `condition`: how many, and the first `LIST_CAP` in tree order with their deliverables. One
+    statement per `scope_chunks` slice for everyone."""
+    people = list(units)
+    scopes = [units[pid] for pid in people]
+    found: dict[int, dict[str, tuple[Any, list[str]]]] = {}
+    totals: dict[int, int] = {}
+    for start, stop in scope_chunks(scopes):
+        scoped = scoped_units(scopes[start:stop])
+        if scoped is None:
+            continue
+        from_units, scope_key = scoped
+        matched = (
+            expected_rows(
+                ctx,
+                [
+                    scope_key.label("k"),
+                    UNIT.c.code,
+                    UNIT.c.name,
+                    UNIT.c.level_code,
+                    UNIT.c.path,
+                    DELIVERABLE.c.key,
+                    DELIVERABLE.c.position,
+                    DELIVERABLE.c.id.label("deliverable_id"),
+                ],
+                as_of=as_of,
+                root_path=None,
+                unit_filter=None,
+                units=from_units,
+            )
+            .where(condition)
+            .subquery("matched")
         )
-    ).all()
-    if not head:
-        return UnitList((), 0)
-    total = int(head[0].total)
-    first = [r.id for r in head]
-    detail = (
-        rows([UNIT.c.code, UNIT.c.name, UNIT.c.level_code, UNIT.c.path, DELIVERABLE.c.key])
-        .where(UNIT.c.id.in_(first))
-        .order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
-    )
-    units: dict[str, tuple[Any, list[str]]] = {}
-    for row in (await session.execute(detail)).all():
-        units.setdefault(row.code, (row, []))[1].append(row.key)
-    return UnitList(
-        tuple(
-            DigestUnit(row.code, row.name, row.level_code, tuple(keys))
-            for row, keys in units.values()
-        ),
-        total,
-    )
+        # The unit's place in the person's list (its rows share it), then the list's length.
+        ranked = select(
+            matched,
+            func.dense_rank().over(partition_by=matched.c.k, order_by=matched.c.path).label("nth"),
+        ).subquery("ranked")
+        counted = select(
+            ranked, func.max(ranked.c.nth).over(partition_by=ranked.c.k).label("total")
+        ).subquery("counted")
+        stmt = (
+            select(counted)
+            .where(counted.c.nth <= LIST_CAP)
+            .order_by(counted.c.k, counted.c.path, counted.c.position, counted.c.deliverable_id)
+        )
+        for row in (await session.execute(stmt)).all():
+            pid = people[start + row.k]
+            totals[pid] = int(row.total)
+            found.setdefault(pid, {}).setdefault(row.code, (row, []))[1].append(row.key)
+    return {
+        pid: UnitList(
+            tuple(
+                DigestUnit(row.code, row.name, row.level_code, tuple(keys))
+                for row, keys in found.get(pid, {}).values()
+            ),
+            totals.get(pid, 0),
+        )
+        for pid in people
+    }
 
 
-async def _campaign_digest(
-    session: AsyncSession, campaign_id: int, now: datetime, unit_filter: ColumnElement[bool]
-) -> CampaignDigest | None:
-    figures = await compute_change(
-        session=session, campaign_id=campaign_id, now=now, unit_filter=unit_filter
+async def _campaign_digests(
+    session: AsyncSession,
+    ctx: CampaignContext,
+    now: datetime,
+    scopes: Mapping[int, Scope],
+    units: Mapping[int, UnitScope],
+) -> dict[int, CampaignDigest]:
+    """The campaign's part of each person's digest (`scopes`: digest scopes); people none of
+    whose units it expects are left out."""
+    figures = await figures_for_people(
+        session=session,
+        campaign_id=ctx.id,
+        as_of=now,
+        person_ids=list(units),
+        with_previous=True,
+        context=ctx,
     )
-    if not any(s.expected for s in figures.total.status.values()):
-        return None  # none of this person's units is in the campaign
-    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    concerned = {
+        pid: units[pid]
+        for pid, f in figures.items()
+        if any(s.expected for s in f.total.status.values())
+    }
+    if not concerned:
+        return {}
     passed = _passed_deadlines(ctx, now)
     overdue = (
-        await _unit_list(
+        await _unit_lists(
             session,
             ctx,
             and_(REPORT.c.id.is_(None), DEADLINE.c.id.in_(passed)),
             as_of=now,
-            unit_filter=unit_filter,
+            units=concerned,
         )
         if passed
-        else UnitList((), 0)
+        else {}
     )
-    late = await _unit_list(
+    late = await _unit_lists(
         session,
         ctx,
         and_(REPORT.c.id.is_not(None), REPORT.c.first_confirmed_at >= deadline_end(ctx)),
         as_of=now,
-        unit_filter=unit_filter,
+        units=concerned,
     )
-    shortcomings = await find_shortcomings(
-        session=session, campaign_id=campaign_id, as_of=now, unit_filter=unit_filter
-    )
-    return CampaignDigest(figures, overdue, late, tuple(shortcomings))
+    digests: dict[int, CampaignDigest] = {}
+    for pid in concerned:
+        shortcomings = await find_shortcomings(
+            session=session,
+            campaign_id=ctx.id,
+            as_of=now,
+            unit_filter=visible_units_condition(scopes[pid]),
+        )
+        digests[pid] = CampaignDigest(
+            figures[pid], overdue.get(pid, UnitList((), 0)), late[pid], tuple(shortcomings)
+        )
+    return digests
 
 
 async def _unreachable(
-    session: AsyncSession, person_id: int, unit_filter: ColumnElement[bool]
-) -> tuple[tuple[UnreachablePerson, ...], int]:
-    """Reporters and supervisors of active units in scope whom the bot cannot reach."""
-    base = (
-        select(
-            col(Person.id),
-            col(Person.full_name),
-            col(Person.unreachable_at),
-            col(Role.kind),
-            col(Unit.code),
-            col(Unit.name),
-            col(Unit.path),
+    session: AsyncSession, units: Mapping[int, UnitScope]
+) -> dict[int, tuple[tuple[UnreachablePerson, ...], int]]:
+    """For each person: the reporters and supervisors of active units in their scope whom the
+    bot cannot reach (not the person themselves), the first `LIST_CAP` and how many. One
+    statement per `scope_chunks` slice; such people are few (they blocked the bot)."""
+    people = list(units)
+    scopes = [units[pid] for pid in people]
+    listed: dict[int, list[UnreachablePerson]] = {}
+    totals: dict[int, int] = {}
+    for start, stop in scope_chunks(scopes):
+        scoped = scoped_units(scopes[start:stop])
+        if scoped is None:
+            continue
+        from_units, scope_key = scoped
+        stmt = (
+            select(
+                scope_key.label("k"),
+                PERSON.c.id,
+                PERSON.c.full_name,
+                PERSON.c.unreachable_at,
+                ROLE.c.kind,
+                UNIT.c.code,
+                UNIT.c.name,
+            )
+            .select_from(from_units)
+            .join(ROLE, ROLE.c.unit_id == UNIT.c.id)
+            .join(PERSON, PERSON.c.id == ROLE.c.person_id)
+            .where(
+                PERSON.c.unreachable_at.is_not(None),
+                PERSON.c.forgotten_at.is_(None),
+                ROLE.c.kind.in_([ROLE_REPORTER, ROLE_SUPERVISOR]),
+                UNIT.c.active.is_(True),
+            )
+            .order_by(scope_key, UNIT.c.path, PERSON.c.full_name, PERSON.c.id)
         )
-        .join(Role, col(Role.person_id) == col(Person.id))
-        .join(Unit, col(Unit.id) == col(Role.unit_id))
-        .where(
-            col(Person.unreachable_at).is_not(None),
-            col(Person.forgotten_at).is_(None),
-            col(Person.id) != person_id,
-            col(Role.kind).in_([ROLE_REPORTER, ROLE_SUPERVISOR]),
-            col(Unit.active).is_(True),
-            unit_filter,
-        )
-    )
-    total = int(
-        (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one() or 0
-    )
-    if not total:
-        return (), 0
-    rows = (
-        await session.execute(
-            base.order_by(col(Unit.path), col(Person.full_name), col(Person.id)).limit(LIST_CAP)
-        )
-    ).all()
-    people = tuple(
-        UnreachablePerson(
-            person_id=r.id,
-            full_name=r.full_name,
-            role=r.kind,
-            unit_code=r.code,
-            unit_name=r.name,
-            since=r.unreachable_at,
-        )
-        for r in rows
-    )
-    return people, total
+        for row in (await session.execute(stmt)).all():
+            pid = people[start + row.k]
+            if row.id == pid:
+                continue
+            totals[pid] = totals.get(pid, 0) + 1
+            into = listed.setdefault(pid, [])
+            if len(into) < LIST_CAP:
+                into.append(
+                    UnreachablePerson(
+                        person_id=row.id,
+                        full_name=row.full_name,
+                        role=row.kind,
+                        unit_code=row.code,
+                        unit_name=row.name,
+                        since=row.unreachable_at,
+                    )
+                )
+    return {pid: (tuple(listed.get(pid, ())), totals.get(pid, 0)) for pid in people}
 
 
-async def digest_data(*, session: AsyncSession, person_id: int, now: datetime) -> DigestData | None:
-    """Everything the person's weekly digest says, or None when there is nothing to send (no
-    admin or supervisor role, a forgotten person, or no open campaign expecting their units)."""
+async def digest_data_many(
+    *, session: AsyncSession, person_ids: Iterable[int], now: datetime
+) -> dict[int, DigestData]:
+    """Everything each person's weekly digest says, for the people who get one (an admin or
+    supervisor role, not forgotten, an open campaign expecting some of their units). Keep a
+    call to about `BATCH` people: the lists of everyone are held at once."""
     require_aware(now)
-    person = await session.get(Person, person_id)
-    if person is None or person.forgotten_at is not None:
-        return None
-    scope = digest_scope(await scope_of(session=session, person_id=person_id))
-    if scope is None:
-        return None
-    unit_filter = visible_units_condition(scope)
+    wanted = sorted(set(person_ids))
+    scopes: dict[int, Scope] = {}
+    for pid, scope in (await scopes_of(session=session, person_ids=wanted)).items():
+        if (covered := digest_scope(scope)) is not None:
+            scopes[pid] = covered
+    units = {pid: UnitScope.of(scope) for pid, scope in scopes.items()}
+    if not units:
+        return {}
     campaign_ids: list[int] = list(
         (
             await session.execute(
@@ -282,38 +375,73 @@ async def digest_data(*, session: AsyncSession, person_id: int, now: datetime) -
         .scalars()
         .all()
     )
-    campaigns: list[CampaignDigest] = []
+    campaigns: dict[int, list[CampaignDigest]] = {}
     for campaign_id in campaign_ids:
-        digest = await _campaign_digest(session, campaign_id, now, unit_filter)
-        if digest is not None:
-            campaigns.append(digest)
-    if not campaigns:
-        return None
-    unreachable, unreachable_total = await _unreachable(session, person_id, unit_filter)
-    return DigestData(
-        person_id=person_id,
-        full_name=person.full_name,
-        lang=await _language(session, person),
-        is_admin=scope.is_admin,
-        now=now,
-        campaigns=tuple(campaigns),
-        unreachable=unreachable,
-        unreachable_total=unreachable_total,
-    )
+        ctx = await load_campaign(session=session, campaign_id=campaign_id)
+        with reuse_campaign(session, ctx):
+            found = await _campaign_digests(session, ctx, now, scopes, units)
+        for pid, digest in found.items():
+            campaigns.setdefault(pid, []).append(digest)
+    people = await _people(session, sorted(campaigns))
+    if not people:
+        return {}
+    languages = await _languages(session, people)
+    unreachable = await _unreachable(session, {pid: units[pid] for pid in people})
+    return {
+        pid: DigestData(
+            person_id=pid,
+            full_name=person.full_name,
+            lang=languages[pid],
+            is_admin=scopes[pid].is_admin,
+            now=now,
+            campaigns=tuple(campaigns[pid]),
+            unreachable=unreachable[pid][0],
+            unreachable_total=unreachable[pid][1],
+        )
+        for pid, person in sorted(people.items())
+    }
 
 
-async def compose_digest(
-    session: AsyncSession, person: Person, now: datetime
-) -> OutgoingMessage | None:
-    """The digest message for `person` (text + chart), or None (see `digest_data`). Matches
-    `scheduler.jobs.DigestComposer`."""
+async def digest_data(*, session: AsyncSession, person_id: int, now: datetime) -> DigestData | None:
+    """Everything the person's weekly digest says, or None when there is nothing to send (no
+    admin or supervisor role, a forgotten person, or no open campaign expecting their units).
+    The batch path (`digest_data_many`) with one person."""
+    return (await digest_data_many(session=session, person_ids=[person_id], now=now)).get(person_id)
+
+
+async def compose_digests(
+    session: AsyncSession, people: Sequence[Person], now: datetime
+) -> dict[int, OutgoingMessage]:
+    """The digest message (text + chart) of each of `people` who gets one (see
+    `digest_data_many`), by person id."""
     # Imported here: matplotlib loads only when a digest is actually composed.
     from bot.chart import render_chart
     from bot.digest_text import render_digest
 
-    if person.id is None:
-        return None
-    data = await digest_data(session=session, person_id=person.id, now=now)
-    if data is None:
-        return None
-    return OutgoingMessage(text=render_digest(data), photo=render_chart(data))
+    ids = [p.id for p in people if p.id is not None]
+    data = await digest_data_many(session=session, person_ids=ids, now=now)
+    return {
+        pid: OutgoingMessage(text=render_digest(d), photo=render_chart(d))
+        for pid, d in data.items()
+    }
+
+
+class DigestMessages:
+    """`compose_digest(session, person, now)`: one person's digest message or None (matches
+    `scheduler.jobs.DigestComposer`); `compose_digest.many(session, people, now)`: the batch
+    (`scheduler.jobs.BatchDigestComposer`), which `digest_pass` uses."""
+
+    async def __call__(
+        self, session: AsyncSession, person: Person, now: datetime
+    ) -> OutgoingMessage | None:
+        if person.id is None:
+            return None
+        return (await compose_digests(session, [person], now)).get(person.id)
+
+    async def many(
+        self, session: AsyncSession, people: Sequence[Person], now: datetime
+    ) -> dict[int, OutgoingMessage]:
+        return await compose_digests(session, people, now)
+
+
+compose_digest = DigestMessages()

@@ -14,10 +14,10 @@ start):
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -44,9 +44,34 @@ log = logging.getLogger(__name__)
 
 KIND_DIGEST = "digest"
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DIGEST_CHUNK = 50
+# Recipients composed per read transaction (a batch composer gets them in one call), and outbox
+# rows per INSERT (a digest row carries its PNG, some 35 KB).
+DIGEST_CHUNK = 1_000
+DIGEST_ROWS_PER_INSERT = 100
 
 DigestComposer = Callable[[AsyncSession, Person, datetime], Awaitable[OutgoingMessage | None]]
+
+
+@runtime_checkable
+class BatchDigestComposer(Protocol):
+    """A `DigestComposer` that also composes many people at once (`scheduler.digest.
+    compose_digest`): `many` returns the messages by person id, leaving out who gets none."""
+
+    def __call__(
+        self, session: AsyncSession, person: Person, now: datetime
+    ) -> Awaitable[OutgoingMessage | None]: ...
+
+    def many(
+        self, session: AsyncSession, people: Sequence[Person], now: datetime
+    ) -> Awaitable[Mapping[int, OutgoingMessage]]: ...
+
+
+async def _compose(
+    composer: DigestComposer, session: AsyncSession, people: Sequence[Person], now: datetime
+) -> Mapping[int, OutgoingMessage | None]:
+    if isinstance(composer, BatchDigestComposer):
+        return await composer.many(session, people, now)
+    return {p.id: await composer(session, p, now) for p in people if p.id is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +198,9 @@ async def digest_pass(
     schedule: DigestSchedule | None = None,
 ) -> int:
     """Queue this period's digest for every supervisor and admin who has not had it; returns how
-    many rows were new. Only people without a row are composed (composing is the costly part)."""
+    many rows were new. Only people without a row are composed (composing is the costly part),
+    `DIGEST_CHUNK` per read transaction, in one call when the composer is a
+    `BatchDigestComposer`."""
     schedule = schedule or DigestSchedule()
     require_aware(now)
     wait = quiet_hours_end(now, tz=schedule.tz, start=schedule.quiet_start, end=schedule.quiet_end)
@@ -193,26 +220,30 @@ async def digest_pass(
     todo = [p for p in people if p.id is not None and keys[p.id] not in done]
     new = 0
     for start in range(0, len(todo), DIGEST_CHUNK):
-        rows = []
+        chunk = todo[start : start + DIGEST_CHUNK]
         async with db.read() as session:
-            for person in todo[start : start + DIGEST_CHUNK]:
-                assert person.id is not None
-                message = await composer(session, person, now)
-                if message is None:
-                    continue
-                payload = message.to_payload()
-                payload["quiet"] = quiet
-                rows.append(
-                    {
-                        "key": keys[person.id],
-                        "kind": KIND_DIGEST,
-                        "person_id": person.id,
-                        "payload": payload,
-                        "not_before": not_before,
-                    }
-                )
+            messages = await _compose(composer, session, chunk, now)
+        rows = []
+        for person in chunk:
+            assert person.id is not None
+            message = messages.get(person.id)
+            if message is None:
+                continue
+            payload = message.to_payload()
+            payload["quiet"] = quiet
+            rows.append(
+                {
+                    "key": keys[person.id],
+                    "kind": KIND_DIGEST,
+                    "person_id": person.id,
+                    "payload": payload,
+                    "not_before": not_before,
+                }
+            )
         if rows:
             async with db.write() as session:
-                new += len(await outbox.enqueue_many(session=session, rows=rows, now=now))
+                for first in range(0, len(rows), DIGEST_ROWS_PER_INSERT):
+                    part = rows[first : first + DIGEST_ROWS_PER_INSERT]
+                    new += len(await outbox.enqueue_many(session=session, rows=part, now=now))
     log.info("digest pass %s: %d recipients, %d new", schedule.week_label(now), len(people), new)
     return new

@@ -20,7 +20,8 @@ key is hard-coded. Everything is computed by set-based GROUP BY queries; nothing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -297,7 +298,39 @@ class CampaignContext:
         return next(d.key for d in self.deliverables if d.id == deliverable_id)
 
 
+# session.info key: the contexts `reuse_campaign` lends, campaign id -> (context, lookups).
+_REUSED = "storage.figures.reused_campaigns"
+
+
+@contextmanager
+def reuse_campaign(session: AsyncSession, ctx: CampaignContext) -> Iterator[None]:
+    """Inside the block, `load_campaign(campaign_id=ctx.id)` on this session returns `ctx` without
+    a query, and the campaign-wide carrier lookup (`choose_carriers`) is asked once. For a caller
+    that runs helpers taking no `context` (storage.shortcomings) for many scopes in one read
+    transaction (the weekly digest); the session's own view does not change inside it."""
+    lent: dict[int, tuple[CampaignContext, dict[tuple[str, ...], dict[str, int]]]]
+    lent = session.info.setdefault(_REUSED, {})
+    previous = lent.get(ctx.id)
+    lent[ctx.id] = (ctx, {})
+    try:
+        yield
+    finally:
+        if previous is None:
+            lent.pop(ctx.id, None)
+        else:
+            lent[ctx.id] = previous
+
+
+def _reused(
+    session: AsyncSession, campaign_id: int
+) -> tuple[CampaignContext, dict[tuple[str, ...], dict[str, int]]] | None:
+    lent = session.info.get(_REUSED)
+    return lent.get(campaign_id) if lent else None
+
+
 async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignContext:
+    if (reused := _reused(session, campaign_id)) is not None:
+        return reused[0]
     row = (
         await session.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id))
     ).one_or_none()
@@ -476,6 +509,18 @@ async def _carriers_campaign_wide(
     (one EXISTS query; the same answer whatever the scope)."""
     if not missing or not ctx.deliverables:
         return {}
+    reused = _reused(session, ctx.id)
+    if reused is not None and reused[0] is ctx:
+        remembered = reused[1]
+        if tuple(missing) not in remembered:
+            remembered[tuple(missing)] = await _carriers_lookup(ctx, missing, session=session)
+        return dict(remembered[tuple(missing)])
+    return await _carriers_lookup(ctx, missing, session=session)
+
+
+async def _carriers_lookup(
+    ctx: CampaignContext, missing: Sequence[str], *, session: AsyncSession
+) -> dict[str, int]:
     stmt = select(
         DELIVERABLE.c.id,
         *(
@@ -767,6 +812,21 @@ def _scoped_units(
         member = in_ranges.cte("scope_member")
     member = member.prefix_with("MATERIALIZED")
     return member.join(UNIT, UNIT.c.id == member.c.unit_id), member.c.k
+
+
+def scoped_units(scopes: Sequence[UnitScope]) -> tuple[FromClause, Any] | None:
+    """For a statement over many scopes at once (keep to one `scope_chunks` slice): a FROM
+    ending in `unit` with one row per (scope, unit) in it, and the scope-key column (the index
+    in `scopes`). None when no scope has a unit. Pass the FROM as `expected_rows(units=...)`."""
+    ranges, ids = _scope_rows(scopes)
+    return _scoped_units(ranges, ids)
+
+
+def scope_chunks(
+    scopes: Sequence[UnitScope], chunk: int = SCOPES_PER_STATEMENT
+) -> Iterable[tuple[int, int]]:
+    """(start, stop) slices of `scopes` small enough for one statement (see `_chunks`)."""
+    return _chunks(scopes, max(1, chunk))
 
 
 def _chunks(scopes: Sequence[UnitScope], chunk: int) -> Iterable[tuple[int, int]]:
