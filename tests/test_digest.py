@@ -8,12 +8,15 @@ import re
 from datetime import date, timedelta
 from fractions import Fraction
 
-from sqlalchemy import or_, update
+import pytest
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+import scheduler.digest as digest_module
 from bot.digest_text import MAX_CHARS, _rates, change_text, delta_text, render_digest
-from scheduler.digest import compose_digest, digest_data
+from scheduler import jobs
+from scheduler.digest import DigestData, compose_digest, digest_data, digest_data_many
 from scheduler.jobs import digest_pass
 from storage.db import Database
 from storage.figures import UNIT, GroupFigures, Rate, Status, compute_figures
@@ -269,14 +272,79 @@ async def test_nothing_to_send_without_scope_or_open_campaign(db: Database) -> N
         assert await compose_digest(session, person, NOW) is None
 
 
-async def test_digest_pass_queues_one_digest_per_person_once(db: Database) -> None:
+async def test_digest_pass_queues_one_digest_per_person_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, ids = await _world(db)
+    monkeypatch.setattr(jobs, "DIGEST_CHUNK", 2)  # two batches: [sup, admin], [sup_h1]
     assert await digest_pass(db, NOW, compose_digest) == 3  # sup, admin, sup_h1
     assert await digest_pass(db, NOW, compose_digest) == 0
     async with db.read() as session:
         rows = (await session.execute(Outbox.__table__.select())).all()  # type: ignore[attr-defined]
-    assert sorted(r.person_id for r in rows) == sorted([ids["sup"], ids["admin"], ids["sup_h1"]])
-    assert all(r.payload["photo_b64"] and r.payload["text"] for r in rows)
+        assert sorted(r.person_id for r in rows) == sorted(
+            [ids["sup"], ids["admin"], ids["sup_h1"]]
+        )
+        assert all(r.payload["photo_b64"] and r.payload["text"] for r in rows)
+        for row in rows:  # the batch composed exactly what /tonghop shows that person
+            person = await session.get(Person, row.person_id)
+            assert person is not None
+            single = await compose_digest(session, person, NOW)
+            assert single is not None and single.to_payload()["text"] == row.payload["text"]
+    # The next ISO week: one more each.
+    assert await digest_pass(db, NOW + timedelta(days=7), compose_digest) == 3
+
+
+async def test_the_batch_digest_equals_each_single_digest(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, ids = await _world(db)
+    async with db.write() as session:
+        # The reporter of C21 and the supervisor of H1 blocked the bot.
+        await session.execute(
+            update(Person)
+            .where(col(Person.id).in_([ids["reporter"], ids["sup_h1"]]))
+            .values(unreachable_at=NOW - timedelta(days=3))
+        )
+    receivers = sorted([ids["sup"], ids["admin"], ids["sup_h1"]])
+    full: dict[int, DigestData] = {}
+    for cap in (digest_module.LIST_CAP, 1):  # 1: every list is cut, inside the batch query
+        monkeypatch.setattr(digest_module, "LIST_CAP", cap)
+        async with db.read() as session:
+            people = list((await session.execute(select(Person))).scalars().all())
+            batch = await compose_digest.many(session, people, NOW)
+            data = await digest_data_many(
+                session=session, person_ids=[pk(p) for p in people] + [999_999], now=NOW
+            )
+            assert sorted(batch) == sorted(data) == receivers
+            for person in people:
+                single = await compose_digest(session, person, NOW)
+                if pk(person) not in batch:
+                    assert single is None
+                    continue
+                assert single is not None
+                assert single.text == batch[pk(person)].text
+                assert single.photo == batch[pk(person)].photo
+                one = await digest_data(session=session, person_id=pk(person), now=NOW)
+                assert one == data[pk(person)]
+        if not full:
+            full = data
+            continue
+        for pid, capped in data.items():
+            for campaign, uncut in zip(capped.campaigns, full[pid].campaigns, strict=True):
+                for listed, whole in (
+                    (campaign.overdue, uncut.overdue),
+                    (campaign.late, uncut.late),
+                ):
+                    assert listed.total == whole.total
+                    assert listed.units == whole.units[:1]
+            assert capped.unreachable == full[pid].unreachable[:1]
+            assert capped.unreachable_total == full[pid].unreachable_total
+    # Nobody lists themselves; each sees the unreachable people of their own units.
+    unreachable = {pid: {u.person_id for u in d.unreachable} for pid, d in full.items()}
+    assert unreachable[ids["admin"]] == {ids["reporter"], ids["sup_h1"]}
+    assert unreachable[ids["sup"]] == {ids["reporter"], ids["sup_h1"]}
+    assert unreachable[ids["sup_h1"]] == set()
+    assert any(c.overdue.total > 1 for d in full.values() for c in d.campaigns)
 
 
 def test_delta_is_rounded_half_up_and_signed() -> None:
