@@ -130,14 +130,29 @@ PROGRESS = _Panel(0.08, 0.60)
 ESSAY_PANEL = _Panel(0.69, 0.98)
 
 
-@lru_cache(maxsize=16)
-def _frame(lang: str, labels: tuple[str, ...]) -> Image.Image:
+@lru_cache(maxsize=64)
+def _frame(
+    lang: str, labels: tuple[str, ...], marks: tuple[tuple[float, str], ...], threshold: str
+) -> Image.Image:
     """The static part of the chart as pixels: grid, percent labels, panel titles, level names,
-    legend. It depends only on the language and the levels shown, and holds most of the text,
+    legend, the deliverable marks "(1)" over the bars and the threshold caption. It depends only
+    on the language, the levels and bars shown and the threshold, and holds most of the text,
     which is most of the drawing time; each chart pastes it and draws its bars on top."""
     canvas = _Canvas()
     canvas.frame(PROGRESS, t("digest.chart.progress", lang), list(labels))
     canvas.frame(ESSAY_PANEL, t("digest.chart.essay", lang), list(labels))
+    for x, mark in marks:
+        canvas.text(x, PROGRESS.y(101), mark, ha="center", va="bottom", fontsize=7)
+    essay = ESSAY_PANEL
+    canvas.text(
+        (essay.x0 + essay.x1) / 2,
+        0.061,
+        threshold,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=THRESHOLD,
+    )
     legend = (
         (ON_TIME, t("digest.chart.on_time", lang)),
         (LATE, t("digest.chart.late", lang)),
@@ -165,6 +180,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     progress = PROGRESS
     slot = (progress.x1 - progress.x0) / max(len(groups), 1)
     width = slot * 0.8 / max(len(keys), 1)
+    marks: list[tuple[float, str]] = []  # drawn in the cached frame
     for gi, group in enumerate(groups):
         for ki, key in enumerate(keys):
             status = group.status[key]
@@ -178,7 +194,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
                 canvas.bar(x, width * 0.88, progress.y(bottom), progress.y(top), color)
                 bottom = top
             if len(keys) > 1:
-                canvas.text(x, progress.y(101), f"({ki + 1})", ha="center", va="bottom", fontsize=7)
+                marks.append((x, f"({ki + 1})"))
 
     # Essay rate per level, against the campaign's threshold.
     essay = ESSAY_PANEL
@@ -200,15 +216,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     canvas.hline(
         essay, float(threshold) * 100, color=THRESHOLD, linestyle="--", linewidth=1, zorder=3
     )
-    canvas.text(
-        (essay.x0 + essay.x1) / 2,
-        0.061,
-        "- - " + t("digest.chart.threshold", lang, threshold=threshold_text(threshold, lang)),
-        ha="center",
-        va="center",
-        fontsize=8,
-        color=THRESHOLD,
-    )
+    caption = "- - " + t("digest.chart.threshold", lang, threshold=threshold_text(threshold, lang))
     if not groups:
         canvas.text(
             (progress.x0 + progress.x1) / 2,
@@ -217,7 +225,8 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
             ha="center",
             fontsize=10,
         )
-    return encode_png(Image.alpha_composite(_frame(lang, labels), canvas.rgba()))
+    frame = _frame(lang, labels, tuple(marks), caption)
+    return encode_png(Image.alpha_composite(frame, canvas.rgba()))
 
 
 def encode_png(image: Image.Image) -> bytes:
