@@ -125,7 +125,11 @@ async def test_a_conversation_logs_ids_but_no_text_and_no_secret(
     await converse(setup.harness)
 
     records = production_logging.records
-    assert len(records) > 50, "hardly anything was logged at DEBUG: the test would prove nothing"
+    library_debug = [
+        r for r in records if r.levelno == logging.DEBUG and r.name.startswith("telegram")
+    ]
+    # Every Bot API call is logged at DEBUG with its parameters: enough to prove something.
+    assert len(library_debug) > 20, "hardly anything was logged at DEBUG: the test proves nothing"
     for record in records:
         message = record.getMessage()
         assert TOKEN not in message and WEBHOOK_SECRET not in message, record.name

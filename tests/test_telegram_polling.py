@@ -144,8 +144,14 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
     await asyncio.wait_for(second, 5)
 
     assert await processed(db) == 3
-    # Each update answered once: the strangers' replays were ignored.
-    assert [len(stub.messages_to(user)) for user in (*STRANGERS, REPORTER.id)] == [1, 1, 1]
+    # Each update processed once. The strangers' updates were processed before the kill but
+    # never confirmed, so their replays re-send the stored refusal (the same text) without
+    # running the handler again; the reporter's, cut off mid-way, is answered once.
+    counts = [len(stub.messages_to(user)) for user in (*STRANGERS, REPORTER.id)]
+    assert counts == [2, 2, 1]
+    for user in STRANGERS:
+        first, second = stub.messages_to(user)
+        assert first.text == second.text
     assert offsets(stub)[1] is None  # the second loop got the whole batch again
     assert stub.sent("deleteWebhook")
 
