@@ -7,8 +7,9 @@ the update and the person gets silence. `process` instead runs the update throug
 application's update processor — the concurrency limit and the per-person order of
 `bot.telegram.processor.PerChatUpdateProcessor` — and returns only when the handler has finished:
 its transaction committed and its replies sent. A replay of a processed update is harmless
-(`storage.updates.claim_update`: it is ignored), so "confirm after processing" is at-least-once
-delivery with exactly-once effects.
+(`storage.updates.claim_update`: the handler does not run again; the replies stored with the
+update are re-sent), so "confirm after processing" is at-least-once delivery with exactly-once
+effects.
 
 A handler that raises is caught by python-telegram-bot, which calls the error handlers (ours
 logs and apologises); `watch_failures` adds one more error handler that marks the update being

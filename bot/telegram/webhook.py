@@ -11,8 +11,8 @@ POST to the webhook path:
   (`processing.process`: the concurrency limit, one person's updates in arrival order) and the
   answer is 200 once its transaction has committed and its replies were sent, or 500 if a
   handler raised (the transaction rolled back): Telegram then delivers it again. A kill before
-  the answer: Telegram delivers it again too. A replay of a processed update is ignored
-  (`storage.updates.claim_update`), so each update is processed once.
+  the answer: Telegram delivers it again too. A replay of a processed update is not processed
+  again; its stored replies are re-sent (`storage.updates`), so each update is processed once.
 
 Safeguard: an update still processing after `PROCESS_TIMEOUT` (50 s) is answered 200 and left to
 finish. Telegram gives up on a webhook request after about a minute and then delivers the update
