@@ -1,6 +1,7 @@
 """Time one weekly digest (data + text + chart) for a supervisor following ~200 units.
 
-    python -m bench.digest_render [--units 200] [--runs 30] [--postgres URL] [--write-doc]
+    python -m bench.digest_render [--units 200] [--runs 30] [--supervisors 500]
+                                  [--postgres URL] [--write-doc]
 
 Builds a fresh SQLite file (and a PostgreSQL schema with --postgres): a province, 4 districts
 and grassroots units under them, the article's three deliverables, ~75% reported (some late,
@@ -9,6 +10,12 @@ digest data (`digest_data`), the text (`render_digest`), the chart (`render_char
 whole `compose_digest`; medians are printed with the floor measured in the same run: a bare
 800×450 matplotlib figure encoded to PNG the same way (what any chart costs at minimum).
 Target: under 40 ms per digest.
+
+Then the weekly pass: `supervisors` more supervisors (each following one, two or all four
+districts: 50 to 200 units) and one `scheduler.jobs.digest_pass` over everyone, timed three
+times (the outbox emptied in between): the amortised time per digest is what must stay under
+1/25 s for composing to keep up with the sender's 25 messages/s. For comparison, the same pass
+with a per-person composer (no batch: what digest_pass did before).
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 
 from bot.chart import render_chart
 from bot.digest_text import render_digest
-from scheduler.digest import compose_digest, digest_data
+from scheduler.digest import compose_digest, digest_data, digest_data_many
+from scheduler.jobs import digest_pass
 from storage.db import Database, create_engine, normalise_url
 from storage.models import (
     ROLE_SUPERVISOR,
@@ -233,7 +241,9 @@ async def median_ms(fn: Callable[[], Awaitable[Any]], runs: int) -> tuple[float,
     return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
-async def measure(label: str, db: Database, units: int, runs: int) -> dict[str, float]:
+async def measure(
+    label: str, db: Database, units: int, runs: int, supervisors: int
+) -> dict[str, float]:
     person_id = await build(db, units)
     async with db.read() as session:
         person = await session.get(Person, person_id)
@@ -268,7 +278,9 @@ async def measure(label: str, db: Database, units: int, runs: int) -> dict[str, 
         for name, step in steps.items():
             result[name], result[f"{name}_cpu"] = await median_ms(step, runs)
         message = await compose_digest(session, person, NOW)
+        queries = await count_queries(db, lambda: compose_digest(session, person, NOW))
     assert message is not None and message.photo is not None
+    result["queries"] = queries
     result["chars"] = len(message.text)
     result["png_kb"] = len(message.photo) / 1024
     result["units"] = expected
@@ -278,9 +290,88 @@ async def measure(label: str, db: Database, units: int, runs: int) -> dict[str, 
     )
     print(
         f"[{label}] {expected} units, {runs} runs, medians: {summary}; "
-        f"text {len(message.text)} chars, PNG {result['png_kb']:.1f} KB"
+        f"text {len(message.text)} chars, PNG {result['png_kb']:.1f} KB; {queries} queries"
     )
+    result.update(await measure_pass(label, db, supervisors))
     return result
+
+
+async def count_queries(db: Database, fn: Callable[[], Awaitable[Any]]) -> int:
+    """How many statements `fn` sends to the database."""
+    seen = [0]
+
+    def count(*_: Any) -> None:
+        seen[0] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await fn()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    return seen[0]
+
+
+async def add_supervisors(db: Database, count: int) -> list[int]:
+    """`count` supervisors following one, two or all four districts (ids 2-5)."""
+    async with db.write() as session:
+        result = await session.execute(
+            insert(Person).returning(metadata.tables["person"].c.id),
+            [
+                {"full_name": f"Cán bộ giám sát {i + 1}", "created_at": CREATED}
+                for i in range(count)
+            ],
+        )
+        ids = [int(i) for i in result.scalars().all()]
+        roles = []
+        for i, pid in enumerate(ids):
+            followed = (
+                [2, 3, 4, 5] if i % 3 == 0 else [2 + i % 4, 2 + (i + 1) % 4][: 1 + i % 3 // 2]
+            )
+            roles += [
+                {"person_id": pid, "kind": ROLE_SUPERVISOR, "unit_id": u, "created_at": CREATED}
+                for u in followed
+            ]
+        await session.execute(insert(Role), roles)
+    return ids
+
+
+async def _one_by_one(session: Any, person: Person, now: datetime) -> Any:
+    """The per-person composer: `digest_pass` cannot batch a plain function."""
+    return await compose_digest(session, person, now)
+
+
+async def measure_pass(label: str, db: Database, supervisors: int) -> dict[str, float]:
+    """Amortised time per digest of whole weekly passes (batched and one by one)."""
+    await add_supervisors(db, supervisors)
+    found: dict[str, float] = {}
+    for name, composer in (("pass", compose_digest), ("pass_single", _one_by_one)):
+        wall, cpu = [], []
+        for _ in range(3 if name == "pass" else 1):
+            async with db.write() as session:
+                await session.execute(text("DELETE FROM outbox"))
+            start, start_cpu = time.perf_counter(), time.process_time()
+            sent = await digest_pass(db, NOW, composer)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        found[name] = statistics.median(wall) * 1000 / sent
+        found[f"{name}_cpu"] = statistics.median(cpu) * 1000 / sent
+        found["recipients"] = sent
+    async with db.read() as session:
+        ids = [int(i) for i in (await session.execute(text("SELECT id FROM person"))).scalars()]
+        start, start_cpu = time.perf_counter(), time.process_time()
+        await digest_data_many(session=session, person_ids=ids, now=NOW)
+        found["pass_data"] = (time.perf_counter() - start) * 1000 / len(ids)
+        found["pass_data_cpu"] = (time.process_time() - start_cpu) * 1000 / len(ids)
+        found["pass_queries"] = await count_queries(
+            db, lambda: digest_data_many(session=session, person_ids=ids, now=NOW)
+        )
+    print(
+        f"[{label}] digest_pass over {found['recipients']:.0f} recipients, per digest: "
+        f"batched {found['pass']:.1f} ms (CPU {found['pass_cpu']:.1f}; data "
+        f"{found['pass_data']:.1f} ms, {found['pass_queries']:.0f} queries for all), one by one "
+        f"{found['pass_single']:.1f} ms (CPU {found['pass_single_cpu']:.1f})"
+    )
+    return found
 
 
 async def _pg_admin(url: str, sql: str) -> None:
@@ -290,12 +381,14 @@ async def _pg_admin(url: str, sql: str) -> None:
     await engine.dispose()
 
 
-async def main(units: int, runs: int, postgres: str | None) -> dict[str, dict[str, float]]:
+async def main(
+    units: int, runs: int, supervisors: int, postgres: str | None
+) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         try:
-            results["SQLite"] = await measure("SQLite", db, units, runs)
+            results["SQLite"] = await measure("SQLite", db, units, runs, supervisors)
         finally:
             await db.dispose()
     if postgres:
@@ -303,7 +396,7 @@ async def main(units: int, runs: int, postgres: str | None) -> dict[str, dict[st
         await _pg_admin(postgres, f'CREATE DATABASE "{name}"')
         db = Database.from_url(str(normalise_url(postgres).set(database=name)))
         try:
-            results["PostgreSQL"] = await measure("PostgreSQL", db, units, runs)
+            results["PostgreSQL"] = await measure("PostgreSQL", db, units, runs, supervisors)
         finally:
             await db.dispose()
             await _pg_admin(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -311,17 +404,16 @@ async def main(units: int, runs: int, postgres: str | None) -> dict[str, dict[st
 
 
 FINDINGS = (
-    "Rendering meets the target: text and chart together take about 20 ms of CPU, the chart "
-    "about 4 times the bare-figure floor. How the chart got there, on this machine: drawn in two "
-    "matplotlib Axes, 75-85 ms wall per chart (the tick machinery and some 30 text objects); "
-    "bars drawn straight on the figure, about 40 ms of CPU; now the static frame (grid, percent "
-    "labels, titles, level names, legend) is rendered once per language and set of levels, kept "
-    "in a small cache and composited under the bars, so only about 10 short labels are laid out "
-    "per digest. The whole digest does not meet 40 ms: the data takes 35-40 ms of CPU in some 30 "
-    "queries (figures now and a week ago through storage.figures, the shortcomings, the overdue "
-    "and late lists, the unreachable people), most of it SQLAlchemy and driver overhead per "
-    "query rather than SQL execution. A weekly pass for 1,000 supervisors is about a minute of "
-    "CPU."
+    "Where the time goes (cProfile, SQLite): one digest alone (/tonghop, the CLI) is about 60% "
+    "data, mostly building and compiling SQLAlchemy statements for some 15 small queries (roles, "
+    "campaign, figures now and a week ago, overdue and late lists, shortcomings, people, "
+    "languages, unreachable people), and the chart (its frame cached per language, levels, bars "
+    "and threshold; 4 texts laid out per chart, down from 14): it stays just above 40 ms, more on"
+    " PostgreSQL where every query is a round trip. The weekly pass composes 1,000 recipients per"
+    " call: the campaign is loaded once, the figures, lists, languages and unreachable people are"
+    " one statement each for all of them, and only the shortcomings remain one query per person "
+    "(storage.shortcomings takes one scope), so a digest costs about 21-25 ms in the pass on both"
+    " engines, two thirds of it rendering: composing keeps up with the 25 messages/s sender."
 )
 
 
@@ -340,7 +432,12 @@ def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, comma
         "figures now and a week ago, overdue and late lists, shortcomings, unreachable people), "
         "the text (`bot.digest_text.render_digest`), the chart (`bot.chart.render_chart`) and the "
         "whole `compose_digest`. The floor, measured in the same run, is a bare 800×450 "
-        "matplotlib figure encoded to PNG the same way.",
+        "matplotlib figure encoded to PNG the same way. Then the weekly pass: "
+        f"{results[engines[0]]['recipients']:.0f} recipients (the supervisor above and "
+        "supervisors of one, two or four districts, 50 to 200 units each), one "
+        "`scheduler.jobs.digest_pass` with `compose_digest` (batched, median of 3 passes) and one "
+        "with a plain per-person composer (what the pass did before), divided by the digests "
+        "queued; the pass must stay under 40 ms a digest to keep up with 25 messages/s.",
         "",
         f"Machine: {platform.machine()} VM, Python {platform.python_version()}, shared with other "
         "benchmarks while measured. Target: under 40 ms per digest.",
@@ -363,6 +460,28 @@ def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, comma
             f"{results[e][key]:.1f} ms (CPU {results[e][key + '_cpu']:.1f} ms)" for e in engines
         ]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| queries per digest | "
+        + " | ".join(f"{results[e]['queries']:.0f}" for e in engines)
+        + " |"
+    )
+    passes = (
+        ("weekly pass, batched: per digest", "pass"),
+        ("weekly pass, its data only: per digest", "pass_data"),
+        ("weekly pass, one by one (before): per digest", "pass_single"),
+    )
+    for title, key in passes:
+        cells = [
+            f"{results[e][key]:.1f} ms (CPU {results[e][key + '_cpu']:.1f} ms)" for e in engines
+        ]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| weekly pass: recipients / queries for all their data | "
+        + " | ".join(
+            f"{results[e]['recipients']:.0f} / {results[e]['pass_queries']:.0f}" for e in engines
+        )
+        + " |"
+    )
     lines.append(
         "| text length / PNG size | "
         + " | ".join(
@@ -391,10 +510,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--supervisors", type=int, default=500)
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--write-doc", action="store_true")
     args = parser.parse_args()
-    found = asyncio.run(main(args.units, args.runs, args.postgres))
+    found = asyncio.run(main(args.units, args.runs, args.supervisors, args.postgres))
     if args.write_doc:
         command = "python -m bench.digest_render" + (" --postgres URL" if args.postgres else "")
+        if args.supervisors != 500:
+            command += f" --supervisors {args.supervisors}"
         write_doc(found, args.units, args.runs, command)
