@@ -39,6 +39,7 @@ from storage.models import (
     Invite,
     Outbox,
     Person,
+    ProcessedUpdate,
     Role,
 )
 
@@ -228,6 +229,46 @@ async def _scrub_outbox(session: AsyncSession, person_id: int, secrets: _Secrets
     return changed
 
 
+async def _scrub_replies(session: AsyncSession, secrets: _Secrets) -> int:
+    """Replies stored with processed updates (re-sent on a replay, pruned after 7 days): those
+    sent to the person's accounts are dropped, others lose the person's name and phone."""
+    conditions: list[ColumnElement[bool]] = []
+    mention = _mentions(col(ProcessedUpdate.replies), [*secrets.texts, *secrets.accounts])
+    if mention is not None:
+        conditions.append(mention)
+    if not conditions:
+        return 0
+    rows = (
+        await session.execute(
+            select(
+                col(ProcessedUpdate.channel),
+                col(ProcessedUpdate.update_id),
+                col(ProcessedUpdate.replies),
+            ).where(col(ProcessedUpdate.replies).is_not(None), or_(*conditions))
+        )
+    ).all()
+    changed = 0
+    for channel, update_id, replies in rows:
+        to_them = any(
+            str(reply.get("chat_id")) in secrets.accounts
+            for reply in replies or []
+            if isinstance(reply, dict)
+        )
+        clean = None if to_them else secrets.scrub(replies, about_person=False)
+        if clean != replies:
+            await session.execute(
+                update(ProcessedUpdate)
+                .where(
+                    col(ProcessedUpdate.channel) == channel,
+                    col(ProcessedUpdate.update_id) == update_id,
+                )
+                .values(replies=clean)
+                .execution_options(synchronize_session=False)
+            )
+            changed += 1
+    return changed
+
+
 async def forget_person(
     *,
     session: AsyncSession,
@@ -306,6 +347,7 @@ async def forget_person(
     )
     audit_rows = await _scrub_audit(session, person_id, secrets, invite_ids)
     outbox_rows = await _scrub_outbox(session, person_id, secrets)
+    await _scrub_replies(session, secrets)
 
     await session.execute(
         update(Person)
