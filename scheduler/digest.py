@@ -5,8 +5,8 @@ one message (text from `bot.digest_text`, chart from `bot.chart`). `digest_data`
 `compose_digest` are the same path for one person (/tonghop, the CLI); `compose_digest` also
 offers `.many`, so `scheduler.jobs.digest_pass` composes its recipients in batches.
 
-Batching, per batch of people and per open campaign: the campaign is loaded once and lent to
-every helper (`storage.figures.reuse_campaign`); the figures now and a week earlier of everyone
+Batching, per batch of people and per open campaign: the campaign is loaded once and its context
+passed to every helper; the figures now and a week earlier of everyone
 come from `figures_for_people` (one grouped statement per as-of time); the overdue and late lists
 are one statement each for everyone (window functions cut each person's list at `LIST_CAP`);
 the shortcomings stay one query per person (`storage.shortcomings.find_shortcomings` takes one
@@ -52,7 +52,6 @@ from storage.figures import (
     expected_rows,
     figures_for_people,
     load_campaign,
-    reuse_campaign,
     scope_chunks,
     scoped_units,
 )
@@ -286,6 +285,7 @@ async def _campaign_digests(
             campaign_id=ctx.id,
             as_of=now,
             unit_filter=visible_units_condition(scopes[pid]),
+            context=ctx,
         )
         digests[pid] = CampaignDigest(
             figures[pid], overdue.get(pid, UnitList((), 0)), late[pid], tuple(shortcomings)
@@ -378,8 +378,7 @@ async def digest_data_many(
     campaigns: dict[int, list[CampaignDigest]] = {}
     for campaign_id in campaign_ids:
         ctx = await load_campaign(session=session, campaign_id=campaign_id)
-        with reuse_campaign(session, ctx):
-            found = await _campaign_digests(session, ctx, now, scopes, units)
+        found = await _campaign_digests(session, ctx, now, scopes, units)
         for pid, digest in found.items():
             campaigns.setdefault(pid, []).append(digest)
     people = await _people(session, sorted(campaigns))

@@ -20,8 +20,7 @@ key is hard-coded. Everything is computed by set-based GROUP BY queries; nothing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -293,44 +292,17 @@ class CampaignContext:
     deadline_ends: Mapping[int, datetime]  # deadline id -> end of its day (exclusive), UTC
     deadline_rows: tuple[tuple[int, int, str, date], ...]  # (id, deliverable id, level, due)
     levels: tuple[LevelInfo, ...] = ()  # every level some deliverable applies to, by rank
+    # Campaign-wide carrier lookups made with this context (the same answer whatever the scope),
+    # so a caller reusing the context for many scopes asks once.
+    carrier_memo: dict[tuple[str, ...], dict[str, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def key_of(self, deliverable_id: int) -> str:
         return next(d.key for d in self.deliverables if d.id == deliverable_id)
 
 
-# session.info key: the contexts `reuse_campaign` lends, campaign id -> (context, lookups).
-_REUSED = "storage.figures.reused_campaigns"
-
-
-@contextmanager
-def reuse_campaign(session: AsyncSession, ctx: CampaignContext) -> Iterator[None]:
-    """Inside the block, `load_campaign(campaign_id=ctx.id)` on this session returns `ctx` without
-    a query, and the campaign-wide carrier lookup (`choose_carriers`) is asked once. For a caller
-    that runs helpers taking no `context` (storage.shortcomings) for many scopes in one read
-    transaction (the weekly digest); the session's own view does not change inside it."""
-    lent: dict[int, tuple[CampaignContext, dict[tuple[str, ...], dict[str, int]]]]
-    lent = session.info.setdefault(_REUSED, {})
-    previous = lent.get(ctx.id)
-    lent[ctx.id] = (ctx, {})
-    try:
-        yield
-    finally:
-        if previous is None:
-            lent.pop(ctx.id, None)
-        else:
-            lent[ctx.id] = previous
-
-
-def _reused(
-    session: AsyncSession, campaign_id: int
-) -> tuple[CampaignContext, dict[tuple[str, ...], dict[str, int]]] | None:
-    lent = session.info.get(_REUSED)
-    return lent.get(campaign_id) if lent else None
-
-
 async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignContext:
-    if (reused := _reused(session, campaign_id)) is not None:
-        return reused[0]
     row = (
         await session.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id))
     ).one_or_none()
@@ -509,13 +481,10 @@ async def _carriers_campaign_wide(
     (one EXISTS query; the same answer whatever the scope)."""
     if not missing or not ctx.deliverables:
         return {}
-    reused = _reused(session, ctx.id)
-    if reused is not None and reused[0] is ctx:
-        remembered = reused[1]
-        if tuple(missing) not in remembered:
-            remembered[tuple(missing)] = await _carriers_lookup(ctx, missing, session=session)
-        return dict(remembered[tuple(missing)])
-    return await _carriers_lookup(ctx, missing, session=session)
+    key = tuple(missing)
+    if key not in ctx.carrier_memo:
+        ctx.carrier_memo[key] = await _carriers_lookup(ctx, missing, session=session)
+    return dict(ctx.carrier_memo[key])
 
 
 async def _carriers_lookup(

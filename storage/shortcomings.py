@@ -88,11 +88,14 @@ async def find_shortcomings(
     as_of: datetime,
     root_path: str | None = None,
     unit_filter: ColumnElement[bool] | None = None,
+    context: CampaignContext | None = None,
 ) -> list[Shortcoming]:
     """Every shortcoming kind that has at least one unit, in the order of `KINDS`; units in tree
     order. MISSING_REPORT comes once per deliverable (params: deliverable key and names)."""
     require_aware(as_of)
-    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    ctx = context or await load_campaign(session=session, campaign_id=campaign_id)
+    if ctx.id != campaign_id:
+        raise ValueError("the campaign context belongs to another campaign")
     threshold = _threshold(ctx.essay_rate_threshold)
     flags: dict[str, ColumnElement[bool]] = {
         SHORT_SESSION: VERSION.c.duration_halfdays < ctx.min_session_halfdays,

@@ -98,3 +98,28 @@ async def test_scope_limits_the_units(db: Database) -> None:
         )
     assert [s.kind for s in found] == [NO_ACTION_PROGRAM, MISSING_REPORT, MISSING_REPORT]
     assert _codes(found, MISSING_REPORT) == [["C21"], ["H2", "C21"]]
+
+
+async def test_a_loaded_context_gives_the_same_answer_and_must_match_the_campaign(
+    db: Database,
+) -> None:
+    import pytest
+
+    from storage.figures import load_campaign
+
+    async with db.write() as session:
+        ref = await reference_tree(session)
+    async with db.read() as session:
+        ctx = await load_campaign(session=session, campaign_id=ref.campaign_id)
+        plain = await find_shortcomings(session=session, campaign_id=ref.campaign_id, as_of=AS_OF)
+        reused = [
+            await find_shortcomings(
+                session=session, campaign_id=ref.campaign_id, as_of=AS_OF, context=ctx
+            )
+            for _ in range(2)  # the second call uses the context's remembered lookups
+        ]
+        assert reused == [plain, plain]
+        with pytest.raises(ValueError, match="another campaign"):
+            await find_shortcomings(
+                session=session, campaign_id=ref.campaign_id + 1, as_of=AS_OF, context=ctx
+            )
