@@ -369,7 +369,10 @@ async def test_thirty_to_one_chat_do_not_stretch_a_fan_out_to_3000_chats(db: Dat
     assert channel.texts_to(burst_chat) == [f"b{j:02d}" for j in range(30)]
     burst = channel.times_to(burst_chat)
     assert min(b - a for a, b in itertools.pairwise(burst)) >= 1.0 - 1e-9
-    assert burst[28] <= 31.0  # served about once a second from the start, not after the rest
+    # Served about once a second from the start, not after the other 3,000 (~120 s). The first
+    # claim's timing against the virtual clock depends on the database's real latency, so allow
+    # a few seconds of start-up (seen: 29-32 s) while still failing the "after the rest" case.
+    assert burst[28] <= 35.0
 
 
 async def test_a_cooling_chat_does_not_delay_other_chats(db: Database) -> None:
