@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.answers import fold
 from storage.audit import record, record_many
 from storage.clock import require_aware
 from storage.models import (
@@ -493,17 +494,24 @@ async def list_people(
 # --- import --------------------------------------------------------------------------------
 
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-ROLE_ALIASES = {
+# Role words as people write them (files, chat), matched without case, spaces or diacritics.
+ROLE_WORDS = {
     "admin": ROLE_ADMIN,
-    "quản trị": ROLE_ADMIN,
-    "quan tri": ROLE_ADMIN,
+    "quantri": ROLE_ADMIN,
     "supervisor": ROLE_SUPERVISOR,
-    "theo dõi": ROLE_SUPERVISOR,
-    "theo doi": ROLE_SUPERVISOR,
+    "theodoi": ROLE_SUPERVISOR,
+    "giamsat": ROLE_SUPERVISOR,
     "reporter": ROLE_REPORTER,
-    "báo cáo": ROLE_REPORTER,
-    "bao cao": ROLE_REPORTER,
+    "baocao": ROLE_REPORTER,
+    "bithu": ROLE_REPORTER,
 }
+
+
+def role_from_word(text: str) -> str | None:
+    """The role a word names ("Báo cáo", "bao cao", "bíthư", "supervisor" ...), or None."""
+    return ROLE_WORDS.get(fold(text).replace(" ", ""))
+
+
 IMPORT_COLUMNS = ("name", "phone", "role", "units")
 
 
@@ -615,7 +623,7 @@ async def _validate(
             )
             bad = True
         raw_role = str(_cell(row, "role") or "").strip()
-        kind = ROLE_ALIASES.get(raw_role.lower())
+        kind = role_from_word(raw_role)
         if kind is None:
             problems.append(
                 ImportProblem(line_no, "people.import.error.unknown_role", {"role": raw_role})

@@ -267,3 +267,15 @@ async def test_import_uses_given_line_numbers(db: Database, now: datetime) -> No
         async with db.write() as session:
             await import_people(session=session, rows=rows, now=now)
     assert [(p.line, p.params) for p in caught.value.problems] == [(40, {"code": "ZZ"})]
+
+
+def test_role_words_from_files_and_chat_are_one_rule() -> None:
+    from storage.people import role_from_word
+
+    for word in ("Báo cáo", "bao cao", "bíthư", "BI THU", "reporter"):
+        assert role_from_word(word) == "reporter", word
+    for word in ("Theo dõi", "giám sát", "supervisor"):
+        assert role_from_word(word) == "supervisor", word
+    for word in ("Quản trị", "quantri", "admin"):
+        assert role_from_word(word) == "admin", word
+    assert role_from_word("thư ký") is None

@@ -47,44 +47,17 @@ from storage.db import Database
 from storage.invites import INVITE_IDENTITY, create_invite, invite_link
 from storage.models import (
     CHANNEL_TELEGRAM,
-    ROLE_ADMIN,
-    ROLE_REPORTER,
     ROLE_SUPERVISOR,
     Campaign,
     Unit,
 )
-from storage.people import grant_role, revoke_role
+from storage.people import grant_role, revoke_role, role_from_word
 from storage.units import get_unit
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 EXPORT_PREFIX = "xuat:"
 MAX_CAPTION = 1024
 
-# Role words as cadres type them (lower case; two-word forms are matched before one-word ones).
-ROLE_WORDS = {
-    "bithu": ROLE_REPORTER,
-    "bíthư": ROLE_REPORTER,
-    "bí thư": ROLE_REPORTER,
-    "bi thu": ROLE_REPORTER,
-    "baocao": ROLE_REPORTER,
-    "báocáo": ROLE_REPORTER,
-    "báo cáo": ROLE_REPORTER,
-    "bao cao": ROLE_REPORTER,
-    "reporter": ROLE_REPORTER,
-    "giamsat": ROLE_SUPERVISOR,
-    "giám sát": ROLE_SUPERVISOR,
-    "giam sat": ROLE_SUPERVISOR,
-    "theodoi": ROLE_SUPERVISOR,
-    "theodõi": ROLE_SUPERVISOR,
-    "theo dõi": ROLE_SUPERVISOR,
-    "theo doi": ROLE_SUPERVISOR,
-    "supervisor": ROLE_SUPERVISOR,
-    "quantri": ROLE_ADMIN,
-    "quảntrị": ROLE_ADMIN,
-    "quản trị": ROLE_ADMIN,
-    "quan tri": ROLE_ADMIN,
-    "admin": ROLE_ADMIN,
-}
 PERSON_WORDS = {"nguoi", "người", "person"}
 REMOVE_WORDS = {"bo", "bỏ", "xoa", "xóa", "xoá", "remove"}
 OPEN_WORDS = {"mo", "mở", "open"}
@@ -323,11 +296,10 @@ def export_callback(
 
 def parse_role(args: list[str]) -> tuple[str | None, list[str]]:
     """The role named by the first one or two words, and the words after it."""
-    words = [a.lower() for a in args]
-    if len(words) >= 2 and f"{words[0]} {words[1]}" in ROLE_WORDS:
-        return ROLE_WORDS[f"{words[0]} {words[1]}"], args[2:]
-    if words and words[0] in ROLE_WORDS:
-        return ROLE_WORDS[words[0]], args[1:]
+    if len(args) >= 2 and (role := role_from_word(args[0] + args[1])) is not None:
+        return role, args[2:]
+    if args and (role := role_from_word(args[0])) is not None:
+        return role, args[1:]
     return None, args
 
 
