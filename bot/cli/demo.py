@@ -12,6 +12,7 @@ from bot.cli import common
 from bot.demo.outputs import DemoFiles, write_outputs
 from bot.demo.simulate import Simulation
 from bot.demo.world import build_world
+from bot.i18n import t
 from storage.db import Database
 
 DEMO_START = datetime(2016, 5, 20, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -36,7 +37,7 @@ async def run_demo(
     try:
         world = await build_world(db, now=DEMO_START, units=units, seed=seed)
         with common.progress() as bar:
-            task = bar.add_task("Mô phỏng đợt học tập", total=(end - DEMO_START.date()).days + 1)
+            task = bar.add_task(t("cli.demo.progress"), total=(end - DEMO_START.date()).days + 1)
 
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
@@ -63,9 +64,7 @@ def register(app: typer.Typer) -> None:
         """Chạy bản trình diễn ngoại tuyến (không cần token, không cần mạng)."""
         _sim, files = common.run(run_demo(output, units=units, seed=seed))
         common.console.print(files.summary.read_text(encoding="utf-8"))
-        common.console.print("Các tệp đã ghi:")
+        common.console.print(t("cli.demo.files"))
         for path in files.all():
             common.console.print(f"  {path}")
-        common.console.print(
-            "Chạy thật với Telegram: CADREBOT_TELEGRAM_TOKEN=... cadrebot init && cadrebot run"
-        )
+        common.console.print(t("cli.demo.go_live"))

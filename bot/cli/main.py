@@ -28,11 +28,14 @@ def init() -> None:
                 await ensure_default_levels(session=session)
             return result
 
+    from bot.i18n import t
+
     before, after = common.run(_init())
     if before == after:
-        common.console.print(f"Cơ sở dữ liệu đã ở phiên bản mới nhất ({after}).")
+        common.console.print(t("cli.init.current", revision=after))
     else:
-        common.console.print(f"Đã nâng cấp cơ sở dữ liệu: {before or 'trống'} → {after}.")
+        empty = t("cli.init.empty")
+        common.console.print(t("cli.init.upgraded", before=before or empty, after=after))
 
 
 def _register() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from bot.cli import common
 from bot.i18n import t
+from storage.clock import system_clock
 from storage.unit_import import RowError, UnitImportError, UnitRow, read_units_file
 from storage.units import (
     ImportResult,
@@ -72,7 +72,7 @@ async def _import(rows: list[UnitRow], errors: list[RowError]) -> ImportResult |
         try:
             async with db.write() as session:
                 return await import_units(
-                    session=session, rows=rows, now=datetime.now(UTC), progress=bar
+                    session=session, rows=rows, now=system_clock(), progress=bar
                 )
         except UnitImportError as exc:
             return exc.errors
