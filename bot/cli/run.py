@@ -3,9 +3,10 @@ that has a token — Telegram, Zalo or both —, the outbox sender, and, in the 
 catch-up and the scheduled jobs) until SIGINT/SIGTERM. Telegram uses long polling by default;
 with --webhook, our webhook server (bot/telegram/webhook.py: it answers 200 only after the
 update is processed, so Telegram retries what a crash interrupted) on CADREBOT_WEBHOOK_LISTEN:
-CADREBOT_WEBHOOK_PORT at CADREBOT_WEBHOOK_PATH (the secret-token header checked when
-CADREBOT_WEBHOOK_SECRET is set), with `GET /healthz` on the same port. Zalo uses its webhook when
-CADREBOT_ZALO_WEBHOOK_URL is set, long polling otherwise.
+CADREBOT_WEBHOOK_PORT at CADREBOT_WEBHOOK_PATH (CADREBOT_WEBHOOK_SECRET is mandatory: without it
+the command refuses to start with one line; the secret-token header is checked), with
+`GET /healthz` on the same port. Zalo uses its webhook when CADREBOT_ZALO_WEBHOOK_URL is set
+(with CADREBOT_ZALO_WEBHOOK_SECRET, mandatory too), long polling otherwise.
 
 The tokens and webhook secrets are never logged nor printed: httpx's request log (which prints
 URLs containing the token) is silenced, every log record (and its traceback) is scrubbed of them,
@@ -25,6 +26,7 @@ import typer
 from telegram.error import InvalidToken
 
 from bot.cli import common
+from bot.i18n import t
 from bot.runtime import run_service, telegram_enabled
 from bot.settings import Settings
 from bot.zalo.run import zalo_enabled
@@ -162,6 +164,10 @@ def register(app: typer.Typer) -> None:
             raise common.fail(
                 "Chế độ webhook của Zalo cần địa chỉ công khai: đặt CADREBOT_ZALO_WEBHOOK_URL."
             )
+        if webhook and telegram and not config.webhook_secret:
+            raise common.fail(t("cli.run.webhook_secret_missing"))
+        if zalo and config.zalo_webhook_url and not config.zalo_webhook_secret:
+            raise common.fail(t("cli.run.zalo_webhook_secret_missing"))
         configure_logging(config)
         secrets = secrets_of(config)
         try:

@@ -4,8 +4,11 @@ python-telegram-bot's webhook server answers 200 as soon as the update is queued
 never retries it, and a kill before the handler commits lost it (the person got silence). Here a
 POST to the webhook path:
 
-- without the right `X-Telegram-Bot-Api-Secret-Token` (when CADREBOT_WEBHOOK_SECRET is set):
-  403, nothing processed;
+- without the right `X-Telegram-Bot-Api-Secret-Token`: 403, nothing processed. The secret is
+  mandatory (`start_webhook` refuses to start without CADREBOT_WEBHOOK_SECRET) and is checked
+  from the headers alone, before any byte of the body is read (`stream_request_body`);
+- a body over `MAX_BODY` (1 MB; a real update is a few KB): 413, from its Content-Length before
+  reading it, or as soon as a streamed body passes the cap;
 - with a body that is not a JSON update: 400;
 - otherwise the update is processed through the application's update processor
   (`processing.process`: the concurrency limit, one person's updates in arrival order) and the
@@ -21,6 +24,10 @@ keeps one slow handler (an export waiting on the rate limiter) from doing that. 
 in those extra seconds can lose that update.
 
 `GET /healthz` answers "ok" on the same port (for the load balancer).
+
+Connections: one idle for `IDLE_TIMEOUT` (also the wait for a request's headers) or a body
+taking longer than `BODY_TIMEOUT` is closed, so idle half-open connections cannot pile up; the
+log records of the HTTP server and of the event loop are rate-limited (`bot.log_limit`).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import tornado.httpserver
 import tornado.web
 from telegram import Update
 
+from bot.log_limit import limit_server_logs
 from bot.settings import Settings
 from bot.telegram.processing import TelegramApp, process, watch_failures
 
@@ -47,6 +55,14 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROCESS_TIMEOUT = 50.0  # seconds before an update still processing is answered 200 anyway
 MAX_CONNECTIONS = 40  # Telegram's default: updates it may send at once
 STOP_GRACE = 10.0  # seconds the updates in progress may take to finish on stop
+MAX_BODY = 1024 * 1024  # bytes; Telegram's updates are a few KB
+IDLE_TIMEOUT = 75.0  # seconds a connection may stay idle (or take to send its headers)
+BODY_TIMEOUT = 30.0  # seconds a request may take to send its body
+
+
+class MissingWebhookSecret(ValueError):
+    """Webhook mode without CADREBOT_WEBHOOK_SECRET: anyone reaching the port could post updates
+    as any user."""
 
 
 class HealthHandler(tornado.web.RequestHandler):
@@ -65,26 +81,54 @@ class _Receiver:
     running: set[asyncio.Task[bool]] = field(default_factory=set)
 
 
+@tornado.web.stream_request_body
 class UpdateHandler(tornado.web.RequestHandler):
     receiver: _Receiver
 
     def initialize(self, receiver: _Receiver) -> None:
         self.receiver = receiver
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def prepare(self) -> None:
+        """Refuse from the headers alone: the body of a refused request is never read."""
+        if self.request.method != "POST":
+            return
+        given = self.request.headers.get(SECRET_HEADER, "")
+        secret = self.receiver.secret
+        if secret is None or not hmac.compare_digest(given.encode(), secret.encode()):
+            log.debug("request had a missing or wrong secret token: refused (403)")
+            self._refuse(403)
+            return
+        try:
+            declared = int(self.request.headers.get("Content-Length", "0"))
+        except ValueError:
+            declared = MAX_BODY + 1
+        if declared > MAX_BODY:
+            self._refuse(413)
+            return
+        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+
+    def _refuse(self, status: int) -> None:
+        self.set_status(status)
+        # The unread body must not be taken for the next request on this connection.
+        self.set_header("Connection", "close")
+        self.finish()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > MAX_BODY:
+            raise tornado.web.HTTPError(413)
+        self._chunks.append(chunk)
 
     async def post(self) -> None:
         receiver = self.receiver
-        if receiver.secret is not None:
-            given = self.request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), receiver.secret.encode()):
-                log.debug("request had a missing or wrong secret token: refused (403)")
-                self.set_status(403)
-                return
         try:
-            data = json.loads(self.request.body)
+            data = json.loads(b"".join(self._chunks))
             if not isinstance(data, dict):
                 raise TypeError("not an object")
             update = Update.de_json(data, receiver.application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("webhook request without a valid update: refused (400)")
             self.set_status(400)
             return
@@ -142,7 +186,9 @@ def web_app(
 ) -> tuple[tornado.web.Application, _Receiver]:
     """The tornado application: POST /<webhook path> and GET /healthz."""
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    receiver = _Receiver(application, secret or None, process_timeout)
+    if not secret:
+        raise MissingWebhookSecret("CADREBOT_WEBHOOK_SECRET is required in webhook mode")
+    receiver = _Receiver(application, secret, process_timeout)
     path = "/" + settings.webhook_path.strip("/")
     routes: list[Any] = [
         (path, UpdateHandler, {"receiver": receiver}),
@@ -155,12 +201,19 @@ async def start_webhook(
     application: TelegramApp, settings: Settings, *, process_timeout: float = PROCESS_TIMEOUT
 ) -> WebhookServer:
     """Listen on CADREBOT_WEBHOOK_LISTEN:PORT, then setWebhook (with the secret token), for an
-    initialised application."""
+    initialised application. Raises MissingWebhookSecret without CADREBOT_WEBHOOK_SECRET."""
     if settings.webhook_url is None:
         raise ValueError("CADREBOT_WEBHOOK_URL is not set")
-    watch_failures(application)
     app, receiver = web_app(application, settings, process_timeout)
-    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    watch_failures(application)
+    limit_server_logs()
+    server = tornado.httpserver.HTTPServer(
+        app,
+        xheaders=True,
+        max_body_size=MAX_BODY,
+        idle_connection_timeout=IDLE_TIMEOUT,
+        body_timeout=BODY_TIMEOUT,
+    )
     server.listen(settings.webhook_port, address=settings.webhook_listen)
     running = WebhookServer(server, receiver)
     try:

@@ -3,11 +3,15 @@ health check, on CADREBOT_ZALO_LISTEN:CADREBOT_ZALO_PORT.
 
 - `POST <path>`: one update. Zalo sends the secret given to setWebhook in the
   `X-Bot-Api-Secret-Token` header; a request without it, or with another value, gets 403 and is
-  not processed. The update is handled before the answer (a retry after a timeout is a replay,
-  recognised by the adapter).
+  not processed. Both refusals come from the headers alone, before any byte of the body is read
+  (`stream_request_body`); a body over `MAX_BODY` (1 MB) gets 413. The update is handled before
+  the answer (a retry after a timeout is a replay, recognised by the adapter).
 - `GET <path>/media/<id>?token=...`: a photo published in the `MediaStore` (Zalo fetches the
   digest chart from here).
-- `GET /healthz`: "ok", for the load balancer."""
+- `GET /healthz`: "ok", for the load balancer.
+
+An idle connection is closed after `IDLE_TIMEOUT`, a body that takes longer than `BODY_TIMEOUT`
+too; the server's and the event loop's warnings are rate-limited (`bot.log_limit`)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from bot.log_limit import limit_server_logs
 from bot.settings import Settings
 from bot.zalo.media import MEDIA_SEGMENT, MediaStore
 
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 HEALTH_PATH = "/healthz"
 MAX_BODY = 1024 * 1024
+IDLE_TIMEOUT = 75.0  # seconds a connection may stay idle (or take to send its headers)
+BODY_TIMEOUT = 30.0  # seconds a request may take to send its body
 
 
 class Processor(Protocol):
@@ -58,12 +65,18 @@ def media_base(settings: Settings) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{local_path(settings)}"
 
 
+@tornado.web.stream_request_body
 class _Webhook(tornado.web.RequestHandler):
     def initialize(self, processor: Processor | None, secret: str | None) -> None:
         self.processor = processor
         self.secret = secret
+        self._chunks: list[bytes] = []
+        self._size = 0
 
-    async def post(self) -> None:
+    def prepare(self) -> None:
+        """Refuse from the headers alone: the body of a refused request is never read."""
+        if self.request.method != "POST":
+            return
         given = self.request.headers.get(SECRET_HEADER, "")
         if (
             self.processor is None
@@ -71,11 +84,34 @@ class _Webhook(tornado.web.RequestHandler):
             or not hmac.compare_digest(given.encode(), self.secret.encode())
         ):
             log.warning("zalo webhook request refused: wrong or missing secret")
-            raise tornado.web.HTTPError(403)
-        if len(self.request.body) > MAX_BODY:
-            raise tornado.web.HTTPError(413)
+            self._refuse(403)
+            return
         try:
-            data: Any = json.loads(self.request.body or b"null")
+            declared = int(self.request.headers.get("Content-Length", "0"))
+        except ValueError:
+            declared = MAX_BODY + 1
+        if declared > MAX_BODY:
+            self._refuse(413)
+            return
+        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+
+    def _refuse(self, status: int) -> None:
+        self.set_status(status)
+        # The unread body must not be taken for the next request on this connection.
+        self.set_header("Connection", "close")
+        self.finish()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > MAX_BODY:
+            raise tornado.web.HTTPError(413)
+        self._chunks.append(chunk)
+
+    async def post(self) -> None:
+        assert self.processor is not None  # prepare() refused the request otherwise
+        body = b"".join(self._chunks)
+        try:
+            data: Any = json.loads(body or b"null")
         except ValueError as exc:
             raise tornado.web.HTTPError(400) from exc
         await self.processor.process(data)
@@ -127,7 +163,13 @@ class ZaloServer:
     def start(self, listen: str, port: int) -> int:
         """Listen (port 0: any free port); returns the port."""
         sockets = bind_sockets(port, listen)
-        self.server = HTTPServer(self.app, max_body_size=MAX_BODY)
+        limit_server_logs()
+        self.server = HTTPServer(
+            self.app,
+            max_body_size=MAX_BODY,
+            idle_connection_timeout=IDLE_TIMEOUT,
+            body_timeout=BODY_TIMEOUT,
+        )
         self.server.add_sockets(sockets)
         self.port = int(sockets[0].getsockname()[1])
         return self.port
