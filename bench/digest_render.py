@@ -36,9 +36,9 @@ from typing import Any
 
 from sqlalchemy import event, insert, text
 
-from bot.chart import render_chart
-from bot.digest_text import render_digest
 from scheduler.digest import compose_digest, digest_data, digest_data_many
+from scheduler.digest_chart import render_chart
+from scheduler.digest_text import render_digest
 from scheduler.jobs import digest_pass
 from storage.db import Database, create_engine, normalise_url
 from storage.models import (
@@ -223,7 +223,7 @@ async def build(db: Database, units: int) -> int:
 
 def bare_chart() -> bytes:
     """The floor: an empty 800×450 figure encoded like the digest chart."""
-    from bot.chart import _Canvas, encode_png
+    from scheduler.digest_chart import _Canvas, encode_png
 
     return encode_png(_Canvas().rgba())
 

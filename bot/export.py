@@ -40,8 +40,6 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import percent_value
-from bot.i18n import t
 from storage.figures import (
     CAMPAIGN,
     DEADLINE,
@@ -62,6 +60,8 @@ from storage.figures import (
     unit_rows,
 )
 from storage.forms import FieldType, Form, FormField, answers_from_json, format_answer
+from storage.i18n import t
+from storage.i18n.formatting import percent_value
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO, MEASURES, metadata
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,

@@ -1,92 +1,27 @@
-"""Numbers, percentages, dates and level names the way the reader writes them (Babel).
+"""Re-export shim: numbers, dates and level names by language live in `storage.i18n.formatting`."""
 
-Vietnamese: `94,8%`, `1.234`, `30/9/2016`, "cấp tỉnh và cấp huyện". English: `94.8%`, `1,234`,
-`30 Sep 2016`, "province level and district level".
+from storage.i18n.formatting import (
+    DASH,
+    ONE_DECIMAL,
+    Labelled,
+    date_text,
+    date_vi,
+    level_label,
+    levels_phrase,
+    number,
+    percent,
+    percent_value,
+)
 
-Percentages have one decimal, rounded half up (exact decimal arithmetic, never float rounding).
-The ",0" is dropped only when the rate is exactly 100% or exactly 0% (as the article writes
-"100%"); 9,999 of 10,000 rounds to "100,0%", which tells the reader it is not everyone. A rate
-with nothing to divide by is "—".
-"""
-
-from __future__ import annotations
-
-from collections.abc import Iterable
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Protocol
-
-from babel.dates import format_date
-from babel.lists import format_list
-from babel.numbers import format_decimal
-
-from bot.i18n import t
-
-DASH = "—"
-ONE_DECIMAL = Decimal("0.1")
-
-
-class Labelled(Protocol):
-    @property
-    def label_vi(self) -> str: ...
-
-    @property
-    def label_en(self) -> str: ...
-
-
-def _locale(lang: str) -> str:
-    return "en" if lang == "en" else "vi"
-
-
-def percent_value(numerator: int, denominator: int) -> Decimal | None:
-    """The percentage rounded half up to one decimal, or None when the denominator is 0."""
-    if not denominator:
-        return None
-    with localcontext() as ctx:
-        # Enough digits that the quotient is exact wherever a tie (x,x5) is possible.
-        ctx.prec = 60
-        exact = Decimal(numerator) * 100 / Decimal(denominator)
-        return exact.quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
-
-
-def percent(numerator: int, denominator: int, lang: str = "vi") -> str:
-    """`94,8%` / `94.8%`; `100%` and `0%` only when exact; `—` when the denominator is 0."""
-    value = percent_value(numerator, denominator)
-    if value is None:
-        return DASH
-    if numerator == denominator or numerator == 0:
-        return f"{format_decimal(value, format='#,##0', locale=_locale(lang))}%"
-    return f"{format_decimal(value, format='#,##0.0', locale=_locale(lang))}%"
-
-
-def number(n: int, lang: str = "vi") -> str:
-    """`1.234` in Vietnamese, `1,234` in English."""
-    return format_decimal(n, format="#,##0", locale=_locale(lang))
-
-
-def date_text(day: date, lang: str = "vi") -> str:
-    """`30/9/2016` in Vietnamese (no leading zeros), `30 Sep 2016` in English."""
-    if lang == "en":
-        return format_date(day, "d MMM y", locale="en")
-    return format_date(day, "d/M/y", locale="vi")
-
-
-def date_vi(day: date) -> str:
-    return date_text(day, "vi")
-
-
-def level_label(level: Labelled, lang: str = "vi") -> str:
-    """The level's own label ("Cấp tỉnh"), from its row."""
-    return level.label_en if lang == "en" else level.label_vi
-
-
-def _in_sentence(label: str) -> str:
-    return label[:1].lower() + label[1:]
-
-
-def levels_phrase(levels: Iterable[Labelled], lang: str = "vi") -> str:
-    """Levels named inside a sentence: "cấp tỉnh và cấp huyện", "cấp cơ sở"."""
-    labels = [_in_sentence(level_label(level, lang)) for level in levels]
-    if not labels:
-        return t("figures.levels.none", lang)
-    return format_list(labels, locale=_locale(lang))
+__all__ = [
+    "DASH",
+    "ONE_DECIMAL",
+    "Labelled",
+    "date_text",
+    "date_vi",
+    "level_label",
+    "levels_phrase",
+    "number",
+    "percent",
+    "percent_value",
+]

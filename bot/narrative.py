@@ -10,9 +10,9 @@ from fractions import Fraction
 
 from babel.numbers import format_decimal
 
-from bot.formatting import date_text, levels_phrase, number, percent, percent_value
-from bot.i18n import t
 from storage.figures import Figures, GroupFigures, Rate
+from storage.i18n import t
+from storage.i18n.formatting import date_text, levels_phrase, number, percent, percent_value
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
     LOW_ESSAY_RATE,

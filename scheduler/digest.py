@@ -1,7 +1,8 @@
 """The weekly digest (bản tổng hợp tuần): what one supervisor or admin is told once a week.
 
 `digest_data_many` gathers the data for many people at once, `compose_digests` turns each into
-one message (text from `bot.digest_text`, chart from `bot.chart`). `digest_data` and
+one message (text from `scheduler.digest_text`, chart from `scheduler.digest_chart`; both render
+the types of `scheduler.digest_types`). `digest_data` and
 `compose_digest` are the same path for one person (/tonghop, the CLI); `compose_digest` also
 offers `.many`, so `scheduler.jobs.digest_pass` composes its recipients in batches.
 
@@ -27,7 +28,7 @@ the bot), so their supervisor or admin can call them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +36,13 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
-from bot.i18n import pick_language
+from scheduler.digest_types import (
+    CampaignDigest,
+    DigestData,
+    DigestUnit,
+    UnitList,
+    UnreachablePerson,
+)
 from storage.access import Scope, scopes_of, visible_units_condition
 from storage.clock import require_aware
 from storage.figures import (
@@ -46,7 +52,6 @@ from storage.figures import (
     REPORT,
     UNIT,
     CampaignContext,
-    Figures,
     UnitScope,
     deadline_end,
     expected_rows,
@@ -55,8 +60,10 @@ from storage.figures import (
     scope_chunks,
     scoped_units,
 )
+from storage.i18n import pick_language
+from storage.messages import OutgoingMessage
 from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, ChatIdentity, Person, metadata
-from storage.shortcomings import Shortcoming, find_shortcomings
+from storage.shortcomings import find_shortcomings
 
 CAMPAIGN_OPEN = "open"
 # Units (and unreachable people) fetched per list; the text shows fewer and counts the rest.
@@ -68,57 +75,19 @@ BATCH = 1_000
 ROLE = metadata.tables["role"]
 PERSON = metadata.tables["person"]
 
-
-@dataclass(frozen=True)
-class DigestUnit:
-    code: str
-    name: str
-    level_code: str
-    deliverables: tuple[str, ...]  # keys of the deliverables concerned, in form order
-
-
-@dataclass(frozen=True)
-class UnitList:
-    units: tuple[DigestUnit, ...]  # the first `LIST_CAP`, tree order
-    total: int  # how many units in all
-
-    @property
-    def more(self) -> int:
-        return self.total - len(self.units)
-
-
-@dataclass(frozen=True)
-class UnreachablePerson:
-    person_id: int
-    full_name: str
-    role: str
-    unit_code: str
-    unit_name: str
-    since: datetime
-
-
-@dataclass(frozen=True)
-class CampaignDigest:
-    figures: Figures  # `figures.previous` = one week earlier
-    overdue: UnitList  # no report and the deadline day has ended
-    late: UnitList  # reported after the deadline day
-    shortcomings: tuple[Shortcoming, ...]
-
-    @property
-    def expected(self) -> int:
-        return max((s.expected for s in self.figures.total.status.values()), default=0)
-
-
-@dataclass(frozen=True)
-class DigestData:
-    person_id: int
-    full_name: str
-    lang: str
-    is_admin: bool
-    now: datetime
-    campaigns: tuple[CampaignDigest, ...]
-    unreachable: tuple[UnreachablePerson, ...]
-    unreachable_total: int
+__all__ = [
+    "CampaignDigest",
+    "DigestData",
+    "DigestMessages",
+    "DigestUnit",
+    "UnitList",
+    "UnreachablePerson",
+    "compose_digest",
+    "compose_digests",
+    "digest_data",
+    "digest_data_many",
+    "digest_scope",
+]
 
 
 def digest_scope(scope: Scope) -> Scope | None:
@@ -414,8 +383,8 @@ async def compose_digests(
     """The digest message (text + chart) of each of `people` who gets one (see
     `digest_data_many`), by person id."""
     # Imported here: matplotlib loads only when a digest is actually composed.
-    from bot.chart import render_chart
-    from bot.digest_text import render_digest
+    from scheduler.digest_chart import render_chart
+    from scheduler.digest_text import render_digest
 
     ids = [p.id for p in people if p.id is not None]
     data = await digest_data_many(session=session, person_ids=ids, now=now)

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.clock import require_aware
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Campaign, Person, Role
 from storage.reminders import (
     CAMPAIGN_OPEN,

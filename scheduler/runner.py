@@ -23,7 +23,6 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.settings import Settings
 from scheduler.jobs import (
     DigestComposer,
     DigestSchedule,
@@ -35,6 +34,7 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.models import Campaign
 from storage.reminders import CAMPAIGN_OPEN
+from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -38,18 +38,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import (
-    Channel,
-    OutgoingMessage,
-    PayloadError,
-    RetryAfter,
-    TransientError,
-    Unreachable,
-)
+from scheduler.channels import Channel, RetryAfter, TransientError, Unreachable
 from scheduler.ratelimit import RateLimiter
 from storage import outbox
 from storage.clock import Clock, require_aware
 from storage.db import Database
+from storage.messages import OutgoingMessage, PayloadError
 from storage.models import ChatIdentity, Outbox, Person
 from storage.reminders import parse_hhmm, quiet_hours_end
 

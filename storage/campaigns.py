@@ -47,9 +47,9 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.i18n import t
 from storage import audit
 from storage.forms import Form, FormField, Rule, form_problems
+from storage.i18n import t
 from storage.models import Campaign, Deliverable, DeliverableDeadline, Level, Report, Unit
 
 TEMPLATE_NAME = "nq-xii.yaml"

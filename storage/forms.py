@@ -34,8 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.i18n import t
 from storage.answers import clean_text, fold, format_date, format_int
+from storage.i18n import t
 from storage.models import MEASURES
 
 # Largest whole number a measure column can hold (32-bit INTEGER on PostgreSQL).

@@ -52,10 +52,10 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
-from bot.i18n import pick_language, t
 from storage import outbox
 from storage.clock import require_aware
+from storage.i18n import pick_language, t
+from storage.messages import OutgoingMessage
 from storage.models import (
     ROLE_ADMIN,
     ROLE_REPORTER,

@@ -41,7 +41,6 @@ from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGES, t
 from storage.access import scope_of
 from storage.answers import fold
 from storage.campaigns import deliverables_of
@@ -58,6 +57,7 @@ from storage.forms import (
     parse_answer,
     violation_message,
 )
+from storage.i18n import LANGUAGES, t
 from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit, metadata
 from storage.reports import save_report
 

@@ -10,8 +10,8 @@ from dataclasses import replace
 import matplotlib.image
 from PIL import Image
 
-from bot.chart import HEIGHT_PX, WIDTH_PX, render_chart
 from scheduler.digest import DigestData, digest_data
+from scheduler.digest_chart import HEIGHT_PX, WIDTH_PX, render_chart
 from storage.db import Database
 from storage.models import ROLE_ADMIN
 from tests.factories import make_person, pk

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 import scheduler.digest as digest_module
-from bot.digest_text import MAX_CHARS, _rates, change_text, delta_text, render_digest
 from scheduler import jobs
 from scheduler.digest import DigestData, compose_digest, digest_data, digest_data_many
+from scheduler.digest_text import MAX_CHARS, _rates, change_text, delta_text, render_digest
 from scheduler.jobs import digest_pass
 from storage.db import Database
 from storage.figures import UNIT, GroupFigures, Rate, Status, compute_figures

@@ -1,106 +1,23 @@
-"""What every channel adapter (Telegram, Zalo) offers the sender, and the errors it may raise.
+"""Re-export shim: the outgoing message lives in `storage.messages`, the channel protocol and its
+errors in `scheduler.channels` (the package chain is storage <- scheduler <- bot)."""
 
-An adapter turns its platform's failures into exactly one of three exceptions, so the sender can
-decide without knowing the platform: `RetryAfter` (the platform said when to try again),
-`Unreachable` (the person blocked the bot, never started it, or the chat is gone: retrying will not
-help) and `TransientError` (network trouble, a 5xx: retry with back-off).
-"""
+from scheduler.channels import (
+    Channel,
+    ChannelError,
+    RetryAfter,
+    SendResult,
+    TransientError,
+    Unreachable,
+)
+from storage.messages import OutgoingMessage, PayloadError
 
-from __future__ import annotations
-
-import base64
-import binascii
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-
-class PayloadError(ValueError):
-    """An outbox payload that cannot be turned back into a message."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """A proactive message. `photo` (bytes) or `photo_path` (a file on the sender's machine) makes
-    it a photo with `text` as the caption. `choices` are (label, callback_data) buttons; a channel
-    without buttons (Zalo) shows them as numbered lines."""
-
-    text: str
-    photo: bytes | None = None
-    photo_path: str | None = None
-    choices: list[tuple[str, str]] = field(default_factory=list)
-    html: bool = False
-
-    def to_payload(self) -> dict[str, Any]:
-        """JSON for the outbox. A photo is stored inline as base64 (a digest chart is 30-60 KB), so
-        any sender process on any machine can deliver the row without a shared disk."""
-        payload: dict[str, Any] = {"text": self.text}
-        if self.photo is not None:
-            payload["photo_b64"] = base64.b64encode(self.photo).decode("ascii")
-        if self.photo_path is not None:
-            payload["photo_path"] = self.photo_path
-        if self.choices:
-            payload["choices"] = [[label, data] for label, data in self.choices]
-        if self.html:
-            payload["html"] = True
-        return payload
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> OutgoingMessage:
-        try:
-            text = payload["text"]
-            photo_b64 = payload.get("photo_b64")
-            photo = base64.b64decode(photo_b64, validate=True) if photo_b64 else None
-            choices = [(str(label), str(data)) for label, data in payload.get("choices") or []]
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            raise PayloadError(f"bad outbox payload: {exc}") from exc
-        if not isinstance(text, str):
-            raise PayloadError("bad outbox payload: text is not a string")
-        return cls(
-            text=text,
-            photo=photo,
-            photo_path=payload.get("photo_path"),
-            choices=choices,
-            html=bool(payload.get("html", False)),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    message_id: str
-
-
-class ChannelError(Exception):
-    """Base of the three outcomes an adapter may raise instead of returning a SendResult."""
-
-
-class RetryAfter(ChannelError):
-    """The platform asked us to wait `seconds` before sending to this chat again (HTTP 429)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds} s")
-        self.seconds = float(seconds)
-
-
-class Unreachable(ChannelError):
-    """The person cannot receive messages: blocked the bot (403), never started it, no such chat."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TransientError(ChannelError):
-    """Worth retrying later: network error, timeout, 5xx."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@runtime_checkable
-class Channel(Protocol):
-    """A channel adapter as the sender sees it. `name` matches `ChatIdentity.channel`."""
-
-    name: str
-
-    async def send(self, chat_id: str, message: OutgoingMessage) -> SendResult: ...
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "OutgoingMessage",
+    "PayloadError",
+    "RetryAfter",
+    "SendResult",
+    "TransientError",
+    "Unreachable",
+]

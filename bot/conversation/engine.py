@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import t
 from storage import drafts
 from storage.access import Scope, scope_of
 from storage.answers import fold, format_date
@@ -54,6 +53,7 @@ from storage.forms import (
     suggestions,
     violation_message,
 )
+from storage.i18n import t
 from storage.models import Campaign, Deliverable, Draft, Report, Unit
 from storage.reports import (
     CAMPAIGN_OPEN,

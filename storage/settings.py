@@ -1,0 +1,108 @@
+"""Settings from environment variables and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CADREBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `CADREBOT_X=` (as in .env.example) means "not set", not "set to the empty string".
+        env_ignore_empty=True,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///cadrebot.db"
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_secret: SecretStr | None = None
+    invite_ttl_days: int = Field(default=14, ge=1, le=365)
+    bot_username: str = "cadrebot"
+    send_rate: float = Field(default=25.0, gt=0, le=1000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Seconds between a follower's attempts to become the scheduler leader (PostgreSQL advisory
+    # lock) and between the leader's checks that it still holds it (scheduler/leader.py).
+    leader_interval: float = Field(default=15.0, gt=0, le=300)
+    # Telegram updates processed at once (bot/telegram/processor.py); one person's updates are
+    # still processed one at a time, in order. 1: strictly one update after another.
+    concurrent_updates: int = Field(default=16, ge=1, le=256)
+    # Zalo Bot API (bot/zalo): polling unless zalo_webhook_url is set; the media route for the
+    # digest chart (Zalo's sendPhoto takes a URL) is served by the same server.
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zapps.me/bot"
+    zalo_webhook_url: str | None = None
+    zalo_webhook_secret: SecretStr | None = None
+    zalo_media_url: str | None = None  # public origin of the Zalo server in polling mode
+    zalo_listen: str = "0.0.0.0"
+    zalo_port: int = Field(default=8444, ge=1, le=65535)
+    zalo_webhook_path: str = "/zalo"
+    zalo_send_rate: float = Field(default=10.0, gt=0, le=1000)
+    zalo_max_message: int = Field(default=2000, ge=100, le=2000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                "unknown timezone (expected an IANA name such as Asia/Ho_Chi_Minh)"
+            ) from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must start with sqlite or postgresql")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        raw = value.get_secret_value()
+        allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+        if not 1 <= len(raw) <= 256 or not set(raw) <= allowed:
+            raise ValueError("must be 1-256 characters A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _zalo_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("must be 8-256 characters")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a wrong value raises SettingsError with one line naming the variable.
+
+    The offending value is never echoed, so a secret cannot leak into the message.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"CADREBOT_{field.upper()}: {message}") from None
