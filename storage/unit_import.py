@@ -17,9 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
 OPTIONAL_COLUMNS = ("members", "active")
 CODE_MAX = 64
@@ -217,6 +214,8 @@ def _csv_records(data: bytes) -> tuple[Iterator[tuple[int, list[object]]] | None
 
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[object]]]:
+    from openpyxl import load_workbook  # only when a workbook is read (not at import time)
+
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
@@ -229,6 +228,8 @@ def _xlsx_records(path: Path) -> Iterator[tuple[int, list[object]]]:
 def read_units_file(path: Path) -> tuple[list[UnitRow], list[RowError]]:
     """Every row with a code, and every syntax error (an empty list: the file reads cleanly)."""
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        from openpyxl.utils.exceptions import InvalidFileException
+
         try:
             return rows_from_records(_xlsx_records(path))
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.cli import common
-from bot.demo.outputs import DemoFiles, write_outputs
-from bot.demo.simulate import Simulation
-from bot.demo.world import build_world
 from bot.i18n import t
-from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.demo.outputs import DemoFiles
+    from bot.demo.simulate import Simulation
 
 DEMO_START = datetime(2016, 5, 20, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 DEMO_END = date(2016, 10, 3)
@@ -32,6 +33,12 @@ async def run_demo(
     output: Path, *, units: int, seed: int, end: date = DEMO_END, quiet: bool = False
 ) -> tuple[Simulation, DemoFiles]:
     """Build the world, simulate the campaign and write the files; returns both."""
+    # The simulator loads the whole bot (every channel, charts, workbooks): only when it runs.
+    from bot.demo.outputs import write_outputs
+    from bot.demo.simulate import Simulation
+    from bot.demo.world import build_world
+    from storage.db import Database
+
     database_file = fresh_database(output)
     db = Database.from_url(f"sqlite+aiosqlite:///{database_file}")
     try:

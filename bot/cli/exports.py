@@ -13,14 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import common
 from bot.cli.figures import parse_day
-from bot.export import write_csv, write_xlsx
 from bot.i18n import LANGUAGES, t
 from storage.access import scope_of
 from storage.campaigns import get_campaign
 from storage.clock import end_of_day, system_clock
 from storage.figures import UNIT
 from storage.models import Campaign, Person
-from storage.report_import import ReportImportError, import_reports, read_tables, write_template
 
 FORMATS = ("xlsx", "csv")
 
@@ -70,6 +68,8 @@ async def _export(
             if parsed is None:
                 raise _Refused(t("export.cli.bad_date", lang, value=day))
             as_of = end_of_day(parsed, found.timezone) - timedelta(microseconds=1)
+        from bot.export import write_csv, write_xlsx  # openpyxl: only when exporting
+
         writer = write_xlsx if fmt == "xlsx" else write_csv
         with common.progress() as bar:
             task = bar.add_task(t("export.cli.progress", lang), total=None)
@@ -134,6 +134,8 @@ async def _template(*, campaign: str, output: Path, lang: str) -> list[str]:
     async with common.database() as db, db.read() as session:
         found = await _campaign(session, campaign, lang)
         assert found.id is not None
+        from storage.report_import import write_template  # openpyxl: only for this command
+
         return await write_template(session=session, campaign_id=found.id, output=output, lang=lang)
 
 
@@ -171,6 +173,8 @@ async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None
 async def _import(
     *, path: Path, campaign: str, deliverable: str | None, person_id: int | None, lang: str
 ) -> tuple[int, int, int]:
+    from storage.report_import import import_reports, read_tables
+
     tables = read_tables(path)
     async with common.database() as db, db.write() as session:
         found = await _campaign(session, campaign, lang)
@@ -210,6 +214,8 @@ def import_(
         raise _fail(t("export.cli.bad_lang", "vi", value=lang))
     if not path.is_file():
         raise _fail(t("export.cli.no_file", lang, path=path))
+    from storage.report_import import ReportImportError  # openpyxl: only for this command
+
     try:
         created, updated, unchanged = common.run(
             _import(

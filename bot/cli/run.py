@@ -23,13 +23,10 @@ import signal
 from contextlib import suppress
 
 import typer
-from telegram.error import InvalidToken
 
 from bot.cli import common
 from bot.i18n import t
-from bot.runtime import run_service, telegram_enabled
 from bot.settings import Settings
-from bot.zalo.run import zalo_enabled
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +125,8 @@ async def serve(config: Settings, *, webhook: bool, stop: asyncio.Event | None =
     """Run the whole bot (`bot.runtime.run_service`) until SIGINT/SIGTERM (or until `stop`)."""
     # RetryAfter.retry_after as a timedelta (the adapter reads both; no deprecation warnings).
     os.environ.setdefault("PTB_TIMEDELTA", "true")
+    from bot.runtime import run_service
+
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -154,6 +153,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Chạy bot Telegram và/hoặc Zalo (kênh nào có mã bot) / run the bot on every channel
         that has a token."""
+        # The bot's libraries (python-telegram-bot, the scheduler, the channels) load only here.
+        from telegram.error import InvalidToken
+
+        from bot.runtime import telegram_enabled
+        from bot.zalo.run import zalo_enabled
+
         config = common.settings()
         telegram, zalo = telegram_enabled(config), zalo_enabled(config)
         if not telegram and not zalo:
