@@ -310,7 +310,7 @@ async def test_many_equals_single_on_random_scopes(db: Database, seed: int) -> N
 async def test_many_splits_statements_by_rows(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import storage.figures
+    import storage.figures.many
 
     ref = await _tree(db)
     b = ref.builder
@@ -322,7 +322,7 @@ async def test_many_splits_statements_by_rows(
         whole = await compute_figures_many(
             session=session, campaign_id=ref.campaign_id, as_of=AS_OF, scopes=scopes
         )
-        monkeypatch.setattr(storage.figures, "ROWS_PER_STATEMENT", 2)
+        monkeypatch.setattr(storage.figures.many, "ROWS_PER_STATEMENT", 2)
         split = await compute_figures_many(
             session=session, campaign_id=ref.campaign_id, as_of=AS_OF, scopes=scopes
         )

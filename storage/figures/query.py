@@ -1,0 +1,299 @@
+"""The loaded campaign context and the query pieces shared by figures, shortcomings and digests:
+scope and as-of conditions, the expected rows, and which deliverable carries each measure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.clock import end_of_day
+from storage.figures.values import (
+    CAMPAIGN,
+    DEADLINE,
+    DELIVERABLE,
+    FIGURE_MEASURES,
+    LEVEL,
+    REPORT,
+    UNIT,
+    VERSION,
+    CampaignNotFound,
+    DeliverableInfo,
+    LevelInfo,
+)
+from storage.models import MEASURES
+from storage.tree import in_subtree
+from storage.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class CampaignContext:
+    id: int
+    reference: str
+    name: str
+    timezone: str
+    scope_path: str | None
+    min_session_halfdays: int
+    essay_rate_threshold: float
+    deliverables: tuple[DeliverableInfo, ...]
+    forms: Mapping[int, Any]
+    deadline_ends: Mapping[int, datetime]  # deadline id -> end of its day (exclusive), UTC
+    deadline_rows: tuple[tuple[int, int, str, date], ...]  # (id, deliverable id, level, due)
+    levels: tuple[LevelInfo, ...] = ()  # every level some deliverable applies to, by rank
+    # Campaign-wide carrier lookups made with this context (the same answer whatever the scope),
+    # so a caller reusing the context for many scopes asks once.
+    carrier_memo: dict[tuple[str, ...], dict[str, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def key_of(self, deliverable_id: int) -> str:
+        return next(d.key for d in self.deliverables if d.id == deliverable_id)
+
+
+async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignContext:
+    row = (
+        await session.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id))
+    ).one_or_none()
+    if row is None:
+        raise CampaignNotFound(campaign_id)
+    scope_path = None
+    if row.scope_unit_id is not None:
+        scope_path = (
+            await session.execute(select(UNIT.c.path).where(UNIT.c.id == row.scope_unit_id))
+        ).scalar_one_or_none()
+    deliverables = (
+        await session.execute(
+            select(DELIVERABLE)
+            .where(DELIVERABLE.c.campaign_id == campaign_id)
+            .order_by(DELIVERABLE.c.position, DELIVERABLE.c.id)
+        )
+    ).all()
+    deadlines = (
+        await session.execute(
+            select(DEADLINE, LEVEL.c.label_vi, LEVEL.c.label_en, LEVEL.c.rank)
+            .join(DELIVERABLE, DELIVERABLE.c.id == DEADLINE.c.deliverable_id)
+            .outerjoin(LEVEL, LEVEL.c.code == DEADLINE.c.level_code)
+            .where(DELIVERABLE.c.campaign_id == campaign_id)
+        )
+    ).all()
+    due: dict[int, dict[str, date]] = {}
+    levels: dict[str, LevelInfo] = {}
+    for dl in deadlines:
+        due.setdefault(dl.deliverable_id, {})[dl.level_code] = dl.due_date
+        if dl.rank is not None:
+            levels[dl.level_code] = LevelInfo(dl.level_code, dl.label_vi, dl.label_en, dl.rank)
+    return CampaignContext(
+        id=row.id,
+        reference=row.reference,
+        name=row.name,
+        timezone=row.timezone,
+        scope_path=scope_path,
+        min_session_halfdays=row.min_session_halfdays,
+        essay_rate_threshold=row.essay_rate_threshold,
+        deliverables=tuple(
+            DeliverableInfo(d.id, d.key, d.name_vi, d.name_en, d.position, due.get(d.id, {}))
+            for d in deliverables
+        ),
+        forms={d.id: d.form for d in deliverables},
+        deadline_ends={dl.id: end_of_day(dl.due_date, row.timezone) for dl in deadlines},
+        deadline_rows=tuple(
+            (dl.id, dl.deliverable_id, dl.level_code, dl.due_date) for dl in deadlines
+        ),
+        levels=tuple(sorted(levels.values(), key=lambda lv: (lv.rank, lv.code))),
+    )
+
+
+def scope_condition(
+    ctx: CampaignContext,
+    *,
+    as_of: datetime,
+    root_path: str | None,
+    unit_filter: ColumnElement[bool] | None,
+) -> ColumnElement[bool]:
+    """Units counted: active at `as_of`, in the campaign's scope, the subtree and the filter.
+
+    Rows come from the unit table itself, so a unit matched twice by an overlapping supervisor
+    filter is still one row, counted once."""
+    conditions: list[ColumnElement[bool]] = [
+        or_(UNIT.c.active.is_(True), UNIT.c.deactivated_at > as_of)
+    ]
+    if ctx.scope_path:
+        conditions.append(in_subtree(UNIT.c.path, ctx.scope_path))
+    if root_path:
+        conditions.append(in_subtree(UNIT.c.path, root_path))
+    if unit_filter is not None:
+        conditions.append(unit_filter)
+    return and_(*conditions)
+
+
+def version_as_of(as_of: datetime) -> ColumnElement[Any]:
+    """SQL, correlated to the outer `report` row: its latest version number created at or before
+    `as_of`. One index probe per report (ix_report_version_report_created), so the cost follows
+    the units counted, whatever the planner's statistics say."""
+    older = VERSION.alias("older")
+    return (
+        select(func.max(older.c.version))
+        .where(older.c.report_id == REPORT.c.id, older.c.created_at <= as_of)
+        .scalar_subquery()
+    )
+
+
+def deadline_end(ctx: CampaignContext) -> ColumnElement[Any]:
+    """SQL: the end (exclusive) of the row's deadline day, in the campaign's timezone."""
+    if not ctx.deadline_ends:
+        return literal(None, UTCDateTime())
+    return case(
+        {dl_id: literal(end, UTCDateTime()) for dl_id, end in ctx.deadline_ends.items()},
+        value=DEADLINE.c.id,
+    )
+
+
+def expected_rows(
+    ctx: CampaignContext,
+    columns: Sequence[Any],
+    *,
+    as_of: datetime,
+    root_path: str | None,
+    unit_filter: ColumnElement[bool] | None,
+    units: FromClause = UNIT,
+) -> Select[Any]:
+    """SELECT `columns` FROM every (expected unit, deliverable) pair, with its report and that
+    report's version as of `as_of` outer-joined (NULL when none). `units` is `unit` itself or a
+    join that ends in it (compute_figures_many: the scope list joined to `unit`)."""
+    return (
+        select(*columns)
+        .select_from(units)
+        .join(DEADLINE, DEADLINE.c.level_code == UNIT.c.level_code)
+        .join(
+            DELIVERABLE,
+            and_(
+                DELIVERABLE.c.id == DEADLINE.c.deliverable_id,
+                DELIVERABLE.c.campaign_id == ctx.id,
+            ),
+        )
+        .outerjoin(
+            REPORT,
+            and_(
+                REPORT.c.deliverable_id == DEADLINE.c.deliverable_id,
+                REPORT.c.unit_id == UNIT.c.id,
+                REPORT.c.first_confirmed_at <= as_of,
+            ),
+        )
+        .outerjoin(
+            VERSION,
+            and_(VERSION.c.report_id == REPORT.c.id, VERSION.c.version == version_as_of(as_of)),
+        )
+        .where(scope_condition(ctx, as_of=as_of, root_path=root_path, unit_filter=unit_filter))
+    )
+
+
+def _declares(form: Any, measure: str) -> bool:
+    """Whether a deliverable's form declaration has a field feeding `measure` (`measure: X`)."""
+    if isinstance(form, Mapping):
+        return form.get("measure") == measure or any(_declares(v, measure) for v in form.values())
+    if isinstance(form, list | tuple):
+        return any(_declares(item, measure) for item in form)
+    return False
+
+
+def carriers_counted(
+    ctx: CampaignContext, carried: Mapping[int, Mapping[str, int]], measures: Sequence[str]
+) -> dict[str, int]:
+    """The carriers found without a query: most non-null values counted, then the form."""
+    carriers: dict[str, int] = {}
+    for measure in measures:
+        best: tuple[int, int] | None = None
+        for order, d in enumerate(ctx.deliverables):
+            count = carried.get(d.id, {}).get(measure, 0)
+            if count and (best is None or count > best[0]):
+                best = (count, order)
+        if best is not None:
+            carriers[measure] = ctx.deliverables[best[1]].id
+            continue
+        declared = next(
+            (d.id for d in ctx.deliverables if _declares(ctx.forms[d.id], measure)), None
+        )
+        if declared is not None:
+            carriers[measure] = declared
+    return carriers
+
+
+def uncarried(carriers: Mapping[str, int], measures: Sequence[str]) -> list[str]:
+    return [m for m in FIGURE_MEASURES if m in measures and m not in carriers]
+
+
+async def carriers_campaign_wide(
+    ctx: CampaignContext, missing: Sequence[str], *, session: AsyncSession
+) -> dict[str, int]:
+    """measure -> first deliverable (form order) with any version carrying it, campaign-wide
+    (one EXISTS query; the same answer whatever the scope)."""
+    if not missing or not ctx.deliverables:
+        return {}
+    key = tuple(missing)
+    if key not in ctx.carrier_memo:
+        ctx.carrier_memo[key] = await _carriers_lookup(ctx, missing, session=session)
+    return dict(ctx.carrier_memo[key])
+
+
+async def _carriers_lookup(
+    ctx: CampaignContext, missing: Sequence[str], *, session: AsyncSession
+) -> dict[str, int]:
+    stmt = select(
+        DELIVERABLE.c.id,
+        *(
+            exists()
+            .where(
+                REPORT.c.deliverable_id == DELIVERABLE.c.id,
+                VERSION.c.report_id == REPORT.c.id,
+                VERSION.c[m].is_not(None),
+            )
+            .label(m)
+            for m in missing
+        ),
+    ).where(DELIVERABLE.c.campaign_id == ctx.id)
+    found = {row.id: row for row in (await session.execute(stmt)).all()}
+    hits: dict[str, int] = {}
+    for m in missing:
+        hit = next((d.id for d in ctx.deliverables if getattr(found[d.id], m)), None)
+        if hit is not None:
+            hits[m] = hit
+    return hits
+
+
+async def choose_carriers(
+    ctx: CampaignContext,
+    carried: Mapping[int, Mapping[str, int]],
+    *,
+    session: AsyncSession,
+    measures: Sequence[str] = MEASURES,
+) -> dict[str, int]:
+    """measure -> deliverable id carrying it.
+
+    First the deliverable with the most non-null values among the versions counted (ties: form
+    order). A measure no counted version carries yet (nothing reported in this scope or at this
+    date) falls back to the first deliverable whose form declares it, then to the first
+    deliverable with any version carrying it in the whole campaign (one EXISTS query)."""
+    carriers = carriers_counted(ctx, carried, measures)
+    missing = uncarried(carriers, measures)
+    carriers.update(await carriers_campaign_wide(ctx, missing, session=session))
+    return carriers
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures

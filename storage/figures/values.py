@@ -1,0 +1,237 @@
+"""The value objects of the figures (statuses, rates, per-level cells) and the table handles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+
+from storage.clock import local_date
+from storage.models import metadata
+
+UNIT = metadata.tables["unit"]
+LEVEL = metadata.tables["level"]
+CAMPAIGN = metadata.tables["campaign"]
+DELIVERABLE = metadata.tables["deliverable"]
+DEADLINE = metadata.tables["deliverable_deadline"]
+REPORT = metadata.tables["report"]
+VERSION = metadata.tables["report_version"]
+
+STATUS_ON_TIME = "on_time"
+STATUS_LATE = "late"
+STATUS_MISSING = "missing"
+
+# Measures summed into the figures (integers), and the yes/no measure counted as units.
+SUMMED = ("members", "attended", "nonmembers_attended", "essays", "heads_with_plan", "heads")
+PROGRAM = "action_program"
+# Which measure tells which deliverable is "the study session" (first one carried wins).
+SESSION_MEASURES = ("session_date", "attended", "duration_halfdays")
+# Measures a figure depends on: looked up campaign-wide when the counted versions lack them.
+FIGURE_MEASURES = (
+    "session_date",
+    "members",
+    "attended",
+    "essays",
+    PROGRAM,
+    "heads_with_plan",
+    "heads",
+)
+
+WEEK = timedelta(days=7)
+
+
+class CampaignNotFound(LookupError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Value objects
+
+
+@dataclass(frozen=True)
+class Rate:
+    """An exact pooled rate; `value` is None when the denominator is 0 (shown as "—")."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> Fraction | None:
+        return Fraction(self.numerator, self.denominator) if self.denominator else None
+
+
+@dataclass(frozen=True)
+class LevelInfo:
+    code: str
+    label_vi: str
+    label_en: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class DeliverableInfo:
+    id: int
+    key: str
+    name_vi: str
+    name_en: str
+    position: int
+    due_dates: Mapping[str, date]  # level code -> due date
+
+
+@dataclass(frozen=True)
+class Status:
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+
+    @property
+    def late(self) -> int:
+        return self.reported - self.on_time
+
+    @property
+    def missing(self) -> int:
+        return self.expected - self.reported
+
+    @property
+    def reported_rate(self) -> Rate:
+        return Rate(self.reported, self.expected)
+
+    def __add__(self, other: Status) -> Status:
+        return Status(
+            self.expected + other.expected,
+            self.reported + other.reported,
+            self.on_time + other.on_time,
+        )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One deliverable at one level: status counts, sums of its measures, non-null counts."""
+
+    status: Status = Status()
+    sums: Mapping[str, int] = field(default_factory=dict)
+    carried: Mapping[str, int] = field(default_factory=dict)  # measure -> non-null versions
+    programs: int = 0  # versions with action_program true
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """Figures for one level or several levels pooled ("cấp tỉnh và cấp huyện")."""
+
+    levels: tuple[LevelInfo, ...]
+    status: Mapping[str, Status]  # deliverable key -> status, in deliverable order
+    members: int
+    attended: int
+    nonmembers_attended: int
+    essays: int
+    units_with_program: int
+    program_expected: int
+    heads_with_plan: int
+    heads: int
+    session: Status  # status of the deliverable carrying the study session
+
+    @property
+    def attendance(self) -> Rate:
+        return Rate(self.attended, self.members)
+
+    @property
+    def essay(self) -> Rate:
+        return Rate(self.essays, self.attended)
+
+    @property
+    def action_program(self) -> Rate:
+        return Rate(self.units_with_program, self.program_expected)
+
+    @property
+    def action_plan(self) -> Rate:
+        return Rate(self.heads_with_plan, self.heads)
+
+    @property
+    def level_codes(self) -> tuple[str, ...]:
+        return tuple(level.code for level in self.levels)
+
+
+@dataclass(frozen=True)
+class Figures:
+    campaign_id: int
+    reference: str
+    campaign_name: str
+    timezone: str
+    as_of: datetime
+    min_session_halfdays: int
+    essay_rate_threshold: float
+    deliverables: tuple[DeliverableInfo, ...]
+    levels: tuple[LevelInfo, ...]  # every level some deliverable applies to, by rank
+    carriers: Mapping[str, str]  # measure -> deliverable key carrying it
+    cells: Mapping[tuple[str, str], Cell]  # (deliverable key, level code) -> cell
+    combined: tuple[GroupFigures, ...] = ()
+    previous: Figures | None = None  # the same figures one week earlier, when asked for
+
+    @property
+    def as_of_date(self) -> date:
+        return local_date(self.as_of, self.timezone)
+
+    @property
+    def per_level(self) -> tuple[GroupFigures, ...]:
+        return tuple(self.group((level.code,)) for level in self.levels)
+
+    @property
+    def total(self) -> GroupFigures:
+        return self.group(tuple(level.code for level in self.levels))
+
+    def level(self, code: str) -> GroupFigures:
+        return self.group((code,))
+
+    def deliverable(self, key: str) -> DeliverableInfo:
+        for info in self.deliverables:
+            if info.key == key:
+                return info
+        raise KeyError(key)
+
+    def group(self, codes: Iterable[str]) -> GroupFigures:
+        """Pool the given levels (unknown codes count as levels with no unit)."""
+        wanted = list(dict.fromkeys(codes))
+        known = {level.code: level for level in self.levels}
+        levels = tuple(known.get(code, LevelInfo(code, code, code, 0)) for code in wanted)
+        status = {
+            d.key: sum((self.cells.get((d.key, code), Cell()).status for code in wanted), Status())
+            for d in self.deliverables
+        }
+
+        def total(measure: str) -> int:
+            carrier = self.carriers.get(measure)
+            if carrier is None:
+                return 0
+            return sum(self.cells.get((carrier, c), Cell()).sums.get(measure, 0) for c in wanted)
+
+        program_key = self.carriers.get(PROGRAM)
+        session_key = next((self.carriers[m] for m in SESSION_MEASURES if m in self.carriers), None)
+        return GroupFigures(
+            levels=levels,
+            status=status,
+            members=total("members"),
+            attended=total("attended"),
+            nonmembers_attended=total("nonmembers_attended"),
+            essays=total("essays"),
+            units_with_program=sum(
+                self.cells.get((program_key, c), Cell()).programs for c in wanted
+            )
+            if program_key
+            else 0,
+            program_expected=status[program_key].expected if program_key else 0,
+            heads_with_plan=total("heads_with_plan"),
+            heads=total("heads"),
+            session=status[session_key] if session_key else Status(),
+        )
+
+
+def rate_change(current: Rate, previous: Rate) -> Fraction | None:
+    """Change in percentage points between two rates (None when either is undefined)."""
+    if current.value is None or previous.value is None:
+        return None
+    return (current.value - previous.value) * 100
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared query pieces (also used by storage.shortcomings)
