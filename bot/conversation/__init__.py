@@ -1,12 +1,12 @@
-"""The channel-agnostic conversation: reporters fill in, correct and follow their reports."""
+"""The channel-agnostic conversation: reporters fill in, correct and follow their reports.
 
-from bot.conversation.engine import (
-    COMMANDS,
-    Actor,
-    Choice,
-    ConversationEngine,
-    Input,
-    Reply,
-)
+`engine` (the turn of a reporter's conversation), `types` (Input, Reply, Choice, Actor and a
+turn's state), `callback` (steps, button tokens, callback data), `context` (a draft with what it
+refers to), `prompts` (questions, choices, summary), `status` (/tinhtrang).
+"""
+
+from bot.conversation.callback import COMMANDS
+from bot.conversation.engine import ConversationEngine
+from bot.conversation.types import Actor, Choice, Input, Reply
 
 __all__ = ["COMMANDS", "Actor", "Choice", "ConversationEngine", "Input", "Reply"]

@@ -1,0 +1,40 @@
+"""The steps of a draft, the button tokens and the callback data that carries them.
+
+A button's data (<= 64 bytes, never user text) is `c:<draft id>:<revision>:<nonce>:<token>`; a press
+whose draft id, revision or nonce is not the draft's current one changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from storage import drafts
+from storage.models import Draft
+
+COMMANDS = ("report", "update", "status", "cancel")
+MAX_DATA_BYTES = 64
+DEFAULT_TZ = "Asia/Ho_Chi_Minh"
+
+STEP_PICK_UNIT = "pick_unit"
+STEP_PICK_DELIVERABLE = "pick_deliverable"
+STEP_PICK_REPORT = "pick_report"
+STEP_PICK_FIELD = "pick_field"
+STEP_SUMMARY = "summary"
+STEP_CONFIRMING = "confirming"
+CHOICE_STEPS = frozenset(
+    {STEP_PICK_UNIT, STEP_PICK_DELIVERABLE, STEP_PICK_REPORT, STEP_PICK_FIELD, STEP_SUMMARY}
+)
+
+TOKEN_CONFIRM = "ok"
+TOKEN_EDIT = "ed"
+TOKEN_CANCEL = "x"
+TOKEN_BACK = "bk"
+
+DATA = re.compile(r"^c:(\d{1,12}):(\d{1,10}):([0-9a-f]{6}):([a-z]{1,2}\d{0,12})$")
+TYPED_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
+
+
+def callback_data(draft: Draft, token: str) -> str:
+    data = f"c:{draft.id}:{draft.revision}:{drafts.nonce(draft)}:{token}"
+    assert len(data.encode()) <= MAX_DATA_BYTES
+    return data
