@@ -1,21 +1,23 @@
 """Reading a unit-tree file (CSV or XLSX) into rows, with every syntax problem reported by line.
 
 Columns: `code,name,level,parent_code,members` (header required, order free, extra columns
-ignored, optional `active`). The checks that need the database (levels, parents, cycles) are in
-`storage.units.validate_units`. A row's `line` is the number the user sees: the header is line 1,
-the first data row line 2 (for XLSX the sheet row number).
+ignored, optional `active`). Text goes through `storage.text_clean` (control and format
+characters removed; a NUL refuses its line), files through `storage.sheet_files` (zip-bomb
+limits, the visible active sheet, oversized CSV fields). The checks that need the database
+(levels, parents, cycles) are in `storage.units.validate_units`. A row's `line` is the number
+the user sees: the header is line 1, the first data row line 2 (for XLSX the sheet row number).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from storage.sheet_files import SheetFileError, csv_records, main_sheet, open_xlsx
+from storage.text_clean import NUL, clean
 
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
 OPTIONAL_COLUMNS = ("members", "active")
@@ -72,14 +74,19 @@ class UnitRow:
 
 
 def clean_text(value: object) -> str:
-    """A cell as text: NFC, stripped; whole floats from spreadsheets lose their `.0`."""
+    """A cell as text: control and format characters removed, NFC, stripped; whole floats from
+    spreadsheets lose their `.0`. A NUL is dropped here: `rows_from_records` refuses its line."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return unicodedata.normalize("NFC", str(value)).strip()
+    return clean(str(value).replace(NUL, "")).strip()
+
+
+def _has_nul(cells: list[object]) -> bool:
+    return any(isinstance(c, str) and NUL in c for c in cells)
 
 
 def parse_members(value: object) -> int | None:
@@ -158,6 +165,9 @@ def rows_from_records(
     for line, cells in iterator:
         if not any(clean_text(c) for c in cells):
             continue
+        if _has_nul(cells):
+            errors.append(RowError(line, "nul_byte"))
+            continue
         code = clean_text(cell(cells, "code"))
         name = clean_text(cell(cells, "name"))
         level = clean_text(cell(cells, "level"))
@@ -209,20 +219,24 @@ def _csv_records(data: bytes) -> tuple[Iterator[tuple[int, list[object]]] | None
             delimiter = ";"
         elif "\t" in first:
             delimiter = "\t"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return ((line, list(cells)) for line, cells in enumerate(reader, start=1)), None
+    return ((line, list(cells)) for line, cells in csv_records(text, delimiter)), None
 
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[object]]]:
-    from openpyxl import load_workbook  # only when a workbook is read (not at import time)
-
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    workbook = open_xlsx(path)
     try:
-        sheet = workbook.worksheets[0]
+        sheet = main_sheet(workbook)
+        if sheet is None:
+            return
         for line, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
             yield line, list(values)
     finally:
         workbook.close()
+
+
+def _file_error(exc: SheetFileError) -> RowError:
+    reason = {"nul": "nul_byte", "field_too_big": "field_too_big"}.get(exc.reason, "xlsx_too_big")
+    return RowError(exc.line, reason)
 
 
 def read_units_file(path: Path) -> tuple[list[UnitRow], list[RowError]]:
@@ -232,6 +246,8 @@ def read_units_file(path: Path) -> tuple[list[UnitRow], list[RowError]]:
 
         try:
             return rows_from_records(_xlsx_records(path))
+        except SheetFileError as exc:
+            return [], [_file_error(exc)]
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
             return [], [RowError(1, "unreadable_xlsx")]
     try:
@@ -241,7 +257,10 @@ def read_units_file(path: Path) -> tuple[list[UnitRow], list[RowError]]:
     records, error = _csv_records(data)
     if error is not None or records is None:
         return [], [error or RowError(1, "unreadable_file")]
-    return rows_from_records(records)
+    try:
+        return rows_from_records(records)
+    except SheetFileError as exc:
+        return [], [_file_error(exc)]
 
 
 def parse_units_file(path: Path) -> list[UnitRow]:

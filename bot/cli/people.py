@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from storage.people import (
     list_people,
     remove_person,
 )
+from storage.sheet_files import SheetFileError, csv_records, main_sheet, open_xlsx
+from storage.text_clean import NUL, clean
 
 app = typer.Typer(no_args_is_help=True, help="Cán bộ, vai trò / people and roles.")
 
@@ -69,6 +70,17 @@ def _rows_from_matrix(matrix: list[list[Any]]) -> tuple[list[dict[str, object]],
     return rows, missing
 
 
+def _cleaned(matrix: list[list[Any]]) -> list[list[Any]]:
+    """Every text cell through `storage.text_clean`; a NUL refuses the file with its line."""
+    for number, cells in enumerate(matrix, start=1):
+        for index, cell in enumerate(cells):
+            if isinstance(cell, str):
+                if NUL in cell:
+                    raise SheetFileError("nul", number)
+                cells[index] = clean(cell)
+    return matrix
+
+
 def read_table(path: Path) -> tuple[list[dict[str, object]], list[str]]:
     suffix = path.suffix.lower()
     try:
@@ -76,17 +88,21 @@ def read_table(path: Path) -> tuple[list[dict[str, object]], list[str]]:
             text = path.read_text(encoding="utf-8-sig")
             first = text.split("\n", 1)[0]
             delimiter = ";" if first.count(";") > first.count(",") else ","
-            return _rows_from_matrix(list(csv.reader(io.StringIO(text), delimiter=delimiter)))
+            matrix = [cells for _, cells in csv_records(text, delimiter)]
+            return _rows_from_matrix(_cleaned(list(matrix)))
         if suffix == ".xlsx":
-            from openpyxl import load_workbook
-
-            book = load_workbook(path, read_only=True, data_only=True)
+            book = open_xlsx(path)
             try:
-                sheet = book.worksheets[0]
-                matrix = [list(row) for row in sheet.iter_rows(values_only=True)]
+                sheet = main_sheet(book)
+                rows = sheet.iter_rows(values_only=True) if sheet is not None else []
+                matrix = [list(row) for row in rows]
             finally:
                 book.close()
-            return _rows_from_matrix(matrix)
+            return _rows_from_matrix(_cleaned(matrix))
+    except SheetFileError as exc:
+        key = {"nul": "sheet.error.nul", "field_too_big": "sheet.error.field_too_big"}
+        message = t(key.get(exc.reason, "sheet.error.too_big"), "vi", line=exc.line)
+        raise TableFileError(message) from None
     except (OSError, UnicodeDecodeError, csv.Error, zipfile.BadZipFile, KeyError) as exc:
         raise TableFileError(t("people.file_unreadable", "vi", path=path, error=exc)) from exc
     raise TableFileError(t("people.file_type", "vi", path=path))

@@ -25,8 +25,8 @@ from contextlib import suppress
 import typer
 
 from bot.cli import common
-from bot.i18n import t
 from bot.settings import Settings
+from storage.i18n import t
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,143 @@
+"""Hostile files for every import (units, people): zip bombs refused before openpyxl loads them,
+the visible active sheet read (never a hidden first sheet), control and format characters
+removed, NUL bytes and oversized CSV fields refused with their line; and the shared pieces
+(`storage.text_clean`, `storage.sheet_files`) on their own."""
+
+from __future__ import annotations
+
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+import storage.sheet_files as sheet_files
+from bot.cli.people import TableFileError, read_table
+from storage.i18n import t
+from storage.sheet_files import SheetFileError, check_xlsx, csv_records
+from storage.text_clean import _CONTROL, BadText, clean
+from storage.unit_import import read_units_file
+
+HEADER = ["code", "name", "level", "parent_code", "members"]
+
+
+def units_xlsx(path: Path, rows: list[list[object]], *, hidden_first: bool = False) -> Path:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    if hidden_first:
+        sheet.title = "cu"
+        sheet.append(HEADER)
+        sheet.append(["OLD", "Đơn vị cũ đã xoá", "tinh", "", 1])
+        sheet.sheet_state = "hidden"
+        sheet = book.create_sheet("Đơn vị")
+        book.active = 1
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_the_cleaner_removes_every_control_and_format_character() -> None:
+    for code in range(0x110000):
+        char = chr(code)
+        assert bool(_CONTROL.match(char)) == (unicodedata.category(char) in {"Cc", "Cf"}), code
+    assert clean("Chi\u200b bộ\u202e thôn\x07 Đông\ufeff") == "Chi bộ thôn Đông"
+    assert clean("a\tb\nc") == "a b c"
+    assert clean("dòng 1\r\ndòng 2\tx", multiline=True) == "dòng 1\ndòng 2\tx"
+    decomposed = unicodedata.normalize("NFD", "Hòa Bình")
+    assert clean(decomposed) == "Hòa Bình"
+    with pytest.raises(BadText):
+        clean("a\x00b")
+
+
+def test_unit_names_lose_control_characters_and_a_nul_names_its_line(tmp_path: Path) -> None:
+    path = units_xlsx(
+        tmp_path / "u.xlsx",
+        [["T1", "Đảng bộ\u200b tỉnh\u2066 Hòa Bình", "tinh", "", 10]],
+    )
+    rows, errors = read_units_file(path)
+    assert errors == [] and rows[0].name == "Đảng bộ tỉnh Hòa Bình"
+    csv = tmp_path / "u.csv"
+    csv.write_bytes(
+        b"code,name,level,parent_code,members\nT1,T\x01nh,tinh,,1\nT2,B\x00ad,tinh,,1\n"
+    )
+    rows, errors = read_units_file(csv)
+    assert [(e.line, e.reason) for e in errors] == [(3, "nul_byte")]
+    assert t("units.error.nul_byte")  # worded in the catalog
+
+
+def test_an_oversized_csv_field_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text('code,name,level,parent_code\nT1,"' + "x" * 200_000 + ",tinh,\n")
+    rows, errors = read_units_file(path)
+    assert rows == [] and [(e.line, e.reason) for e in errors] == [(2, "field_too_big")]
+    people = tmp_path / "p.csv"
+    people.write_text('name,role,units\n"' + "y" * 200_000 + ",reporter,X1\n")
+    with pytest.raises(TableFileError, match=r"Dòng 2: .*128 KB"):
+        read_table(people)
+
+
+def test_a_hidden_first_sheet_is_never_imported(tmp_path: Path) -> None:
+    path = units_xlsx(
+        tmp_path / "u.xlsx", [["T1", "Đảng bộ tỉnh", "tinh", "", 10]], hidden_first=True
+    )
+    rows, errors = read_units_file(path)
+    assert errors == [] and [r.code for r in rows] == ["T1"]
+    book = Workbook()
+    hidden = book.active
+    assert hidden is not None
+    hidden.append(["name", "role", "units"])
+    hidden.append(["Kẻ mạo danh", "admin", "T"])
+    hidden.sheet_state = "hidden"
+    visible = book.create_sheet("Cán bộ")
+    visible.append(["name", "role", "units"])
+    visible.append(["Nguyễn Văn A", "reporter", "X1"])
+    book.active = 1
+    book.save(tmp_path / "p.xlsx")
+    rows_p, _ = read_table(tmp_path / "p.xlsx")
+    assert [r["name"] for r in rows_p] == ["Nguyễn Văn A"]
+
+
+def bomb(path: Path, padding: int) -> Path:
+    """A valid unit workbook whose sheet XML is padded with `padding` spaces (compresses to
+    almost nothing)."""
+    units_xlsx(path, [["T1", "Đảng bộ tỉnh", "tinh", "", 10]])
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    sheet = members["xl/worksheets/sheet1.xml"]
+    members["xl/worksheets/sheet1.xml"] = sheet.replace(
+        b"<sheetData>", b"<sheetData>" + b" " * padding
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    return path
+
+
+def test_a_zip_bomb_is_refused_before_openpyxl_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = bomb(tmp_path / "bomb.xlsx", 30 * 1024 * 1024)
+    assert path.stat().st_size < 100_000
+    rows, errors = read_units_file(path)
+    assert rows == [] and [(e.line, e.reason) for e in errors] == [(1, "xlsx_too_big")]
+    with pytest.raises(TableFileError, match="quá lớn"):
+        read_table(path)
+    # The total size is checked too (a bomb spread over many members).
+    monkeypatch.setattr(sheet_files, "MAX_UNCOMPRESSED", 1000)
+    with pytest.raises(SheetFileError, match="too_big"):
+        check_xlsx(units_xlsx(tmp_path / "plain.xlsx", []))
+
+
+def test_csv_records_are_numbered_like_spreadsheet_rows() -> None:
+    assert list(csv_records('a,b\n"x\ny",2\n3,4\n', ",")) == [
+        (1, ["a", "b"]),
+        (2, ["x\ny", "2"]),
+        (3, ["3", "4"]),
+    ]
+    with pytest.raises(SheetFileError) as caught:
+        list(csv_records("a\nb\nc\x00d\n", ","))
+    assert (caught.value.reason, caught.value.line) == ("nul", 3)
