@@ -2,17 +2,30 @@
 
 Storage functions take `session` as a keyword argument and never commit: the caller owns the
 transaction through `Database.read()` or `Database.write()`.
+
+Another process holding SQLite's write lock (a long `cadrebot reports import`, a backup) used to
+make `write()` raise "database is locked" after the busy timeout, and the sender, the catch-up or
+a scheduler pass died with it (and with them `cadrebot run`). `write()` now waits for the lock
+with back-off (logging a warning each time) before running the body, so nothing was done yet
+when it retries. Background writers wait as long as it takes; a chat turn runs under
+`bounded_writes(seconds)` and gets `DatabaseBusy` instead, which the turn answers with the
+catalog's "Hệ thống đang bận, đồng chí vui lòng thử lại sau ít phút" (`db.busy`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,7 +33,41 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+LOCK_BACKOFF = (0.5, 30.0)  # seconds: the first wait after a locked BEGIN, and the cap
+TURN_WRITE_WAIT = 40.0  # seconds a chat turn waits for the lock (Telegram retries after ~60 s)
+
+_write_wait: ContextVar[float | None] = ContextVar("cadrebot_write_wait", default=None)
+
+
+class DatabaseBusy(Exception):
+    """Another process held SQLite's write lock for longer than this caller may wait."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"database locked by another writer for {waited:.0f} s")
+        self.waited = waited
+
+
+@contextmanager
+def bounded_writes(seconds: float | None = None) -> Iterator[None]:
+    """`Database.write()` calls inside (this task and the tasks it starts) wait at most
+    `seconds` (default `TURN_WRITE_WAIT`) for a locked database, then raise DatabaseBusy."""
+    token = _write_wait.set(TURN_WRITE_WAIT if seconds is None else seconds)
+    try:
+        yield
+    finally:
+        _write_wait.reset(token)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy" (as the driver or SQLAlchemy)."""
+    inner = exc.orig if isinstance(exc, OperationalError) else exc
+    if not isinstance(inner, sqlite3.OperationalError | OperationalError):
+        return False
+    text = str(inner).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -34,7 +81,7 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver so we can emit BEGIN IMMEDIATE.
@@ -42,7 +89,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -53,16 +100,20 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
 
 
 def create_engine(
-    url: str | URL, *, echo: bool = False, search_path: str | None = None
+    url: str | URL,
+    *,
+    echo: bool = False,
+    search_path: str | None = None,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
 ) -> AsyncEngine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(
             parsed,
             echo=echo,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": busy_timeout_ms / 1000},
         )
-        _install_sqlite_pragmas(engine)
+        _install_sqlite_pragmas(engine, busy_timeout_ms)
         return engine
     server_settings = {"plan_cache_mode": "force_custom_plan", "application_name": "cadrebot"}
     if search_path:
@@ -81,12 +132,21 @@ class Database:
     On SQLite only one write transaction can be open at a time. This process's writers queue on
     an `asyncio.Lock` before BEGIN IMMEDIATE, in arrival order, instead of polling SQLite's busy
     handler (whose sleeps waste time, and which gave up after its timeout when many turns were
-    in flight). Another process (a CLI import, a backup) still meets the busy timeout. A write
-    transaction must not open another one inside it (it would wait for itself). PostgreSQL is
-    unaffected: its writers run concurrently and lock rows."""
+    in flight). Another process (a CLI import, a backup) still meets the busy timeout, then
+    the back-off described in the module docstring. A write transaction must not open another
+    one inside it (it would wait for itself). PostgreSQL is unaffected: its writers run
+    concurrently and lock rows."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        lock_backoff: tuple[float, float] = LOCK_BACKOFF,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
+        self.lock_backoff = lock_backoff
+        self.monotonic = monotonic
         self.is_sqlite = engine.dialect.name == "sqlite"
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         self._reader = async_sessionmaker(engine, expire_on_commit=False)
@@ -94,8 +154,10 @@ class Database:
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
     @classmethod
-    def from_url(cls, url: str | URL, **kwargs: Any) -> Database:
-        return cls(create_engine(url, **kwargs))
+    def from_url(
+        cls, url: str | URL, *, lock_backoff: tuple[float, float] = LOCK_BACKOFF, **kwargs: Any
+    ) -> Database:
+        return cls(create_engine(url, **kwargs), lock_backoff=lock_backoff)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -109,8 +171,45 @@ class Database:
             async with self._writer() as session, session.begin():
                 yield session
             return
-        async with self._write_lock, self._writer() as session, session.begin():
-            yield session
+        async with self._write_lock:
+            session = await self._begin_write()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
+
+    async def _begin_write(self) -> AsyncSession:
+        """A session whose BEGIN IMMEDIATE succeeded: retried with back-off while another
+        process holds the write lock (up to the `bounded_writes` limit, if any)."""
+        limit = _write_wait.get()
+        started = self.monotonic()
+        delay, cap = self.lock_backoff
+        while True:
+            session = self._writer()
+            try:
+                await session.connection()  # emits BEGIN IMMEDIATE now
+                return session
+            except OperationalError as exc:
+                await session.close()
+                if not is_locked(exc):
+                    raise
+                waited = self.monotonic() - started
+                if limit is not None and waited + delay > limit:
+                    raise DatabaseBusy(waited) from exc
+                log.warning(
+                    "database locked by another writer for %.0f s; trying again in %.1f s",
+                    waited,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(cap, delay * 2)
+            except BaseException:
+                await session.close()
+                raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()

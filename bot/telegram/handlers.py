@@ -34,6 +34,7 @@ from bot.telegram import admin, onboarding, reporting, supervision
 from bot.telegram.render import Say
 from bot.telegram.turn import Context, Handler, Outcome, Turn, current, runtime_of, turn_callback
 from bot.zalo.preference import channel_command
+from storage.db import DatabaseBusy
 from storage.models import CHANNEL_TELEGRAM
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ async def on_error(update: object, context: Context) -> None:
     try:
         if update.callback_query is not None:
             await update.callback_query.answer()
-        await context.bot.send_message(chat_id=chat.id, text=t("telegram.error", lang))
+        key = "db.busy" if isinstance(error, DatabaseBusy) else "telegram.error"
+        await context.bot.send_message(chat_id=chat.id, text=t(key, lang))
     except TelegramError as exc:
         log.warning("could not apologise for update %s: %s", update_id, type(exc).__name__)
 

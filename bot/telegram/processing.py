@@ -24,6 +24,8 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext
 
+from storage.db import bounded_writes
+
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -53,12 +55,14 @@ def watch_failures(application: TelegramApp) -> None:
 async def process(application: TelegramApp, update: object) -> bool:
     """Process `update` through the application's update processor; True once its handler
     finished without raising, False if a handler raised (its transaction rolled back).
-    `watch_failures(application)` must have been called."""
+    `watch_failures(application)` must have been called. A database locked by another process
+    is waited for at most `storage.db.TURN_WRITE_WAIT` (then the person is told to try again)."""
     attempt = _Attempt()
     token = _attempt.set(attempt)
     coroutine = application.process_update(update)
     try:
-        await application.update_processor.process_update(update, coroutine)
+        with bounded_writes():
+            await application.update_processor.process_update(update, coroutine)
     except BaseException:
         coroutine.close()  # cancelled before it started: no "never awaited" warning
         raise

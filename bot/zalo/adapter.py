@@ -39,7 +39,7 @@ from bot.zalo.render import ReplyLike, render_all
 from storage.access import Scope, scope_of
 from storage.attempts import record_failure, throttled
 from storage.clock import Clock
-from storage.db import Database
+from storage.db import Database, DatabaseBusy, bounded_writes
 from storage.invites import RedeemOutcome, is_well_formed, redeem_invite
 from storage.models import CHANNEL_ZALO, Person
 from storage.people import find_person_by_identity, touch_identity
@@ -192,7 +192,8 @@ class ZaloAdapter:
             return
         lang = pick_language(self.settings.language)
         try:
-            result = await self._turn(msg)
+            with bounded_writes():
+                result = await self._turn(msg)
         except Exception as exc:  # the error boundary of a turn (as PTB's error handler): apologise
             log.error(
                 "zalo update %s from user %s failed: %s",
@@ -201,7 +202,8 @@ class ZaloAdapter:
                 type(exc).__name__,
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
-            await self._send(msg.chat_id, [t("zalo.error", lang)])
+            busy = isinstance(exc, DatabaseBusy)
+            await self._send(msg.chat_id, [t("db.busy" if busy else "zalo.error", lang)])
             return
         texts, replayed = result
         if replayed:  # its stored texts, which a kill may have lost after the commit
