@@ -284,7 +284,3 @@ async def figures_for_people(
         with_previous=with_previous,
         context=context,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-unit listing (exports, digests)

@@ -293,7 +293,3 @@ async def choose_carriers(
     missing = uncarried(carriers, measures)
     carriers.update(await carriers_campaign_wide(ctx, missing, session=session))
     return carriers
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures

@@ -231,7 +231,3 @@ def rate_change(current: Rate, previous: Rate) -> Fraction | None:
     if current.value is None or previous.value is None:
         return None
     return (current.value - previous.value) * 100
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared query pieces (also used by storage.shortcomings)

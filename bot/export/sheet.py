@@ -1,0 +1,127 @@
+"""Columns, cell formats and the write-only sheet every part of the workbook writes through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from storage.figures import (
+    UNIT,
+)
+from storage.i18n.formatting import percent_value
+from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO
+
+PARENT = UNIT.alias("parent_unit")
+
+ProgressCallback = Callable[[int, int], None]
+
+PERCENT_FORMAT = "0.0%"
+DATE_FORMAT = "dd/mm/yyyy"
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+INT_FORMAT = "#,##0"
+CHAT_CHANNELS = (CHANNEL_TELEGRAM, CHANNEL_ZALO)
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_ALIGN = Alignment(wrap_text=True, vertical="center")
+
+
+# ---------------------------------------------------------------------------------------------
+# Columns and cells
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: float = 14
+    kind: str = "text"  # text | int | percent | date | datetime
+    group: str = ""  # the deliverable a column belongs to (units sheet)
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """Excel has no time zones: the campaign's local wall time, naive."""
+    if moment is None:
+        return None
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def rate_value(numerator: int, denominator: int) -> float | None:
+    """The stored percentage: rounded half up to one decimal as the bot writes it, as a
+    fraction of 1 (0.948 for 94,8%); None when the denominator is 0."""
+    value = percent_value(numerator, denominator)
+    return None if value is None else float(value / Decimal(100))
+
+
+class Sheet:
+    """A write-only sheet with typed columns: widths and frozen header set before any row."""
+
+    def __init__(
+        self,
+        workbook: Workbook,
+        title: str,
+        columns: Sequence[Column],
+        *,
+        group_row: bool = False,
+        freeze_columns: int = 0,
+    ) -> None:
+        self.ws: WriteOnlyWorksheet = workbook.create_sheet(title)
+        self.columns = tuple(columns)
+        header_rows = 2 if group_row else 1
+        for index, column in enumerate(self.columns, start=1):
+            self.ws.column_dimensions[get_column_letter(index)].width = column.width
+        self.ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{header_rows + 1}"
+        if group_row:
+            groups: list[Any] = []
+            previous = None
+            for column in self.columns:
+                groups.append(self._header(column.group) if column.group != previous else None)
+                previous = column.group
+            self.ws.append(groups)
+        self.ws.append([self._header(column.title) for column in self.columns])
+
+    def _header(self, text: str) -> WriteOnlyCell | None:
+        if not text:
+            return None
+        cell = WriteOnlyCell(self.ws, value=text)
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.alignment = _HEADER_ALIGN
+        return cell
+
+    def append(self, values: Sequence[Any], *, bold: bool = False) -> None:
+        row: list[Any] = []
+        for column, value in zip(self.columns, values, strict=True):
+            fmt = _FORMATS.get(column.kind)
+            if value is None or isinstance(value, str) or (fmt is None and not bold):
+                if bold and value is not None:
+                    cell = WriteOnlyCell(self.ws, value=value)
+                    cell.font = _HEADER_FONT
+                    row.append(cell)
+                else:
+                    row.append(value)
+                continue
+            cell = WriteOnlyCell(self.ws, value=value)
+            if fmt is not None:
+                cell.number_format = fmt
+            if bold:
+                cell.font = _HEADER_FONT
+            row.append(cell)
+        self.ws.append(row)
+
+
+_FORMATS = {
+    "int": INT_FORMAT,
+    "percent": PERCENT_FORMAT,
+    "date": DATE_FORMAT,
+    "datetime": DATETIME_FORMAT,
+}

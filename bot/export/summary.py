@@ -1,0 +1,126 @@
+"""Sheet 1 (the official table by level) and sheet 4 (the shortcomings)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+
+from bot.export.sheet import Column, Sheet, rate_value
+from storage.figures import (
+    Figures,
+    GroupFigures,
+)
+from storage.i18n import t
+from storage.i18n.formatting import percent_value
+from storage.shortcomings import (
+    ACTION_PLANS_INCOMPLETE,
+    LOW_ESSAY_RATE,
+    MISSING_REPORT,
+    NO_ACTION_PROGRAM,
+    SHORT_SESSION,
+    Shortcoming,
+)
+
+
+def summary_columns(lang: str) -> list[Column]:
+    def c(key: str, kind: str = "int", width: float = 13) -> Column:
+        return Column(t(f"export.summary.{key}", lang), width, kind)
+
+    return [
+        c("level", "text", 26),
+        c("expected", width=15),
+        c("reported"),
+        c("percent", "percent", 9),
+        c("attended"),
+        c("members"),
+        c("percent", "percent", 9),
+        c("essays"),
+        c("essay_base"),
+        c("percent", "percent", 9),
+        c("programs", width=16),
+        c("percent", "percent", 9),
+        c("heads_with_plan", width=18),
+        c("heads"),
+        c("percent", "percent", 9),
+    ]
+
+
+def summary_row(label: str, group: GroupFigures) -> list[Any]:
+    """One line of the official table; rates pooled over the group's units."""
+    s = group.session
+
+    def pct(rate: Any) -> float | str:
+        value = rate_value(rate.numerator, rate.denominator)
+        return t("common.dash") if value is None else value
+
+    return [
+        label,
+        s.expected,
+        s.reported,
+        pct(s.reported_rate),
+        group.attended,
+        group.members,
+        pct(group.attendance),
+        group.essays,
+        group.attended,
+        pct(group.essay),
+        group.units_with_program,
+        pct(group.action_program),
+        group.heads_with_plan,
+        group.heads,
+        pct(group.action_plan),
+    ]
+
+
+def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
+    sheet = Sheet(workbook, t("export.sheet.summary", lang), summary_columns(lang))
+    for level, group in zip(figures.levels, figures.per_level, strict=True):
+        sheet.append(summary_row(level.label_en if lang == "en" else level.label_vi, group))
+    sheet.append(summary_row(t("export.summary.total", lang), figures.total), bold=True)
+    sheet.ws.append([])
+    sheet.ws.append(
+        [
+            t(
+                "export.summary.note",
+                lang,
+                reference=figures.reference,
+                name=figures.campaign_name,
+                as_of=figures.as_of.astimezone(ZoneInfo(figures.timezone)).strftime(
+                    "%d/%m/%Y %H:%M"
+                ),
+            )
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheet 2: one row per unit
+
+
+def shortcoming_label(item: Shortcoming, lang: str) -> str:
+    """A short Vietnamese title for a shortcoming kind, with its parameters."""
+    if item.kind == SHORT_SESSION:
+        return t("export.shortcoming.short_session", lang, min=item.params["min_session_halfdays"])
+    if item.kind == LOW_ESSAY_RATE:
+        threshold = item.params["threshold"]
+        value = percent_value(threshold.numerator * 1, threshold.denominator) or Decimal(0)
+        text = f"{value.normalize():f}".replace(".", "," if lang != "en" else ".")
+        return t("export.shortcoming.low_essay_rate", lang, threshold=f"{text}%")
+    if item.kind == ACTION_PLANS_INCOMPLETE:
+        return t("export.shortcoming.action_plans_incomplete", lang)
+    if item.kind == NO_ACTION_PROGRAM:
+        return t("export.shortcoming.no_action_program", lang)
+    if item.kind == MISSING_REPORT:
+        name = item.params["name_en"] if lang == "en" else item.params["name_vi"]
+        return t("export.shortcoming.missing_report", lang, name=name)
+    return item.kind
+
+
+def shortcoming_columns(lang: str) -> list[Column]:
+    def c(key: str, width: float) -> Column:
+        return Column(t(f"export.shortcomings.{key}", lang), width)
+
+    return [c("kind", 50), c("code", 12), c("name", 34), c("level", 16)]

@@ -1,0 +1,255 @@
+"""Sheet 2 (one row per expected unit) and sheet 3 (the units that still owe something)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.export.sheet import PARENT, Column, local_time
+from storage.figures import (
+    DEADLINE,
+    DELIVERABLE,
+    LEVEL,
+    REPORT,
+    STATUS_LATE,
+    STATUS_ON_TIME,
+    UNIT,
+    CampaignContext,
+    expected_rows,
+    unit_rows,
+)
+from storage.forms import FieldType, Form
+from storage.i18n import t
+from storage.models import MEASURES
+
+
+@dataclass(frozen=True)
+class _Measure:
+    measure: str
+    label: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The columns of one deliverable on the units sheet."""
+
+    key: str
+    name: str
+    measures: tuple[_Measure, ...]  # the figures it carries, in form order
+
+
+_FIELD_KIND = {FieldType.INT: "int", FieldType.DATE: "date"}
+
+
+def measure_blocks(ctx: CampaignContext, carriers: Mapping[str, str], lang: str) -> list[_Block]:
+    """Each deliverable's measure columns: the form's fields that feed a measure; for a
+    deliverable without a declared form, the measures the figures read from it."""
+    blocks = []
+    for d in ctx.deliverables:
+        form = Form.model_validate(ctx.forms[d.id]) if ctx.forms.get(d.id) else None
+        if form is not None:
+            measures = tuple(
+                _Measure(f.measure, f.label(lang), _FIELD_KIND.get(f.type, "text"))
+                for f in form.fields
+                if f.measure
+            )
+        else:
+            measures = tuple(
+                _Measure(m, t(f"export.measure.{m}", lang), _MEASURE_KIND.get(m, "int"))
+                for m in MEASURES
+                if carriers.get(m) == d.key
+            )
+        blocks.append(_Block(d.key, d.name_en if lang == "en" else d.name_vi, measures))
+    return blocks
+
+
+_MEASURE_KIND = {
+    "session_date": "date",
+    "action_program_date": "date",
+    "action_program": "text",
+}
+
+
+def unit_columns(blocks: Sequence[_Block], lang: str) -> list[Column]:
+    def c(key: str, kind: str = "text", width: float = 13, group: str = "") -> Column:
+        return Column(t(f"export.units.{key}", lang), width, kind, group)
+
+    columns = [
+        c("code", width=12),
+        c("name", width=34),
+        c("level", width=16),
+        c("parent", width=12),
+        c("unit_members", "int", 11),
+    ]
+    for block in blocks:
+        columns += [
+            c("status", width=14, group=block.name),
+            c("due", "date", 11, block.name),
+            c("report", "int", 10, block.name),
+            c("version", "int", 9, block.name),
+            c("confirmed", "datetime", 16, block.name),
+        ]
+        columns += [Column(m.label, 14, m.kind, block.name) for m in block.measures]
+    return columns
+
+
+class _Parents:
+    """Parent codes from the tree order itself: a stack of ancestors (O(depth) memory)."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[str, str]] = []  # (path, code)
+
+    def parent_of(self, path: str, code: str) -> str | None:
+        while self.stack and not path.startswith(self.stack[-1][0]):
+            self.stack.pop()
+        parent = self.stack[-1][1] if self.stack and self.stack[-1][0] == path[:-8] else None
+        self.stack.append((path, code))
+        return parent
+
+
+async def level_labels(session: AsyncSession, lang: str) -> dict[str, str]:
+    rows = (await session.execute(select(LEVEL.c.code, LEVEL.c.label_vi, LEVEL.c.label_en))).all()
+    return {r.code: r.label_en if lang == "en" else r.label_vi for r in rows}
+
+
+async def unit_values(
+    *,
+    session: AsyncSession,
+    ctx: CampaignContext,
+    as_of: datetime,
+    root_path: str | None,
+    lang: str,
+    blocks: Sequence[_Block],
+    levels: Mapping[str, str],
+    batch_size: int,
+) -> AsyncIterator[list[Any]]:
+    """The units sheet's rows as typed values (naive local datetimes, dates, ints, text)."""
+    zone = ZoneInfo(ctx.timezone)
+    status_text = {
+        STATUS_ON_TIME: t("export.status.on_time", lang),
+        STATUS_LATE: t("export.status.late", lang),
+    }
+    missing_text = t("export.status.missing", lang)
+    yes, no = t("common.yes", lang), t("common.no", lang)
+    parents = _Parents()
+    async for unit in unit_rows(
+        session=session,
+        campaign_id=ctx.id,
+        as_of=as_of,
+        root_path=root_path,
+        batch_size=batch_size,
+    ):
+        values: list[Any] = [
+            unit.code,
+            unit.name,
+            levels.get(unit.level_code, unit.level_code),
+            parents.parent_of(unit.path, unit.code),
+            unit.members,
+        ]
+        by_key = {d.key: d for d in unit.deliverables}
+        for block in blocks:
+            part = by_key.get(block.key)
+            if part is None:  # the deliverable does not apply to this unit's level
+                values += [None] * (5 + len(block.measures))
+                continue
+            values += [
+                status_text.get(part.status, missing_text),
+                part.due_date,
+                part.report_id,
+                part.version,
+                local_time(part.first_confirmed_at, zone),
+            ]
+            for m in block.measures:
+                value = part.measures.get(m.measure)
+                if isinstance(value, bool):
+                    value = yes if value else no
+                values.append(value)
+        yield values
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheet 3: missing units
+
+
+def missing_columns(lang: str) -> list[Column]:
+    def c(key: str, kind: str = "text", width: float = 14) -> Column:
+        return Column(t(f"export.missing.{key}", lang), width, kind)
+
+    return [
+        c("code", width=12),
+        c("name", width=34),
+        c("level", width=16),
+        c("parent_code", width=12),
+        c("parent_name", width=30),
+        c("owed", width=50),
+        c("due", "date", 12),
+    ]
+
+
+async def missing_values(
+    *,
+    session: AsyncSession,
+    ctx: CampaignContext,
+    as_of: datetime,
+    root_path: str | None,
+    lang: str,
+    levels: Mapping[str, str],
+    batch_size: int,
+) -> AsyncIterator[list[Any]]:
+    """One row per unit that has not reported at least one deliverable (as of `as_of`)."""
+    names = {d.id: d.name_en if lang == "en" else d.name_vi for d in ctx.deliverables}
+    stmt = (
+        expected_rows(
+            ctx,
+            [
+                UNIT.c.code,
+                UNIT.c.name,
+                UNIT.c.level_code,
+                UNIT.c.path,
+                PARENT.c.code.label("parent_code"),
+                PARENT.c.name.label("parent_name"),
+                DEADLINE.c.deliverable_id,
+                DEADLINE.c.due_date,
+            ],
+            as_of=as_of,
+            root_path=root_path,
+            unit_filter=None,
+        )
+        .outerjoin(PARENT, PARENT.c.id == UNIT.c.parent_id)
+        .where(REPORT.c.id.is_(None))
+        .order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
+    )
+    result = await session.stream(stmt.execution_options(yield_per=batch_size))
+    current: Any = None
+    owed: list[str] = []
+    due: date | None = None
+    async for row in result:
+        if current is not None and row.path != current.path:
+            yield _missing_row(current, owed, due, levels)
+            owed, due = [], None
+        current = row
+        owed.append(names[row.deliverable_id])
+        due = row.due_date if due is None else min(due, row.due_date)
+    if current is not None:
+        yield _missing_row(current, owed, due, levels)
+
+
+def _missing_row(
+    row: Any, owed: list[str], due: date | None, levels: Mapping[str, str]
+) -> list[Any]:
+    return [
+        row.code,
+        row.name,
+        levels.get(row.level_code, row.level_code),
+        row.parent_code,
+        row.parent_name,
+        "; ".join(owed),
+        due,
+    ]

@@ -1,0 +1,228 @@
+"""The entry points: `write_xlsx` (the campaign workbook) and `write_csv` (one row per unit)."""
+
+from __future__ import annotations
+
+import csv
+import heapq
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.export.history import history_columns, unit_history, version_history
+from bot.export.sheet import Column, ProgressCallback, Sheet, rate_value
+from bot.export.summary import shortcoming_columns, shortcoming_label, write_summary
+from bot.export.units import (
+    level_labels,
+    measure_blocks,
+    missing_columns,
+    missing_values,
+    unit_columns,
+    unit_values,
+)
+from storage.figures import (
+    CAMPAIGN,
+    UNIT,
+    CampaignContext,
+    compute_figures,
+    expected_rows,
+    load_campaign,
+)
+from storage.i18n import t
+from storage.shortcomings import (
+    find_shortcomings,
+)
+
+
+async def _expected_units(
+    session: AsyncSession, ctx: CampaignContext, as_of: datetime, root_path: str | None
+) -> int:
+    inner = expected_rows(
+        ctx, [UNIT.c.id], as_of=as_of, root_path=root_path, unit_filter=None
+    ).distinct()
+    return int(
+        (await session.execute(select(func.count()).select_from(inner.subquery()))).scalar_one()
+    )
+
+
+async def _campaign_start(session: AsyncSession, campaign_id: int, tz: str) -> datetime:
+    start = (
+        await session.execute(select(CAMPAIGN.c.start_date).where(CAMPAIGN.c.id == campaign_id))
+    ).scalar_one()
+    return datetime(start.year, start.month, start.day, tzinfo=ZoneInfo(tz))
+
+
+async def write_xlsx(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    output: Path,
+    root_path: str | None = None,
+    lang: str = "vi",
+    progress_cb: ProgressCallback | None = None,
+    batch_size: int = 2000,
+) -> int:
+    """Write the campaign workbook for the subtree `root_path` (None: the campaign's whole scope)
+    as of `as_of` to `output`. Returns the number of unit rows. `progress_cb(done, total)` is
+    called as unit rows are written. Reads only; the caller owns the session."""
+    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    figures = await compute_figures(
+        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+    )
+    total = await _expected_units(session, ctx, as_of, root_path)
+    levels = await level_labels(session, lang)
+    blocks = measure_blocks(ctx, figures.carriers, lang)
+
+    workbook = Workbook(write_only=True)
+    write_summary(workbook, figures, lang)
+
+    units = Sheet(
+        workbook,
+        t("export.sheet.units", lang),
+        unit_columns(blocks, lang),
+        group_row=True,
+        freeze_columns=2,
+    )
+    done = 0
+    if progress_cb is not None:
+        progress_cb(0, total)
+    async for values in unit_values(
+        session=session,
+        ctx=ctx,
+        as_of=as_of,
+        root_path=root_path,
+        lang=lang,
+        blocks=blocks,
+        levels=levels,
+        batch_size=batch_size,
+    ):
+        units.append(values)
+        done += 1
+        if progress_cb is not None and done % 500 == 0:
+            progress_cb(done, total)
+    if progress_cb is not None:
+        progress_cb(done, total)
+
+    missing = Sheet(
+        workbook, t("export.sheet.missing", lang), missing_columns(lang), freeze_columns=2
+    )
+    async for values in missing_values(
+        session=session,
+        ctx=ctx,
+        as_of=as_of,
+        root_path=root_path,
+        lang=lang,
+        levels=levels,
+        batch_size=batch_size,
+    ):
+        missing.append(values)
+
+    shortcomings = Sheet(workbook, t("export.sheet.shortcomings", lang), shortcoming_columns(lang))
+    for item in await find_shortcomings(
+        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+    ):
+        label = shortcoming_label(item, lang)
+        for unit in item.units:
+            shortcomings.append(
+                [label, unit.code, unit.name, levels.get(unit.level_code, unit.level_code)]
+            )
+
+    history = Sheet(workbook, t("export.sheet.history", lang), history_columns(lang))
+    since = await _campaign_start(session, campaign_id, ctx.timezone)
+    unit_changes = await unit_history(
+        session=session, ctx=ctx, as_of=as_of, root_path=root_path, lang=lang, since=since
+    )
+    versions = [
+        item
+        async for item in version_history(
+            session=session,
+            ctx=ctx,
+            as_of=as_of,
+            root_path=root_path,
+            lang=lang,
+            batch_size=batch_size,
+        )
+    ]
+    for _, values in heapq.merge(unit_changes, versions, key=lambda item: item[0]):
+        history.append(values)
+
+    workbook.save(output)
+    return done
+
+
+def _csv_value(value: Any, kind: str) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return "" if value is None else value
+
+
+def csv_header(columns: Sequence[Column]) -> list[str]:
+    """One header row: a deliverable's columns are prefixed with its name."""
+    return [f"{c.group}: {c.title}" if c.group else c.title for c in columns]
+
+
+async def write_csv(
+    *,
+    session: AsyncSession,
+    campaign_id: int,
+    as_of: datetime,
+    output: Path,
+    root_path: str | None = None,
+    lang: str = "vi",
+    progress_cb: ProgressCallback | None = None,
+    batch_size: int = 2000,
+) -> int:
+    """The units sheet as one CSV file (UTF-8 with BOM, so Excel reads Vietnamese). Returns the
+    number of unit rows."""
+    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    total = await _expected_units(session, ctx, as_of, root_path)
+    levels = await level_labels(session, lang)
+    carriers: Mapping[str, str] = {}
+    if not all(ctx.forms.get(d.id) for d in ctx.deliverables):
+        figures = await compute_figures(
+            session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+        )
+        carriers = figures.carriers
+    blocks = measure_blocks(ctx, carriers, lang)
+    columns = unit_columns(blocks, lang)
+    done = 0
+    if progress_cb is not None:
+        progress_cb(0, total)
+    with output.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(csv_header(columns))
+        async for values in unit_values(
+            session=session,
+            ctx=ctx,
+            as_of=as_of,
+            root_path=root_path,
+            lang=lang,
+            blocks=blocks,
+            levels=levels,
+            batch_size=batch_size,
+        ):
+            writer.writerow([_csv_value(v, c.kind) for v, c in zip(values, columns, strict=True)])
+            done += 1
+            if progress_cb is not None and done % 500 == 0:
+                progress_cb(done, total)
+    if progress_cb is not None:
+        progress_cb(done, total)
+    return done
+
+
+__all__ = [
+    "Column",
+    "csv_header",
+    "rate_value",
+    "shortcoming_label",
+    "write_csv",
+    "write_xlsx",
+]
