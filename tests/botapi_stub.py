@@ -33,6 +33,9 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 T = TypeVar("T")
+# The default bound of every wait (never slept: a wait ends when its call arrives). Generous, so
+# that a machine busy with other work never fails a test by being slow.
+OUTER = 120.0
 
 BOT_ID = 123
 BOT_USERNAME = "cadrebot_test"
@@ -158,7 +161,7 @@ class BotApiStub:
         ]
 
     async def wait_for(
-        self, predicate: Callable[[list[ApiCall]], T | None], within: float = 5.0
+        self, predicate: Callable[[list[ApiCall]], T | None], within: float = OUTER
     ) -> T:
         """Wait until `predicate(calls)` returns something truthy, and return it."""
         assert self._changed is not None
@@ -180,7 +183,7 @@ class BotApiStub:
         return found[-1]
 
     async def wait_for_message(
-        self, chat_id: int, after: int, contains: str = "", within: float = 5.0
+        self, chat_id: int, after: int, contains: str = "", within: float = OUTER
     ) -> ApiCall:
         """The first message to `chat_id` among calls[after:] whose text contains `contains`."""
 

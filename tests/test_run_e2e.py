@@ -21,11 +21,12 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -52,7 +53,13 @@ UNITS_CSV = (
     "H,Huyện ủy Tiên Du,huyen,T,200\n"
     "CS1,Đảng bộ xã Đông,co_so,H,30\n"
 )
-STOP_WITHIN = 10.0  # seconds from SIGTERM to exit
+# Bounds, never slept: every wait below ends as soon as its signal arrives (the stub's first
+# getUpdates, the answer, the exit) and fails at once if the process exits first. They are
+# generous so that a machine busy with other work never fails a test by being slow.
+OUTER = 120.0  # seconds any expected event may take (start-up included)
+STOP_WITHIN = OUTER  # seconds from SIGTERM to exit
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,7 +77,7 @@ class Bot:
             cwd=self.workdir,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=OUTER,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
@@ -81,6 +88,33 @@ class Bot:
             *CLI, "run", env=self.env, cwd=self.workdir, stdout=log, stderr=log
         )
         log.close()
+
+    async def watch(self, waiting: Awaitable[T], what: str) -> T:
+        """`waiting`, bounded by OUTER; fails at once, with the log, if the bot exits first."""
+        assert self.process is not None
+        task = asyncio.ensure_future(waiting)
+        exited = asyncio.ensure_future(self.process.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {task, exited}, timeout=OUTER, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            exited.cancel()
+        if task in done and not isinstance(task.exception(), TimeoutError):
+            return task.result()
+        task.cancel()
+        with suppress(asyncio.CancelledError, TimeoutError):
+            await task
+        code = self.process.returncode
+        state = f"the bot exited ({code})" if code is not None else f"nothing in {OUTER:.0f} s"
+        raise AssertionError(f"waiting for {what}: {state}; bot log:\n{self.log()}")
+
+    async def ready(self) -> None:
+        """Until the bot polls Telegram for the first time (it is listening)."""
+        await self.watch(
+            self.stub.wait_for(lambda calls: any(c.method == "getUpdates" for c in calls), OUTER),
+            "the first getUpdates",
+        )
 
     async def terminate(self) -> int:
         """SIGTERM, then the exit code (the process must stop within STOP_WITHIN seconds)."""
@@ -112,16 +146,18 @@ class Bot:
         assert message.message_id is not None
         mark = len(self.stub.calls)
         await self.stub.push(self.stub.callback_update(USER, data, message.message_id))
-        await self.stub.wait_for(
-            lambda calls: any(c.method == "answerCallbackQuery" for c in calls[mark:])
+        await self.watch(
+            self.stub.wait_for(
+                lambda calls: any(c.method == "answerCallbackQuery" for c in calls[mark:]), OUTER
+            ),
+            f"the answer to the press on {label_part!r}",
         )
         return await self.answer(mark)
 
     async def answer(self, mark: int) -> ApiCall:
-        try:
-            return await self.stub.wait_for_message(USER, after=mark, within=10)
-        except TimeoutError:
-            raise AssertionError(f"no answer; bot log:\n{self.log()}") from None
+        return await self.watch(
+            self.stub.wait_for_message(USER, after=mark, within=OUTER), "an answer"
+        )
 
 
 def environment(database_url: str, api_url: str) -> dict[str, str]:
@@ -187,6 +223,7 @@ async def test_a_new_reporter_files_a_report_and_sigterm_stops_the_bot(bot: Bot)
     invite = await asyncio.to_thread(
         bot.cli, "invite", "create", "--role", "reporter", "--unit", "CS1"
     )
+    await bot.ready()
     match = re.search(r"start=([A-Za-z0-9_-]+)", invite)
     assert match, invite
 
@@ -268,7 +305,10 @@ async def test_a_message_queued_before_start_is_delivered_once(bot: Bot) -> None
         await db.dispose()
 
     await bot.start()
-    await bot.stub.wait_for(lambda calls: len(bot.stub.messages_to(USER)) >= 2 or None, 10)
+    await bot.watch(
+        bot.stub.wait_for(lambda calls: len(bot.stub.messages_to(USER)) >= 2 or None, OUTER),
+        "both queued messages",
+    )
     assert await bot.terminate() == 0, bot.log()
 
     sent = bot.stub.messages_to(USER)
@@ -291,7 +331,7 @@ async def test_a_rejected_token_ends_the_run_with_one_line_and_never_prints_it(b
     bot.stub.reject_token = True  # 401 Unauthorized to getMe, as Telegram answers a bad token
     await bot.start()
     assert bot.process is not None
-    code = await asyncio.wait_for(bot.process.wait(), 30)
+    code = await asyncio.wait_for(bot.process.wait(), OUTER)
 
     output = bot.log()
     assert code != 0
@@ -354,11 +394,14 @@ async def test_telegram_and_zalo_run_in_one_process(bot: Bot, zalo: ZaloStub) ->
         bot.database_url, [(CHANNEL_TELEGRAM, str(USER), "tg:1"), (CHANNEL_ZALO, "zu-1", "za:1")]
     )
     await bot.start()
-    await bot.stub.wait_for(lambda calls: bot.stub.messages_to(USER) or None, 15)
-    await zalo.wait_sent(1, 15)
+    await bot.watch(
+        bot.stub.wait_for(lambda calls: bot.stub.messages_to(USER) or None, OUTER),
+        "the Telegram message",
+    )
+    await bot.watch(zalo.wait_sent(1, OUTER), "the Zalo message")
     stranger = ZaloUser("zu-stranger")
     zalo.push(ZaloUpdates().text(stranger, "xin chào"))  # Zalo answers too: a polite refusal
-    await zalo.wait_sent(2, 15)
+    await bot.watch(zalo.wait_sent(2, OUTER), "the Zalo answer")
     assert await bot.terminate() == 0, bot.log()
 
     assert [c.text for c in bot.stub.messages_to(USER)] == ["Nhắc nhở tg:1"]
@@ -374,7 +417,7 @@ async def test_zalo_alone_needs_no_telegram_token(bot: Bot, zalo: ZaloStub) -> N
     bot.env = env
     await queue_for(bot.database_url, [(CHANNEL_ZALO, "zu-2", "za:2")])
     await bot.start()
-    await zalo.wait_sent(1, 15)
+    await bot.watch(zalo.wait_sent(1, OUTER), "the Zalo message")
     assert await bot.terminate() == 0, bot.log()
 
     assert zalo.texts("zu-2") == ["Nhắc nhở za:2"]

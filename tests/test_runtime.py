@@ -20,7 +20,7 @@ from scheduler.sender import Sender
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import CHANNEL_TELEGRAM, ProcessedUpdate
-from tests.botapi_stub import BotApiStub
+from tests.botapi_stub import OUTER, BotApiStub
 
 
 async def test_forget_job_keeps_a_week_of_update_ids(db: Database, now: datetime) -> None:
@@ -75,6 +75,6 @@ async def test_a_failing_sender_stops_the_service_with_its_error(
         # Never set: only the failure may end the service (wait_for: it must not hang instead).
         stop = asyncio.Event()
         with pytest.raises(Broken):
-            await asyncio.wait_for(run_service(settings, webhook=False, stop=stop), 20)
+            await asyncio.wait_for(run_service(settings, webhook=False, stop=stop), OUTER)
     finally:
         await stub.close()

@@ -21,7 +21,7 @@ from bot.telegram.polling import run_polling
 from bot.telegram.processing import TelegramApp
 from storage.db import Database
 from storage.models import ProcessedUpdate
-from tests.botapi_stub import ApiCall, BotApiStub
+from tests.botapi_stub import OUTER, ApiCall, BotApiStub
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TgUser, bind
 
@@ -127,7 +127,7 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
         await stub.push(update)
 
     first, _ = bot.start()
-    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.wait_for(entered.wait(), OUTER)
     await stub.wait_for(lambda calls: len(stub.sent("sendMessage")) == 2 or None)
     assert await processed(db) == 2  # the strangers' updates; the reporter's is in progress
     assert offsets(stub) == [None]  # nothing confirmed while the batch runs
@@ -141,7 +141,7 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
     await stub.wait_for(lambda calls: stub.messages_to(REPORTER.id) or None)
     await stub.wait_for(lambda calls: offsets(stub)[-1] == batch[-1]["update_id"] + 1 or None)
     stop.set()
-    await asyncio.wait_for(second, 5)
+    await asyncio.wait_for(second, OUTER)
 
     assert await processed(db) == 3
     # Each update processed once. The strangers' updates were processed before the kill but
@@ -163,13 +163,13 @@ async def test_a_stop_confirms_the_processed_batch(bot: Polling, db: Database) -
     task, stop = bot.start()
     await stub.wait_for(lambda calls: stub.messages_to(STRANGERS[0]) or None)
     stop.set()
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(task, OUTER)
     assert offsets(stub)[-1] == update["update_id"] + 1  # Telegram forgets it
 
     again, stop = bot.start()
     await stub.wait_for(lambda calls: len(stub.sent("getUpdates")) >= 3 or None)
     stop.set()
-    await asyncio.wait_for(again, 5)
+    await asyncio.wait_for(again, OUTER)
     assert len(stub.messages_to(STRANGERS[0])) == 1
     assert await processed(db) == 1
 
@@ -183,7 +183,7 @@ async def test_network_errors_and_retry_after_are_retried(
     task, stop = flaky.start()
     await stub.wait_for(lambda calls: stub.messages_to(STRANGERS[0]) or None)
     stop.set()
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(task, OUTER)
     assert [c.result for c in stub.sent("getUpdates")][:2] == ["failed", "failed"]
     assert await processed(db) == 1
 
@@ -192,4 +192,4 @@ async def test_a_rejected_token_ends_the_loop(bot: Polling) -> None:
     bot.stub.reject_token = True
     task, _ = bot.start()
     with pytest.raises(InvalidToken):
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, OUTER)

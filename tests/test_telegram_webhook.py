@@ -21,6 +21,7 @@ from bot.telegram import turn
 from bot.telegram.webhook import PROCESS_TIMEOUT, public_url, start_webhook
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from tests.botapi_stub import OUTER
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TOKEN, RecordingRequest, TgUser, UpdateFactory, bind
 
@@ -114,7 +115,7 @@ async def test_wrong_or_missing_secret_is_refused(
             headers=headers,
         )
     assert response.status_code == 403
-    await asyncio.wait_for(server.queue.join(), 5)
+    await asyncio.wait_for(server.queue.join(), OUTER)
     assert await processed(db) == 0
     assert not [c for c in server.request.calls if c.method == "sendMessage"]
 
@@ -128,7 +129,7 @@ async def test_right_secret_is_processed_and_health_answers(server: Server, db: 
         )
         health = await client.get(f"{server.url}/healthz")
     assert response.status_code == 200
-    await asyncio.wait_for(server.queue.join(), 5)
+    await asyncio.wait_for(server.queue.join(), OUTER)
     assert await processed(db) == 1
     assert [c for c in server.request.calls if c.method == "sendMessage"]
     assert (health.status_code, health.text) == (200, "ok")
@@ -207,7 +208,7 @@ async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed
         assert response.status_code == 200
         assert texts(server) == []  # answered before the handler finished
         gate.set()
-        await asyncio.wait_for(delivered.wait(), 5)
+        await asyncio.wait_for(delivered.wait(), OUTER)
         assert await processed(db) == 1
         assert len(texts(server)) == 1
 

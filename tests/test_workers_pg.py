@@ -40,7 +40,9 @@ pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 TOKEN = "123:TEST"
 ADMIN_CHAT = 990001
 LEADER_INTERVAL = 1  # seconds (production: 15)
-WITHIN = 15.0  # seconds any expected change may take (a bound, never slept)
+# A bound, never slept: each wait ends as soon as its condition holds, and fails at once when a
+# worker that should run has exited. Generous, so that a busy machine never fails the test.
+WITHIN = 120.0  # seconds any expected change may take (start-up included)
 ELECTED = "scheduler leader elected"
 FOLLOWER = "scheduler follower"
 CATCH_UP = "catch-up at"
@@ -70,10 +72,18 @@ class Worker:
         return self.process is not None and self.process.returncode is None
 
 
+def _logs(workers: list[Worker]) -> str:
+    return "\n".join(f"--- {w.name}:\n{w.log()}" for w in workers)
+
+
 async def until(
-    condition: Callable[[], bool | Awaitable[bool]], what: str, workers: list[Worker]
+    condition: Callable[[], bool | Awaitable[bool]],
+    what: str,
+    workers: list[Worker],
+    running: list[Worker] | None = None,
 ) -> None:
-    """Wait (bounded) until `condition()` holds; on timeout fail with the workers' logs."""
+    """Wait (bounded by WITHIN) until `condition()` holds; fail with the workers' logs on
+    timeout, or at once when one of `running` (default: all `workers`) has exited."""
 
     async def holds() -> bool:
         value = condition()
@@ -81,14 +91,27 @@ async def until(
 
     async def check() -> None:
         # Log files and database rows announce nothing: look again every 0.1 s.
-        while not await holds():  # noqa: ASYNC110
+        while not await holds():
+            for worker in workers if running is None else running:
+                if not worker.alive:
+                    raise AssertionError(
+                        f"{worker.name} exited while waiting for {what}\n{_logs(workers)}"
+                    )
             await asyncio.sleep(0.1)
 
     try:
         await asyncio.wait_for(check(), WITHIN)
     except TimeoutError:
-        logs = "\n".join(f"--- {w.name}:\n{w.log()}" for w in workers)
-        raise AssertionError(f"timed out waiting for {what}\n{logs}") from None
+        raise AssertionError(f"timed out waiting for {what}\n{_logs(workers)}") from None
+
+
+async def healthy(http: httpx.AsyncClient, worker: Worker) -> bool:
+    """The worker's webhook server answers `GET /healthz` (its readiness signal)."""
+    try:
+        answer = await http.get(f"http://127.0.0.1:{worker.port}/healthz")
+    except httpx.TransportError:
+        return False
+    return answer.status_code == 200 and answer.text == "ok"
 
 
 async def prepare(database_url: str, workdir: Path) -> int:
@@ -218,11 +241,9 @@ async def cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
 
 async def test_two_workers_one_leader_each_message_once_and_a_takeover(cluster: Cluster) -> None:
     workers = cluster.workers
-    await until(lambda: all(w.count("webhook server on") for w in workers), "both up", workers)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=WITHIN) as http:
         for worker in workers:
-            health = await http.get(f"http://127.0.0.1:{worker.port}/healthz")
-            assert health.text == "ok"
+            await until(lambda w=worker: healthy(http, w), f"{worker.name} up", workers)
 
     # Exactly one leader; the other follows; only the leader ran the catch-up.
     await until(
@@ -265,15 +286,18 @@ async def test_two_workers_one_leader_each_message_once_and_a_takeover(cluster: 
     assert leader.process is not None
     leader.process.kill()
     await leader.process.wait()
-    await until(lambda: follower.count(ELECTED) == 1, "the takeover", workers)
-    await until(lambda: follower.count(CATCH_UP) == 1, "the new leader's catch-up", workers)
+    survivor = [follower]
+    await until(lambda: follower.count(ELECTED) == 1, "the takeover", workers, survivor)
+    await until(
+        lambda: follower.count(CATCH_UP) == 1, "the new leader's catch-up", workers, survivor
+    )
     rows = await outbox_rows(cluster.database_url)
     assert [r.key for r in rows if r.kind == KIND_DIGEST] == [d.key for d in digests]
 
     # The survivor still delivers, once.
     second = range(800001, 800011)
     await queue(cluster.database_url, second, "lot2")
-    await until(lambda: cluster.delivered(second), "the second lot", workers)
+    await until(lambda: cluster.delivered(second), "the second lot", workers, survivor)
     for chat in second:
         assert cluster.texts_to(chat) == [f"lot2 {chat}"]
     assert cluster.texts_to(ADMIN_CHAT) == to_admin  # no second digest from the new leader

@@ -17,6 +17,7 @@ from bot.zalo.run import build_zalo, run_zalo
 from bot.zalo.webhook import SECRET_HEADER, ZaloServer
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from tests.botapi_stub import OUTER
 from tests.report_fixtures import NOW
 from tests.zalo_fixtures import REPORTER, Zalo, bind_zalo, open_zalo, zalo_settings
 
@@ -85,7 +86,7 @@ async def test_long_polling_end_to_end(zalo: Zalo) -> None:
     zalo.stub.push(zalo.updates.text(REPORTER, "1"))
     await zalo.stub.wait_sent(2)
     stop.set()
-    await asyncio.wait_for(task, 10)
+    await asyncio.wait_for(task, OUTER)
     assert zalo.stub.of("deleteWebhook")  # polling and webhook are exclusive
     first, second = zalo.stub.texts(REPORTER.id)
     assert "Trả lời bằng số thứ tự" in first and "Câu 1/7" in second
@@ -120,7 +121,7 @@ async def test_webhook_mode_registers_the_webhook_and_answers(zalo: Zalo) -> Non
                 zalo.stub.changed.clear()
                 await zalo.stub.changed.wait()
 
-        await asyncio.wait_for(registered(), 10)
+        await asyncio.wait_for(registered(), OUTER)
         async with httpx.AsyncClient() as http:
             assert zalo.stub.webhook == {
                 "url": "https://bot.example.vn/zalo",
@@ -135,5 +136,5 @@ async def test_webhook_mode_registers_the_webhook_and_answers(zalo: Zalo) -> Non
         assert "/baocao" in help_text and "/kenh" in help_text
     finally:
         stop.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, OUTER)
         await service.aclose()

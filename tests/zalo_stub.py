@@ -23,6 +23,9 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 TOKEN = "1234567890:zalo-test-token"
+# The default bound of every wait (never slept: a wait ends when its call arrives). Generous, so
+# that a machine busy with other work never fails a test by being slow.
+OUTER = 120.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class ZaloStub:
     def texts(self, chat_id: str | None = None, since: int = 0) -> list[str]:
         return [c.text for c in self.sent(chat_id)[since:]]
 
-    async def wait_sent(self, count: int, limit: float = 10.0) -> None:
+    async def wait_sent(self, count: int, limit: float = OUTER) -> None:
         """Until at least `count` messages were sent (fails the test after `limit` seconds)."""
 
         async def until() -> None:

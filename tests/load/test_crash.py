@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
@@ -68,6 +69,8 @@ from tests.load.conftest import (
     prepare_world,
     report,
 )
+
+pytestmark = pytest.mark.slow  # minutes each: `pytest -m "not slow"` leaves them out
 
 OUTBOX_CHAT = 990_000
 

@@ -31,6 +31,8 @@ from tests.load.conftest import (
     report,
 )
 
+pytestmark = pytest.mark.slow  # minutes each: `pytest -m "not slow"` leaves them out
+
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
