@@ -8,9 +8,11 @@ It is written to a temporary file beside the destination and renamed into place 
 
 Restore: the file is checked first (PRAGMA integrity_check, an Alembic revision this program
 knows, the tables of that revision), then installed: the current database is kept as
-`<name>.bak` (a consistent copy, its WAL included), the backup is copied to a temporary file
-beside it, stale `-wal`/`-shm` files are removed and the copy is renamed over the database
-(one atomic rename). A database in use (some process has it open) is refused unless forced.
+`<name>.<UTC time>.bak` (`cadrebot.db.20261203T101500Z.bak`: a consistent copy, its WAL
+included; each restore keeps its own, a second restore never overwrites the first), the backup
+is copied to a temporary file beside it, stale `-wal`/`-shm` files are removed and the copy is
+renamed over the database (one atomic rename). A database in use (some process has it open) is
+refused unless forced.
 
 PostgreSQL is backed up with `pg_dump -Fc` and restored with `pg_restore` (docs/operations.md).
 """
@@ -23,12 +25,14 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
+from storage.clock import require_aware
 from storage.migrate import alembic_config, head_revision
 from storage.models import metadata
 
@@ -221,10 +225,27 @@ def in_use(path: Path) -> bool:
     return False
 
 
+def kept_copy_path(target: Path, now: datetime) -> Path:
+    """Where a restore at `now` keeps the database it replaces: never an existing file."""
+    stamp = require_aware(now).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = target.with_name(f"{target.name}.{stamp}.bak")
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = target.with_name(f"{target.name}.{stamp}-{number}.bak")
+    return candidate
+
+
 def restore_sqlite(
-    source: Path, target: Path, *, force: bool = False, progress: Progress | None = None
+    source: Path,
+    target: Path,
+    *,
+    now: datetime,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> RestoreResult:
-    """Check `source` and install it as the database `target` (see the module docstring).
+    """Check `source` and install it as the database `target` (see the module docstring); the
+    replaced database is kept at `kept_copy_path(target, now)`.
 
     Raises RestoreRefused when the file fails the check, DatabaseInUse when `target` is open
     somewhere and `force` is not given."""
@@ -238,7 +259,7 @@ def restore_sqlite(
     target.parent.mkdir(parents=True, exist_ok=True)
     previous: Path | None = None
     if target.exists():
-        previous = target.with_name(target.name + ".bak")
+        previous = kept_copy_path(target, now)
         try:
             backup_sqlite(target, previous)
         except sqlite3.DatabaseError:  # not a readable database: keep its bytes as they are

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -40,7 +40,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # Binary ("C") ordering on PostgreSQL so range scans over materialised paths use the index exactly
-# as on SQLite, whatever the database's locale.
-PathString = String(255).with_variant(String(255, collation="C"), "postgresql")
+# as on SQLite, whatever the database's locale. Unbounded: a path is 8 characters per level, and
+# VARCHAR(255) made trees deeper than 31 levels fail on PostgreSQL (migration 0003). SQLite never
+# enforces a VARCHAR length, so its column keeps the declared VARCHAR(255) (changing the type
+# would rebuild the unit table for nothing).
+PathString = (
+    Text().with_variant(String(255), "sqlite").with_variant(Text(collation="C"), "postgresql")
+)
 
 JSONType: Any = JSON().with_variant(JSONB(), "postgresql")

@@ -112,7 +112,7 @@ async def test_backup_under_continuous_writes_holds_every_row_committed_before(
     assert len(steps) > 1 and steps[-1][0] == steps[-1][1]  # copied in steps, to the end
     assert [t for _, t in steps] == [steps[0][1]] * len(steps)  # never restarted
     restored = tmp_path / "restored" / "cadrebot.db"
-    result = restore_sqlite(backup, restored)
+    result = restore_sqlite(backup, restored, now=T0)
     assert result.previous is None and result.revision == head_revision()
     assert check_backup(restored).ok
     ids = person_ids(restored)
@@ -137,16 +137,34 @@ async def test_restore_refuses_a_database_in_use_unless_forced(live: Live, tmp_p
         await create_person(session=session, full_name="Sau sao lưu", now=T0)
     assert in_use(live.path)  # the engine keeps its connection open
     with pytest.raises(DatabaseInUse):
-        restore_sqlite(backup, live.path)
+        restore_sqlite(backup, live.path, now=T0)
     assert len(person_ids(live.path)) == 51
 
-    result = restore_sqlite(backup, live.path, force=True)
+    result = restore_sqlite(backup, live.path, force=True, now=T0)
     await live.db.dispose()
 
-    assert result.previous == live.path.with_name("cadrebot.db.bak")
+    assert result.previous is not None
+    assert result.previous.parent == live.path.parent
+    assert result.previous.name.startswith("cadrebot.db.") and result.previous.suffix == ".bak"
     assert len(person_ids(live.path)) == 50
     assert len(person_ids(result.previous)) == 51  # the replaced database, its WAL included
     assert check_backup(live.path).ok and check_backup(result.previous).ok
+
+
+async def test_a_second_restore_keeps_the_first_kept_copy(live: Live, tmp_path: Path) -> None:
+    backup = tmp_path / "backup.db"
+    backup_sqlite(live.path, backup)
+    async with live.db.write() as session:
+        await create_person(session=session, full_name="Chỉ có trong bản cũ", now=T0)
+    await live.db.dispose()
+    first = restore_sqlite(backup, live.path, now=T0)
+    second = restore_sqlite(backup, live.path, now=T0)  # the same second, even
+    third = restore_sqlite(backup, live.path, now=T0 + timedelta(hours=1))
+    kept = [first.previous, second.previous, third.previous]
+    assert all(path is not None and path.exists() for path in kept)
+    assert len(set(kept)) == 3
+    assert first.previous is not None
+    assert len(person_ids(first.previous)) == 51  # the only copy with the late person survives
 
 
 async def test_restore_over_a_closed_database_needs_no_force(live: Live, tmp_path: Path) -> None:
@@ -156,14 +174,14 @@ async def test_restore_over_a_closed_database_needs_no_force(live: Live, tmp_pat
         await create_person(session=session, full_name="Sau sao lưu", now=T0)
     await live.db.dispose()
     assert not in_use(live.path)
-    restore_sqlite(backup, live.path)
+    restore_sqlite(backup, live.path, now=T0)
     assert len(person_ids(live.path)) == 50
     assert not live.path.with_name("cadrebot.db-wal").exists()
 
 
 def _refusal(path: Path, target: Path) -> BackupProblem | None:
     with pytest.raises(RestoreRefused) as caught:
-        restore_sqlite(path, target)
+        restore_sqlite(path, target, now=T0)
     assert not target.exists()  # nothing was installed
     return caught.value.check.problem
 
@@ -237,7 +255,8 @@ async def test_cli_backup_and_restore(live: Live, tmp_path: Path) -> None:
     await live.db.dispose()
     done = await asyncio.to_thread(runner.invoke, _cli(), ["restore", str(backup)])
     assert done.exit_code == 0, done.output
-    assert "Đã phục hồi" in done.output and "cadrebot.db.bak" in done.output
+    assert "Đã phục hồi" in done.output and ".bak" in done.output
+    assert list(live.path.parent.glob("cadrebot.db.*.bak"))
 
     bad = tmp_path / "bad.db"
     bad.write_text("hello")

@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import unicodedata
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import select
+from sqlmodel import col
 
 import storage.sheet_files as sheet_files
 from bot.cli.people import TableFileError, read_table
+from storage.db import Database
 from storage.i18n import t
+from storage.models import Unit
 from storage.sheet_files import SheetFileError, check_xlsx, csv_records
 from storage.text_clean import _CONTROL, BadText, clean
-from storage.unit_import import read_units_file
+from storage.tree import SEGMENT
+from storage.unit_import import parse_units_file, read_units_file
+from storage.units import ensure_default_levels, import_units
 
 HEADER = ["code", "name", "level", "parent_code", "members"]
 
@@ -141,3 +148,24 @@ def test_csv_records_are_numbered_like_spreadsheet_rows() -> None:
     with pytest.raises(SheetFileError) as caught:
         list(csv_records("a\nb\nc\x00d\n", ","))
     assert (caught.value.reason, caught.value.line) == ("nul", 3)
+
+
+async def test_a_tree_forty_levels_deep_imports_on_both_engines(
+    db: Database, tmp_path: Path
+) -> None:
+    lines = ["code,name,level,parent_code,members"]
+    for depth in range(40):
+        parent = f"U{depth - 1}" if depth else ""
+        lines.append(f"U{depth},Đơn vị cấp {depth},chi_bo,{parent},1")
+    path = tmp_path / "deep.csv"
+    path.write_text("\n".join(lines) + "\n")
+    now = datetime(2016, 6, 1, 3, 0, tzinfo=UTC)
+    async with db.write() as session:
+        await ensure_default_levels(session=session)
+        result = await import_units(session=session, rows=parse_units_file(path), now=now)
+    assert result.created == 40
+    async with db.read() as session:
+        deepest = (
+            await session.execute(select(col(Unit.path)).where(col(Unit.code) == "U39"))
+        ).scalar_one()
+    assert len(deepest) == 40 * SEGMENT

@@ -85,6 +85,7 @@ def restore_command(
                 file,
                 target,
                 force=force,
+                now=system_clock(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except RestoreRefused as exc:
