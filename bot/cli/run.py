@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 from contextlib import suppress
 
@@ -71,20 +72,27 @@ def secrets_of(config: Settings) -> list[str]:
 
 
 class RedactSecrets(logging.Filter):
-    """Replace each secret by *** in a log record's final message and its traceback text."""
+    """Replace each secret by *** in a log record's final message and its traceback text, in any
+    letter case (an API error may echo the token lower-cased)."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
+        self._pattern = (
+            re.compile(
+                "|".join(re.escape(s) for s in sorted(self.secrets, key=len, reverse=True)),
+                re.IGNORECASE,
+            )
+            if self.secrets
+            else None
+        )
 
     def _redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._pattern.sub("***", text) if self._pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
+        if self._pattern is not None and self._pattern.search(message):
             record.msg, record.args = self._redact(message), None
         if record.exc_info and record.exc_text is None:
             # Formatted here so the handler's formatter reuses the redacted text.
@@ -114,8 +122,8 @@ def carries_secret(exc: BaseException, secrets: list[str]) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        text = f"{current!s} {current!r}"
-        if any(secret in text for secret in secrets):
+        text = f"{current!s} {current!r}".casefold()
+        if any(secret.casefold() in text for secret in secrets):
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -5,11 +5,13 @@ Every answer is `{"ok": true, "result": ...}` or `{"ok": false, "error_code": N,
 and the polling loop need no Zalo knowledge: `RetryAfter` (429), `Unreachable` (403, or a 400
 naming a chat or user that does not exist) and `TransientError` (anything else: network, 5xx,
 a 400 we built wrong, an unreadable answer). The token is part of the URL, so no message built
-here ever contains the URL."""
+here ever contains the URL; an error description that echoes the token (in any letter case) has
+it replaced by *** before it goes into an exception."""
 
 from __future__ import annotations
 
 import logging
+import re
 from types import TracebackType
 from typing import Any
 
@@ -36,6 +38,7 @@ class ZaloClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._prefix = f"{base_url}{token}/"
+        self._token = re.compile(re.escape(token), re.IGNORECASE) if token else None
         self._timeout = timeout
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
@@ -72,7 +75,10 @@ class ZaloClient:
         if body.get("ok") is True and response.status_code < 400:
             return body.get("result")
         code = _int(body.get("error_code")) or response.status_code
-        description = str(body.get("description") or "")[:200]
+        description = str(body.get("description") or "")
+        if self._token is not None:
+            description = self._token.sub("***", description)
+        description = description[:200]
         raise _error(method, code, description, body, response)
 
     # --- the methods -------------------------------------------------------------------------

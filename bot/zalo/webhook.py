@@ -10,6 +10,9 @@ health check, on CADREBOT_ZALO_LISTEN:CADREBOT_ZALO_PORT.
   digest chart from here).
 - `GET /healthz`: "ok", for the load balancer.
 
+The access log names the path without its query string: a media link's token (`?token=...`)
+is a credential for the chart and is never logged.
+
 An idle connection is closed after `IDLE_TIMEOUT`, a body that takes longer than `BODY_TIMEOUT`
 too; the server's and the event loop's warnings are rate-limited (`bot.log_limit`)."""
 
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 
 import tornado.web
 from tornado.httpserver import HTTPServer
+from tornado.log import access_log
 from tornado.netutil import bind_sockets
 
 from bot.log_limit import limit_server_logs
@@ -138,6 +142,22 @@ class _Health(tornado.web.RequestHandler):
         self.write("ok")
 
 
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """tornado's access log line, without the query string (the media token)."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    request = handler.request
+    access_log.log(
+        level,
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        request.path,
+        request.remote_ip,
+        1000.0 * request.request_time(),
+    )
+
+
 class ZaloServer:
     """The HTTP server; `processor` None serves media and health only (polling mode)."""
 
@@ -155,7 +175,8 @@ class ZaloServer:
                 (path, _Webhook, {"processor": processor, "secret": secret}),
                 (rf"{path}/{MEDIA_SEGMENT}/([0-9a-f]{{24}})", _Media, {"media": media}),
                 (HEALTH_PATH, _Health),
-            ]
+            ],
+            log_function=log_request,
         )
         self.server: HTTPServer | None = None
         self.port = 0

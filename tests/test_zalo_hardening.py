@@ -1,0 +1,84 @@
+"""Zalo secrets stay out of logs and exceptions: a media link's token is never in the access
+log; a token echoed lower-case by an API error is redacted (client and log filter); a malformed
+update (`"message": 5`) is one log line, not a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from bot.channels.base import TransientError
+from bot.cli.run import RedactSecrets, carries_secret
+from bot.zalo.client import ZaloClient
+from bot.zalo.media import MediaStore
+from bot.zalo.webhook import ZaloServer
+from storage.db import Database
+from tests.zalo_fixtures import open_zalo
+
+TOKEN = "1234567890:AbCdEfGhIjKlMnOpQrStUvWxYz"
+
+
+async def test_media_tokens_are_not_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    media = MediaStore(None)
+    server = ZaloServer(path="/zalo", media=media)
+    port = server.start("127.0.0.1", 0)
+    media.public_base = f"http://127.0.0.1:{port}/zalo"
+    try:
+        url = media.publish(b"\x89PNG chart")
+        token = url.split("token=")[1]
+        with caplog.at_level(logging.DEBUG):
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(url)).status_code == 200
+                assert (await http.get(url.replace(token, "guess"))).status_code == 404
+    finally:
+        await server.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("tornado")]
+    assert any("/zalo/media/" in line for line in lines)
+    assert not any(token in line or "token=" in line for line in lines)
+
+
+async def test_a_token_echoed_lower_case_in_an_api_error_is_redacted() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        echoed = f"invalid access token {TOKEN.lower()} for {TOKEN.upper()}"
+        return httpx.Response(400, json={"ok": False, "error_code": 400, "description": echoed})
+
+    client = ZaloClient(TOKEN, "https://zalo.test/bot", transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(TransientError) as caught:
+            await client.send_message("u1", "Kính gửi đồng chí")
+    finally:
+        await client.aclose()
+    text = f"{caught.value!s} {caught.value!r}".casefold()
+    assert TOKEN.casefold() not in text and "***" in text
+
+
+def test_the_log_filter_redacts_in_any_letter_case() -> None:
+    record = logging.LogRecord(
+        "bot", logging.ERROR, __file__, 1, "api said %s", (f"bad {TOKEN.lower()}",), None
+    )
+    RedactSecrets([TOKEN]).filter(record)
+    assert TOKEN.casefold() not in record.getMessage().casefold()
+    assert carries_secret(ValueError(TOKEN.upper()), [TOKEN])
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"event_name": "message.text.received", "message": 5},
+        {"result": {"event_name": "message.text.received", "message": 5}},
+        {"event_name": "message.text.received", "message": {"from": 5, "chat": "x", "text": 7}},
+        [1, 2],
+        "message",
+        None,
+    ],
+)
+async def test_a_malformed_update_is_one_line_not_a_traceback(
+    db: Database, update: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_zalo(db) as zalo:
+        with caplog.at_level(logging.INFO):
+            await zalo.adapter.process(update)
+        assert zalo.stub.sent() == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
