@@ -11,10 +11,10 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
+from bot.core.turn import Runtime
 from bot.settings import Settings
 from bot.telegram.handlers import register
 from bot.telegram.processor import PerChatUpdateProcessor
-from bot.telegram.turn import Runtime
 from storage.clock import Clock
 from storage.db import Database
 

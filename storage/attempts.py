@@ -16,12 +16,20 @@ from storage.models import CHANNEL_TELEGRAM, AuditLog
 LIMIT = 5
 WINDOW = timedelta(hours=1)
 ACTION = "invite.redeem_refused"
-ENTITY = "telegram_account"
+ENTITY = "telegram_account"  # Telegram's; every channel's is `entity_for(channel)`
 
 
-async def recent_failures(*, session: AsyncSession, external_id: str, now: datetime) -> int:
+def entity_for(channel: str) -> str:
+    """The audit entity of a channel's accounts ("telegram_account", "zalo_account"): the id is
+    the account's own external id, so `people forget` finds it with the person's accounts."""
+    return f"{channel}_account"
+
+
+async def recent_failures(
+    *, session: AsyncSession, external_id: str, now: datetime, channel: str = CHANNEL_TELEGRAM
+) -> int:
     query = select(func.count()).where(
-        col(AuditLog.entity) == ENTITY,
+        col(AuditLog.entity) == entity_for(channel),
         col(AuditLog.entity_id) == str(external_id),
         col(AuditLog.action) == ACTION,
         col(AuditLog.at) > now - WINDOW,
@@ -29,8 +37,13 @@ async def recent_failures(*, session: AsyncSession, external_id: str, now: datet
     return int((await session.execute(query)).scalar_one())
 
 
-async def throttled(*, session: AsyncSession, external_id: str, now: datetime) -> bool:
-    return await recent_failures(session=session, external_id=external_id, now=now) >= LIMIT
+async def throttled(
+    *, session: AsyncSession, external_id: str, now: datetime, channel: str = CHANNEL_TELEGRAM
+) -> bool:
+    failures = await recent_failures(
+        session=session, external_id=external_id, now=now, channel=channel
+    )
+    return failures >= LIMIT
 
 
 async def record_failure(
@@ -47,7 +60,7 @@ async def record_failure(
         now=now,
         channel=channel,
         action=ACTION,
-        entity=ENTITY,
+        entity=entity_for(channel),
         entity_id=str(external_id),
         new={"status": status},
     )

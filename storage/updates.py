@@ -5,8 +5,10 @@ if the handler fails, the transaction rolls back and the update may be tried aga
 
 The replies of a turn are stored on its row in the same transaction (`store_replies`, before the
 commit), so a replay of an update whose replies a kill lost between the commit and the send can
-send them again (`stored_replies`): at-least-once replies, never silence. `forget_old_updates` is
-the periodic cleanup (the stored replies go with their rows). Functions never commit."""
+send them again (`stored_replies`): never silence. Each stored reply carries a `delivered`
+flag (`mark_delivered`, after its send), so a replay sends only what did not go out.
+`forget_old_updates` is the periodic cleanup (the stored replies go with their rows).
+Functions never commit."""
 
 from __future__ import annotations
 
@@ -73,6 +75,30 @@ async def stored_replies(
     )
     replies = (await session.execute(stmt)).scalar_one_or_none()
     return list(replies) if isinstance(replies, list) else []
+
+
+async def mark_delivered(
+    *, session: AsyncSession, channel: str, update_id: int | str, indices: list[int]
+) -> None:
+    """Set `delivered` on the stored replies at `indices` (sent, or handed to the outbox), so a
+    replay of the update sends only the others."""
+    if not indices:
+        return
+    replies = await stored_replies(session=session, channel=channel, update_id=update_id)
+    if not replies:
+        return
+    marked = [
+        {**reply, "delivered": True} if i in set(indices) and isinstance(reply, dict) else reply
+        for i, reply in enumerate(replies)
+    ]
+    await session.execute(
+        update(ProcessedUpdate)
+        .where(
+            col(ProcessedUpdate.channel) == channel,
+            col(ProcessedUpdate.update_id) == str(update_id),
+        )
+        .values(replies=marked)
+    )
 
 
 async def forget_old_updates(

@@ -167,7 +167,9 @@ async def test_several_open_campaigns_are_picked_with_buttons(setup: Setup) -> N
         await load_campaign(session=session, definition=parse_definition(text), now=LOADED)
 
     calls = await setup.harness.send("/xuat", DISTRICT_ADMIN)
-    assert calls.texts() == ["Đang có nhiều đợt học tập. Đồng chí muốn xuất báo cáo đợt nào?"]
+    [choose] = calls.texts()
+    assert choose.startswith("Đang có nhiều đợt học tập. Đồng chí muốn xuất báo cáo đợt nào?")
+    assert "• 14-KH/TU — Đợt hai: học tập" in choose and ": gõ /xuat H 14-KH/TU" in choose
     labels = [b["text"] for b in calls.buttons()]
     assert any(label.startswith("14-KH/TU — ") for label in labels)
     data = next(b["callback_data"] for b in calls.buttons() if b["text"].startswith("14-KH/TU"))
@@ -334,7 +336,7 @@ async def test_assign_usage_and_scope(setup: Setup) -> None:
 async def test_campaigns_list_close_and_reporting_stops(setup: Setup) -> None:
     listing = (await setup.harness.send("/dot", PROVINCE_ADMIN)).text()
     assert listing.startswith("Các đợt học tập, quán triệt:")
-    assert "• 13-KH/TU — Học tập, quán triệt" in listing
+    assert "\n1. 13-KH/TU — Học tập, quán triệt" in listing
     assert ": Đang mở, bắt đầu 1/5/2016" in listing
 
     before = await setup.harness.send("/baocao", REPORTER)

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from telegram.error import InvalidToken
 
 from bot.app import build_application
+from bot.core import turn
 from bot.settings import Settings
-from bot.telegram import polling, turn
+from bot.telegram import polling
 from bot.telegram.polling import run_polling
 from bot.telegram.processing import TelegramApp
 from storage.db import Database

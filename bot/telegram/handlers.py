@@ -1,20 +1,16 @@
-"""Which update goes to which handler, and the one error handler.
+"""Which Telegram update goes where; the one error handler.
 
-Routing (group 0, first match wins):
+Only what is Telegram's own is decided here (group 0, first match wins):
 - edited messages: ignored, nothing changes, no answer (an answer already given stands);
 - anything in a group, supergroup or channel: a command gets one short "write to me privately"
   answer; everything else is ignored (the bot never discusses units or figures in a group);
-- private chat: /start (strangers allowed: it is how one becomes a person), reporter commands
-  (to the conversation engine), supervisor/admin commands (`bot.telegram.admin`: /xuat, /moi,
-  /phancong, /dot and the /xuat campaign buttons), /trogiup, other commands (unknown),
-  typed text (to the engine while a draft is open), button presses, and anything that is not
-  text (stickers, photos, files: "please answer in text").
-
-Every handler runs as one turn (see `bot.telegram.turn`): strangers get the refusal.
+- everything in a private chat and every button press: one turn (`bot.core.turn.run_turn`
+  through `bot.telegram.adapter`), where the command layer decides (`bot.core.dispatch`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 
@@ -24,47 +20,35 @@ from telegram.ext import (
     Application,
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
+    ContextTypes,
     MessageHandler,
     filters,
 )
 
+from bot.core.turn import Runtime, Undelivered, current, run_turn
 from bot.i18n import pick_language, t
-from bot.telegram import admin, onboarding, reporting, supervision
-from bot.telegram.render import Say
-from bot.telegram.turn import Context, Handler, Outcome, Turn, current, runtime_of, turn_callback
-from bot.zalo.preference import channel_command
+from bot.telegram.adapter import TelegramAdapter, inbound_of
 from storage.db import DatabaseBusy
-from storage.models import CHANNEL_TELEGRAM
 
 log = logging.getLogger(__name__)
 
+Context = ContextTypes.DEFAULT_TYPE
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 NOT_PRIVATE = ~filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
-# Vietnamese command, English alias, handler.
-SUPERVISION: tuple[tuple[str, str, Handler], ...] = (
-    ("thongke", "stats", supervision.stats),
-    ("donvi", "unit", supervision.unit),
-    ("nhacnho", "remind", supervision.nudge),
-)
+
+def runtime_of(context: Context) -> Runtime:
+    runtime = context.bot_data["runtime"]
+    assert isinstance(runtime, Runtime)
+    return runtime
 
 
-async def unknown_command(turn: Turn) -> Outcome:
-    return Outcome([turn.say("telegram.unknown_command")])
-
-
-async def channel_choice(turn: Turn) -> Outcome:
-    """/kenh [zalo|telegram|tudong]: where proactive messages go (see bot.zalo.preference)."""
-    text = await channel_command(
-        session=turn.session,
-        person_id=turn.person_id,
-        args=" ".join(turn.args),
-        lang=turn.lang,
-        now=turn.now,
-        channel=CHANNEL_TELEGRAM,
-    )
-    return Outcome([Say(text)])
+async def on_update(update: Update, context: Context) -> None:
+    """A private message or a button press: one turn."""
+    inbound = inbound_of(update)
+    if inbound is None:
+        return
+    await run_turn(runtime_of(context), TelegramAdapter(context.bot, update), inbound)
 
 
 async def ignore(update: Update, context: Context) -> None:
@@ -84,63 +68,36 @@ async def group_answer(update: Update, context: Context) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:
-    result: list[BaseHandler[Update, Context, None]] = [
+    return [
         MessageHandler(filters.UpdateType.EDITED, ignore),
         MessageHandler(NOT_PRIVATE & filters.COMMAND, group_answer),
         MessageHandler(NOT_PRIVATE, ignore),
-        CommandHandler(
-            "start", turn_callback("start", onboarding.start, strangers=True), filters=PRIVATE
-        ),
-        CommandHandler(
-            ["trogiup", "help"], turn_callback("help", onboarding.help_command), filters=PRIVATE
-        ),
+        MessageHandler(PRIVATE, on_update),
+        CallbackQueryHandler(on_update),
     ]
-    for name, command in reporting.ENGINE_COMMANDS.items():
-        result.append(
-            CommandHandler(
-                name, turn_callback(name, reporting.engine_command(command)), filters=PRIVATE
-            )
-        )
-    result.append(
-        CommandHandler(
-            ["tonghop", "digest"], supervision.digest_callback("tonghop"), filters=PRIVATE
-        )
-    )
-    for vietnamese, english, handler in SUPERVISION:
-        result.append(
-            CommandHandler(
-                [vietnamese, english], turn_callback(vietnamese, handler), filters=PRIVATE
-            )
-        )
-    result.append(
-        CommandHandler(["kenh", "channel"], turn_callback("kenh", channel_choice), filters=PRIVATE)
-    )
-    result += admin.handlers()
-    result += [
-        MessageHandler(PRIVATE & filters.COMMAND, turn_callback("unknown", unknown_command)),
-        MessageHandler(PRIVATE & filters.TEXT, turn_callback("text", reporting.text)),
-        CallbackQueryHandler(turn_callback("press", reporting.press)),
-        MessageHandler(PRIVATE, turn_callback("not_text", reporting.not_text)),
-    ]
-    return result
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log what failed (update id, user id, handler, the exception's type and frames: never
-    the message text, the exception's message or the token) and apologise in the chat."""
+    """Log what failed (update id, user id, command, the exception's type and frames: never
+    the message text, the exception's message or the token) and apologise in the chat — except
+    for a turn that committed and could not send (`Undelivered`): its data is saved, and the
+    redelivered update sends what is left."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     user = update.effective_user if isinstance(update, Update) else None
     chat = update.effective_chat if isinstance(update, Update) else None
     turn = current.get()
-    if turn is not None and turn.update_id != update_id:
+    if turn is not None and turn.key != str(update_id):
         turn = None
+    if isinstance(error, Undelivered):
+        log.warning("update %s: replies left for the redelivery", update_id)
+        return
     frames = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""
     log.error(
         "update %s from user %s failed in handler %s: %s\n%s",
         update_id,
         user.id if user else None,
-        turn.handler if turn else "?",
+        turn.command if turn else "?",
         type(error).__name__,
         frames,
     )
@@ -155,7 +112,8 @@ async def on_error(update: object, context: Context) -> None:
     )
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer()
+            with contextlib.suppress(TelegramError):  # an old query: the apology still goes out
+                await update.callback_query.answer()
         key = "db.busy" if isinstance(error, DatabaseBusy) else "telegram.error"
         await context.bot.send_message(chat_id=chat.id, text=t(key, lang))
     except TelegramError as exc:

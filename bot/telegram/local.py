@@ -105,6 +105,7 @@ class RecordingRequest(BaseRequest):
         self.calls: list[Call] = []
         self.files: list[tuple[str, bytes]] = []  # (filename, bytes) of every uploaded file
         self.failures: dict[str, Failure] = {}
+        self.method_failures: dict[str, list[Failure]] = {}
         self._message_id = 1000
         self._clock = clock or (lambda: datetime(2016, 6, 1, tzinfo=UTC))
 
@@ -115,6 +116,12 @@ class RecordingRequest(BaseRequest):
     ) -> None:
         """Every send to `chat_id` fails with this HTTP status (429 with retry_after=...)."""
         self.failures[str(chat_id)] = Failure(status, description, parameters or None)
+
+    def fail_next(self, method: str, status: int, description: str, times: int = 1) -> None:
+        """The next `times` calls of `method` fail with this HTTP status (e.g. an
+        answerCallbackQuery for a query that is too old: 400)."""
+        queue = self.method_failures.setdefault(method, [])
+        queue.extend(Failure(status, description) for _ in range(times))
 
     def since(self, mark: int) -> Calls:
         return Calls(self.calls[mark:])
@@ -150,6 +157,8 @@ class RecordingRequest(BaseRequest):
                 self.files.append((str(filename), data))
         chat = params.get("chat_id")
         failure = self.failures.get(str(chat)) if chat is not None else None
+        if self.method_failures.get(api_method):
+            failure = self.method_failures[api_method].pop(0)
         if failure is not None:
             body: dict[str, Any] = {
                 "ok": False,

@@ -1,35 +1,16 @@
 """Command menus (setMyCommands): everyone sees /start and /trogiup; a bound person sees, in
-their own chat, the commands of their roles, then /kenh (where reminders and digests go) and
-/trogiup. Descriptions come from the catalog."""
+their own chat, the commands of their roles (`bot.core.commands.start.command_names`, the list
+/trogiup shows on every channel). Descriptions come from the catalog."""
 
 from __future__ import annotations
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
+from bot.core.commands.start import command_names
 from bot.i18n import LANGUAGES, t
 from storage.access import Scope
 
 PUBLIC = ("start", "trogiup")
-REPORTER = ("baocao", "capnhat", "tinhtrang", "huy")
-SUPERVISOR = ("tonghop", "donvi", "nhacnho", "xuat")
-ADMIN = ("tonghop", "thongke", "donvi", "nhacnho", "xuat", "moi", "phancong", "dot")
-PERSON = ("kenh",)  # any person with a role
-
-
-def command_names(scope: Scope) -> list[str]:
-    """The person's commands in menu order (no duplicates); only /trogiup when the person has
-    no role."""
-    names: list[str] = []
-    if scope.is_reporter:
-        names.extend(REPORTER)
-    if scope.is_supervisor:
-        names.extend(SUPERVISOR)
-    if scope.is_admin:
-        names.extend(ADMIN)
-    if names:
-        names.extend(PERSON)
-    names.append("trogiup")
-    return list(dict.fromkeys(names))
 
 
 def describe(names: list[str], lang: str) -> list[BotCommand]:

@@ -1,21 +1,18 @@
-"""One Zalo update = one turn, as on Telegram: one write transaction (the processed-update record,
-the person's writes, the engine's writes), then — only after the commit — the replies.
+"""The Zalo adapter: a Zalo update becomes an `Inbound`, the turn runner
+(`bot.core.turn.run_turn`) does the rest (the same commands as on Telegram), and the stored
+texts go out through the Zalo Bot API.
 
-What a person can send and what happens:
+What is Zalo's own:
 - a group chat: a command gets one short "write to me privately" answer (nothing read or
   written); anything else is ignored;
-- the invite code, typed alone or after /start: onboarding (`storage.invites.redeem_invite`),
-  throttled after repeated wrong codes like Telegram's /start;
-- anyone else who is not a person with a role: the polite refusal, nothing more;
-- /baocao /capnhat /tinhtrang /huy (and the English aliases): the conversation engine;
-  /kenh: the channel for proactive messages; /trogiup and /start: the command list;
-- typed text: to the engine while a draft is open (the engine maps "1", "co", "có" and the
-  choice labels itself), else a hint;
-- an image, a sticker, anything that is not text: "Vui lòng trả lời bằng chữ".
+- text only: choices are numbered lines (`bot.zalo.render`), a photo goes by URL (the digest
+  chart, `bot.zalo.media`), a file as a short-lived signed link (`bot.zalo.downloads`);
+- an image, a sticker, anything that is not text: an `Inbound` of kind "other".
 
 Replays (getUpdates after a crash, a webhook retry, a second worker) are recognised by
-`event_name` + `message_id` in `processed_update` (channel "zalo"): the turn does not run again,
-the texts it stored with the row are sent again (at-least-once replies, as on Telegram)."""
+`event_name` + `message_id` in `processed_update` (channel "zalo"); a replay sends only what
+was not delivered. Zalo does not redeliver an update whose answer failed, so a reply that fails
+after the commit is handed to the outbox, which the sender retries (`redelivers = False`)."""
 
 from __future__ import annotations
 
@@ -27,23 +24,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.channels.base import ChannelError, RetryAfter
-from bot.conversation.engine import Actor, ConversationEngine, Input
+from bot.channels.base import OutgoingMessage, RetryAfter
+from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
+from bot.core.turn import Output, Runtime, run_turn
 from bot.i18n import pick_language, t
 from bot.settings import Settings
+from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
-from bot.zalo.preference import channel_command
-from bot.zalo.render import ReplyLike, render_all
-from storage.access import Scope, scope_of
-from storage.attempts import record_failure, throttled
+from bot.zalo.downloads import DownloadStore
+from bot.zalo.render import render_all
 from storage.clock import Clock
 from storage.db import Database, DatabaseBusy, bounded_writes
-from storage.invites import RedeemOutcome, is_well_formed, redeem_invite
-from storage.models import CHANNEL_ZALO, Person
-from storage.people import find_person_by_identity, touch_identity
-from storage.updates import claim_update, store_replies, stored_replies
+from storage.models import CHANNEL_ZALO
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +47,6 @@ EVENT_SHORT = {
     "message.unsupported.received": "u",
 }
 MAX_KEY = 64  # processed_update.update_id
-
-# Command names as people type them -> the engine's canonical names.
-ENGINE_COMMANDS = {
-    "baocao": "report",
-    "report": "report",
-    "capnhat": "update",
-    "update": "update",
-    "tinhtrang": "status",
-    "status": "status",
-    "huy": "cancel",
-    "cancel": "cancel",
-}
-HELP_COMMANDS = frozenset({"trogiup", "help"})
-CHANNEL_COMMANDS = frozenset({"kenh", "channel"})
-REPORTER_COMMANDS = ("baocao", "capnhat", "tinhtrang", "huy")
-
-
-@dataclass(frozen=True)
-class Say:
-    """A reply written by the adapter (from the catalog): text only."""
-
-    text: str
-    choices: tuple[tuple[Any, ...], ...] = ()
-    numbered: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,29 +108,30 @@ def split_command(text: str) -> tuple[str | None, str]:
     return head.split("@")[0].lower(), rest.strip()
 
 
-@dataclass
-class _Turn:
-    session: AsyncSession
-    now: datetime
-    msg: ZaloMessage
-    person: Person | None
-    scope: Scope
-    lang: str
-
-    @property
-    def known(self) -> bool:
-        return self.person is not None and not self.scope.is_empty
-
-    @property
-    def person_id(self) -> int:
-        assert self.person is not None and self.person.id is not None
-        return self.person.id
-
-    def say(self, key: str, **params: object) -> Say:
-        return Say(t(key, self.lang, **params))
+def inbound_of(msg: ZaloMessage) -> Inbound:
+    common: dict[str, Any] = {
+        "channel": CHANNEL_ZALO,
+        "key": msg.key,
+        "user_id": msg.user_id,
+        "chat_id": msg.chat_id,
+        "display_name": msg.name,
+    }
+    if msg.event != EVENT_TEXT:
+        return Inbound(kind="other", **common)
+    command, args = split_command(msg.text)
+    if command is not None:
+        return Inbound(
+            kind="command", command=command, args=tuple(args.split()), text=msg.text, **common
+        )
+    return Inbound(kind="text", text=msg.text, **common)
 
 
 class ZaloAdapter:
+    """`bot.core.turn.Adapter` for Zalo, and `process`, the entry point of every update."""
+
+    channel = CHANNEL_ZALO
+    redelivers = False
+
     def __init__(
         self,
         *,
@@ -170,13 +139,17 @@ class ZaloAdapter:
         clock: Clock,
         settings: Settings,
         client: ZaloClient,
-        engine: ConversationEngine | None = None,
+        engine: Any = None,
+        sender: ZaloChannel | None = None,
+        downloads: DownloadStore | None = None,
     ) -> None:
-        self.db = db
-        self.clock = clock
+        self.runtime = Runtime(db=db, clock=clock, settings=settings, engine=engine)
         self.settings = settings
         self.client = client
-        self.engine = engine or ConversationEngine()
+        self.sender = sender or ZaloChannel(
+            client, max_message=settings.zalo_max_message, rate=1000.0, lang=settings.language
+        )
+        self.downloads = downloads or DownloadStore(None)
         self.limit = settings.zalo_max_message
 
     async def process(self, data: object) -> None:
@@ -188,13 +161,12 @@ class ZaloAdapter:
             return
         if msg.group:
             if split_command(msg.text)[0] is not None:
-                await self._send(msg.chat_id, [t("zalo.group", self.settings.language)])
+                await self._say(msg.chat_id, t("zalo.group", self.settings.language))
             return
-        lang = pick_language(self.settings.language)
         try:
             with bounded_writes():
-                result = await self._turn(msg)
-        except Exception as exc:  # the error boundary of a turn (as PTB's error handler): apologise
+                await run_turn(self.runtime, self, inbound_of(msg))
+        except Exception as exc:  # the error boundary of a turn (as PTB's error handler)
             log.error(
                 "zalo update %s from user %s failed: %s",
                 msg.key,
@@ -202,177 +174,71 @@ class ZaloAdapter:
                 type(exc).__name__,
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
-            busy = isinstance(exc, DatabaseBusy)
-            await self._send(msg.chat_id, [t("db.busy" if busy else "zalo.error", lang)])
-            return
-        texts, replayed = result
-        if replayed:  # its stored texts, which a kill may have lost after the commit
-            log.info("zalo update %s replayed; %d messages sent again", msg.key, len(texts))
-        await self._send(msg.chat_id, texts)
+            key = "db.busy" if isinstance(exc, DatabaseBusy) else "zalo.error"
+            await self._say(msg.chat_id, t(key, pick_language(self.settings.language)))
 
-    async def _send(self, chat_id: str, texts: Sequence[str]) -> None:
-        for text in texts:
-            for attempt in range(2):
-                try:
-                    await self.client.send_message(chat_id, text)
-                    break
-                except RetryAfter as exc:
-                    if attempt == 1 or exc.seconds > 10:
-                        log.warning("zalo reply to %s dropped: rate limited", chat_id)
-                        return
-                    await asyncio.sleep(exc.seconds)
-                except ChannelError as exc:
-                    log.warning("zalo reply to %s failed: %s", chat_id, type(exc).__name__)
-                    return
+    async def _say(self, chat_id: str, text: str) -> None:
+        try:
+            await self.client.send_message(chat_id, text)
+        except Exception as exc:
+            log.warning("zalo message to %s failed: %s", chat_id, type(exc).__name__)
 
-    async def _turn(self, msg: ZaloMessage) -> tuple[list[str], bool]:
-        """The texts to send, and True for a replay (the texts stored by its first turn)."""
-        now = self.clock()
-        async with self.db.write() as session:
-            if not await claim_update(
-                session=session, channel=CHANNEL_ZALO, update_id=msg.key, now=now
-            ):
-                stored = await stored_replies(
-                    session=session, channel=CHANNEL_ZALO, update_id=msg.key
-                )
-                return [str(m["text"]) for m in stored], True
-            person = await find_person_by_identity(
-                session=session, channel=CHANNEL_ZALO, external_id=msg.user_id
-            )
-            scope = (
-                await scope_of(session=session, person_id=person.id)
-                if person is not None and person.id is not None
-                else Scope(person_id=0)
-            )
-            lang = pick_language(person.language if person else None, self.settings.language)
-            turn = _Turn(session, now, msg, person, scope, lang)
-            replies = await self._dispatch(turn)
-            texts = render_all(replies, turn.lang, limit=self.limit)
-            await store_replies(
-                session=session,
-                channel=CHANNEL_ZALO,
-                update_id=msg.key,
-                replies=[{"chat_id": msg.chat_id, "text": text} for text in texts],
-            )
-            return texts, False
+    # --- bot.core.turn.Adapter ---------------------------------------------------------------
 
-    async def _dispatch(self, turn: _Turn) -> Sequence[ReplyLike]:
-        msg = turn.msg
-        text = msg.text if msg.event == EVENT_TEXT else ""
-        command, args = split_command(text)
-        code = ""
-        if command == "start":
-            code = args.split()[0] if args else ""
-        elif (
-            command is None
-            and is_well_formed(text.strip())
-            and (not turn.known or not await self._draft_open(turn))
-        ):
-            code = text.strip()
-        if code:
-            return await self._redeem(turn, code)
-        if not turn.known:
-            return [turn.say("zalo.refusal")]
-        await touch_identity(
-            session=turn.session,
-            channel=CHANNEL_ZALO,
-            external_id=msg.user_id,
-            now=turn.now,
-            chat_id=msg.chat_id,
+    def render(self, chat_id: str, replies: Sequence[ReplyLike], lang: str) -> list[dict[str, Any]]:
+        texts = render_all(replies, lang, limit=self.limit)
+        return [{"chat_id": chat_id, "text": text} for text in texts]
+
+    async def send(self, message: dict[str, Any]) -> None:
+        chat_id, text = str(message["chat_id"]), str(message["text"])
+        try:
+            await self.client.send_message(chat_id, text)
+        except RetryAfter as exc:
+            if exc.seconds > 10:
+                raise
+            await asyncio.sleep(exc.seconds)
+            await self.client.send_message(chat_id, text)
+
+    def _link(self, output: FileOut, person_id: int | None, lang: str) -> OutgoingMessage:
+        if not self.downloads.enabled or person_id is None:
+            return OutgoingMessage(text=t("zalo.download.unavailable", lang))
+        url = self.downloads.publish(
+            output.data,
+            filename=output.filename,
+            person_id=person_id,
+            content_type=output.content_type,
+            lang=lang,
         )
-        if msg.event != EVENT_TEXT:
-            return [turn.say("zalo.text_only")]
-        if command == "start":
-            name = turn.person.full_name if turn.person else ""
-            greeting = t("zalo.start.known", turn.lang, name=name)
-            return [Say("\n".join([greeting, "", self._help(turn)]))]
-        if command in ENGINE_COMMANDS:
-            inp = Input(kind="command", command=ENGINE_COMMANDS[command], args=args)
-            return await self._engine(turn, inp)
-        if command in HELP_COMMANDS:
-            return [Say(self._help(turn))]
-        if command in CHANNEL_COMMANDS:
-            answer = await channel_command(
-                session=turn.session,
-                person_id=turn.person_id,
-                args=args,
-                lang=turn.lang,
-                now=turn.now,
-                channel=CHANNEL_ZALO,
-            )
-            return [Say(answer)]
-        if command is not None:
-            return [turn.say("zalo.unknown_command")]
-        if not await self._draft_open(turn):
-            key = "zalo.no_draft" if turn.scope.is_reporter else "zalo.no_draft.other"
-            return [turn.say(key)]
-        return await self._engine(turn, Input(kind="text", text=text))
-
-    async def _draft_open(self, turn: _Turn) -> bool:
-        if not turn.known:
-            return False
-        return await self.engine.has_open_draft(session=turn.session, person_id=turn.person_id)
-
-    async def _engine(self, turn: _Turn, inp: Input) -> Sequence[ReplyLike]:
-        actor = Actor(person_id=turn.person_id, lang=turn.lang, channel=CHANNEL_ZALO)
-        return await self.engine.handle(session=turn.session, actor=actor, inp=inp, now=turn.now)
-
-    def _help(self, turn: _Turn) -> str:
-        names = [*(REPORTER_COMMANDS if turn.scope.is_reporter else ()), "kenh", "trogiup"]
-        lines = [t("zalo.help.intro", turn.lang)]
-        lines += [
-            t("zalo.help.line", turn.lang, command=n, description=t(f"zalo.cmd.{n}", turn.lang))
-            for n in names
-        ]
-        if turn.scope.is_supervisor or turn.scope.is_admin:
-            lines += ["", t("zalo.help.supervision", turn.lang)]
-        return "\n".join(lines)
-
-    async def _redeem(self, turn: _Turn, code: str) -> Sequence[ReplyLike]:
-        account = f"{CHANNEL_ZALO}:{turn.msg.user_id}"
-        if await throttled(session=turn.session, external_id=account, now=turn.now):
-            return [turn.say("zalo.start.throttled")]
-        outcome = await redeem_invite(
-            session=turn.session,
-            code=code,
-            channel=CHANNEL_ZALO,
-            external_id=turn.msg.user_id,
-            now=turn.now,
-            chat_id=turn.msg.chat_id,
-            display_name=turn.msg.name,
+        minutes = self.downloads.ttl // 60
+        return OutgoingMessage(
+            text=t("zalo.download.link", lang, caption=output.caption, url=url, minutes=minutes)
         )
-        if not outcome.ok:
-            await record_failure(
-                session=turn.session,
-                external_id=account,
-                status=outcome.status,
-                now=turn.now,
-                channel=CHANNEL_ZALO,
-            )
-            return [turn.say(f"zalo.start.refused.{outcome.status.value}")]
-        assert outcome.person is not None and outcome.person.id is not None
-        turn.person = outcome.person
-        turn.lang = pick_language(outcome.person.language, self.settings.language)
-        turn.scope = await scope_of(session=turn.session, person_id=outcome.person.id)
-        return [Say(self._welcome(turn, outcome))]
 
-    def _welcome(self, turn: _Turn, outcome: RedeemOutcome) -> str:
-        assert outcome.person is not None
-        where = (
-            t("zalo.unit.label", turn.lang, name=outcome.unit.name, code=outcome.unit.code)
-            if outcome.unit is not None
-            else t("zalo.start.whole_tree", turn.lang)
+    async def send_output(
+        self, chat_id: str, output: Output, *, person_id: int | None, lang: str, now: datetime
+    ) -> None:
+        message = (
+            output if isinstance(output, OutgoingMessage) else self._link(output, person_id, lang)
         )
-        role = (
-            t(f"zalo.start.role.{outcome.role.kind}", turn.lang, unit=where)
-            if outcome.role is not None  # None: the invite only bound the account to the person
-            else t("zalo.start.linked", turn.lang)
-        )
-        return "\n".join(
-            [
-                t("zalo.start.welcome", turn.lang, name=outcome.person.full_name),
-                role,
-                "",
-                self._help(turn),
-            ]
-        )
+        await self.sender.send(chat_id, message)
+
+    def outgoing(
+        self,
+        chat_id: str,
+        output: dict[str, Any] | Output,
+        *,
+        person_id: int | None,
+        lang: str,
+        now: datetime,
+    ) -> OutgoingMessage | None:
+        if isinstance(output, dict):
+            return OutgoingMessage(text=str(output["text"]))
+        if isinstance(output, FileOut):
+            return self._link(output, person_id, lang)
+        return output
+
+    async def acknowledge(self, inbound: Inbound, outcome: Outcome) -> None:
+        return None  # no buttons on Zalo
+
+    async def finish(self, inbound: Inbound, outcome: Outcome, lang: str) -> None:
+        return None  # no command menu on Zalo

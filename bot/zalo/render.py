@@ -68,7 +68,8 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
 
 
 def render(reply: ReplyLike, lang: str, *, limit: int = MAX_MESSAGE) -> list[str]:
-    labels = [choice.label for row in reply.choices for choice in row]
+    typed = bool(getattr(reply, "typed", False))  # the text says what to type: no choices
+    labels = [] if typed else [choice.label for row in reply.choices for choice in row]
     numbered = bool(getattr(reply, "numbered", True))
     lines = [reply.text, *choice_lines(labels, numbered=numbered, lang=lang)]
     return split_text("\n".join(line for line in lines if line), limit)

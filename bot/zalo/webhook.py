@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -168,13 +169,16 @@ class ZaloServer:
         media: MediaStore,
         processor: Processor | None = None,
         secret: str | None = None,
+        routes: Sequence[tuple[str, Any, dict[str, Any]]] = (),
     ) -> None:
+        """`routes`: more (pattern, handler, arguments), e.g. `bot.zalo.downloads`."""
         path = "/" + path.strip("/")
         self.app = tornado.web.Application(
             [
                 (path, _Webhook, {"processor": processor, "secret": secret}),
                 (rf"{path}/{MEDIA_SEGMENT}/([0-9a-f]{{24}})", _Media, {"media": media}),
                 (HEALTH_PATH, _Health),
+                *routes,
             ],
             log_function=log_request,
         )

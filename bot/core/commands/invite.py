@@ -1,0 +1,99 @@
+"""/moi ROLE UNIT_CODE [NAME]: an invite for a role on a unit; /moi nguoi PERSON_ID: an invite
+that binds a chat account to an existing person (who keeps their roles). Admins only, inside
+their admin subtrees; a unit or person outside gets the answer of one that does not exist.
+Every invite is audited by `storage.invites.create_invite` (the channel it was asked on)."""
+
+from __future__ import annotations
+
+from bot.core.commands.common import admin_scope, not_found, refusal, unit_in, unit_label
+from bot.core.io import Outcome
+from bot.core.turn import Turn
+from bot.formatting import date_text
+from bot.i18n import t
+from storage.access import Scope
+from storage.assignments import person_in_scope
+from storage.clock import local_date
+from storage.invites import INVITE_IDENTITY, create_invite, invite_link
+from storage.people import role_from_word
+
+PERSON_WORDS = {"nguoi", "người", "person"}
+
+
+def parse_role(args: list[str]) -> tuple[str | None, list[str]]:
+    """The role named by the first one or two words, and the words after it."""
+    if len(args) >= 2 and (role := role_from_word(args[0] + args[1])) is not None:
+        return role, args[2:]
+    if args and (role := role_from_word(args[0])) is not None:
+        return role, args[1:]
+    return None, args
+
+
+async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
+    if len(args) != 1 or not args[0].isdigit():
+        return Outcome([turn.say("admin.invite.usage")])
+    person = await person_in_scope(session=turn.session, person_id=int(args[0]), scope=scope)
+    if person is None or person.id is None:
+        return Outcome([turn.say("admin.assign.no_person", person=args[0])])
+    created, plain = await create_invite(
+        session=turn.session,
+        role_kind=INVITE_IDENTITY,
+        unit_id=None,
+        person_id=person.id,
+        now=turn.now,
+        created_by_person_id=turn.person_id,
+        channel=turn.channel,
+    )
+    settings = turn.runtime.settings
+    return Outcome(
+        [
+            turn.say(
+                "admin.invite.created_person",
+                name=person.full_name,
+                person=person.id,
+                link=invite_link(settings.bot_username, plain),
+                code=plain,
+                expires=date_text(local_date(created.expires_at, settings.timezone), turn.lang),
+            )
+        ]
+    )
+
+
+async def invite(turn: Turn) -> Outcome:
+    scope = admin_scope(turn.scope)
+    if not scope.is_admin:
+        return refusal(turn)
+    if turn.args and turn.args[0].lower() in PERSON_WORDS:
+        return await _invite_person(turn, scope, turn.args[1:])
+    role, rest = parse_role(turn.args)
+    if role is None or not rest:
+        return Outcome([turn.say("admin.invite.usage")])
+    code, name_words = rest[0], rest[1:]
+    unit = await unit_in(turn, scope, code)
+    if unit is None or unit.id is None:
+        return not_found(turn, code)
+    person_name = " ".join(name_words).strip() or None
+    created, plain = await create_invite(
+        session=turn.session,
+        role_kind=role,
+        unit_id=unit.id,
+        now=turn.now,
+        person_name=person_name,
+        created_by_person_id=turn.person_id,
+        channel=turn.channel,
+    )
+    settings = turn.runtime.settings
+    return Outcome(
+        [
+            turn.say(
+                "admin.invite.created",
+                role=t(f"admin.role.{role}", turn.lang),
+                unit=unit_label(unit, turn.lang),
+                person=t("admin.invite.for_person", turn.lang, name=person_name)
+                if person_name
+                else "",
+                link=invite_link(settings.bot_username, plain),
+                code=plain,
+                expires=date_text(local_date(created.expires_at, settings.timezone), turn.lang),
+            )
+        ]
+    )

@@ -1,0 +1,102 @@
+"""Supervisor and admin commands: /tonghop (the weekly digest on demand: the same text and chart
+as `scheduler.digest`), /thongke (admins: the compact figures of their whole subtree, with the
+written paragraph), /donvi CODE (one unit, only inside their scope) and /nhacnho CODE (nudge a
+unit's reporters, at most once a day). A unit outside the scope gets the same answer as a unit
+that does not exist.
+
+/tonghop checks the role in its turn; the digest itself is a `Job` ("digest", `bot.core.jobs`)
+gathered after the commit in a read transaction of its own and sent as the weekly digest is:
+the chart, then the text."""
+
+from __future__ import annotations
+
+from bot.core.commands import Command
+from bot.core.commands.common import admin_scope, open_campaigns, unit_label, visible_unit
+from bot.core.figures_text import digest_text
+from bot.core.io import Job, Outcome, Say
+from bot.core.turn import Turn
+from bot.core.unit_view import unit_view_text
+from bot.narrative import narrative
+from storage.access import Scope, visible_units_condition
+from storage.figures import compute_figures
+from storage.reminders import NudgeOutcome, nudge_unit
+from storage.shortcomings import find_shortcomings
+
+NUDGE_KEYS = {
+    NudgeOutcome.QUEUED: "telegram.nudge.queued",
+    NudgeOutcome.ALREADY_TODAY: "telegram.nudge.already",
+    NudgeOutcome.NOTHING_OWED: "telegram.nudge.nothing_owed",
+    NudgeOutcome.NO_REPORTER: "telegram.nudge.no_reporter",
+}
+
+
+async def _figures(turn: Turn, scope: Scope) -> list[Say]:
+    campaigns = await open_campaigns(turn)
+    if not campaigns:
+        return [turn.say("telegram.digest.none")]
+    condition = visible_units_condition(scope)
+    replies = []
+    for campaign in campaigns:
+        assert campaign.id is not None
+        figures = await compute_figures(
+            session=turn.session, campaign_id=campaign.id, as_of=turn.now, unit_filter=condition
+        )
+        text = digest_text(figures, turn.lang)
+        if figures.total.session.expected:
+            shortcomings = await find_shortcomings(
+                session=turn.session, campaign_id=campaign.id, as_of=turn.now, unit_filter=condition
+            )
+            text = f"{text}\n\n{narrative(figures, shortcomings, lang=turn.lang)}"
+        replies.append(Say(text))
+    return replies
+
+
+async def digest(turn: Turn) -> Outcome:
+    """/tonghop: the role check now; the digest (with its chart) after the commit."""
+    if not (turn.scope.is_supervisor or turn.scope.is_admin):
+        return Outcome([turn.say("telegram.not_allowed")])
+    return Outcome(jobs=[Job("digest", {})])
+
+
+async def stats(turn: Turn) -> Outcome:
+    if not turn.scope.is_admin:
+        return Outcome([turn.say("telegram.admin_only")])
+    replies = [turn.say("telegram.stats.head")]
+    replies.extend(await _figures(turn, admin_scope(turn.scope)))
+    return Outcome(replies)
+
+
+async def unit(turn: Turn) -> Outcome:
+    if not turn.args:
+        return Outcome([turn.say("telegram.unit.usage")])
+    code = turn.args[0]
+    found = await visible_unit(turn, code)
+    if found is None:
+        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+    text = await unit_view_text(session=turn.session, unit=found, now=turn.now, lang=turn.lang)
+    return Outcome([Say(text)])
+
+
+async def nudge(turn: Turn) -> Outcome:
+    if not (turn.scope.is_supervisor or turn.scope.is_admin):
+        return Outcome([turn.say("telegram.not_allowed")])
+    if not turn.args:
+        return Outcome([turn.say("telegram.nudge.usage")])
+    code = turn.args[0]
+    found = await visible_unit(turn, code)
+    if found is None or found.id is None:
+        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+    result = await nudge_unit(
+        session=turn.session, unit_id=found.id, by_person_id=turn.person_id, now=turn.now
+    )
+    if result is NudgeOutcome.NO_UNIT:
+        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+    return Outcome([turn.say(NUDGE_KEYS[result], unit=unit_label(found, turn.lang))])
+
+
+COMMANDS = (
+    Command("tonghop", ("digest",), digest),
+    Command("thongke", ("stats",), stats),
+    Command("donvi", ("unit",), unit),
+    Command("nhacnho", ("remind",), nudge),
+)

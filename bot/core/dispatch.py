@@ -1,0 +1,43 @@
+"""Which handler a turn runs, the same on every channel:
+
+- a command: `/start` (strangers too: it is how one becomes a person); anyone else without a
+  role gets the refusal; a known command runs (`bot.core.commands.registry`), others get
+  "unknown command";
+- a pressed choice: /xuat's campaign choice, else the conversation engine;
+- typed text: an invite code typed alone (no report open) onboards; a stranger gets the
+  refusal; else the engine while a report is open, else a hint;
+- anything that is not text (a sticker, a photo): "please answer in text"."""
+
+from __future__ import annotations
+
+from bot.core.commands import export, find, reporting, start
+from bot.core.commands.common import refusal
+from bot.core.io import Outcome
+from bot.core.turn import Turn
+from storage.invites import is_well_formed
+
+
+async def dispatch(turn: Turn) -> Outcome:
+    inbound = turn.inbound
+    if inbound.kind == "command":
+        command = find(inbound.command)
+        if command is not None and command.strangers:
+            return await command.handler(turn)
+        if not turn.known:
+            return refusal(turn)
+        if command is None:
+            return Outcome([turn.say_channel("unknown_command")])
+        return await command.handler(turn)
+    if inbound.kind == "text":
+        code = inbound.text.strip()
+        if is_well_formed(code) and not await reporting.draft_open(turn):
+            return await start.redeem(turn, code)
+    if not turn.known:
+        return refusal(turn)
+    if inbound.kind == "press":
+        if inbound.data.startswith(export.PREFIX):
+            return await export.press(turn)
+        return await reporting.press(turn)
+    if inbound.kind == "text":
+        return await reporting.text(turn)
+    return await reporting.not_text(turn)

@@ -1,0 +1,90 @@
+"""Work that runs after a turn's commit, stored with its replies (`bot.core.turn`): a replay of
+an update whose job was not delivered runs it again, with the turn's own time, so it produces
+the same digest or workbook.
+
+- "digest": the person's digest as of the turn (`scheduler.digest.digest_data`, a read
+  transaction of its own), rendered like the weekly one: the chart and the text;
+- "export": the XLSX workbook of one subtree (`bot.export.write_xlsx`, a read transaction of its
+  own: a large export must not hold the write lock), as a `FileOut` with its caption."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.channels.base import OutgoingMessage
+from bot.core.io import FileOut
+from bot.core.turn import Output, Runtime
+from bot.formatting import date_text, number
+from bot.i18n import t
+from storage.clock import local_date
+
+MAX_CAPTION = 1024
+
+Runner = Callable[[Runtime, dict[str, Any], int | None, str, datetime], Awaitable[list[Output]]]
+
+
+async def _digest(
+    runtime: Runtime, params: dict[str, Any], person_id: int | None, lang: str, at: datetime
+) -> list[Output]:
+    # Imported here: matplotlib loads only when a digest is actually drawn.
+    from bot.chart import render_chart
+    from bot.digest_text import render_digest
+    from scheduler.digest import digest_data
+
+    assert person_id is not None
+    async with runtime.db.read() as session:
+        data = await digest_data(session=session, person_id=person_id, now=at)
+    if data is None:  # no open campaign expects any of the person's units
+        return [OutgoingMessage(text=t("telegram.digest.none", lang))]
+    data = replace(data, lang=lang)
+    return [OutgoingMessage(text=render_digest(data), photo=render_chart(data))]
+
+
+async def _export(
+    runtime: Runtime, params: dict[str, Any], person_id: int | None, lang: str, at: datetime
+) -> list[Output]:
+    from bot.export import write_xlsx
+
+    filename = str(params["filename"])
+    with tempfile.TemporaryDirectory(prefix="cadrebot-export-") as folder:
+        path = Path(folder) / filename
+        async with runtime.db.read() as session:
+            rows = await write_xlsx(
+                session=session,
+                campaign_id=int(params["campaign_id"]),
+                as_of=at,
+                output=path,
+                root_path=params.get("root_path"),
+                lang=lang,
+            )
+        data = path.read_bytes()
+    caption = t(
+        "admin.export.caption",
+        lang,
+        name=params["name"],
+        reference=params["reference"],
+        where=params["where"],
+        date=date_text(local_date(at, str(params["timezone"])), lang),
+        rows=number(rows, lang),
+    )
+    return [FileOut(filename=filename, data=data, caption=caption[:MAX_CAPTION])]
+
+
+RUNNERS: dict[str, Runner] = {"digest": _digest, "export": _export}
+
+
+async def run_job(runtime: Runtime, entry: dict[str, Any]) -> list[Output]:
+    """The outputs of a stored job entry (see `bot.core.turn.stored_entries`)."""
+    runner = RUNNERS[str(entry["job"])]
+    return await runner(
+        runtime,
+        dict(entry.get("params") or {}),
+        entry.get("person_id"),
+        str(entry.get("lang") or runtime.settings.language),
+        datetime.fromisoformat(str(entry["at"])),
+    )

@@ -1,0 +1,379 @@
+"""One update = one turn, the same on every channel.
+
+    claim the update -> find the person and their scope -> dispatch (a command or the
+    conversation engine) -> store the rendered replies on the processed_update row -> commit
+    -> acknowledge a pressed choice -> deliver the stored replies -> mark them delivered
+
+All of it before the delivery is one write transaction, so nothing is said about data that is
+not on disk ("Đã ghi nhận" only after the commit). The replies are stored with the update's
+row (`storage.updates`), each with a `delivered` flag; a replayed update (getUpdates after a
+crash, a webhook retry, a second worker) does not run its handler again, it delivers what was
+not delivered yet. A kill between the commit and the send: the replay sends the reply. A kill
+between the send and the platform's confirmation: the replay finds it delivered and sends
+nothing. Only a kill between a send and its `delivered` mark (one short write) can say a
+message twice.
+
+Work after the commit (the /tonghop digest with its chart, the /xuat workbook) is a stored
+`Job` entry like a message (`bot.core.jobs`): covered by the same flags and replays.
+
+A reply that fails to send after the commit is not dropped: an adapter whose platform
+redelivers unconfirmed updates (Telegram) raises `Undelivered`, so the update is not confirmed
+and its replay sends what is left; an adapter whose platform does not (Zalo) hands what is left
+to the outbox (`Adapter.hand_over`), which the sender retries. Answering a pressed choice is
+best effort (`Adapter.acknowledge` never raises): an old query never stops the messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import ChannelError, OutgoingMessage, Unreachable
+from bot.core.io import FileOut, Inbound, Outcome, ReplyLike, Say
+from bot.i18n import pick_language, t
+from bot.settings import Settings
+from storage.access import Scope, scope_of
+from storage.clock import Clock
+from storage.db import Database
+from storage.models import Person
+from storage.people import find_person_with_identity, touch_identity
+from storage.updates import claim_update, mark_delivered, store_replies, stored_replies
+
+log = logging.getLogger(__name__)
+
+Output = OutgoingMessage | FileOut
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What every turn needs."""
+
+    db: Database
+    clock: Clock
+    settings: Settings
+    engine: Any = None  # bot.conversation.ConversationEngine (None: built on first use)
+
+    def conversation(self) -> Any:
+        if self.engine is None:
+            from bot.conversation import ConversationEngine
+
+            object.__setattr__(self, "engine", ConversationEngine())
+        return self.engine
+
+
+@dataclass
+class Turn:
+    session: AsyncSession
+    now: datetime
+    runtime: Runtime
+    inbound: Inbound
+    person: Person | None
+    scope: Scope  # empty for a stranger, or a person whose roles were all removed
+    lang: str
+
+    @property
+    def channel(self) -> str:
+        return self.inbound.channel
+
+    @property
+    def args(self) -> list[str]:
+        return list(self.inbound.args)
+
+    @property
+    def chat_id(self) -> str:
+        return self.inbound.chat_id
+
+    @property
+    def known(self) -> bool:
+        """A person with at least one role: anyone else learns nothing."""
+        return self.person is not None and not self.scope.is_empty
+
+    @property
+    def person_id(self) -> int:
+        assert self.person is not None and self.person.id is not None
+        return self.person.id
+
+    def say(self, key: str, **params: object) -> Say:
+        return Say(t(key, self.lang, **params))
+
+    def say_channel(self, name: str, **params: object) -> Say:
+        """The channel's own sentence (`telegram.<name>` / `zalo.<name>`): where the wording
+        depends on the channel (buttons or typed numbers)."""
+        return self.say(f"{self.channel}.{name}", **params)
+
+
+class Adapter(Protocol):
+    """A channel as the turn runner sees it. Every method that talks to the platform raises
+    only `ChannelError` subclasses (RetryAfter / Unreachable / TransientError)."""
+
+    channel: str
+    redelivers: bool  # the platform sends an unconfirmed update again (Telegram: yes)
+
+    def render(self, chat_id: str, replies: Sequence[ReplyLike], lang: str) -> list[dict[str, Any]]:
+        """The replies as JSON messages to store and later `send` (each has chat_id)."""
+        ...
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+    async def send_output(
+        self, chat_id: str, output: Output, *, person_id: int | None, lang: str, now: datetime
+    ) -> None:
+        """A job's output: a message (maybe with a photo), or a file."""
+        ...
+
+    def outgoing(
+        self,
+        chat_id: str,
+        output: dict[str, Any] | Output,
+        *,
+        person_id: int | None,
+        lang: str,
+        now: datetime,
+    ) -> OutgoingMessage | None:
+        """What is left to say as an outbox message (None: it cannot be carried there)."""
+        ...
+
+    async def acknowledge(self, inbound: Inbound, outcome: Outcome) -> None:
+        """Answer a pressed choice (stop its spinner, remove its keyboard). Never raises."""
+        ...
+
+    async def finish(self, inbound: Inbound, outcome: Outcome, lang: str) -> None:
+        """After the delivery (Telegram: the chat's command menu). Never raises."""
+        ...
+
+
+class Undelivered(Exception):
+    """The turn committed but a reply could not be sent; the platform will redeliver the
+    update, and its replay sends what is left (no apology: the data is saved)."""
+
+
+@dataclass(frozen=True)
+class Current:
+    """What an error handler may log and use (never the message text)."""
+
+    key: str
+    command: str
+    lang: str
+
+
+current: ContextVar[Current | None] = ContextVar("cadrebot_turn", default=None)
+
+
+async def open_turn(
+    session: AsyncSession, now: datetime, runtime: Runtime, inbound: Inbound
+) -> Turn:
+    """Who writes: the person bound to the account, their scope as it is now, their language."""
+    found = await find_person_with_identity(
+        session=session, channel=inbound.channel, external_id=inbound.user_id
+    )
+    person, identity = found if found is not None else (None, None)
+    lang = pick_language(
+        person.language if person is not None else None,
+        inbound.language_code,
+        runtime.settings.language,
+    )
+    scope = (
+        await scope_of(session=session, person_id=person.id)
+        if person is not None and person.id is not None
+        else Scope(person_id=0)
+    )
+    if person is not None and not scope.is_empty:
+        await touch_identity(
+            session=session,
+            channel=inbound.channel,
+            external_id=inbound.user_id,
+            now=now,
+            chat_id=inbound.chat_id,
+            language_code=inbound.language_code,
+            seen=identity,
+        )
+    return Turn(session, now, runtime, inbound, person, scope, lang)
+
+
+def stored_entries(adapter: Adapter, turn: Turn, outcome: Outcome) -> list[dict[str, Any]]:
+    """The turn's replies and jobs as stored on its processed_update row."""
+    entries = [
+        {**message, "delivered": False}
+        for message in adapter.render(turn.chat_id, outcome.replies, turn.lang)
+    ]
+    for job in outcome.jobs:
+        entries.append(
+            {
+                "chat_id": turn.chat_id,
+                "job": job.kind,
+                "params": job.params,
+                "person_id": turn.person_id if turn.person is not None else None,
+                "lang": turn.lang,
+                "at": turn.now.isoformat(),
+                "delivered": False,
+            }
+        )
+    return entries
+
+
+async def run_turn(runtime: Runtime, adapter: Adapter, inbound: Inbound) -> None:
+    """The whole turn of one update (see the module docstring). Raises what the dispatch raised
+    (the transaction rolled back: the update may be tried again) and `Undelivered`."""
+    from bot.core.dispatch import dispatch
+
+    lang = pick_language(inbound.language_code, runtime.settings.language)
+    current.set(Current(inbound.key, inbound.command or inbound.kind, lang))
+    now = runtime.clock()
+    async with runtime.db.write() as session:
+        fresh = await claim_update(
+            session=session, channel=inbound.channel, update_id=inbound.key, now=now
+        )
+        if fresh:
+            turn = await open_turn(session, now, runtime, inbound)
+            lang = turn.lang
+            current.set(Current(inbound.key, inbound.command or inbound.kind, lang))
+            outcome = await dispatch(turn)
+            entries = stored_entries(adapter, turn, outcome)
+            await store_replies(
+                session=session, channel=inbound.channel, update_id=inbound.key, replies=entries
+            )
+        else:
+            entries = await stored_replies(
+                session=session, channel=inbound.channel, update_id=inbound.key
+            )
+            outcome = Outcome(answer="")
+    if not fresh:
+        pending = sum(1 for e in entries if not e.get("delivered"))
+        log.info("update %s replayed (%s); %d to deliver", inbound.key, inbound.channel, pending)
+    await adapter.acknowledge(inbound, outcome)
+    await deliver(runtime, adapter, inbound, entries, now=now)
+    if fresh:
+        await adapter.finish(inbound, outcome, lang)
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One message to send: a stored message, or one output of a job."""
+
+    chat_id: str
+    person_id: int | None
+    lang: str
+    message: dict[str, Any] | None = None
+    output: Output | None = None
+
+
+async def _items(runtime: Runtime, entry: dict[str, Any]) -> list[_Item]:
+    chat_id = str(entry["chat_id"])
+    person_id = entry.get("person_id")
+    lang = str(entry.get("lang") or runtime.settings.language)
+    if "job" not in entry:
+        return [_Item(chat_id, person_id, lang, message=entry)]
+    from bot.core.jobs import run_job
+
+    return [_Item(chat_id, person_id, lang, output=o) for o in await run_job(runtime, entry)]
+
+
+async def _send(adapter: Adapter, item: _Item, now: datetime) -> None:
+    if item.message is not None:
+        await adapter.send(item.message)
+    else:
+        assert item.output is not None
+        await adapter.send_output(
+            item.chat_id, item.output, person_id=item.person_id, lang=item.lang, now=now
+        )
+
+
+async def deliver(
+    runtime: Runtime,
+    adapter: Adapter,
+    inbound: Inbound,
+    entries: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> None:
+    """Send every entry not yet delivered, in order; then mark what went out (one write)."""
+    done: list[int] = []
+    failure: ChannelError | None = None
+    left: list[_Item] = []
+    for index, entry in enumerate(entries):
+        if entry.get("delivered"):
+            continue
+        items = await _items(runtime, entry)
+        if failure is not None:
+            left.extend(items)
+            continue
+        for position, item in enumerate(items):
+            try:
+                await _send(adapter, item, now)
+            except Unreachable as exc:  # blocked the bot, no such chat: nothing reaches them
+                log.warning("%s reply to an unreachable chat dropped: %s", adapter.channel, exc)
+            except ChannelError as exc:
+                failure = exc
+                left.extend(items[position:])
+                break
+        if failure is None:
+            done.append(index)
+    handing_over = failure is not None and not adapter.redelivers
+    if handing_over:
+        done = [i for i, e in enumerate(entries) if not e.get("delivered")]
+    if done:
+        async with runtime.db.write() as session:
+            if handing_over:
+                await _hand_over(session, adapter, inbound, left, now=now)
+            await mark_delivered(
+                session=session, channel=inbound.channel, update_id=inbound.key, indices=done
+            )
+    if failure is not None and not handing_over:
+        log.warning(
+            "%s update %s: a reply failed after the commit (%s); left for the replay",
+            adapter.channel,
+            inbound.key,
+            type(failure).__name__,
+        )
+        raise Undelivered(type(failure).__name__) from failure
+
+
+async def _hand_over(
+    session: AsyncSession,
+    adapter: Adapter,
+    inbound: Inbound,
+    left: list[_Item],
+    *,
+    now: datetime,
+) -> None:
+    """What could not be sent goes to the outbox, one row per message, keyed by the update (a
+    second hand-over of the same update queues nothing twice); the sender retries them with
+    back-off, on this channel and chat."""
+    from storage.outbox import enqueue
+
+    messages = [
+        message
+        for item in left
+        if (
+            message := adapter.outgoing(
+                item.chat_id,
+                item.message if item.message is not None else item.output,  # type: ignore[arg-type]
+                person_id=item.person_id,
+                lang=item.lang,
+                now=now,
+            )
+        )
+        is not None
+    ]
+    for number, message in enumerate(messages):
+        await enqueue(
+            session=session,
+            key=f"reply:{inbound.channel}:{inbound.key}:{number}",
+            kind="reply",
+            person_id=None,
+            payload=message.to_payload(),
+            now=now,
+            channel=inbound.channel,
+            chat_id=inbound.chat_id,
+        )
+    log.warning(
+        "%s update %s: %d replies failed after the commit; queued in the outbox",
+        inbound.channel,
+        inbound.key,
+        len(messages),
+    )
