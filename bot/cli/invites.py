@@ -3,7 +3,6 @@ chat account to an existing person), revoke, list."""
 
 from __future__ import annotations
 
-import csv
 import os
 from datetime import date, timedelta
 from enum import StrEnum
@@ -31,6 +30,7 @@ from storage.invites import (
 )
 from storage.models import ROLE_ADMIN, Level, Person, Unit
 from storage.people import get_person, roles_of
+from storage.sheets import CsvWriter
 from storage.tree import in_subtree
 
 app = typer.Typer(no_args_is_help=True, help="Mã mời / one-time invites.")
@@ -172,7 +172,7 @@ def _create_bulk(
             expires = vn_date(local_date(now + ttl, config.timezone))
             with common.progress() as bar, partial.open("w", encoding="utf-8-sig", newline="") as f:
                 task = bar.add_task(t("invite.bulk.progress"), total=len(units))
-                writer = csv.writer(f)
+                writer = CsvWriter(f)
                 writer.writerow(
                     [
                         t(f"invite.csv.{key}")

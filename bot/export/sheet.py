@@ -20,6 +20,7 @@ from storage.figures import (
 )
 from storage.i18n.formatting import percent_value
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO
+from storage.sheets import text_cell
 
 PARENT = UNIT.alias("parent_unit")
 
@@ -92,7 +93,7 @@ class Sheet:
     def _header(self, text: str) -> WriteOnlyCell | None:
         if not text:
             return None
-        cell = WriteOnlyCell(self.ws, value=text)
+        cell = text_cell(self.ws, text)
         cell.font = _HEADER_FONT
         cell.fill = _HEADER_FILL
         cell.alignment = _HEADER_ALIGN
@@ -102,7 +103,14 @@ class Sheet:
         row: list[Any] = []
         for column, value in zip(self.columns, values, strict=True):
             fmt = _FORMATS.get(column.kind)
-            if value is None or isinstance(value, str) or (fmt is None and not bold):
+            if isinstance(value, str):
+                # Text from the database: always a string cell, never a live formula.
+                cell = text_cell(self.ws, value)
+                if bold:
+                    cell.font = _HEADER_FONT
+                row.append(cell)
+                continue
+            if value is None or (fmt is None and not bold):
                 if bold and value is not None:
                     cell = WriteOnlyCell(self.ws, value=value)
                     cell.font = _HEADER_FONT

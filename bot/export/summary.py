@@ -15,6 +15,7 @@ from storage.figures import (
 )
 from storage.i18n import t
 from storage.i18n.formatting import percent_value
+from storage.sheets import append_row
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
     LOW_ESSAY_RATE,
@@ -81,7 +82,8 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
         sheet.append(summary_row(level.label_en if lang == "en" else level.label_vi, group))
     sheet.append(summary_row(t("export.summary.total", lang), figures.total), bold=True)
     sheet.ws.append([])
-    sheet.ws.append(
+    append_row(
+        sheet.ws,
         [
             t(
                 "export.summary.note",
@@ -92,7 +94,7 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
                     "%d/%m/%Y %H:%M"
                 ),
             )
-        ]
+        ],
     )
 
 

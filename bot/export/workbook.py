@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import heapq
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -34,6 +33,7 @@ from storage.figures import (
     load_campaign,
 )
 from storage.i18n import t
+from storage.sheets import CsvWriter
 from storage.shortcomings import (
     find_shortcomings,
 )
@@ -197,7 +197,7 @@ async def write_csv(
     if progress_cb is not None:
         progress_cb(0, total)
     with output.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = CsvWriter(handle)
         writer.writerow(csv_header(columns))
         async for values in unit_values(
             session=session,
