@@ -10,6 +10,7 @@
   through the channels that run (`TelegramChannel(application.bot)`, `ZaloChannel`), paced by a
   `RateLimiter(rate=settings.send_rate)`; it runs in every worker (claims are
   `FOR UPDATE SKIP LOCKED` on PostgreSQL);
+- the web console (`bot.web`, uvicorn in this loop) when CADREBOT_WEB_URL is set;
 - the scheduling, in the elected leader only (`scheduler.leader.Leadership`: a PostgreSQL
   advisory lock; on SQLite this process): `catch_up` once when elected (a reminder or digest whose
   time passed while no leader ran goes out now, once), then the APScheduler jobs of
@@ -45,6 +46,7 @@ from bot.telegram.idempotency import forget_old_updates
 from bot.telegram.menus import set_default_menu
 from bot.telegram.polling import run_polling
 from bot.telegram.webhook import WebhookServer, start_webhook
+from bot.web.server import WebServer
 from bot.zalo.run import ZaloService, build_zalo, run_zalo, zalo_enabled
 from scheduler.digest import compose_digest
 from scheduler.leader import Leadership
@@ -250,7 +252,10 @@ async def _serve_channels(
     sender_stop, leader_stop, zalo_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
     sender_task = leader_task = zalo_task = None
     updates = _Updates(application, config, tasks) if application is not None else None
+    web = WebServer(db, config, clock) if config.web_url else None
     try:
+        if web is not None:
+            await web.start()
         if application is not None and updates is not None:
             await application.start()
             await updates.start(webhook=webhook)
@@ -286,6 +291,8 @@ async def _serve_channels(
             await updates.stop()
         if application is not None and application.running:
             await application.stop()
+        if web is not None:
+            await web.stop()
     if tasks.failure is not None:
         raise tasks.failure
 

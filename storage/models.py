@@ -24,6 +24,7 @@ CHANNEL_TELEGRAM = "telegram"
 CHANNEL_ZALO = "zalo"
 CHANNEL_CLI = "cli"
 CHANNEL_SYSTEM = "system"
+CHANNEL_WEB = "web"
 
 metadata = SQLModel.metadata
 metadata.naming_convention = {
@@ -329,3 +330,31 @@ class ProcessedUpdate(SQLModel, table=True):
     update_id: str = Field(primary_key=True, max_length=64)
     processed_at: datetime = Field(sa_type=UTCDateTime, index=True)
     replies: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONType)
+
+
+class WebLink(SQLModel, table=True):
+    """A one-time link into the web console (`/web`), bound to one person. Only the SHA-256 of
+    its token is stored; it opens once, before `expires_at`."""
+
+    __tablename__: ClassVar[str] = "web_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    person_id: int = _fk("person.id", ondelete="CASCADE", nullable=False, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser (the web console's cookie holds the token; only its hash is here)."""
+
+    __tablename__: ClassVar[str] = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    person_id: int = _fk("person.id", ondelete="CASCADE", nullable=False, index=True)
+    via: str = Field(max_length=16)  # "link" or "miniapp"
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     zalo_webhook_path: str = "/zalo"
     zalo_send_rate: float = Field(default=10.0, gt=0, le=1000)
     zalo_max_message: int = Field(default=2000, ge=100, le=2000)
+    # The web console (bot/web): its public origin as users reach it (behind the HTTPS reverse
+    # proxy, e.g. https://baocao.example.vn; /web links are built from it; None: no web
+    # console), and where its server listens.
+    web_url: str | None = None
+    web_listen: str = "127.0.0.1"
+    web_port: int = Field(default=8445, ge=1, le=65535)
 
     @field_validator("timezone")
     @classmethod
@@ -67,6 +73,15 @@ class Settings(BaseSettings):
                 "unknown timezone (expected an IANA name such as Asia/Ho_Chi_Minh)"
             ) from exc
         return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local test)")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

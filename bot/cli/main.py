@@ -76,6 +76,7 @@ COMMANDS: dict[str, Entry] = {
         "bot.cli.exports",
         "Báo cáo giấy: mẫu nhập và nhập hàng loạt từ Excel/CSV (paper reports).",
     ),
+    "web": Entry("bot.web.cli", "Chạy riêng trang quản lý trên web / run the web console alone."),
 }
 
 # The loaded commands, by name: loaded once per process (CliRunner builds a new group per call).

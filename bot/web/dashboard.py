@@ -1,0 +1,213 @@
+"""The supervisor's pages: the dashboard (their units as a tree with figures), a unit page
+(its figures, its children, every version of its reports), late units, the workbook, the nudge.
+Everything is checked against the viewer's scope on the server; a unit outside it gets the same
+answer as a unit that does not exist."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.export import write_xlsx
+from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.figures_view import area_figures, context_of, groups, pick_campaign, unit_rows
+from bot.web.late import late_units
+from bot.web.render import message, page
+from bot.web.unit_history import deliverable_history
+from storage.access import visible_units_condition
+from storage.audit import record
+from storage.clock import local_date
+from storage.figures import UNIT
+from storage.models import CHANNEL_WEB, Unit
+from storage.reminders import NudgeOutcome, nudge_unit
+from storage.web_views import child_units, root_units, visible_ancestors
+
+NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
+
+
+async def _viewer(request: Request) -> Viewer | Response:
+    viewer = await load_viewer(request)
+    if viewer is None:
+        return signed_out()
+    if viewer.scope.is_empty:
+        return message("web.norole.title", "web.norole.body", viewer.lang, status=403)
+    return viewer
+
+
+def _unit_id(request: Request) -> int | None:
+    raw = str(request.path_params.get("unit_id", ""))
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+async def home(request: Request) -> Response:
+    viewer = await _viewer(request)
+    if isinstance(viewer, Response):
+        return viewer
+    web = web_of(request)
+    now = web.clock()
+    async with web.db.read() as session:
+        campaigns, campaign = await pick_campaign(session, request)
+        roots = await root_units(session=session, scope=viewer.scope)
+        if campaign is None:
+            return page("home.html", viewer.lang, viewer=viewer, campaign=None, roots=roots)
+        ctx = await context_of(session, campaign)
+        figures = await area_figures(
+            session, ctx, now, unit_filter=visible_units_condition(viewer.scope)
+        )
+        rows = await unit_rows(session, ctx, now, viewer.scope, roots)
+    return page(
+        "home.html",
+        viewer.lang,
+        viewer=viewer,
+        campaigns=campaigns,
+        campaign=campaign,
+        figures=figures,
+        groups=groups(figures, viewer.lang),
+        rows=rows,
+    )
+
+
+async def _visible_unit(request: Request, viewer: Viewer) -> Unit | None:
+    unit_id = _unit_id(request)
+    if unit_id is None:
+        return None
+    async with web_of(request).db.read() as session:
+        unit = await session.get(Unit, unit_id)
+    if unit is None or not unit.active or not viewer.scope.sees(unit):
+        return None
+    return unit
+
+
+async def unit_page(request: Request) -> Response:
+    viewer = await _viewer(request)
+    if isinstance(viewer, Response):
+        return viewer
+    unit = await _visible_unit(request, viewer)
+    if unit is None:
+        return refused(viewer)
+    web = web_of(request)
+    now = web.clock()
+    async with web.db.read() as session:
+        campaigns, campaign = await pick_campaign(session, request)
+        trail = await visible_ancestors(session=session, scope=viewer.scope, unit=unit)
+        children = await child_units(session=session, scope=viewer.scope, unit=unit)
+        context: dict[str, Any] = {"campaign": campaign, "campaigns": campaigns}
+        if campaign is not None:
+            ctx = await context_of(session, campaign)
+            subtree = viewer.scope.whole_tree or any(
+                unit.path.startswith(root) for root in viewer.scope.subtree_roots
+            )
+            figures = await area_figures(
+                session,
+                ctx,
+                now,
+                root_path=unit.path if subtree else None,
+                unit_filter=None if subtree else UNIT.c.id == unit.id,
+            )
+            context.update(
+                figures=figures,
+                groups=groups(figures, viewer.lang),
+                rows=await unit_rows(session, ctx, now, viewer.scope, children),
+                history=await deliverable_history(session, ctx, unit, now, viewer.lang),
+                exportable=viewer.watch_scope.sees(unit),
+            )
+    nudged = request.query_params.get("nudge", "")
+    context["request_nudge"] = nudged if nudged in NUDGE_SHOWN else ""
+    return page("unit.html", viewer.lang, viewer=viewer, unit=unit, trail=trail, **context)
+
+
+async def late(request: Request) -> Response:
+    viewer = await _viewer(request)
+    if isinstance(viewer, Response):
+        return viewer
+    web = web_of(request)
+    now = web.clock()
+    async with web.db.read() as session:
+        campaigns, campaign = await pick_campaign(session, request)
+        items = []
+        if campaign is not None:
+            ctx = await context_of(session, campaign)
+            items = await late_units(session, ctx, viewer.watch_scope, now)
+    return page(
+        "late.html", viewer.lang, viewer=viewer, campaign=campaign, campaigns=campaigns, items=items
+    )
+
+
+async def export(request: Request) -> Response:
+    """GET /export?c=<campaign>&unit=<id>: the /xuat workbook of one subtree in scope (no unit:
+    the whole tree for a whole-tree admin, or the one unit the viewer is in charge of)."""
+    viewer = await _viewer(request)
+    if isinstance(viewer, Response):
+        return viewer
+    scope = viewer.watch_scope
+    web = web_of(request)
+    now = web.clock()
+    wanted = request.query_params.get("unit", "")
+    async with web.db.read() as session:
+        _, campaign = await pick_campaign(session, request)
+        unit: Unit | None = None
+        if wanted:
+            unit = await session.get(Unit, int(wanted)) if wanted.isdigit() else None
+            if unit is None or not unit.active or not scope.sees(unit):
+                return refused(viewer)
+        elif not scope.whole_tree:
+            roots = await root_units(session=session, scope=scope)
+            if len(roots) != 1:
+                return refused(viewer)
+            unit = roots[0]
+    if campaign is None or campaign.id is None or scope.is_empty:
+        return refused(viewer)
+    async with web.db.write() as session:
+        await record(
+            session=session,
+            now=now,
+            channel=CHANNEL_WEB,
+            action="export.xlsx",
+            entity="campaign",
+            entity_id=campaign.id,
+            actor_person_id=viewer.person_id,
+            new={"unit_id": unit.id if unit is not None else None},
+        )
+    day = local_date(now, campaign.timezone).isoformat()
+    name = f"cadrebot_{campaign.id}_{unit.code if unit is not None else 'all'}_{day}.xlsx"
+    with tempfile.TemporaryDirectory(prefix="cadrebot-web-") as folder:
+        path = Path(folder) / "export.xlsx"
+        async with web.db.read() as session:
+            await write_xlsx(
+                session=session,
+                campaign_id=campaign.id,
+                as_of=now,
+                output=path,
+                root_path=unit.path if unit is not None else None,
+                lang=viewer.lang,
+            )
+        body = path.read_bytes()
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )
+
+
+async def nudge(request: Request) -> Response:
+    """POST /unit/<id>/nudge: the same nudge as /nhacnho (at most one a day per unit)."""
+    viewer = await _viewer(request)
+    if isinstance(viewer, Response):
+        return viewer
+    form = await checked_form(request, viewer)
+    if isinstance(form, Response):
+        return form
+    unit = await _visible_unit(request, viewer)
+    if unit is None or unit.id is None or not viewer.watch_scope.sees(unit):
+        return refused(viewer)
+    web = web_of(request)
+    async with web.db.write() as session:
+        outcome = await nudge_unit(
+            session=session, unit_id=unit.id, by_person_id=viewer.person_id, now=web.clock()
+        )
+    return RedirectResponse(f"/unit/{unit.id}?nudge={outcome.value}", status_code=303)

@@ -1,0 +1,170 @@
+"""The department's desk (admins): uploads, campaigns (open/close), who has joined. Uploads are
+for whole-tree admins (an import may touch any unit); campaigns follow `may_manage`."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.i18n import t
+from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.render import page
+from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
+from storage.access import Scope
+from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, may_manage, set_campaign_status
+from storage.campaigns import list_campaigns
+from storage.models import CHANNEL_WEB, Campaign
+from storage.web_views import join_status
+
+CHUNK = 1024 * 1024
+
+
+async def _admin(request: Request) -> Viewer | Response:
+    viewer = await load_viewer(request)
+    if viewer is None:
+        return signed_out()
+    if not viewer.is_admin:
+        return refused(viewer)
+    return viewer
+
+
+async def _campaign_rows(request: Request, viewer: Viewer) -> list[tuple[Campaign, bool]]:
+    async with web_of(request).db.read() as session:
+        campaigns = await list_campaigns(session=session)
+        return [
+            (c, await may_manage(session=session, scope=viewer.scope, campaign=c))
+            for c in campaigns
+        ]
+
+
+async def desk(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    async with web_of(request).db.read() as session:
+        joined = await join_status(session=session, scope=_admin_scope(viewer), limit=0)
+    return page("desk.html", viewer.lang, viewer=viewer, joined=joined)
+
+
+def _admin_scope(viewer: Viewer) -> Scope:
+    scope = viewer.scope
+    return replace(scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
+
+
+async def upload_form(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    kind = request.path_params["kind"]
+    if kind not in KINDS:
+        return refused(viewer)
+    campaigns = [c for c, _ in await _campaign_rows(request, viewer)]
+    return page(
+        "upload.html",
+        viewer.lang,
+        viewer=viewer,
+        kind=kind,
+        campaigns=campaigns,
+        allowed=viewer.scope.whole_tree,
+        outcome=None,
+    )
+
+
+async def upload(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    kind = request.path_params["kind"]
+    if kind not in KINDS:
+        return refused(viewer)
+    form = await checked_form(request, viewer, files=True)
+    if isinstance(form, Response):
+        return form
+    try:
+        return await _import(request, viewer, kind, form)
+    finally:
+        await form.close()
+
+
+async def _import(request: Request, viewer: Viewer, kind: str, form: FormData) -> Response:
+    campaigns = [c for c, _ in await _campaign_rows(request, viewer)]
+    context = {"viewer": viewer, "kind": kind, "campaigns": campaigns, "allowed": True}
+    if not viewer.scope.whole_tree:
+        return page("upload.html", viewer.lang, status=403, **{**context, "allowed": False})
+    file = form.get("file")
+    name = (file.filename or "") if isinstance(file, UploadFile) else ""
+    suffix = Path(name).suffix.lower()
+    if not isinstance(file, UploadFile) or suffix not in SUFFIXES:
+        outcome = Outcome([Problem(1, t("web.upload.bad_type", viewer.lang))])
+        return page("upload.html", viewer.lang, status=400, outcome=outcome, **context)
+    raw = str(form.get("campaign", ""))
+    campaign_id = int(raw) if raw.isdigit() and any(c.id == int(raw) for c in campaigns) else None
+    web = web_of(request)
+    with tempfile.TemporaryDirectory(prefix="cadrebot-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        with path.open("wb") as handle:
+            while chunk := await file.read(CHUNK):
+                handle.write(chunk)
+        outcome = await run_upload(
+            web.db,
+            kind,
+            path,
+            now=web.clock(),
+            lang=viewer.lang,
+            actor=viewer.person_id,
+            campaign_id=campaign_id,
+        )
+    status = 422 if outcome.problems else 200
+    return page("upload.html", viewer.lang, status=status, outcome=outcome, **context)
+
+
+async def campaigns(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    rows = await _campaign_rows(request, viewer)
+    changed = request.query_params.get("changed", "")
+    return page("campaigns.html", viewer.lang, viewer=viewer, rows=rows, changed=changed)
+
+
+async def campaign_status(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    form = await checked_form(request, viewer)
+    if isinstance(form, Response):
+        return form
+    raw = str(request.path_params.get("campaign_id", ""))
+    status = str(form.get("status", ""))
+    if not raw.isdigit() or status not in (CAMPAIGN_OPEN, CAMPAIGN_CLOSED):
+        return refused(viewer)
+    web = web_of(request)
+    async with web.db.write() as session:
+        campaign = await session.get(Campaign, int(raw))
+        if campaign is None or not await may_manage(
+            session=session, scope=viewer.scope, campaign=campaign
+        ):
+            return refused(viewer)
+        await set_campaign_status(
+            session=session,
+            campaign_id=int(raw),
+            status=status,
+            now=web.clock(),
+            actor_person_id=viewer.person_id,
+            channel=CHANNEL_WEB,
+        )
+    return RedirectResponse(f"/desk/campaigns?changed={int(raw)}", status_code=303)
+
+
+async def joined(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    async with web_of(request).db.read() as session:
+        status = await join_status(session=session, scope=_admin_scope(viewer))
+    return page("joined.html", viewer.lang, viewer=viewer, joined=status)

@@ -1,0 +1,108 @@
+"""The figures a dashboard or unit page shows, from the set-based queries of `storage.figures`:
+one statement for the area's own figures and one for all its units' rows together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from bot.formatting import levels_phrase
+from storage.access import Scope
+from storage.campaign_status import CAMPAIGN_OPEN
+from storage.campaigns import list_campaigns
+from storage.figures import (
+    CampaignContext,
+    Figures,
+    GroupFigures,
+    UnitScope,
+    compute_figures,
+    compute_figures_many,
+    load_campaign,
+)
+from storage.models import Campaign, Unit
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    figures: GroupFigures
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    unit: Unit
+    figures: GroupFigures
+
+
+async def pick_campaign(
+    session: AsyncSession, request: Request
+) -> tuple[list[Campaign], Campaign | None]:
+    """Every campaign, and the one asked for (`?c=<id>`), else the first open one."""
+    campaigns = await list_campaigns(session=session)
+    wanted = request.query_params.get("c", "")
+    for campaign in campaigns:
+        if wanted.isdigit() and campaign.id == int(wanted):
+            return campaigns, campaign
+    open_ = [c for c in campaigns if c.status == CAMPAIGN_OPEN]
+    return campaigns, (open_[0] if open_ else campaigns[0] if campaigns else None)
+
+
+def groups(figures: Figures, lang: str) -> list[Group]:
+    """The campaign's reporting groups (or one per level), then all levels together."""
+    parts = list(figures.combined or figures.per_level)
+    rows = [Group(levels_phrase(g.levels, lang), g) for g in parts if g.session.expected]
+    if len(rows) != 1:
+        rows.append(Group("", figures.total))
+    return rows
+
+
+def unit_scope(scope: Scope, unit: Unit) -> UnitScope:
+    """What a unit's row counts: its subtree, or only the unit for a reporter's own unit."""
+    if scope.whole_tree or any(unit.path.startswith(root) for root in scope.subtree_roots):
+        return UnitScope(paths=(unit.path,))
+    return UnitScope(unit_ids=(unit.id,) if unit.id is not None else ())
+
+
+async def area_figures(
+    session: AsyncSession,
+    ctx: CampaignContext,
+    now: datetime,
+    *,
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
+) -> Figures:
+    return await compute_figures(
+        session=session,
+        campaign_id=ctx.id,
+        as_of=now,
+        root_path=root_path,
+        unit_filter=unit_filter,
+        with_previous=True,
+        context=ctx,
+    )
+
+
+async def unit_rows(
+    session: AsyncSession, ctx: CampaignContext, now: datetime, scope: Scope, units: Sequence[Unit]
+) -> list[UnitRow]:
+    """Each unit's figures (its whole subtree), all in one statement."""
+    if not units:
+        return []
+    many = await compute_figures_many(
+        session=session,
+        campaign_id=ctx.id,
+        as_of=now,
+        scopes={u.id: unit_scope(scope, u) for u in units},
+        context=ctx,
+    )
+    return [UnitRow(u, many[u.id].total) for u in units]
+
+
+async def context_of(session: AsyncSession, campaign: Campaign) -> CampaignContext:
+    assert campaign.id is not None
+    return await load_campaign(session=session, campaign_id=campaign.id)

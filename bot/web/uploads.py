@@ -1,0 +1,147 @@
+"""The department's uploads: the unit tree, people and paper reports, through the same storage
+import functions as the command line. A file with any bad row writes nothing and comes back as
+line-numbered problems; a good one as a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot.cli.people import TableFileError, read_table
+from bot.formatting import number
+from bot.i18n import t
+from storage.db import Database
+from storage.models import CHANNEL_WEB
+from storage.people import PeopleImportError, import_people
+from storage.report_import import ReportImportError, import_reports, read_tables
+from storage.unit_import import RowError, UnitImportError, read_units_file
+from storage.units import import_units, validate_units
+
+KINDS = ("units", "people", "reports")
+SUFFIXES = (".csv", ".xlsx")
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str
+    sheet: str | None = None
+
+
+@dataclass
+class Outcome:
+    problems: list[Problem] = field(default_factory=list)
+    summary: str = ""
+
+
+def _unit_problems(errors: list[RowError], lang: str) -> list[Problem]:
+    unique = {(e.line, e.reason): e for e in errors}
+    return [
+        Problem(e.line, t(f"units.error.{e.reason}", lang, **e.params))
+        for e in sorted(unique.values(), key=lambda e: (e.line, e.reason))
+    ]
+
+
+async def _units(db: Database, path: Path, now: datetime, lang: str) -> Outcome:
+    rows, errors = read_units_file(path)
+    if errors:
+        async with db.read() as session:
+            more = await validate_units(session=session, rows=rows)
+        return Outcome(_unit_problems(errors + more, lang))
+    try:
+        async with db.write() as session:
+            result = await import_units(session=session, rows=rows, now=now)
+    except UnitImportError as exc:
+        return Outcome(_unit_problems(exc.errors, lang))
+    return Outcome(
+        summary=t(
+            "web.upload.units_done",
+            lang,
+            total=number(result.total, lang),
+            created=number(result.created, lang),
+            updated=number(result.updated, lang),
+            moved=number(result.moved, lang),
+            unchanged=number(result.unchanged, lang),
+        )
+    )
+
+
+async def _people(db: Database, path: Path, now: datetime, lang: str, actor: int) -> Outcome:
+    try:
+        rows, missing = read_table(path)
+    except TableFileError:
+        return Outcome([Problem(1, t("web.upload.unreadable", lang))])
+    if missing:
+        columns = ", ".join(missing)
+        return Outcome(
+            [Problem(1, t("people.import.error.missing_columns", lang, columns=columns))]
+        )
+    if not rows:
+        return Outcome([Problem(1, t("people.import.empty", lang))])
+    try:
+        async with db.write() as session:
+            result = await import_people(
+                session=session, rows=rows, now=now, actor_person_id=actor, channel=CHANNEL_WEB
+            )
+    except PeopleImportError as exc:
+        return Outcome([Problem(p.line, t(p.key, lang, **p.params)) for p in exc.problems])
+    return Outcome(
+        summary=t(
+            "web.upload.people_done",
+            lang,
+            rows=number(len(rows), lang),
+            created=number(result.created, lang),
+            updated=number(result.updated, lang),
+            unchanged=number(result.unchanged, lang),
+            roles=number(result.roles_added, lang),
+        )
+    )
+
+
+async def _reports(
+    db: Database, path: Path, now: datetime, lang: str, actor: int, campaign_id: int
+) -> Outcome:
+    try:
+        tables = read_tables(path)
+        async with db.write() as session:
+            summary = await import_reports(
+                session=session,
+                campaign_id=campaign_id,
+                tables=tables,
+                now=now,
+                person_id=actor,
+                channel=CHANNEL_WEB,
+                lang=lang,
+            )
+    except ReportImportError as exc:
+        return Outcome([Problem(p.line, p.message, p.sheet) for p in exc.problems])
+    return Outcome(
+        summary=t(
+            "web.upload.reports_done",
+            lang,
+            created=number(summary.created, lang),
+            updated=number(summary.updated, lang),
+            unchanged=number(summary.unchanged, lang),
+        )
+    )
+
+
+async def run_upload(
+    db: Database,
+    kind: str,
+    path: Path,
+    *,
+    now: datetime,
+    lang: str,
+    actor: int,
+    campaign_id: int | None = None,
+) -> Outcome:
+    """Import the saved upload `path` (a .csv or .xlsx file) as `kind`."""
+    if kind == "units":
+        return await _units(db, path, now, lang)
+    if kind == "people":
+        return await _people(db, path, now, lang, actor)
+    if campaign_id is None:
+        return Outcome([Problem(1, t("web.upload.no_campaign", lang))])
+    return await _reports(db, path, now, lang, actor, campaign_id)
