@@ -85,7 +85,8 @@ class _Canvas:
         ).copy()
 
     def text(self, x: float, y: float, value: str, **style: Any) -> None:
-        self.fig.text(x, y, value, **style)
+        # parse_math=False: a reference such as "13-KH/TU $" is text, never mathtext.
+        self.fig.text(x, y, value, parse_math=False, **style)
 
     def bar(self, x: float, width: float, y0: float, y1: float, color: str) -> None:
         if y1 > y0:

@@ -74,3 +74,12 @@ async def _early(db: Database, data: DigestData) -> DigestData:
     assert early is not None
     assert all(s.reported == 0 for s in early.campaigns[0].figures.total.status.values())
     return early
+
+
+async def test_dollar_signs_in_the_reference_are_text_not_mathtext(db: Database) -> None:
+    data = await _data(db)
+    first = data.campaigns[0]
+    hostile = replace(first, figures=replace(first.figures, reference="13-KH/TU $\\foo$"))
+    data = replace(data, campaigns=type(data.campaigns)([hostile, *data.campaigns[1:]]))
+    png = render_chart(data)  # matplotlib's mathtext parser raised ValueError on this
+    assert png.startswith(b"\x89PNG")
