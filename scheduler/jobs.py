@@ -24,21 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from scheduler.reminders import (
+    PlannedMessage,
+    enqueue_planned,
+    missed_reminders,
+    plan_escalations,
+    plan_reminders,
+)
 from storage import outbox
 from storage.clock import require_aware
 from storage.db import Database
 from storage.messages import OutgoingMessage
 from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Campaign, Person, Role
-from storage.reminders import (
-    CAMPAIGN_OPEN,
-    PlannedMessage,
-    enqueue_planned,
-    missed_reminders,
-    parse_hhmm,
-    plan_escalations,
-    plan_reminders,
-    quiet_hours_end,
-)
+from storage.reminders import CAMPAIGN_OPEN, parse_hhmm, quiet_hours_end
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from bot.cli import ops
 from bot.export import write_xlsx
+from scheduler.reminders import nudge_unit
 from storage.db import Database
 from storage.figures import compute_figures
 from storage.forget import FORGOTTEN_NAME, forget_person
@@ -38,7 +39,6 @@ from storage.models import (
     metadata,
 )
 from storage.people import create_person, remove_person
-from storage.reminders import nudge_unit
 from storage.reports import save_report, update_report
 from tests.factories import pk
 from tests.report_fixtures import NOW, World, build_world

@@ -7,17 +7,10 @@ from datetime import date, time, timedelta
 import pytest
 from sqlalchemy import select
 
+from scheduler.reminders import enqueue_planned, nudge_unit, plan_escalations, plan_reminders
 from storage.db import Database
-from storage.models import Outbox
-from storage.reminders import (
-    NudgeOutcome,
-    ReminderRules,
-    enqueue_planned,
-    nudge_unit,
-    plan_escalations,
-    plan_reminders,
-    quiet_hours_end,
-)
+from storage.models import Outbox, Person
+from storage.reminders import NudgeOutcome, ReminderRules, quiet_hours_end
 from tests.sched_fixtures import DUE, ZONE, World, build_world, confirm_report, local
 
 
@@ -55,7 +48,8 @@ async def test_the_text_lists_the_deliverable_and_the_due_date_in_vietnamese(db:
     assert "hạn 10/6/2016, đã quá 4 ngày" in overdue[world.pid("r1")][0]
     # r3 chose English.
     (english,) = overdue[world.pid("r3")]
-    assert "4 days overdue" in english
+    assert "due 10 Jun 2016, 4 days overdue" in english
+    assert "10/6/2016" not in english  # the reader's language writes the dates too
 
 
 async def test_nothing_outside_the_send_window(db: Database) -> None:
@@ -182,6 +176,23 @@ async def test_escalation_text_and_key(db: Database) -> None:
     assert "Đảng bộ xã Đông Phong (CS1)" in text
     assert "hạn 10/6/2016, đã quá 4 ngày" in text
     assert "/nhacnho" in text
+
+
+async def test_an_english_escalation_writes_dates_the_english_way(db: Database) -> None:
+    world = await build_world(db)
+    async with db.write() as session:
+        supervisor = await session.get(Person, world.pid("s_h1"))
+        assert supervisor is not None
+        supervisor.language = "en"
+    async with db.read() as session:
+        plans = await plan_escalations(
+            session=session, campaign=world.campaign, now=local(2016, 6, 14, 9)
+        )
+    english = next(p for p in plans if p.person_id == world.pid("s_h1")).message().text
+    vietnamese = next(p for p in plans if p.person_id == world.pid("s_tu")).message().text
+    assert "14 Jun 2016" in english and "due 10 Jun 2016" in english
+    assert "/6/2016" not in english
+    assert "14/6/2016" in vietnamese and "hạn 10/6/2016" in vietnamese
 
 
 async def test_nudge_at_most_once_per_unit_per_day(db: Database) -> None:

@@ -21,19 +21,19 @@ from bot.cli import common
 from bot.i18n import t
 from scheduler.digest import compose_digest
 from scheduler.jobs import digest_pass, digest_recipients, escalation_pass, reminder_pass
-from scheduler.runner import load_digest_schedule
-from storage import outbox
-from storage.clock import require_aware, system_clock
-from storage.db import Database
-from storage.models import Campaign, Person
-from storage.reminders import (
-    CAMPAIGN_OPEN,
+from scheduler.reminders import (
     PlannedMessage,
     enqueue_planned,
     merge_planned,
     plan_escalations,
     plan_reminders,
 )
+from scheduler.runner import load_digest_schedule
+from storage import outbox
+from storage.clock import require_aware, system_clock
+from storage.db import Database
+from storage.models import Campaign, Person
+from storage.reminders import CAMPAIGN_OPEN
 
 LANG = "vi"
 

@@ -18,12 +18,12 @@ from bot.web.figures_view import area_figures, context_of, groups, pick_campaign
 from bot.web.late import late_units
 from bot.web.render import message, page
 from bot.web.unit_history import deliverable_history
+from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import visible_units_condition
 from storage.audit import record
 from storage.clock import local_date
 from storage.figures import UNIT
 from storage.models import CHANNEL_WEB, Unit
-from storage.reminders import NudgeOutcome, nudge_unit
 from storage.web_views import child_units, root_units, visible_ancestors
 
 NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}

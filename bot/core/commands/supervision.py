@@ -17,9 +17,9 @@ from bot.core.io import Job, Outcome, Say
 from bot.core.turn import Turn
 from bot.core.unit_view import unit_view_text
 from bot.narrative import narrative
+from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import Scope, visible_units_condition
 from storage.figures import compute_figures
-from storage.reminders import NudgeOutcome, nudge_unit
 from storage.shortcomings import find_shortcomings
 
 NUDGE_KEYS = {
