@@ -80,6 +80,7 @@ async def test_start_with_a_code_binds_greets_and_sets_the_menu(setup: Setup) ->
         "tinhtrang",
         "huy",
         "kenh",
+        "web",
         "trogiup",
     ]
     assert all(c["description"] for c in commands)

@@ -75,7 +75,15 @@ async def _export(
     return [FileOut(filename=filename, data=data, caption=caption[:MAX_CAPTION])]
 
 
-RUNNERS: dict[str, Runner] = {"digest": _digest, "export": _export}
+async def _web(
+    runtime: Runtime, params: dict[str, Any], person_id: int | None, lang: str, at: datetime
+) -> list[Output]:
+    from bot.core.commands.web import link_job
+
+    return await link_job(runtime, params, person_id, lang, at)
+
+
+RUNNERS: dict[str, Runner] = {"digest": _digest, "export": _export, "web": _web}
 
 
 async def run_job(runtime: Runtime, entry: dict[str, Any]) -> list[Output]:

@@ -5,7 +5,7 @@
 - `start`: /start (an invite code), /trogiup, and the command list of a person's roles;
 - `supervision`: /tonghop /thongke /donvi /nhacnho;
 - `export`: /xuat; `invite`: /moi; `assign`: /phancong; `campaigns`: /dot;
-- `channel`: /kenh.
+- `channel`: /kenh; `web`: /web (a link into the web console).
 
 `REGISTRY` maps every name a person may type (Vietnamese and English) to its `Command`; the
 dispatch (`bot.core.dispatch`) looks names up here, so a channel adapter never lists commands."""
@@ -42,6 +42,7 @@ def registry() -> dict[str, Command]:
         reporting,
         start,
         supervision,
+        web,
     )
 
     commands: list[Command] = [
@@ -54,6 +55,7 @@ def registry() -> dict[str, Command]:
         Command("phancong", ("assign",), assign.assign),
         Command("dot", ("campaigns",), campaigns.campaigns),
         Command("kenh", ("channel",), channel.channel_choice),
+        Command("web", (), web.web),
     ]
     return {name: c for c in commands for name in (c.name, *c.aliases)}
 

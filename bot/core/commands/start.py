@@ -16,7 +16,7 @@ PUBLIC = ("start", "trogiup")
 REPORTER = ("baocao", "capnhat", "tinhtrang", "huy")
 SUPERVISOR = ("tonghop", "donvi", "nhacnho", "xuat")
 ADMIN = ("tonghop", "thongke", "donvi", "nhacnho", "xuat", "moi", "phancong", "dot")
-PERSON = ("kenh",)  # any person with a role
+PERSON = ("kenh", "web")  # any person with a role
 
 # RedeemStatus values each have a catalog sentence: <channel>.start.refused.<status>.
 REFUSALS = tuple(s for s in RedeemStatus if s is not RedeemStatus.SUCCESS)
