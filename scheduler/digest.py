@@ -7,11 +7,12 @@ the types of `scheduler.digest_types`). `digest_data` and
 offers `.many`, so `scheduler.jobs.digest_pass` composes its recipients in batches.
 
 Batching, per batch of people and per open campaign: the campaign is loaded once and its context
-passed to every helper; the figures now and a week earlier of everyone
-come from `figures_for_people` (one grouped statement per as-of time); the overdue and late lists
-are one statement each for everyone (window functions cut each person's list at `LIST_CAP`);
-the shortcomings stay one query per person (`storage.shortcomings.find_shortcomings` takes one
-scope). Once per batch: the roles, the people, their chat languages, the unreachable people.
+passed to every helper; the figures now and a week earlier of everyone come from
+`compute_figures_many` on the scopes read once (one grouped statement per as-of time); the
+overdue and late lists are one statement each for everyone (window functions cut each person's
+list at `LIST_CAP`); the shortcomings stay one query per person
+(`storage.shortcomings.find_shortcomings` takes one scope). Once per batch: the roles, the
+people, their chat languages, the unreachable people.
 
 Scope: a supervisor gets ALL the units they follow together (one digest, never one per unit; a
 unit under two followed units is one row of the unit table, so it is counted once); an admin gets
@@ -53,9 +54,9 @@ from storage.figures import (
     UNIT,
     CampaignContext,
     UnitScope,
+    compute_figures_many,
     deadline_end,
     expected_rows,
-    figures_for_people,
     load_campaign,
     scope_chunks,
     scoped_units,
@@ -213,11 +214,13 @@ async def _campaign_digests(
 ) -> dict[int, CampaignDigest]:
     """The campaign's part of each person's digest (`scopes`: digest scopes); people none of
     whose units it expects are left out."""
-    figures = await figures_for_people(
+    # `units` are the digest scopes already read (no second role query, as figures_for_people
+    # would make): the same figures, person by person.
+    figures = await compute_figures_many(
         session=session,
         campaign_id=ctx.id,
         as_of=now,
-        person_ids=list(units),
+        scopes=units,
         with_previous=True,
         context=ctx,
     )

@@ -5,11 +5,16 @@ missing, as a share of the units expected, so a level of one province sits besid
 right: the essay rate per level against the campaign's threshold. Labels come from the catalog
 (Vietnamese with diacritics: DejaVu Sans, shipped with matplotlib, covers them).
 
-Rendering uses the object API (`Figure` + the Agg canvas), not pyplot: no global figure registry
-to leak into or to close, safe in a long-running process. Bars, grid lines and labels are drawn
-straight on the figure rather than in Axes, whose tick machinery costs most of the time of a
-small chart (see docs/benchmarks.md, "Digest rendering"). The PNG is deterministic (no software
-or timestamp metadata), so the same data gives the same bytes.
+Two layers. The frame (grid, percent labels, panel titles, level names, legend, the title with
+the campaign's reference and the week, the threshold caption) is the same for every supervisor
+of a campaign in a week whose units show the same levels and deliverables: matplotlib draws it
+once (object API, `Figure` + the Agg canvas, no pyplot: no global figure registry to leak into,
+safe in a long-running process; no Axes, whose tick machinery is most of the cost of a small
+chart) and it is kept, as pixels, per language, title, levels, bars and threshold. What is each
+person's own, the bars, the essay percentages and the dashed threshold line, is drawn with
+Pillow straight on a copy of those pixels (same font, DejaVu Sans), which costs well under a
+millisecond instead of a matplotlib draw (see docs/benchmarks.md, "Digest rendering"). The PNG
+is deterministic (no software or timestamp metadata), so the same data gives the same bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import textwrap
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -29,7 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from scheduler.digest_text import threshold_text
 from scheduler.digest_types import CampaignDigest, DigestData
@@ -69,10 +75,8 @@ class _Canvas:
     """Bars, lines and text straight on the figure (no Axes: no tick machinery, which is most
     of the cost of a small matplotlib chart)."""
 
-    def __init__(self, *, transparent: bool = False) -> None:
+    def __init__(self) -> None:
         self.fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-        if transparent:
-            self.fig.patch.set_alpha(0.0)
         FigureCanvasAgg(self.fig)
 
     def rgba(self) -> Image.Image:
@@ -129,15 +133,31 @@ PROGRESS = _Panel(0.08, 0.60)
 ESSAY_PANEL = _Panel(0.69, 0.98)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _frame(
-    lang: str, labels: tuple[str, ...], marks: tuple[tuple[float, str], ...], threshold: str
+    lang: str,
+    title: str,
+    labels: tuple[str, ...],
+    marks: tuple[tuple[float, str], ...],
+    threshold: str,
+    no_data: bool,
 ) -> Image.Image:
-    """The static part of the chart as pixels: grid, percent labels, panel titles, level names,
-    legend, the deliverable marks "(1)" over the bars and the threshold caption. It depends only
-    on the language, the levels and bars shown and the threshold, and holds most of the text,
-    which is most of the drawing time; each chart pastes it and draws its bars on top."""
+    """The static part of the chart as RGB pixels: the title (campaign reference and week), grid,
+    percent labels, panel titles, level names, legend, the deliverable marks "(1)" over the bars,
+    the threshold caption (and "no data yet" when nothing is expected). It is the same for every
+    supervisor of the campaign that week whose units show the same levels and bars, and holds all
+    of the chart's matplotlib drawing; each chart copies it and draws its own bars on top. Never
+    modified: callers copy it."""
     canvas = _Canvas()
+    canvas.text(0.5, 0.95, title, ha="center", va="center", fontsize=12)
+    if no_data:
+        canvas.text(
+            (PROGRESS.x0 + PROGRESS.x1) / 2,
+            PROGRESS.y(50),
+            t("digest.chart.no_data", lang),
+            ha="center",
+            fontsize=10,
+        )
     canvas.frame(PROGRESS, t("digest.chart.progress", lang), list(labels))
     canvas.frame(ESSAY_PANEL, t("digest.chart.essay", lang), list(labels))
     for x, mark in marks:
@@ -161,7 +181,54 @@ def _frame(
         x = PROGRESS.x0 + 0.03 + i * 0.16
         canvas.bar(x, 0.018, 0.045, 0.077, color)
         canvas.text(x + 0.016, 0.061, label, va="center", fontsize=8)
-    return canvas.rgba()
+    return canvas.rgba().convert("RGB")
+
+
+# matplotlib's default dashes ("--") for a 1-point line: 3.7 points on, 1.6 off.
+DASH_ON, DASH_OFF = 3.7 * DPI / 72, 1.6 * DPI / 72
+
+
+@lru_cache(maxsize=4)
+def _font(points: float) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans (shipped with matplotlib, as in the frame) at `points` on the chart's DPI."""
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return ImageFont.truetype(str(path), size=points * DPI / 72)
+
+
+class _Overlay:
+    """One person's bars, percentages and threshold line, drawn with Pillow on a copy of the
+    cached frame (figure coordinates: 0..1 from the bottom left, as in matplotlib)."""
+
+    def __init__(self, frame: Image.Image) -> None:
+        self.image = frame.copy()
+        self.draw = ImageDraw.Draw(self.image)
+
+    @staticmethod
+    def px(x: float, y: float) -> tuple[float, float]:
+        return x * WIDTH_PX, (1.0 - y) * HEIGHT_PX
+
+    def bar(self, x: float, width: float, y0: float, y1: float, color: str) -> None:
+        if y1 <= y0:
+            return
+        left, top = self.px(x - width / 2, y1)
+        right, bottom = self.px(x + width / 2, y0)
+        box = (round(left), round(top), max(round(left), round(right) - 1), round(bottom) - 1)
+        if box[3] >= box[1]:
+            self.draw.rectangle(box, fill=color)
+
+    def text_above(self, x: float, y: float, value: str, points: float) -> None:
+        """`value` centred on x, its bottom at y (matplotlib's ha="center", va="bottom")."""
+        self.draw.text(self.px(x, y), value, fill="black", font=_font(points), anchor="md")
+
+    def dashed(self, panel: _Panel, value: float, color: str) -> None:
+        left, y = self.px(panel.x0, panel.y(value))
+        right, _ = self.px(panel.x1, panel.y(value))
+        row = round(y)
+        start = left
+        while start < right:
+            end = min(start + DASH_ON, right)
+            self.draw.line(((round(start), row), (round(end) - 1, row)), fill=color, width=1)
+            start = end + DASH_OFF
 
 
 def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
@@ -170,15 +237,14 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     keys = [d.key for d in figures.deliverables]
     groups = [g for g in figures.per_level if any(g.status[k].expected for k in keys)]
     labels = tuple(_wrap(level_label(g.levels[0], lang)) for g in groups)
-    canvas = _Canvas(transparent=True)  # pasted over the cached frame
     iso = figures.as_of_date.isocalendar()
     title = t("digest.chart.title", lang, week=iso.week, year=iso.year, reference=figures.reference)
-    canvas.text(0.5, 0.95, title, ha="center", va="center", fontsize=12)
 
     # Reporting progress: per level, one 100%-stacked bar per deliverable.
     progress = PROGRESS
     slot = (progress.x1 - progress.x0) / max(len(groups), 1)
     width = slot * 0.8 / max(len(keys), 1)
+    bars: list[tuple[float, float, float, float, str]] = []
     marks: list[tuple[float, str]] = []  # drawn in the cached frame
     for gi, group in enumerate(groups):
         for ki, key in enumerate(keys):
@@ -190,10 +256,15 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
             bottom = 0.0
             for share, color in zip(shares, (ON_TIME, LATE, MISSING), strict=True):
                 top = bottom + 100 * share / status.expected
-                canvas.bar(x, width * 0.88, progress.y(bottom), progress.y(top), color)
+                bars.append((x, width * 0.88, progress.y(bottom), progress.y(top), color))
                 bottom = top
             if len(keys) > 1:
                 marks.append((x, f"({ki + 1})"))
+    threshold = Fraction(str(figures.essay_rate_threshold)).limit_denominator(10_000)
+    caption = "- - " + t("digest.chart.threshold", lang, threshold=threshold_text(threshold, lang))
+    overlay = _Overlay(_frame(lang, title, labels, tuple(marks), caption, not groups))
+    for bar in bars:
+        overlay.bar(*bar)
 
     # Essay rate per level, against the campaign's threshold.
     essay = ESSAY_PANEL
@@ -202,37 +273,20 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
         rate = group.essay
         value = float(rate.value) * 100 if rate.value is not None else 0.0
         x = essay.x(gi + 0.5, len(groups))
-        canvas.bar(x, bar_width, essay.y(0), essay.y(value), ESSAY)
-        canvas.text(
-            x,
-            essay.y(value) + 0.008,
-            percent(rate.numerator, rate.denominator, lang),
-            ha="center",
-            va="bottom",
-            fontsize=7,
+        overlay.bar(x, bar_width, essay.y(0), essay.y(value), ESSAY)
+        overlay.text_above(
+            x, essay.y(value) + 0.008, percent(rate.numerator, rate.denominator, lang), 7
         )
-    threshold = Fraction(str(figures.essay_rate_threshold)).limit_denominator(10_000)
-    canvas.hline(
-        essay, float(threshold) * 100, color=THRESHOLD, linestyle="--", linewidth=1, zorder=3
-    )
-    caption = "- - " + t("digest.chart.threshold", lang, threshold=threshold_text(threshold, lang))
-    if not groups:
-        canvas.text(
-            (progress.x0 + progress.x1) / 2,
-            progress.y(50),
-            t("digest.chart.no_data", lang),
-            ha="center",
-            fontsize=10,
-        )
-    frame = _frame(lang, labels, tuple(marks), caption)
-    return encode_png(Image.alpha_composite(frame, canvas.rgba()))
+    overlay.dashed(essay, float(threshold) * 100, THRESHOLD)
+    return encode_png(overlay.image)
 
 
 def encode_png(image: Image.Image) -> bytes:
     """An RGB PNG without metadata (deterministic). Dropping the alpha channel (the background
     is opaque white) makes it smaller and quicker to compress."""
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG", compress_level=COMPRESS_LEVEL)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb.save(buffer, format="PNG", compress_level=COMPRESS_LEVEL)
     return buffer.getvalue()
 
 

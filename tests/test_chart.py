@@ -11,7 +11,7 @@ import matplotlib.image
 from PIL import Image
 
 from scheduler.digest import DigestData, digest_data
-from scheduler.digest_chart import HEIGHT_PX, WIDTH_PX, render_chart
+from scheduler.digest_chart import HEIGHT_PX, WIDTH_PX, _frame, render_chart
 from storage.db import Database
 from storage.models import ROLE_ADMIN
 from tests.factories import make_person, pk
@@ -51,6 +51,31 @@ async def test_chart_is_deterministic_and_language_specific(db: Database) -> Non
     first = render_chart(data)
     assert render_chart(data) == first
     assert render_chart(replace(data, lang="en")) != first
+
+
+def _without_essays(data: DigestData) -> DigestData:
+    """The same digest with no essay written anywhere (each person's own bars and figures)."""
+    campaign = data.campaigns[0]
+    figures = campaign.figures
+    cells = {
+        key: replace(cell, sums={**cell.sums, "essays": 0}) for key, cell in figures.cells.items()
+    }
+    changed = replace(campaign, figures=replace(figures, cells=cells))
+    return replace(data, campaigns=(changed, *data.campaigns[1:]))
+
+
+async def test_the_frame_is_drawn_once_a_week_and_the_bars_are_each_persons(db: Database) -> None:
+    data = await _data(db)
+    _frame.cache_clear()
+    first = render_chart(data)
+    other = render_chart(_without_essays(data))
+    assert other != first  # the essay bars and percentages are each digest's own
+    assert (_frame.cache_info().hits, _frame.cache_info().misses) == (1, 1)
+    with Image.open(io.BytesIO(other)) as image:
+        colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 16) or []}
+    assert (0x15, 0x65, 0xC0) not in colours  # no essay bar is drawn at 0%
+    render_chart(await _early(db, data))  # another week: another title, another frame
+    assert _frame.cache_info().misses == 2
 
 
 async def test_chart_renders_without_pyplot_figures_left_open(db: Database) -> None:

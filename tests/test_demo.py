@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from bot.cli.demo import run_demo
@@ -66,6 +67,7 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
     assert narrative.strip()
 
 
+@pytest.mark.slow  # two whole demo runs
 async def test_same_seed_same_texts(tmp_path: Path) -> None:
     """`--seed` makes the demo reproducible: the same transcript, digest, report and summary."""
     _, first = await run_demo(tmp_path / "a", units=10, seed=11, end=date(2016, 6, 6))

@@ -35,7 +35,8 @@ from storage.units import ensure_default_levels
 from tests.botapi_stub import BotApiStub
 from tests.test_run_e2e import CLI, load_world
 
-pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
+# Two bot processes with a leader election and a SIGKILL: a long end-to-end test (slow).
+pytestmark = [pytest.mark.parametrize("backend", ["postgresql"]), pytest.mark.slow]
 
 TOKEN = "123:TEST"
 ADMIN_CHAT = 990001
