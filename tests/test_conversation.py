@@ -353,7 +353,7 @@ async def test_edit_then_back_to_the_summary_by_typed_number(world: World) -> No
     await c.say("20")
     await c.say("sửa")  # the button's label, typed
     reply = await c.say("hmm")
-    assert reply.text.startswith("Vui lòng bấm một nút hoặc gõ số thứ tự")
+    assert reply.text.startswith("Vui lòng chọn một trong các lựa chọn (gõ số thứ tự")
     buttons = [x for row in reply.choices for x in row]
     reply = await c.say(str(len(buttons) - 1))  # "Quay lại"
     assert reply.text.startswith("Đồng chí kiểm tra lại báo cáo")
@@ -384,7 +384,7 @@ async def test_a_doubled_confirm_press_records_one_report(world: World) -> None:
     first = await c.press_data(confirm)
     assert first.text.startswith("Đã ghi nhận báo cáo số 1")
     second = await c.press_data(confirm)
-    assert second.text == "Báo cáo số 1 đã được ghi nhận rồi, không cần bấm lại."
+    assert second.text == "Báo cáo số 1 đã được ghi nhận rồi, không cần gửi lại."
     assert await count(world, Report) == 1
     assert await count(world, ReportVersion) == 1
 

@@ -86,7 +86,7 @@ async def test_full_report_with_buttons_then_a_doubled_confirm(setup: Setup) -> 
 
     again = await h.press(confirm, REPORTER)
     assert len(again.of("answerCallbackQuery")) == 1
-    assert again.texts() == ["Báo cáo số 1 đã được ghi nhận rồi, không cần bấm lại."]
+    assert again.texts() == ["Báo cáo số 1 đã được ghi nhận rồi, không cần gửi lại."]
     assert await counts(h.app.bot_data["db"]) == (1, 1)
 
 

@@ -3,7 +3,6 @@ and python-telegram-bot's errors mapped to the three outcomes the sender underst
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -22,6 +21,7 @@ from bot.channels.base import (
     TransientError,
     Unreachable,
 )
+from bot.channels.tables import as_html_pre
 from bot.telegram.render import split_text
 from storage.models import CHANNEL_TELEGRAM
 
@@ -79,7 +79,7 @@ class TelegramChannel:
         self.bot = bot
 
     async def send(self, chat_id: str, message: OutgoingMessage) -> SendResult:
-        text = message.text if message.html else html.escape(message.text, quote=False)
+        text = message.text if message.html else as_html_pre(message.text)
         markup = _markup(message)
         photo: Any = message.photo
         if photo is None and message.photo_path is not None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.channels.base import OutgoingMessage, SendResult, TransientError
+from bot.channels.tables import as_lists
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.zalo.client import ZaloClient
 from bot.zalo.media import MediaStore
@@ -77,7 +78,7 @@ class ZaloChannel:
             raise TransientError(f"photo unreadable: {exc.strerror}") from exc
 
     async def send(self, chat_id: str, message: OutgoingMessage) -> SendResult:
-        text = plain(message.text) if message.html else message.text
+        text = as_lists(plain(message.text) if message.html else message.text)
         labels = [label for label, _data in message.choices]
         lines = [text, *choice_lines(labels, numbered=False, lang=self.lang)]
         parts = split_text("\n".join(line for line in lines if line), self.max_message)

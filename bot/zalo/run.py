@@ -2,13 +2,15 @@
 `ZaloChannel` (give `service.channel` to the `Sender` beside Telegram's); `run_zalo` receives
 updates until `stop_event` is set — webhook mode when CADREBOT_ZALO_WEBHOOK_URL is set (the
 server, then setWebhook with CADREBOT_ZALO_WEBHOOK_SECRET), long polling otherwise (with the
-media server too when CADREBOT_ZALO_MEDIA_URL is set, for the digest chart)."""
+media server too when CADREBOT_ZALO_MEDIA_URL is set, for the digest chart and the signed
+/xuat download links)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -17,6 +19,7 @@ from bot.settings import Settings
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
+from bot.zalo.downloads import DownloadStore, download_route
 from bot.zalo.media import MediaStore
 from bot.zalo.polling import poll
 from bot.zalo.webhook import ZaloServer, local_path, media_base, public_url
@@ -31,6 +34,11 @@ class ZaloService:
     client: ZaloClient
     media: MediaStore
     channel: ZaloChannel
+    downloads: DownloadStore
+
+    def routes(self, settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:
+        """The server's extra routes: the signed file downloads (`bot.zalo.downloads`)."""
+        return [download_route(local_path(settings), self.downloads, settings.language)]
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -56,7 +64,8 @@ def build_zalo(
         rate=settings.zalo_send_rate,
         lang=settings.language,
     )
-    return ZaloService(client=client, media=media, channel=channel)
+    downloads = DownloadStore(media_base(settings))
+    return ZaloService(client=client, media=media, channel=channel, downloads=downloads)
 
 
 async def run_zalo(
@@ -72,7 +81,15 @@ async def run_zalo(
     sender) is left open for the caller to close; one built here is closed here."""
     own = service is None
     zalo = service or build_zalo(settings)
-    adapter = ZaloAdapter(db=db, clock=clock, settings=settings, client=zalo.client, engine=engine)
+    adapter = ZaloAdapter(
+        db=db,
+        clock=clock,
+        settings=settings,
+        client=zalo.client,
+        engine=engine,
+        sender=zalo.channel,
+        downloads=zalo.downloads,
+    )
     try:
         if settings.zalo_webhook_url:
             await _webhook(settings, zalo, adapter, stop_event)
@@ -90,7 +107,11 @@ async def _webhook(
         raise ValueError("CADREBOT_ZALO_WEBHOOK_SECRET is required in Zalo webhook mode")
     secret = settings.zalo_webhook_secret.get_secret_value()
     server = ZaloServer(
-        path=local_path(settings), media=zalo.media, processor=adapter, secret=secret
+        path=local_path(settings),
+        media=zalo.media,
+        processor=adapter,
+        secret=secret,
+        routes=zalo.routes(settings),
     )
     server.start(settings.zalo_listen, settings.zalo_port)
     try:
@@ -106,7 +127,9 @@ async def _polling(
 ) -> None:
     server: ZaloServer | None = None
     if zalo.media.enabled:
-        server = ZaloServer(path=local_path(settings), media=zalo.media)
+        server = ZaloServer(
+            path=local_path(settings), media=zalo.media, routes=zalo.routes(settings)
+        )
         server.start(settings.zalo_listen, settings.zalo_port)
     try:
         await poll(zalo.client, adapter, stop)
