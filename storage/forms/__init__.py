@@ -29,122 +29,92 @@ declaration), `parse` (typed answers), `rules` (cross-field rules and the error 
 from __future__ import annotations
 
 from storage.forms.flow import (
-    Suggestion as Suggestion,
-)
-from storage.forms.flow import (
-    answers_from_json as answers_from_json,
-)
-from storage.forms.flow import (
-    answers_to_json as answers_to_json,
-)
-from storage.forms.flow import (
-    defaults_for as defaults_for,
-)
-from storage.forms.flow import (
-    fields_that_may_be_asked as fields_that_may_be_asked,
-)
-from storage.forms.flow import (
-    fields_to_ask as fields_to_ask,
-)
-from storage.forms.flow import (
-    format_answer as format_answer,
-)
-from storage.forms.flow import (
-    measures_of as measures_of,
-)
-from storage.forms.flow import (
-    missing_fields as missing_fields,
-)
-from storage.forms.flow import (
-    next_field as next_field,
-)
-from storage.forms.flow import (
-    prune_answers as prune_answers,
-)
-from storage.forms.flow import (
-    suggestions as suggestions,
+    Suggestion,
+    answers_from_json,
+    answers_to_json,
+    defaults_for,
+    fields_that_may_be_asked,
+    fields_to_ask,
+    format_answer,
+    measures_of,
+    missing_fields,
+    next_field,
+    prune_answers,
+    suggestions,
 )
 from storage.forms.model import (
-    DEFAULT_SOURCES as DEFAULT_SOURCES,
-)
-from storage.forms.model import (
-    INT_CEILING as INT_CEILING,
-)
-from storage.forms.model import (
-    MEASURE_TYPES as MEASURE_TYPES,
-)
-from storage.forms.model import (
-    Choice as Choice,
-)
-from storage.forms.model import (
-    FieldType as FieldType,
-)
-from storage.forms.model import (
-    Form as Form,
-)
-from storage.forms.model import (
-    FormField as FormField,
-)
-from storage.forms.model import (
-    Rule as Rule,
-)
-from storage.forms.model import (
-    When as When,
+    DEFAULT_SOURCES,
+    INT_CEILING,
+    MEASURE_TYPES,
+    Choice,
+    FieldType,
+    Form,
+    FormField,
+    Rule,
+    When,
 )
 from storage.forms.parse import (
-    DAY_BEFORE_WORDS as DAY_BEFORE_WORDS,
+    DAY_BEFORE_WORDS,
+    NO_WORDS,
+    SKIP_WORDS,
+    TODAY_WORDS,
+    YES_WORDS,
+    YESTERDAY_WORDS,
+    Invalid,
+    Parsed,
+    ParseResult,
+    parse_answer,
 )
-from storage.forms.parse import (
-    NO_WORDS as NO_WORDS,
-)
-from storage.forms.parse import (
-    SKIP_WORDS as SKIP_WORDS,
-)
-from storage.forms.parse import (
-    TODAY_WORDS as TODAY_WORDS,
-)
-from storage.forms.parse import (
-    YES_WORDS as YES_WORDS,
-)
-from storage.forms.parse import (
-    YESTERDAY_WORDS as YESTERDAY_WORDS,
-)
-from storage.forms.parse import (
-    Invalid as Invalid,
-)
-from storage.forms.parse import (
-    Parsed as Parsed,
-)
-from storage.forms.parse import (
-    ParseResult as ParseResult,
-)
-from storage.forms.parse import (
-    parse_answer as parse_answer,
-)
-from storage.forms.problems import (
-    Problem as Problem,
-)
-from storage.forms.problems import (
-    form_problems as form_problems,
-)
+from storage.forms.problems import Problem, form_problems
 from storage.forms.rules import (
-    EXAMPLE_NUMBERS as EXAMPLE_NUMBERS,
+    EXAMPLE_NUMBERS,
+    RuleViolation,
+    check_rules,
+    error_message,
+    example_number,
+    mid_sentence,
+    violation_message,
 )
-from storage.forms.rules import (
-    RuleViolation as RuleViolation,
-)
-from storage.forms.rules import (
-    check_rules as check_rules,
-)
-from storage.forms.rules import (
-    error_message as error_message,
-)
-from storage.forms.rules import (
-    example_number as example_number,
-)
-from storage.forms.rules import (
-    mid_sentence as mid_sentence,
-)
-from storage.forms.rules import (
-    violation_message as violation_message,
-)
+
+__all__ = [
+    "DAY_BEFORE_WORDS",
+    "DEFAULT_SOURCES",
+    "EXAMPLE_NUMBERS",
+    "INT_CEILING",
+    "MEASURE_TYPES",
+    "NO_WORDS",
+    "SKIP_WORDS",
+    "TODAY_WORDS",
+    "YESTERDAY_WORDS",
+    "YES_WORDS",
+    "Choice",
+    "FieldType",
+    "Form",
+    "FormField",
+    "Invalid",
+    "ParseResult",
+    "Parsed",
+    "Problem",
+    "Rule",
+    "RuleViolation",
+    "Suggestion",
+    "When",
+    "answers_from_json",
+    "answers_to_json",
+    "check_rules",
+    "defaults_for",
+    "error_message",
+    "example_number",
+    "fields_that_may_be_asked",
+    "fields_to_ask",
+    "form_problems",
+    "format_answer",
+    "measures_of",
+    "mid_sentence",
+    "missing_fields",
+    "next_field",
+    "parse_answer",
+    "prune_answers",
+    "suggestions",
+    "violation_message",
+]

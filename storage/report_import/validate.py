@@ -1,52 +1,19 @@
-"""Paper reports entered in bulk from XLSX or CSV, with the chat's validation and history.
-
-File convention (the template written by `write_template` follows it):
-
-- XLSX: one sheet per deliverable, titled with the deliverable's key (`hoi_nghi`); the sheet
-  "Hướng dẫn" (instructions) is skipped. CSV: one deliverable, named by the caller
-  (`--deliverable KEY`) or per row in a `deliverable` column (also allowed in XLSX sheets).
-- Row 1 is the header: `unit_code` and the form's field keys. Each header may instead be the
-  field's Vietnamese (or English) label, matched without regard to accents, case or punctuation
-  ("Số đảng viên dự học tập" = "so dang vien du hoc tap"); `unit_code` may be "Mã đơn vị". A
-  `unit_name` / "Tên đơn vị" column is allowed and ignored. Any other header is an error.
-- Row 2 may repeat the columns as labels (the template does): a row whose every filled cell is
-  its column's key or label is a second header row and is skipped. Data starts below; blank rows
-  are skipped. Line numbers are the sheet's row numbers (CSV: the file's lines; header = 1).
-
-Each row goes through `storage.forms.parse_answer` (cells may be numbers, dates or text such as
-"25 đồng chí"), an empty cell takes the unit's default (members) when the form has one, then
-`check_rules`. The unit must exist, be active, lie in the campaign's scope (and in the importing
-admin's), and its level must have the deliverable. A unit twice for one deliverable is an error.
-A file with any bad row writes nothing: `ReportImportError.problems` lists every bad row. Else
-every changed row becomes a report or a new version through `storage.reports.save_report`
-(audited); rows equal to the unit's current report are left alone.
-"""
+"""Every row parsed and checked like a chat answer; a file with any bad row writes nothing."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.access import scope_of
-from storage.answers import fold
 from storage.campaigns import deliverables_of
 from storage.clock import local_date, require_aware
 from storage.forms import (
-    FieldType,
     Form,
     FormField,
     Invalid,
@@ -57,153 +24,23 @@ from storage.forms import (
     parse_answer,
     violation_message,
 )
-from storage.i18n import LANGUAGES, t
-from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit, metadata
+from storage.i18n import t
+from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit
+from storage.report_import.tables import (
+    CHUNK,
+    DELIVERABLE,
+    REPORT,
+    SPECIAL_HEADERS,
+    UNIT,
+    UNIT_CODE,
+    VERSION,
+    RawTable,
+    ReportImportError,
+    RowProblem,
+    cell_text,
+    norm,
+)
 from storage.reports import save_report
-
-UNIT = metadata.tables["unit"]
-REPORT = metadata.tables["report"]
-VERSION = metadata.tables["report_version"]
-
-UNIT_CODE = "unit_code"
-UNIT_NAME = "unit_name"
-DELIVERABLE = "deliverable"
-CHUNK = 5_000
-_PUNCT = re.compile(r"[^a-z0-9]+")
-_SPECIAL_HEADERS = {
-    UNIT_CODE: ("unit_code", "ma don vi", "ma", "code", "ma dv"),
-    UNIT_NAME: ("unit_name", "ten don vi", "ten", "name"),
-    DELIVERABLE: ("deliverable", "noi dung", "noi dung bao cao"),
-}
-
-
-def norm(value: object) -> str:
-    """A header as compared: no accents, lower case, punctuation and `_` as single spaces."""
-    return _PUNCT.sub(" ", fold(str(value))).strip() if value is not None else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Problems
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    line: int
-    sheet: str | None
-    message: str  # already in the requested language, names the field
-
-    def render(self, lang: str = "vi") -> str:
-        if self.sheet:
-            return t(
-                "export.import.at_sheet_line",
-                lang,
-                line=self.line,
-                sheet=self.sheet,
-                message=self.message,
-            )
-        return t("export.import.at_line", lang, line=self.line, message=self.message)
-
-
-class ReportImportError(Exception):
-    """Nothing was written; `problems` lists every bad row, in file order."""
-
-    def __init__(self, problems: list[RowProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.sheet or "", p.line))
-        super().__init__(f"{len(self.problems)} problem(s)")
-
-    def messages(self, lang: str = "vi") -> list[str]:
-        return [problem.render(lang) for problem in self.problems]
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the file (pure)
-
-
-@dataclass(frozen=True)
-class RawTable:
-    """One sheet (or the CSV): its title, header cells (line 1) and data rows (line, cells)."""
-
-    sheet: str | None
-    header: tuple[object, ...]
-    rows: tuple[tuple[int, tuple[object, ...]], ...]
-
-
-def _blank(cells: Iterable[object]) -> bool:
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
-
-
-def _table(sheet: str | None, records: Iterable[tuple[int, Sequence[object]]]) -> RawTable | None:
-    header: tuple[object, ...] | None = None
-    rows: list[tuple[int, tuple[object, ...]]] = []
-    for line, cells in records:
-        if header is None:
-            if _blank(cells):
-                continue
-            header = tuple(cells)
-            continue
-        if not _blank(cells):
-            rows.append((line, tuple(cells)))
-    if header is None:
-        return None
-    return RawTable(sheet, header, tuple(rows))
-
-
-def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[RawTable]:
-    """The file's tables. Raises ReportImportError when the file cannot be read at all."""
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise ReportImportError([RowProblem(1, None, t("export.import.unreadable"))]) from exc
-        try:
-            tables = []
-            skip = {
-                norm(instructions_sheet or t("export.template.instructions_sheet", lang))
-                for lang in LANGUAGES
-            }
-            for ws in workbook.worksheets:
-                if norm(ws.title) in skip:
-                    continue
-                records = enumerate(ws.iter_rows(values_only=True), start=1)
-                table = _table(ws.title, records)
-                if table is not None:
-                    tables.append(table)
-            return tables
-        finally:
-            workbook.close()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReportImportError([RowProblem(1, None, t("export.import.unreadable"))]) from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ReportImportError([RowProblem(line, None, t("export.import.encoding"))]) from exc
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if "," not in first and ";" in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    table = _table(None, ((line, cells) for line, cells in enumerate(reader, start=1)))
-    return [table] if table is not None else []
-
-
-def cell_text(value: object) -> str:
-    """A cell as the text a person would have typed: dates as 28/9/2016, whole floats without
-    `.0`, booleans as có/không."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "có" if value else "không"
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return f"{value.day}/{value.month}/{value.year}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -240,7 +77,7 @@ class ImportSummary:
 def _columns(header: Sequence[object], forms: Sequence[Form]) -> tuple[list[str | None], list[str]]:
     """Column index -> canonical key (None: empty header), and the headers not recognised."""
     names: dict[str, str] = {}
-    for key, aliases in _SPECIAL_HEADERS.items():
+    for key, aliases in SPECIAL_HEADERS.items():
         for alias in aliases:
             names[norm(alias)] = key
     for form in forms:
@@ -265,7 +102,7 @@ def _is_label_row(
     cells: Sequence[object], keys: Sequence[str | None], forms: Sequence[Form]
 ) -> bool:
     labels: dict[str, set[str]] = {
-        k: {norm(a) for a in aliases} for k, aliases in _SPECIAL_HEADERS.items()
+        k: {norm(a) for a in aliases} for k, aliases in SPECIAL_HEADERS.items()
     }
     for form in forms:
         for item in form.fields:
@@ -556,93 +393,3 @@ async def import_reports(
             summary.updated += 1
         summary.rows.append(row)
     return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# The template
-
-
-_BOLD = Font(bold=True)
-_KEY_FILL = PatternFill("solid", fgColor="EDEDED")
-_LABEL_FILL = PatternFill("solid", fgColor="DDEBF7")
-
-
-def _format_hint(item: FormField, lang: str) -> str:
-    if item.type == FieldType.CHOICE:
-        options = "; ".join(c.label(lang) for c in item.choices)
-        return t("export.template.hint.choice", lang, options=options)
-    return t(f"export.template.hint.{item.type.value}", lang)
-
-
-async def write_template(
-    *, session: AsyncSession, campaign_id: int, output: Path, lang: str = "vi"
-) -> list[str]:
-    """The empty workbook to fill in by hand: instructions, then one sheet per deliverable
-    (row 1 the keys, row 2 the labels). Returns the sheet titles of the deliverables."""
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise LookupError(campaign_id)
-    items = await deliverables_of(session=session, campaign_id=campaign_id)
-    workbook = Workbook()
-    guide = workbook.active
-    assert guide is not None
-    guide.title = t("export.template.instructions_sheet", lang)
-    guide.column_dimensions["A"].width = 30
-    guide.column_dimensions["B"].width = 90
-    lines: list[tuple[str, str]] = [
-        (t("export.template.title", lang, reference=campaign.reference), campaign.name),
-        ("", ""),
-        *[(str(n), t(f"export.template.rule{n}", lang)) for n in range(1, 8)],
-        ("", ""),
-    ]
-    for item, form, deadlines in items:
-        due = ", ".join(f"{level}: {d.day}/{d.month}/{d.year}" for level, d in deadlines.items())
-        lines.append(
-            (
-                item.key,
-                t(
-                    "export.template.sheet_line",
-                    lang,
-                    name=item.name_en if lang == "en" else item.name_vi,
-                    due=due,
-                ),
-            )
-        )
-        for f in form.fields:
-            need = t("export.template.required" if f.required else "export.template.optional", lang)
-            extra = ""
-            if f.default_from:
-                extra = " " + t("export.template.default_members", lang)
-            if f.when is not None:
-                extra += " " + t("export.template.when", lang, field=f.when.field)
-            lines.append(
-                (f"  {f.key}", f"{f.label(lang)} — {need}; {_format_hint(f, lang)}{extra}")
-            )
-        lines.append(("", ""))
-    for left, right in lines:
-        guide.append([left, right])
-    guide["A1"].font = _BOLD
-    for cell in guide["B"]:
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-
-    titles = []
-    for item, form, _ in items:
-        ws = workbook.create_sheet(item.key)
-        titles.append(item.key)
-        keys = [UNIT_CODE, UNIT_NAME, *form.keys()]
-        labels = [
-            t("export.template.unit_code", lang),
-            t("export.template.unit_name", lang),
-            *(f.label(lang) for f in form.fields),
-        ]
-        ws.append(keys)
-        ws.append(labels)
-        for index in range(1, len(keys) + 1):
-            ws.cell(1, index).fill = _KEY_FILL
-            ws.cell(2, index).font = _BOLD
-            ws.cell(2, index).fill = _LABEL_FILL
-            ws.cell(2, index).alignment = Alignment(wrap_text=True, vertical="center")
-            ws.column_dimensions[get_column_letter(index)].width = 12 if index == 1 else 22
-        ws.freeze_panes = "B3"
-    workbook.save(output)
-    return titles

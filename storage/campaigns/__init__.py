@@ -1,0 +1,85 @@
+"""Campaigns declared in YAML: parsing with line-numbered errors, and loading into the database.
+
+The file format (the built-in template `storage/templates/nq-xii.yaml` documents it in full)::
+
+    campaign:
+      name: ...                      # text
+      reference: 13-KH/TU            # unique; loading the same reference again updates
+      resolution: ...
+      start_date: 2016-05-01         # YYYY-MM-DD
+      end_date: 2016-12-31           # optional
+      timezone: Asia/Ho_Chi_Minh     # default
+      scope: TU_BN                   # optional unit code (only that subtree takes part)
+      min_session_halfdays: 2        # a shorter session is a shortcoming
+      essay_rate_threshold: 0.9      # an essay rate under it is a shortcoming
+      reminders: {offsets_days: [-3, -1, 0], overdue_every_days: 2, overdue_cap: 5,
+                  send_hour: 8, quiet_hours: {start: "21:00", end: "07:00"},
+                  escalation_grace_days: 3}
+      digest: {weekday: monday, time: "07:30"}
+    deliverables:
+      - key: hoi_nghi
+        name_vi: ...
+        name_en: ...
+        deadlines: {tinh: 2016-06-10, huyen: 2016-07-15}   # the levels it applies to
+        fields: [...]                # storage.forms.FormField
+        rules: [...]                 # storage.forms.Rule
+
+`parse_definition(text)` returns a `CampaignDefinition` or raises `DefinitionError`, whose
+`problems` each name the YAML line and the path (`Dòng 14, deliverables[0].fields[2].type: ...`).
+`load_campaign` also checks the level codes and the scope against the database, then upserts.
+
+Modules: `definition` (the YAML declaration, parsed with line-numbered problems), `store` (the
+campaigns in the database: load, list, get, the deliverables and forms of a campaign).
+"""
+
+from __future__ import annotations
+
+from storage.campaigns.definition import (
+    TEMPLATE_NAME,
+    WEEKDAYS,
+    CampaignDefinition,
+    CampaignInfo,
+    DefinitionError,
+    DeliverableDecl,
+    Digest,
+    LineProblem,
+    QuietHours,
+    Reminders,
+    definition_problems,
+    format_loc,
+    parse_definition,
+    template_text,
+)
+from storage.campaigns.store import (
+    definition_of,
+    deliverable_counts,
+    deliverables_of,
+    form_of,
+    get_campaign,
+    list_campaigns,
+    load_campaign,
+)
+
+__all__ = [
+    "TEMPLATE_NAME",
+    "WEEKDAYS",
+    "CampaignDefinition",
+    "CampaignInfo",
+    "DefinitionError",
+    "DeliverableDecl",
+    "Digest",
+    "LineProblem",
+    "QuietHours",
+    "Reminders",
+    "definition_of",
+    "definition_problems",
+    "deliverable_counts",
+    "deliverables_of",
+    "form_of",
+    "format_loc",
+    "get_campaign",
+    "list_campaigns",
+    "load_campaign",
+    "parse_definition",
+    "template_text",
+]

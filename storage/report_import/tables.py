@@ -1,0 +1,162 @@
+"""The file read into raw tables (XLSX sheets, CSV), header normalising, and the row problems."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from storage.answers import fold
+from storage.i18n import LANGUAGES, t
+from storage.models import metadata
+
+UNIT = metadata.tables["unit"]
+REPORT = metadata.tables["report"]
+VERSION = metadata.tables["report_version"]
+
+UNIT_CODE = "unit_code"
+UNIT_NAME = "unit_name"
+DELIVERABLE = "deliverable"
+CHUNK = 5_000
+_PUNCT = re.compile(r"[^a-z0-9]+")
+SPECIAL_HEADERS = {
+    UNIT_CODE: ("unit_code", "ma don vi", "ma", "code", "ma dv"),
+    UNIT_NAME: ("unit_name", "ten don vi", "ten", "name"),
+    DELIVERABLE: ("deliverable", "noi dung", "noi dung bao cao"),
+}
+
+
+def norm(value: object) -> str:
+    """A header as compared: no accents, lower case, punctuation and `_` as single spaces."""
+    return _PUNCT.sub(" ", fold(str(value))).strip() if value is not None else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Problems
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    sheet: str | None
+    message: str  # already in the requested language, names the field
+
+    def render(self, lang: str = "vi") -> str:
+        if self.sheet:
+            return t(
+                "export.import.at_sheet_line",
+                lang,
+                line=self.line,
+                sheet=self.sheet,
+                message=self.message,
+            )
+        return t("export.import.at_line", lang, line=self.line, message=self.message)
+
+
+class ReportImportError(Exception):
+    """Nothing was written; `problems` lists every bad row, in file order."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.sheet or "", p.line))
+        super().__init__(f"{len(self.problems)} problem(s)")
+
+    def messages(self, lang: str = "vi") -> list[str]:
+        return [problem.render(lang) for problem in self.problems]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the file (pure)
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One sheet (or the CSV): its title, header cells (line 1) and data rows (line, cells)."""
+
+    sheet: str | None
+    header: tuple[object, ...]
+    rows: tuple[tuple[int, tuple[object, ...]], ...]
+
+
+def _blank(cells: Iterable[object]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _table(sheet: str | None, records: Iterable[tuple[int, Sequence[object]]]) -> RawTable | None:
+    header: tuple[object, ...] | None = None
+    rows: list[tuple[int, tuple[object, ...]]] = []
+    for line, cells in records:
+        if header is None:
+            if _blank(cells):
+                continue
+            header = tuple(cells)
+            continue
+        if not _blank(cells):
+            rows.append((line, tuple(cells)))
+    if header is None:
+        return None
+    return RawTable(sheet, header, tuple(rows))
+
+
+def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[RawTable]:
+    """The file's tables. Raises ReportImportError when the file cannot be read at all."""
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise ReportImportError([RowProblem(1, None, t("export.import.unreadable"))]) from exc
+        try:
+            tables = []
+            skip = {
+                norm(instructions_sheet or t("export.template.instructions_sheet", lang))
+                for lang in LANGUAGES
+            }
+            for ws in workbook.worksheets:
+                if norm(ws.title) in skip:
+                    continue
+                records = enumerate(ws.iter_rows(values_only=True), start=1)
+                table = _table(ws.title, records)
+                if table is not None:
+                    tables.append(table)
+            return tables
+        finally:
+            workbook.close()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReportImportError([RowProblem(1, None, t("export.import.unreadable"))]) from exc
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReportImportError([RowProblem(line, None, t("export.import.encoding"))]) from exc
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if "," not in first and ";" in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    table = _table(None, ((line, cells) for line, cells in enumerate(reader, start=1)))
+    return [table] if table is not None else []
+
+
+def cell_text(value: object) -> str:
+    """A cell as the text a person would have typed: dates as 28/9/2016, whole floats without
+    `.0`, booleans as có/không."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return f"{value.day}/{value.month}/{value.year}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
