@@ -52,10 +52,14 @@ async def pick_campaign(
     return campaigns, (open_[0] if open_ else campaigns[0] if campaigns else None)
 
 
+def _capital(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
 def groups(figures: Figures, lang: str) -> list[Group]:
     """The campaign's reporting groups (or one per level), then all levels together."""
     parts = list(figures.combined or figures.per_level)
-    rows = [Group(levels_phrase(g.levels, lang), g) for g in parts if g.session.expected]
+    rows = [Group(_capital(levels_phrase(g.levels, lang)), g) for g in parts if g.session.expected]
     if len(rows) != 1:
         rows.append(Group("", figures.total))
     return rows

@@ -22,7 +22,15 @@ START_LIMIT = 30.0
 class WebServer:
     """One uvicorn server as a task of the running loop (signals stay with the caller)."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock = system_clock,
+        *,
+        port: int | None = None,
+    ) -> None:
+        """`port`: instead of CADREBOT_WEB_PORT (0: any free port, see `bound_port`)."""
         import uvicorn
 
         from bot.web.app import build_app
@@ -35,7 +43,7 @@ class WebServer:
         config = uvicorn.Config(
             build_app(db, settings, clock),
             host=settings.web_listen,
-            port=settings.web_port,
+            port=settings.web_port if port is None else port,
             lifespan="off",
             log_level="warning",
             access_log=False,
@@ -58,6 +66,11 @@ class WebServer:
                 raise TimeoutError("the web console did not start")
             await asyncio.sleep(0.05)
         log.info("web console on %s:%s", self.server.config.host, self.server.config.port)
+
+    @property
+    def bound_port(self) -> int:
+        """The port the server listens on (once started)."""
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         if self.task is None:
