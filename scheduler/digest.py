@@ -45,6 +45,7 @@ from scheduler.digest_types import (
     UnreachablePerson,
 )
 from storage.access import Scope, scopes_of, visible_units_condition
+from storage.campaign_status import CAMPAIGN_OPEN
 from storage.clock import require_aware
 from storage.figures import (
     CAMPAIGN,
@@ -66,7 +67,6 @@ from storage.messages import OutgoingMessage
 from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, ChatIdentity, Person, metadata
 from storage.shortcomings import find_shortcomings
 
-CAMPAIGN_OPEN = "open"
 # Units (and unreachable people) fetched per list; the text shows fewer and counts the rest.
 LIST_CAP = 30
 # Ids per IN list (below the drivers' bind-parameter limits).

@@ -20,9 +20,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from scheduler.reminders import (
     PlannedMessage,
@@ -32,11 +30,13 @@ from scheduler.reminders import (
     plan_reminders,
 )
 from storage import outbox
+from storage.assignments import digest_recipients
+from storage.campaign_status import open_campaigns
 from storage.clock import require_aware
 from storage.db import Database
 from storage.messages import OutgoingMessage
-from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Campaign, Person, Role
-from storage.reminders import CAMPAIGN_OPEN, parse_hhmm, quiet_hours_end
+from storage.models import Campaign, Person
+from storage.reminders import parse_hhmm, quiet_hours_end
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,7 @@ class DigestSchedule:
 
 async def _open_campaigns(db: Database) -> list[Campaign]:
     async with db.read() as session:
-        result = await session.execute(
-            select(Campaign).where(col(Campaign.status) == CAMPAIGN_OPEN).order_by(col(Campaign.id))
-        )
-        return list(result.scalars().all())
+        return await open_campaigns(session=session)
 
 
 async def _planned_pass(
@@ -171,21 +168,6 @@ async def reminder_pass(db: Database, now: datetime, *, report_missed: bool = Fa
 async def escalation_pass(db: Database, now: datetime) -> int:
     """Queue today's escalations to supervisors/admins; returns how many rows were new."""
     return await _planned_pass(db, require_aware(now), plan_escalations, "escalation")
-
-
-async def digest_recipients(*, session: AsyncSession) -> list[Person]:
-    """Everyone with a supervisor or admin role (once each), not forgotten."""
-    has_role = (
-        select(col(Role.person_id))
-        .where(col(Role.kind).in_([ROLE_SUPERVISOR, ROLE_ADMIN]))
-        .distinct()
-    )
-    result = await session.execute(
-        select(Person)
-        .where(col(Person.id).in_(has_role), col(Person.forgotten_at).is_(None))
-        .order_by(col(Person.id))
-    )
-    return list(result.scalars().all())
 
 
 async def digest_pass(

@@ -11,6 +11,8 @@ import re
 import unicodedata
 from datetime import date
 
+from storage.i18n.formatting import date_text, number
+
 # Characters that are invisible or steer the layout: zero-width spaces/joiners, BOM, bidi marks
 # and embeddings. Category Cf covers all of them; Cc are control characters; Cs lone surrogates.
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
@@ -58,11 +60,10 @@ def fold(text: str) -> str:
 
 
 def format_int(value: int, lang: str = "vi") -> str:
-    """`1234` -> `1.234` (Vietnamese) or `1,234` (English)."""
-    grouped = f"{value:,}"
-    return grouped.replace(",", ".") if lang != "en" else grouped
+    """`1234` -> `1.234` (Vietnamese) or `1,234` (English): `storage.i18n.formatting.number`."""
+    return number(value, lang)
 
 
-def format_date(value: date) -> str:
-    """`28/9/2016`: day/month/year without leading zeros, as Vietnamese documents write it."""
-    return f"{value.day}/{value.month}/{value.year}"
+def format_date(value: date, lang: str = "vi") -> str:
+    """`28/9/2016` (Vietnamese) or `28 Sep 2016`: `storage.i18n.formatting.date_text`."""
+    return date_text(value, lang)

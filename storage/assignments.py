@@ -1,5 +1,5 @@
-"""Lookups behind the admin commands: people an admin may act on, the units a supervisor
-follows, units by id."""
+"""Lookups behind the admin commands and the digests: people an admin may act on, the units a
+supervisor follows, units by id, who gets a weekly digest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.access import Scope, visible_units_condition
-from storage.models import ROLE_SUPERVISOR, Person, Role, Unit
+from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Person, Role, Unit
 
 
 async def person_in_scope(*, session: AsyncSession, person_id: int, scope: Scope) -> Person | None:
@@ -47,3 +47,18 @@ async def units_by_ids(*, session: AsyncSession, unit_ids: Sequence[int]) -> lis
         return []
     query = select(Unit).where(col(Unit.id).in_(list(unit_ids))).order_by(col(Unit.path))
     return list((await session.execute(query)).scalars())
+
+
+async def digest_recipients(*, session: AsyncSession) -> list[Person]:
+    """Everyone with a supervisor or admin role (once each), not forgotten, in id order."""
+    has_role = (
+        select(col(Role.person_id))
+        .where(col(Role.kind).in_([ROLE_SUPERVISOR, ROLE_ADMIN]))
+        .distinct()
+    )
+    result = await session.execute(
+        select(Person)
+        .where(col(Person.id).in_(has_role), col(Person.forgotten_at).is_(None))
+        .order_by(col(Person.id))
+    )
+    return list(result.scalars().all())

@@ -1,21 +1,51 @@
-"""Opening and closing a campaign: only an open campaign is offered for reporting, reminded and
-digested. Every change is audited."""
+"""A campaign's status, its one owner: open or closed, which campaigns are open (for a unit), and
+opening and closing (audited). Only an open campaign is offered for reporting, reminded and
+digested."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.access import Scope
 from storage.audit import record
 from storage.clock import require_aware
 from storage.models import Campaign, Unit
+from storage.tree import path_ids
 
 CAMPAIGN_OPEN = "open"
 CAMPAIGN_CLOSED = "closed"
 STATUSES = (CAMPAIGN_OPEN, CAMPAIGN_CLOSED)
+
+
+def is_open(campaign: Campaign) -> bool:
+    return campaign.status == CAMPAIGN_OPEN
+
+
+def open_condition() -> ColumnElement[bool]:
+    """`campaign.status = 'open'`, for queries that join the campaign."""
+    return col(Campaign.status) == CAMPAIGN_OPEN
+
+
+def covers_unit(unit: Unit) -> ColumnElement[bool]:
+    """The campaign's scope contains `unit`: no scope (the whole tree), or the scope unit is the
+    unit itself or one of its ancestors."""
+    return or_(
+        col(Campaign.scope_unit_id).is_(None),
+        col(Campaign.scope_unit_id).in_(path_ids(unit.path)),
+    )
+
+
+async def open_campaigns(*, session: AsyncSession, unit: Unit | None = None) -> list[Campaign]:
+    """The open campaigns in id order; with `unit`, only those whose scope contains it."""
+    query = select(Campaign).where(open_condition())
+    if unit is not None:
+        query = query.where(covers_unit(unit))
+    return list((await session.execute(query.order_by(col(Campaign.id)))).scalars().all())
 
 
 @dataclass(frozen=True)

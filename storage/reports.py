@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage import audit
+from storage.campaign_status import covers_unit, open_condition
 from storage.campaigns import form_of
 from storage.clock import local_date, require_aware
 from storage.drafts import delete_draft
@@ -37,9 +38,6 @@ from storage.models import (
     ReportVersion,
     Unit,
 )
-from storage.tree import path_ids
-
-CAMPAIGN_OPEN = "open"
 
 
 class DraftGone(LookupError):
@@ -419,11 +417,8 @@ async def unit_deliverables(
             ),
         )
         .where(
-            col(Campaign.status) == CAMPAIGN_OPEN,
-            or_(
-                col(Campaign.scope_unit_id).is_(None),
-                col(Campaign.scope_unit_id).in_(path_ids(unit.path)),
-            ),
+            open_condition(),
+            covers_unit(unit),
         )
         .order_by(
             col(DeliverableDeadline.due_date),

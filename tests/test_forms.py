@@ -466,6 +466,9 @@ def test_format_answer_for_summaries() -> None:
     assert format_answer(ATTENDED, 1234, "vi") == "1.234"
     assert format_answer(KIND, "truc_tuyen", "vi") == "Trực tuyến"
     assert format_answer(NAME, None, "vi") == "—"
+    # An English reader gets English dates and numbers (one formatting owner for both).
+    assert format_answer(DAY, date(2016, 9, 28), "en") == "28 Sep 2016"
+    assert format_answer(ATTENDED, 1234, "en") == "1,234"
 
 
 def test_every_suggestion_parses_back_to_what_it_shows() -> None:

@@ -68,7 +68,8 @@ from bot.conversation.types import (
 )
 from storage import drafts
 from storage.access import scope_of
-from storage.answers import fold, format_date
+from storage.answers import fold
+from storage.campaign_status import is_open
 from storage.clock import local_date, require_aware
 from storage.forms import (
     FormField,
@@ -84,9 +85,9 @@ from storage.forms import (
     violation_message,
 )
 from storage.i18n import t
+from storage.i18n.formatting import date_text
 from storage.models import Campaign, Deliverable, Draft, Report, Unit
 from storage.reports import (
-    CAMPAIGN_OPEN,
     DraftGone,
     confirm_report,
     current_version,
@@ -244,7 +245,7 @@ class ConversationEngine:
         rows = [
             row
             for row in await unit_reports(session=turn.session, unit_id=row_id(unit))
-            if row.campaign.status == CAMPAIGN_OPEN
+            if is_open(row.campaign)
         ]
         if not rows:
             if draft is not None:
@@ -369,11 +370,7 @@ class ConversationEngine:
         if step == STEP_PICK_REPORT and kind == "r":
             rows = await unit_reports(session=turn.session, unit_id=row_id(ctx.unit))
             found = next(
-                (
-                    row
-                    for row in rows
-                    if row.report.id == number and row.campaign.status == CAMPAIGN_OPEN
-                ),
+                (row for row in rows if row.report.id == number and is_open(row.campaign)),
                 None,
             )
             if found is None:
@@ -516,7 +513,7 @@ class ConversationEngine:
         ):
             return [stale(turn)]
         local = local_time(turn.now, ctx.tz)
-        when = {"time": local.strftime("%H:%M"), "date": format_date(local.date())}
+        when = {"time": local.strftime("%H:%M"), "date": date_text(local.date(), turn.lang)}
         if ctx.draft.mode == drafts.MODE_UPDATE and ctx.draft.report_id is not None:
             version = await update_report(
                 session=turn.session,

@@ -19,7 +19,7 @@ from bot.conversation.callback import (
 )
 from bot.conversation.types import Choice, Ctx, Option, Reply, Turn, deliverable_name, row_id
 from storage import drafts
-from storage.answers import format_date
+from storage.campaign_status import is_open
 from storage.forms import (
     FormField,
     defaults_for,
@@ -28,8 +28,8 @@ from storage.forms import (
     format_answer,
     suggestions,
 )
+from storage.i18n.formatting import date_text
 from storage.reports import (
-    CAMPAIGN_OPEN,
     unit_deliverables,
     unit_reports,
 )
@@ -68,7 +68,9 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
             name = deliverable_name(item.deliverable, turn.lang)
             if several:
                 name = f"{name} ({item.campaign.reference})"
-            label = turn.t("conv.deliverable_choice", name=name, due=format_date(item.due_date))
+            label = turn.t(
+                "conv.deliverable_choice", name=name, due=date_text(item.due_date, turn.lang)
+            )
             rows.append([Option(label, f"d{item.deliverable.id}")])
         return [*rows, [cancel]]
     if step == STEP_PICK_REPORT:
@@ -85,7 +87,7 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
                 )
             ]
             for row in reports
-            if row.campaign.status == CAMPAIGN_OPEN
+            if is_open(row.campaign)
         ]
         return [*rows, [cancel]]
     if step == STEP_PICK_FIELD and ctx.form is not None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.conversation.types import Reply, Turn, deliverable_name, local_time, row_id
-from storage.answers import format_date
 from storage.clock import end_of_day, local_date
+from storage.i18n.formatting import date_text
 from storage.reports import (
     unit_deliverables,
     unit_reports,
@@ -36,7 +36,7 @@ async def status_reply(turn: Turn, *, done: bool) -> Reply:
                         number=item.report.id,
                         version=version.version if version is not None else 1,
                         time=local.strftime("%H:%M"),
-                        date=format_date(local.date()),
+                        date=date_text(local.date(), turn.lang),
                         timing=turn.t("conv.status.on_time" if on_time else "conv.status.late"),
                     )
                 )
@@ -52,7 +52,7 @@ async def status_reply(turn: Turn, *, done: bool) -> Reply:
                     turn.t(
                         "conv.status.owed",
                         deliverable=name,
-                        due=format_date(item.due_date),
+                        due=date_text(item.due_date, turn.lang),
                         when=when,
                     )
                 )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from storage.forms import Form, FormField, Rule, form_problems
 from storage.i18n import t
+from storage.i18n.formatting import date_text
 
 TEMPLATE_NAME = "nq-xii.yaml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -117,7 +118,10 @@ class LineProblem:
         return format_loc(self.loc)
 
     def render(self, lang: str = "vi") -> str:
-        message = t(self.code, lang, **self.params)
+        params = {
+            k: date_text(v, lang) if isinstance(v, date) else v for k, v in self.params.items()
+        }
+        message = t(self.code, lang, **params)
         if self.line is not None and self.loc:
             return t(
                 "campaign.error.at_line", lang, line=self.line, path=self.path, message=message
@@ -305,7 +309,7 @@ def definition_problems(
             (
                 ("campaign", "end_date"),
                 "campaign.error.end_before_start",
-                {"end": _d(info.end_date), "start": _d(info.start_date)},
+                {"end": info.end_date, "start": info.start_date},
             )
         )
     seen: set[str] = set()
@@ -322,7 +326,7 @@ def definition_problems(
                     (
                         (*where, "deadlines", level),
                         "campaign.error.deadline_before_start",
-                        {"date": _d(due), "start": _d(info.start_date)},
+                        {"date": due, "start": info.start_date},
                     )
                 )
             if info.end_date is not None and due > info.end_date:
@@ -330,16 +334,12 @@ def definition_problems(
                     (
                         (*where, "deadlines", level),
                         "campaign.error.deadline_after_end",
-                        {"date": _d(due), "end": _d(info.end_date)},
+                        {"date": due, "end": info.end_date},
                     )
                 )
         for problem in form_problems(item.form()):
             problems.append(((*where, *problem.loc), problem.code, problem.params))
     return problems
-
-
-def _d(value: date) -> str:
-    return f"{value.day}/{value.month}/{value.year}"
 
 
 def template_text() -> str:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from storage.answers import format_date, format_int
 from storage.forms.model import FieldType, Form, FormField
 from storage.i18n import t
+from storage.i18n.formatting import date_text, number
 
 # --- the flow of questions ----------------------------------------------------------------------
 
@@ -122,9 +122,9 @@ def format_answer(field: FormField, value: Any, lang: str = "vi") -> str:
     if field.type == FieldType.BOOL:
         return t("common.yes" if value else "common.no", lang)
     if field.type == FieldType.INT and isinstance(value, int):
-        return format_int(value, lang)
+        return number(value, lang)
     if field.type == FieldType.DATE and isinstance(value, date):
-        return format_date(value)
+        return date_text(value, lang)
     if field.type == FieldType.CHOICE:
         for choice in field.choices:
             if choice.value == value:

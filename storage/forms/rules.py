@@ -10,11 +10,11 @@ from dataclasses import field as dc_field
 from datetime import date
 from typing import Any
 
-from storage.answers import format_date, format_int
 from storage.forms.flow import answers_from_json, fields_to_ask
 from storage.forms.model import Form, FormField
 from storage.forms.parse import Invalid
 from storage.i18n import t
+from storage.i18n.formatting import date_text, number
 
 # --- messages ----------------------------------------------------------------------------------
 
@@ -23,9 +23,9 @@ def render_param(value: Any, lang: str) -> Any:
     if isinstance(value, bool):
         return t("common.yes" if value else "common.no", lang)
     if isinstance(value, int):
-        return format_int(value, lang)
+        return number(value, lang)
     if isinstance(value, date):
-        return format_date(value)
+        return date_text(value, lang)
     return value
 
 

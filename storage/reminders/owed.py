@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.campaign_status import CAMPAIGN_OPEN
+from storage.campaign_status import open_campaigns
 from storage.i18n import pick_language
 from storage.models import (
     Campaign,
@@ -22,7 +22,7 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.tree import in_subtree, path_ids
+from storage.tree import in_subtree
 
 _CHUNK = 500
 
@@ -167,16 +167,5 @@ async def role_holders(
 
 
 async def open_campaigns_for_unit(*, session: AsyncSession, unit: Unit) -> list[Campaign]:
-    """Open campaigns whose scope contains `unit` (its scope unit is the unit or an ancestor)."""
-    query = (
-        select(Campaign)
-        .where(
-            col(Campaign.status) == CAMPAIGN_OPEN,
-            or_(
-                col(Campaign.scope_unit_id).is_(None),
-                col(Campaign.scope_unit_id).in_(path_ids(unit.path)),
-            ),
-        )
-        .order_by(col(Campaign.id))
-    )
-    return list((await session.execute(query)).scalars().all())
+    """Open campaigns whose scope contains `unit` (see `storage.campaign_status`)."""
+    return await open_campaigns(session=session, unit=unit)

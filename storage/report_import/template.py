@@ -15,6 +15,7 @@ from storage.forms import (
     FormField,
 )
 from storage.i18n import t
+from storage.i18n.formatting import date_text
 from storage.models import Campaign
 from storage.report_import.tables import UNIT_CODE, UNIT_NAME
 
@@ -56,7 +57,7 @@ async def write_template(
         ("", ""),
     ]
     for item, form, deadlines in items:
-        due = ", ".join(f"{level}: {d.day}/{d.month}/{d.year}" for level, d in deadlines.items())
+        due = ", ".join(f"{level}: {date_text(d, lang)}" for level, d in deadlines.items())
         lines.append(
             (
                 item.key,
