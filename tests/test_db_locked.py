@@ -139,3 +139,29 @@ async def test_a_zalo_turn_on_a_locked_database_says_the_system_is_busy(
         # Once the lock is free the same message is answered normally.
         again = await zalo.send(REPORTER, "/tinhtrang")
         assert again and again != [t("db.busy")]
+
+
+async def test_a_refused_unit_file_is_refused_without_waiting_for_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "cadrebot.db"
+    runner = CliRunner(env={"CADREBOT_DATABASE_URL": f"sqlite:///{path}", "COLUMNS": "300"})
+    assert (await asyncio.to_thread(runner.invoke, app, ["init"])).exit_code == 0
+    bad = tmp_path / "units.csv"
+    bad.write_text("code,name,level,parent_code,members\nX1,Xã 1,co_so,KHONG_CO,10\n")
+    with held_write_lock(path):  # a regression would wait for it: bounded by OUTER
+        result = await asyncio.wait_for(
+            asyncio.to_thread(runner.invoke, app, ["units", "import", str(bad)]), OUTER
+        )
+    assert result.exit_code == 1
+    assert "Dòng 2" in result.output and "Traceback" not in result.output
+    good = tmp_path / "good.csv"
+    good.write_text("code,name,level,parent_code,members\nT1,Tỉnh,tinh,,10\n")
+    done = await asyncio.to_thread(runner.invoke, app, ["units", "import", str(good)])
+    assert done.exit_code == 0, done.output
+    assert "Đang ghi 1 dòng" in done.output

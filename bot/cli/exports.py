@@ -18,6 +18,7 @@ from storage.access import scope_of
 from storage.campaigns import get_campaign
 from storage.clock import end_of_day, system_clock
 from storage.figures import UNIT
+from storage.i18n.formatting import number
 from storage.models import Campaign, Person
 
 FORMATS = ("xlsx", "csv")
@@ -173,24 +174,46 @@ async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None
 async def _import(
     *, path: Path, campaign: str, deliverable: str | None, person_id: int | None, lang: str
 ) -> tuple[int, int, int]:
-    from storage.report_import import import_reports, read_tables
+    from storage.report_import import (
+        ReportImportError,
+        import_reports,
+        read_tables,
+        validate_reports,
+    )
 
     tables = read_tables(path)
-    async with common.database() as db, db.write() as session:
-        found = await _campaign(session, campaign, lang)
-        assert found.id is not None
-        if person_id is not None:
-            await _check_admin(session, person_id, lang)
-        summary = await import_reports(
-            session=session,
-            campaign_id=found.id,
-            tables=tables,
-            now=system_clock(),
-            deliverable=deliverable,
-            person_id=person_id,
-            lang=lang,
-        )
-        return summary.created, summary.updated, summary.unchanged
+    now = system_clock()
+    async with common.database() as db:
+        # Checked in a read transaction first: a refused file never takes the write lock that
+        # the running bot's writers (which then wait) need.
+        async with db.read() as session:
+            found = await _campaign(session, campaign, lang)
+            assert found.id is not None
+            if person_id is not None:
+                await _check_admin(session, person_id, lang)
+            planned, problems = await validate_reports(
+                session=session,
+                campaign_id=found.id,
+                tables=tables,
+                now=now,
+                deliverable=deliverable,
+                person_id=person_id,
+                lang=lang,
+            )
+        if problems:
+            raise ReportImportError(problems)
+        common.err_console.print(t("db.write_notice", lang, count=number(len(planned), lang)))
+        async with db.write() as session:
+            summary = await import_reports(
+                session=session,
+                campaign_id=found.id,
+                tables=tables,
+                now=now,
+                deliverable=deliverable,
+                person_id=person_id,
+                lang=lang,
+            )
+            return summary.created, summary.updated, summary.unchanged
 
 
 @reports_app.command("import")

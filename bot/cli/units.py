@@ -68,6 +68,13 @@ async def _import(rows: list[UnitRow], errors: list[RowError]) -> ImportResult |
             async with db.read() as session:
                 more = await validate_units(session=session, rows=rows)
             return sorted(_keyed(errors + more).values(), key=lambda e: (e.line, e.reason))
+        # The tree is checked in a read transaction first: a refused file never takes the write
+        # lock that the running bot's writers (which then wait) need.
+        async with db.read() as session:
+            problems = await validate_units(session=session, rows=rows)
+        if problems:
+            return sorted(_keyed(problems).values(), key=lambda e: (e.line, e.reason))
+        common.err_console.print(t("db.write_notice", count=number(len(rows))))
         bar = _LazyProgress()
         try:
             async with db.write() as session:
