@@ -55,6 +55,17 @@ class Digest(BaseModel):
     time: dt.time = dt.time(7, 30)
 
 
+class ReportingGroupDecl(BaseModel):
+    """A reporting group: levels whose figures are pooled and shown together by default."""
+
+    model_config = _STRICT
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    label_vi: str = Field(min_length=1, max_length=120)
+    label_en: str = Field(min_length=1, max_length=120)
+    levels: list[str] = Field(min_length=1)
+
+
 class CampaignInfo(BaseModel):
     model_config = _STRICT
 
@@ -69,6 +80,7 @@ class CampaignInfo(BaseModel):
     essay_rate_threshold: float = Field(default=0.9, ge=0, le=1)
     reminders: Reminders = Field(default_factory=Reminders)
     digest: Digest = Field(default_factory=Digest)
+    reporting_groups: list[ReportingGroupDecl] = Field(default_factory=list)
 
 
 class DeliverableDecl(BaseModel):
@@ -312,6 +324,18 @@ def definition_problems(
                 {"end": info.end_date, "start": info.start_date},
             )
         )
+    grouped: dict[str, str] = {}
+    for index, group in enumerate(info.reporting_groups):
+        for level in group.levels:
+            if level in grouped:
+                problems.append(
+                    (
+                        ("campaign", "reporting_groups", index, "levels"),
+                        "campaign.error.group_overlap",
+                        {"level": level, "group": grouped[level]},
+                    )
+                )
+            grouped.setdefault(level, group.label_vi)
     seen: set[str] = set()
     for index, item in enumerate(definition.deliverables):
         where: tuple[str | int, ...] = ("deliverables", index)

@@ -42,6 +42,16 @@ async def _database_problems(
                         definition.line_of(loc), loc, "campaign.error.unknown_level", params
                     )
                 )
+    for index, group in enumerate(definition.campaign.reporting_groups):
+        for level in group.levels:
+            if level not in known:
+                loc = ("campaign", "reporting_groups", index, "levels")
+                params = {"level": level, "allowed": ", ".join(sorted(known)) or "—"}
+                problems.append(
+                    LineProblem(
+                        definition.line_of(loc), loc, "campaign.error.unknown_level", params
+                    )
+                )
     scope = definition.campaign.scope
     scope_id: int | None = None
     if scope is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import require_aware
+from storage.figures.overlap import cover_columns, covers_of, owner_scope, with_cover
 from storage.figures.query import (
     CampaignContext,
     choose_carriers,
@@ -56,20 +57,28 @@ def figure_columns(ctx: CampaignContext) -> list[Any]:
 
 
 class Tally:
-    """Cells and carried counts of one scope, filled from grouped rows."""
+    """Cells and carried counts of one scope, filled from grouped rows (one row per deliverable,
+    level and covering level, see `storage.figures.overlap`)."""
 
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], Cell] = {}
+        self.covered: dict[tuple[str, str, frozenset[str]], Cell] = {}
         self.carried: dict[int, dict[str, int]] = {}
 
-    def add(self, row: Any, key: str) -> None:
+    def add(self, row: Any, key: str, chained: Sequence[str] = ()) -> None:
         counts = {m: int(getattr(row, f"n_{m}")) for m in MEASURES}
-        self.cells[(key, row.level_code)] = Cell(
+        cell = Cell(
             status=Status(int(row.expected), int(row.reported), int(row.on_time)),
             sums={m: int(getattr(row, f"sum_{m}")) for m in SUMMED},
             carried=counts,
             programs=int(row.programs),
         )
+        at = (key, row.level_code)
+        self.cells[at] = self.cells[at] + cell if at in self.cells else cell
+        covers = covers_of(row, chained)
+        if covers:
+            part = (key, row.level_code, covers)
+            self.covered[part] = self.covered[part] + cell if part in self.covered else cell
         into = self.carried.setdefault(row.deliverable_id, {})
         for m, n in counts.items():
             into[m] = into.get(m, 0) + n
@@ -97,10 +106,13 @@ def figures_from_tally(
         levels=ctx.levels,
         carriers={m: keys[d] for m, d in carriers.items()},
         cells=tally.cells,
+        covered=tally.covered,
+        groups=ctx.groups,
     )
-    return replace(
-        figures, combined=tuple(figures.group(codes) for codes in combined), previous=previous
+    pooled = (
+        tuple(figures.group(codes) for codes in combined) if combined else figures.reporting_groups
     )
+    return replace(figures, combined=pooled, previous=previous)
 
 
 async def context_or_load(
@@ -132,17 +144,24 @@ async def compute_figures(
     at once: `compute_figures_many` (one statement for all of them)."""
     require_aware(as_of)
     ctx = await context_or_load(session, campaign_id, context)
+    cover = cover_columns(
+        ctx.separate_levels,
+        ctx.chained_levels,
+        ctx.max_depth,
+        owner_scope(
+            as_of=as_of, scope_path=ctx.scope_path, root_path=root_path, unit_filter=unit_filter
+        ),
+    )
+    columns, grouped = with_cover(
+        [DEADLINE.c.deliverable_id, UNIT.c.level_code, *figure_columns(ctx)], cover
+    )
     stmt = expected_rows(
-        ctx,
-        [DEADLINE.c.deliverable_id, UNIT.c.level_code, *figure_columns(ctx)],
-        as_of=as_of,
-        root_path=root_path,
-        unit_filter=unit_filter,
-    ).group_by(DEADLINE.c.deliverable_id, UNIT.c.level_code)
+        ctx, columns, as_of=as_of, root_path=root_path, unit_filter=unit_filter
+    ).group_by(DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
     keys = {d.id: d.key for d in ctx.deliverables}
     tally = Tally()
     for row in (await session.execute(stmt)).all():
-        tally.add(row, keys[row.deliverable_id])
+        tally.add(row, keys[row.deliverable_id], ctx.chained_levels)
     carriers = await choose_carriers(ctx, tally.carried, session=session)
     previous = None
     if with_previous:

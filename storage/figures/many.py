@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     and_,
     column,
+    literal,
     select,
     text,
     union,
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.access import Scope, collapse_paths, scopes_of
 from storage.clock import require_aware
 from storage.figures.compute import Tally, context_or_load, figure_columns, figures_from_tally
+from storage.figures.overlap import cover_columns, owner_scope, with_cover
 from storage.figures.query import (
     CampaignContext,
     carriers_campaign_wide,
@@ -182,16 +184,32 @@ async def _many_as_of(
         if scoped is None:
             continue
         units, scope_key = scoped
-        stmt = expected_rows(
-            ctx,
+        member = scope_key.table
+
+        listed = member.alias("owner_member")
+
+        def in_scope(owner: FromClause, key: Any = scope_key, listed: Any = listed) -> Any:
+            """The owner is counted in the same scope (its own row of the scope's units)."""
+            counted = owner_scope(as_of=as_of, scope_path=ctx.scope_path)(owner)
+            return and_(
+                counted,
+                select(literal(1))
+                .select_from(listed)
+                .where(listed.c.k == key, listed.c.unit_id == owner.c.id)
+                .correlate_except(listed)
+                .exists(),
+            )
+
+        cover = cover_columns(ctx.separate_levels, ctx.chained_levels, ctx.max_depth, in_scope)
+        selected, grouped = with_cover(
             [scope_key.label("scope_key"), DEADLINE.c.deliverable_id, UNIT.c.level_code, *columns],
-            as_of=as_of,
-            root_path=None,
-            unit_filter=None,
-            units=units,
-        ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code)
+            cover,
+        )
+        stmt = expected_rows(
+            ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=units
+        ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
         for row in (await session.execute(stmt)).all():
-            tallies[start + row.scope_key].add(row, keys[row.deliverable_id])
+            tallies[start + row.scope_key].add(row, keys[row.deliverable_id], ctx.chained_levels)
     return tallies
 
 

@@ -36,6 +36,7 @@ from storage.figures.values import (
     CampaignNotFound,
     DeliverableInfo,
     LevelInfo,
+    ReportingGroup,
 )
 from storage.models import MEASURES
 from storage.tree import in_subtree
@@ -56,11 +57,26 @@ class CampaignContext:
     deadline_ends: Mapping[int, datetime]  # deadline id -> end of its day (exclusive), UTC
     deadline_rows: tuple[tuple[int, int, str, date], ...]  # (id, deliverable id, level, due)
     levels: tuple[LevelInfo, ...] = ()  # every level some deliverable applies to, by rank
+    groups: tuple[ReportingGroup, ...] = ()  # the campaign's reporting groups
+    max_depth: int = 0  # the deepest unit's depth (how far to look for owners)
     # Campaign-wide carrier lookups made with this context (the same answer whatever the scope),
     # so a caller reusing the context for many scopes asks once.
     carrier_memo: dict[tuple[str, ...], dict[str, int]] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    @property
+    def separate_levels(self) -> frozenset[str]:
+        """Levels whose units report separately (in some reporting group; see `overlap`)."""
+        return frozenset(code for g in self.groups for code in g.levels)
+
+    @property
+    def chained_levels(self) -> tuple[str, ...]:
+        """Levels that do not report separately (when some group is declared)."""
+        if not self.groups:
+            return ()
+        separate = self.separate_levels
+        return tuple(lv.code for lv in self.levels if lv.code not in separate)
 
     def key_of(self, deliverable_id: int) -> str:
         return next(d.key for d in self.deliverables if d.id == deliverable_id)
@@ -98,6 +114,10 @@ async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignC
         due.setdefault(dl.deliverable_id, {})[dl.level_code] = dl.due_date
         if dl.rank is not None:
             levels[dl.level_code] = LevelInfo(dl.level_code, dl.label_vi, dl.label_en, dl.rank)
+    groups = reporting_groups_of(row.definition)
+    max_depth = 0
+    if groups:
+        max_depth = int((await session.execute(select(func.max(UNIT.c.depth)))).scalar() or 0)
     return CampaignContext(
         id=row.id,
         reference=row.reference,
@@ -116,6 +136,24 @@ async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignC
             (dl.id, dl.deliverable_id, dl.level_code, dl.due_date) for dl in deadlines
         ),
         levels=tuple(sorted(levels.values(), key=lambda lv: (lv.rank, lv.code))),
+        groups=groups,
+        max_depth=max_depth,
+    )
+
+
+def reporting_groups_of(definition: Any) -> tuple[ReportingGroup, ...]:
+    """The reporting groups stored with the campaign (`campaign.reporting_groups` in its file)."""
+    info = definition.get("campaign", {}) if isinstance(definition, Mapping) else {}
+    groups = info.get("reporting_groups") or [] if isinstance(info, Mapping) else []
+    return tuple(
+        ReportingGroup(
+            code=str(g["code"]),
+            label_vi=str(g["label_vi"]),
+            label_en=str(g.get("label_en") or g["label_vi"]),
+            levels=tuple(str(code) for code in g["levels"]),
+        )
+        for g in groups
+        if isinstance(g, Mapping) and g.get("levels")
     )
 
 

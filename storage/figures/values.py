@@ -80,6 +80,16 @@ class DeliverableInfo:
 
 
 @dataclass(frozen=True)
+class ReportingGroup:
+    """A campaign's reporting group ("cấp tỉnh và cấp huyện" = tinh + huyen), as declared."""
+
+    code: str
+    label_vi: str
+    label_en: str
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Status:
     expected: int = 0
     reported: int = 0
@@ -104,6 +114,13 @@ class Status:
             self.on_time + other.on_time,
         )
 
+    def __sub__(self, other: Status) -> Status:
+        return Status(
+            self.expected - other.expected,
+            self.reported - other.reported,
+            self.on_time - other.on_time,
+        )
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -113,6 +130,25 @@ class Cell:
     sums: Mapping[str, int] = field(default_factory=dict)
     carried: Mapping[str, int] = field(default_factory=dict)  # measure -> non-null versions
     programs: int = 0  # versions with action_program true
+
+    def __add__(self, other: Cell) -> Cell:
+        return Cell(
+            status=self.status + other.status,
+            sums={m: self.sums.get(m, 0) + other.sums.get(m, 0) for m in {*self.sums, *other.sums}},
+            carried={
+                m: self.carried.get(m, 0) + other.carried.get(m, 0)
+                for m in {*self.carried, *other.carried}
+            },
+            programs=self.programs + other.programs,
+        )
+
+    def __sub__(self, other: Cell) -> Cell:
+        return Cell(
+            status=self.status - other.status,
+            sums={m: v - other.sums.get(m, 0) for m, v in self.sums.items()},
+            carried={m: v - other.carried.get(m, 0) for m, v in self.carried.items()},
+            programs=self.programs - other.programs,
+        )
 
 
 @dataclass(frozen=True)
@@ -130,6 +166,11 @@ class GroupFigures:
     heads_with_plan: int
     heads: int
     session: Status  # status of the deliverable carrying the study session
+    label_vi: str | None = None  # the reporting group's own label, when it is one
+    label_en: str | None = None
+
+    def label(self, lang: str) -> str | None:
+        return self.label_en if lang == "en" else self.label_vi
 
     @property
     def attendance(self) -> Rate:
@@ -167,6 +208,10 @@ class Figures:
     cells: Mapping[tuple[str, str], Cell]  # (deliverable key, level code) -> cell
     combined: tuple[GroupFigures, ...] = ()
     previous: Figures | None = None  # the same figures one week earlier, when asked for
+    # (deliverable key, level, covering levels) -> the part of the (key, level) cell made of units
+    # whose members counted ancestors at those levels already hold (`storage.figures.overlap`).
+    covered: Mapping[tuple[str, str, frozenset[str]], Cell] = field(default_factory=dict)
+    groups: tuple[ReportingGroup, ...] = ()  # the campaign's reporting groups, as declared
 
     @property
     def as_of_date(self) -> date:
@@ -189,13 +234,43 @@ class Figures:
                 return info
         raise KeyError(key)
 
-    def group(self, codes: Iterable[str]) -> GroupFigures:
-        """Pool the given levels (unknown codes count as levels with no unit)."""
+    @property
+    def reporting_groups(self) -> tuple[GroupFigures, ...]:
+        """One pooled figure per reporting group the campaign declares (none declared: none)."""
+        return tuple(
+            self.group(g.levels, label_vi=g.label_vi, label_en=g.label_en) for g in self.groups
+        )
+
+    def pooled_cell(self, key: str, level: str, wanted: Iterable[str]) -> Cell:
+        """The (key, level) cell without the units whose members an expected ancestor at one of
+        the `wanted` levels already counts: what a pool of `wanted` may add for this level."""
+        cell = self.cells.get((key, level), Cell())
+        due = next((d.due_dates for d in self.deliverables if d.key == key), {})
+        pooled = {code for code in wanted if code in due}
+        for (k, lvl, covers), part in self.covered.items():
+            if k == key and lvl == level and covers & pooled:
+                cell = cell - part
+        return cell
+
+    def group(
+        self,
+        codes: Iterable[str],
+        *,
+        label_vi: str | None = None,
+        label_en: str | None = None,
+    ) -> GroupFigures:
+        """Pool the given levels (unknown codes count as levels with no unit). A unit covered by
+        an ancestor the pool also counts is not added again: no member is counted twice."""
         wanted = list(dict.fromkeys(codes))
         known = {level.code: level for level in self.levels}
         levels = tuple(known.get(code, LevelInfo(code, code, code, 0)) for code in wanted)
+        cells = {
+            (d.key, code): self.pooled_cell(d.key, code, wanted)
+            for d in self.deliverables
+            for code in wanted
+        }
         status = {
-            d.key: sum((self.cells.get((d.key, code), Cell()).status for code in wanted), Status())
+            d.key: sum((cells[(d.key, code)].status for code in wanted), Status())
             for d in self.deliverables
         }
 
@@ -203,7 +278,7 @@ class Figures:
             carrier = self.carriers.get(measure)
             if carrier is None:
                 return 0
-            return sum(self.cells.get((carrier, c), Cell()).sums.get(measure, 0) for c in wanted)
+            return sum(cells.get((carrier, c), Cell()).sums.get(measure, 0) for c in wanted)
 
         program_key = self.carriers.get(PROGRAM)
         session_key = next((self.carriers[m] for m in SESSION_MEASURES if m in self.carriers), None)
@@ -214,15 +289,15 @@ class Figures:
             attended=total("attended"),
             nonmembers_attended=total("nonmembers_attended"),
             essays=total("essays"),
-            units_with_program=sum(
-                self.cells.get((program_key, c), Cell()).programs for c in wanted
-            )
+            units_with_program=sum(cells.get((program_key, c), Cell()).programs for c in wanted)
             if program_key
             else 0,
             program_expected=status[program_key].expected if program_key else 0,
             heads_with_plan=total("heads_with_plan"),
             heads=total("heads"),
             session=status[session_key] if session_key else Status(),
+            label_vi=label_vi,
+            label_en=label_en,
         )
 
 

@@ -1,0 +1,132 @@
+"""No member counted twice: the one rule every pooled figure follows.
+
+A campaign declares its reporting groups ("cấp tỉnh và cấp huyện" = tinh + huyen, "cấp cơ sở" =
+co_so). A unit at a level in some group *reports separately*; a unit at any other level (a cell
+under a grassroots committee, `chi_bo`) does not: its members are part of the members on record
+of its nearest ancestor that reports separately (its *owner*), and so is what it reports.
+
+So a pooled figure (a group, several levels, the total) that counts an owner never adds the
+units it covers: for each expected unit that does not report separately, the SQL below gives the
+level of its owner when that owner is itself counted in the same scope (active at `as_of`, inside
+the campaign's scope and the viewer's). `Figures.group` subtracts those units from every pool
+that contains the owner's level and whose deliverable the owner's level owes. Units that report
+separately never overlap one another (by the definition above their members exclude each other),
+and a level's own row counts its units as they are. With no group declared every level reports
+separately and nothing is subtracted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.sql.util import ClauseAdapter
+
+from storage.figures.values import UNIT
+from storage.tree import SEGMENT, in_subtree
+
+COVER = "cover_level"
+
+
+def owner_scope(
+    *,
+    as_of: Any,
+    scope_path: str | None,
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
+) -> Callable[[FromClause], ColumnElement[bool]]:
+    """The scope condition of `storage.figures.query.scope_condition`, applied to the owner."""
+
+    def condition(owner: FromClause) -> ColumnElement[bool]:
+        parts: list[ColumnElement[bool]] = [
+            or_(owner.c.active.is_(True), owner.c.deactivated_at > as_of)
+        ]
+        if scope_path:
+            parts.append(in_subtree(owner.c.path, scope_path))
+        if root_path:
+            parts.append(in_subtree(owner.c.path, root_path))
+        if unit_filter is not None:
+            parts.append(ClauseAdapter(owner).traverse(unit_filter))
+        return and_(*parts)
+
+    return condition
+
+
+def cover_columns(
+    separate: frozenset[str],
+    chained: Sequence[str],
+    max_depth: int,
+    in_scope: Callable[[FromClause], ColumnElement[bool]],
+) -> list[ColumnElement[Any]]:
+    """SQL, per row of `unit` (empty when nothing can overlap: no group declared, a flat tree):
+
+    - `cover_level`: the level of the unit's owner when the unit does not report separately and
+      its owner is counted (`in_scope`), '' when the owner is not counted, NULL otherwise;
+    - `cover_<level>` for each level in `chained` that does not report separately: 1 when an
+      ancestor at that level between the unit and its owner is counted (its record holds the
+      unit's members too: cells under cells).
+
+    Ancestors are found by the unit's path prefixes (index probes)."""
+    if not separate or max_depth <= 0:
+        return []
+    prefixes = [func.substr(UNIT.c.path, 1, SEGMENT * (k + 1)) for k in range(max_depth)]
+    groups = sorted(separate)
+    owner = UNIT.alias("owner")
+    counted = (
+        select(case((in_scope(owner), owner.c.level_code), else_=literal("")))
+        .where(owner.c.path.in_(prefixes), owner.c.level_code.in_(groups))
+        .order_by(owner.c.depth.desc())
+        .limit(1)
+        .correlate_except(owner)
+        .scalar_subquery()
+    )
+    own_group = UNIT.c.level_code.in_(groups)
+    columns: list[ColumnElement[Any]] = [case((own_group, None), else_=counted).label(COVER)]
+    probe = UNIT.alias("owner_depth")
+    owner_depth = (
+        select(func.coalesce(func.max(probe.c.depth), -1))
+        .where(probe.c.path.in_(prefixes), probe.c.level_code.in_(groups))
+        .correlate_except(probe)
+        .scalar_subquery()
+    )
+    for index, level in enumerate(chained):
+        between = UNIT.alias(f"chain_{index}")
+        found = (
+            select(literal(1))
+            .select_from(between)
+            .where(
+                between.c.path.in_(prefixes),
+                between.c.path != UNIT.c.path,
+                between.c.level_code == level,
+                between.c.depth > owner_depth,
+                in_scope(between),
+            )
+            .correlate_except(between)
+            .exists()
+        )
+        columns.append(case((own_group, 0), (found, 1), else_=0).label(f"{COVER}_{index}"))
+    return columns
+
+
+def with_cover(columns: list[Any], cover: list[ColumnElement[Any]]) -> tuple[list[Any], list[Any]]:
+    """(select columns, extra GROUP BY terms): the cover columns grouped by their names, so the
+    subqueries are not evaluated twice."""
+    return [*columns, *cover], [literal_column(c.name) for c in cover]
+
+
+def covers_of(row: Any, chained: Sequence[str]) -> frozenset[str]:
+    """The levels whose counted units already hold this row's units (see `cover_columns`)."""
+    found = {str(getattr(row, COVER, None) or "")} - {""}
+    found |= {level for i, level in enumerate(chained) if getattr(row, f"{COVER}_{i}", 0)}
+    return frozenset(found)
