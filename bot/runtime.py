@@ -51,7 +51,7 @@ from bot.zalo.run import ZaloService, build_zalo, run_zalo, zalo_enabled
 from scheduler.digest import compose_digest
 from scheduler.leader import Leadership
 from scheduler.ratelimit import RateLimiter
-from scheduler.runner import build_scheduler, catch_up, load_digest_schedule
+from scheduler.runner import build_scheduler, catch_up, load_digest_schedules
 from scheduler.sender import Sender
 from storage.clock import Clock, system_clock
 from storage.db import Database
@@ -133,10 +133,10 @@ class _Scheduling:
         self.startup = self.tasks.start(self._start(), "catch-up")
 
     async def _start(self) -> None:
-        schedule = await load_digest_schedule(self.db, self.settings)
-        await catch_up(self.db, self.clock, compose_digest, schedule=schedule)
+        schedules = await load_digest_schedules(self.db, self.settings)
+        await catch_up(self.db, self.clock, compose_digest, schedules=schedules)
         scheduler = build_scheduler(
-            self.db, self.clock, self.settings, compose_digest, schedule=schedule
+            self.db, self.clock, self.settings, compose_digest, schedules=schedules
         )
         add_housekeeping(scheduler, self.db, self.clock, self.settings.timezone)
         scheduler.start()

@@ -9,17 +9,22 @@ Jobs (explicit ids, replace_existing, coalesce, one instance at a time):
   (from its `send_hour` until the quiet hours), so hourly runs serve every campaign's hour and a
   late run the same day still sends; misfire grace 3 h;
 - `escalations` every hour at :10, same window; misfire grace 3 h;
-- `digest`      weekly, Monday 07:30 local by default; misfire grace 6 days.
+- `digest:<day>:<time>:<tz>:<quiet>` weekly, one per distinct schedule of the open campaigns
+  (Monday 07:30 local by default), held back by the campaign's quiet hours; misfire grace 6 days;
+- `digest_schedule` every 10 minutes: re-reads the open campaigns and adds or removes digest jobs
+  (`reconcile_digests`), so a campaign opened or changed after the leader was elected counts.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -33,7 +38,7 @@ from scheduler.jobs import (
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import Campaign
-from storage.reminders import CAMPAIGN_OPEN
+from storage.reminders import CAMPAIGN_OPEN, parse_hhmm
 from storage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,17 +46,35 @@ log = logging.getLogger(__name__)
 JOB_REMINDERS = "reminders"
 JOB_ESCALATIONS = "escalations"
 JOB_DIGEST = "digest"
+JOB_DIGEST_RECONCILE = "digest_schedule"
+RECONCILE_MINUTES = 10
 
 HOUR = 3600
 DAY = 24 * HOUR
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-async def load_digest_schedule(db: Database, settings: Settings) -> DigestSchedule:
-    """The digest time of the first open campaign (its `digest` block; Monday 07:30 by default)
-    in the settings' timezone; the default when no campaign is open."""
+def _schedule_of(campaign: Campaign, tz: str) -> DigestSchedule:
+    """The campaign's `digest` block (Monday 07:30 by default) with its quiet hours
+    (`reminders.quiet_hours`, 21:00-07:00 by default): a digest due in them waits for their end."""
+    schedule = DigestSchedule.from_definition(campaign.definition, tz)
+    block = ((campaign.definition or {}).get("campaign") or {}).get("reminders") or {}
+    quiet = block.get("quiet_hours") or {}
+    if quiet:
+        schedule = replace(
+            schedule,
+            quiet_start=parse_hhmm(quiet.get("start", "21:00"), "quiet_hours.start"),
+            quiet_end=parse_hhmm(quiet.get("end", "07:00"), "quiet_hours.end"),
+        )
+    return schedule
+
+
+async def load_digest_schedules(db: Database, settings: Settings) -> list[DigestSchedule]:
+    """One schedule per open campaign (distinct, in campaign order), read now: a campaign opened
+    or changed since the last read counts at the next read. The default schedule when no
+    campaign is open; a campaign with a bad block is logged and gets the default."""
     async with db.read() as session:
-        campaign = (
+        campaigns = (
             (
                 await session.execute(
                     select(Campaign)
@@ -60,15 +83,23 @@ async def load_digest_schedule(db: Database, settings: Settings) -> DigestSchedu
                 )
             )
             .scalars()
-            .first()
+            .all()
         )
-    if campaign is None:
-        return DigestSchedule(tz=settings.timezone)
-    try:
-        return DigestSchedule.from_definition(campaign.definition, settings.timezone)
-    except ValueError as exc:
-        log.error("campaign %s: %s; the digest goes out Monday 07:30", campaign.reference, exc)
-        return DigestSchedule(tz=settings.timezone)
+    schedules: list[DigestSchedule] = []
+    for campaign in campaigns:
+        try:
+            schedule = _schedule_of(campaign, settings.timezone)
+        except ValueError as exc:
+            log.error("campaign %s: %s; the digest goes out Monday 07:30", campaign.reference, exc)
+            schedule = DigestSchedule(tz=settings.timezone)
+        if schedule not in schedules:
+            schedules.append(schedule)
+    return schedules or [DigestSchedule(tz=settings.timezone)]
+
+
+async def load_digest_schedule(db: Database, settings: Settings) -> DigestSchedule:
+    """The first open campaign's schedule (see `load_digest_schedules`)."""
+    return (await load_digest_schedules(db, settings))[0]
 
 
 @dataclass(slots=True)
@@ -84,17 +115,78 @@ async def catch_up(
     composer: DigestComposer,
     *,
     schedule: DigestSchedule | None = None,
+    schedules: Sequence[DigestSchedule] = (),
 ) -> CatchUp:
-    """Run every pass once, now. Safe at any time (the passes are idempotent); run it on start so
-    a digest or reminder whose time passed while the bot was down still goes out, once."""
+    """Run every pass once, now (the digest pass once per schedule). Safe at any time (the
+    passes are idempotent); run it on start so a digest or reminder whose time passed while the
+    bot was down still goes out, once."""
     now = clock()
-    result = CatchUp(
-        reminders=await reminder_pass(db, now, report_missed=True),
-        escalations=await escalation_pass(db, now),
-        digests=await digest_pass(db, now, composer, schedule=schedule),
-    )
+    reminders = await reminder_pass(db, now, report_missed=True)
+    escalations = await escalation_pass(db, now)
+    digests = 0
+    wanted: list[DigestSchedule | None] = list(schedules) or [schedule]
+    for each in wanted:
+        digests += await digest_pass(db, now, composer, schedule=each)
+    result = CatchUp(reminders=reminders, escalations=escalations, digests=digests)
     log.info("catch-up at %s: %s", now.isoformat(), result)
     return result
+
+
+def digest_job_id(schedule: DigestSchedule) -> str:
+    """The id of a schedule's cron job: the first is `digest`, others name their time."""
+    quiet = f"{schedule.quiet_start:%H%M}-{schedule.quiet_end:%H%M}"
+    return f"{JOB_DIGEST}:{schedule.weekday}:{schedule.at:%H%M}:{schedule.tz}:{quiet}"
+
+
+def _add_digest_job(
+    scheduler: AsyncIOScheduler,
+    db: Database,
+    clock: Clock,
+    composer: DigestComposer,
+    schedule: DigestSchedule,
+    job_id: str,
+) -> None:
+    async def run_digest() -> None:
+        await digest_pass(db, clock(), composer, schedule=schedule)
+
+    scheduler.add_job(
+        run_digest,
+        CronTrigger(
+            day_of_week=_WEEKDAYS[schedule.weekday],
+            hour=schedule.at.hour,
+            minute=schedule.at.minute,
+            timezone=schedule.tz,
+        ),
+        id=job_id,
+        name="weekly digest",
+        misfire_grace_time=6 * DAY,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+    )
+
+
+async def reconcile_digests(
+    scheduler: AsyncIOScheduler,
+    db: Database,
+    clock: Clock,
+    settings: Settings,
+    composer: DigestComposer,
+) -> list[str]:
+    """Make the digest jobs match the open campaigns as they are now: a job for every schedule
+    (added if new), none for a schedule no open campaign has any more. Returns the job ids."""
+    schedules = await load_digest_schedules(db, settings)
+    wanted = {digest_job_id(s): s for s in schedules}
+    for job in scheduler.get_jobs():
+        if job.id.startswith(f"{JOB_DIGEST}:") and job.id not in wanted:
+            scheduler.remove_job(job.id)
+            log.info("digest job %s removed (no open campaign has that schedule)", job.id)
+    present = {job.id for job in scheduler.get_jobs()}
+    for job_id, schedule in wanted.items():
+        if job_id not in present:
+            _add_digest_job(scheduler, db, clock, composer, schedule, job_id)
+            log.info("digest job %s added", job_id)
+    return list(wanted)
 
 
 def build_scheduler(
@@ -104,20 +196,21 @@ def build_scheduler(
     composer: DigestComposer,
     *,
     schedule: DigestSchedule | None = None,
+    schedules: Sequence[DigestSchedule] = (),
 ) -> AsyncIOScheduler:
-    """An AsyncIOScheduler (not started) with the three jobs. Each job reads `now` from `clock`.
-    `schedule`: the digest time (see `load_digest_schedule`); Monday 07:30 by default."""
-    schedule = schedule or DigestSchedule(tz=settings.timezone)
+    """An AsyncIOScheduler (not started) with the reminder and escalation jobs, one digest job
+    per schedule (`schedules`, from `load_digest_schedules`; `schedule` alone: that one; Monday
+    07:30 by default) and `JOB_DIGEST_RECONCILE`, which re-reads the open campaigns every
+    `RECONCILE_MINUTES` so a campaign opened, closed or changed later moves the digest without a
+    restart. Each job reads `now` from `clock`."""
     tz = settings.timezone
+    first = list(schedules) or [schedule or DigestSchedule(tz=tz)]
 
     async def run_reminders() -> None:
         await reminder_pass(db, clock())
 
     async def run_escalations() -> None:
         await escalation_pass(db, clock())
-
-    async def run_digest() -> None:
-        await digest_pass(db, clock(), composer, schedule=schedule)
 
     scheduler = AsyncIOScheduler(
         timezone=tz,
@@ -141,17 +234,18 @@ def build_scheduler(
         misfire_grace_time=3 * HOUR,
         **common,
     )
+    for each in first:
+        _add_digest_job(scheduler, db, clock, composer, each, digest_job_id(each))
+
+    async def run_reconcile() -> None:
+        await reconcile_digests(scheduler, db, clock, settings, composer)
+
     scheduler.add_job(
-        run_digest,
-        CronTrigger(
-            day_of_week=_WEEKDAYS[schedule.weekday],
-            hour=schedule.at.hour,
-            minute=schedule.at.minute,
-            timezone=schedule.tz,
-        ),
-        id=JOB_DIGEST,
-        name="weekly digest",
-        misfire_grace_time=6 * DAY,
+        run_reconcile,
+        IntervalTrigger(minutes=RECONCILE_MINUTES, timezone=tz),
+        id=JOB_DIGEST_RECONCILE,
+        name="digest schedule",
+        misfire_grace_time=RECONCILE_MINUTES * 60,
         **common,
     )
     return scheduler

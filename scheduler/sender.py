@@ -38,7 +38,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from scheduler.channels import Channel, RetryAfter, TransientError, Unreachable
+from scheduler.channels import Channel, RetryAfter, SendResult, TransientError, Unreachable
 from scheduler.ratelimit import RateLimiter
 from storage import outbox
 from storage.clock import Clock, require_aware
@@ -54,6 +54,7 @@ FORGOTTEN = "person forgotten"
 
 Route = tuple[str, str]  # (channel name, chat id)
 _NEXT_DRAIN = timedelta(seconds=1)  # the least a deferral lasts: past the drain's `due_by`
+PHOTO_SENT = "photo_sent"  # payload flag: the photo part of the row went out
 _EPSILON = 1e-9  # seconds: a chat ready at a slot's time (up to rounding) is ready at that slot
 
 
@@ -497,7 +498,7 @@ class Sender:
         stats = drain.stats
         channel_name, chat_id = chat.route
         try:
-            result = await self.channels[channel_name].send(chat_id, message)
+            result = await self._parts(row, channel_name, chat_id, message)
         except RetryAfter as exc:
             chat.busy = False
             stats.rate_limited += 1
@@ -539,6 +540,28 @@ class Sender:
             if not drain.recording:
                 drain.recording = True
                 self._spawn(drain, self._record_sent(drain))
+
+    async def _parts(
+        self, row: Outbox, channel_name: str, chat_id: str, message: OutgoingMessage
+    ) -> SendResult:
+        """A photo with a text (the digest and its chart) goes as two parts, the photo first;
+        once the photo is out, the row records it (`photo_sent` in its payload, committed at
+        once), so a retry of the text part never sends the chart again."""
+        channel = self.channels[channel_name]
+        has_photo = message.photo is not None or message.photo_path is not None
+        if not has_photo or not message.text.strip():
+            return await channel.send(chat_id, message)
+        if not row.payload.get(PHOTO_SENT):
+            photo = OutgoingMessage(text="", photo=message.photo, photo_path=message.photo_path)
+            await channel.send(chat_id, photo)
+            payload = {**row.payload, PHOTO_SENT: True}
+            async with self._write() as session:
+                await session.execute(
+                    update(Outbox).where(col(Outbox.id) == row.id).values(payload=payload)
+                )
+            row.payload = payload
+        text = OutgoingMessage(text=message.text, choices=message.choices, html=message.html)
+        return await channel.send(chat_id, text)
 
     async def _record_sent(self, drain: _Drain) -> None:
         """Commit `sent` for what the platform accepted, at once; what comes back while a

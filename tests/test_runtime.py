@@ -41,10 +41,11 @@ async def test_the_running_bot_schedules_passes_and_housekeeping(db: Database) -
     settings = Settings(telegram_token="123:TEST", _env_file=None)
     scheduler = build_scheduler(db, lambda: datetime.now().astimezone(), settings, compose_digest)
     add_housekeeping(scheduler, db, lambda: datetime.now().astimezone(), settings.timezone)
-    assert {job.id for job in scheduler.get_jobs()} == {
+    assert {job.id.split(":")[0] for job in scheduler.get_jobs()} == {
         "reminders",
         "escalations",
-        "digest",
+        "digest",  # one job per digest schedule: digest:<day>:<time>:<tz>:<quiet hours>
+        "digest_schedule",  # re-reads the open campaigns' schedules
         JOB_FORGET_UPDATES,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,14 +17,18 @@ from bot.settings import Settings
 from scheduler.jobs import DigestSchedule, digest_pass, escalation_pass, reminder_pass
 from scheduler.runner import (
     JOB_DIGEST,
+    JOB_DIGEST_RECONCILE,
     JOB_ESCALATIONS,
     JOB_REMINDERS,
     build_scheduler,
     catch_up,
+    digest_job_id,
     load_digest_schedule,
+    load_digest_schedules,
+    reconcile_digests,
 )
 from storage.db import Database
-from storage.models import Outbox, Person
+from storage.models import Campaign, Outbox, Person
 from tests.sched_fixtures import FakeClock, World, build_world, local, second_database
 
 SCHEDULE = DigestSchedule()
@@ -179,15 +184,16 @@ async def test_build_scheduler_jobs(db: Database) -> None:
     clock = FakeClock(local(2021, 1, 1, 12))
     scheduler = build_scheduler(db, clock, settings, composer)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {JOB_REMINDERS, JOB_ESCALATIONS, JOB_DIGEST}
+    digest_id = digest_job_id(DigestSchedule(tz=settings.timezone))
+    assert set(jobs) == {JOB_REMINDERS, JOB_ESCALATIONS, digest_id, JOB_DIGEST_RECONCILE}
     assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
-    assert jobs[JOB_DIGEST].misfire_grace_time == 6 * 24 * 3600
+    assert jobs[digest_id].misfire_grace_time == 6 * 24 * 3600
     assert jobs[JOB_REMINDERS].misfire_grace_time == 3 * 3600
     after = local(2020, 12, 30, 12, 1)
-    assert jobs[JOB_DIGEST].trigger.get_next_fire_time(None, after) == local(2021, 1, 4, 7, 30)
+    assert jobs[digest_id].trigger.get_next_fire_time(None, after) == local(2021, 1, 4, 7, 30)
     assert jobs[JOB_REMINDERS].trigger.get_next_fire_time(None, after) == local(2020, 12, 30, 13)
     # Building again replaces rather than duplicates.
-    assert len(build_scheduler(db, clock, settings, composer).get_jobs()) == 3
+    assert len(build_scheduler(db, clock, settings, composer).get_jobs()) == 4
 
 
 async def test_the_scheduler_runs_a_job_with_the_injected_clock(db: Database) -> None:
@@ -207,3 +213,79 @@ async def test_load_digest_schedule(db: Database) -> None:
     await build_world(db, definition={"campaign": {"digest": {"weekday": "tuesday"}}})
     schedule = await load_digest_schedule(db, settings)
     assert (schedule.weekday, schedule.at) == (1, time(7, 30))
+
+
+def _digest_jobs(scheduler: Any) -> dict[str, Any]:
+    return {j.id: j for j in scheduler.get_jobs() if j.id.startswith(f"{JOB_DIGEST}:")}
+
+
+async def test_a_campaign_changed_after_the_election_moves_the_digest_without_a_restart(
+    db: Database,
+) -> None:
+    world = await build_world(db)
+    settings = Settings(_env_file=None)
+    clock = FakeClock(local(2016, 6, 1, 12))
+    schedules = await load_digest_schedules(db, settings)
+    scheduler = build_scheduler(db, clock, settings, composer, schedules=schedules)
+    assert [
+        j.trigger.get_next_fire_time(None, clock.now) for j in _digest_jobs(scheduler).values()
+    ] == [
+        local(2016, 6, 6, 7, 30)  # Monday
+    ]
+    async with db.write() as session:
+        campaign = await session.get(Campaign, world.campaign.id)
+        assert campaign is not None
+        campaign.definition = {"campaign": {"digest": {"weekday": "wednesday", "time": "16:00"}}}
+        session.add(campaign)
+    await reconcile_digests(scheduler, db, clock, settings, composer)
+    [job] = _digest_jobs(scheduler).values()
+    assert job.trigger.get_next_fire_time(None, clock.now) == local(2016, 6, 1, 16, 0)
+    assert scheduler.get_job(JOB_DIGEST_RECONCILE) is not None
+
+
+async def test_every_open_campaign_has_its_digest_schedule(db: Database) -> None:
+    world = await build_world(db)
+    settings = Settings(_env_file=None)
+    async with db.write() as session:
+        second = Campaign(
+            reference="99-KH/TU",
+            name="Đợt hai",
+            resolution="Nghị quyết",
+            created_at=local(2016, 5, 1),
+            updated_at=local(2016, 5, 1),
+            status="open",
+            timezone="Asia/Ho_Chi_Minh",
+            start_date=world.campaign.start_date,
+            definition={"campaign": {"digest": {"weekday": "friday", "time": "09:00"}}},
+        )
+        session.add(second)
+    schedules = await load_digest_schedules(db, settings)
+    assert [(s.weekday, s.at) for s in schedules] == [(0, time(7, 30)), (4, time(9, 0))]
+    clock = FakeClock(local(2016, 6, 1, 12))
+    scheduler = build_scheduler(db, clock, settings, composer, schedules=schedules)
+    assert set(_digest_jobs(scheduler)) == {digest_job_id(s) for s in schedules}
+
+
+async def test_a_digest_due_in_the_campaign_quiet_hours_waits_for_their_end(db: Database) -> None:
+    await build_world(
+        db,
+        definition={
+            "campaign": {
+                "digest": {"weekday": "monday", "time": "07:30"},
+                "reminders": {"quiet_hours": {"start": "21:00", "end": "09:00"}},
+            }
+        },
+    )
+    settings = Settings(_env_file=None)
+    [schedule] = await load_digest_schedules(db, settings)
+    assert (schedule.quiet_start, schedule.quiet_end) == (time(21, 0), time(9, 0))
+    monday = local(2016, 6, 6, 7, 30)
+    assert await digest_pass(db, monday, composer, schedule=schedule) > 0
+    async with db.read() as session:
+        rows = (
+            (await session.execute(select(Outbox).where(col(Outbox.kind) == "digest")))
+            .scalars()
+            .all()
+        )
+    assert rows and all(r.not_before == local(2016, 6, 6, 9, 0) for r in rows)
+    assert all(r.payload["quiet"]["end"] == "09:00" for r in rows)

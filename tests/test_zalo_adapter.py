@@ -231,3 +231,30 @@ async def test_reported_on_zalo_read_on_telegram(zalo: Zalo, db: Database) -> No
         assert "27" in unit  # the essays reported on Zalo
     finally:
         await harness.stop()
+
+
+async def test_failed_codes_are_kept_per_zalo_account_and_forgotten_with_the_person(
+    zalo: Zalo,
+) -> None:
+    from storage.forget import forget_person
+    from storage.models import AuditLog
+
+    db = zalo.world.db
+    await bind_zalo(db, zalo.world.reporter_id, REPORTER)
+    for _ in range(2):
+        await zalo.send(REPORTER, "/start KHONG-CO-MA-NAY-DAU")
+
+    async def attempts() -> list[tuple[str, str]]:
+        async with db.read() as session:
+            rows = await session.execute(
+                select(col(AuditLog.entity), col(AuditLog.entity_id)).where(
+                    col(AuditLog.action) == "invite.redeem_refused"
+                )
+            )
+            return [(str(e), str(i)) for e, i in rows.all()]
+
+    assert await attempts() == [("zalo_account", REPORTER.id)] * 2
+    async with db.write() as session:
+        await forget_person(session=session, person_id=zalo.world.reporter_id, now=NOW)
+    left = await attempts()
+    assert len(left) == 2 and all(REPORTER.id not in i for _e, i in left)

@@ -95,6 +95,32 @@ async def test_the_digest_goes_with_its_chart_as_a_photo(zalo: Zalo) -> None:
     assert all(len(t) <= 2000 for t in zalo.stub.texts(SUPERVISOR.id))
 
 
+async def test_a_digest_whose_text_fails_after_its_chart_does_not_send_the_chart_again(
+    zalo: Zalo,
+) -> None:
+    db = zalo.world.db
+    await bind_zalo(db, zalo.world.supervisor_id, SUPERVISOR)
+    media = MediaStore(None)
+    server = ZaloServer(path="/zalo", media=media)
+    port = server.start("127.0.0.1", 0)
+    media.public_base = f"http://127.0.0.1:{port}/zalo"
+    channel = zalo_channel(zalo, media, limit=300)  # several text parts: no caption
+    try:
+        assert await digest_pass(db, MONDAY, compose_digest) >= 1
+        zalo.stub.fail_next("sendMessage", 502, "Bad Gateway")  # the text, after the chart
+        await sender(db, channel, now=MONDAY).drain_once(MONDAY)
+        assert len(zalo.stub.of("sendPhoto")) == 1
+        assert "pending" in (await statuses(db)).values()  # the text part is retried
+        later = MONDAY + timedelta(hours=1)
+        await sender(db, channel, now=later).drain_once(later)
+    finally:
+        await server.stop()
+    assert "pending" not in (await statuses(db)).values()
+    assert len(zalo.stub.of("sendPhoto")) == 1  # the chart once, not with every retry
+    text = "\n".join(zalo.stub.texts(SUPERVISOR.id))
+    assert text.count("Bản tổng hợp tuần 40/2016") == 2  # refused once, then delivered
+
+
 async def test_long_messages_are_split_on_lines_under_the_limit(zalo: Zalo) -> None:
     lines = [f"{n}. Đảng bộ xã số {n}: đã báo cáo, tỷ lệ 94,8%" for n in range(300)]
     message = OutgoingMessage(text="\n".join(lines))
