@@ -12,6 +12,7 @@ import unicodedata
 from datetime import date
 
 from storage.i18n.formatting import date_text, number
+from storage.text_clean import NUL, clean
 
 # Characters that are invisible or steer the layout: zero-width spaces/joiners, BOM, bidi marks
 # and embeddings. Category Cf covers all of them; Cc are control characters; Cs lone surrogates.
@@ -23,16 +24,16 @@ _MAX_COMBINING_RUN = 2
 def clean_text(text: str) -> str:
     """NFC, invisible and control characters removed, whitespace collapsed, stripped.
 
-    Stray combining marks (at the start, after a space, or more than two in a row) are dropped,
+    The control and format characters (NUL included: a chat answer is cleaned, not refused) are
+    removed by the one cleaner of text entering the database, `storage.text_clean.clean`. Stray
+    combining marks (at the start, after a space, or more than two in a row) are dropped too,
     so "zalgo" text and orphan accents cannot reach the database or a report."""
-    text = unicodedata.normalize("NFC", text)
+    text = clean(text.replace(NUL, ""))
     out: list[str] = []
     run = 0
     for char in text:
         category = unicodedata.category(char)
-        if category in _DROP_CATEGORIES:
-            if char in "\t\n\r\x0b\x0c":
-                out.append(" ")
+        if category in _DROP_CATEGORIES:  # lone surrogates (Cc and Cf are already gone)
             run = 0
             continue
         if category.startswith("M"):

@@ -169,3 +169,78 @@ async def test_a_tree_forty_levels_deep_imports_on_both_engines(
             await session.execute(select(col(Unit.path)).where(col(Unit.code) == "U39"))
         ).scalar_one()
     assert len(deepest) == 40 * SEGMENT
+
+
+# -- paper reports (storage.report_import.read_tables) --------------------------------------
+
+
+def test_report_files_hidden_sheets_nul_bombs_and_huge_fields(tmp_path: Path) -> None:
+    from storage.report_import import ReportImportError, cell_text, read_tables
+
+    book = Workbook()
+    hidden = book.active
+    assert hidden is not None
+    hidden.title = "hoi_nghi_cu"
+    hidden.append(["unit_code", "members"])
+    hidden.append(["CS9", 99])
+    hidden.sheet_state = "hidden"
+    visible = book.create_sheet("hoi_nghi")
+    visible.append(["unit_code", "presenter"])
+    visible.append(["CS1", "Đồng chí\u200b Bí\u202e thư"])
+    book.active = 1
+    book.save(tmp_path / "r.xlsx")
+    tables = read_tables(tmp_path / "r.xlsx")
+    assert [t.sheet for t in tables] == ["hoi_nghi"]
+    assert cell_text(tables[0].rows[0][1][1]) == "Đồng chí Bí thư"
+
+    nul = tmp_path / "r.csv"
+    nul.write_bytes(b"unit_code,presenter\nCS1,ok\nCS2,b\x00ad\n")
+    with pytest.raises(ReportImportError) as caught:
+        read_tables(nul)
+    [message] = caught.value.messages()
+    assert message.startswith("Dòng 3") and "NUL" in message
+
+    huge = tmp_path / "h.csv"
+    huge.write_text('unit_code,presenter\nCS1,"' + "x" * 200_000 + "\n")
+    with pytest.raises(ReportImportError) as caught:
+        read_tables(huge)
+    assert (
+        caught.value.messages()[0].startswith("Dòng 2") and "128 KB" in caught.value.messages()[0]
+    )
+
+    with pytest.raises(ReportImportError) as caught:
+        read_tables(bomb(tmp_path / "bomb.xlsx", 30 * 1024 * 1024))
+    assert "quá lớn" in caught.value.messages()[0]
+
+
+# -- campaign files (YAML limits) ------------------------------------------------------------
+
+LAUGHS = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(
+            f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (LAUGHS, "quá 20.000 phần tử"),
+        ("name: &x [1, *x]\n", "tự tham chiếu"),
+        ("a: &m {b: *m}\n", "tự tham chiếu"),
+        ("x: " + "[" * 60 + "]" * 60 + "\n", "quá 40 tầng"),
+        ("x: " + "[" * 5000 + "]" * 5000 + "\n", "quá 40 tầng"),
+    ],
+)
+def test_hostile_yaml_is_one_clear_line(text: str, expected: str) -> None:
+    from storage.campaigns import DefinitionError, parse_definition
+
+    assert len(LAUGHS) < 500  # the whole bomb is a few hundred bytes
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text)
+    messages = [p.render() for p in caught.value.problems]
+    assert len(messages) == 1 and expected in messages[0], messages

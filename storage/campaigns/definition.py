@@ -207,12 +207,77 @@ def _line_map(node: yaml.Node) -> dict[tuple[str | int, ...], int]:
     return lines
 
 
+# Limits on the composed YAML, checked before anything is constructed or walked: aliases share
+# nodes, so a 492-byte "billion laughs" file expands to billions of nodes when walked as a tree;
+# an alias inside its own anchor makes the tree infinite. The built-in campaign has about 400.
+YAML_MAX_NODES = 20_000  # counted as a tree: every alias counts its whole subtree again
+YAML_MAX_DEPTH = 40
+
+
+class _TooMuch(Exception):
+    def __init__(self, code: str, line: int | None) -> None:
+        super().__init__(code)
+        self.code, self.line = code, line
+
+
+def _check_limits(root: yaml.Node) -> None:
+    """Raise _TooMuch for a recursive alias, a tree over YAML_MAX_NODES or YAML_MAX_DEPTH."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (tree size, height)
+    open_nodes: set[int] = set()
+    total = 0
+
+    def children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        return []
+
+    def visit(node: yaml.Node, depth: int) -> tuple[int, int]:
+        nonlocal total
+        line = node.start_mark.line + 1
+        key = id(node)
+        if key in open_nodes:
+            raise _TooMuch("campaign.error.yaml_recursive", line)
+        known = sizes.get(key)
+        if known is None:
+            if depth > YAML_MAX_DEPTH:
+                raise _TooMuch("campaign.error.yaml_too_deep", line)
+            open_nodes.add(key)
+            size, height = 1, 0
+            for child in children(node):
+                child_size, child_height = visit(child, depth + 1)
+                size, height = size + child_size, max(height, child_height + 1)
+            open_nodes.discard(key)
+            known = sizes[key] = (size, height)
+        else:
+            total += known[0] - 1  # the shared subtree counts again (its root is counted below)
+        if depth + known[1] > YAML_MAX_DEPTH:
+            raise _TooMuch("campaign.error.yaml_too_deep", line)
+        total += 1
+        if total > YAML_MAX_NODES:
+            raise _TooMuch("campaign.error.yaml_too_big", line)
+        return known
+
+    visit(root, 0)
+
+
 def parse_definition(text: str) -> CampaignDefinition:
     """Parse and validate a campaign file; raises DefinitionError naming lines and fields."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_limits(node)
         data = loader.construct_document(node) if node is not None else None
+    except _TooMuch as exc:
+        limit = YAML_MAX_DEPTH if exc.code.endswith("deep") else YAML_MAX_NODES
+        limits = {"max": f"{limit:,}".replace(",", ".")}  # Vietnamese thousands
+        raise DefinitionError([LineProblem(exc.line, (), exc.code, limits)]) from None
+    except RecursionError:  # nesting too deep for the YAML parser itself
+        raise DefinitionError(
+            [LineProblem(None, (), "campaign.error.yaml_too_deep", {"max": YAML_MAX_DEPTH})]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -1,9 +1,11 @@
-"""The file read into raw tables (XLSX sheets, CSV), header normalising, and the row problems."""
+"""The file read into raw tables (XLSX sheets, CSV), header normalising, and the row problems.
+
+Files are opened through `storage.sheet_files` (zip-bomb limits before openpyxl loads a
+workbook, hidden sheets never read, oversized CSV fields and NUL bytes as one line each) and
+cell text goes through `storage.text_clean` (control and format characters removed)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -11,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from storage.answers import fold
 from storage.i18n import LANGUAGES, t
 from storage.models import metadata
+from storage.sheet_files import SheetFileError, csv_records, open_xlsx, visible_sheets
+from storage.text_clean import NUL, clean
 
 UNIT = metadata.tables["unit"]
 REPORT = metadata.tables["report"]
@@ -105,11 +108,36 @@ def _table(sheet: str | None, records: Iterable[tuple[int, Sequence[object]]]) -
     return RawTable(sheet, header, tuple(rows))
 
 
+def _file_problem(exc: SheetFileError, sheet: str | None = None) -> ReportImportError:
+    if exc.reason == "nul":
+        message = t("units.error.nul_byte")
+    elif exc.reason == "field_too_big":
+        message = t("units.error.field_too_big")
+    else:
+        return ReportImportError([RowProblem(1, None, t("sheet.error.too_big"))])
+    return ReportImportError([RowProblem(exc.line, sheet, message)])
+
+
+def _refuse_nul(tables: list[RawTable]) -> list[RawTable]:
+    """PostgreSQL cannot store a NUL: every row holding one is named, nothing is imported."""
+    problems = [
+        RowProblem(line, table.sheet, t("units.error.nul_byte"))
+        for table in tables
+        for line, cells in ((1, table.header), *table.rows)
+        if any(isinstance(c, str) and NUL in c for c in cells)
+    ]
+    if problems:
+        raise ReportImportError(problems)
+    return tables
+
+
 def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[RawTable]:
     """The file's tables. Raises ReportImportError when the file cannot be read at all."""
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
         try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
+            workbook = open_xlsx(path)
+        except SheetFileError as exc:
+            raise _file_problem(exc) from None
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
             raise ReportImportError([RowProblem(1, None, t("export.import.unreadable"))]) from exc
         try:
@@ -118,14 +146,14 @@ def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[Ra
                 norm(instructions_sheet or t("export.template.instructions_sheet", lang))
                 for lang in LANGUAGES
             }
-            for ws in workbook.worksheets:
+            for ws in visible_sheets(workbook):  # a hidden sheet is never imported
                 if norm(ws.title) in skip:
                     continue
                 records = enumerate(ws.iter_rows(values_only=True), start=1)
                 table = _table(ws.title, records)
                 if table is not None:
                     tables.append(table)
-            return tables
+            return _refuse_nul(tables)
         finally:
             workbook.close()
     try:
@@ -141,8 +169,10 @@ def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[Ra
         raise ReportImportError([RowProblem(line, None, t("export.import.encoding"))]) from exc
     first = text.split("\n", 1)[0]
     delimiter = ";" if "," not in first and ";" in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    table = _table(None, ((line, cells) for line, cells in enumerate(reader, start=1)))
+    try:
+        table = _table(None, csv_records(text, delimiter))
+    except SheetFileError as exc:
+        raise _file_problem(exc) from None
     return [table] if table is not None else []
 
 
@@ -159,4 +189,4 @@ def cell_text(value: object) -> str:
         return f"{value.day}/{value.month}/{value.year}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return clean(str(value).replace(NUL, "")).strip()

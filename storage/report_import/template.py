@@ -18,6 +18,7 @@ from storage.i18n import t
 from storage.i18n.formatting import date_text
 from storage.models import Campaign
 from storage.report_import.tables import UNIT_CODE, UNIT_NAME
+from storage.sheets import append_row
 
 # ---------------------------------------------------------------------------------------------
 # The template
@@ -81,7 +82,7 @@ async def write_template(
             )
         lines.append(("", ""))
     for left, right in lines:
-        guide.append([left, right])
+        append_row(guide, [left, right])
     guide["A1"].font = _BOLD
     for cell in guide["B"]:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -96,8 +97,8 @@ async def write_template(
             t("export.template.unit_name", lang),
             *(f.label(lang) for f in form.fields),
         ]
-        ws.append(keys)
-        ws.append(labels)
+        append_row(ws, keys)
+        append_row(ws, labels)
         for index in range(1, len(keys) + 1):
             ws.cell(1, index).fill = _KEY_FILL
             ws.cell(2, index).font = _BOLD
