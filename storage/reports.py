@@ -120,12 +120,16 @@ async def save_report(
     now: datetime,
     action: str = "report.confirm",
     note: Mapping[str, Any] | None = None,
+    reported_at: datetime | None = None,
 ) -> Report:
     """Store typed answers as the unit's report for the deliverable: a new report with version 1,
     or, when the unit already has one (a colleague confirmed meanwhile, a paper report entered
     twice), a new version of it. Audited (`action` for a new report, "report.update" for a new
-    version); `note` is added to the audit row's `new`. The answers are assumed validated."""
+    version); `note` is added to the audit row's `new`. The answers are assumed validated.
+    `reported_at` (a paper report: the start of the day written on it) dates a new report and its
+    first version, so on-time and as-of figures follow the paper; the audit keeps `now`."""
     require_aware(now)
+    at = require_aware(reported_at) if reported_at is not None else now
     deliverable = await session.get(Deliverable, deliverable_id)
     if deliverable is None:
         raise LookupError(f"no deliverable {deliverable_id}")
@@ -140,9 +144,9 @@ async def save_report(
             campaign_id=deliverable.campaign_id,
             deliverable_id=deliverable_id,
             unit_id=unit_id,
-            first_confirmed_at=now,
+            first_confirmed_at=at,
             current_version=1,
-            updated_at=now,
+            updated_at=at,
         )
         try:
             async with session.begin_nested():
@@ -164,7 +168,7 @@ async def save_report(
                     answers=typed,
                     person_id=person_id,
                     channel=channel,
-                    now=now,
+                    now=at,
                 ),
             )
             await audit.record(

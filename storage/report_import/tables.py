@@ -28,12 +28,16 @@ VERSION = metadata.tables["report_version"]
 UNIT_CODE = "unit_code"
 UNIT_NAME = "unit_name"
 DELIVERABLE = "deliverable"
+REPORTED_ON = "reported_on"  # the date written on the paper ("Ngày báo cáo")
+IGNORED = "_ignored"  # columns kept for people, not read: STT, Ghi chú
 CHUNK = 5_000
 _PUNCT = re.compile(r"[^a-z0-9]+")
 SPECIAL_HEADERS = {
     UNIT_CODE: ("unit_code", "ma don vi", "ma", "code", "ma dv"),
     UNIT_NAME: ("unit_name", "ten don vi", "ten", "name"),
     DELIVERABLE: ("deliverable", "noi dung", "noi dung bao cao"),
+    REPORTED_ON: ("reported_on", "ngay bao cao", "ngay bc", "report date"),
+    IGNORED: ("stt", "tt", "so tt", "ghi chu", "note", "notes"),
 }
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.access import scope_of
+from storage.answers import fold
 from storage.campaigns import deliverables_of
-from storage.clock import local_date, require_aware
+from storage.clock import end_of_day, local_date, require_aware
 from storage.forms import (
     Form,
     FormField,
@@ -24,12 +25,17 @@ from storage.forms import (
     parse_answer,
     violation_message,
 )
+from storage.forms.parse import Parsed
+from storage.forms.parse import _parse_date as parse_date_text
 from storage.i18n import t
+from storage.i18n.formatting import date_text
 from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit
 from storage.report_import.tables import (
     CHUNK,
     DELIVERABLE,
+    IGNORED,
     REPORT,
+    REPORTED_ON,
     SPECIAL_HEADERS,
     UNIT,
     UNIT_CODE,
@@ -60,6 +66,7 @@ class Planned:
     unit_id: int
     deliverable_id: int
     answers: dict[str, Any]
+    reported_on: date | None = None  # the date on the paper; None: the import day
 
 
 @dataclass
@@ -72,6 +79,21 @@ class ImportSummary:
     @property
     def total(self) -> int:
         return self.created + self.updated + self.unchanged
+
+
+def start_of_day(day: date, tz: str) -> datetime:
+    """Midnight starting `day` in `tz` (a paper report counts from the start of its date)."""
+    return end_of_day(day - timedelta(days=1), tz)
+
+
+def _paper_date(value: object, today: date) -> date | None:
+    """The date on the paper: a date cell, or text as a person writes it (28/9/2016)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    parsed = parse_date_text(fold(cell_text(value)), today)
+    return parsed.value if isinstance(parsed, Parsed) else None
 
 
 def _columns(header: Sequence[object], forms: Sequence[Form]) -> tuple[list[str | None], list[str]]:
@@ -91,7 +113,7 @@ def _columns(header: Sequence[object], forms: Sequence[Form]) -> tuple[list[str 
         if not name:
             keys.append(None)
         elif name in names:
-            keys.append(names[name])
+            keys.append(None if names[name] == IGNORED else names[name])
         else:
             keys.append(None)
             unknown.append(cell_text(cell))
@@ -164,12 +186,16 @@ def _applies(item: FormField, answers: Mapping[str, Any]) -> bool:
 
 
 async def _units_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Unit]:
+    """Units by the code as written, in any letter case ("sl-h1" finds "SL-H1")."""
     found: dict[str, Unit] = {}
-    unique = list(dict.fromkeys(codes))
+    unique = list(dict.fromkeys([*codes, *(code.upper() for code in codes)]))
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         rows = (await session.execute(select(Unit).where(UNIT.c.code.in_(chunk)))).scalars()
         found.update({u.code: u for u in rows})
+    for code in codes:
+        if code not in found and code.upper() in found:
+            found[code] = found[code.upper()]
     return found
 
 
@@ -336,8 +362,21 @@ async def validate_reports(
         if errors:
             problems.extend(RowProblem(line, sheet, message) for message in errors)
             continue
+        reported_on = None
+        if cell_text(values.get(REPORTED_ON)):
+            reported_on = _paper_date(values.get(REPORTED_ON), today)
+            if reported_on is None or reported_on > today or reported_on < campaign.start_date:
+                problem(
+                    line,
+                    sheet,
+                    "export.import.bad_reported_on",
+                    value=cell_text(values.get(REPORTED_ON)),
+                    start=date_text(campaign.start_date, lang),
+                    today=date_text(today, lang),
+                )
+                continue
         assert target.deliverable.id is not None
-        planned.append(Planned(line, sheet, unit.id, target.deliverable.id, answers))
+        planned.append(Planned(line, sheet, unit.id, target.deliverable.id, answers, reported_on))
     return planned, problems
 
 
@@ -369,6 +408,8 @@ async def import_reports(
         item.id: form
         for item, form, _ in await deliverables_of(session=session, campaign_id=campaign_id)
     }
+    campaign = await session.get(Campaign, campaign_id)
+    timezone = campaign.timezone if campaign is not None else "Asia/Ho_Chi_Minh"
     current = await _current_answers(session, [(p.deliverable_id, p.unit_id) for p in planned])
     summary = ImportSummary()
     for row in planned:
@@ -376,6 +417,11 @@ async def import_reports(
         if _same(forms[row.deliverable_id], row.answers, stored):
             summary.unchanged += 1
             continue
+        note: dict[str, Any] = {"line": row.line}
+        if row.sheet:
+            note["sheet"] = row.sheet
+        if row.reported_on is not None:
+            note["reported_on"] = row.reported_on.isoformat()
         await save_report(
             session=session,
             unit_id=row.unit_id,
@@ -385,7 +431,8 @@ async def import_reports(
             channel=channel,
             now=now,
             action="report.import",
-            note={"line": row.line, "sheet": row.sheet} if row.sheet else {"line": row.line},
+            note=note,
+            reported_at=start_of_day(row.reported_on, timezone) if row.reported_on else None,
         )
         if stored is None:
             summary.created += 1
