@@ -15,7 +15,7 @@ from storage.access import Scope
 from storage.audit import record
 from storage.clock import require_aware
 from storage.models import Campaign, Unit
-from storage.tree import path_ids
+from storage.tree import is_within, path_ids
 
 CAMPAIGN_OPEN = "open"
 CAMPAIGN_CLOSED = "closed"
@@ -63,7 +63,7 @@ async def may_manage(*, session: AsyncSession, scope: Scope, campaign: Campaign)
     if campaign.scope_unit_id is None:
         return False
     unit = await session.get(Unit, campaign.scope_unit_id)
-    return unit is not None and any(unit.path.startswith(path) for path in scope.admin_paths)
+    return unit is not None and any(is_within(unit.path, path) for path in scope.admin_paths)
 
 
 async def set_campaign_status(

@@ -43,6 +43,12 @@ def depth_of(path: str) -> int:
     return len(path) // SEGMENT - 1
 
 
+def is_within(path: str, root_path: str) -> bool:
+    """The unit at `path` is the unit at `root_path` or below it (fixed-width segments make the
+    prefix test exact); the pure twin of `in_subtree`."""
+    return path.startswith(root_path)
+
+
 def in_subtree(path_column: Any, root_path: str) -> ColumnElement[bool]:
     """SQL condition: the row's path is `root_path` or below it."""
     return and_(path_column >= root_path, path_column < path_upper_bound(root_path))

@@ -31,6 +31,7 @@ from storage.clock import require_aware
 from storage.models import CHANNEL_CLI, Level, Unit, metadata
 from storage.tree import child_path, in_subtree
 from storage.unit_import import RowError, UnitImportError, UnitRow
+from storage.unit_lookup import get_unit
 
 BATCH = 5_000
 CYCLE_SHOWN = 8
@@ -91,11 +92,6 @@ async def list_levels(*, session: AsyncSession) -> list[Level]:
 def under(root: Unit) -> ColumnElement[bool]:
     """SQL condition: the unit is `root` or below it (an index range on the path)."""
     return in_subtree(UNIT.c.path, root.path)
-
-
-async def get_unit(*, session: AsyncSession, code: str) -> Unit | None:
-    result = await session.execute(select(Unit).where(UNIT.c.code == code))
-    return result.scalar_one_or_none()
 
 
 async def subtree_units(

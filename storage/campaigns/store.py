@@ -12,7 +12,8 @@ from sqlmodel import col
 from storage import audit
 from storage.campaigns.definition import CampaignDefinition, DefinitionError, LineProblem
 from storage.forms import Form
-from storage.models import Campaign, Deliverable, DeliverableDeadline, Level, Report, Unit
+from storage.models import Campaign, Deliverable, DeliverableDeadline, Level, Report
+from storage.unit_lookup import get_unit
 
 # --- database ------------------------------------------------------------------------------------
 
@@ -55,8 +56,8 @@ async def _database_problems(
     scope = definition.campaign.scope
     scope_id: int | None = None
     if scope is not None:
-        query = select(col(Unit.id)).where(col(Unit.code) == scope)
-        scope_id = (await session.execute(query)).scalar_one_or_none()
+        scope_unit = await get_unit(session=session, code=scope)
+        scope_id = scope_unit.id if scope_unit is not None else None
         if scope_id is None:
             loc = ("campaign", "scope")
             problems.append(

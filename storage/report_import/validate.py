@@ -37,7 +37,6 @@ from storage.report_import.tables import (
     REPORT,
     REPORTED_ON,
     SPECIAL_HEADERS,
-    UNIT,
     UNIT_CODE,
     VERSION,
     RawTable,
@@ -47,6 +46,8 @@ from storage.report_import.tables import (
     norm,
 )
 from storage.reports import save_report
+from storage.tree import is_within
+from storage.unit_lookup import units_by_code
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -185,20 +186,6 @@ def _applies(item: FormField, answers: Mapping[str, Any]) -> bool:
     return bool(answer == expected)
 
 
-async def _units_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Unit]:
-    """Units by the code as written, in any letter case ("sl-h1" finds "SL-H1")."""
-    found: dict[str, Unit] = {}
-    unique = list(dict.fromkeys([*codes, *(code.upper() for code in codes)]))
-    for start in range(0, len(unique), CHUNK):
-        chunk = unique[start : start + CHUNK]
-        rows = (await session.execute(select(Unit).where(UNIT.c.code.in_(chunk)))).scalars()
-        found.update({u.code: u for u in rows})
-    for code in codes:
-        if code not in found and code.upper() in found:
-            found[code] = found[code.upper()]
-    return found
-
-
 async def _current_answers(
     session: AsyncSession, pairs: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], dict[str, Any]]:
@@ -301,7 +288,9 @@ async def validate_reports(
                 continue
             records.append((table.sheet, line, key, values))
 
-    units = await _units_by_code(session, [cell_text(r[3].get(UNIT_CODE)) for r in records])
+    units = await units_by_code(
+        session=session, codes=[cell_text(r[3].get(UNIT_CODE)) for r in records], any_case=True
+    )
     scope_path = None
     if campaign.scope_unit_id is not None:
         scope_unit = await session.get(Unit, campaign.scope_unit_id)
@@ -327,10 +316,10 @@ async def validate_reports(
         if not unit.active:
             problem(line, sheet, "export.import.inactive_unit", code=code)
             continue
-        if scope_path is not None and not unit.path.startswith(scope_path):
+        if scope_path is not None and not is_within(unit.path, scope_path):
             problem(line, sheet, "export.import.out_of_scope", code=code)
             continue
-        if admin_roots is not None and not any(unit.path.startswith(r) for r in admin_roots):
+        if admin_roots is not None and not any(is_within(unit.path, r) for r in admin_roots):
             problem(line, sheet, "export.import.not_yours", code=code)
             continue
         if unit.level_code not in target.levels:
