@@ -516,3 +516,96 @@ async def test_hostile_input_never_crashes_leaks_or_changes_other_scopes(
     caplog.set_level(logging.INFO)
     for kind, user_id, payload in events:
         await run_event(world, kind, user_id, payload, caplog)
+
+
+# -- hostile files: unit, people and paper-report imports; campaign YAML ----------------------
+#
+# Pure readers, no world: whatever bytes a file holds, each reader either returns rows whose
+# text carries no control or format character, or its own refusal with line numbers; never
+# another exception. NUL bytes are refused by line (PostgreSQL cannot store them). Campaign YAML
+# built from anchors, aliases, nesting and junk gives a value or a DefinitionError, quickly.
+
+_HOSTILE_CELL = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(categories=["Cc", "Cf", "Zs", "Mn"]), max_size=12),
+    st.sampled_from(["=1+1", "+84", "-2", "@SUM(A1)", "\t=x", "\r", "\x00", '"', "a\nb"]),
+    st.builds(lambda n: "x" * n, st.integers(0, 140_000)),
+)
+
+
+def _csv_bytes(rows: list[list[str]]) -> bytes:
+    import csv
+    import io
+
+    handle = io.StringIO()
+    csv.writer(handle).writerows(rows)
+    return handle.getvalue().encode("utf-8", "surrogatepass")
+
+
+def _no_controls(text: object) -> bool:
+    import unicodedata
+
+    return not isinstance(text, str) or not any(
+        unicodedata.category(c) in {"Cc", "Cf"} for c in text
+    )
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(rows=st.lists(st.lists(_HOSTILE_CELL, min_size=5, max_size=5), max_size=6))
+def test_hostile_unit_people_and_report_files_are_refused_by_line_or_read_clean(
+    rows: list[list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from bot.cli.people import TableFileError, read_table
+    from storage.report_import import ReportImportError, cell_text, read_tables
+    from storage.unit_import import read_units_file
+
+    folder = tmp_path_factory.mktemp("hostile")
+    try:
+        data = _csv_bytes([["code", "name", "level", "parent_code", "members"], *rows])
+    except UnicodeEncodeError:
+        return
+    units = folder / "units.csv"
+    units.write_bytes(data)
+    parsed, errors = read_units_file(units)
+    for row in parsed:
+        assert _no_controls(row.code) and _no_controls(row.name) and _no_controls(row.level)
+    assert all(error.line >= 1 for error in errors)
+
+    people = folder / "people.csv"
+    people.write_bytes(data.replace(b"code,name,level", b"name,role,units", 1))
+    try:
+        table, _ = read_table(people)
+    except TableFileError as exc:
+        assert str(exc)
+    else:
+        assert all(_no_controls(v) for row in table for v in row.values())
+
+    reports = folder / "reports.csv"
+    reports.write_bytes(data.replace(b"code,", b"unit_code,", 1))
+    try:
+        tables = read_tables(reports)
+    except ReportImportError as exc:
+        assert exc.messages() and all(m.startswith("Dòng") for m in exc.messages())
+    else:
+        assert all(
+            _no_controls(cell_text(cell)) for t_ in tables for _, cells in t_.rows for cell in cells
+        )
+
+
+_YAML_PIECES = st.sampled_from(
+    ["&a ", "*a", "&b ", "*b", "[", "]", "{", "}", ", ", ": ", "\n", "- ", "x", "1", '"', "!!str "]
+)
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(pieces=st.lists(_YAML_PIECES, max_size=60), junk=st.text(max_size=30))
+def test_hostile_campaign_yaml_is_a_definition_error_or_nothing(
+    pieces: list[str], junk: str
+) -> None:
+    from storage.campaigns import DefinitionError
+
+    for text in ("".join(pieces), junk, template_text() + "".join(pieces)):
+        try:
+            parse_definition(text)
+        except DefinitionError as exc:
+            assert [p.render() for p in exc.problems]

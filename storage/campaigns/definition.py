@@ -264,7 +264,12 @@ def _check_limits(root: yaml.Node) -> None:
 
 def parse_definition(text: str) -> CampaignDefinition:
     """Parse and validate a campaign file; raises DefinitionError naming lines and fields."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # reads the start at once: a control character raises here
+    except yaml.YAMLError as exc:
+        raise DefinitionError(
+            [LineProblem(None, (), "campaign.error.not_yaml", {"detail": str(exc)})]
+        ) from None
     try:
         node = loader.get_single_node()
         if node is not None:
