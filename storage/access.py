@@ -154,3 +154,55 @@ def visible_units_condition(scope: Scope) -> ColumnElement[bool]:
     if not conditions:
         return false()
     return or_(*conditions)
+
+
+# --- acting on people ----------------------------------------------------------------------
+
+# A person's role as the rule below reads it: (kind, unit id, unit path); unit None = whole tree.
+TargetRole = tuple[str, int | None, str | None]
+
+
+def may_act_on(scope: Scope, target_roles: Iterable[TargetRole]) -> bool:
+    """May the holder of `scope` act on a person holding `target_roles`: re-bind their chat
+    account (an invite that names them), give or take their roles (/phancong), remove them?
+
+    Only with admin authority, and only when EVERY role of the target lies inside the issuer's
+    admin subtrees: one role outside (a wider admin role, a followed unit elsewhere, a reporter
+    role in another district) and the answer is no, because acting on the person (becoming
+    them, above all) would reach that role too. A whole-tree admin may act on anyone. A target
+    with no role at all is reachable only by a whole-tree admin (no subtree contains them).
+    Supervised units and a reporter's unit give no power over people."""
+    if scope.whole_tree:
+        return True
+    roots = collapse_paths(scope.admin_paths)
+    if not roots:
+        return False
+    seen = False
+    for _kind, unit_id, path in target_roles:
+        seen = True
+        if unit_id is None or path is None:  # a whole-tree role
+            return False
+        if not any(path.startswith(root) for root in roots):
+            return False
+    return seen
+
+
+async def target_roles_of(*, session: AsyncSession, person_id: int) -> list[TargetRole]:
+    """The person's roles as `may_act_on` reads them (now, from the database)."""
+    rows = await session.execute(
+        select(col(Role.kind), col(Role.unit_id), col(Unit.path))
+        .outerjoin(Unit, col(Unit.id) == col(Role.unit_id))
+        .where(col(Role.person_id) == person_id)
+        .order_by(col(Role.kind), col(Role.unit_id))
+    )
+    return [(kind, unit_id, path) for kind, unit_id, path in rows]
+
+
+async def person_to_act_on(*, session: AsyncSession, person_id: int, scope: Scope) -> Person | None:
+    """The person (not removed) when `may_act_on` allows `scope` to act on them, else None (the
+    caller answers as for a person who does not exist: nothing about them leaks)."""
+    person = await session.get(Person, person_id)
+    if person is None or person.forgotten_at is not None:
+        return None
+    roles = await target_roles_of(session=session, person_id=person_id)
+    return person if may_act_on(scope, roles) else None

@@ -5,29 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.access import Scope, visible_units_condition
+from storage.access import Scope, person_to_act_on
 from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Person, Role, Unit
 
 
 async def person_in_scope(*, session: AsyncSession, person_id: int, scope: Scope) -> Person | None:
-    """The person (not forgotten) if `scope` reaches them: any person for the whole tree,
-    otherwise a person holding at least one role on a unit the scope sees."""
-    person = await session.get(Person, person_id)
-    if person is None or person.forgotten_at is not None:
-        return None
-    if scope.whole_tree:
-        return person
-    reachable = exists().where(
-        col(Role.person_id) == person_id,
-        col(Role.unit_id) == col(Unit.id),
-        visible_units_condition(scope),
-    )
-    found = (await session.execute(select(reachable))).scalar_one()
-    return person if found else None
+    """The person (not forgotten) if `scope` may act on them: every one of their roles lies
+    inside the scope's admin subtrees (`storage.access.may_act_on`, the one rule; one role
+    inside is not enough, or a subtree admin could take over a wider account)."""
+    return await person_to_act_on(session=session, person_id=person_id, scope=scope)
 
 
 async def followed_units(*, session: AsyncSession, person_id: int) -> list[Unit]:

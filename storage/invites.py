@@ -1,16 +1,15 @@
 """One-time invites: the only way a chat account becomes a person with a role.
 
-The plain code is returned once, when created; only its SHA-256 is stored. A code is 24 URL-safe
-characters (144 random bits), valid as a Telegram deep-link `start` parameter and typed as
-`/start <code>`. Redemption is single-use even under concurrency: the invite is claimed by a
+The plain code is returned once, when created; only its SHA-256 is stored. A code is 10
+characters in two groups of 5 (`K7Q4M-2XP9T`, see `storage.invite_codes` for the alphabet, its
+entropy against the attempt limit, and the older 24-character codes still accepted), valid as a
+Telegram deep-link `start` parameter, typed as `/start <code>` or sent alone or inside a sentence
+(`find_code`). Redemption is single-use even under concurrency: the invite is claimed by a
 conditional UPDATE whose row count decides who won.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,14 @@ from sqlmodel import col
 
 from storage.audit import record, record_many
 from storage.clock import require_aware
-from storage.models import CHANNEL_CLI, Invite, Person, Role, Unit
+from storage.invite_codes import MASK as MASK
+from storage.invite_codes import find_code as find_code
+from storage.invite_codes import hash_code as hash_code
+from storage.invite_codes import is_well_formed as is_well_formed
+from storage.invite_codes import mask_codes as mask_codes
+from storage.invite_codes import new_code as new_code
+from storage.invite_codes import normalise_code as normalise_code
+from storage.models import CHANNEL_CLI, ChatIdentity, Invite, Person, Role, Unit
 from storage.people import (
     bind_identity,
     check_role,
@@ -31,14 +37,13 @@ from storage.people import (
     get_identity,
     get_person,
     grant_role,
+    identities_of,
 )
 
 # An invite that grants no role: it only binds the chat account to the person it names (an
 # imported person keeps the roles they already have). Only valid with `person_id`.
 INVITE_IDENTITY = "identity"
 DEFAULT_TTL = timedelta(days=14)
-CODE_BYTES = 18  # 144 bits -> 24 characters
-CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CHUNK = 500
 
 
@@ -59,6 +64,9 @@ class RedeemOutcome:
     role: Role | None = None
     unit: Unit | None = None
     invite_id: int | None = None
+    # The person's previous account on this channel, replaced by this redemption (to be told:
+    # `storage.rebind.warn_accounts`); detached, its row is gone.
+    replaced: ChatIdentity | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,18 +78,6 @@ class RevokeStatus(StrEnum):
     NOT_FOUND = "not_found"
     ALREADY_USED = "already_used"
     ALREADY_REVOKED = "already_revoked"
-
-
-def new_code() -> str:
-    return secrets.token_urlsafe(CODE_BYTES)
-
-
-def hash_code(code: str) -> str:
-    return hashlib.sha256(code.encode("ascii")).hexdigest()
-
-
-def is_well_formed(code: str) -> bool:
-    return CODE_PATTERN.fullmatch(code) is not None
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -147,21 +143,35 @@ async def create_invites_for_units(
     ttl: timedelta = DEFAULT_TTL,
     created_by_person_id: int | None = None,
     channel: str = CHANNEL_CLI,
+    person_ids: Sequence[int | None] | None = None,
 ) -> list[tuple[Unit, str]]:
-    """One invite per unit, written in bulk; returns each unit with its plain code."""
+    """One invite per unit, written in bulk; returns each unit with its plain code.
+
+    `person_ids` (one per unit, None for nobody) binds each invite to that person: redeeming
+    it binds the chat account to them (no second person is created) and gives them the role
+    (which an imported person already holds: nothing changes). `storage.invite_bulk` picks
+    them."""
     require_aware(now)
+    if person_ids is not None and len(person_ids) != len(units):
+        raise ValueError("one person (or None) per unit")
     result: list[tuple[Unit, str]] = []
     for start in range(0, len(units), CHUNK):
         chunk = units[start : start + CHUNK]
+        persons = (
+            list(person_ids[start : start + CHUNK])
+            if person_ids is not None
+            else [None] * len(chunk)
+        )
         codes = [new_code() for _ in chunk]
         values = []
-        for unit, code in zip(chunk, codes, strict=True):
+        for unit, code, person_id in zip(chunk, codes, persons, strict=True):
             check_role(role_kind, unit.id)
             values.append(
                 {
                     "code_hash": hash_code(code),
                     "role_kind": role_kind,
                     "unit_id": unit.id,
+                    "person_id": person_id,
                     "created_by_person_id": created_by_person_id,
                     "created_at": now,
                     "expires_at": now + ttl,
@@ -181,9 +191,9 @@ async def create_invites_for_units(
                     "entity": "invite",
                     "entity_id": invite_id,
                     "actor_person_id": created_by_person_id,
-                    "new": {"role": role_kind, "unit_id": unit.id},
+                    "new": {"role": role_kind, "unit_id": unit.id, "person_id": person_id},
                 }
-                for invite_id, unit in zip(ids, chunk, strict=True)
+                for invite_id, unit, person_id in zip(ids, chunk, persons, strict=True)
             ],
         )
         result.extend(zip(chunk, codes, strict=True))
@@ -229,9 +239,10 @@ async def redeem_invite(
     that names nobody gives the role to the account's person, created if the account is new.
     An identity invite (`INVITE_IDENTITY`) grants no role: the outcome's `role` is None."""
     require_aware(now)
-    code = code.strip()
-    if not is_well_formed(code):
+    found = find_code(code)
+    if found is None:
         return RedeemOutcome(RedeemStatus.MALFORMED)
+    code = found
     invite = (
         await session.execute(select(Invite).where(col(Invite.code_hash) == hash_code(code)))
     ).scalar_one_or_none()
@@ -284,6 +295,16 @@ async def redeem_invite(
             channel=channel,
         )
     assert person.id is not None
+    replaced = next(
+        (
+            i
+            for i in await identities_of(session=session, person_id=person.id)
+            if i.channel == channel and i.external_id != external_id
+        ),
+        None,
+    )
+    if replaced is not None:
+        replaced = ChatIdentity(**replaced.model_dump())  # a copy: bind_identity deletes the row
     await bind_identity(
         session=session,
         person_id=person.id,
@@ -331,7 +352,12 @@ async def redeem_invite(
         ).scalar_one()
     )
     return RedeemOutcome(
-        RedeemStatus.SUCCESS, person=person, role=role, unit=unit, invite_id=invite.id
+        RedeemStatus.SUCCESS,
+        person=person,
+        role=role,
+        unit=unit,
+        invite_id=invite.id,
+        replaced=replaced,
     )
 
 
@@ -340,8 +366,8 @@ async def find_invite(
 ) -> Invite | None:
     if invite_id is not None:
         query = select(Invite).where(col(Invite.id) == invite_id)
-    elif code is not None and is_well_formed(code.strip()):
-        query = select(Invite).where(col(Invite.code_hash) == hash_code(code.strip()))
+    elif code is not None and (found := normalise_code(code)) is not None:
+        query = select(Invite).where(col(Invite.code_hash) == hash_code(found))
     else:
         return None
     return (await session.execute(query)).scalar_one_or_none()

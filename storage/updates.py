@@ -6,9 +6,11 @@ if the handler fails, the transaction rolls back and the update may be tried aga
 The replies of a turn are stored on its row in the same transaction (`store_replies`, before the
 commit), so a replay of an update whose replies a kill lost between the commit and the send can
 send them again (`stored_replies`): never silence. Each stored reply carries a `delivered`
-flag (`mark_delivered`, after its send), so a replay sends only what did not go out.
-`forget_old_updates` is the periodic cleanup (the stored replies go with their rows).
-Functions never commit."""
+flag (`mark_delivered`, after its send), so a replay sends only what did not go out. The stored
+copy never holds a secret: invite codes are masked in it (`storage.invite_codes.mask_codes`; the
+rows are kept for days and go into every backup), so a replayed `/moi` re-sends the text with the
+code hidden, and that text says to run `/moi` again for a new code. `forget_old_updates` is the
+periodic cleanup (the stored replies go with their rows). Functions never commit."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.clock import require_aware
+from storage.invite_codes import mask_codes
 from storage.models import ProcessedUpdate
 
 KEEP = timedelta(days=7)
@@ -48,13 +51,26 @@ async def claim_update(
     return (await session.execute(stmt)).first() is not None
 
 
+def without_secrets(value: Any) -> Any:
+    """A copy of a stored reply (dicts, lists, strings) with every invite code masked."""
+    if isinstance(value, str):
+        return mask_codes(value)[0]
+    if isinstance(value, dict):
+        return {key: without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_secrets(item) for item in value]
+    return value
+
+
 async def store_replies(
     *, session: AsyncSession, channel: str, update_id: int | str, replies: list[dict[str, Any]]
 ) -> None:
-    """Keep the rendered replies of a claimed update (one UPDATE, in the turn's transaction).
-    An empty list stores nothing (the row keeps NULL: a replay stays silent)."""
+    """Keep the rendered replies of a claimed update (one UPDATE, in the turn's transaction),
+    with invite codes masked (`without_secrets`). An empty list stores nothing (the row keeps
+    NULL: a replay stays silent)."""
     if not replies:
         return
+    replies = [without_secrets(reply) for reply in replies]
     await session.execute(
         update(ProcessedUpdate)
         .where(

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from bot.i18n import t
+from storage.access import Scope, TargetRole, may_act_on, person_to_act_on, scope_of
 from storage.db import Database
 from storage.models import (
     ROLE_ADMIN,
@@ -30,7 +31,7 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.people import remove_person, revoke_role
+from storage.people import find_person_by_identity, remove_person, revoke_role
 from storage.reports import save_report
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, build_world
@@ -71,7 +72,7 @@ REFERENCE = "13-KH/TU"
 # {outsider} the id of CS3's reporter. The campaign-closing command comes last.
 COMMANDS = (
     "/start",
-    "/start AAAAAAAAAAAAAAAAAAAAAA",
+    "/start K7Q4M-2XP9T",
     "/trogiup",
     "/help",
     "/baocao",
@@ -348,3 +349,87 @@ async def test_a_revoked_supervision_ends_on_the_next_update(setup: Setup) -> No
         )
     after = await setup.harness.send("/donvi CS2", SUPERVISOR)
     assert after.texts() == [REFUSAL]
+
+
+# --- acting on people: re-binding, /phancong, role removal ----------------------------------
+# The rule (storage.access.may_act_on): only when EVERY role of the target lies inside the
+# issuer's admin subtrees. One role inside is not enough: a district admin who could re-bind a
+# person with a role elsewhere would take over that wider account.
+
+P, H, H2 = "0001.", "0001.0001.", "0001.0002."
+CS1_PATH, CS3_PATH = H + "0001.", H2 + "0001."
+ISSUERS = {
+    "province_admin": Scope(person_id=1, whole_tree=True),
+    "district_admin": Scope(person_id=2, admin_unit_ids=(2,), admin_paths=(H,)),
+    "district_supervisor": Scope(person_id=3, supervised_unit_ids=(2,), supervised_paths=(H,)),
+    "reporter": Scope(person_id=4, reporter_unit_ids=(3,)),
+    "nobody": Scope(person_id=5),
+}
+TARGETS: dict[str, list[TargetRole]] = {
+    "reporter_inside": [(ROLE_REPORTER, 3, CS1_PATH)],
+    "supervisor_inside": [(ROLE_SUPERVISOR, 2, H), (ROLE_SUPERVISOR, 3, CS1_PATH)],
+    "district_admin_peer": [(ROLE_ADMIN, 2, H)],
+    "reporter_outside": [(ROLE_REPORTER, 5, CS3_PATH)],
+    "straddling": [(ROLE_REPORTER, 3, CS1_PATH), (ROLE_SUPERVISOR, 5, CS3_PATH)],
+    "province_unit_admin": [(ROLE_ADMIN, 1, P)],
+    "whole_tree_admin": [(ROLE_ADMIN, None, None)],
+    "inside_and_whole_tree": [(ROLE_REPORTER, 3, CS1_PATH), (ROLE_ADMIN, None, None)],
+    "no_role": [],
+}
+MAY_ACT = {
+    "province_admin": set(TARGETS),
+    "district_admin": {"reporter_inside", "supervisor_inside", "district_admin_peer"},
+    "district_supervisor": set(),
+    "reporter": set(),
+    "nobody": set(),
+}
+
+
+@pytest.mark.parametrize("issuer", sorted(ISSUERS))
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_may_act_on_only_when_every_role_is_inside(issuer: str, target: str) -> None:
+    expected = target in MAY_ACT[issuer]
+    assert may_act_on(ISSUERS[issuer], TARGETS[target]) is expected
+
+
+async def _straddler(setup: Setup) -> int:
+    """A reporter of CS1 (inside the district) who also follows CS3 (outside it)."""
+    async with setup.db.write() as session:
+        cs1 = (await session.execute(select(Unit).where(col(Unit.code) == "CS1"))).scalar_one()
+        cs3 = await session.get(Unit, setup.other_id)
+        person = await make_person(
+            session, "Phạm Văn Rộng", roles=[(ROLE_REPORTER, cs1), (ROLE_SUPERVISOR, cs3)]
+        )
+    await bind(setup.db, pk(person), TgUser(8690, "Rộng"))
+    return pk(person)
+
+
+async def test_district_admin_cannot_take_over_a_person_with_a_role_outside(setup: Setup) -> None:
+    """Finding 1 of the hardening review: `/moi nguoi ID` on a person with one role inside
+    the district and one outside used to hand the district admin a re-binding invite."""
+    victim = await _straddler(setup)
+    for command in (
+        f"/moi nguoi {victim}",
+        f"/moi nguoi {victim} xacnhan",
+        f"/phancong {victim} CS1",
+        f"/phancong bo {victim} CS3",
+    ):
+        text = (await setup.harness.send(command, DISTRICT_ADMIN)).everything()
+        assert "t.me" not in text and "Phạm Văn Rộng" not in text, command
+        if "xacnhan" not in command:
+            assert f"«{victim}»" in text, (command, text)
+    async with setup.db.read() as session:
+        invites = (await session.execute(select(func.count()).select_from(Invite))).scalar_one()
+        roles = (
+            await session.execute(select(func.count()).where(col(Role.person_id) == victim))
+        ).scalar_one()
+    assert invites == 0 and roles == 2
+    # Storage says the same to every caller (chat, CLI, web).
+    async with setup.db.read() as session:
+        admin = await find_person_by_identity(
+            session=session, channel="telegram", external_id=str(DISTRICT_ADMIN.id)
+        )
+        district = await scope_of(session=session, person_id=pk(admin))
+        assert await person_to_act_on(session=session, person_id=victim, scope=district) is None
+        province = Scope(person_id=0, whole_tree=True)
+        assert await person_to_act_on(session=session, person_id=victim, scope=province)

@@ -96,7 +96,7 @@ async def setup(db: Database) -> AsyncIterator[Setup]:
         )
     harness = await TelegramHarness.start(db=db, clock=lambda: NOW)
     # A failed attempt (throttling keeps the account id), then the real redemption.
-    await harness.send("/start AAAAAAAAAAAAAAAAAAAAAA", REPORTER)
+    await harness.send("/start K7Q4M-2XP9T", REPORTER)
     welcome = await harness.send(f"/start {code}", REPORTER)
     assert NAME in welcome.text()
     async with db.write() as session:

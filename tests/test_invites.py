@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from storage.people import find_person_by_identity, identities_of, remove_person
 from tests.factories import make_levels, make_person, make_unit, pk
 
 DEEP_LINK_START = re.compile(r"[A-Za-z0-9_-]{1,64}")
+READABLE = re.compile(r"[2-9BCFGHJKMNPQRSTVXZ]{5}-[2-9BCFGHJKMNPQRSTVXZ]{5}")
 
 
 async def _units(db: Database) -> tuple[Unit, Unit]:
@@ -182,11 +184,12 @@ async def test_plain_code_is_stored_nowhere(db: Database, now: datetime) -> None
     text = "\n".join(dump)
     assert "Lê Văn Cường" in text  # the dump does see text columns
     for plain in (code, bulk):
-        assert plain not in text
+        for form in (plain, plain.replace("-", ""), plain.lower()):
+            assert form not in text
         assert hash_code(plain) in hashes
 
 
-async def test_codes_are_long_random_and_deep_link_safe(db: Database, now: datetime) -> None:
+async def test_codes_are_readable_random_and_deep_link_safe(db: Database, now: datetime) -> None:
     _, cell = await _units(db)
     async with db.write() as session:
         pairs = await create_invites_for_units(
@@ -196,10 +199,52 @@ async def test_codes_are_long_random_and_deep_link_safe(db: Database, now: datet
     assert len(set(codes)) == len(codes)
     for code in codes:
         assert DEEP_LINK_START.fullmatch(code)
-        assert len(code) * 6 >= 128  # base64url: 6 bits per character
+        assert READABLE.fullmatch(code), code
+        assert not code.startswith("-")
     link = invite_link("@cadre_bot", codes[0])
     assert link == f"https://t.me/cadre_bot?start={codes[0]}"
     assert (await _redeem(db, codes[-1], now)).ok
+
+
+async def test_code_typed_in_lower_case_with_spaces_or_in_a_sentence_joins(
+    db: Database, now: datetime
+) -> None:
+    _, cell = await _units(db)
+    typed = []
+    for shape in (
+        "{a} {b}",
+        "Mã của em là {a} {b} ạ",
+        "{a}{b}",
+        "/start {A}-{B}",
+        "https://t.me/cadre_bot?start={A}-{B}",
+    ):
+        code = await _invite(db, now, cell)
+        a, b = code.split("-")
+        typed.append(shape.format(a=a.lower(), b=b.lower(), A=a, B=b))
+        outcome = await _redeem(db, typed[-1], now, user=str(2000 + len(typed)))
+        assert outcome.ok, typed[-1]
+    assert len(typed) == 5
+
+
+async def test_older_24_character_codes_are_still_accepted_as_typed(
+    db: Database, now: datetime
+) -> None:
+    """Codes made before the readable format (hashed as typed, case-sensitive) keep working
+    until they expire: nothing to migrate."""
+    _, cell = await _units(db)
+    legacy = "-Ab3_xY9kLmN0pQrStUvWz12"  # 24 URL-safe characters, even a leading '-'
+    async with db.write() as session:
+        session.add(
+            Invite(
+                code_hash=hashlib.sha256(legacy.encode()).hexdigest(),
+                role_kind=ROLE_REPORTER,
+                unit_id=cell.id,
+                created_at=now,
+                expires_at=now + timedelta(days=14),
+            )
+        )
+    assert (await _redeem(db, legacy.lower(), now)).status is RedeemStatus.UNKNOWN
+    assert (await _redeem(db, f"mã: {legacy}", now, user="3001")).ok
 
 
 async def test_concurrent_redemptions_one_wins(db: Database, now: datetime) -> None:

@@ -23,7 +23,7 @@ from storage.models import CHANNEL_TELEGRAM, Invite, Person, Role, Unit
 from tests.factories import make_unit
 
 BOT = "cadre_test_bot"
-LINK = re.compile(rf"https://t\.me/{BOT}\?start=([A-Za-z0-9_-]{{22,64}})")
+LINK = re.compile(rf"https://t\.me/{BOT}\?start=([A-Za-z0-9_-]{{11,64}})")
 
 
 @pytest.fixture
@@ -87,16 +87,28 @@ def test_bulk_invites_write_a_csv_with_one_working_link_per_unit(
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Vietnamese correctly
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["Mã đơn vị", "Tên đơn vị", "Cấp", "Vai trò", "Mã mời", "Liên kết", "Hết hạn"]
+    assert rows[0] == [
+        "Mã đơn vị",
+        "Tên đơn vị",
+        "Cấp",
+        "Vai trò",
+        "Họ tên",
+        "Mã mời",
+        "Liên kết",
+        "Hết hạn",
+        "Trên Zalo",
+    ]
     body = rows[1:]
     assert [row[0] for row in body] == ["X1", "X2", "X3"]  # active grassroots units only
     assert body[0][1] == "Đảng ủy xã Phú Lâm" and body[0][2] == "Cấp cơ sở"
     codes = []
     for row in body:
-        match = LINK.fullmatch(row[5])
-        assert match is not None and match.group(1) == row[4]
-        assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", row[6])
-        codes.append(row[4])
+        assert row[4] == ""  # nobody imported for these units: the invite names nobody
+        match = LINK.fullmatch(row[6])
+        assert match is not None and match.group(1) == row[5]
+        assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", row[7])
+        assert row[8] == f"Trên Zalo: nhắn mã {row[5]} cho trợ lý (tin nhắn chỉ cần có mã)."
+        codes.append(row[5])
     assert len(set(codes)) == 3
     stored = dict(
         _row

@@ -1,5 +1,6 @@
-"""`cadrebot invite`: create one-time invites (one, one per unit into a CSV, or one that binds a
-chat account to an existing person), revoke, list."""
+"""`cadrebot invite`: create one-time invites (one, with its QR image; one per unit into a
+printable XLSX sheet with QR codes or a CSV of links, each bound to the unit's imported person;
+or one that binds a chat account to an existing person), revoke, list."""
 
 from __future__ import annotations
 
@@ -17,20 +18,21 @@ from sqlmodel import col
 from bot.cli import common
 from bot.cli.people import unit_by_code
 from bot.i18n import t
+from bot.invite_sheet import SheetRow, qr_png, write_csv, write_sheet, zalo_line
 from storage.clock import local_date, system_clock
+from storage.invite_bulk import create_unit_invites
 from storage.invites import (
     INVITE_IDENTITY,
     RevokeStatus,
     create_invite,
-    create_invites_for_units,
     find_invite,
     invite_link,
     list_invites,
     revoke_invite,
 )
-from storage.models import ROLE_ADMIN, Level, Person, Unit
-from storage.people import get_person, roles_of
-from storage.sheets import CsvWriter
+from storage.models import ROLE_ADMIN, ChatIdentity, Level, Person, Unit
+from storage.people import get_person, identities_of, roles_of
+from storage.rebind import warn_accounts
 from storage.tree import in_subtree
 
 app = typer.Typer(no_args_is_help=True, help="Mã mời / one-time invites.")
@@ -64,14 +66,22 @@ def create_command(
     all_units: bool = typer.Option(False, "--all-units", help="Một mã cho mỗi đơn vị"),
     level: str | None = typer.Option(None, "--level", help="Chỉ đơn vị ở cấp này"),
     under: str | None = typer.Option(None, "--under", help="Chỉ đơn vị trong nhánh này"),
-    output: Path | None = typer.Option(None, "--output", help="Tệp CSV kết quả"),
+    output: Path | None = typer.Option(
+        None, "--output", help="Tệp kết quả: .xlsx (bảng in kèm mã QR) hoặc .csv"
+    ),
+    qr: Path | None = typer.Option(None, "--qr", help="Ghi mã QR của một mã vào tệp PNG này"),
 ) -> None:
-    """Tạo mã mời: một mã (--role, --unit), mỗi đơn vị một mã (--all-units --output invites.csv),
-    hoặc cho một người đã có (--person SỐ, ví dụ người được nhập bằng people import).
+    """Tạo mã mời: một mã (--role, --unit), mỗi đơn vị một mã (--all-units --output ma-moi.xlsx:
+    bảng in khổ A4 kèm mã QR; hoặc .csv), hoặc cho một người đã có (--person SỐ, ví dụ người
+    được nhập bằng people import).
+
+    Với --all-units: mỗi mã gắn với đúng người đã nhập của đơn vị (people import), nên khi tham
+    gia không sinh người trùng; người đã tham gia rồi không nhận mã mới.
 
     Với --person: mã gắn tài khoản chat của người dùng mã với đúng người đó; người đó giữ mọi vai
-    trò đã có. Thêm --role (và --unit) để giao thêm một vai trò khi dùng mã. --person không dùng
-    cùng --name hay --all-units."""
+    trò đã có. Nếu người đó đang dùng trợ lý, tài khoản hiện tại được báo ngay. Thêm --role (và
+    --unit) để giao thêm một vai trò khi dùng mã. --person không dùng cùng --name hay
+    --all-units."""
     config = common.settings()
     ttl = timedelta(days=days or config.invite_ttl_days)
     if all_units:
@@ -85,6 +95,10 @@ def create_command(
             raise common.fail(t("invite.error.person_with_all"))
         if output is None:
             raise common.fail(t("invite.error.output_required"))
+        if output.suffix.lower() not in (".xlsx", ".csv"):
+            raise common.fail(t("invite.error.output_kind"))
+        if qr is not None:
+            raise common.fail(t("invite.error.qr_bulk"))
         _create_bulk(role.value, level, under, output, ttl)
         return
     if level is not None or under is not None or output is not None:
@@ -100,35 +114,54 @@ def create_command(
         raise common.fail(t("invite.error.unit_required", "vi", role=role_label(role.value)))
     role_kind = role.value if role is not None else INVITE_IDENTITY
 
-    async def _create() -> tuple[str, str, Any, Person | None]:
+    async def _create() -> tuple[str, str, Any, Person | None, list[ChatIdentity]]:
         async with common.database(config) as db, db.write() as session:
             bound: Person | None = None
+            in_use: list[ChatIdentity] = []
+            now = system_clock()
             if person is not None:
                 bound = await get_person(session=session, person_id=person)
                 if bound is None or bound.forgotten_at is not None:
                     raise common.fail(t("people.remove.not_found", "vi", id=person))
                 if role is None and not await roles_of(session=session, person_id=person):
                     raise common.fail(t("invite.error.person_without_role", "vi", id=person))
+                in_use = await identities_of(session=session, person_id=person)
             target = await unit_by_code(session, unit) if unit else None
             invite, code = await create_invite(
                 session=session,
                 role_kind=role_kind,
                 unit_id=target.id if target else None,
-                now=system_clock(),
+                now=now,
                 ttl=ttl,
                 person_id=person,
                 person_name=name,
             )
+            if bound is not None and in_use:
+                # The operator's command is the confirmation; the accounts in use are told.
+                full_name = bound.full_name
+                await warn_accounts(
+                    session=session,
+                    accounts=in_use,
+                    text=lambda lang: t("invite.rebind.notice", lang or "vi", name=full_name),
+                    key=f"rebind:{invite.id}",
+                    now=now,
+                )
             where = f"{target.code} {target.name}" if target else t("people.whole_tree")
-            return code, where, invite.expires_at, bound
+            return code, where, invite.expires_at, bound, in_use
 
-    code, where, expires_at, bound = common.run(_create())
+    code, where, expires_at, bound, in_use = common.run(_create())
     expires = vn_date(local_date(expires_at, config.timezone))
     if bound is not None:
         common.console.print(
             t("invite.created.person", "vi", name=bound.full_name, id=bound.id, expires=expires),
             markup=False,
         )
+        if in_use:
+            channels = ", ".join(t(f"invite.channel.{i.channel}") for i in in_use)
+            common.console.print(
+                t("invite.rebind.cli_warning", "vi", name=bound.full_name, channels=channels),
+                markup=False,
+            )
     if role is not None:
         common.console.print(
             t("invite.created", "vi", role=role_label(role.value), unit=where, expires=expires),
@@ -140,7 +173,11 @@ def create_command(
         markup=False,
         highlight=False,
     )
+    common.console.print(zalo_line(code), markup=False, highlight=False)
     common.console.print(t("invite.shown_once", "vi", code=code), markup=False, highlight=False)
+    if qr is not None:
+        qr.write_bytes(qr_png(invite_link(config.bot_username, code)))
+        common.console.print(t("invite.qr_written", "vi", path=qr), markup=False)
 
 
 def _create_bulk(
@@ -150,7 +187,7 @@ def _create_bulk(
     output = output.resolve()
     partial = output.with_name(output.name + ".partial")
 
-    async def _bulk() -> int:
+    async def _bulk() -> tuple[int, int]:
         async with common.database(config) as db, db.write() as session:
             query = (
                 select(Unit, col(Level.label_vi))
@@ -163,49 +200,56 @@ def _create_bulk(
             if under is not None:
                 root = await unit_by_code(session, under)
                 query = query.where(in_subtree(col(Unit.path), root.path))
-            rows = (await session.execute(query)).all()
-            if not rows:
-                return 0
-            labels = {unit.id: label for unit, label in rows}
-            units = [unit for unit, _ in rows]
+            found = (await session.execute(query)).all()
+            if not found:
+                return 0, 0
+            labels = {unit.id: label for unit, label in found}
+            units = [unit for unit, _ in found]
             now = system_clock()
             expires = vn_date(local_date(now + ttl, config.timezone))
-            with common.progress() as bar, partial.open("w", encoding="utf-8-sig", newline="") as f:
+            rows: list[SheetRow] = []
+            joined = 0
+            with common.progress() as bar:
                 task = bar.add_task(t("invite.bulk.progress"), total=len(units))
-                writer = CsvWriter(f)
-                writer.writerow(
-                    [
-                        t(f"invite.csv.{key}")
-                        for key in ("unit_code", "unit_name", "level", "role", "code", "link")
-                    ]
-                    + [t("invite.csv.expires")]
-                )
                 for start in range(0, len(units), BULK_CHUNK):
                     chunk = units[start : start + BULK_CHUNK]
-                    pairs = await create_invites_for_units(
+                    result = await create_unit_invites(
                         session=session, role_kind=role, units=chunk, now=now, ttl=ttl
                     )
-                    for unit, code in pairs:
-                        writer.writerow(
-                            [
-                                unit.code,
-                                unit.name,
-                                labels[unit.id],
-                                role_label(role),
-                                code,
-                                invite_link(config.bot_username, code),
-                                expires,
-                            ]
+                    joined += result.joined
+                    rows.extend(
+                        SheetRow(
+                            unit_code=item.unit.code,
+                            unit_name=item.unit.name,
+                            level=labels[item.unit.id],
+                            role=role_label(role),
+                            person_name=item.person_name,
+                            code=item.code,
+                            link=invite_link(config.bot_username, item.code),
+                            expires=expires,
                         )
+                        for item in result.invites
+                    )
                     bar.advance(task, len(chunk))
-            return len(units)
+            if not rows:
+                return 0, joined
+            # Written inside the transaction: a file that cannot be written rolls back the
+            # invites (codes nobody will ever see).
+            if output.suffix.lower() == ".xlsx":
+                title = t("invite.sheet.title", "vi", role=role_label(role), expires=expires)
+                write_sheet(partial, rows, title=title)
+            else:
+                write_csv(partial, rows)
+            return len(rows), joined
         # the transaction commits when the block above exits without error
 
     try:
-        count = common.run(_bulk())
+        count, joined = common.run(_bulk())
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    if joined:
+        common.console.print(t("invite.bulk.joined", "vi", count=joined), markup=False)
     if count == 0:
         partial.unlink(missing_ok=True)
         raise common.fail(t("invite.bulk.none"))
