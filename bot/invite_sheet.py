@@ -9,13 +9,13 @@ bot's start-up do not pay for them.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.i18n import t
+from storage.sheets import CsvWriter, make_text
 
 QR_SCALE = 4  # pixels per module: a version-3 code is 29 modules + 2x4 quiet zone = 148 px
 QR_BORDER = 4
@@ -52,10 +52,11 @@ def zalo_line(code: str, lang: str = "vi") -> str:
 
 
 def write_csv(path: Path, rows: Sequence[SheetRow], lang: str = "vi") -> None:
-    """The CSV of links (UTF-8 with BOM, so Excel shows the diacritics)."""
+    """The CSV of links (UTF-8 with BOM, so Excel shows the diacritics; fields neutralised for
+    formulas by `storage.sheets`)."""
     keys = ("unit_code", "unit_name", "level", "role", "person", "code", "link", "expires", "zalo")
     with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
+        writer = CsvWriter(f)
         writer.writerow([t(f"invite.csv.{key}", lang) for key in keys])
         for row in rows:
             writer.writerow(
@@ -88,9 +89,11 @@ def write_sheet(path: Path, rows: Sequence[SheetRow], *, title: str, lang: str =
     wrap = Alignment(wrap_text=True, vertical="center")
 
     def put(row: int, column: int, value: object) -> None:
-        cell = sheet.cell(row=row, column=column, value=value)
+        cell = sheet.cell(row=row, column=column)
         if isinstance(value, str):
-            cell.data_type = "s"  # text stays text: a name starting with "=" is no formula
+            make_text(cell, value)  # text stays text: a name starting with "=" is no formula
+        else:
+            cell.value = value
         cell.alignment = wrap
 
     put(1, 1, title)

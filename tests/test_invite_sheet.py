@@ -6,6 +6,7 @@ row's own link, the page is set up for A4, and people who already joined get no 
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import re
 from collections.abc import Iterator
@@ -207,3 +208,21 @@ def test_bulk_output_must_be_xlsx_or_csv(cli: tuple[CliRunner, str], tmp_path: P
         )
 
     assert asyncio.run(_in_db(url, invites)) == 0
+
+
+def test_csv_of_links_names_the_imported_people_and_neutralises_formulas(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, _ = cli
+    out = tmp_path / "ma-moi.csv"
+    result = runner.invoke(
+        app,
+        ["invite", "create", "--role", "reporter", "--all-units", "--output", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    names = {row[0]: [r[4] for r in rows if r[0] == row[0]] for row in rows}
+    assert names["X1"] == ["Lê Văn Hải"]
+    assert sorted(names["X2"]) == ["'=HYPERLINK(1)", "Nguyễn Thị Hoa"]
+    assert names["X3"] == [""]
