@@ -16,8 +16,17 @@ from sqlmodel import col
 
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
-from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, AuditLog, Campaign, Unit
+from storage.models import (
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    ROLE_SUPERVISOR,
+    AuditLog,
+    Campaign,
+    Outbox,
+    Unit,
+)
 from storage.people import find_person_by_identity, roles_of
+from storage.rebind import NOTICE_KIND
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import LOADED, NOW, World, build_world
 from tests.telegram_harness import RecordingRequest, TelegramHarness, TgUser, bind
@@ -246,9 +255,22 @@ async def test_invite_for_an_existing_person_binds_the_account_to_them(setup: Se
     ]
     assert (await setup.harness.send("/moi nguoi", DISTRICT_ADMIN)).text().startswith("Cách dùng")
 
+    # The reporter uses Telegram already: re-binding needs a confirmation first.
     reporter = setup.world.reporter_id
-    text = (await setup.harness.send(f"/moi người {reporter}", DISTRICT_ADMIN)).text()
+    ask = (await setup.harness.send(f"/moi người {reporter}", DISTRICT_ADMIN)).text()
+    assert f"(số {reporter}) đang dùng trợ lý trên Telegram" in ask
+    assert ask.endswith(f"gõ: /moi nguoi {reporter} xacnhan")
+    assert "t.me" not in ask and await audit_rows(setup.db, "invite.create") == []
+    assert await notices(setup.db) == []
+    wrong = await setup.harness.send(f"/moi nguoi {reporter} có", DISTRICT_ADMIN)
+    assert wrong.text().startswith("Cách dùng")
+
+    text = (await setup.harness.send(f"/moi người {reporter} xác nhận", DISTRICT_ADMIN)).text()
     assert text.startswith("Đã tạo mã mời cho đồng chí ")
+    # The account in use hears of it at once, in its own chat.
+    [(chat, notice)] = await notices(setup.db)
+    assert chat == str(REPORTER.id)
+    assert notice.startswith("Thông báo: vừa có mã mời để chuyển hồ sơ của đồng chí ")
     assert f"(số {reporter}): tài khoản chat dùng mã sẽ được gắn với đồng chí này" in text
     match = re.search(r"https://t\.me/cadrebot\?start=([A-Za-z0-9_-]+)", text)
     assert match is not None
@@ -266,6 +288,20 @@ async def test_invite_for_an_existing_person_binds_the_account_to_them(setup: Se
             session=session, channel="telegram", external_id=str(NEWCOMER.id)
         )
         assert owner is not None and owner.id == reporter
+    # The replaced account is told again, and is a stranger from now on.
+    assert [chat for chat, _ in await notices(setup.db)] == [str(REPORTER.id)] * 2
+    assert "vừa được chuyển sang một tài khoản Telegram khác" in (await notices(setup.db))[1][1]
+    assert (await setup.harness.send("/tinhtrang", REPORTER)).text() == await refusal_text(setup)
+
+
+async def notices(db: Database) -> list[tuple[str | None, str]]:
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(Outbox).where(col(Outbox.kind) == NOTICE_KIND).order_by(col(Outbox.id))
+            )
+        ).scalars()
+        return [(row.chat_id, str(row.payload["text"])) for row in rows]
 
 
 # --- /phancong ------------------------------------------------------------------------------

@@ -4,8 +4,10 @@
   role gets the refusal; a known command runs (`bot.core.commands.registry`), others get
   "unknown command";
 - a pressed choice: /xuat's campaign choice, else the conversation engine;
-- typed text: an invite code typed alone (no report open) onboards; a stranger gets the
-  refusal; else the engine while a report is open, else a hint;
+- typed text: an invite code (no report open) onboards: from a stranger found anywhere in the
+  message ("Mã của em là k7q4m 2xp9t ạ", `storage.invites.find_code`), from a known person only
+  when the message is the code alone; a stranger without a code gets the refusal; else the
+  engine while a report is open, else a hint;
 - anything that is not text (a sticker, a photo): "please answer in text"."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from bot.core.commands import export, find, reporting, start
 from bot.core.commands.common import refusal
 from bot.core.io import Outcome
 from bot.core.turn import Turn
-from storage.invites import is_well_formed
+from storage.invites import find_code, normalise_code
 
 
 async def dispatch(turn: Turn) -> Outcome:
@@ -29,8 +31,8 @@ async def dispatch(turn: Turn) -> Outcome:
             return Outcome([turn.say_channel("unknown_command")])
         return await command.handler(turn)
     if inbound.kind == "text":
-        code = inbound.text.strip()
-        if is_well_formed(code) and not await reporting.draft_open(turn):
+        code = normalise_code(inbound.text) if turn.known else find_code(inbound.text)
+        if code is not None and not await reporting.draft_open(turn):
             return await start.redeem(turn, code)
     if not turn.known:
         return refusal(turn)

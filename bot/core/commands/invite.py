@@ -1,7 +1,11 @@
 """/moi ROLE UNIT_CODE [NAME]: an invite for a role on a unit; /moi nguoi PERSON_ID: an invite
 that binds a chat account to an existing person (who keeps their roles). Admins only, inside
 their admin subtrees; a unit or person outside gets the answer of one that does not exist.
-Every invite is audited by `storage.invites.create_invite` (the channel it was asked on)."""
+Every invite is audited by `storage.invites.create_invite` (the channel it was asked on).
+
+`/moi nguoi` follows `storage.rebind`: only for a person whose every role lies inside the
+admin's subtrees; when the person already uses an account, the admin must confirm with
+`/moi nguoi PERSON_ID xacnhan`, and that account is told at once through the outbox."""
 
 from __future__ import annotations
 
@@ -11,12 +15,14 @@ from bot.core.turn import Turn
 from bot.formatting import date_text
 from bot.i18n import t
 from storage.access import Scope
-from storage.assignments import person_in_scope
+from storage.answers import fold
 from storage.clock import local_date
 from storage.invites import INVITE_IDENTITY, create_invite, invite_link
 from storage.people import role_from_word
+from storage.rebind import RebindCheck, plan_rebind, warn_accounts
 
 PERSON_WORDS = {"nguoi", "người", "person"}
+CONFIRM_WORDS = {"xacnhan", "dongy", "confirm"}
 
 
 def parse_role(args: list[str]) -> tuple[str | None, list[str]]:
@@ -29,11 +35,29 @@ def parse_role(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
-    if len(args) != 1 or not args[0].isdigit():
+    if not args or not args[0].isdigit():
         return Outcome([turn.say("admin.invite.usage")])
-    person = await person_in_scope(session=turn.session, person_id=int(args[0]), scope=scope)
-    if person is None or person.id is None:
+    confirmed = fold("".join(args[1:])).replace(" ", "") in CONFIRM_WORDS
+    if len(args) > 1 and not confirmed:
+        return Outcome([turn.say("admin.invite.usage")])
+    plan = await plan_rebind(
+        session=turn.session, person_id=int(args[0]), scope=scope, confirmed=confirmed
+    )
+    person = plan.person
+    if plan.check is RebindCheck.REFUSED or person is None or person.id is None:
         return Outcome([turn.say("admin.assign.no_person", person=args[0])])
+    if plan.check is RebindCheck.CONFIRM:
+        channels = ", ".join(t(f"invite.channel.{a.channel}", turn.lang) for a in plan.accounts)
+        return Outcome(
+            [
+                turn.say(
+                    "admin.invite.confirm_rebind",
+                    name=person.full_name,
+                    person=person.id,
+                    channels=channels,
+                )
+            ]
+        )
     created, plain = await create_invite(
         session=turn.session,
         role_kind=INVITE_IDENTITY,
@@ -43,6 +67,15 @@ async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
         created_by_person_id=turn.person_id,
         channel=turn.channel,
     )
+    if plan.accounts:  # confirmed: the accounts in use hear of it now, not after the fact
+        name = person.full_name
+        await warn_accounts(
+            session=turn.session,
+            accounts=plan.accounts,
+            text=lambda lang: t("invite.rebind.notice", lang or "vi", name=name),
+            key=f"rebind:{created.id}",
+            now=turn.now,
+        )
     settings = turn.runtime.settings
     return Outcome(
         [

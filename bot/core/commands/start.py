@@ -11,6 +11,7 @@ from bot.i18n import pick_language, t
 from storage.access import Scope, scope_of
 from storage.attempts import record_failure, throttled
 from storage.invites import RedeemOutcome, RedeemStatus, redeem_invite
+from storage.rebind import warn_accounts
 
 PUBLIC = ("start", "trogiup")
 REPORTER = ("baocao", "capnhat", "tinhtrang", "huy")
@@ -100,6 +101,16 @@ async def redeem(turn: Turn, code: str) -> Outcome:
         )
         return Outcome([turn.say_channel(f"start.refused.{outcome.status.value}")])
     assert outcome.person is not None and outcome.person.id is not None
+    if outcome.replaced is not None:  # the person's previous account here is told
+        name = outcome.person.full_name
+        channel = t(f"invite.channel.{turn.channel}")
+        await warn_accounts(
+            session=turn.session,
+            accounts=[outcome.replaced],
+            text=lambda lang: t("invite.replaced.notice", lang or "vi", name=name, channel=channel),
+            key=f"replaced:{outcome.invite_id}",
+            now=turn.now,
+        )
     lang = pick_language(
         outcome.person.language, turn.inbound.language_code, turn.runtime.settings.language
     )
@@ -108,7 +119,7 @@ async def redeem(turn: Turn, code: str) -> Outcome:
 
 
 async def start(turn: Turn) -> Outcome:
-    code = turn.args[0] if turn.args else ""
+    code = " ".join(turn.args)  # "/start k7q4m 2xp9t": the code may come in two words
     if code:
         return await redeem(turn, code)
     if not turn.known:
