@@ -139,10 +139,15 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
     reply = await c.press("30 (theo danh sách)")
     reply = await c.say("25 đồng chí")
     assert "Bỏ qua" in [x.label for row in reply.choices for x in row]
-    reply = await c.say("không có")  # no non-members: not a number, refused
-    assert reply.text.startswith("Số người chưa là đảng viên cùng dự phải là một số nguyên")
-    reply = await c.say("3 người")
-    reply = await c.say("Đ/c Trần Văn B, Phó Bí thư")
+    reply = await c.say("abc")  # not a number: refused, the answer quoted, one example
+    assert reply.text.startswith(
+        "Đồng chí trả lời “abc”. Số người chưa là đảng viên cùng dự phải là một số nguyên"
+    )
+    reply = await c.say("không có")  # "gõ 0 nếu không có": read as 0
+    assert reply.text.startswith("Câu 6/7.")
+    reply = await c.say("45")  # not a presenter's name
+    assert "phải là họ tên một người" in reply.text and "Câu 6/7." in reply.text
+    reply = await c.say("Đ/c Trần Văn B, Phó Bí thư ạ")
     reply = await c.say("20 bài")
     assert reply.text.startswith("Đồng chí kiểm tra lại báo cáo")
     for line in (
@@ -150,7 +155,7 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
         "• Thời gian học tập (số buổi): 2",
         "• Số đảng viên của đơn vị: 30",
         "• Số đảng viên dự học tập: 25",
-        "• Số người chưa là đảng viên cùng dự: 3",
+        "• Số người chưa là đảng viên cùng dự: 0",
         "• Báo cáo viên: Đ/c Trần Văn B, Phó Bí thư",
         "• Số bài thu hoạch đã nộp: 20",
     ):
@@ -159,7 +164,21 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
     assert reply.numbered is True
     receipt = await c.press("Xác nhận")
     assert receipt.done
-    assert receipt.text.startswith("Đã ghi nhận báo cáo số 1 lúc 10:00 ngày 29/9/2016")
+    assert receipt.text.startswith(
+        "Đã ghi nhận báo cáo số 1 lúc 10:00 ngày 29/9/2016 (phiên bản 1)."
+    )
+    # The receipt is the proof: it restates every recorded figure, the unit and the deliverable.
+    for line in (
+        "«Hội nghị học tập, quán triệt Nghị quyết» của Đảng bộ xã Đông:",
+        "• Ngày tổ chức hội nghị: 28/9/2016",
+        "• Thời gian học tập (số buổi): 2",
+        "• Số đảng viên của đơn vị: 30",
+        "• Số đảng viên dự học tập: 25/30",
+        "• Số người chưa là đảng viên cùng dự: 0",
+        "• Báo cáo viên: Đ/c Trần Văn B, Phó Bí thư",
+        "• Số bài thu hoạch đã nộp: 20/25",
+    ):
+        assert line in receipt.text
 
     assert await draft_of(world, world.reporter_id) is None
     async with world.db.read() as session:
@@ -171,7 +190,7 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
     assert report.unit_id == world.unit_id and report.first_confirmed_at == NOW
     assert version.version == 1 and version.is_current and version.channel == "telegram"
     assert version.session_date == date(2016, 9, 28)
-    assert (version.members, version.attended, version.nonmembers_attended) == (30, 25, 3)
+    assert (version.members, version.attended, version.nonmembers_attended) == (30, 25, 0)
     assert (version.essays, version.duration_halfdays) == (20, 2)
     assert version.answers["presenter"] == "Đ/c Trần Văn B, Phó Bí thư"
     assert audit.channel == "telegram" and audit.actor_person_id == world.reporter_id
@@ -213,7 +232,7 @@ async def test_no_action_program_skips_its_date(world: World) -> None:
         ([], "31/2", "Ngày 31/2 không có trên lịch"),
         ([], "30/9/2016", "Ngày tổ chức hội nghị không thể là một ngày chưa tới (30/9/2016)"),
         ([], "mai", "Ngày tổ chức hội nghị: vui lòng nhập ngày theo dạng ngày/tháng"),
-        (["28/9"], "hai", "Thời gian học tập (số buổi) phải là một số nguyên"),
+        (["28/9"], "hai ba bốn", "Thời gian học tập (số buổi) phải là một số nguyên"),
         (["28/9"], "0", "Thời gian học tập (số buổi) phải từ 1 trở lên"),
         (["28/9"], "1,5", "Thời gian học tập (số buổi) phải là số nguyên, không có phần thập"),
         (["28/9"], "   ", "Thời gian học tập (số buổi) không được để trống"),
@@ -232,8 +251,13 @@ async def test_a_rejected_answer_is_explained_in_one_sentence_and_asked_again(
     assert before is not None
     reply = await c.say(typed)
     first_line = reply.text.split("\n")[0]
+    if typed.strip():  # the answer is quoted back, then the reason in one sentence
+        quoted = f"Đồng chí trả lời “{typed.strip()}”. "
+        assert first_line.startswith(quoted), first_line
+        first_line = first_line.removeprefix(quoted)
     assert first_line.startswith(error), first_line
     assert first_line.count(". ") == 0  # one sentence
+    assert "ví dụ:" in first_line or "không được để trống" in first_line
     assert f"Câu {len(answered) + 1}/7." in reply.text  # the same question again
     after = await draft_of(world, world.reporter_id)
     assert after is not None
@@ -248,37 +272,44 @@ async def test_a_rejected_answer_is_explained_in_one_sentence_and_asked_again(
     ("answers", "message", "asked_again"),
     [
         (
-            ["28/9", "2", "30", "31", "0", "bỏ qua", "20"],
+            ["28/9", "2", "30", "31"],
             "Số đảng viên dự học tập (31) không được lớn hơn số đảng viên của đơn vị (30).",
-            "Câu 3/7. Đơn vị hiện có bao nhiêu đảng viên?",
+            "Câu 4/7. Có bao nhiêu đảng viên dự học tập",
         ),
         (
             ["28/9", "2", "30", "25", "0", "bỏ qua", "26"],
             "Số bài thu hoạch đã nộp (26) không được lớn hơn số đảng viên dự học tập (25).",
-            "Câu 4/7. Có bao nhiêu đảng viên dự học tập",
+            "Câu 7/7. Đến nay đã có bao nhiêu bài thu hoạch",
         ),
         (
-            ["1/4/2016", "2", "30", "25", "0", "bỏ qua", "20"],
+            ["1/4/2016"],
             "Ngày tổ chức hội nghị (1/4/2016) phải nằm trong thời gian của đợt học tập, "
             "từ 1/5/2016 đến 29/9/2016.",
             "Câu 1/7. Hội nghị học tập",
         ),
     ],
 )
-async def test_a_broken_rule_goes_back_to_the_first_field_involved(
+async def test_a_broken_rule_is_refused_at_the_question_that_breaks_it(
     world: World, answers: list[str], message: str, asked_again: str
 ) -> None:
     c = chat(world)
     await start_session_report(c)
-    for text in answers:
-        reply = await c.say(text)
+    for text in answers[:-1]:
+        await c.say(text)
+    before = await draft_of(world, world.reporter_id)
+    assert before is not None
+    reply = await c.say(answers[-1])
     assert reply.text.startswith(message)
     assert asked_again in reply.text
-    draft = await draft_of(world, world.reporter_id)
-    assert draft is not None
-    # Only the fields of the broken rule are asked again; the other answers are kept.
-    assert draft.answers["duration_halfdays"] == 2
-    assert draft.answers["presenter"] is None
+    assert "Câu 3/7" not in reply.text  # the member count is not asked again
+    after = await draft_of(world, world.reporter_id)
+    assert after is not None
+    # The refused answer changed nothing: same question, the earlier answers kept.
+    assert (after.step, after.answers, after.revision) == (
+        before.step,
+        before.answers,
+        before.revision,
+    )
 
 
 async def test_the_rule_is_satisfied_after_answering_again(world: World) -> None:
@@ -286,10 +317,9 @@ async def test_the_rule_is_satisfied_after_answering_again(world: World) -> None
     await start_session_report(c)
     for text in ["28/9", "2", "30", "25", "0", "bỏ qua", "26"]:
         await c.say(text)
-    await c.say("26")  # attended, asked again
-    reply = await c.say("26")  # essays, asked again
-    assert "• Số đảng viên dự học tập: 26" in reply.text
-    assert "• Số bài thu hoạch đã nộp: 26" in reply.text
+    reply = await c.say("25")  # essays, asked again
+    assert "• Số đảng viên dự học tập: 25" in reply.text
+    assert "• Số bài thu hoạch đã nộp: 25" in reply.text
 
 
 async def test_an_empty_required_text_is_refused(db: Database) -> None:
@@ -571,8 +601,7 @@ async def test_update_checks_rules_against_the_current_answers(world: World) -> 
     assert reply.text.startswith(
         "Số bài thu hoạch đã nộp (40) không được lớn hơn số đảng viên dự học tập (25)."
     )
-    assert "Giá trị hiện tại: 25" in reply.text  # attended asked again, with its value
-    await c.say("25")
+    assert "Giá trị hiện tại: 20" in reply.text  # only the essays asked again
     reply = await c.say("25")
     assert "• Số bài thu hoạch đã nộp: 20 → 25" in reply.text
     assert "Số đảng viên dự học tập" not in reply.text  # unchanged lines are not listed
@@ -737,4 +766,4 @@ async def test_english(world: World) -> None:
     assert "Question 1/7. On what date was the study session held?" in reply.text
     assert [x.label for row in reply.choices for x in row] == ["Today", "Yesterday"]
     reply = await c.say("31/2")
-    assert reply.text.startswith("There is no such date as 31/2")
+    assert reply.text.startswith("You answered “31/2”. There is no such date as 31/2")

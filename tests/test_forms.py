@@ -175,7 +175,7 @@ def test_whole_numbers_in_vietnamese_habits(text: str, value: int) -> None:
         ("1.23", "form.error.not_whole"),
         ("-3", "form.error.negative"),
         ("abc", "form.error.not_a_number"),
-        ("hai mươi", "form.error.not_a_number"),
+        ("hai mươi ba bốn", "form.error.not_a_number"),
         ("25 30", "form.error.two_numbers"),
         ("200000", "form.error.too_large"),
         ("9" * 40, "form.error.too_large"),
@@ -271,12 +271,13 @@ def test_date_messages_are_one_clear_sentence() -> None:
     invalid = parse_answer(DAY, "31/2", today=TODAY)
     assert isinstance(invalid, Invalid)
     assert error_message(DAY, invalid, "vi") == (
-        "Ngày 31/2 không có trên lịch, vui lòng kiểm tra lại ngày và tháng."
+        "Đồng chí trả lời “31/2”. Ngày 31/2 không có trên lịch, vui lòng kiểm tra lại ngày"
+        " và tháng, ví dụ: 28/9/2016."
     )
     future = parse_answer(DAY, "2/10/2016", today=TODAY)
     assert isinstance(future, Invalid)
     assert "2/10/2016" in error_message(DAY, future, "vi")
-    assert error_message(DAY, future, "vi").startswith("Ngày tổ chức hội nghị")
+    assert "Ngày tổ chức hội nghị không thể" in error_message(DAY, future, "vi")
 
 
 # --- choices and text ---
@@ -350,13 +351,15 @@ def test_error_messages_name_the_field_in_both_languages() -> None:
     assert isinstance(invalid, Invalid)
     assert (
         error_message(ATTENDED, invalid, "vi")
-        == "Số đảng viên dự phải là một số nguyên, ví dụ: 25."
+        == "Đồng chí trả lời “abc”. Số đảng viên dự phải là một số nguyên, ví dụ: 25."
     )
-    assert error_message(ATTENDED, invalid, "en").startswith("Item attended must be a whole number")
+    assert error_message(ATTENDED, invalid, "en").startswith(
+        "You answered “abc”. Item attended must be a whole number"
+    )
 
 
 def test_the_example_number_is_one_the_field_accepts() -> None:
-    for field, text in ((DURATION, "hai buổi"), (DURATION, "2,5"), (DURATION, "2 3")):
+    for field, text in ((DURATION, "hai buổi rưỡi"), (DURATION, "2,5"), (DURATION, "2 3")):
         invalid = parse_answer(field, text, today=TODAY)
         assert isinstance(invalid, Invalid)
         message = error_message(field, invalid, "vi")

@@ -213,7 +213,7 @@ async def test_bad_rows_write_nothing_and_are_all_listed(
             "hoi_nghi": [
                 HOI_NGHI,
                 ["TU", "5/6/2016", 2, 50, 48, None, None, 45],  # line 2: good
-                ["H1", "5/6/2016", 2, 40, "ba mươi", None, None, 20],  # not a number
+                ["H1", "5/6/2016", 2, 40, "khoảng ba mươi", None, None, 20],  # not a number
                 ["C11", "5/6/2016", 2, 25, 30, None, None, 20],  # attended > members
                 ["XX9", "5/6/2016", 2, 10, 5, None, None, 5],  # unknown unit
                 ["KHAC", "5/6/2016", 2, 70, 60, None, None, 50],  # outside the scope
@@ -226,7 +226,8 @@ async def test_bad_rows_write_nothing_and_are_all_listed(
     messages = caught.value.messages()
     assert [p.line for p in caught.value.problems] == [3, 4, 5, 6, 7]
     assert messages[0] == (
-        "Dòng 3 (sheet hoi_nghi): Số đảng viên dự học tập phải là một số nguyên, ví dụ: 25."
+        "Dòng 3 (sheet hoi_nghi): Đồng chí trả lời “khoảng ba mươi”. Số đảng viên dự học tập"
+        " phải là một số nguyên, ví dụ: 25."
     )
     assert messages[1] == (
         "Dòng 4 (sheet hoi_nghi): Số đảng viên dự học tập (30) không được lớn hơn "

@@ -54,12 +54,14 @@ from bot.conversation.prompts import (
     quick_answers,
     stale,
 )
+from bot.conversation.receipt import receipt
 from bot.conversation.status import status_reply
 from bot.conversation.types import (
     Actor,
     Choice,
     Ctx,
     Input,
+    Option,
     Reply,
     Turn,
     deliverable_name,
@@ -68,6 +70,7 @@ from bot.conversation.types import (
 )
 from storage import drafts
 from storage.access import scope_of
+from storage.answer_words import number_words, variants
 from storage.answers import fold
 from storage.campaign_status import is_open
 from storage.clock import local_date, require_aware
@@ -426,14 +429,7 @@ class ConversationEngine:
         options = await choice_options(turn, ctx)
         flat = [option for row in options for option in row]
         wanted = fold(text) if isinstance(text, str) and len(text) <= 200 else ""
-        token: str | None = None
-        number = TYPED_NUMBER.match(wanted)
-        if number is not None:
-            index = int(number.group(1)) - 1
-            if 0 <= index < len(flat):
-                token = flat[index].token
-        else:
-            token = next((o.token for o in flat if wanted and fold(o.label) == wanted), None)
+        token = _typed_choice(wanted, flat)
         if token is None:
             reply = choice_reply(turn, ctx, options)
             return [prefixed(turn.t("conv.pick_one"), reply)]
@@ -448,6 +444,24 @@ class ConversationEngine:
             return [prefixed(message, ask_field(turn, ctx, item))]
         answers = ctx.answers()
         answers[item.key] = result.value
+        # A rule across fields is checked as soon as all its fields are known: the answer
+        # that breaks it is refused here, and only this question is asked again.
+        assert ctx.campaign is not None
+        broken = [
+            violation
+            for violation in check_rules(
+                ctx.form,
+                prune_answers(ctx.form, answers),
+                campaign_start=ctx.campaign.start_date,
+                campaign_end=ctx.campaign.end_date,
+                today=today,
+            )
+            if item.key in violation.fields
+        ]
+        if broken:
+            explained = "\n".join(violation_message(ctx.form, v, turn.lang) for v in broken)
+            again = f"{explained}\n{turn.t('conv.answer_again')}"
+            return [prefixed(again, ask_field(turn, ctx, item))]
         return await self._after_answer(turn, ctx, answers)
 
     async def _after_answer(self, turn: Turn, ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
@@ -525,20 +539,34 @@ class ConversationEngine:
                 note={"draft_id": ctx.draft.id},
             )
             await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
-            text = turn.t(
+            head = turn.t(
                 "conv.updated", number=ctx.draft.report_id, version=version.version, **when
             )
-            return [Reply(text, done=True)]
+            return [Reply(receipt(turn, ctx, answers, head=head, changed_only=True), done=True)]
         try:
             report = await confirm_report(
                 session=turn.session, draft_id=row_id(ctx.draft), now=turn.now
             )
         except DraftGone:
             return [stale(turn)]
-        if report.current_version == 1:
-            text = turn.t("conv.receipt", number=report.id, **when)
-        else:
-            text = turn.t(
-                "conv.receipt_versioned", number=report.id, version=report.current_version, **when
-            )
-        return [Reply(text, done=True)]
+        key = "conv.receipt" if report.current_version == 1 else "conv.receipt_versioned"
+        head = turn.t(key, number=report.id, version=report.current_version, **when)
+        return [Reply(receipt(turn, ctx, answers, head=head), done=True)]
+
+
+def _typed_choice(wanted: str, flat: list[Option]) -> str | None:
+    """The option typed as its number ("2", "2 ạ", "hai") or its label ("xác nhận ạ")."""
+    for form in variants(wanted):
+        number = TYPED_NUMBER.match(form)
+        index = int(number.group(1)) - 1 if number is not None else None
+        if index is None:
+            worded = number_words(form)
+            index = worded - 1 if worded is not None else None
+        if index is not None:
+            if 0 <= index < len(flat):
+                return flat[index].token
+            continue
+        token = next((o.token for o in flat if form and fold(o.label) == form), None)
+        if token is not None:
+            return token
+    return None

@@ -84,6 +84,8 @@ class FormField(BaseModel):
     max: int | None = None
     max_length: int = Field(default=200, ge=1, le=4000)
     choices: tuple[Choice, ...] = ()
+    # "name": a person's name (letters; not a number, not "không").
+    text_kind: Literal["name"] | None = None
     default_from: Literal["unit.members"] | None = None
     measure: str | None = None
     when: When | None = None

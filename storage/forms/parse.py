@@ -5,9 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from storage.answer_words import (
+    NONE_WORDS,
+    halfdays,
+    name_problem,
+    number_words,
+    relative_date,
+    variants,
+)
 from storage.answers import clean_text, fold
 from storage.forms.model import INT_CEILING, MAX_INPUT, MAX_TYPED, FieldType, FormField
 
@@ -23,6 +31,8 @@ class Parsed:
 class Invalid:
     code: str  # catalog key, e.g. "form.error.not_a_number"
     params: dict[str, Any] = dc_field(default_factory=dict)
+    heard: str | None = None  # what the person typed (quoted back in the message)
+    understood: Any = None  # the value it was read as, when it was read but refused
 
 
 ParseResult = Parsed | Invalid
@@ -80,19 +90,39 @@ def parse_answer(field: FormField, text: str, *, today: date, lang: str = "vi") 
         )
         return Invalid(code, {"max": field.max_length})
     folded = fold(text)
-    if not folded or folded in SKIP_WORDS:
+    forms = variants(folded)
+    if not folded or not forms or any(form in SKIP_WORDS for form in forms):
         return Invalid("form.error.required") if field.required else Parsed(None)
+    heard = clean_text(text)[:_MAX_QUOTED]
     if field.type == FieldType.TEXT:
-        return _parse_text(field, text)
+        return _quoted(_parse_text(field, text, forms), heard)
     if len(folded) > MAX_TYPED:
-        return Invalid(_NOT_UNDERSTOOD[field.type])
-    if field.type == FieldType.INT:
-        return _parse_int(field, folded)
-    if field.type == FieldType.BOOL:
-        return _parse_bool(folded)
-    if field.type == FieldType.DATE:
-        return _parse_date(folded, today)
-    return _parse_choice(field, folded)
+        return _quoted(Invalid(_NOT_UNDERSTOOD[field.type]), heard)
+    result: ParseResult = Invalid(_NOT_UNDERSTOOD[field.type])
+    # Each variant in turn (as typed, then without "ạ", "nhé", "dạ" ...): the first that
+    # parses wins; a refusal is the one of the barest form (what was understood).
+    for form in forms:
+        if field.type == FieldType.INT:
+            result = _parse_int(field, form)
+        elif field.type == FieldType.BOOL:
+            result = _parse_bool(form)
+        elif field.type == FieldType.DATE:
+            result = _parse_date(form, today)
+        else:
+            result = _parse_choice(field, form)
+        if isinstance(result, Parsed):
+            return result
+    return _quoted(result, heard)
+
+
+# How much of a refused answer is quoted back.
+_MAX_QUOTED = 40
+
+
+def _quoted(result: ParseResult, heard: str) -> ParseResult:
+    if isinstance(result, Invalid) and heard and result.heard is None:
+        return Invalid(result.code, result.params, heard, result.understood)
+    return result
 
 
 _NOT_UNDERSTOOD: dict[FieldType, str] = {
@@ -103,16 +133,48 @@ _NOT_UNDERSTOOD: dict[FieldType, str] = {
 }
 
 
-def _parse_text(field: FormField, text: str) -> ParseResult:
-    cleaned = clean_text(text)
+# A courtesy particle at the end of a text answer ("... ạ", "... nhé"): written with its
+# diacritics it cannot be part of a name or a position.
+_TEXT_COURTESY = re.compile(r"(?:[\s,]+(?:ạ|nhé|nha|nhé ạ|ạ nhé))+[\s.!]*$", re.IGNORECASE)
+
+
+def _parse_text(field: FormField, text: str, forms: list[str]) -> ParseResult:
+    cleaned = _TEXT_COURTESY.sub("", clean_text(text)).strip()
     if not cleaned:
         return Invalid("form.error.required") if field.required else Parsed(None)
     if len(cleaned) > field.max_length:
         return Invalid("form.error.too_long", {"max": field.max_length})
+    if field.text_kind == "name":
+        if not field.required and forms[-1] in NONE_WORDS:
+            return Parsed(None)  # "không có" a presenter: the optional field is skipped
+        problem = name_problem(fold(cleaned))
+        if problem is not None:
+            return Invalid(problem)
     return Parsed(cleaned)
 
 
+# Words that may follow a count written in words: "hai buổi", "mười lăm đồng chí".
+_COUNT_UNIT_TAIL = re.compile(rf"\s*(?:{_COUNT_UNITS})$")
+
+
+def _is_halfdays(field: FormField) -> bool:
+    return field.measure == "duration_halfdays" or field.key == "duration_halfdays"
+
+
 def _parse_int(field: FormField, folded: str) -> ParseResult:
+    if folded in NONE_WORDS:
+        low = field.min if field.min is not None else 0
+        if low <= 0:
+            return Parsed(0)
+        if not field.required:
+            return Parsed(None)
+        return Invalid("form.error.too_small", {"min": low})
+    spoken = _COUNT_UNIT_TAIL.sub("", folded).strip()
+    worded = number_words(spoken) if spoken else None
+    if worded is None and _is_halfdays(field):
+        worded = halfdays(folded)
+    if worded is not None:
+        return _in_range(field, worded)
     match = _INT.match(folded)
     if match is None:
         if _DECIMAL.match(folded):
@@ -127,13 +189,16 @@ def _parse_int(field: FormField, folded: str) -> ParseResult:
         return Invalid(
             "form.error.too_large", {"max": field.max if field.max is not None else INT_CEILING}
         )
-    value = int(digits)
+    return _in_range(field, int(digits))
+
+
+def _in_range(field: FormField, value: int) -> ParseResult:
     low = field.min if field.min is not None else 0
     high = min(field.max, INT_CEILING) if field.max is not None else INT_CEILING
     if value < low:
-        return Invalid("form.error.too_small", {"min": low})
+        return Invalid("form.error.too_small", {"min": low}, understood=value)
     if value > high:
-        return Invalid("form.error.too_large", {"max": high})
+        return Invalid("form.error.too_large", {"max": high}, understood=value)
     return Parsed(value)
 
 
@@ -148,12 +213,11 @@ def _parse_bool(folded: str) -> ParseResult:
 
 def _parse_date(folded: str, today: date) -> ParseResult:
     word = folded.rstrip(".!").strip()
-    if word in TODAY_WORDS:
-        return Parsed(today)
-    if word in YESTERDAY_WORDS:
-        return Parsed(today - timedelta(days=1))
-    if word in DAY_BEFORE_WORDS:
-        return Parsed(today - timedelta(days=2))
+    relative = relative_date(word, today)
+    if relative is not None:
+        if relative > today:
+            return Invalid("form.error.future_date", {"value": relative})
+        return Parsed(relative)
     match = _ISO.match(word)
     if match is not None:
         year, month, day = (int(part) for part in match.groups())

@@ -10,6 +10,7 @@ from dataclasses import field as dc_field
 from datetime import date
 from typing import Any
 
+from storage.answers import fold
 from storage.forms.flow import answers_from_json, fields_to_ask
 from storage.forms.model import Form, FormField
 from storage.forms.parse import Invalid
@@ -58,7 +59,14 @@ def error_message(field: FormField, invalid: Invalid, lang: str = "vi") -> str:
     params["options"] = "; ".join(
         f"{number}. {choice.label(lang)}" for number, choice in enumerate(field.choices, start=1)
     )
-    return t(invalid.code, lang, **params)
+    text = t(invalid.code, lang, **params)
+    if not invalid.heard:
+        return text
+    if invalid.understood is not None:
+        value = render_param(invalid.understood, lang)
+        if fold(str(value)) != fold(invalid.heard):
+            return f"{t('form.error.heard_as', lang, input=invalid.heard, value=value)} {text}"
+    return f"{t('form.error.heard', lang, input=invalid.heard)} {text}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from bot.core.commands import Command, Handler
 from bot.core.io import Outcome
 from bot.core.turn import Turn
 from bot.i18n import t
+from storage.answer_words import typed_command
+from storage.answers import fold
 
 # Vietnamese name, English alias, the engine's canonical command.
 ENGINE_COMMANDS = (
@@ -59,8 +61,16 @@ def no_draft(turn: Turn) -> Outcome:
     return Outcome([turn.say_channel("no_draft" if turn.scope.is_reporter else "no_draft.other")])
 
 
+_TYPED = {vi: canon for vi, _en, canon in ENGINE_COMMANDS}
+
+
 async def text(turn: Turn) -> Outcome:
     if not await draft_open(turn):
+        # "báo cáo", "Bao cao ạ": the command typed as words, without its slash.
+        typed = turn.inbound.text
+        name = typed_command(fold(typed)) if len(typed) <= 40 else None
+        if name in _TYPED:
+            return Outcome(await _handle(turn, Input(kind="command", command=_TYPED[name])))
         return no_draft(turn)
     return Outcome(await _handle(turn, Input(kind="text", text=turn.inbound.text)))
 

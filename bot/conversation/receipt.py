@@ -1,0 +1,64 @@
+"""The receipt: the secretary's proof of what was recorded (the message they forward).
+
+"Đã ghi nhận báo cáo số N lúc HH:MM ngày d/m/yyyy (phiên bản V)", the deliverable and the unit,
+then every recorded figure ("Số đảng viên dự học tập: 28/30" where a rule bounds it by another
+answer); a /capnhat receipt lists what changed, old -> new."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.conversation.types import Ctx, Turn, deliverable_name
+from storage.forms import Form, FormField, fields_to_ask, format_answer
+
+
+def _bound_of(form: Form, key: str) -> str | None:
+    """The field an `lte` rule bounds this one by (attended -> members), if any."""
+    for rule in form.rules:
+        if rule.lte is not None and rule.lte[0] == key:
+            return rule.lte[1]
+    return None
+
+
+def figure(form: Form, item: FormField, answers: dict[str, Any], lang: str) -> str:
+    value = answers.get(item.key)
+    text = format_answer(item, value, lang)
+    bound = _bound_of(form, item.key)
+    if value is not None and bound is not None and answers.get(bound) is not None:
+        text = f"{text}/{format_answer(form.field(bound), answers[bound], lang)}"
+    return text
+
+
+def receipt(
+    turn: Turn, ctx: Ctx, answers: dict[str, Any], *, head: str, changed_only: bool = False
+) -> str:
+    """`head` (the catalog's "recorded/updated" sentence), then the figures, then the foot."""
+    assert ctx.form is not None and ctx.deliverable is not None
+    form = ctx.form
+    name = deliverable_name(ctx.deliverable, turn.lang)
+    lines = [head]
+    if changed_only:
+        lines.append(turn.t("conv.receipt.changed", deliverable=name, unit=ctx.unit.name))
+        for item in form.fields:
+            old, new = ctx.base.get(item.key), answers.get(item.key)
+            if old != new:
+                lines.append(
+                    turn.t(
+                        "conv.update.line",
+                        label=item.label(turn.lang),
+                        old=format_answer(item, old, turn.lang),
+                        new=format_answer(item, new, turn.lang),
+                    )
+                )
+    else:
+        lines.append(turn.t("conv.receipt.what", deliverable=name, unit=ctx.unit.name))
+        lines.extend(
+            turn.t(
+                "conv.summary.line",
+                label=item.label(turn.lang),
+                value=figure(form, item, answers, turn.lang),
+            )
+            for item in fields_to_ask(form, answers)
+        )
+    lines.append(turn.t("conv.receipt.foot"))
+    return "\n".join(lines)
