@@ -401,7 +401,7 @@ class Simulation:
             if roll < 0.12:
                 typos["attended"] = f"{members + rng.randint(1, 5)}"
             elif roll < 0.22:
-                typos["essays"] = "ba mươi"
+                typos["essays"] = "ba mươi mấy"
             elif roll < 0.28:
                 typos["session_date"] = "31/2"
             return answers, typos
