@@ -15,6 +15,7 @@ from bot.zalo.client import ZaloClient
 from bot.zalo.media import MediaStore
 from bot.zalo.webhook import ZaloServer
 from storage.db import Database
+from storage.i18n import t
 from tests.zalo_fixtures import open_zalo
 
 TOKEN = "1234567890:AbCdEfGhIjKlMnOpQrStUvWxYz"
@@ -82,3 +83,30 @@ async def test_a_malformed_update_is_one_line_not_a_traceback(
             await zalo.adapter.process(update)
         assert zalo.stub.sent() == []
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("field", ["text", "message_id", "from_id", "name"])
+async def test_a_nul_byte_in_a_zalo_update_is_never_a_database_error(
+    db: Database, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL cannot store a NUL: forged ids are ignored, names and texts are cleaned."""
+    from tests.zalo_fixtures import REPORTER, bind_zalo
+
+    async with open_zalo(db) as zalo:
+        await bind_zalo(db, zalo.world.reporter_id, REPORTER)
+        update = zalo.updates.text(REPORTER, "/tinhtrang")
+        message = update["message"] if "message" in update else update["result"]["message"]
+        if field == "text":
+            message["text"] = "/tinh\x00trang"
+        elif field == "message_id":
+            message["message_id"] = "m\x00x"
+        elif field == "from_id":
+            message["from"]["id"] = "zu\x008101"
+        else:
+            message["from"]["display_name"] = "A\x00B"
+        with caplog.at_level(logging.INFO):
+            await zalo.adapter.process(update)
+        answered = zalo.stub.texts(REPORTER.id)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    if field in {"text", "name"}:
+        assert answered and answered[0] != t("zalo.error")

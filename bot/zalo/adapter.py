@@ -36,6 +36,7 @@ from bot.zalo.render import render_all
 from storage.clock import Clock
 from storage.db import Database, DatabaseBusy, bounded_writes
 from storage.models import CHANNEL_ZALO
+from storage.text_clean import NUL, clean
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,12 @@ def parse_update(data: object) -> ZaloMessage | None:
     user_id, message_id = sender.get("id"), message.get("message_id")
     if user_id in (None, "") or message_id in (None, ""):
         return None
+    if any(NUL in str(v) for v in (user_id, message_id, chat.get("id") or "")):
+        return None  # forged: PostgreSQL cannot store a NUL in a key
+    name = sender.get("display_name") or sender.get("name")
+    name = clean(str(name).replace(NUL, "")).strip() if name else None
     chat_type = str(chat.get("chat_type") or chat.get("type") or "PRIVATE").upper()
     text = message.get("text")
-    name = sender.get("display_name") or sender.get("name")
     return ZaloMessage(
         event=event[:64],
         message_id=str(message_id)[:200],
