@@ -138,24 +138,6 @@ async def test_a_press_whose_query_cannot_be_answered_still_gets_its_one_receipt
     assert (await h.process(press)).texts() == []  # and a replay does not repeat it
 
 
-async def test_a_replayed_message_whose_send_failed_sends_its_buttons(db: Database) -> None:
-    world = await build_world(db)
-    await bind(db, world.reporter_id, REPORTER)
-    request = DropFirstSend(lambda: NOW)
-    h = await TelegramHarness.start(db=db, clock=lambda: NOW, request=request)
-    try:
-        update = h.updates.text("/baocao", REPORTER)
-        request.drop_next = True
-        lost = await h.process(update)
-        assert not lost.texts() and not lost.of("sendMessage")
-        again = await h.process(update)
-        assert again.buttons()  # the deliverable choices, pressable after the replay
-        assert "lỗi" not in again.text().lower()
-        assert (await h.process(update)).texts() == []
-    finally:
-        await h.stop()
-
-
 class DropFirstSend(RecordingRequest):
     """The Bot API refuses the next sendMessage (as if the process died before it went out)."""
 
@@ -173,7 +155,25 @@ class DropFirstSend(RecordingRequest):
         return await super().do_request(url, method, *args, **kwargs)
 
 
-async def test_a_reply_lost_after_the_commit_arrives_on_the_replay(db: Database) -> None:
+async def _drain_telegram(db: Database, h: TelegramHarness) -> None:
+    from bot.telegram.channel import TelegramChannel
+    from scheduler.ratelimit import RateLimiter
+    from scheduler.sender import Sender
+
+    sender = Sender(db, [TelegramChannel(h.app.bot)], RateLimiter(rate=1000), clock=lambda: NOW)
+    await sender.drain_once()
+
+
+async def _outbox(db: Database) -> list[Any]:
+    from storage.models import Outbox
+
+    async with db.read() as session:
+        return list((await session.execute(select(Outbox))).scalars().all())
+
+
+async def test_a_receipt_lost_after_the_commit_goes_out_once_through_the_outbox(
+    db: Database,
+) -> None:
     world = await build_world(db)
     await bind(db, world.reporter_id, REPORTER)
     request = DropFirstSend(lambda: NOW)
@@ -181,20 +181,43 @@ async def test_a_reply_lost_after_the_commit_arrives_on_the_replay(db: Database)
     try:
         summary = await answer_session_questions(h, user=REPORTER)
         press = h.updates.callback(button(summary, "Xác nhận"), REPORTER)
-        request.drop_next = True
+        request.drop_next = True  # the send fails after the commit (as a kill would lose it)
         lost = await h.process(press)
         assert lost.of("sendMessage (dropped)")
-        assert not any("Đã ghi nhận" in t for t in lost.texts())
-        assert await counts(db) == (1, 1)  # committed, but the person heard nothing
-
-        assert not any("lỗi" in t.lower() for t in lost.texts())  # no apology: it is saved
+        assert not lost.texts()  # no receipt yet, and no apology: the report is saved
+        assert await counts(db) == (1, 1)
+        [row] = await _outbox(db)
+        assert (row.channel, row.chat_id, row.kind) == ("telegram", str(REPORTER.id), "reply")
+        assert "Đã ghi nhận" in row.payload["text"]
 
         replay = await h.process(press)  # Telegram delivers it again (no 200 was given)
-
-        [receipt] = replay.texts()
+        assert replay.texts() == []  # handed to the outbox: not sent a second time
+        mark = len(request.calls)
+        await _drain_telegram(db, h)
+        [receipt] = request.since(mark).texts()
         assert "Đã ghi nhận" in receipt
-        assert await counts(db) == (1, 1)
         assert (await h.process(press)).texts() == []  # exactly one receipt in the chat
+        assert await counts(db) == (1, 1)
+    finally:
+        await h.stop()
+
+
+async def test_choices_lost_after_the_commit_keep_their_buttons_in_the_outbox(
+    db: Database,
+) -> None:
+    world = await build_world(db)
+    await bind(db, world.reporter_id, REPORTER)
+    request = DropFirstSend(lambda: NOW)
+    h = await TelegramHarness.start(db=db, clock=lambda: NOW, request=request)
+    try:
+        update = h.updates.text("/baocao", REPORTER)
+        request.drop_next = True
+        assert not (await h.process(update)).texts()
+        mark = len(request.calls)
+        await _drain_telegram(db, h)
+        sent = request.since(mark)
+        assert sent.buttons()  # the deliverable choices, pressable
+        assert (await h.process(update)).texts() == []
     finally:
         await h.stop()
 

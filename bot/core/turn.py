@@ -16,11 +16,12 @@ message twice.
 Work after the commit (the /tonghop digest with its chart, the /xuat workbook) is a stored
 `Job` entry like a message (`bot.core.jobs`): covered by the same flags and replays.
 
-A reply that fails to send after the commit is not dropped: an adapter whose platform
-redelivers unconfirmed updates (Telegram) raises `Undelivered`, so the update is not confirmed
-and its replay sends what is left; an adapter whose platform does not (Zalo) hands what is left
-to the outbox (`Adapter.hand_over`), which the sender retries. Answering a pressed choice is
-best effort (`Adapter.acknowledge` never raises): an old query never stops the messages."""
+A reply that fails to send after the commit is not dropped: what is left goes to the outbox
+(`Adapter.outgoing` says how, on the same channel and chat), which the sender retries with
+back-off; the entries are marked delivered, so a replay does not send them too. This does not
+depend on the platform redelivering the update (Zalo does not, Telegram's polling confirms a
+failed update). Answering a pressed choice is best effort (`Adapter.acknowledge` never raises):
+an old query never stops the messages."""
 
 from __future__ import annotations
 
@@ -112,7 +113,6 @@ class Adapter(Protocol):
     only `ChannelError` subclasses (RetryAfter / Unreachable / TransientError)."""
 
     channel: str
-    redelivers: bool  # the platform sends an unconfirmed update again (Telegram: yes)
 
     def render(self, chat_id: str, replies: Sequence[ReplyLike], lang: str) -> list[dict[str, Any]]:
         """The replies as JSON messages to store and later `send` (each has chat_id)."""
@@ -145,11 +145,6 @@ class Adapter(Protocol):
     async def finish(self, inbound: Inbound, outcome: Outcome, lang: str) -> None:
         """After the delivery (Telegram: the chat's command menu). Never raises."""
         ...
-
-
-class Undelivered(Exception):
-    """The turn committed but a reply could not be sent; the platform will redeliver the
-    update, and its replay sends what is left (no apology: the data is saved)."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +213,7 @@ def stored_entries(adapter: Adapter, turn: Turn, outcome: Outcome) -> list[dict[
 
 async def run_turn(runtime: Runtime, adapter: Adapter, inbound: Inbound) -> None:
     """The whole turn of one update (see the module docstring). Raises what the dispatch raised
-    (the transaction rolled back: the update may be tried again) and `Undelivered`."""
+    (the transaction rolled back: the update may be tried again)."""
     from bot.core.dispatch import dispatch
 
     lang = pick_language(inbound.language_code, runtime.settings.language)
@@ -244,7 +239,9 @@ async def run_turn(runtime: Runtime, adapter: Adapter, inbound: Inbound) -> None
             outcome = Outcome(answer="")
     if not fresh:
         pending = sum(1 for e in entries if not e.get("delivered"))
-        log.info("update %s replayed (%s); %d to deliver", inbound.key, inbound.channel, pending)
+        log.info(
+            "update %s replayed; %d messages sent again (%s)", inbound.key, pending, inbound.channel
+        )
     await adapter.acknowledge(inbound, outcome)
     await deliver(runtime, adapter, inbound, entries, now=now)
     if fresh:
@@ -313,24 +310,15 @@ async def deliver(
                 break
         if failure is None:
             done.append(index)
-    handing_over = failure is not None and not adapter.redelivers
-    if handing_over:
+    if failure is not None:
         done = [i for i, e in enumerate(entries) if not e.get("delivered")]
     if done:
         async with runtime.db.write() as session:
-            if handing_over:
+            if failure is not None:
                 await _hand_over(session, adapter, inbound, left, now=now)
             await mark_delivered(
                 session=session, channel=inbound.channel, update_id=inbound.key, indices=done
             )
-    if failure is not None and not handing_over:
-        log.warning(
-            "%s update %s: a reply failed after the commit (%s); left for the replay",
-            adapter.channel,
-            inbound.key,
-            type(failure).__name__,
-        )
-        raise Undelivered(type(failure).__name__) from failure
 
 
 async def _hand_over(

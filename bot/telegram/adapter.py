@@ -2,10 +2,10 @@
 (`bot.core.turn.run_turn`) does the rest, and the stored replies go out through the Bot API.
 
 Replies are rendered by `bot.telegram.render` (HTML, 4,096-character parts, an inline keyboard
-on the last part) and stored as `{"chat_id", "text", "reply_markup"}`. Telegram delivers an
-update again until it is confirmed (`bot.telegram.processing`), so a reply that fails after the
-commit is left for that replay (`redelivers`). Answering a pressed button is best effort: an
-old query, a network error never stops the messages."""
+on the last part) and stored as `{"chat_id", "text", "reply_markup"}`. A reply that fails after
+the commit goes to the outbox as an HTML `OutgoingMessage` with the same buttons (`outgoing`);
+a workbook that could not be uploaded becomes a sentence asking to send /xuat again. Answering
+a pressed button is best effort: an old query, a network error never stops the messages."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from telegram.error import TelegramError
 from bot.channels.base import OutgoingMessage
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
 from bot.core.turn import Output
+from bot.i18n import t
 from bot.telegram.channel import TelegramChannel, mapped
 from bot.telegram.menus import set_chat_menu
 from bot.telegram.render import render_all
@@ -60,7 +61,6 @@ class TelegramAdapter:
     """`bot.core.turn.Adapter` for one Telegram update."""
 
     channel = CHANNEL_TELEGRAM
-    redelivers = True
 
     def __init__(self, bot: Bot, update: Update) -> None:
         self.bot = bot
@@ -112,7 +112,18 @@ class TelegramAdapter:
         lang: str,
         now: datetime,
     ) -> OutgoingMessage | None:
-        return None  # never asked: Telegram redelivers the update instead
+        if isinstance(output, dict):
+            markup = output.get("reply_markup") or {}
+            choices = [
+                (str(button["text"]), str(button["callback_data"]))
+                for row in markup.get("inline_keyboard", [])
+                for button in row
+                if "callback_data" in button
+            ]
+            return OutgoingMessage(text=str(output["text"]), choices=choices, html=True)
+        if isinstance(output, FileOut):  # the outbox carries no files
+            return OutgoingMessage(text=t("admin.export.failed", lang))
+        return output
 
     async def acknowledge(self, inbound: Inbound, outcome: Outcome) -> None:
         query = self.update.callback_query

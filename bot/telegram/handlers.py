@@ -25,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core.turn import Runtime, Undelivered, current, run_turn
+from bot.core.turn import Runtime, current, run_turn
 from bot.i18n import pick_language, t
 from bot.telegram.adapter import TelegramAdapter, inbound_of
 from storage.db import DatabaseBusy
@@ -79,9 +79,8 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
 
 async def on_error(update: object, context: Context) -> None:
     """Log what failed (update id, user id, command, the exception's type and frames: never
-    the message text, the exception's message or the token) and apologise in the chat — except
-    for a turn that committed and could not send (`Undelivered`): its data is saved, and the
-    redelivered update sends what is left."""
+    the message text, the exception's message or the token) and apologise in the chat (a turn
+    that fails rolls back: nothing was saved, the person may send it again)."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     user = update.effective_user if isinstance(update, Update) else None
@@ -89,9 +88,6 @@ async def on_error(update: object, context: Context) -> None:
     turn = current.get()
     if turn is not None and turn.key != str(update_id):
         turn = None
-    if isinstance(error, Undelivered):
-        log.warning("update %s: replies left for the redelivery", update_id)
-        return
     frames = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""
     log.error(
         "update %s from user %s failed in handler %s: %s\n%s",

@@ -12,7 +12,7 @@ What is Zalo's own:
 Replays (getUpdates after a crash, a webhook retry, a second worker) are recognised by
 `event_name` + `message_id` in `processed_update` (channel "zalo"); a replay sends only what
 was not delivered. Zalo does not redeliver an update whose answer failed, so a reply that fails
-after the commit is handed to the outbox, which the sender retries (`redelivers = False`)."""
+after the commit is handed to the outbox, which the sender retries."""
 
 from __future__ import annotations
 
@@ -134,7 +134,6 @@ class ZaloAdapter:
     """`bot.core.turn.Adapter` for Zalo, and `process`, the entry point of every update."""
 
     channel = CHANNEL_ZALO
-    redelivers = False
 
     def __init__(
         self,
