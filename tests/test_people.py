@@ -22,19 +22,16 @@ from storage.models import (
 )
 from storage.people import (
     IdentityBoundElsewhere,
-    PeopleImportError,
     bind_identity,
     find_person_by_identity,
     grant_role,
-    import_people,
     list_people,
-    normalise_phone,
     remove_person,
     revoke_role,
     roles_of,
-    split_codes,
     touch_identity,
 )
+from storage.people_import import PeopleImportError, import_people, normalise_phone, split_codes
 from tests.factories import make_levels, make_person, make_unit, pk
 
 

@@ -17,14 +17,8 @@ from bot.cli import common
 from bot.i18n import t
 from storage.clock import system_clock
 from storage.models import Unit
-from storage.people import (
-    ImportProblem,
-    PeopleImportError,
-    get_person,
-    import_people,
-    list_people,
-    remove_person,
-)
+from storage.people import get_person, list_people, remove_person
+from storage.people_import import ImportProblem, PeopleImportError, import_people
 from storage.sheet_files import SheetFileError, csv_records, main_sheet, open_xlsx
 from storage.text_clean import NUL, clean
 

@@ -13,7 +13,7 @@ from bot.formatting import number
 from bot.i18n import t
 from storage.db import Database
 from storage.models import CHANNEL_WEB
-from storage.people import PeopleImportError, import_people
+from storage.people_import import PeopleImportError, import_people
 from storage.report_import import ReportImportError, import_reports, read_tables
 from storage.unit_import import RowError, UnitImportError, read_units_file
 from storage.units import import_units, validate_units
