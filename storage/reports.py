@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -109,6 +109,29 @@ async def _locked_report(session: AsyncSession, query: Any) -> Report | None:
     return found
 
 
+async def _insert_report(
+    session: AsyncSession, *, campaign_id: int, deliverable_id: int, unit_id: int, at: datetime
+) -> Report | None:
+    """A new report row dated `at` (version 1 to come), or None when the unit has one for the
+    deliverable (INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no savepoint)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(Report)
+        .values(
+            campaign_id=campaign_id,
+            deliverable_id=deliverable_id,
+            unit_id=unit_id,
+            first_confirmed_at=at,
+            current_version=1,
+            updated_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["deliverable_id", "unit_id"])
+        .returning(Report)
+    )
+    report: Report | None = (await session.execute(stmt)).scalar_one_or_none()
+    return report
+
+
 async def save_report(
     *,
     session: AsyncSession,
@@ -138,56 +161,50 @@ async def save_report(
     existing_query = select(Report).where(
         col(Report.deliverable_id) == deliverable_id, col(Report.unit_id) == unit_id
     )
-    existing = await _locked_report(session, existing_query)
-    if existing is None:
-        report = Report(
-            campaign_id=deliverable.campaign_id,
-            deliverable_id=deliverable_id,
-            unit_id=unit_id,
-            first_confirmed_at=at,
-            current_version=1,
-            updated_at=at,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(report)
-                await session.flush()
-        except IntegrityError:
-            # A colleague's report for the same unit was committed in between.
-            existing = await _locked_report(session, existing_query)
-            if existing is None:
-                raise
-        else:
-            assert report.id is not None
-            await _insert_version(
-                session,
-                _version_row(
-                    report_id=report.id,
-                    version=1,
-                    form=form,
-                    answers=typed,
-                    person_id=person_id,
-                    channel=channel,
-                    now=at,
-                ),
-            )
-            await audit.record(
-                session=session,
-                now=now,
+    # The common case, the unit's first report, in one statement: the insert does nothing when
+    # the unit already has one (a colleague confirmed meanwhile: on PostgreSQL it waits for
+    # their commit), and then it is read and locked for a new version.
+    report = await _insert_report(
+        session,
+        campaign_id=deliverable.campaign_id,
+        deliverable_id=deliverable_id,
+        unit_id=unit_id,
+        at=at,
+    )
+    if report is not None:
+        assert report.id is not None
+        await _insert_version(
+            session,
+            _version_row(
+                report_id=report.id,
+                version=1,
+                form=form,
+                answers=typed,
+                person_id=person_id,
                 channel=channel,
-                action=action,
-                entity="report",
-                entity_id=report.id,
-                actor_person_id=person_id,
-                new={
-                    "version": 1,
-                    "unit_id": unit_id,
-                    "deliverable_id": deliverable_id,
-                    "answers": answers_to_json(form, typed),
-                    **(note or {}),
-                },
-            )
-            return report
+                now=at,
+            ),
+        )
+        await audit.record(
+            session=session,
+            now=now,
+            channel=channel,
+            action=action,
+            entity="report",
+            entity_id=report.id,
+            actor_person_id=person_id,
+            new={
+                "version": 1,
+                "unit_id": unit_id,
+                "deliverable_id": deliverable_id,
+                "answers": answers_to_json(form, typed),
+                **(note or {}),
+            },
+        )
+        return report
+    existing = await _locked_report(session, existing_query)
+    if existing is None:  # cannot happen: the insert found the row
+        raise LookupError(f"no report of unit {unit_id} for deliverable {deliverable_id}")
     assert existing.id is not None
     await update_report(
         session=session,

@@ -94,13 +94,20 @@ async def stored_replies(
 
 
 async def mark_delivered(
-    *, session: AsyncSession, channel: str, update_id: int | str, indices: list[int]
+    *,
+    session: AsyncSession,
+    channel: str,
+    update_id: int | str,
+    indices: list[int],
+    replies: list[dict[str, Any]] | None = None,
 ) -> None:
     """Set `delivered` on the stored replies at `indices` (sent, or handed to the outbox), so a
-    replay of the update sends only the others."""
+    replay of the update sends only the others. `replies`: the stored list as the caller holds
+    it (the turn that stored or read it): one UPDATE instead of reading it back first."""
     if not indices:
         return
-    replies = await stored_replies(session=session, channel=channel, update_id=update_id)
+    if replies is None:
+        replies = await stored_replies(session=session, channel=channel, update_id=update_id)
     if not replies:
         return
     marked = [

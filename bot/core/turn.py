@@ -317,7 +317,11 @@ async def deliver(
             if failure is not None:
                 await _hand_over(session, adapter, inbound, left, now=now)
             await mark_delivered(
-                session=session, channel=inbound.channel, update_id=inbound.key, indices=done
+                session=session,
+                channel=inbound.channel,
+                update_id=inbound.key,
+                indices=done,
+                replies=entries,  # as stored by this turn or read by its replay: no read back
             )
 
 
