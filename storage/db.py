@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 LOCK_BACKOFF = (0.5, 30.0)  # seconds: the first wait after a locked BEGIN, and the cap
+# Rows a bulk import writes per second, measured on the reference machine (docs/reliability.md:
+# 20,000 units in 6.5 s, 5,000 paper reports in 46 s): the estimate a long import announces.
+WRITE_RATE = {"units": 3000.0, "reports": 100.0}
 TURN_WRITE_WAIT = 40.0  # seconds a chat turn waits for the lock (Telegram retries after ~60 s)
 
 _write_wait: ContextVar[float | None] = ContextVar("cadrebot_write_wait", default=None)
@@ -59,6 +62,11 @@ def bounded_writes(seconds: float | None = None) -> Iterator[None]:
         yield
     finally:
         _write_wait.reset(token)
+
+
+def write_estimate(kind: str, rows: int) -> str:
+    """Whole seconds (at least 1) a bulk write of `rows` is expected to hold the write lock."""
+    return str(max(1, round(rows / WRITE_RATE[kind])))
 
 
 def is_locked(exc: BaseException) -> bool:

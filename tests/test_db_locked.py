@@ -164,4 +164,4 @@ async def test_a_refused_unit_file_is_refused_without_waiting_for_the_write_lock
     good.write_text("code,name,level,parent_code,members\nT1,Tỉnh,tinh,,10\n")
     done = await asyncio.to_thread(runner.invoke, app, ["units", "import", str(good)])
     assert done.exit_code == 0, done.output
-    assert "Đang ghi 1 dòng" in done.output
+    assert "Đang ghi 1 dòng" in done.output and "ước tính khoảng 1 giây" in done.output

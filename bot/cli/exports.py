@@ -17,6 +17,7 @@ from bot.i18n import LANGUAGES, t
 from storage.access import scope_of
 from storage.campaigns import get_campaign
 from storage.clock import end_of_day, system_clock
+from storage.db import write_estimate
 from storage.figures import UNIT
 from storage.i18n.formatting import number
 from storage.models import Campaign, Person
@@ -202,7 +203,14 @@ async def _import(
             )
         if problems:
             raise ReportImportError(problems)
-        common.err_console.print(t("db.write_notice", lang, count=number(len(planned), lang)))
+        common.err_console.print(
+            t(
+                "db.write_notice",
+                lang,
+                count=number(len(planned), lang),
+                seconds=write_estimate("reports", len(planned)),
+            )
+        )
         async with db.write() as session:
             summary = await import_reports(
                 session=session,

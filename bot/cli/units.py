@@ -12,6 +12,7 @@ from rich.table import Table
 from bot.cli import common
 from bot.i18n import t
 from storage.clock import system_clock
+from storage.db import write_estimate
 from storage.unit_import import RowError, UnitImportError, UnitRow, read_units_file
 from storage.units import (
     ImportResult,
@@ -74,7 +75,13 @@ async def _import(rows: list[UnitRow], errors: list[RowError]) -> ImportResult |
             problems = await validate_units(session=session, rows=rows)
         if problems:
             return sorted(_keyed(problems).values(), key=lambda e: (e.line, e.reason))
-        common.err_console.print(t("db.write_notice", count=number(len(rows))))
+        common.err_console.print(
+            t(
+                "db.write_notice",
+                count=number(len(rows)),
+                seconds=write_estimate("units", len(rows)),
+            )
+        )
         bar = _LazyProgress()
         try:
             async with db.write() as session:
