@@ -25,11 +25,14 @@ from storage.models import (
 from storage.tree import in_subtree, path_ids
 
 
-async def root_units(*, session: AsyncSession, scope: Scope) -> list[Unit]:
+async def root_units(
+    *, session: AsyncSession, scope: Scope, active_only: bool = True
+) -> list[Unit]:
     """Where the person's tree starts: the top of the tree for a whole-tree admin, else the
     units at the top of their admin subtrees and followed units, and their own reporter units
-    that lie outside those (tree order, active only)."""
-    active = col(Unit.active) == true()
+    that lie outside those (tree order). With `active_only=False` (inactive ones too) their
+    scopes partition everything the person sees."""
+    active = col(Unit.active) == true() if active_only else true()
     if scope.whole_tree:
         query = select(Unit).where(col(Unit.parent_id).is_(None), active)
     else:
@@ -45,13 +48,16 @@ async def root_units(*, session: AsyncSession, scope: Scope) -> list[Unit]:
     return list((await session.execute(query.order_by(col(Unit.path)))).scalars())
 
 
-async def child_units(*, session: AsyncSession, scope: Scope, unit: Unit) -> list[Unit]:
-    """The unit's active children the scope sees (a reporter's own unit shows no children)."""
+async def child_units(
+    *, session: AsyncSession, scope: Scope, unit: Unit, active_only: bool = True
+) -> list[Unit]:
+    """The unit's children the scope sees, active only unless `active_only=False` (a reporter's
+    own unit shows no children)."""
     query = (
         select(Unit)
         .where(
             col(Unit.parent_id) == unit.id,
-            col(Unit.active) == true(),
+            col(Unit.active) == true() if active_only else true(),
             visible_units_condition(scope),
         )
         .order_by(col(Unit.path))

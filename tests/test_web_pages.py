@@ -165,6 +165,9 @@ async def test_unit_page_versions_and_late_list(web: WebWorld, client: httpx.Asy
     assert "<s>20</s> → 24" in page.text  # the essays corrected in version 2
     district = await client.get(f"/unit/{world.unit_id - 1}")
     assert "Đảng bộ xã Đông" in district.text and "Đảng bộ xã Tây" in district.text
+    assert "So với tuần trước" not in page.text and "week=1" in page.text
+    week = await client.get(f"/unit/{world.unit_id - 1}?week=1")
+    assert "So với tuần trước: thêm" in week.text
     late = await client.get("/late")
     assert "Đảng bộ xã Tây" in late.text and "Đảng bộ xã Đông" not in late.text
     assert 'href="tel:0987654321"' in late.text and "Trần Văn D" in late.text
@@ -306,3 +309,66 @@ async def test_pages_stay_light(web: WebWorld, client: httpx.AsyncClient) -> Non
         response = await client.get(url)
         assert response.status_code == 200, url
         assert len(response.content) < 200_000, url
+
+
+def _campaign_form(csrf: str, reference: str) -> dict[str, str]:
+    from bot.web.campaign_form import blank_values
+
+    values = {name: "2017-03-31" for name in blank_values() if name.startswith("due__")}
+    return {
+        **values,
+        "csrf": csrf,
+        "name": "Học tập Nghị quyết Trung ương 4",
+        "reference": reference,
+        "resolution": "Nghị quyết Trung ương 4 khóa XII",
+        "start_date": "2017-01-05",
+    }
+
+
+async def test_create_a_campaign_from_the_form(web: WebWorld, client: httpx.AsyncClient) -> None:
+    from storage.models import Deliverable, DeliverableDeadline
+
+    csrf = await sign_in(client, web, web.admin_id)
+    assert (await client.get("/desk/campaigns/new")).status_code == 200
+
+    async def campaigns() -> int:
+        async with web.db.read() as session:
+            return int(
+                (await session.execute(select(func.count()).select_from(Campaign))).scalar_one()
+            )
+
+    no_token = _campaign_form("", "05-KH/TU")
+    assert (await client.post("/desk/campaigns/new", data=no_token)).status_code == 403
+    bad = {**_campaign_form(csrf, "05-KH/TU"), "start_date": "31/02/2017", "name": " "}
+    refused = await client.post("/desk/campaigns/new", data=bad)
+    assert refused.status_code == 422
+    assert "Chưa nhập Tên đợt" in refused.text and "Ngày không hợp lệ" in refused.text
+    late_start = {**_campaign_form(csrf, "05-KH/TU"), "start_date": "2017-06-01"}
+    refused = await client.post("/desk/campaigns/new", data=late_start)
+    assert refused.status_code == 422 and "chưa có gì được ghi" in refused.text
+    assert await campaigns() == 1
+    created = await client.post("/desk/campaigns/new", data=_campaign_form(csrf, "05-KH/TU"))
+    assert created.status_code == 303
+    assert await campaigns() == 2
+    async with web.db.read() as session:
+        new = (
+            await session.execute(select(Campaign).where(col(Campaign.reference) == "05-KH/TU"))
+        ).scalar_one()
+        dues = (
+            (
+                await session.execute(
+                    select(col(DeliverableDeadline.due_date))
+                    .join(
+                        Deliverable, col(Deliverable.id) == col(DeliverableDeadline.deliverable_id)
+                    )
+                    .where(col(Deliverable.campaign_id) == new.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert new.name == "Học tập Nghị quyết Trung ương 4" and new.status == "open"
+    assert dues and {str(d) for d in dues} == {"2017-03-31"}
+    again = await client.post("/desk/campaigns/new", data=_campaign_form(csrf, "05-KH/TU"))
+    assert again.status_code == 422 and "Đã có đợt" in again.text
+    assert await campaigns() == 2

@@ -69,6 +69,8 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/desk/upload/{kind}", desk.upload_form),
         Route("/desk/upload/{kind}", desk.upload, methods=["POST"]),
         Route("/desk/campaigns", desk.campaigns),
+        Route("/desk/campaigns/new", desk.campaign_new),
+        Route("/desk/campaigns/new", desk.campaign_create, methods=["POST"]),
         Route("/desk/campaigns/{campaign_id}/status", desk.campaign_status, methods=["POST"]),
         Route("/desk/joined", desk.joined),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

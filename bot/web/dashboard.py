@@ -14,16 +14,15 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.export import write_xlsx
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
-from bot.web.figures_view import area_figures, context_of, groups, pick_campaign, unit_rows
+from bot.web.figures_view import area_and_rows, context_of, groups, pick_campaign, unit_scope
 from bot.web.late import late_units
 from bot.web.render import message, page
 from bot.web.unit_history import deliverable_history
 from scheduler.reminders import NudgeOutcome, nudge_unit
-from storage.access import visible_units_condition
 from storage.audit import record
 from storage.clock import local_date
-from storage.figures import UNIT
-from storage.models import CHANNEL_WEB, Unit
+from storage.figures import UnitScope
+from storage.models import CHANNEL_WEB, Campaign, Unit
 from storage.web_views import child_units, root_units, visible_ancestors
 
 NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
@@ -36,6 +35,15 @@ async def _viewer(request: Request) -> Viewer | Response:
     if viewer.scope.is_empty:
         return message("web.norole.title", "web.norole.body", viewer.lang, status=403)
     return viewer
+
+
+def _week(request: Request) -> bool:
+    """`?week=1`: also the figures a week earlier (one more statement, so only on demand)."""
+    return request.query_params.get("week") == "1"
+
+
+def _week_url(request: Request, campaign: Campaign) -> str:
+    return f"{request.url.path}?c={campaign.id}&week=1"
 
 
 def _unit_id(request: Request) -> int | None:
@@ -51,23 +59,31 @@ async def home(request: Request) -> Response:
     now = web.clock()
     async with web.db.read() as session:
         campaigns, campaign = await pick_campaign(session, request)
-        roots = await root_units(session=session, scope=viewer.scope)
+        every_root = await root_units(session=session, scope=viewer.scope, active_only=False)
+        roots = [u for u in every_root if u.active]
         if campaign is None:
             return page("home.html", viewer.lang, viewer=viewer, campaign=None, roots=roots)
         ctx = await context_of(session, campaign)
-        figures = await area_figures(
-            session, ctx, now, unit_filter=visible_units_condition(viewer.scope)
+        area = await area_and_rows(
+            session,
+            ctx,
+            now,
+            area=UnitScope.of(viewer.scope),
+            rows=[(u, unit_scope(viewer.scope, u)) for u in roots],
+            rest=[unit_scope(viewer.scope, u) for u in every_root if not u.active],
+            exact=True,  # the roots (active or not) partition what the viewer sees
+            week=_week(request),
         )
-        rows = await unit_rows(session, ctx, now, viewer.scope, roots)
     return page(
         "home.html",
         viewer.lang,
         viewer=viewer,
         campaigns=campaigns,
         campaign=campaign,
-        figures=figures,
-        groups=groups(figures, viewer.lang),
-        rows=rows,
+        figures=area.figures,
+        groups=groups(area.figures, viewer.lang),
+        rows=area.rows,
+        week_url=_week_url(request, campaign),
     )
 
 
@@ -94,26 +110,35 @@ async def unit_page(request: Request) -> Response:
     async with web.db.read() as session:
         campaigns, campaign = await pick_campaign(session, request)
         trail = await visible_ancestors(session=session, scope=viewer.scope, unit=unit)
-        children = await child_units(session=session, scope=viewer.scope, unit=unit)
+        children = await child_units(
+            session=session, scope=viewer.scope, unit=unit, active_only=False
+        )
         context: dict[str, Any] = {"campaign": campaign, "campaigns": campaigns}
         if campaign is not None:
             ctx = await context_of(session, campaign)
             subtree = viewer.scope.whole_tree or any(
                 unit.path.startswith(root) for root in viewer.scope.subtree_roots
             )
-            figures = await area_figures(
+            own = UnitScope(unit_ids=(unit.id,) if unit.id is not None else ())
+            area = await area_and_rows(
                 session,
                 ctx,
                 now,
-                root_path=unit.path if subtree else None,
-                unit_filter=None if subtree else UNIT.c.id == unit.id,
+                area=UnitScope(paths=(unit.path,)) if subtree else own,
+                rows=[(c, UnitScope(paths=(c.path,))) for c in children if c.active],
+                rest=[own, *(UnitScope(paths=(c.path,)) for c in children if not c.active)]
+                if subtree
+                else [],
+                exact=subtree,  # the unit itself and its children's subtrees
+                week=_week(request),
             )
             context.update(
-                figures=figures,
-                groups=groups(figures, viewer.lang),
-                rows=await unit_rows(session, ctx, now, viewer.scope, children),
+                figures=area.figures,
+                groups=groups(area.figures, viewer.lang),
+                rows=area.rows,
                 history=await deliverable_history(session, ctx, unit, now, viewer.lang),
                 exportable=viewer.watch_scope.sees(unit),
+                week_url=_week_url(request, campaign),
             )
     nudged = request.query_params.get("nudge", "")
     context["request_nudge"] = nudged if nudged in NUDGE_SHOWN else ""

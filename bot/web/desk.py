@@ -11,14 +11,24 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot.formatting import level_label
 from bot.i18n import t
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.campaign_form import (
+    Filled,
+    blank_values,
+    create_campaign,
+    deadline_name,
+    read_form,
+    template,
+)
 from bot.web.render import page
 from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
 from storage.access import Scope
 from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, may_manage, set_campaign_status
 from storage.campaigns import list_campaigns
 from storage.models import CHANNEL_WEB, Campaign
+from storage.units import list_levels
 from storage.web_views import join_status
 
 CHUNK = 1024 * 1024
@@ -168,3 +178,67 @@ async def joined(request: Request) -> Response:
     async with web_of(request).db.read() as session:
         status = await join_status(session=session, scope=_admin_scope(viewer))
     return page("joined.html", viewer.lang, viewer=viewer, joined=status)
+
+
+async def _form_page(
+    request: Request, viewer: Viewer, filled: Filled, status: int = 200
+) -> Response:
+    async with web_of(request).db.read() as session:
+        levels = {lv.code: lv for lv in await list_levels(session=session)}
+    deliverables = [
+        (
+            item.name_en if viewer.lang == "en" else item.name_vi,
+            [
+                (
+                    deadline_name(item.key, code),
+                    level_label(levels[code], viewer.lang) if code in levels else code,
+                )
+                for code in item.deadlines
+            ],
+        )
+        for item in template().deliverables
+    ]
+    return page(
+        "campaign_new.html",
+        viewer.lang,
+        status=status,
+        viewer=viewer,
+        values=filled.values,
+        problems=filled.problems,
+        deliverables=deliverables,
+        allowed=viewer.scope.whole_tree,
+    )
+
+
+async def campaign_new(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    return await _form_page(request, viewer, Filled(blank_values()))
+
+
+async def campaign_create(request: Request) -> Response:
+    viewer = await _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    form = await checked_form(request, viewer)
+    if isinstance(form, Response):
+        return form
+    if not viewer.scope.whole_tree:
+        return refused(viewer)
+    filled, definition = read_form(form, viewer.lang)
+    if definition is None:
+        return await _form_page(request, viewer, filled, status=422)
+    web = web_of(request)
+    async with web.db.write() as session:
+        created = await create_campaign(
+            session=session,
+            definition=definition,
+            now=web.clock(),
+            actor=viewer.person_id,
+            lang=viewer.lang,
+        )
+    if isinstance(created, list):
+        filled.problems.extend(created)
+        return await _form_page(request, viewer, filled, status=422)
+    return RedirectResponse(f"/desk/campaigns?changed={created.id}", status_code=303)

@@ -3,11 +3,10 @@ one statement for the area's own figures and one for all its units' rows togethe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -17,10 +16,10 @@ from storage.campaign_status import CAMPAIGN_OPEN
 from storage.campaigns import list_campaigns
 from storage.figures import (
     CampaignContext,
+    Cell,
     Figures,
     GroupFigures,
     UnitScope,
-    compute_figures,
     compute_figures_many,
     load_campaign,
 )
@@ -72,39 +71,80 @@ def unit_scope(scope: Scope, unit: Unit) -> UnitScope:
     return UnitScope(unit_ids=(unit.id,) if unit.id is not None else ())
 
 
-async def area_figures(
+def _add_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    return {key: a.get(key, 0) + b.get(key, 0) for key in {*a, *b}}
+
+
+def merge_figures(parts: Sequence[Figures]) -> Figures | None:
+    """The figures of disjoint scopes pooled (cells add up), or None when the parts chose
+    different carrier deliverables (then they cannot be pooled cell by cell)."""
+    if not parts or any(p.carriers != parts[0].carriers for p in parts):
+        return None
+    cells: dict[tuple[str, str], Cell] = {}
+    for part in parts:
+        for key, cell in part.cells.items():
+            had = cells.get(key)
+            cells[key] = (
+                cell
+                if had is None
+                else Cell(
+                    had.status + cell.status,
+                    _add_counts(had.sums, cell.sums),
+                    _add_counts(had.carried, cell.carried),
+                    had.programs + cell.programs,
+                )
+            )
+    previous = None
+    if all(p.previous is not None for p in parts):
+        previous = merge_figures([p.previous for p in parts if p.previous is not None])
+    return replace(parts[0], cells=cells, previous=previous)
+
+
+@dataclass(frozen=True)
+class Area:
+    figures: Figures
+    rows: list[UnitRow]
+
+
+async def area_and_rows(
     session: AsyncSession,
     ctx: CampaignContext,
     now: datetime,
     *,
-    root_path: str | None = None,
-    unit_filter: ColumnElement[bool] | None = None,
-) -> Figures:
-    return await compute_figures(
-        session=session,
-        campaign_id=ctx.id,
-        as_of=now,
-        root_path=root_path,
-        unit_filter=unit_filter,
-        with_previous=True,
-        context=ctx,
-    )
-
-
-async def unit_rows(
-    session: AsyncSession, ctx: CampaignContext, now: datetime, scope: Scope, units: Sequence[Unit]
-) -> list[UnitRow]:
-    """Each unit's figures (its whole subtree), all in one statement."""
-    if not units:
-        return []
+    area: UnitScope,
+    rows: Sequence[tuple[Unit, UnitScope]],
+    rest: Sequence[UnitScope] = (),
+    exact: bool = False,
+    week: bool = False,
+) -> Area:
+    """The area's figures and one row per unit, from ONE `compute_figures_many` statement (two
+    with the week-earlier figures). `exact`: the rows' scopes plus `rest` are disjoint and
+    together are exactly `area`, so the area's figures are their sum (no scope of its own)."""
+    scopes: dict[object, UnitScope] = {("row", i): scope for i, (_, scope) in enumerate(rows)}
+    scopes.update({("rest", i): scope for i, scope in enumerate(rest)})
+    if not exact:
+        scopes["area"] = area
     many = await compute_figures_many(
         session=session,
         campaign_id=ctx.id,
         as_of=now,
-        scopes={u.id: unit_scope(scope, u) for u in units},
+        scopes=scopes,
+        with_previous=week,
         context=ctx,
     )
-    return [UnitRow(u, many[u.id].total) for u in units]
+    figures = many.get("area") or merge_figures([many[k] for k in scopes])
+    if figures is None:  # parts that cannot be pooled: the area on its own
+        figures = (
+            await compute_figures_many(
+                session=session,
+                campaign_id=ctx.id,
+                as_of=now,
+                scopes={"area": area},
+                with_previous=week,
+                context=ctx,
+            )
+        )["area"]
+    return Area(figures, [UnitRow(u, many[("row", i)].total) for i, (u, _) in enumerate(rows)])
 
 
 async def context_of(session: AsyncSession, campaign: Campaign) -> CampaignContext:

@@ -1,0 +1,135 @@
+"""A new campaign from a form (no YAML): the built-in template's deliverables and forms, with the
+name, reference, resolution, start date and every deadline per level typed in. It goes through
+the same validation and loader as `cadrebot campaign load` (`storage.campaigns`); a reference
+that exists already is refused (the form creates, it never overwrites)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+
+from bot.i18n import t
+from storage.campaigns import (
+    CampaignDefinition,
+    DefinitionError,
+    definition_problems,
+    format_loc,
+    get_campaign,
+    load_campaign,
+    parse_definition,
+    template_text,
+)
+from storage.models import CHANNEL_WEB, Campaign
+from storage.text_clean import BadText, clean
+
+TEXT_FIELDS = ("name", "reference", "resolution")
+
+
+@dataclass
+class Filled:
+    """The form's values (to show it again) and the problems found, in Vietnamese."""
+
+    values: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+
+def template() -> CampaignDefinition:
+    return parse_definition(template_text())
+
+
+def deadline_name(key: str, level: str) -> str:
+    return f"due__{key}__{level}"
+
+
+def blank_values() -> dict[str, str]:
+    """The form as first shown: the template's deliverables and levels, dates to fill in."""
+    base = template()
+    values = {name: "" for name in TEXT_FIELDS}
+    values["resolution"] = base.campaign.resolution
+    values["start_date"] = ""
+    for item in base.deliverables:
+        for level in item.deadlines:
+            values[deadline_name(item.key, level)] = ""
+    return values
+
+
+def _day(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+
+
+def read_form(form: FormData, lang: str) -> tuple[Filled, CampaignDefinition | None]:
+    values = {k: str(form.get(k, "") or "") for k in blank_values()}
+    filled = Filled(values)
+    data: dict[str, Any] = template().model_dump(mode="python")
+    for name in TEXT_FIELDS:
+        try:
+            text = clean(values[name]).strip()
+        except BadText:
+            text = ""
+        if not text:
+            filled.problems.append(t("web.campaign_form.required", lang, field=_label(name, lang)))
+        data["campaign"][name] = text
+    start = _day(values["start_date"])
+    if start is None:
+        label = _label("start_date", lang)
+        filled.problems.append(t("web.campaign_form.bad_date", lang, field=label))
+    data["campaign"]["start_date"] = start
+    data["campaign"]["end_date"] = None
+    for item in data["deliverables"]:
+        for level in list(item["deadlines"]):
+            due = _day(values[deadline_name(item["key"], level)])
+            if due is None:
+                label = t(
+                    "web.campaign_form.deadline", lang, deliverable=item["name_vi"], level=level
+                )
+                filled.problems.append(t("web.campaign_form.bad_date", lang, field=label))
+            item["deadlines"][level] = due
+    if filled.problems:
+        return filled, None
+    try:
+        definition = CampaignDefinition.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = format_loc(tuple(error["loc"]))
+            filled.problems.append(t("web.campaign_form.invalid", lang, field=where))
+        return filled, None
+    for loc, code, params in definition_problems(definition):
+        filled.problems.append(f"{format_loc(loc)}: {t(code, lang, **params)}")
+    return filled, (None if filled.problems else definition)
+
+
+def _label(name: str, lang: str) -> str:
+    return t(f"web.campaign_form.{name}", lang)
+
+
+async def create_campaign(
+    *,
+    session: AsyncSession,
+    definition: CampaignDefinition,
+    now: datetime,
+    actor: int,
+    lang: str,
+) -> Campaign | list[str]:
+    """The new campaign, or the problems (nothing written)."""
+    reference = definition.campaign.reference
+    existing = await get_campaign(session=session, campaign_id_or_reference=reference)
+    if existing is not None and existing.reference == reference:
+        return [t("web.campaign_form.exists", lang, reference=reference)]
+    try:
+        return await load_campaign(
+            session=session,
+            definition=definition,
+            now=now,
+            actor_person_id=actor,
+            channel=CHANNEL_WEB,
+        )
+    except DefinitionError as exc:
+        return exc.messages(lang)
