@@ -19,7 +19,7 @@ from scheduler.digest_types import CampaignDigest, DigestData, UnitList
 from storage.clock import local_date
 from storage.figures import Figures, GroupFigures, Rate, rate_change
 from storage.i18n import t
-from storage.i18n.formatting import date_text, level_label, number, percent, percent_value
+from storage.i18n.formatting import date_text, level_label, name_in, number, percent, percent_value
 from storage.models import ROLE_SUPERVISOR
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
@@ -100,7 +100,7 @@ def _headline(figures: Figures, lang: str) -> list[list[str]]:
             before.status[info.key].reported_rate if before and info.key in before.status else None,
             lang,
         )
-        name = info.name_en if lang == "en" and info.name_en else info.name_vi
+        name = name_in(info, lang)
         blocks.append(
             [
                 t("digest.deliverable", lang, index=index, name=name),

@@ -17,6 +17,7 @@ from storage.forms import (
     answers_from_json,
 )
 from storage.i18n import t
+from storage.i18n.formatting import name_in
 from storage.models import Campaign, Deliverable, Draft, Unit
 
 
@@ -113,4 +114,4 @@ def row_id(row: Any) -> int:
 
 
 def deliverable_name(deliverable: Deliverable, lang: str) -> str:
-    return deliverable.name_en if lang == "en" else deliverable.name_vi
+    return name_in(deliverable, lang)

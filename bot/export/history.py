@@ -20,6 +20,7 @@ from storage.figures import (
 from storage.forms import Form, FormField, answers_from_json, format_answer
 from storage.history import UNIT_FIELDS, unit_changes, version_changes
 from storage.i18n import t
+from storage.i18n.formatting import name_in
 
 # ---------------------------------------------------------------------------------------------
 # Sheet 5: change history
@@ -78,7 +79,7 @@ async def version_history(
     forms = {
         d.id: Form.model_validate(ctx.forms[d.id]) for d in ctx.deliverables if ctx.forms.get(d.id)
     }
-    names = {d.id: d.name_en if lang == "en" else d.name_vi for d in ctx.deliverables}
+    names = {d.id: name_in(d, lang) for d in ctx.deliverables}
     async for row in version_changes(
         session=session, ctx=ctx, as_of=as_of, root_path=root_path, batch_size=batch_size
     ):

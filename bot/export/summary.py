@@ -14,7 +14,7 @@ from storage.figures import (
     GroupFigures,
 )
 from storage.i18n import t
-from storage.i18n.formatting import percent_value
+from storage.i18n.formatting import level_label, percent_value
 from storage.sheets import append_row
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
@@ -79,7 +79,7 @@ def summary_row(label: str, group: GroupFigures) -> list[Any]:
 def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
     sheet = Sheet(workbook, t("export.sheet.summary", lang), summary_columns(lang))
     for level, group in zip(figures.levels, figures.per_level, strict=True):
-        sheet.append(summary_row(level.label_en if lang == "en" else level.label_vi, group))
+        sheet.append(summary_row(level_label(level, lang), group))
     sheet.append(summary_row(t("export.summary.total", lang), figures.total), bold=True)
     sheet.ws.append([])
     append_row(

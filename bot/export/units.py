@@ -26,6 +26,7 @@ from storage.figures import (
 )
 from storage.forms import FieldType, Form
 from storage.i18n import t
+from storage.i18n.formatting import level_label, name_in
 from storage.models import MEASURES
 
 
@@ -66,7 +67,7 @@ def measure_blocks(ctx: CampaignContext, carriers: Mapping[str, str], lang: str)
                 for m in MEASURES
                 if carriers.get(m) == d.key
             )
-        blocks.append(_Block(d.key, d.name_en if lang == "en" else d.name_vi, measures))
+        blocks.append(_Block(d.key, name_in(d, lang), measures))
     return blocks
 
 
@@ -116,7 +117,7 @@ class _Parents:
 
 async def level_labels(session: AsyncSession, lang: str) -> dict[str, str]:
     rows = (await session.execute(select(LEVEL.c.code, LEVEL.c.label_vi, LEVEL.c.label_en))).all()
-    return {r.code: r.label_en if lang == "en" else r.label_vi for r in rows}
+    return {r.code: level_label(r, lang) for r in rows}
 
 
 async def unit_values(
@@ -204,7 +205,7 @@ async def missing_values(
     batch_size: int,
 ) -> AsyncIterator[list[Any]]:
     """One row per unit that has not reported at least one deliverable (as of `as_of`)."""
-    names = {d.id: d.name_en if lang == "en" else d.name_vi for d in ctx.deliverables}
+    names = {d.id: name_in(d, lang) for d in ctx.deliverables}
     stmt = (
         expected_rows(
             ctx,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,30 @@ async def _campaign_start(session: AsyncSession, campaign_id: int, tz: str) -> d
     return datetime(start.year, start.month, start.day, tzinfo=ZoneInfo(tz))
 
 
+PROGRESS_EVERY = 500  # unit rows between two progress reports
+
+
+async def _drain(
+    rows: AsyncIterator[list[Any]],
+    append: Callable[[list[Any]], None],
+    *,
+    total: int = 0,
+    progress_cb: ProgressCallback | None = None,
+) -> int:
+    """Stream `rows` into a sheet or a file, reporting progress; returns how many rows."""
+    done = 0
+    if progress_cb is not None:
+        progress_cb(0, total)
+    async for values in rows:
+        append(values)
+        done += 1
+        if progress_cb is not None and done % PROGRESS_EVERY == 0:
+            progress_cb(done, total)
+    if progress_cb is not None:
+        progress_cb(done, total)
+    return done
+
+
 async def write_xlsx(
     *,
     session: AsyncSession,
@@ -89,10 +113,7 @@ async def write_xlsx(
         group_row=True,
         freeze_columns=2,
     )
-    done = 0
-    if progress_cb is not None:
-        progress_cb(0, total)
-    async for values in unit_values(
+    rows = unit_values(
         session=session,
         ctx=ctx,
         as_of=as_of,
@@ -101,18 +122,13 @@ async def write_xlsx(
         blocks=blocks,
         levels=levels,
         batch_size=batch_size,
-    ):
-        units.append(values)
-        done += 1
-        if progress_cb is not None and done % 500 == 0:
-            progress_cb(done, total)
-    if progress_cb is not None:
-        progress_cb(done, total)
+    )
+    done = await _drain(rows, units.append, total=total, progress_cb=progress_cb)
 
     missing = Sheet(
         workbook, t("export.sheet.missing", lang), missing_columns(lang), freeze_columns=2
     )
-    async for values in missing_values(
+    missing_rows = missing_values(
         session=session,
         ctx=ctx,
         as_of=as_of,
@@ -120,8 +136,8 @@ async def write_xlsx(
         lang=lang,
         levels=levels,
         batch_size=batch_size,
-    ):
-        missing.append(values)
+    )
+    await _drain(missing_rows, missing.append)
 
     shortcomings = Sheet(workbook, t("export.sheet.shortcomings", lang), shortcoming_columns(lang))
     for item in await find_shortcomings(
@@ -193,29 +209,24 @@ async def write_csv(
         carriers = figures.carriers
     blocks = measure_blocks(ctx, carriers, lang)
     columns = unit_columns(blocks, lang)
-    done = 0
-    if progress_cb is not None:
-        progress_cb(0, total)
+    rows = unit_values(
+        session=session,
+        ctx=ctx,
+        as_of=as_of,
+        root_path=root_path,
+        lang=lang,
+        blocks=blocks,
+        levels=levels,
+        batch_size=batch_size,
+    )
     with output.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = CsvWriter(handle)
         writer.writerow(csv_header(columns))
-        async for values in unit_values(
-            session=session,
-            ctx=ctx,
-            as_of=as_of,
-            root_path=root_path,
-            lang=lang,
-            blocks=blocks,
-            levels=levels,
-            batch_size=batch_size,
-        ):
+
+        def write(values: list[Any]) -> None:
             writer.writerow([_csv_value(v, c.kind) for v, c in zip(values, columns, strict=True)])
-            done += 1
-            if progress_cb is not None and done % 500 == 0:
-                progress_cb(done, total)
-    if progress_cb is not None:
-        progress_cb(done, total)
-    return done
+
+        return await _drain(rows, write, total=total, progress_cb=progress_cb)
 
 
 __all__ = [

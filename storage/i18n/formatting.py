@@ -26,6 +26,14 @@ DASH = "—"
 ONE_DECIMAL = Decimal("0.1")
 
 
+class Named(Protocol):
+    @property
+    def name_vi(self) -> str: ...
+
+    @property
+    def name_en(self) -> str: ...
+
+
 class Labelled(Protocol):
     @property
     def label_vi(self) -> str: ...
@@ -77,7 +85,13 @@ def date_vi(day: date) -> str:
 
 def level_label(level: Labelled, lang: str = "vi") -> str:
     """The level's own label ("Cấp tỉnh"), from its row."""
-    return level.label_en if lang == "en" else level.label_vi
+    return level.label_en if lang == "en" and level.label_en else level.label_vi
+
+
+def name_in(item: Named, lang: str = "vi") -> str:
+    """A deliverable's (or anything's) name in the reader's language; the Vietnamese name when
+    it has no English one."""
+    return item.name_en if lang == "en" and item.name_en else item.name_vi
 
 
 def _in_sentence(label: str) -> str:

@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from storage.campaign_status import open_campaigns
 from storage.i18n import pick_language
+from storage.i18n.formatting import name_in
 from storage.models import (
     Campaign,
     Deliverable,
@@ -40,7 +41,7 @@ class Owed:
     due_date: date
 
     def label(self, lang: str) -> str:
-        return self.name_en if lang == "en" and self.name_en else self.name_vi
+        return name_in(self, lang)
 
 
 async def _scope_path(session: AsyncSession, campaign: Campaign) -> str | None:

@@ -15,7 +15,7 @@ from storage.forms import (
     FormField,
 )
 from storage.i18n import t
-from storage.i18n.formatting import date_text
+from storage.i18n.formatting import date_text, name_in
 from storage.models import Campaign
 from storage.report_import.tables import UNIT_CODE, UNIT_NAME
 from storage.sheets import append_row
@@ -65,7 +65,7 @@ async def write_template(
                 t(
                     "export.template.sheet_line",
                     lang,
-                    name=item.name_en if lang == "en" else item.name_vi,
+                    name=name_in(item, lang),
                     due=due,
                 ),
             )

@@ -28,7 +28,7 @@ from storage.forms import (
 from storage.forms.parse import Parsed
 from storage.forms.parse import _parse_date as parse_date_text
 from storage.i18n import t
-from storage.i18n.formatting import date_text
+from storage.i18n.formatting import date_text, name_in
 from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit
 from storage.report_import.tables import (
     CHUNK,
@@ -328,7 +328,7 @@ async def validate_reports(
                 sheet,
                 "export.import.level_not_due",
                 code=code,
-                name=target.deliverable.name_en if lang == "en" else target.deliverable.name_vi,
+                name=name_in(target.deliverable, lang),
             )
             continue
         first = seen.get((key, unit.id))
