@@ -107,6 +107,14 @@ def _slices(count: int) -> Iterator[tuple[int, int]]:
         yield start, min(count, start + IDS_PER_QUERY)
 
 
+def _scoped_batches(scopes: Sequence[UnitScope]) -> Iterator[tuple[int, Any, Any]]:
+    """(offset of the batch's first scope, the scoped units, the scope key column) per batch."""
+    for start, stop in scope_chunks(scopes):
+        scoped = scoped_units(scopes[start:stop])
+        if scoped is not None:
+            yield start, scoped[0], scoped[1]
+
+
 async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Person]:
     """The people as the database says now, forgotten ones left out."""
     found: dict[int, Person] = {}
@@ -150,11 +158,7 @@ async def _unit_lists(
     scopes = [units[pid] for pid in people]
     found: dict[int, dict[str, tuple[Any, list[str]]]] = {}
     totals: dict[int, int] = {}
-    for start, stop in scope_chunks(scopes):
-        scoped = scoped_units(scopes[start:stop])
-        if scoped is None:
-            continue
-        from_units, scope_key = scoped
+    for start, from_units, scope_key in _scoped_batches(scopes):
         matched = (
             expected_rows(
                 ctx,
@@ -275,11 +279,7 @@ async def _unreachable(
     scopes = [units[pid] for pid in people]
     listed: dict[int, list[UnreachablePerson]] = {}
     totals: dict[int, int] = {}
-    for start, stop in scope_chunks(scopes):
-        scoped = scoped_units(scopes[start:stop])
-        if scoped is None:
-            continue
-        from_units, scope_key = scoped
+    for start, from_units, scope_key in _scoped_batches(scopes):
         stmt = (
             select(
                 scope_key.label("k"),

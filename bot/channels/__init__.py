@@ -1,23 +1,2 @@
-"""Channel adapters (Telegram, Zalo) behind one small interface, see `bot.channels.base`."""
-
-from bot.channels.base import (
-    Channel,
-    ChannelError,
-    OutgoingMessage,
-    PayloadError,
-    RetryAfter,
-    SendResult,
-    TransientError,
-    Unreachable,
-)
-
-__all__ = [
-    "Channel",
-    "ChannelError",
-    "OutgoingMessage",
-    "PayloadError",
-    "RetryAfter",
-    "SendResult",
-    "TransientError",
-    "Unreachable",
-]
+"""Channel adapters (Telegram, Zalo). The outbound protocol is `scheduler.channels` (re-exported,
+with `storage.messages.OutgoingMessage`, by the shim `bot.channels.base`)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.export.sheet import (
     CHAT_CHANNELS,
     Column,
+    column_maker,
     local_time,
 )
 from storage.figures import (
@@ -27,8 +28,7 @@ from storage.i18n.formatting import name_in
 
 
 def history_columns(lang: str) -> list[Column]:
-    def c(key: str, kind: str = "text", width: float = 14) -> Column:
-        return Column(t(f"export.history.{key}", lang), width, kind)
+    c = column_maker("history", lang)
 
     return [
         c("when", "datetime", 16),

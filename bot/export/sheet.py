@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -18,6 +18,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from storage.figures import (
     UNIT,
 )
+from storage.i18n import t
 from storage.i18n.formatting import percent_value
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO
 from storage.sheets import text_cell
@@ -36,7 +37,6 @@ _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _HEADER_ALIGN = Alignment(wrap_text=True, vertical="center")
 
-
 # ---------------------------------------------------------------------------------------------
 # Columns and cells
 
@@ -47,6 +47,22 @@ class Column:
     width: float = 14
     kind: str = "text"  # text | int | percent | date | datetime
     group: str = ""  # the deliverable a column belongs to (units sheet)
+
+
+class ColumnMaker(Protocol):
+    def __call__(
+        self, key: str, kind: str = ..., width: float = ..., group: str = ...
+    ) -> Column: ...
+
+
+def column_maker(prefix: str, lang: str, *, kind: str = "text", width: float = 14) -> ColumnMaker:
+    """`c(key, kind, width, group)`: a column titled from the catalog key `export.<prefix>.<key>`,
+    with this sheet's default kind and width."""
+
+    def make(key: str, kind: str = kind, width: float = width, group: str = "") -> Column:
+        return Column(t(f"export.{prefix}.{key}", lang), width, kind, group)
+
+    return make
 
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> datetime | None:

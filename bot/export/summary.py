@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
-from bot.export.sheet import Column, Sheet, rate_value
+from bot.export.sheet import Column, Sheet, column_maker, rate_value
 from storage.figures import (
     Figures,
     GroupFigures,
@@ -27,8 +27,7 @@ from storage.shortcomings import (
 
 
 def summary_columns(lang: str) -> list[Column]:
-    def c(key: str, kind: str = "int", width: float = 13) -> Column:
-        return Column(t(f"export.summary.{key}", lang), width, kind)
+    c = column_maker("summary", lang, kind="int", width=13)
 
     return [
         c("level", "text", 26),
@@ -122,7 +121,5 @@ def shortcoming_label(item: Shortcoming, lang: str) -> str:
 
 
 def shortcoming_columns(lang: str) -> list[Column]:
-    def c(key: str, width: float) -> Column:
-        return Column(t(f"export.shortcomings.{key}", lang), width)
-
-    return [c("kind", 50), c("code", 12), c("name", 34), c("level", 16)]
+    c = column_maker("shortcomings", lang)
+    return [c("kind", width=50), c("code", width=12), c("name", width=34), c("level", width=16)]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.export.sheet import PARENT, Column, local_time
+from bot.export.sheet import PARENT, Column, column_maker, local_time
 from storage.figures import (
     DEADLINE,
     DELIVERABLE,
@@ -79,8 +79,7 @@ _MEASURE_KIND = {
 
 
 def unit_columns(blocks: Sequence[_Block], lang: str) -> list[Column]:
-    def c(key: str, kind: str = "text", width: float = 13, group: str = "") -> Column:
-        return Column(t(f"export.units.{key}", lang), width, kind, group)
+    c = column_maker("units", lang, width=13)
 
     columns = [
         c("code", width=12),
@@ -180,8 +179,7 @@ async def unit_values(
 
 
 def missing_columns(lang: str) -> list[Column]:
-    def c(key: str, kind: str = "text", width: float = 14) -> Column:
-        return Column(t(f"export.missing.{key}", lang), width, kind)
+    c = column_maker("missing", lang)
 
     return [
         c("code", width=12),

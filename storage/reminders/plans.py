@@ -79,6 +79,14 @@ def local_today(now: datetime, tz: str) -> date:
     return require_aware(now).astimezone(ZoneInfo(tz)).date()
 
 
+def _send_window(campaign: Campaign, now: datetime) -> tuple[ReminderRules, date] | None:
+    """The campaign's rules and local day when `now` is inside the day's send window."""
+    rules = ReminderRules.from_definition(campaign.definition)
+    if not in_send_window(now, campaign.timezone, rules):
+        return None
+    return rules, local_today(now, campaign.timezone)
+
+
 def _by_unit(rows: list[Owed]) -> dict[int, list[Owed]]:
     by_unit: dict[int, list[Owed]] = defaultdict(list)
     for row in rows:
@@ -91,10 +99,10 @@ async def reminder_plans(
 ) -> list[ReminderPlan]:
     """Today's reminders for `campaign`: one per reporter per unit that owes something with a
     deadline at one of the reminder offsets today. Empty outside the day's send window."""
-    rules = ReminderRules.from_definition(campaign.definition)
-    if not in_send_window(now, campaign.timezone, rules):
+    window = _send_window(campaign, now)
+    if window is None:
         return []
-    today = local_today(now, campaign.timezone)
+    rules, today = window
     trigger_dates = {today - timedelta(days=d) for d in rules.reminder_days()}
     unit_ids = await triggered_units(session, campaign, trigger_dates)
     if not unit_ids:
@@ -140,10 +148,10 @@ async def escalation_plans(
 ) -> list[ReminderPlan]:
     """Today's escalations for `campaign`: per supervisor/admin, one message listing the overdue
     units escalated to them (see `storage.reminders` for who is told when)."""
-    rules = ReminderRules.from_definition(campaign.definition)
-    if not in_send_window(now, campaign.timezone, rules):
+    window = _send_window(campaign, now)
+    if window is None:
         return []
-    today = local_today(now, campaign.timezone)
+    rules, today = window
     latest_due = today - timedelta(days=rules.escalation_grace_days)
     rows = await owed(session=session, campaign=campaign, due_before=latest_due)
     if not rows:
