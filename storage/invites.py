@@ -55,6 +55,9 @@ class RedeemStatus(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     ALREADY_BOUND = "already_bound"
+    # The invite names a person who, since it was made, joined on this channel with another
+    # account: it was not made to replace that account (`storage.rebind`), so it never does.
+    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,9 @@ async def redeem_invite(
     invite's role. Refusals change nothing.
 
     An invite that names a person binds the account to that person (replacing their previous
-    account on this channel); ALREADY_BOUND if the account belongs to someone else. An invite
+    account on this channel, which `replaced` returns to be told); ALREADY_BOUND if the account
+    belongs to someone else; SUPERSEDED if the person joined on this channel with another account
+    after the invite was made (a printed code must not move an account in use). An invite
     that names nobody gives the role to the account's person, created if the account is new.
     An identity invite (`INVITE_IDENTITY`) grants no role: the outcome's `role` is None."""
     require_aware(now)
@@ -261,6 +266,18 @@ async def redeem_invite(
     )
     if owner is not None and invite.person_id is not None and owner.id != invite.person_id:
         return RedeemOutcome(RedeemStatus.ALREADY_BOUND, person=owner, invite_id=invite.id)
+
+    if invite.person_id is not None:
+        in_use = next(
+            (
+                i
+                for i in await identities_of(session=session, person_id=invite.person_id)
+                if i.channel == channel and i.external_id != external_id
+            ),
+            None,
+        )
+        if in_use is not None and in_use.bound_at > invite.created_at:
+            return RedeemOutcome(RedeemStatus.SUPERSEDED, invite_id=invite.id)
 
     # Claim: exactly one transaction can move the invite from open to used.
     claimed: Any = await session.execute(

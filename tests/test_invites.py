@@ -22,6 +22,7 @@ from storage.invites import (
     RevokeStatus,
     create_invite,
     create_invites_for_units,
+    find_invite,
     hash_code,
     invite_link,
     list_invites,
@@ -317,6 +318,36 @@ async def test_new_invite_rebinds_the_channel(db: Database, now: datetime) -> No
             )
             is None
         )
+
+
+async def test_an_old_code_never_moves_an_account_bound_after_it_was_made(
+    db: Database, now: datetime
+) -> None:
+    """A printed code naming a person who has since joined with another account (say, by a
+    code sent in chat) is refused: it was not made to replace that account. The replaced
+    account of a deliberate re-binding is returned to be told."""
+    _, cell = await _units(db)
+    async with db.write() as session:
+        person = await make_person(session, "Lê Văn Hải", roles=[(ROLE_REPORTER, cell)])
+    printed = await _invite(db, now, cell, person_id=pk(person))
+    joined = await _redeem(
+        db, await _invite(db, now, cell, person_id=pk(person)), now + timedelta(hours=1), "own"
+    )
+    assert joined.ok and joined.replaced is None
+    later = now + timedelta(hours=2)
+    refused = await _redeem(db, printed, later, user="someone-else")
+    assert refused.status is RedeemStatus.SUPERSEDED
+    async with db.read() as session:
+        owner = await find_person_by_identity(
+            session=session, channel=CHANNEL_TELEGRAM, external_id="own"
+        )
+        assert owner is not None and owner.id == pk(person)
+        assert (await find_invite(session=session, code=printed)).used_at is None  # type: ignore[union-attr]
+
+    # Made after the account was bound (a confirmed re-binding): it moves it, and says whose.
+    moved = await _redeem(db, await _invite(db, later, cell, person_id=pk(person)), later, "new")
+    assert moved.ok and moved.replaced is not None
+    assert (moved.replaced.channel, moved.replaced.external_id) == (CHANNEL_TELEGRAM, "own")
 
 
 async def test_admin_invite_for_whole_tree(db: Database, now: datetime) -> None:
