@@ -154,3 +154,15 @@ async def join_status(*, session: AsyncSession, scope: Scope, limit: int = 500) 
         )
     ).scalars()
     return JoinStatus(int(units), int(joined), list(missing))
+
+
+async def units_for_invites(
+    *, session: AsyncSession, scope: Scope, level: str | None, root: Unit | None
+) -> list[Unit]:
+    """Active units the scope sees, optionally one level only and under `root`, tree order."""
+    query = select(Unit).where(col(Unit.active) == true(), visible_units_condition(scope))
+    if level:
+        query = query.where(col(Unit.level_code) == level)
+    if root is not None:
+        query = query.where(in_subtree(col(Unit.path), root.path))
+    return list((await session.execute(query.order_by(col(Unit.path)))).scalars())

@@ -372,3 +372,39 @@ async def test_create_a_campaign_from_the_form(web: WebWorld, client: httpx.Asyn
     again = await client.post("/desk/campaigns/new", data=_campaign_form(csrf, "05-KH/TU"))
     assert again.status_code == 422 and "Đã có đợt" in again.text
     assert await campaigns() == 2
+
+
+async def test_invite_sheet_for_the_units_an_admin_manages(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    from storage.models import Invite
+
+    async def invites() -> list[tuple[int | None, int | None]]:
+        async with web.db.read() as session:
+            rows = await session.execute(select(col(Invite.unit_id), col(Invite.person_id)))
+            return sorted(rows.all(), key=str)
+
+    csrf = await sign_in(client, web, web.admin_id)
+    assert (await client.get("/desk/invites")).status_code == 200
+    form = {"role": "reporter", "level": "co_so", "under": "", "csrf": csrf}
+    assert (await client.post("/desk/invites", data={**form, "csrf": ""})).status_code == 403
+    unknown = await client.post("/desk/invites", data={**form, "under": "KHONGCO"})
+    assert unknown.status_code == 422 and "chưa tạo mã nào" in unknown.text
+    assert await invites() == []
+    sheet = await client.post("/desk/invites", data=form)
+    assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
+    assert "attachment" in sheet.headers["content-disposition"]
+    world = web.world
+    # CS1: its two reporters who have not joined (the third joined on Zalo); CS2: its one.
+    assert await invites() == sorted(
+        [
+            (world.unit_id, world.colleague_id),
+            (world.unit_id, world.double_id),
+            (world.other_unit_id, world.double_id),
+        ],
+        key=str,
+    )
+    # A supervisor is not at the desk.
+    async for other in client_of(web):
+        await sign_in(other, web, web.other_supervisor_id)
+        assert (await other.get("/desk/invites")).status_code == 404

@@ -13,7 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.settings import Settings
-from bot.web import dashboard, desk, login
+from bot.web import dashboard, desk, invites, login
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
@@ -73,6 +73,8 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/desk/campaigns/new", desk.campaign_create, methods=["POST"]),
         Route("/desk/campaigns/{campaign_id}/status", desk.campaign_status, methods=["POST"]),
         Route("/desk/joined", desk.joined),
+        Route("/desk/invites", invites.invites_form),
+        Route("/desk/invites", invites.invites_sheet, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
