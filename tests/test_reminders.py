@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from scheduler.reminders import enqueue_planned, nudge_unit, plan_escalations, plan_reminders
 from storage.db import Database
-from storage.models import Outbox, Person
+from storage.models import DeliverableDeadline, Outbox, Person
 from storage.reminders import NudgeOutcome, ReminderRules, quiet_hours_end
 from tests.sched_fixtures import DUE, ZONE, World, build_world, confirm_report, local
 
@@ -32,8 +32,9 @@ async def test_each_offset_then_every_two_days_overdue_up_to_the_cap(db: Databas
         day = DUE + timedelta(days=offset)
         if r1 in await _reminded(db, world, local(day.year, day.month, day.day, 8)):
             days.append(offset)
-    # 3 days before, 1 day before, on the day, then days 2, 4, 6, 8, 10 overdue (cap 5).
-    assert days == [-3, -1, 0, 2, 4, 6, 8, 10]
+    # 3 days before, 1 day before, on the day (Friday 10/6), then days 2, 4, 6, 8, 10 overdue
+    # (cap 5) but for the weekend: 12/6 is a Sunday, 18/6 a Saturday.
+    assert days == [-3, -1, 0, 4, 6, 10]
 
 
 async def test_the_text_lists_the_deliverable_and_the_due_date_in_vietnamese(db: Database) -> None:
@@ -144,18 +145,19 @@ async def test_escalation_after_grace_then_up_the_tree(db: Database) -> None:
         )
     # Due 10/6; grace 3 days: nothing up to 13/6.
     assert await _escalated(db, world, date(2016, 6, 13)) == {}
-    # 4 days overdue: step 1. CS1's nearest supervisor is s_h1 (on H1); CS3's district has none,
+    # Thursday 16/6, 6 days overdue (escalations go out on Mondays and Thursdays): step 1.
+    # CS1's nearest supervisor is s_h1 (on H1); CS3's district has none,
     # so its nearest supervised ancestor is TU (s_tu).
-    assert await _escalated(db, world, date(2016, 6, 14)) == {"s_h1": ["CS1"], "s_tu": ["CS3"]}
-    # 7 days later (11 overdue): step 2. CS1 reaches s_tu too; CS3 has no one higher than s_tu,
+    assert await _escalated(db, world, date(2016, 6, 16)) == {"s_h1": ["CS1"], "s_tu": ["CS3"]}
+    # A week later (13 overdue): step 2. CS1 reaches s_tu too; CS3 has no one higher than s_tu,
     # so the admin hears of it.
-    assert await _escalated(db, world, date(2016, 6, 21)) == {
+    assert await _escalated(db, world, date(2016, 6, 23)) == {
         "s_h1": ["CS1"],
         "s_tu": ["CS1", "CS3"],
         "admin": ["CS3"],
     }
-    # 18 overdue: step 3, past every supervisor of CS1: the admin too.
-    assert await _escalated(db, world, date(2016, 6, 28)) == {
+    # 20 overdue: step 3, past every supervisor of CS1: the admin too.
+    assert await _escalated(db, world, date(2016, 6, 30)) == {
         "s_h1": ["CS1"],
         "s_tu": ["CS1", "CS3"],
         "admin": ["CS1", "CS3"],
@@ -166,15 +168,15 @@ async def test_escalation_text_and_key(db: Database) -> None:
     world = await build_world(db)
     async with db.read() as session:
         plans = await plan_escalations(
-            session=session, campaign=world.campaign, now=local(2016, 6, 14, 9)
+            session=session, campaign=world.campaign, now=local(2016, 6, 16, 9)
         )
     plan = next(p for p in plans if p.person_id == world.pid("s_h1"))
-    assert plan.key == f"escalate:{world.pid('s_h1')}:2016-06-14"
+    assert plan.key == f"escalate:{world.pid('s_h1')}:2016-06-16"
     text = plan.message().text
-    assert "tính đến ngày 14/6/2016" in text
+    assert "tính đến ngày 16/6/2016" in text
     assert "2 đơn vị quá hạn" in text
     assert "Đảng bộ xã Đông Phong (CS1)" in text
-    assert "hạn 10/6/2016, đã quá 4 ngày" in text
+    assert "hạn 10/6/2016, đã quá 6 ngày" in text
     assert "/nhacnho" in text
 
 
@@ -186,13 +188,13 @@ async def test_an_english_escalation_writes_dates_the_english_way(db: Database) 
         supervisor.language = "en"
     async with db.read() as session:
         plans = await plan_escalations(
-            session=session, campaign=world.campaign, now=local(2016, 6, 14, 9)
+            session=session, campaign=world.campaign, now=local(2016, 6, 16, 9)
         )
     english = next(p for p in plans if p.person_id == world.pid("s_h1")).message().text
     vietnamese = next(p for p in plans if p.person_id == world.pid("s_tu")).message().text
-    assert "14 Jun 2016" in english and "due 10 Jun 2016" in english
+    assert "16 Jun 2016" in english and "due 10 Jun 2016" in english
     assert "/6/2016" not in english
-    assert "14/6/2016" in vietnamese and "hạn 10/6/2016" in vietnamese
+    assert "16/6/2016" in vietnamese and "hạn 10/6/2016" in vietnamese
 
 
 async def test_nudge_at_most_once_per_unit_per_day(db: Database) -> None:
@@ -293,3 +295,56 @@ async def test_inactive_units_and_other_levels_are_not_reminded(db: Database) ->
     assert world.pid("r1") not in texts
     assert world.pid("s_h1") not in texts
     assert ZONE.key == "Asia/Ho_Chi_Minh"
+
+
+# --- days off and weekly caps (#14.4) ---------------------------------------------------------
+
+
+def test_days_off_are_weekends_vietnamese_holidays_with_tet_and_the_campaigns_own() -> None:
+    from storage.reminders.days_off import is_day_off
+
+    assert is_day_off(date(2016, 9, 2))  # National Day, a Friday
+    assert is_day_off(date(2016, 2, 8))  # Tết (lunar new year), a Monday
+    assert is_day_off(date(2026, 2, 17))  # Tết 2026
+    assert is_day_off(date(2016, 4, 16))  # Giỗ Tổ Hùng Vương (10/3 lunar)
+    assert is_day_off(date(2016, 6, 11)) and is_day_off(date(2016, 6, 12))  # Sat, Sun
+    assert not is_day_off(date(2016, 6, 13))
+    assert is_day_off(date(2016, 6, 13), extra={date(2016, 6, 13)})
+
+
+async def test_no_reminder_on_a_day_off_unless_the_deadline_is_that_day(db: Database) -> None:
+    definition = {
+        "campaign": {"reminders": {"offsets_days": [-3, -1, 0], "days_off": ["2016-06-09"]}}
+    }
+    world = await build_world(db)
+    async with db.write() as session:
+        campaign = await session.get(type(world.campaign), world.campaign.id)
+        assert campaign is not None
+        campaign.definition = definition
+    world.campaign.definition = definition
+    r1 = world.pid("r1")
+    assert r1 not in await _reminded(db, world, local(2016, 6, 9, 8))  # campaign day off
+    assert r1 in await _reminded(db, world, local(2016, 6, 7, 8))
+    # A deadline on a Saturday is still told that day; nothing on the Sunday after.
+    async with db.write() as session:
+        await session.execute(
+            update(DeliverableDeadline).values(due_date=date(2016, 6, 11))  # a Saturday
+        )
+    assert r1 in await _reminded(db, world, local(2016, 6, 11, 8))
+    assert r1 not in await _reminded(db, world, local(2016, 6, 12, 8))
+
+
+async def test_escalations_only_on_mondays_and_thursdays_at_most_twice_a_week(
+    db: Database,
+) -> None:
+    world = await build_world(db)
+    sent_on = []
+    for day in range(13, 27):  # two weeks, all overdue (due 10/6)
+        when = local(2016, 6, day, 8, 30)
+        async with db.read() as session:
+            plans = await plan_escalations(session=session, campaign=world.campaign, now=when)
+        if plans:
+            async with db.write() as session:
+                await enqueue_planned(session=session, planned=plans, now=when)
+            sent_on.append(date(2016, 6, day).strftime("%a %d"))
+    assert sent_on == ["Thu 16", "Mon 20", "Thu 23"]  # Mon 13: still in the grace days

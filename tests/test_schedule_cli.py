@@ -20,9 +20,10 @@ from tests.figures_fixtures import reference_tree
 
 # Monday 3/10/2016 08:00 in Hanoi: this week's digest is due (Monday 07:30).
 DIGEST_NOW = "2016-10-03T08:00:00+07:00"
-# Sunday 4/9/2016 08:30 in Hanoi: C21 is 4 days late with its study session (due 31/8): an
-# overdue reminder to its reporter (day +4) and an escalation to H2's supervisor (grace 3 days).
-REMIND_NOW = "2016-09-04T08:30:00+07:00"
+# Thursday 8/9/2016 08:30 in Hanoi: C21 is 8 days late with its study session (due 31/8): an
+# overdue reminder to its reporter (day +8) and an escalation to H2's supervisor (Thursday is an
+# escalation day; the earlier overdue days 2/9 and 4/9 were a holiday and a Sunday).
+REMIND_NOW = "2016-09-08T08:30:00+07:00"
 
 
 @dataclass
@@ -129,8 +130,8 @@ def test_digest_for_one_person_only(world: World) -> None:
 def test_remind_dry_run_prints_planned_messages_and_writes_nothing(world: World) -> None:
     code, out = _invoke(world, "remind", "--dry-run", "--now", REMIND_NOW)
     assert code == 0, out
-    assert f"khóa: remind:{world.reporter}:{world.reporter_unit}:2016-09-04" in out
-    assert f"khóa: escalate:{world.sup}:2016-09-04" in out
+    assert f"khóa: remind:{world.reporter}:{world.reporter_unit}:2016-09-08" in out
+    assert f"khóa: escalate:{world.sup}:2016-09-08" in out
     assert "Đảng bộ C21" in out
     assert "Chạy thử: 2 tin sẽ được gửi" in out
     assert _outbox(world) == []
@@ -153,5 +154,5 @@ def test_remind_for_one_campaign_and_unknown_campaign(world: World) -> None:
     assert code == 0 and "Đã xếp hàng 1 lời nhắc và 1 tin đôn đốc mới." in out
     code, out = _invoke(world, "remind", "--campaign", "99-KH/TU", "--now", REMIND_NOW)
     assert code == 1 and "Không có đợt học tập đang mở nào có mã hoặc số 99-KH/TU." in out
-    code, out = _invoke(world, "remind", "--now", "2016-09-04T08:30")
+    code, out = _invoke(world, "remind", "--now", "2016-09-08T08:30")
     assert code == 2  # a naive --now is refused

@@ -161,11 +161,11 @@ async def test_a_missed_day_is_skipped_and_logged(
 
 async def test_escalation_pass_writes_one_row_per_recipient_per_day(db: Database) -> None:
     world = await build_world(db)
-    day = local(2016, 6, 14, 8, 10)
+    day = local(2016, 6, 16, 8, 10)  # a Thursday: escalations go out Mondays and Thursdays
     assert await escalation_pass(db, day) == 2  # s_h1 (CS1, CS2) and s_tu (CS3)
     assert await escalation_pass(db, day + timedelta(hours=1)) == 0
     assert await _keys(db, "escalation") == sorted(
-        f"escalate:{world.pid(n)}:2016-06-14" for n in ("s_h1", "s_tu")
+        f"escalate:{world.pid(n)}:2016-06-16" for n in ("s_h1", "s_tu")
     )
 
 

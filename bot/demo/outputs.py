@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot.demo.proactive import Proactive, proactive_facts
+from bot.demo.proactive import summary_lines as proactive_summary
 from bot.demo.simulate import Simulation
 from bot.export import write_xlsx
 from bot.formatting import levels_phrase, number, percent
@@ -80,11 +82,12 @@ async def write_outputs(sim: Simulation, output: Path) -> DemoFiles:
     narrative_file.write_text(narrative(figures, found, lang="vi") + "\n", encoding="utf-8")
 
     summary = output / "summary.txt"
-    summary.write_text(summary_text(sim, figures, await sim.sent_counts()), encoding="utf-8")
+    facts = proactive_facts(await sim.outbox_rows())
+    summary.write_text(summary_text(sim, figures, facts), encoding="utf-8")
     return DemoFiles(transcript, digest_text, digest_chart, workbook, narrative_file, summary)
 
 
-def summary_text(sim: Simulation, figures: Figures, sent: dict[str, int]) -> str:
+def summary_text(sim: Simulation, figures: Figures, facts: Proactive) -> str:
     stats = sim.stats
     total = figures.total
     lines = [
@@ -93,8 +96,7 @@ def summary_text(sim: Simulation, figures: Figures, sent: dict[str, int]) -> str
         f"Cuộc trò chuyện: {stats.conversations}; tin nhắn và lần bấm nút: {stats.updates}",
         f"Báo cáo đã xác nhận: {stats.reports}; lần cập nhật số liệu: {stats.corrections}",
         f"Câu trả lời sai được bot giải thích và hỏi lại: {stats.rejected_answers}",
-        "Tin nhắn chủ động (đã gửi / hỏng): "
-        + ", ".join(f"{key} {count}" for key, count in sorted(sent.items())),
+        *proactive_summary(facts),
     ]
     for info in figures.deliverables:
         status = total.status.get(info.key)

@@ -547,6 +547,14 @@ class Simulation:
             rows = (await session.execute(select(col(Outbox.kind), col(Outbox.status)))).all()
         return Counter(f"{kind}:{status}" for kind, status in rows)
 
+    async def outbox_rows(self) -> list[tuple[str, str, int | None, str]]:
+        """(key, kind, person_id, status) of every proactive message of the run."""
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(col(Outbox.key), col(Outbox.kind), col(Outbox.person_id), col(Outbox.status))
+            )
+        return [(key, kind, person, status) for key, kind, person, status in rows.all()]
+
 
 def _button_ending(buttons: list[dict[str, Any]], suffix: str) -> dict[str, Any] | None:
     return next((b for b in buttons if str(b.get("callback_data", "")).endswith(suffix)), None)

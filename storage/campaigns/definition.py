@@ -25,6 +25,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _STRICT = ConfigDict(extra="forbid")
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_TWICE_A_WEEK: tuple[Weekday, ...] = ("monday", "thursday")
+
+
 class QuietHours(BaseModel):
     model_config = _STRICT
 
@@ -44,6 +48,16 @@ class Reminders(BaseModel):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     escalation_grace_days: int = Field(default=3, ge=0, le=90)
     escalation_up_days: int = Field(default=7, ge=1, le=90)
+    # No reminder or escalation on these days (besides weekends and public holidays), unless
+    # a deadline falls on the day itself.
+    days_off: list[date] = Field(default_factory=list, max_length=366)
+    # Escalations to a supervisor go out as one list on these weekdays only (at most twice a
+    # week by default).
+    escalation_weekdays: list[Weekday] = Field(
+        default_factory=lambda: list(_TWICE_A_WEEK), min_length=1, max_length=7
+    )
+    reminders_per_week: int = Field(default=3, ge=1, le=7)
+    escalations_per_week: int = Field(default=2, ge=1, le=7)
 
 
 class Digest(BaseModel):

@@ -23,6 +23,13 @@ key is optional:
       quiet_hours: {start: "21:00", end: "07:00"}
       escalation_grace_days: 3      # overdue more than this: told to the supervisors
       escalation_up_days: 7         # every further N days: one supervised level higher
+      days_off: [2016-07-27]        # besides weekends and Vietnam's public holidays (Tết too)
+      escalation_weekdays: [monday, thursday]   # escalations: one list on these days only
+      reminders_per_week: 3         # most reminders one reporter gets in a week ...
+      escalations_per_week: 2       # ... and escalations one supervisor gets
+
+No reminder and no escalation goes out on a day off (weekend, public holiday from the `holidays`
+library, the campaign's `days_off`), unless a deadline is that very day (its reminder still goes).
 
 A unit *owes* a deliverable when it is expected (active, in the campaign's scope, at a level with
 a deadline for it) and has no confirmed report for it. A unit gets a reminder today when one of

@@ -11,10 +11,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.clock import require_aware
-from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Campaign, Person, Unit
+from storage.models import (
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    ROLE_SUPERVISOR,
+    Campaign,
+    Outbox,
+    Person,
+    Unit,
+)
+from storage.reminders.days_off import is_day_off
 from storage.reminders.owed import (
     Owed,
     Recipient,
@@ -87,6 +98,31 @@ def _send_window(campaign: Campaign, now: datetime) -> tuple[ReminderRules, date
     return rules, local_today(now, campaign.timezone)
 
 
+async def earlier_this_week(
+    session: AsyncSession, kind: str, person_ids: list[int], today: date, tz: str
+) -> dict[int, int]:
+    """How many messages of `kind` each person was queued this week (local, weeks start on
+    Monday) before `today`: the weekly cap counts them (a re-run of today's pass decides the
+    same)."""
+    if not person_ids:
+        return {}
+    zone = ZoneInfo(tz)
+    monday = today - timedelta(days=today.weekday())
+    start = datetime.combine(monday, time(0), tzinfo=zone)
+    end = datetime.combine(today, time(0), tzinfo=zone)
+    rows = await session.execute(
+        select(col(Outbox.person_id), func.count())
+        .where(
+            col(Outbox.kind) == kind,
+            col(Outbox.person_id).in_(person_ids),
+            col(Outbox.created_at) >= start,
+            col(Outbox.created_at) < end,
+        )
+        .group_by(col(Outbox.person_id))
+    )
+    return {int(p): int(count) for p, count in rows.all() if p is not None}
+
+
 def _by_unit(rows: list[Owed]) -> dict[int, list[Owed]]:
     by_unit: dict[int, list[Owed]] = defaultdict(list)
     for row in rows:
@@ -104,7 +140,10 @@ async def reminder_plans(
         return []
     rules, today = window
     trigger_dates = {today - timedelta(days=d) for d in rules.reminder_days()}
-    unit_ids = await triggered_units(session, campaign, trigger_dates)
+    if is_day_off(today, rules.days_off):
+        # A weekend, a public holiday or a campaign day off: only a deadline today is told.
+        trigger_dates = {today} if 0 in rules.reminder_days() else set()
+    unit_ids = await triggered_units(session, campaign, trigger_dates) if trigger_dates else []
     if not unit_ids:
         return []
     horizon = today + timedelta(days=rules.horizon_days())
@@ -113,12 +152,18 @@ async def reminder_plans(
     )
     reporters = await role_holders(session, [ROLE_REPORTER], unit_ids, global_too=False)
     quiet = quiet_payload(campaign.timezone, rules)
+    sent = await earlier_this_week(
+        session, KIND_REMINDER, [r.person_id for r in reporters], today, campaign.timezone
+    )
     planned: list[ReminderPlan] = []
     for reporter in reporters:
         assert reporter.unit_id is not None
         items = by_unit.get(reporter.unit_id)
         if not items:
             continue
+        due_today = any(item.due_date == today for item in items)
+        if sent.get(reporter.person_id, 0) >= rules.reminders_per_week and not due_today:
+            continue  # the weekly cap: a deadline today is still told
         planned.append(
             ReminderPlan(
                 key=f"remind:{reporter.person_id}:{reporter.unit_id}:{today.isoformat()}",
@@ -152,6 +197,8 @@ async def escalation_plans(
     if window is None:
         return []
     rules, today = window
+    if today.weekday() not in rules.escalation_weekdays or is_day_off(today, rules.days_off):
+        return []  # one list on the campaign's escalation weekdays, never on a day off
     latest_due = today - timedelta(days=rules.escalation_grace_days)
     rows = await owed(session=session, campaign=campaign, due_before=latest_due)
     if not rows:
@@ -184,8 +231,11 @@ async def escalation_plans(
                 entry[1].append(unit_id)
 
     quiet = quiet_payload(campaign.timezone, rules)
+    sent = await earlier_this_week(session, KIND_ESCALATION, list(told), today, campaign.timezone)
     planned: list[ReminderPlan] = []
     for person_id, (recipient, unit_ids) in told.items():
+        if sent.get(person_id, 0) >= rules.escalations_per_week:
+            continue
         unit_ids.sort(key=lambda uid: by_unit[uid][0].unit_path)
         units = tuple(tuple(by_unit[uid]) for uid in unit_ids)
         planned.append(

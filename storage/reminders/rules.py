@@ -4,11 +4,13 @@ and the quiet-hours arithmetic the planner and the sender share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage.clock import require_aware
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def parse_hhmm(value: Any, name: str) -> time:
@@ -40,6 +42,10 @@ class ReminderRules:
     quiet_end: time = time(7, 0)
     escalation_grace_days: int = 3
     escalation_up_days: int = 7
+    days_off: frozenset[date] = frozenset()
+    escalation_weekdays: frozenset[int] = frozenset({0, 3})  # Monday, Thursday
+    reminders_per_week: int = 3
+    escalations_per_week: int = 2
 
     @classmethod
     def from_definition(cls, definition: dict[str, Any] | None) -> ReminderRules:
@@ -64,6 +70,18 @@ class ReminderRules:
                     raw.get("escalation_grace_days", base.escalation_grace_days)
                 ),
                 escalation_up_days=int(raw.get("escalation_up_days", base.escalation_up_days)),
+                days_off=frozenset(
+                    day if isinstance(day, date) else date.fromisoformat(str(day))
+                    for day in raw.get("days_off", ())
+                ),
+                escalation_weekdays=frozenset(
+                    WEEKDAYS.index(str(name).lower())
+                    for name in raw.get("escalation_weekdays", ("monday", "thursday"))
+                ),
+                reminders_per_week=int(raw.get("reminders_per_week", base.reminders_per_week)),
+                escalations_per_week=int(
+                    raw.get("escalations_per_week", base.escalations_per_week)
+                ),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"reminders: {exc}") from exc
