@@ -2,7 +2,8 @@
 
 `engine` (the turn of a reporter's conversation), `types` (Input, Reply, Choice, Actor and a
 turn's state), `callback` (steps, button tokens, callback data), `context` (a draft with what it
-refers to), `prompts` (questions, choices, summary), `status` (/tinhtrang).
+refers to), `start` (which unit, deliverable or report; the first question), `prompts` (questions,
+choices, summary), `receipt` (what was recorded), `status` (/tinhtrang).
 """
 
 from bot.conversation.callback import COMMANDS

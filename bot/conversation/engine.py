@@ -43,7 +43,7 @@ from bot.conversation.callback import (
     TOKEN_EDIT,
     TYPED_NUMBER,
 )
-from bot.conversation.context import form_of_deliverable, load_context
+from bot.conversation.context import load_context
 from bot.conversation.prompts import (
     ask,
     ask_field,
@@ -55,6 +55,7 @@ from bot.conversation.prompts import (
     stale,
 )
 from bot.conversation.receipt import receipt
+from bot.conversation.start import begin, open_deliverable, open_report
 from bot.conversation.status import status_reply
 from bot.conversation.types import (
     Actor,
@@ -64,7 +65,6 @@ from bot.conversation.types import (
     Option,
     Reply,
     Turn,
-    deliverable_name,
     local_time,
     row_id,
 )
@@ -89,11 +89,10 @@ from storage.forms import (
 )
 from storage.i18n import t
 from storage.i18n.formatting import date_text
-from storage.models import Campaign, Deliverable, Draft, Report, Unit
+from storage.models import Campaign, Deliverable, Draft
 from storage.reports import (
     DraftGone,
     confirm_report,
-    current_version,
     open_draft,
     report_confirmed_from_draft,
     reporter_units,
@@ -193,122 +192,8 @@ class ConversationEngine:
                 )
                 ctx = Ctx(draft=draft, unit=turn.units[0])
                 return [await ask(turn, ctx)]
-            return await self._begin(turn, None, turn.units[0], mode)
+            return await begin(turn, None, turn.units[0], mode)
         return [Reply(turn.t("conv.hint"), done=draft is None)]
-
-    async def _begin(self, turn: Turn, draft: Draft | None, unit: Unit, mode: str) -> list[Reply]:
-        """The unit is known: pick what to report (or which report to change)."""
-        if mode == drafts.MODE_UPDATE:
-            return await self._begin_update(turn, draft, unit)
-        items = await unit_deliverables(session=turn.session, unit=unit, now=turn.now)
-        owed = [item for item in items if item.report is None]
-        if not owed:
-            if draft is not None:
-                await drafts.delete_draft(session=turn.session, draft_id=row_id(draft))
-            key = "conv.all_reported" if items else "conv.nothing_open"
-            return [Reply(turn.t(key, unit=unit.name), done=True)]
-        if len(owed) == 1:
-            item = owed[0]
-            return await self._open_deliverable(turn, draft, unit, item.deliverable)
-        draft = await self._save_or_start(
-            turn, draft, unit=unit, mode=drafts.MODE_NEW, step=STEP_PICK_DELIVERABLE
-        )
-        if draft is None:
-            return [stale(turn)]
-        return [await ask(turn, Ctx(draft=draft, unit=unit))]
-
-    async def _open_deliverable(
-        self, turn: Turn, draft: Draft | None, unit: Unit, deliverable: Deliverable
-    ) -> list[Reply]:
-        form = form_of_deliverable(deliverable)
-        first = next_field(form, {})
-        assert first is not None  # a form has at least one field
-        draft = await self._save_or_start(
-            turn,
-            draft,
-            unit=unit,
-            mode=drafts.MODE_NEW,
-            step=first.key,
-            deliverable_id=deliverable.id,
-            answers={},
-        )
-        if draft is None:
-            return [stale(turn)]
-        ctx = await load_context(turn, draft)
-        assert ctx is not None and ctx.campaign is not None
-        intro = turn.t(
-            "conv.intro",
-            deliverable=deliverable_name(deliverable, turn.lang),
-            unit=unit.name,
-            reference=ctx.campaign.reference,
-        )
-        return [prefixed(intro, await ask(turn, ctx))]
-
-    async def _begin_update(self, turn: Turn, draft: Draft | None, unit: Unit) -> list[Reply]:
-        rows = [
-            row
-            for row in await unit_reports(session=turn.session, unit_id=row_id(unit))
-            if is_open(row.campaign)
-        ]
-        if not rows:
-            if draft is not None:
-                await drafts.delete_draft(session=turn.session, draft_id=row_id(draft))
-            return [Reply(turn.t("conv.no_reports", unit=unit.name), done=True)]
-        if len(rows) > 1:
-            draft = await self._save_or_start(
-                turn, draft, unit=unit, mode=drafts.MODE_UPDATE, step=STEP_PICK_REPORT
-            )
-            if draft is None:
-                return [stale(turn)]
-            return [await ask(turn, Ctx(draft=draft, unit=unit))]
-        return await self._open_report(turn, draft, unit, rows[0].report)
-
-    async def _open_report(
-        self, turn: Turn, draft: Draft | None, unit: Unit, report: Report
-    ) -> list[Reply]:
-        version = await current_version(session=turn.session, report_id=row_id(report))
-        draft = await self._save_or_start(
-            turn,
-            draft,
-            unit=unit,
-            mode=drafts.MODE_UPDATE,
-            step=STEP_PICK_FIELD,
-            deliverable_id=report.deliverable_id,
-            report_id=report.id,
-            answers=dict(version.answers or {}) if version is not None else {},
-        )
-        if draft is None:
-            return [stale(turn)]
-        ctx = await load_context(turn, draft)
-        assert ctx is not None
-        return [await ask(turn, ctx)]
-
-    async def _save_or_start(
-        self, turn: Turn, draft: Draft | None, *, unit: Unit, mode: str, step: str, **more: Any
-    ) -> Draft | None:
-        """Move the existing draft on (None if it changed meanwhile) or start one."""
-        if draft is None:
-            return await drafts.start_draft(
-                session=turn.session,
-                person_id=turn.actor.person_id,
-                unit_id=row_id(unit),
-                channel=turn.actor.channel,
-                now=turn.now,
-                step=step,
-                mode=mode,
-                **more,
-            )
-        moved = await drafts.advance(
-            session=turn.session,
-            draft=draft,
-            seen_revision=draft.revision,
-            now=turn.now,
-            unit_id=row_id(unit),
-            mode=mode,
-            step=step,
-            **more,
-        )
-        return draft if moved else None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -361,7 +246,7 @@ class ConversationEngine:
             unit = next((u for u in turn.units if u.id == number), None)
             if unit is None:
                 return [stale(turn)]
-            return await self._begin(turn, ctx.draft, unit, ctx.draft.mode)
+            return await begin(turn, ctx.draft, unit, ctx.draft.mode)
         if step == STEP_PICK_DELIVERABLE and kind == "d":
             items = await unit_deliverables(session=turn.session, unit=ctx.unit, now=turn.now)
             chosen = next(
@@ -369,7 +254,7 @@ class ConversationEngine:
             )
             if chosen is None:
                 return [stale(turn)]
-            return await self._open_deliverable(turn, ctx.draft, ctx.unit, chosen.deliverable)
+            return await open_deliverable(turn, ctx.draft, ctx.unit, chosen.deliverable)
         if step == STEP_PICK_REPORT and kind == "r":
             rows = await unit_reports(session=turn.session, unit_id=row_id(ctx.unit))
             found = next(
@@ -378,7 +263,7 @@ class ConversationEngine:
             )
             if found is None:
                 return [stale(turn)]
-            return await self._open_report(turn, ctx.draft, ctx.unit, found.report)
+            return await open_report(turn, ctx.draft, ctx.unit, found.report)
         if step == STEP_PICK_FIELD and ctx.form is not None:
             if token == TOKEN_BACK and ctx.draft.mode == drafts.MODE_NEW:
                 return await self._move(turn, ctx, step=STEP_SUMMARY)

@@ -17,6 +17,7 @@ from bot.conversation.callback import (
     TOKEN_EDIT,
     callback_data,
 )
+from bot.conversation.receipt import change_lines
 from bot.conversation.types import Choice, Ctx, Option, Reply, Turn, deliverable_name, row_id
 from storage import drafts
 from storage.campaign_status import is_open
@@ -173,17 +174,7 @@ def summary_text(turn: Turn, ctx: Ctx) -> str:
     name = deliverable_name(ctx.deliverable, turn.lang)
     if ctx.draft.mode == drafts.MODE_UPDATE:
         lines = [turn.t("conv.update.head", deliverable=name, number=ctx.draft.report_id)]
-        for item in ctx.form.fields:
-            old, new = ctx.base.get(item.key), answers.get(item.key)
-            if old != new:
-                lines.append(
-                    turn.t(
-                        "conv.update.line",
-                        label=item.label(turn.lang),
-                        old=format_answer(item, old, turn.lang),
-                        new=format_answer(item, new, turn.lang),
-                    )
-                )
+        lines.extend(change_lines(turn, ctx, answers))
     else:
         lines = [turn.t("conv.summary.head", deliverable=name, unit=ctx.unit.name)]
         lines.extend(

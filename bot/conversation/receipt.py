@@ -29,6 +29,21 @@ def figure(form: Form, item: FormField, answers: dict[str, Any], lang: str) -> s
     return text
 
 
+def change_lines(turn: Turn, ctx: Ctx, answers: dict[str, Any]) -> list[str]:
+    """One line per answer that differs from the current version: "label: old -> new"."""
+    assert ctx.form is not None
+    return [
+        turn.t(
+            "conv.update.line",
+            label=item.label(turn.lang),
+            old=format_answer(item, ctx.base.get(item.key), turn.lang),
+            new=format_answer(item, answers.get(item.key), turn.lang),
+        )
+        for item in ctx.form.fields
+        if ctx.base.get(item.key) != answers.get(item.key)
+    ]
+
+
 def receipt(
     turn: Turn, ctx: Ctx, answers: dict[str, Any], *, head: str, changed_only: bool = False
 ) -> str:
@@ -39,17 +54,7 @@ def receipt(
     lines = [head]
     if changed_only:
         lines.append(turn.t("conv.receipt.changed", deliverable=name, unit=ctx.unit.name))
-        for item in form.fields:
-            old, new = ctx.base.get(item.key), answers.get(item.key)
-            if old != new:
-                lines.append(
-                    turn.t(
-                        "conv.update.line",
-                        label=item.label(turn.lang),
-                        old=format_answer(item, old, turn.lang),
-                        new=format_answer(item, new, turn.lang),
-                    )
-                )
+        lines.extend(change_lines(turn, ctx, answers))
     else:
         lines.append(turn.t("conv.receipt.what", deliverable=name, unit=ctx.unit.name))
         lines.extend(
