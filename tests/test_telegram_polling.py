@@ -145,14 +145,17 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
     await asyncio.wait_for(second, OUTER)
 
     assert await processed(db) == 3
-    # Each update processed once. The strangers' updates were processed before the kill but
-    # never confirmed, so their replays re-send the stored refusal (the same text) without
-    # running the handler again; the reporter's, cut off mid-way, is answered once.
+    # Each update processed once. The strangers' updates were processed and answered before the
+    # kill but never confirmed: their replays do not run the handler again and send only a reply
+    # whose `delivered` mark had not landed (on SQLite the marks wait behind the reporter's
+    # held write lock, so the kill usually cuts them off; on PostgreSQL they usually land). So a
+    # stranger hears the same refusal once, or twice at most, never anything else; the reporter,
+    # cut off mid-way, is answered exactly once.
     counts = [len(stub.messages_to(user)) for user in (*STRANGERS, REPORTER.id)]
-    assert counts == [2, 2, 1]
+    assert all(1 <= count <= 2 for count in counts[:2]), counts
+    assert counts[2] == 1
     for user in STRANGERS:
-        first, second = stub.messages_to(user)
-        assert first.text == second.text
+        assert len({message.text for message in stub.messages_to(user)}) == 1
     assert offsets(stub)[1] is None  # the second loop got the whole batch again
     assert stub.sent("deleteWebhook")
 
