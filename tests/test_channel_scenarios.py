@@ -6,6 +6,7 @@ closes a campaign; strangers and units outside the scope get the same refusals o
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,10 @@ class Driver(Protocol):
 
     async def say(self, who: str, text: str) -> list[str]: ...
 
+    def update(self, who: str, text: str) -> dict[str, Any]: ...
+
+    async def process(self, who: str, update: dict[str, Any]) -> list[str]: ...
+
     def photos(self) -> int: ...
 
     async def workbook(self, texts: list[str]) -> bytes: ...
@@ -55,6 +60,12 @@ class TelegramDriver:
 
     async def say(self, who: str, text: str) -> list[str]:
         return (await self.harness.send(text, self.users[who])).texts()
+
+    def update(self, who: str, text: str) -> dict[str, Any]:
+        return self.harness.updates.text(text, self.users[who])
+
+    async def process(self, who: str, update: dict[str, Any]) -> list[str]:
+        return (await self.harness.process(update)).texts()
 
     def photos(self) -> int:
         return len([c for c in self.request.calls if c.method == "sendPhoto"])
@@ -74,9 +85,15 @@ class ZaloDriver:
     channel: str = "zalo"
 
     async def say(self, who: str, text: str) -> list[str]:
+        return await self.process(who, self.update(who, text))
+
+    def update(self, who: str, text: str) -> dict[str, Any]:
+        return self.updates.text(self.users[who], text)
+
+    async def process(self, who: str, update: dict[str, Any]) -> list[str]:
         user = self.users[who]
         mark = len(self.stub.sent(user.id))
-        await self.adapter.process(self.updates.text(user, text))
+        await self.adapter.process(update)
         return self.stub.texts(user.id, since=mark)
 
     def photos(self) -> int:
@@ -340,3 +357,30 @@ async def test_a_zalo_download_link_is_refused_for_anyone_else_forged_or_expired
         await server.stop()
         await client.aclose()
         await stub.stop()
+
+
+async def test_a_digest_lost_with_a_kill_after_the_commit_comes_once_with_the_replay(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.core import turn as turn_module
+
+    real = turn_module.deliver
+    kills = [asyncio.CancelledError()]  # the process dies between the commit and the send
+
+    async def killed(*args: Any, **kwargs: Any) -> None:
+        if kills:
+            raise kills.pop()
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(turn_module, "deliver", killed)
+    update = setup.driver.update("supervisor", "/tonghop")
+    before = setup.driver.photos()
+    with pytest.raises(asyncio.CancelledError):
+        await setup.driver.process("supervisor", update)
+    assert setup.driver.photos() == before  # committed, nothing said yet
+
+    texts = await setup.driver.process("supervisor", update)  # the platform delivers it again
+    assert setup.driver.photos() == before + 1  # the job ran on the replay: chart and text
+    assert "Bản tổng hợp tuần 39/2016" in "\n".join(texts)
+    assert await setup.driver.process("supervisor", update) == []  # and only once
+    assert setup.driver.photos() == before + 1
