@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from storage.db import Database
-from storage.models import ROLE_ADMIN, ROLE_REPORTER, Campaign, Outbox, Unit
+from storage.models import ROLE_ADMIN, ROLE_REPORTER, Campaign, Outbox, Person, Unit
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, World, build_world
 from tests.telegram_harness import TelegramHarness, TgUser, bind
@@ -117,13 +117,35 @@ async def test_nudge_once_a_day_and_only_in_scope(setup: Setup) -> None:
     outside = await setup.harness.send("/nhacnho CS3", SUPERVISOR)
     by_reporter = await setup.harness.send("/nhacnho CS1", REPORTER)
 
-    assert first.texts() == ["Đã gửi lời nhắc tới người báo cáo của Đảng bộ xã Đông (mã CS1)."]
+    assert first.texts() == [
+        "Đã gửi lời nhắc tới người báo cáo của Đảng bộ xã Đông (mã CS1).",
+        "Chưa kết nối, cần gọi trực tiếp: Lê Thị C (chưa có số điện thoại); Trần Văn D (chưa có"
+        " số điện thoại).",
+    ]
     assert "đã được nhắc hôm nay" in second.text()
     assert "Không tìm thấy đơn vị «CS3»" in outside.text()
     assert "dành cho đồng chí được phân công theo dõi" in by_reporter.text()
     async with setup.db.read() as session:
         rows = (await session.execute(select(func.count()).select_from(Outbox))).scalar_one()
     assert rows == 3  # one nudge per reporter of CS1 (three people report for it), once
+
+
+async def test_nudge_to_a_unit_whose_reporter_has_no_chat_account_says_whom_to_call(
+    setup: Setup,
+) -> None:
+    async with setup.db.write() as session:
+        double = await session.get(Person, setup.world.double_id)
+        assert double is not None
+        double.phone = "0912 345 678"
+    reply = await setup.harness.send("/nhacnho CS2", SUPERVISOR)
+    assert reply.texts() == [
+        "Chưa gửi được lời nhắc: người báo cáo của Đảng bộ xã Tây (mã CS2) chưa kết nối tài khoản"
+        " Zalo hoặc Telegram với trợ lý. Đồng chí vui lòng gọi trực tiếp: Trần Văn D (điện thoại"
+        " 0912 345 678)."
+    ]
+    async with setup.db.read() as session:
+        rows = (await session.execute(select(func.count()).select_from(Outbox))).scalar_one()
+    assert rows == 0  # nothing queued that could never be delivered
 
 
 async def test_a_report_made_in_chat_shows_in_the_unit_and_the_digest(setup: Setup) -> None:

@@ -49,7 +49,15 @@ day whose window passed while the bot was down is skipped (the next day's plan t
 from __future__ import annotations
 
 from storage.campaign_status import CAMPAIGN_OPEN
-from storage.reminders.owed import Owed, Recipient, open_campaigns_for_unit, owed, role_holders
+from storage.reminders.owed import (
+    Contact,
+    Owed,
+    Recipient,
+    open_campaigns_for_unit,
+    owed,
+    reporter_contacts,
+    role_holders,
+)
 from storage.reminders.plans import (
     KIND_ESCALATION,
     KIND_NUDGE,
@@ -77,6 +85,7 @@ __all__ = [
     "KIND_ESCALATION",
     "KIND_NUDGE",
     "KIND_REMINDER",
+    "Contact",
     "NudgeOutcome",
     "Owed",
     "PlanSection",
@@ -94,6 +103,7 @@ __all__ = [
     "quiet_hours_end",
     "quiet_payload",
     "reminder_plans",
+    "reporter_contacts",
     "role_holders",
     "yesterdays_send_time",
 ]

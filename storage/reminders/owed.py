@@ -15,7 +15,9 @@ from storage.campaign_status import open_campaigns
 from storage.i18n import pick_language
 from storage.i18n.formatting import name_in
 from storage.models import (
+    ROLE_REPORTER,
     Campaign,
+    ChatIdentity,
     Deliverable,
     DeliverableDeadline,
     Person,
@@ -170,3 +172,30 @@ async def role_holders(
 async def open_campaigns_for_unit(*, session: AsyncSession, unit: Unit) -> list[Campaign]:
     """Open campaigns whose scope contains `unit` (see `storage.campaign_status`)."""
     return await open_campaigns(session=session, unit=unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A unit's reporter as a calling list shows them: name, phone, whether a chat account is
+    connected (a reminder reaches only those)."""
+
+    person_id: int
+    full_name: str
+    phone: str | None
+    connected: bool
+
+
+async def reporter_contacts(*, session: AsyncSession, unit_id: int) -> list[Contact]:
+    """The reporters of `unit_id` with their phone and whether they have a chat account."""
+    connected = exists().where(col(ChatIdentity.person_id) == col(Person.id)).correlate(Person)
+    rows = await session.execute(
+        select(col(Person.id), col(Person.full_name), col(Person.phone), connected)
+        .join(Role, col(Role.person_id) == col(Person.id))
+        .where(
+            col(Role.kind) == ROLE_REPORTER,
+            col(Role.unit_id) == unit_id,
+            col(Person.forgotten_at).is_(None),
+        )
+        .order_by(col(Person.full_name), col(Person.id))
+    )
+    return [Contact(int(pid or 0), name, phone, bool(linked)) for pid, name, phone, linked in rows]

@@ -20,6 +20,7 @@ from bot.narrative import narrative
 from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import Scope, visible_units_condition
 from storage.figures import compute_figures
+from storage.reminders import Contact, reporter_contacts
 from storage.shortcomings import find_shortcomings
 
 NUDGE_KEYS = {
@@ -86,12 +87,33 @@ async def nudge(turn: Turn) -> Outcome:
     found = await visible_unit(turn, code)
     if found is None or found.id is None:
         return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+    label = unit_label(found, turn.lang)
+    contacts = await reporter_contacts(session=turn.session, unit_id=found.id)
+    offline = [c for c in contacts if not c.connected]
+    if contacts and not any(c.connected for c in contacts):
+        # Nobody to reach in chat: say so, and who to call instead (never "Đã gửi").
+        return Outcome(
+            [turn.say("telegram.nudge.not_connected", unit=label, who=_who(turn, offline))]
+        )
     result = await nudge_unit(
         session=turn.session, unit_id=found.id, by_person_id=turn.person_id, now=turn.now
     )
     if result is NudgeOutcome.NO_UNIT:
         return Outcome([turn.say("telegram.unit.not_visible", code=code)])
-    return Outcome([turn.say(NUDGE_KEYS[result], unit=unit_label(found, turn.lang))])
+    replies = [turn.say(NUDGE_KEYS[result], unit=label)]
+    if offline and result.queued:
+        replies.append(turn.say("telegram.nudge.some_offline", who=_who(turn, offline)))
+    return Outcome(replies)
+
+
+def _who(turn: Turn, contacts: list[Contact]) -> str:
+    """ "Nguyễn Văn A (0912 345 678)"; a missing phone is said so."""
+    return "; ".join(
+        turn.say("telegram.nudge.contact", name=c.full_name, phone=c.phone).text
+        if c.phone
+        else turn.say("telegram.nudge.contact_no_phone", name=c.full_name).text
+        for c in contacts
+    )
 
 
 COMMANDS = (
