@@ -77,7 +77,7 @@ async def text(turn: Turn) -> Outcome:
 
 async def not_text(turn: Turn) -> Outcome:
     """A sticker, photo, file, voice ... where the bot expects words."""
-    if turn.channel != "zalo" and not await draft_open(turn):
+    if not await draft_open(turn):
         return no_draft(turn)
     return Outcome([turn.say_channel("text_only")])
 
