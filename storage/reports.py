@@ -287,15 +287,25 @@ async def update_report(
     return version
 
 
-async def confirm_report(*, session: AsyncSession, draft_id: int, now: datetime) -> Report:
+async def confirm_report(
+    *, session: AsyncSession, draft_id: int, now: datetime, taken: Draft | None = None
+) -> Report:
     """Turn a draft (new-report mode, every answer given and checked) into the unit's report
     and delete the draft (a new version if the unit already has a report: see `save_report`).
-    Audited "report.confirm" with the draft's channel. Raises DraftGone if the draft is gone."""
+    Audited "report.confirm" with the draft's channel. Raises DraftGone if the draft is gone.
+    `taken`: the draft as the caller took it in this transaction (`drafts.advance` succeeded:
+    it is current and no one else can change it before the commit), used without a re-read."""
     draft = (
-        await session.execute(
-            select(Draft).where(col(Draft.id) == draft_id).execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+        taken
+        if taken is not None and taken.id == draft_id
+        else (
+            await session.execute(
+                select(Draft)
+                .where(col(Draft.id) == draft_id)
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+    )
     if draft is None:
         raise DraftGone(draft_id)
     if draft.deliverable_id is None:

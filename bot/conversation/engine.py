@@ -430,7 +430,7 @@ class ConversationEngine:
             return [Reply(receipt(turn, ctx, answers, head=head, changed_only=True), done=True)]
         try:
             report = await confirm_report(
-                session=turn.session, draft_id=row_id(ctx.draft), now=turn.now
+                session=turn.session, draft_id=row_id(ctx.draft), now=turn.now, taken=ctx.draft
             )
         except DraftGone:
             return [stale(turn)]
