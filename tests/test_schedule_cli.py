@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from bot.cli.schedule import register
 from storage.db import Database
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Outbox, Unit, metadata
+from storage.people import bind_identity
 from tests.factories import make_person, pk
 from tests.figures_fixtures import reference_tree
 
@@ -50,7 +52,18 @@ def world(tmp_path: Path) -> World:
                 c21 = await session.get(Unit, ref.builder.id("C21"))
                 sup = await make_person(session, "Phạm Văn Giám", roles=[(ROLE_SUPERVISOR, h2)])
                 admin = await make_person(session, "Vũ Văn Quản", roles=[(ROLE_ADMIN, None)])
-                reporter = await make_person(session, "Trần Văn Báo", roles=[(ROLE_REPORTER, c21)])
+                reporter = await make_person(
+                    session, "Trần Văn Báo", "0987 654 321", roles=[(ROLE_REPORTER, c21)]
+                )
+                # The supervisor uses Zalo; the reporter never connected a chat account.
+                await bind_identity(
+                    session=session,
+                    person_id=pk(sup),
+                    channel="zalo",
+                    external_id="zu-sup",
+                    chat_id="zu-sup",
+                    now=datetime(2016, 5, 1, tzinfo=UTC),
+                )
             return World(url, pk(sup), pk(admin), pk(reporter), ref.builder.id("C21"))
         finally:
             await db.dispose()
@@ -133,7 +146,11 @@ def test_remind_dry_run_prints_planned_messages_and_writes_nothing(world: World)
     assert f"khóa: remind:{world.reporter}:{world.reporter_unit}:2016-09-08" in out
     assert f"khóa: escalate:{world.sup}:2016-09-08" in out
     assert "Đảng bộ C21" in out
-    assert "Chạy thử: 2 tin sẽ được gửi" in out
+    will, cannot = out.split("Không gửi được (chưa kết nối tài khoản chat), cần gọi trực tiếp:")
+    assert will.startswith("Sẽ gửi:") and f"escalate:{world.sup}:" in will
+    assert f"remind:{world.reporter}:" not in will
+    assert f"• Trần Văn Báo (số {world.reporter}), điện thoại: 0987 654 321" in cannot
+    assert "Chạy thử: 1 tin sẽ gửi, 1 tin không gửi được (chưa kết nối)" in out
     assert _outbox(world) == []
 
 

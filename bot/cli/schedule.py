@@ -33,7 +33,7 @@ from storage import outbox
 from storage.clock import require_aware, system_clock
 from storage.db import Database
 from storage.models import Campaign, Person
-from storage.reminders import CAMPAIGN_OPEN
+from storage.reminders import CAMPAIGN_OPEN, chat_reach
 
 LANG = "vi"
 
@@ -118,11 +118,32 @@ async def _remind(*, campaign: str | None, dry_run: bool, now: datetime) -> None
             done = await outbox.existing_keys(session=session, keys=[p.key for p in planned])
             todo = [p for p in planned if p.key not in done]
             names = await _names(session, [p.person_id for p in todo])
-        for plan in todo:
+            reach = await chat_reach(session=session, person_ids=[p.person_id for p in todo])
+        # "Sẽ gửi" and "không gửi được (chưa kết nối)": a person without a chat account is
+        # someone to call, not a message on its way.
+        will = [p for p in todo if reach.get(p.person_id, (False, None))[0]]
+        cannot = [p for p in todo if not reach.get(p.person_id, (False, None))[0]]
+        if will:
+            typer.echo(t("digest.cli.will_send", LANG))
+        for plan in will:
             _echo_message(names.get(plan.person_id, "?"), plan.person_id, plan.key, plan.message())
+        if cannot:
+            typer.echo(t("digest.cli.cannot_send", LANG))
+        for plan in cannot:
+            phone = reach.get(plan.person_id, (False, None))[1]
+            typer.echo(
+                t(
+                    "digest.cli.cannot_send_line",
+                    LANG,
+                    name=names.get(plan.person_id, "?"),
+                    person=plan.person_id,
+                    phone=phone or t("digest.cli.no_phone", LANG),
+                    key=plan.key,
+                )
+            )
         if not todo:
             typer.echo(t("digest.cli.nothing", LANG))
-        typer.echo(t("digest.cli.dry_run", LANG, count=len(todo)))
+        typer.echo(t("digest.cli.dry_run_split", LANG, count=len(will), offline=len(cannot)))
 
 
 async def _names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:

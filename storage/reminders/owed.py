@@ -199,3 +199,22 @@ async def reporter_contacts(*, session: AsyncSession, unit_id: int) -> list[Cont
         .order_by(col(Person.full_name), col(Person.id))
     )
     return [Contact(int(pid or 0), name, phone, bool(linked)) for pid, name, phone, linked in rows]
+
+
+async def chat_reach(
+    *, session: AsyncSession, person_ids: Collection[int]
+) -> dict[int, tuple[bool, str | None]]:
+    """person id -> (has a chat account, phone): who a message can reach, who must be called."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    connected = exists().where(col(ChatIdentity.person_id) == col(Person.id)).correlate(Person)
+    found: dict[int, tuple[bool, str | None]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await session.execute(
+            select(col(Person.id), connected, col(Person.phone)).where(
+                col(Person.id).in_(ids[start : start + _CHUNK])
+            )
+        )
+        found.update({int(pid or 0): (bool(linked), phone) for pid, linked, phone in rows})
+    return found
