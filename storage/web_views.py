@@ -15,6 +15,7 @@ from sqlmodel import col
 from storage.access import Scope, visible_units_condition
 from storage.models import (
     ROLE_REPORTER,
+    ROLE_SUPERVISOR,
     ChatIdentity,
     Person,
     Report,
@@ -166,3 +167,22 @@ async def units_for_invites(
     if root is not None:
         query = query.where(in_subtree(col(Unit.path), root.path))
     return list((await session.execute(query.order_by(col(Unit.path)))).scalars())
+
+
+async def supervisors_of(*, session: AsyncSession, unit_id: int) -> list[tuple[int, Contact]]:
+    """(person id, contact) of everyone who follows this very unit, by name."""
+    query = (
+        select(col(Person.id), col(Person.full_name), col(Person.phone))
+        .join(Role, col(Role.person_id) == col(Person.id))
+        .where(
+            col(Role.kind) == ROLE_SUPERVISOR,
+            col(Role.unit_id) == unit_id,
+            col(Person.forgotten_at).is_(None),
+        )
+        .order_by(col(Person.full_name), col(Person.id))
+    )
+    return [
+        (int(pid), Contact(name, phone))
+        for pid, name, phone in (await session.execute(query)).all()
+        if pid is not None
+    ]

@@ -408,3 +408,45 @@ async def test_invite_sheet_for_the_units_an_admin_manages(
     async for other in client_of(web):
         await sign_in(other, web, web.other_supervisor_id)
         assert (await other.get("/desk/invites")).status_code == 404
+
+
+async def test_assign_a_supervisor_from_the_unit_page(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    from storage.models import Role
+
+    world = web.world
+
+    async def followers() -> list[int]:
+        async with web.db.read() as session:
+            rows = await session.execute(
+                select(col(Role.person_id)).where(
+                    col(Role.kind) == "supervisor", col(Role.unit_id) == world.unit_id
+                )
+            )
+            return sorted(rows.scalars())
+
+    csrf = await sign_in(client, web, web.admin_id)
+    page = await client.get(f"/unit/{world.unit_id}")
+    assert "Người theo dõi đơn vị" in page.text
+    url = f"/unit/{world.unit_id}/assign"
+    person = str(web.other_supervisor_id)
+    assert (await client.post(url, data={"person": person})).status_code == 403
+    nobody = await client.post(url, data={"person": "0999999999", "csrf": csrf})
+    assert nobody.headers["location"].endswith("assign=no_person#assign")
+    added = await client.post(url, data={"person": person, "csrf": csrf})
+    assert added.status_code == 303 and await followers() == [web.other_supervisor_id]
+    page = await client.get(added.headers["location"])
+    assert "Đã phân công" in page.text and "Vũ Văn Theo" in page.text
+    # By phone number too (the reporter's, in the Vietnamese habit with spaces).
+    await client.post(url, data={"person": "0912 345 678", "csrf": csrf})
+    assert await followers() == sorted([web.other_supervisor_id, world.reporter_id])
+    await client.post(url, data={"remove": person, "csrf": csrf})
+    assert await followers() == [world.reporter_id]
+    # A supervisor cannot assign, not even on a unit they follow.
+    async for other in client_of(web):
+        other_csrf = await sign_in(other, web, world.supervisor_id)
+        refused = await other.post(url, data={"person": person, "csrf": other_csrf})
+        assert refused.status_code == 404
+        assert "Người theo dõi đơn vị" not in (await other.get(f"/unit/{world.unit_id}")).text
+    assert await followers() == [world.reporter_id]

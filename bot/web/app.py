@@ -13,7 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.settings import Settings
-from bot.web import dashboard, desk, invites, login
+from bot.web import assign, dashboard, desk, invites, login
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
@@ -58,6 +58,7 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/", dashboard.home),
         Route("/unit/{unit_id}", dashboard.unit_page),
         Route("/unit/{unit_id}/nudge", dashboard.nudge, methods=["POST"]),
+        Route("/unit/{unit_id}/assign", assign.change, methods=["POST"]),
         Route("/late", dashboard.late),
         Route("/export", dashboard.export),
         Route("/w/{token}", login.link_page),

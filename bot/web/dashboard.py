@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.export import write_xlsx
+from bot.web.assign import OUTCOMES, admin_scope
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
 from bot.web.figures_view import area_and_rows, context_of, groups, pick_campaign, unit_scope
 from bot.web.late import late_units
@@ -23,7 +24,7 @@ from storage.audit import record
 from storage.clock import local_date
 from storage.figures import UnitScope
 from storage.models import CHANNEL_WEB, Campaign, Unit
-from storage.web_views import child_units, root_units, visible_ancestors
+from storage.web_views import child_units, root_units, supervisors_of, visible_ancestors
 
 NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
 
@@ -140,6 +141,11 @@ async def unit_page(request: Request) -> Response:
                 exportable=viewer.watch_scope.sees(unit),
                 week_url=_week_url(request, campaign),
             )
+    if admin_scope(viewer).sees(unit) and unit.id is not None:
+        async with web.db.read() as session:
+            context["supervisors"] = await supervisors_of(session=session, unit_id=unit.id)
+        assigned = request.query_params.get("assign", "")
+        context["assigned"] = assigned if assigned in OUTCOMES else ""
     nudged = request.query_params.get("nudge", "")
     context["request_nudge"] = nudged if nudged in NUDGE_SHOWN else ""
     return page("unit.html", viewer.lang, viewer=viewer, unit=unit, trail=trail, **context)

@@ -1,0 +1,90 @@
+"""Assigning supervisors from a unit's page (the admin walks the tree to the unit): who follows
+it, add a person (by phone number or number in the list of people), remove one. The same rules
+as /phancong: admins only, inside their admin subtrees, the person reachable from their scope;
+every change audited by `storage.people`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from storage.access import Scope
+from storage.assignments import person_in_scope
+from storage.models import CHANNEL_WEB, ROLE_SUPERVISOR, Person, Unit
+from storage.people import find_person_by_phone, grant_role, revoke_role
+from storage.people_import import normalise_phone
+
+OUTCOMES = ("added", "removed", "no_person")
+
+
+def admin_scope(viewer: Viewer) -> Scope:
+    return replace(viewer.scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
+
+
+async def _find(
+    session: AsyncSession, scope: Scope, wanted: str, *, by_id: bool = False
+) -> Person | None:
+    wanted = wanted.strip()
+    person: Person | None = None
+    try:
+        phone = normalise_phone(wanted) if wanted and not by_id else None
+    except ValueError:  # not a phone number: maybe the person's number
+        phone = None
+    if phone is not None:
+        person = await find_person_by_phone(session=session, phone=phone)
+    if person is None and wanted.isdigit() and len(wanted) < 10:
+        person = await session.get(Person, int(wanted))
+    if person is None or person.id is None:
+        return None
+    return await person_in_scope(session=session, person_id=person.id, scope=scope)
+
+
+async def change(request: Request) -> Response:
+    """POST /unit/<id>/assign: `person` (phone or number) to add, or `remove` (a person id)."""
+    viewer = await load_viewer(request)
+    if viewer is None:
+        return signed_out()
+    form = await checked_form(request, viewer)
+    if isinstance(form, Response):
+        return form
+    scope = admin_scope(viewer)
+    raw = str(request.path_params.get("unit_id", ""))
+    web = web_of(request)
+    async with web.db.write() as session:
+        unit = await session.get(Unit, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+        if unit is None or unit.id is None or not unit.active or not scope.sees(unit):
+            return refused(viewer)
+        remove = str(form.get("remove", ""))
+        if remove:
+            target = await _find(session, scope, remove, by_id=True)
+        else:
+            target = await _find(session, scope, str(form.get("person", "")))
+        if target is None or target.id is None:
+            outcome = "no_person"
+        elif remove:
+            await revoke_role(
+                session=session,
+                person_id=target.id,
+                kind=ROLE_SUPERVISOR,
+                unit_id=unit.id,
+                now=web.clock(),
+                actor_person_id=viewer.person_id,
+                channel=CHANNEL_WEB,
+            )
+            outcome = "removed"
+        else:
+            await grant_role(
+                session=session,
+                person_id=target.id,
+                kind=ROLE_SUPERVISOR,
+                unit_id=unit.id,
+                now=web.clock(),
+                actor_person_id=viewer.person_id,
+                channel=CHANNEL_WEB,
+            )
+            outcome = "added"
+    return RedirectResponse(f"/unit/{unit.id}?assign={outcome}#assign", status_code=303)
