@@ -12,8 +12,9 @@ from sqlalchemy import update
 from bot.export import rate_value, write_csv, write_xlsx
 from storage.db import Database
 from storage.figures import STATUS_MISSING, compute_figures, unit_rows
-from storage.models import Person, ReportVersion
+from storage.models import ROLE_REPORTER, Person, ReportVersion, Unit
 from storage.shortcomings import find_shortcomings
+from tests.factories import make_person
 from tests.figures_fixtures import Reference, reference_tree, utc
 
 AS_OF = utc(2016, 10, 15)
@@ -125,6 +126,9 @@ async def test_summary_equals_compute_figures(db: Database, tmp_path: Path) -> N
 
 async def test_unit_rows_and_missing_sheet(db: Database, tmp_path: Path) -> None:
     ref = await _build(db)
+    async with db.write() as session:  # the calling list: C21's secretary and phone
+        c21_unit = await session.get(Unit, ref.builder.id("C21"))
+        await make_person(session, "Đỗ Thị Thư", "0203 812 345", roles=[(ROLE_REPORTER, c21_unit)])
     out = await _xlsx(db, ref, tmp_path)
     units = _rows(out, "Đơn vị")[2:]
     # C22 was deactivated on 15/8: not expected in October.
@@ -147,6 +151,8 @@ async def test_unit_rows_and_missing_sheet(db: Database, tmp_path: Path) -> None
     assert c21[2:5] == ("Cấp cơ sở", "H2", "Đảng bộ H2")
     assert c21[5] == "Báo cáo hoi_nghi; Báo cáo ke_hoach"
     assert c21[6] == wall(2016, 8, 31)
+    assert c21[7:9] == ("Đỗ Thị Thư", "0203 812 345")
+    assert missing[0][7:9] == (None, None)  # C12 has no reporter on file
 
     before = await _xlsx(db, ref, tmp_path, as_of=utc(2016, 8, 10))
     assert "C22" in [row[0] for row in _rows(before, "Đơn vị")[2:]]

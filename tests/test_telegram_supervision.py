@@ -103,6 +103,11 @@ async def test_unit_outside_scope_is_answered_like_a_unit_that_does_not_exist(se
 async def test_unit_inside_scope_shows_its_deliverables(setup: Setup) -> None:
     text = (await setup.harness.send("/donvi cs1", SUPERVISOR)).text()
     assert text.startswith("Đảng bộ xã Đông (mã CS1) — 30 đảng viên")
+    # The calling list: every reporter with their phone; who cannot be reached in chat.
+    assert (
+        "Người báo cáo: Lê Thị C, điện thoại chưa có (chưa kết nối chat, cần gọi trực tiếp); "
+        "Nguyễn Văn A, điện thoại chưa có; Trần Văn D, điện thoại chưa có (chưa kết nối chat"
+    ) in text
     assert "• Hội nghị học tập, quán triệt Nghị quyết (hạn 31/8/2016): chưa báo cáo" in text
     assert (
         (await setup.harness.send("/donvi", SUPERVISOR))

@@ -13,7 +13,7 @@ from bot.i18n import t
 from storage.clock import local_date
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.models import MEASURES, Campaign, Unit
-from storage.reminders import open_campaigns_for_unit
+from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import versions_of
 
 
@@ -104,6 +104,19 @@ async def unit_view_text(*, session: AsyncSession, unit: Unit, now: datetime, la
             members=number(unit.members, lang),
         )
     ]
+    assert unit.id is not None
+    contacts = await reporter_contacts(session=session, unit_id=unit.id)
+    if contacts:  # the calling list: the secretary's name and phone
+        people = "; ".join(
+            t(
+                "telegram.unit.reporter" if c.connected else "telegram.unit.reporter_offline",
+                lang,
+                name=c.full_name,
+                phone=c.phone or t("telegram.unit.no_phone", lang),
+            )
+            for c in contacts
+        )
+        lines.append(t("telegram.unit.reporters", lang, people=people))
     campaigns = await open_campaigns_for_unit(session=session, unit=unit)
     body: list[str] = []
     for campaign in campaigns:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.export.sheet import PARENT, Column, column_maker, local_time
 from storage.figures import (
@@ -27,7 +28,7 @@ from storage.figures import (
 from storage.forms import FieldType, Form
 from storage.i18n import t
 from storage.i18n.formatting import level_label, name_in
-from storage.models import MEASURES
+from storage.models import MEASURES, ROLE_REPORTER, Person, Role
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,26 @@ def missing_columns(lang: str) -> list[Column]:
         c("parent_name", width=30),
         c("owed", width=50),
         c("due", "date", 12),
+        c("reporter", width=26),
+        c("phone", width=16),
     ]
+
+
+def _first_reporter(column: Any) -> Any:
+    """The unit's first reporter's name or phone (a calling list), as a correlated subquery."""
+    return (
+        select(column)
+        .select_from(Role)
+        .join(Person, col(Person.id) == col(Role.person_id))
+        .where(
+            col(Role.unit_id) == UNIT.c.id,
+            col(Role.kind) == ROLE_REPORTER,
+            col(Person.forgotten_at).is_(None),
+        )
+        .order_by(col(Person.id))
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 async def missing_values(
@@ -216,6 +236,8 @@ async def missing_values(
                 PARENT.c.name.label("parent_name"),
                 DEADLINE.c.deliverable_id,
                 DEADLINE.c.due_date,
+                _first_reporter(col(Person.full_name)).label("reporter"),
+                _first_reporter(col(Person.phone)).label("phone"),
             ],
             as_of=as_of,
             root_path=root_path,
@@ -251,4 +273,6 @@ def _missing_row(
         row.parent_name,
         "; ".join(owed),
         due,
+        row.reporter,
+        row.phone,
     ]
