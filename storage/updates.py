@@ -110,8 +110,11 @@ async def mark_delivered(
         replies = await stored_replies(session=session, channel=channel, update_id=update_id)
     if not replies:
         return
-    marked = [
-        {**reply, "delivered": True} if i in set(indices) and isinstance(reply, dict) else reply
+    chosen = set(indices)
+    marked = [  # masked again: the caller's copy may be the unmasked one it stored
+        without_secrets({**reply, "delivered": True})
+        if i in chosen and isinstance(reply, dict)
+        else without_secrets(reply)
         for i, reply in enumerate(replies)
     ]
     await session.execute(

@@ -211,7 +211,7 @@ SCENARIOS: list[tuple[str, str, Check]] = [
     (
         "supervisor",
         "/nhacnho CS1",
-        exactly("telegram.nudge.queued", unit="Đảng bộ xã Đông (mã CS1)"),
+        first(lambda s: s == t("telegram.nudge.queued", "vi", unit="Đảng bộ xã Đông (mã CS1)")),
     ),
     ("supervisor", "/thongke", exactly("telegram.admin_only")),
     ("supervisor", "/moi baocao CS1", refusal),

@@ -43,7 +43,13 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.models import Person
 from storage.people import find_person_with_identity, touch_identity
-from storage.updates import claim_update, mark_delivered, store_replies, stored_replies
+from storage.updates import (
+    claim_update,
+    mark_delivered,
+    store_replies,
+    stored_replies,
+    without_secrets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -312,17 +318,32 @@ async def deliver(
             done.append(index)
     if failure is not None:
         done = [i for i, e in enumerate(entries) if not e.get("delivered")]
-    if done:
+    if not done:
+        return
+    if failure is not None:  # what is left must reach the outbox: a failure here is the turn's
         async with runtime.db.write() as session:
-            if failure is not None:
-                await _hand_over(session, adapter, inbound, left, now=now)
-            await mark_delivered(
-                session=session,
-                channel=inbound.channel,
-                update_id=inbound.key,
-                indices=done,
-                replies=entries,  # as stored by this turn or read by its replay: no read back
-            )
+            await _hand_over(session, adapter, inbound, left, now=now)
+            await _mark(session, inbound, done, entries)
+        return
+    try:
+        async with runtime.db.write() as session:
+            await _mark(session, inbound, done, entries)
+    except Exception as exc:  # everything went out; only a replay could repeat it
+        log.warning(
+            "update %s: replies sent but not marked delivered (%s)", inbound.key, type(exc).__name__
+        )
+
+
+async def _mark(
+    session: AsyncSession, inbound: Inbound, done: list[int], entries: list[dict[str, Any]]
+) -> None:
+    await mark_delivered(
+        session=session,
+        channel=inbound.channel,
+        update_id=inbound.key,
+        indices=done,
+        replies=entries,  # as stored by this turn or read by its replay: no read back
+    )
 
 
 async def _hand_over(
@@ -358,7 +379,7 @@ async def _hand_over(
             key=f"reply:{inbound.channel}:{inbound.key}:{number}",
             kind="reply",
             person_id=None,
-            payload=message.to_payload(),
+            payload=without_secrets(message.to_payload()),  # no invite code kept on disk
             now=now,
             channel=inbound.channel,
             chat_id=inbound.chat_id,
