@@ -450,3 +450,16 @@ async def test_assign_a_supervisor_from_the_unit_page(
         assert refused.status_code == 404
         assert "Người theo dõi đơn vị" not in (await other.get(f"/unit/{world.unit_id}")).text
     assert await followers() == [world.reporter_id]
+
+
+async def test_the_digest_chart_for_those_who_get_a_digest(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    await sign_in(client, web, web.world.supervisor_id)
+    assert 'src="/chart.png"' in (await client.get("/")).text
+    image = await client.get("/chart.png")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content[:4] == b"\x89PNG"
+    async for other in client_of(web):
+        await sign_in(other, web, web.world.reporter_id)
+        assert (await other.get("/chart.png")).status_code == 404

@@ -60,6 +60,7 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/unit/{unit_id}/nudge", dashboard.nudge, methods=["POST"]),
         Route("/unit/{unit_id}/assign", assign.change, methods=["POST"]),
         Route("/late", dashboard.late),
+        Route("/chart.png", dashboard.chart),
         Route("/export", dashboard.export),
         Route("/w/{token}", login.link_page),
         Route("/w", login.link_login, methods=["POST"]),

@@ -6,6 +6,7 @@ answer as a unit that does not exist."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,20 @@ async def nudge(request: Request) -> Response:
             session=session, unit_id=unit.id, by_person_id=viewer.person_id, now=web.clock()
         )
     return RedirectResponse(f"/unit/{unit.id}?nudge={outcome.value}", status_code=303)
+
+
+async def chart(request: Request) -> Response:
+    """GET /chart.png: the weekly digest's chart of the viewer's units (the same image the digest
+    sends), drawn now; only for people who get a digest (admins and supervisors)."""
+    from bot.chart import render_chart
+    from scheduler.digest import digest_data
+
+    viewer = await _viewer(request)
+    if isinstance(viewer, Response):
+        return viewer
+    web = web_of(request)
+    async with web.db.read() as session:
+        data = await digest_data(session=session, person_id=viewer.person_id, now=web.clock())
+    if data is None:
+        return refused(viewer)
+    return Response(render_chart(replace(data, lang=viewer.lang)), media_type="image/png")
