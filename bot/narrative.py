@@ -18,6 +18,7 @@ from storage.shortcomings import (
     LOW_ESSAY_RATE,
     MISSING_REPORT,
     NO_ACTION_PROGRAM,
+    PRESENTER_QUALITY,
     SHORT_SESSION,
     Shortcoming,
 )
@@ -123,6 +124,10 @@ def _shortcomings_paragraph(shortcomings: Sequence[Shortcoming], lang: str) -> s
     by_kind: dict[str, list[Shortcoming]] = {}
     for s in shortcomings:
         by_kind.setdefault(s.kind, []).append(s)
+    for s in by_kind.get(PRESENTER_QUALITY, []):
+        items.append(
+            t("figures.shortcomings.presenter_quality", lang, count=number(len(s.units), lang))
+        )
     for s in by_kind.get(SHORT_SESSION, []):
         items.append(
             t(

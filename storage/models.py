@@ -233,6 +233,16 @@ class Report(SQLModel, table=True):
     first_confirmed_at: datetime = Field(sa_type=UTCDateTime)
     current_version: int = Field(default=1)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # A supervisor's or reviewer's assessment of the study session (ASSESSMENTS), audited.
+    assessment: str | None = Field(default=None, max_length=16)
+    assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assessed_by_person_id: int | None = _fk("person.id", ondelete="SET NULL")
+
+
+# The session assessment: "đạt yêu cầu" / "chưa đạt".
+ASSESSMENT_PASSED = "dat"
+ASSESSMENT_FAILED = "chua_dat"
+ASSESSMENTS = (ASSESSMENT_PASSED, ASSESSMENT_FAILED)
 
 
 class ReportVersion(SQLModel, table=True):
@@ -263,6 +273,8 @@ class ReportVersion(SQLModel, table=True):
     action_program_date: date | None = None
     heads_with_plan: int | None = None
     heads: int | None = None
+    presenter_standing: str | None = Field(default=None, max_length=64)
+    reported_on: date | None = None  # a paper report: the date written on it
 
 
 MEASURES = (
@@ -276,6 +288,7 @@ MEASURES = (
     "action_program_date",
     "heads_with_plan",
     "heads",
+    "presenter_standing",
 )
 
 

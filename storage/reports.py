@@ -144,13 +144,15 @@ async def save_report(
     action: str = "report.confirm",
     note: Mapping[str, Any] | None = None,
     reported_at: datetime | None = None,
+    reported_on: date | None = None,
 ) -> Report:
     """Store typed answers as the unit's report for the deliverable: a new report with version 1,
     or, when the unit already has one (a colleague confirmed meanwhile, a paper report entered
     twice), a new version of it. Audited (`action` for a new report, "report.update" for a new
     version); `note` is added to the audit row's `new`. The answers are assumed validated.
     `reported_at` (a paper report: the start of the day written on it) dates a new report and its
-    first version, so on-time and as-of figures follow the paper; the audit keeps `now`."""
+    first version, so on-time and as-of figures follow the paper; the audit keeps `now`.
+    `reported_on` (that date) is kept on the version."""
     require_aware(now)
     at = require_aware(reported_at) if reported_at is not None else now
     deliverable = await session.get(Deliverable, deliverable_id)
@@ -175,15 +177,18 @@ async def save_report(
         assert report.id is not None
         await _insert_version(
             session,
-            _version_row(
-                report_id=report.id,
-                version=1,
-                form=form,
-                answers=typed,
-                person_id=person_id,
-                channel=channel,
-                now=at,
-            ),
+            {
+                **_version_row(
+                    report_id=report.id,
+                    version=1,
+                    form=form,
+                    answers=typed,
+                    person_id=person_id,
+                    channel=channel,
+                    now=at,
+                ),
+                "reported_on": reported_on,
+            },
         )
         await audit.record(
             session=session,

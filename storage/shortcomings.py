@@ -13,8 +13,9 @@ The article's list and what it maps to:
 - the reporting itself -> MISSING_REPORT: a deliverable's deadline day has ended and the unit has
   not reported it (one shortcoming per deliverable).
 
-"Chất lượng một số báo cáo viên cơ sở chưa cao" (some grassroots presenters were weak) is a
-judgement about quality that no number the units report can measure, so it is not produced here.
+- "Chất lượng một số báo cáo viên cơ sở chưa cao" -> PRESENTER_QUALITY: the session was assessed
+  "chưa đạt" by a supervisor or reviewer (storage.assessments) by `as_of`, or its presenter is
+  none of the standings the campaign expects (presenter standing "khác").
 
 Every kind is one set-based query over the units counted by the figures (same scope, same as-of
 versions; see storage.figures).
@@ -44,13 +45,24 @@ from storage.figures import (
     expected_rows,
     load_campaign,
 )
+from storage.models import ASSESSMENT_FAILED
 
 SHORT_SESSION = "short_session"
 LOW_ESSAY_RATE = "low_essay_rate"
 NO_ACTION_PROGRAM = "no_action_program"
 ACTION_PLANS_INCOMPLETE = "action_plans_incomplete"
 MISSING_REPORT = "missing_report"
-KINDS = (SHORT_SESSION, LOW_ESSAY_RATE, ACTION_PLANS_INCOMPLETE, NO_ACTION_PROGRAM, MISSING_REPORT)
+PRESENTER_QUALITY = "presenter_quality"
+KINDS = (
+    PRESENTER_QUALITY,
+    SHORT_SESSION,
+    LOW_ESSAY_RATE,
+    ACTION_PLANS_INCOMPLETE,
+    NO_ACTION_PROGRAM,
+    MISSING_REPORT,
+)
+# A presenter standing that is a shortcoming by itself (the form's choice value).
+OTHER_PRESENTER = "khac"
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,10 @@ async def find_shortcomings(
         raise ValueError("the campaign context belongs to another campaign")
     threshold = _threshold(ctx.essay_rate_threshold)
     flags: dict[str, ColumnElement[bool]] = {
+        PRESENTER_QUALITY: or_(
+            VERSION.c.presenter_standing == OTHER_PRESENTER,
+            and_(REPORT.c.assessment == ASSESSMENT_FAILED, REPORT.c.assessed_at <= as_of),
+        ),
         SHORT_SESSION: VERSION.c.duration_halfdays < ctx.min_session_halfdays,
         LOW_ESSAY_RATE: and_(
             VERSION.c.attended > 0,
@@ -149,6 +165,8 @@ async def find_shortcomings(
         return tuple(units.get((kind, bucket), {}).values())
 
     found: list[Shortcoming] = []
+    if weak := listed(PRESENTER_QUALITY):
+        found.append(Shortcoming(PRESENTER_QUALITY, weak))
     if short := listed(SHORT_SESSION):
         found.append(
             Shortcoming(SHORT_SESSION, short, {"min_session_halfdays": ctx.min_session_halfdays})

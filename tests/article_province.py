@@ -17,14 +17,14 @@ SL-C1-B1,Chi bộ xóm Đông,chi_bo,SL-C1,20
 
 # STT and Ghi chú are for people and ignored; unit codes in any case; Ngày báo cáo on the paper.
 SESSIONS = (
-    "STT,Mã đơn vị,session_date,duration_halfdays,members,attended,presenter,essays,"
-    "Ngày báo cáo,Ghi chú\n"
-    """1,SL,2/6/2016,2,40,40,Đồng chí Bí thư Tỉnh ủy,38,3/6/2016,
-2,sl-h1,5/7/2016,2,110,110,Báo cáo viên cấp tỉnh,104,6/7/2016,
-3,SL-H2,8/7/2016,2,100,100,Báo cáo viên cấp tỉnh,95,9/7/2016,
-4,SL-C1,10/8/2016,2,150,150,Báo cáo viên cấp huyện,139,11/8/2016,
-5,SL-C2,12/8/2016,1,150,150,Bí thư đảng bộ,139,13/8/2016,học một buổi
-6,SL-C1-B1,15/8/2016,2,20,20,Bí thư chi bộ,15,16/8/2016,
+    "STT,Mã đơn vị,session_date,duration_halfdays,members,attended,presenter,Báo cáo viên là,"
+    "essays,Ngày báo cáo,Ghi chú\n"
+    """1,SL,2/6/2016,2,40,40,Đồng chí Bí thư Tỉnh ủy,"Bí thư, phó bí thư",38,3/6/2016,
+2,sl-h1,5/7/2016,2,110,110,Báo cáo viên cấp tỉnh,"Báo cáo viên cấp tỉnh/cấp huyện",104,6/7/2016,
+3,SL-H2,8/7/2016,2,100,100,Báo cáo viên cấp tỉnh,"Báo cáo viên cấp tỉnh/cấp huyện",95,9/7/2016,
+4,SL-C1,10/8/2016,2,150,150,Báo cáo viên cấp huyện,"Báo cáo viên cấp tỉnh/cấp huyện",139,11/8/2016,
+5,SL-C2,12/8/2016,1,150,150,Bí thư đảng bộ,"Khác",139,13/8/2016,học một buổi
+6,SL-C1-B1,15/8/2016,2,20,20,Bí thư chi bộ,"Bí thư, phó bí thư",15,16/8/2016,
 """
 )
 

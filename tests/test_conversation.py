@@ -106,14 +106,14 @@ async def start_session_report(c: Chat) -> Reply:
 
 
 # Typed the way cadres type, up to the last question (essays).
-HABITS = ["28/9", "2 buổi", "30", "25 đồng chí", "0", "Đ/c Trần Văn B, Phó Bí thư"]
+HABITS = ["28/9", "2 buổi", "30", "25 đồng chí", "0", "Đ/c Trần Văn B, Phó Bí thư", "3"]
 
 
 async def fill_until_essays(c: Chat) -> Reply:
     reply = await start_session_report(c)
     for text in HABITS:
         reply = await c.say(text)
-    assert reply.text.startswith("Câu 7/7.")
+    assert reply.text.startswith("Câu 8/8.")
     assert reply.text.endswith("được nộp? (có thể cập nhật sau bằng /capnhat)")
     return reply
 
@@ -128,13 +128,13 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
         "Báo cáo «Hội nghị học tập, quán triệt Nghị quyết» của Đảng bộ xã Đông theo Kế hoạch "
         "13-KH/TU. Đồng chí trả lời"
     )
-    assert "Câu 1/7. Hội nghị học tập" in reply.text
+    assert "Câu 1/8. Hội nghị học tập" in reply.text
     assert [x.label for row in reply.choices for x in row] == ["Hôm nay", "Hôm qua"]
     assert reply.numbered is False  # quick answers: typed text is the answer
     reply = await c.say("28/9")
-    assert reply.text.startswith("Câu 2/7.")
+    assert reply.text.startswith("Câu 2/8.")
     reply = await c.say("2 buổi")
-    assert reply.text.startswith("Câu 3/7. Đơn vị hiện có bao nhiêu đảng viên?")
+    assert reply.text.startswith("Câu 3/8. Đơn vị hiện có bao nhiêu đảng viên?")
     # The unit's member count is offered as a button.
     reply = await c.press("30 (theo danh sách)")
     reply = await c.say("25 đồng chí")
@@ -144,10 +144,12 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
         "Đồng chí trả lời “abc”. Số người chưa là đảng viên cùng dự phải là một số nguyên"
     )
     reply = await c.say("không có")  # "gõ 0 nếu không có": read as 0
-    assert reply.text.startswith("Câu 6/7.")
+    assert reply.text.startswith("Câu 6/8.")
     reply = await c.say("45")  # not a presenter's name
-    assert "phải là họ tên một người" in reply.text and "Câu 6/7." in reply.text
+    assert "phải là họ tên một người" in reply.text and "Câu 6/8." in reply.text
     reply = await c.say("Đ/c Trần Văn B, Phó Bí thư ạ")
+    assert "Câu 7/8. Báo cáo viên thuộc đối tượng nào" in reply.text
+    reply = await c.say("Bí thư, phó bí thư")
     reply = await c.say("20 bài")
     assert reply.text.startswith("Đồng chí kiểm tra lại báo cáo")
     for line in (
@@ -157,6 +159,7 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
         "• Số đảng viên dự học tập: 25",
         "• Số người chưa là đảng viên cùng dự: 0",
         "• Báo cáo viên: Đ/c Trần Văn B, Phó Bí thư",
+        "• Báo cáo viên là: Bí thư, phó bí thư",
         "• Số bài thu hoạch đã nộp: 20",
     ):
         assert line in reply.text
@@ -193,6 +196,7 @@ async def test_a_full_report_typed_with_vietnamese_habits(world: World) -> None:
     assert (version.members, version.attended, version.nonmembers_attended) == (30, 25, 0)
     assert (version.essays, version.duration_halfdays) == (20, 2)
     assert version.answers["presenter"] == "Đ/c Trần Văn B, Phó Bí thư"
+    assert version.presenter_standing == "bi_thu"
     assert audit.channel == "telegram" and audit.actor_person_id == world.reporter_id
 
 
@@ -258,7 +262,7 @@ async def test_a_rejected_answer_is_explained_in_one_sentence_and_asked_again(
     assert first_line.startswith(error), first_line
     assert first_line.count(". ") == 0  # one sentence
     assert "ví dụ:" in first_line or "không được để trống" in first_line
-    assert f"Câu {len(answered) + 1}/7." in reply.text  # the same question again
+    assert f"Câu {len(answered) + 1}/8." in reply.text  # the same question again
     after = await draft_of(world, world.reporter_id)
     assert after is not None
     assert (after.step, after.answers, after.revision) == (
@@ -274,18 +278,18 @@ async def test_a_rejected_answer_is_explained_in_one_sentence_and_asked_again(
         (
             ["28/9", "2", "30", "31"],
             "Số đảng viên dự học tập (31) không được lớn hơn số đảng viên của đơn vị (30).",
-            "Câu 4/7. Có bao nhiêu đảng viên dự học tập",
+            "Câu 4/8. Có bao nhiêu đảng viên dự học tập",
         ),
         (
-            ["28/9", "2", "30", "25", "0", "bỏ qua", "26"],
+            ["28/9", "2", "30", "25", "0", "bỏ qua", "bỏ qua", "26"],
             "Số bài thu hoạch đã nộp (26) không được lớn hơn số đảng viên dự học tập (25).",
-            "Câu 7/7. Đến nay đã có bao nhiêu bài thu hoạch",
+            "Câu 8/8. Đến nay đã có bao nhiêu bài thu hoạch",
         ),
         (
             ["1/4/2016"],
             "Ngày tổ chức hội nghị (1/4/2016) phải nằm trong thời gian của đợt học tập, "
             "từ 1/5/2016 đến 29/9/2016.",
-            "Câu 1/7. Hội nghị học tập",
+            "Câu 1/8. Hội nghị học tập",
         ),
     ],
 )
@@ -301,7 +305,7 @@ async def test_a_broken_rule_is_refused_at_the_question_that_breaks_it(
     reply = await c.say(answers[-1])
     assert reply.text.startswith(message)
     assert asked_again in reply.text
-    assert "Câu 3/7" not in reply.text  # the member count is not asked again
+    assert "Câu 3/8" not in reply.text  # the member count is not asked again
     after = await draft_of(world, world.reporter_id)
     assert after is not None
     # The refused answer changed nothing: same question, the earlier answers kept.
@@ -315,7 +319,7 @@ async def test_a_broken_rule_is_refused_at_the_question_that_breaks_it(
 async def test_the_rule_is_satisfied_after_answering_again(world: World) -> None:
     c = chat(world)
     await start_session_report(c)
-    for text in ["28/9", "2", "30", "25", "0", "bỏ qua", "26"]:
+    for text in ["28/9", "2", "30", "25", "0", "bỏ qua", "bỏ qua", "26"]:
         await c.say(text)
     reply = await c.say("25")  # essays, asked again
     assert "• Số đảng viên dự học tập: 25" in reply.text
@@ -333,7 +337,7 @@ async def test_an_empty_required_text_is_refused(db: Database) -> None:
         await c.say(text)
     reply = await c.say("  \u200b ")
     assert reply.text.startswith("Báo cáo viên không được để trống")
-    assert "Câu 6/7." in reply.text
+    assert "Câu 6/8." in reply.text
     assert "Bỏ qua" not in [x.label for row in reply.choices for x in row]
 
 
@@ -344,6 +348,7 @@ async def test_skip_on_optional_fields(world: World) -> None:
         await c.say(text)
     await c.press("Bỏ qua")  # non-members: the button
     reply = await c.say("Bỏ qua")  # presenter: typed
+    reply = await c.say("bỏ qua")  # presenter's standing
     reply = await c.say("20")
     assert "• Số người chưa là đảng viên cùng dự: —" in reply.text
     assert "• Báo cáo viên: —" in reply.text
@@ -539,10 +544,10 @@ async def test_resume_after_a_restart(world: World) -> None:
     c.engine = ConversationEngine()  # the bot restarted: all state is in the database
     reply = await c.cmd("report")
     assert reply.text.startswith("Đồng chí đang báo cáo dở, xin tiếp tục:")
-    assert "Câu 3/7. Đơn vị hiện có bao nhiêu đảng viên?" in reply.text
+    assert "Câu 3/8. Đơn vị hiện có bao nhiêu đảng viên?" in reply.text
     c.engine = ConversationEngine()
     reply = await c.say("30")
-    assert reply.text.startswith("Câu 4/7.")
+    assert reply.text.startswith("Câu 4/8.")
     # Buttons of the message sent before the restart still work.
     async with world.db.read() as session:
         assert await ConversationEngine().has_open_draft(session=session, person_id=c.person_id)
@@ -763,7 +768,7 @@ async def test_english(world: World) -> None:
     c = chat(world, lang="en")
     await c.cmd("report")
     reply = await c.press("Resolution study session")
-    assert "Question 1/7. On what date was the study session held?" in reply.text
+    assert "Question 1/8. On what date was the study session held?" in reply.text
     assert [x.label for row in reply.choices for x in row] == ["Today", "Yesterday"]
     reply = await c.say("31/2")
     assert reply.text.startswith("You answered “31/2”. There is no such date as 31/2")

@@ -47,13 +47,12 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
                 session=session,
                 campaign_id=sim.world.campaign_id,
                 as_of=sim.clock(),
-                combined=(("tinh", "huyen"), ("co_so", "chi_bo")),
             )
     finally:
         await db.dispose()
 
     summary = files.summary.read_text(encoding="utf-8")
-    reported = sum(status.reported for status in figures.total.status.values())
+    reported = sum(s.reported for level in figures.per_level for s in level.status.values())
     assert reported == sim.stats.reports  # every confirmed conversation is a reported unit
     session_status = figures.total.status["hoi_nghi"]
     assert (

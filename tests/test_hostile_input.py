@@ -430,7 +430,7 @@ def next_step(last: Calls) -> tuple[str, str]:
         data = button(last, label)
         if data is not None:
             return "callback", data
-    found = re.search(r"Câu (\d+)/7", text)
+    found = re.search(r"Câu (\d+)/8", text)
     if found:
         return "text", ANSWERS[int(found.group(1))]
     return "command", "/baocao"

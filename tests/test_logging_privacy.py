@@ -93,6 +93,7 @@ async def converse(h: TelegramHarness) -> None:
         ("send", "28 đồng chí"),
         ("press", "Bỏ qua"),
         ("send", PRESENTER),
+        ("press", "Bỏ qua"),
         ("send", "27"),
     ):
         if kind == "send":

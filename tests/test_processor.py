@@ -186,7 +186,7 @@ async def test_quick_successive_answers_are_applied_in_order(db: Database) -> No
         )
         texts = harness.request.since(mark).texts()
         assert len(texts) == 2
-        assert "Câu 2/7" in texts[0] and "Câu 3/7" in texts[1]
+        assert "Câu 2/8" in texts[0] and "Câu 3/8" in texts[1]
     finally:
         await harness.app.stop()
         await harness.stop()

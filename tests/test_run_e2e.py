@@ -234,13 +234,14 @@ async def test_a_new_reporter_files_a_report_and_sigterm_stops_the_bot(bot: Bot)
     menu = await bot.say("/baocao")
     question = await bot.press(menu, "Hội nghị học tập")
     answers = [
-        ("Câu 1/7", "28-8-2016"),
-        ("Câu 2/7", "2"),
-        ("Câu 3/7", "30"),
-        ("Câu 4/7", "28 đồng chí"),
-        ("Câu 5/7", "0"),
-        ("Câu 6/7", "Đồng chí Nguyễn Văn B, Bí thư Huyện ủy"),
-        ("Câu 7/7", "27"),
+        ("Câu 1/8", "28-8-2016"),
+        ("Câu 2/8", "2"),
+        ("Câu 3/8", "30"),
+        ("Câu 4/8", "28 đồng chí"),
+        ("Câu 5/8", "0"),
+        ("Câu 6/8", "Đồng chí Nguyễn Văn B, Bí thư Huyện ủy"),
+        ("Câu 7/8", "1"),  # the presenter's standing: a member of the higher-level committee
+        ("Câu 8/8", "27"),
     ]
     for expected, typed in answers:
         assert expected in question.text, question.text

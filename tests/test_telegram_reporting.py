@@ -51,16 +51,17 @@ async def counts(db: Database) -> tuple[int, int]:
 
 
 async def answer_session_questions(
-    h: TelegramHarness, upto: int = 7, user: TgUser = REPORTER
+    h: TelegramHarness, upto: int = 8, user: TgUser = REPORTER
 ) -> Calls:
     calls = await h.send("/baocao", user)
     calls = await h.press(button(calls, "Hội nghị học tập"), user)
-    assert "Câu 1/7" in calls.text()
+    assert "Câu 1/8" in calls.text()
     steps: list[tuple[str, str]] = [
         ("send", "28/8"),
         ("send", "2"),
         ("press", "30 (theo danh sách)"),
         ("send", "28 đồng chí"),
+        ("press", "Bỏ qua"),
         ("press", "Bỏ qua"),
         ("press", "Bỏ qua"),
         ("send", "27"),
@@ -103,7 +104,7 @@ async def test_forged_press_gets_a_short_answer_and_changes_nothing(setup: Setup
     assert await counts(h.app.bot_data["db"]) == before
     # The draft still waits at question 3.
     calls = await h.send("/tinhtrang", REPORTER)
-    assert "Câu 3/7" in calls.text()
+    assert "Câu 3/8" in calls.text()
 
 
 async def test_supervisor_pressing_a_button_changes_nothing(setup: Setup) -> None:
@@ -122,9 +123,9 @@ async def test_report_resumes_after_the_application_is_rebuilt(setup: Setup, db:
     rebuilt.updates.next_update_id = setup.harness.updates.next_update_id
     try:
         calls = await rebuilt.send("/baocao", REPORTER)
-        assert "Câu 3/7" in calls.text()
+        assert "Câu 3/8" in calls.text()
         calls = await rebuilt.press(button(calls, "30 (theo danh sách)"), REPORTER)
-        assert "Câu 4/7" in calls.text()
+        assert "Câu 4/8" in calls.text()
     finally:
         await rebuilt.stop()
     setup.harness = await TelegramHarness.start(db=db, clock=lambda: NOW)  # for the teardown

@@ -57,8 +57,8 @@ async def report_session(z: Zalo, user: ZaloUser = REPORTER) -> list[str]:
     assert "Trả lời bằng số thứ tự:" in listed[0]
     assert "1 — Hội nghị học tập, quán triệt Nghị quyết" in listed[0]
     first = await z.send(user, "1")
-    assert "Câu 1/7" in first[0] and "Có thể trả lời: Hôm nay, Hôm qua" in first[0]
-    for typed in ["28/8", "2", "30", "28 đồng chí", "0", "bỏ qua"]:
+    assert "Câu 1/8" in first[0] and "Có thể trả lời: Hôm nay, Hôm qua" in first[0]
+    for typed in ["28/8", "2", "30", "28 đồng chí", "0", "bỏ qua", "bỏ qua"]:
         await z.send(user, typed)
     return await z.send(user, "27")
 
@@ -117,12 +117,12 @@ async def test_full_report_with_typed_choices_a_validation_error_and_a_correctio
     await zalo.send(REPORTER, "28/8")
     [error] = await zalo.send(REPORTER, "nhiều")  # not a number: explained, asked again
     assert error.startswith("Đồng chí trả lời “nhiều”. Thời gian học tập (số buổi) phải là một")
-    assert "Câu 2/7" in error
+    assert "Câu 2/8" in error
     for typed in ["2", "30", "31"]:
         answers = await zalo.send(REPORTER, typed)
     # 31 attending of 30 members: refused at once, only the attendance asked again.
-    assert "không được lớn hơn" in answers[0] and "Câu 4/7" in answers[0]
-    for typed in ["28", "0", "bỏ qua"]:
+    assert "không được lớn hơn" in answers[0] and "Câu 4/8" in answers[0]
+    for typed in ["28", "0", "bỏ qua", "bỏ qua"]:
         await zalo.send(REPORTER, typed)
     [summary] = await zalo.send(REPORTER, "27")
     assert "Trả lời 1 — Xác nhận, 2 — Sửa, 3 — Hủy" in summary
@@ -210,7 +210,7 @@ async def test_non_text_asks_for_words_and_groups_get_a_private_hint(zalo: Zalo)
     assert hint.chat_id == "group-1" and "nhắn tin riêng" in hint.text
     # The draft did not move: the group "28" was not an answer.
     status = await zalo.send(REPORTER, "/tinhtrang")
-    assert "Câu 1/7" in status[-1]
+    assert "Câu 1/8" in status[-1]
 
 
 async def test_reported_on_zalo_read_on_telegram(zalo: Zalo, db: Database) -> None:

@@ -89,7 +89,7 @@ async def test_long_polling_end_to_end(zalo: Zalo) -> None:
     await asyncio.wait_for(task, OUTER)
     assert zalo.stub.of("deleteWebhook")  # polling and webhook are exclusive
     first, second = zalo.stub.texts(REPORTER.id)
-    assert "Trả lời bằng số thứ tự" in first and "Câu 1/7" in second
+    assert "Trả lời bằng số thứ tự" in first and "Câu 1/8" in second
 
 
 def _free_port() -> int:

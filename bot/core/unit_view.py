@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import date_text, number
 from bot.i18n import t
+from storage.assessments import assessment_text, choice_text
 from storage.clock import local_date
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.models import MEASURES, Campaign, Unit
@@ -69,16 +70,27 @@ async def _campaign_lines(
                 date=date_text(local_date(part.first_confirmed_at, campaign.timezone), lang),
             )
         )
+        form = next((ctx.forms.get(d.id) for d in ctx.deliverables if d.key == part.key), None)
         for measure in MEASURES:
             if measure in part.measures:
+                value = choice_text(form, measure, part.measures[measure], lang)
                 lines.append(
                     t(
                         "telegram.unit.measure",
                         lang,
                         label=t(f"telegram.measure.{measure}", lang),
-                        value=measure_value(part.measures[measure], lang),
+                        value=measure_value(value, lang),
                     )
                 )
+        if (verdict := assessment_text(part.assessment, lang)) is not None:
+            lines.append(
+                t(
+                    "telegram.unit.measure",
+                    lang,
+                    label=t("telegram.measure.assessment", lang),
+                    value=verdict,
+                )
+            )
         versions = history.get(part.report_id, [])
         if len(versions) > 1:
             items = ", ".join(

@@ -17,8 +17,6 @@ from storage.figures import Figures, compute_figures
 from storage.models import Person
 from storage.shortcomings import find_shortcomings
 
-COMBINED = (("tinh", "huyen"), ("co_so", "chi_bo"))
-
 
 @dataclass(frozen=True)
 class DemoFiles:
@@ -36,8 +34,9 @@ class DemoFiles:
 
 async def final_figures(sim: Simulation, as_of: datetime) -> Figures:
     async with sim.db.read() as session:
+        # The campaign's reporting groups (cấp tỉnh và cấp huyện; cấp cơ sở) by default.
         return await compute_figures(
-            session=session, campaign_id=sim.world.campaign_id, as_of=as_of, combined=COMBINED
+            session=session, campaign_id=sim.world.campaign_id, as_of=as_of
         )
 
 
@@ -109,7 +108,7 @@ def summary_text(sim: Simulation, figures: Figures, facts: Proactive) -> str:
     for group in figures.combined:
         essay, attendance = group.essay, group.attendance
         lines.append(
-            f"{levels_phrase(group.levels, 'vi')}: tỷ lệ viết bài thu hoạch "
+            f"{group.label('vi') or levels_phrase(group.levels, 'vi')}: tỷ lệ viết bài thu hoạch "
             f"{percent(essay.numerator, essay.denominator, 'vi')} "
             f"({number(essay.numerator)}/{number(essay.denominator)}); đảng viên dự học tập "
             f"{percent(attendance.numerator, attendance.denominator, 'vi')}"

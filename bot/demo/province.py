@@ -7,7 +7,7 @@ the same tree, so demo output is reproducible.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from storage.unit_import import UnitRow
 
@@ -118,6 +118,18 @@ def build_province(*, units: int = 200, seed: int = 2016) -> Province:
         kind = CELL_KINDS[rng.randrange(len(CELL_KINDS))]
         village = VILLAGE_NAMES[rng.randrange(len(VILLAGE_NAMES))]
         add(code, f"{kind} {village}", "chi_bo", parent, rng.randint(8, 45))
+    # A grassroots committee's members include those of its cells (which do not report
+    # separately under the campaign's reporting groups): no member is counted twice.
+    cells_of: dict[str, int] = {}
+    for row in rows:
+        if row.level == "chi_bo" and row.parent_code:
+            cells_of[row.parent_code] = cells_of.get(row.parent_code, 0) + (row.members or 0)
+    rows = [
+        replace(row, members=(row.members or 0) + cells_of.get(row.code, 0))
+        if row.level == "co_so"
+        else row
+        for row in rows
+    ]
     return Province(rows=rows, province_code="TU")
 
 

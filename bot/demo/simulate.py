@@ -395,6 +395,8 @@ class Simulation:
                 "presenter": rng.choice(
                     ["Đ/c Bí thư chi bộ", "Báo cáo viên huyện", "Đ/c Phó Bí thư Đảng ủy"]
                 ),
+                # The presenter's standing, typed as its number; a few are "4. Khác".
+                "presenter_standing": rng.choice(["1", "2", "2", "3", "3", "3", "4"]),
                 "essays": str(essays),
             }
             roll = rng.random()

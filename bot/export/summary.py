@@ -21,6 +21,7 @@ from storage.shortcomings import (
     LOW_ESSAY_RATE,
     MISSING_REPORT,
     NO_ACTION_PROGRAM,
+    PRESENTER_QUALITY,
     SHORT_SESSION,
     Shortcoming,
 )
@@ -103,6 +104,8 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
 
 def shortcoming_label(item: Shortcoming, lang: str) -> str:
     """A short Vietnamese title for a shortcoming kind, with its parameters."""
+    if item.kind == PRESENTER_QUALITY:
+        return t("export.shortcoming.presenter_quality", lang)
     if item.kind == SHORT_SESSION:
         return t("export.shortcoming.short_session", lang, min=item.params["min_session_halfdays"])
     if item.kind == LOW_ESSAY_RATE:

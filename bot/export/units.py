@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.export.sheet import PARENT, Column, column_maker, local_time
+from storage.assessments import assessment_text
 from storage.figures import (
     DEADLINE,
     DELIVERABLE,
@@ -36,6 +37,10 @@ class _Measure:
     measure: str
     label: str
     kind: str
+    choices: tuple[tuple[str, str], ...] = ()  # a choice field: (value, label)
+
+
+ASSESSMENT = "assessment"  # the session's assessment column (not a measure of the version)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,12 @@ def measure_blocks(ctx: CampaignContext, carriers: Mapping[str, str], lang: str)
         form = Form.model_validate(ctx.forms[d.id]) if ctx.forms.get(d.id) else None
         if form is not None:
             measures = tuple(
-                _Measure(f.measure, f.label(lang), _FIELD_KIND.get(f.type, "text"))
+                _Measure(
+                    f.measure,
+                    f.label(lang),
+                    _FIELD_KIND.get(f.type, "text"),
+                    tuple((c.value, c.label(lang)) for c in f.choices or ()),
+                )
                 for f in form.fields
                 if f.measure
             )
@@ -68,6 +78,8 @@ def measure_blocks(ctx: CampaignContext, carriers: Mapping[str, str], lang: str)
                 for m in MEASURES
                 if carriers.get(m) == d.key
             )
+        if any(m.measure == "presenter_standing" for m in measures):
+            measures += (_Measure(ASSESSMENT, t("export.measure.assessment", lang), "text"),)
         blocks.append(_Block(d.key, name_in(d, lang), measures))
     return blocks
 
@@ -168,9 +180,14 @@ async def unit_values(
                 local_time(part.first_confirmed_at, zone),
             ]
             for m in block.measures:
-                value = part.measures.get(m.measure)
+                if m.measure == ASSESSMENT:
+                    values.append(assessment_text(part.assessment, lang))
+                    continue
+                value: Any = part.measures.get(m.measure)
                 if isinstance(value, bool):
                     value = yes if value else no
+                elif m.choices and isinstance(value, str):
+                    value = dict(m.choices).get(value, value)
                 values.append(value)
         yield values
 

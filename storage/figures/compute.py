@@ -216,6 +216,7 @@ class UnitDeliverable:
     first_confirmed_at: datetime | None
     version_created_at: datetime | None
     measures: Mapping[str, Any]  # only the non-null measures of the version
+    assessment: str | None = None  # the session's assessment as of `as_of` (storage.assessments)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,9 @@ async def unit_rows(
             VERSION.c.version,
             VERSION.c.created_at.label("version_created_at"),
             on_time.label("on_time"),
+            case((REPORT.c.assessed_at <= as_of, REPORT.c.assessment), else_=None).label(
+                "assessment"
+            ),
             *(VERSION.c[m] for m in MEASURES),
         ],
         as_of=as_of,
@@ -286,6 +290,7 @@ async def unit_rows(
                     first_confirmed_at=row.first_confirmed_at,
                     version_created_at=row.version_created_at,
                     measures={m: getattr(row, m) for m in MEASURES if getattr(row, m) is not None},
+                    assessment=row.assessment,
                 )
             )
     if current is not None:

@@ -37,6 +37,7 @@ MEASURE_TYPES: dict[str, FieldType] = {
     "action_program_date": FieldType.DATE,
     "heads_with_plan": FieldType.INT,
     "heads": FieldType.INT,
+    "presenter_standing": FieldType.CHOICE,
 }
 assert set(MEASURE_TYPES) == set(MEASURES), "MEASURE_TYPES must cover storage.models.MEASURES"
 

@@ -422,6 +422,7 @@ async def import_reports(
             action="report.import",
             note=note,
             reported_at=start_of_day(row.reported_on, timezone) if row.reported_on else None,
+            reported_on=row.reported_on,
         )
         if stored is None:
             summary.created += 1

@@ -5,7 +5,7 @@
 - `start`: /start (an invite code), /trogiup, and the command list of a person's roles;
 - `supervision`: /tonghop /thongke /donvi /nhacnho;
 - `export`: /xuat; `invite`: /moi; `assign`: /phancong; `campaigns`: /dot;
-- `channel`: /kenh; `web`: /web (a link into the web console).
+- `channel`: /kenh; `web`: /web (a link into the web console); `assess`: /danhgia.
 
 `REGISTRY` maps every name a person may type (Vietnamese and English) to its `Command`; the
 dispatch (`bot.core.dispatch`) looks names up here, so a channel adapter never lists commands."""
@@ -34,6 +34,7 @@ class Command:
 def registry() -> dict[str, Command]:
     """Every typed name -> its command (built on first use: nothing heavy at import time)."""
     from bot.core.commands import (
+        assess,
         assign,
         campaigns,
         channel,
@@ -56,6 +57,7 @@ def registry() -> dict[str, Command]:
         Command("dot", ("campaigns",), campaigns.campaigns),
         Command("kenh", ("channel",), channel.channel_choice),
         Command("web", (), web.web),
+        Command("danhgia", ("assess",), assess.assess),
     ]
     return {name: c for c in commands for name in (c.name, *c.aliases)}
 

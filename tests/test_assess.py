@@ -1,0 +1,87 @@
+"""/danhgia CODE 1|2: a supervisor's assessment of a unit's study session, audited, only in
+scope, and "chưa đạt" becomes the presenter-quality shortcoming (#13.4)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from storage.models import CHANNEL_CLI, AuditLog, Report
+from storage.reports import save_report
+from storage.shortcomings import PRESENTER_QUALITY, find_shortcomings
+from tests.report_fixtures import NOW
+from tests.test_telegram_supervision import REPORTER, SUPERVISOR, Setup, setup
+
+__all__ = ["setup"]
+
+
+async def _session_report(s: Setup, standing: str) -> None:
+    async with s.db.write() as session:
+        await save_report(
+            session=session,
+            unit_id=s.world.unit_id,
+            deliverable_id=s.world.deliverables["hoi_nghi"],
+            answers={
+                "session_date": date(2016, 8, 20),
+                "duration_halfdays": 2,
+                "members": 30,
+                "attended": 28,
+                "presenter_standing": standing,
+                "essays": 27,
+            },
+            person_id=s.world.reporter_id,
+            channel=CHANNEL_CLI,
+            now=NOW,
+        )
+
+
+async def _presenter_units(s: Setup) -> list[str]:
+    async with s.db.read() as session:
+        found = await find_shortcomings(session=session, campaign_id=s.world.campaign_id, as_of=NOW)
+    return [u.code for f in found if f.kind == PRESENTER_QUALITY for u in f.units]
+
+
+async def test_assessment_not_passed_is_a_presenter_shortcoming(setup: Setup) -> None:
+    await _session_report(setup, "bao_cao_vien")
+    assert await _presenter_units(setup) == []
+
+    failed = await setup.harness.send("/danhgia CS1 2", SUPERVISOR)
+    assert failed.texts() == [
+        "Đã ghi nhận: hội nghị học tập, quán triệt của Đảng bộ xã Đông (mã CS1) chưa đạt yêu cầu."
+    ]
+    assert await _presenter_units(setup) == ["CS1"]
+    async with setup.db.read() as session:
+        report = (await session.execute(select(Report))).scalars().one()
+        audit = (
+            (
+                await session.execute(select(AuditLog).where(AuditLog.action == "report.assess"))  # type: ignore[arg-type]
+            )
+            .scalars()
+            .one()
+        )
+    assert report.assessment == "chua_dat" and report.assessed_by_person_id is not None
+    assert audit.new == {"assessment": "chua_dat"}
+
+    passed = await setup.harness.send("/danhgia CS1 đạt yêu cầu", SUPERVISOR)
+    assert "đạt yêu cầu" in passed.text() and "chưa đạt" not in passed.text()
+    assert await _presenter_units(setup) == []
+
+
+async def test_other_presenter_standing_is_a_presenter_shortcoming(setup: Setup) -> None:
+    await _session_report(setup, "khac")
+    assert await _presenter_units(setup) == ["CS1"]
+
+
+async def test_assessment_only_in_scope_and_only_of_a_reported_session(setup: Setup) -> None:
+    outside = await setup.harness.send("/danhgia CS3 1", SUPERVISOR)
+    assert "Không tìm thấy đơn vị «CS3»" in outside.text()
+    by_reporter = await setup.harness.send("/danhgia CS1 1", REPORTER)
+    assert "dành cho đồng chí được phân công theo dõi" in by_reporter.text()
+    not_yet = await setup.harness.send("/danhgia CS1 1", SUPERVISOR)
+    assert "chưa báo cáo hội nghị học tập, quán triệt nên chưa thể đánh giá" in not_yet.text()
+    for text in ("/danhgia CS1", "/danhgia CS1 5"):
+        usage = await setup.harness.send(text, SUPERVISOR)
+        assert "1. Đạt yêu cầu; 2. Chưa đạt" in usage.text()
+    async with setup.db.read() as session:
+        assert (await session.execute(select(Report))).first() is None
