@@ -295,11 +295,17 @@ async def test_template_round_trip(db: Database, world: World, tmp_path: Path) -
     wb = load_workbook(path)
     assert wb.sheetnames == ["Hướng dẫn", *sheets]
     ws = wb["hoi_nghi"]
-    assert [c.value for c in ws[1]] == ["unit_code", "unit_name", *HOI_NGHI[1:]]
+    assert [c.value for c in ws[1]] == [
+        "unit_code",
+        "unit_name",
+        *HOI_NGHI[1:-1],
+        "presenter_standing",
+        "essays",
+    ]
     assert ws["A2"].value == "Mã đơn vị" and ws["F2"].value == "Số đảng viên dự học tập"
     assert ws.freeze_panes == "B3"
-    ws.append(["C11", "Chi bộ C11", date(2016, 8, 20), 2, 30, 29, None, None, 27])
-    ws.append(["C12", None, "21/8/2016", 1, None, 25, 2, "Đ/c Lan", 25])
+    ws.append(["C11", "Chi bộ C11", date(2016, 8, 20), 2, 30, 29, None, None, None, 27])
+    ws.append(["C12", None, "21/8/2016", 1, None, 25, 2, "Đ/c Lan", "Khác", 25])
     wb.save(path)
     summary = await run_import(db, world, path)
     assert (summary.created, summary.updated) == (2, 0)
