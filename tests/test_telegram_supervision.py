@@ -123,7 +123,7 @@ async def test_nudge_once_a_day_and_only_in_scope(setup: Setup) -> None:
     by_reporter = await setup.harness.send("/nhacnho CS1", REPORTER)
 
     assert first.texts() == [
-        "Đã gửi lời nhắc tới người báo cáo của Đảng bộ xã Đông (mã CS1).",
+        "Đã gửi lời nhắc tới người báo cáo của Đảng bộ xã Đông (mã CS1).\n"
         "Chưa kết nối, cần gọi trực tiếp: Lê Thị C (chưa có số điện thoại); Trần Văn D (chưa có"
         " số điện thoại).",
     ]

@@ -100,10 +100,11 @@ async def nudge(turn: Turn) -> Outcome:
     )
     if result is NudgeOutcome.NO_UNIT:
         return Outcome([turn.say("telegram.unit.not_visible", code=code)])
-    replies = [turn.say(NUDGE_KEYS[result], unit=label)]
-    if offline and result.queued:
-        replies.append(turn.say("telegram.nudge.some_offline", who=_who(turn, offline)))
-    return Outcome(replies)
+    reply = turn.say(NUDGE_KEYS[result], unit=label)
+    if offline and result.queued:  # one message: what was sent, and whom to call
+        more = turn.say("telegram.nudge.some_offline", who=_who(turn, offline))
+        reply = Say(f"{reply.text}\n{more.text}")
+    return Outcome([reply])
 
 
 def _who(turn: Turn, contacts: list[Contact]) -> str:
