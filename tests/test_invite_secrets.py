@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.invites import MASK, find_code
-from storage.models import ROLE_ADMIN, ProcessedUpdate
+from storage.models import ROLE_ADMIN, Outbox, ProcessedUpdate
 from storage.updates import store_replies
 from tests.factories import make_person, pk
 from tests.report_fixtures import NOW, build_world
@@ -95,24 +95,25 @@ async def test_the_stored_replies_of_a_moi_turn_do_not_contain_the_code(
     assert welcome.texts()[0].startswith("Chào đồng chí Nguyễn Văn Mới!")
 
 
-async def test_a_replayed_moi_whose_reply_was_lost_says_to_run_moi_again(
+async def test_a_reply_that_failed_goes_to_the_outbox_masked(
     db: Database, harness: tuple[TelegramHarness, DropSend]
 ) -> None:
-    h, request = harness
-    update = h.updates.text("/moi bithu CS1", ADMIN)
-    request.drop_next = True
-    lost = await h.process(update)  # committed, but the reply never went out
-    assert lost.texts() == []
-
-    assert (await h.process(update)).texts() == []  # a replay: handed to the outbox already
-    from storage.models import Outbox
-
-    async with db.read() as session:
-        [row] = (await session.execute(select(Outbox))).scalars().all()
-    assert find_code(json.dumps(row.payload, ensure_ascii=False)) is None  # no code on disk
+    """A send failing after the commit hands the reply to the outbox (rows kept, backed up):
+    the code is masked there, a replay sends nothing twice, and the sender delivers the masked
+    text, which says to run /moi again."""
     from bot.telegram.channel import TelegramChannel
     from scheduler.ratelimit import RateLimiter
     from scheduler.sender import Sender
+
+    h, request = harness
+    update = h.updates.text("/moi bithu CS1", ADMIN)
+    request.drop_next = True
+    assert (await h.process(update)).texts() == []  # committed, but the reply never went out
+    assert (await h.process(update)).texts() == []  # a replay: handed to the outbox already
+    async with db.read() as session:
+        [row] = (await session.execute(select(Outbox))).scalars().all()
+    assert find_code(json.dumps(row.payload, ensure_ascii=False)) is None  # no code on disk
+    assert find_code(await stored_text(db)) is None
 
     mark = len(request.calls)
     sender = Sender(db, [TelegramChannel(h.app.bot)], RateLimiter(rate=1000), clock=lambda: NOW)
@@ -122,3 +123,44 @@ async def test_a_replayed_moi_whose_reply_was_lost_says_to_run_moi_again(
     assert MASK in again and find_code(again) is None  # no code at all, masked everywhere
     assert again.endswith("đồng chí gõ lại /moi để tạo mã mới.")
     assert not re.search(r"start=[2-9A-Z]", again)
+
+
+async def test_a_kill_between_commit_and_send_replays_the_masked_copy(
+    db: Database, harness: tuple[TelegramHarness, DropSend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill between the commit and the send: nothing went out, nothing was handed over, no
+    delivered mark; the replay re-sends the stored copy, masked."""
+    import bot.core.turn
+
+    h, request = harness
+
+    async def killed(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    update = h.updates.text("/moi bithu CS1", ADMIN)
+    request.drop_next = True
+    monkeypatch.setattr(bot.core.turn, "_hand_over", killed)
+    monkeypatch.setattr(bot.core.turn, "mark_delivered", killed)
+    assert (await h.process(update)).texts() == []
+    monkeypatch.undo()
+
+    [again] = (await h.process(update)).texts()  # Telegram delivers the update again
+    assert again.startswith("Đã tạo mã mời người báo cáo")
+    assert MASK in again and find_code(again) is None
+    assert again.endswith("đồng chí gõ lại /moi để tạo mã mới.")
+
+
+async def test_on_zalo_too_the_stored_replies_of_moi_hold_no_code(db: Database) -> None:
+    from tests.zalo_fixtures import bind_zalo, open_zalo
+    from tests.zalo_stub import ZaloUser
+
+    admin_user = ZaloUser("zu-admin", "Tỉnh")
+    async with open_zalo(db) as zalo:
+        async with db.write() as session:
+            admin = await make_person(session, "Ban Tuyên giáo", roles=[(ROLE_ADMIN, None)])
+        await bind_zalo(db, pk(admin), admin_user)
+        [text] = await zalo.send(admin_user, "/moi bithu CS1")
+        code = find_code(text)
+        assert code is not None  # the admin sees it, once
+        stored = await stored_text(db)
+        assert code not in stored and code.replace("-", "") not in stored and MASK in stored
