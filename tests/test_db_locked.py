@@ -165,3 +165,21 @@ async def test_a_refused_unit_file_is_refused_without_waiting_for_the_write_lock
     done = await asyncio.to_thread(runner.invoke, app, ["units", "import", str(good)])
     assert done.exit_code == 0, done.output
     assert "Đang ghi 1 dòng" in done.output and "ước tính khoảng 1 giây" in done.output
+
+
+async def test_a_telegram_turn_on_a_locked_database_says_the_system_is_busy(
+    sqlite_db: tuple[Database, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.db
+    from tests.test_telegram_webhook import REPORTER, post, serving, texts
+
+    db, path = sqlite_db
+    monkeypatch.setattr(storage.db, "TURN_WRITE_WAIT", 0.2)
+    async with serving(db) as server:
+        with held_write_lock(path):
+            response = await asyncio.wait_for(
+                post(server, server.updates.text("/tinhtrang", REPORTER)), OUTER
+            )
+        # Not processed (Telegram will deliver it again); the person was told to retry.
+        assert response.status_code == 500
+        assert texts(server) == [t("db.busy")]
