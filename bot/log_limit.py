@@ -1,4 +1,5 @@
-"""Rate-limited logging for the HTTP servers (Telegram's and Zalo's webhooks).
+"""Rate-limited logging for the HTTP servers (Telegram's and Zalo's webhooks), and their
+open-file limit (`raise_open_file_limit`).
 
 A flood of broken connections (a thousand idle half-open sockets, a port scan) makes tornado and
 the asyncio loop log one warning or error per event: 125,000 records in 30 s were measured, which
@@ -65,10 +66,35 @@ _installed: RateLimit | None = None
 
 
 def limit_server_logs() -> RateLimit:
-    """Install one shared `RateLimit` on the HTTP server's and the event loop's loggers (once)."""
+    """Install one shared `RateLimit` on the HTTP server's and the event loop's loggers (once),
+    and raise the open-file limit (`raise_open_file_limit`)."""
     global _installed
     if _installed is None:
+        raise_open_file_limit()
         _installed = RateLimit()
         for name in SERVER_LOGGERS:
             logging.getLogger(name).addFilter(_installed)
     return _installed
+
+
+OPEN_FILES_TARGET = 65_536
+
+
+def raise_open_file_limit(target: int = OPEN_FILES_TARGET) -> int:
+    """Raise this process's soft limit of open files towards `target` (never above the hard
+    limit); returns the soft limit now in force. With the usual soft limit of 1,024, a thousand
+    idle connections exhausted the descriptors: the server could not accept (nor answer its
+    health check) until the idle timeout closed them, and the accept loop spun logging."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = target if hard == resource.RLIM_INFINITY else min(target, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return int(soft)

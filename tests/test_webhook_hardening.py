@@ -266,3 +266,19 @@ def test_run_webhook_without_a_secret_is_one_vietnamese_line(
     assert result.exit_code == 1
     assert variable in result.output and "đồng chí" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_open_file_limit_is_raised_towards_the_target() -> None:
+    import resource
+
+    from bot.log_limit import raise_open_file_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        lower = min(soft, 256)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lower, hard))
+        now = raise_open_file_limit(target=lower + 100)
+        expected = lower + 100 if hard == resource.RLIM_INFINITY else min(lower + 100, hard)
+        assert now == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
