@@ -219,6 +219,8 @@ SCENARIOS: list[tuple[str, str, Check]] = [
         ),
     ),
     ("supervisor", "/thongke", exactly("telegram.admin_only")),
+    ("supervisor", "/trogiup", one(lambda s: "/tonghop" in s and "/xuat" in s and "/moi" not in s)),
+    ("admin", "/trogiup", one(lambda s: "/phancong" in s and "/dot" in s)),
     ("supervisor", "/moi baocao CS1", refusal),
     ("reporter", "/tonghop", exactly("telegram.not_allowed")),
     ("reporter", "/dot", refusal),
