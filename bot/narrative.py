@@ -119,45 +119,31 @@ def _figures_paragraph(figures: Figures, lang: str) -> str:
     return " ".join(sentences)
 
 
+def _params(item: Shortcoming, lang: str) -> dict[str, str]:
+    """The sentence's parameters beyond the count: the campaign's minimum or threshold."""
+    if item.kind == SHORT_SESSION:
+        return {"min": number(int(item.params["min_session_halfdays"]), lang)}
+    if item.kind == LOW_ESSAY_RATE:
+        return {"threshold": _threshold(Fraction(item.params["threshold"]), lang)}
+    return {}
+
+
 def _shortcomings_paragraph(shortcomings: Sequence[Shortcoming], lang: str) -> str:
     items: list[str] = []
     by_kind: dict[str, list[Shortcoming]] = {}
     for s in shortcomings:
         by_kind.setdefault(s.kind, []).append(s)
-    for s in by_kind.get(PRESENTER_QUALITY, []):
-        items.append(
-            t("figures.shortcomings.presenter_quality", lang, count=number(len(s.units), lang))
-        )
-    for s in by_kind.get(SHORT_SESSION, []):
-        items.append(
-            t(
-                "figures.shortcomings.short_session",
-                lang,
-                count=number(len(s.units), lang),
-                min=number(int(s.params["min_session_halfdays"]), lang),
-            )
-        )
-    for s in by_kind.get(LOW_ESSAY_RATE, []):
-        items.append(
-            t(
-                "figures.shortcomings.low_essay_rate",
-                lang,
-                count=number(len(s.units), lang),
-                threshold=_threshold(Fraction(s.params["threshold"]), lang),
-            )
-        )
-    for s in by_kind.get(ACTION_PLANS_INCOMPLETE, []):
-        items.append(
-            t(
-                "figures.shortcomings.action_plans_incomplete",
-                lang,
-                count=number(len(s.units), lang),
-            )
-        )
-    for s in by_kind.get(NO_ACTION_PROGRAM, []):
-        items.append(
-            t("figures.shortcomings.no_action_program", lang, count=number(len(s.units), lang))
-        )
+    # In the article's order; the catalog key is the kind's own name.
+    for kind in (
+        PRESENTER_QUALITY,
+        SHORT_SESSION,
+        LOW_ESSAY_RATE,
+        ACTION_PLANS_INCOMPLETE,
+        NO_ACTION_PROGRAM,
+    ):
+        for s in by_kind.get(kind, []):
+            count = number(len(s.units), lang)
+            items.append(t(f"figures.shortcomings.{kind}", lang, count=count, **_params(s, lang)))
     missing = {u.code for s in by_kind.get(MISSING_REPORT, []) for u in s.units}
     if missing:
         items.append(
