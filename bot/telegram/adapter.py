@@ -25,6 +25,7 @@ from bot.telegram.channel import TelegramChannel, mapped
 from bot.telegram.menus import set_chat_menu
 from bot.telegram.render import render_all
 from storage.models import CHANNEL_TELEGRAM
+from storage.names import name_from_chat
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def inbound_of(update: Update) -> Inbound | None:
         "key": str(update.update_id),
         "user_id": str(user.id),
         "chat_id": str(chat.id),
-        "display_name": user.full_name,
+        "display_name": name_from_chat(user.first_name, user.last_name),
         "language_code": user.language_code,
     }
     query = update.callback_query
