@@ -1,9 +1,14 @@
-"""The digest chart: one small PNG (800×450 px) per digest.
+"""The digest chart: one PNG (800×600 px per open campaign, stacked) per digest.
 
 Left: reporting progress per level, one 100%-stacked bar per deliverable (on time / late /
-missing, as a share of the units expected, so a level of one province sits beside 10,000 cells);
-right: the essay rate per level against the campaign's threshold. Labels come from the catalog
-(Vietnamese with diacritics: DejaVu Sans, shipped with matplotlib, covers them).
+missing, as a share of the units expected, so a level of one province sits beside 10,000 cells),
+with the units reported over the units expected above each bar ("5/7"), so a level of one unit
+shows its count too; right: the essay rate per level against the campaign's threshold. The chart
+stands alone: its legend names the deliverables the "(1)" "(2)" marks stand for, and the colours
+are the colour-blind-safe Okabe-Ito palette with a second cue (late is dotted, missing hatched).
+Type is large enough to read at phone width. Labels come from the catalog (Vietnamese with
+diacritics: DejaVu Sans, shipped with matplotlib, covers them). Several open campaigns give one
+image with one chart per campaign, one under the other.
 
 Two layers. The frame (grid, percent labels, panel titles, level names, legend, the title with
 the campaign's reference and the week, the threshold caption) is the same for every supervisor
@@ -40,17 +45,20 @@ from PIL import Image, ImageDraw, ImageFont
 from scheduler.digest_text import threshold_text
 from scheduler.digest_types import CampaignDigest, DigestData
 from storage.i18n import t
-from storage.i18n.formatting import level_label, percent
+from storage.i18n.formatting import level_label, number, percent
 
-WIDTH_PX, HEIGHT_PX, DPI = 800, 450, 100
-ON_TIME, LATE, MISSING = "#2e7d32", "#f9a825", "#c62828"
-ESSAY, THRESHOLD = "#1565c0", "#424242"
+WIDTH_PX, HEIGHT_PX, DPI = 800, 600, 100
+# Okabe-Ito (colour-blind safe): blue, orange, vermillion; a pattern as the second cue.
+ON_TIME, LATE, MISSING = "#0072B2", "#E69F00", "#D55E00"
+PATTERNS = {ON_TIME: None, LATE: "dots", MISSING: "hatch"}
+ESSAY, THRESHOLD = "#009E73", "#000000"
+TITLE_PT, HEAD_PT, LABEL_PT, SMALL_PT = 15, 12, 11, 10
 GRID, AXIS = "#dddddd", "#555555"
 COMPRESS_LEVEL = 1
 
 
 def _wrap(label: str) -> str:
-    return textwrap.fill(label, 14)
+    return textwrap.fill(label, 12)
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,9 @@ class _Panel:
 
     x0: float
     x1: float
-    y0: float = 0.2
-    y1: float = 0.84
-    top: float = 108.0
+    y0: float = 0.36
+    y1: float = 0.80
+    top: float = 118.0
 
     def y(self, value: float) -> float:
         return self.y0 + (self.y1 - self.y0) * value / self.top
@@ -111,26 +119,43 @@ class _Canvas:
             Line2D([panel.x0, panel.x1], [y, y], transform=self.fig.transFigure, **style)
         )
 
-    def frame(self, panel: _Panel, title: str, labels: list[str]) -> None:
+    def frame(
+        self, panel: _Panel, title: str, labels: list[str], label_pt: float = LABEL_PT
+    ) -> None:
         for value in (0, 25, 50, 75, 100):
             self.hline(panel, value, color=GRID if value else AXIS, linewidth=0.8, zorder=0.5)
             self.text(
-                panel.x0 - 0.006, panel.y(value), f"{value}%", ha="right", va="center", fontsize=8
+                panel.x0 - 0.006,
+                panel.y(value),
+                f"{value}%",
+                ha="right",
+                va="center",
+                fontsize=SMALL_PT,
             )
-        self.text((panel.x0 + panel.x1) / 2, panel.y1 + 0.03, title, ha="center", fontsize=9)
+        self.text(
+            (panel.x0 + panel.x1) / 2,
+            panel.y1 + 0.04,
+            textwrap.fill(title, round((panel.x1 - panel.x0) * 80)),
+            ha="center",
+            va="bottom",
+            fontsize=HEAD_PT,
+        )
         for i, label in enumerate(labels):
             self.text(
                 panel.x(i + 0.5, len(labels)),
-                panel.y0 - 0.02,
+                panel.y0 - 0.015,
                 label,
                 ha="center",
                 va="top",
-                fontsize=8,
+                fontsize=label_pt,
             )
 
 
-PROGRESS = _Panel(0.08, 0.60)
-ESSAY_PANEL = _Panel(0.69, 0.98)
+PROGRESS = _Panel(0.09, 0.60)
+ESSAY_PANEL = _Panel(0.70, 0.98)
+# The legend rows under the panels (figure coordinates).
+STATUS_ROW, FIRST_NAME_ROW, NAME_STEP = 0.175, 0.115, 0.045
+SWATCH = (0.03, 0.036)  # width, height
 
 
 @lru_cache(maxsize=256)
@@ -141,6 +166,7 @@ def _frame(
     marks: tuple[tuple[float, str], ...],
     threshold: str,
     no_data: bool,
+    names: tuple[str, ...] = (),
 ) -> Image.Image:
     """The static part of the chart as RGB pixels: the title (campaign reference and week), grid,
     percent labels, panel titles, level names, legend, the deliverable marks "(1)" over the bars,
@@ -149,39 +175,55 @@ def _frame(
     of the chart's matplotlib drawing; each chart copies it and draws its own bars on top. Never
     modified: callers copy it."""
     canvas = _Canvas()
-    canvas.text(0.5, 0.95, title, ha="center", va="center", fontsize=12)
+    canvas.text(0.5, 0.955, title, ha="center", va="center", fontsize=TITLE_PT)
     if no_data:
         canvas.text(
             (PROGRESS.x0 + PROGRESS.x1) / 2,
             PROGRESS.y(50),
             t("digest.chart.no_data", lang),
             ha="center",
-            fontsize=10,
+            fontsize=LABEL_PT,
         )
     canvas.frame(PROGRESS, t("digest.chart.progress", lang), list(labels))
-    canvas.frame(ESSAY_PANEL, t("digest.chart.essay", lang), list(labels))
+    narrow = [textwrap.fill(label.replace("\n", " "), 7) for label in labels]
+    canvas.frame(ESSAY_PANEL, t("digest.chart.essay", lang), narrow, SMALL_PT)
     for x, mark in marks:
-        canvas.text(x, PROGRESS.y(101), mark, ha="center", va="bottom", fontsize=7)
+        canvas.text(x, PROGRESS.y(108), mark, ha="center", va="bottom", fontsize=SMALL_PT)
     essay = ESSAY_PANEL
     canvas.text(
         (essay.x0 + essay.x1) / 2,
-        0.061,
+        STATUS_ROW,
         threshold,
         ha="center",
         va="center",
-        fontsize=8,
+        fontsize=LABEL_PT,
         color=THRESHOLD,
     )
-    legend = (
+    for i, (_color, label) in enumerate(_status_legend(lang)):
+        x = _swatch_x(i)
+        canvas.text(x + SWATCH[0] / 2 + 0.008, STATUS_ROW, label, va="center", fontsize=LABEL_PT)
+    # The deliverables the marks above the bars stand for, by name.
+    for i, name in enumerate(names):
+        canvas.text(
+            PROGRESS.x0 - 0.05,
+            FIRST_NAME_ROW - i * NAME_STEP,
+            f"({i + 1}) {name}",
+            va="center",
+            fontsize=LABEL_PT,
+        )
+    return canvas.rgba().convert("RGB")
+
+
+def _status_legend(lang: str) -> tuple[tuple[str, str], ...]:
+    return (
         (ON_TIME, t("digest.chart.on_time", lang)),
         (LATE, t("digest.chart.late", lang)),
         (MISSING, t("digest.chart.missing", lang)),
     )
-    for i, (color, label) in enumerate(legend):
-        x = PROGRESS.x0 + 0.03 + i * 0.16
-        canvas.bar(x, 0.018, 0.045, 0.077, color)
-        canvas.text(x + 0.016, 0.061, label, va="center", fontsize=8)
-    return canvas.rgba().convert("RGB")
+
+
+def _swatch_x(index: int) -> float:
+    return PROGRESS.x0 - 0.03 + index * 0.19
 
 
 # matplotlib's default dashes ("--") for a 1-point line: 3.7 points on, 1.6 off.
@@ -215,6 +257,26 @@ class _Overlay:
         box = (round(left), round(top), max(round(left), round(right) - 1), round(bottom) - 1)
         if box[3] >= box[1]:
             self.draw.rectangle(box, fill=color)
+            self.pattern(box, PATTERNS.get(color))
+
+    def pattern(self, box: tuple[int, int, int, int], kind: str | None) -> None:
+        """The second cue besides colour: white dots (late) or diagonal hatching (missing)."""
+        x0, y0, x1, y1 = box
+        if kind == "dots":
+            for y in range(y0 + 3, y1 - 1, 7):
+                for x in range(x0 + 3 + (y // 7 % 2) * 3, x1 - 1, 7):
+                    self.draw.rectangle((x, y, x + 1, y + 1), fill="white")
+        elif kind == "hatch":
+            for start in range(x0 - (y1 - y0), x1, 8):
+                # a 45° line from (start, y1) up to the right, clipped to the box
+                a = (max(start, x0), y1 - (max(start, x0) - start))
+                end = min(start + (y1 - y0), x1)
+                b = (end, y1 - (end - start))
+                if a[1] >= y0 and b[1] <= y1:
+                    self.draw.line((a, (b[0], max(b[1], y0))), fill="white", width=2)
+
+    def text_at(self, x: float, y: float, value: str, points: float, anchor: str) -> None:
+        self.draw.text(self.px(x, y), value, fill="black", font=_font(points), anchor=anchor)
 
     def text_above(self, x: float, y: float, value: str, points: float) -> None:
         """`value` centred on x, its bottom at y (matplotlib's ha="center", va="bottom")."""
@@ -235,6 +297,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     """The PNG for one campaign of a digest."""
     figures = campaign.figures
     keys = [d.key for d in figures.deliverables]
+    names = tuple((d.name_en if lang == "en" else d.name_vi) for d in figures.deliverables)
     groups = [g for g in figures.per_level if any(g.status[k].expected for k in keys)]
     labels = tuple(_wrap(level_label(g.levels[0], lang)) for g in groups)
     iso = figures.as_of_date.isocalendar()
@@ -245,6 +308,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     slot = (progress.x1 - progress.x0) / max(len(groups), 1)
     width = slot * 0.8 / max(len(keys), 1)
     bars: list[tuple[float, float, float, float, str]] = []
+    counts: list[tuple[float, float, str]] = []  # "reported/expected" above each bar
     marks: list[tuple[float, str]] = []  # drawn in the cached frame
     for gi, group in enumerate(groups):
         for ki, key in enumerate(keys):
@@ -258,13 +322,22 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
                 top = bottom + 100 * share / status.expected
                 bars.append((x, width * 0.88, progress.y(bottom), progress.y(top), color))
                 bottom = top
+            reported = number(status.on_time + status.late, lang)
+            counts.append((x, progress.y(101), f"{reported}/{number(status.expected, lang)}"))
             if len(keys) > 1:
                 marks.append((x, f"({ki + 1})"))
     threshold = Fraction(str(figures.essay_rate_threshold)).limit_denominator(10_000)
     caption = "- - " + t("digest.chart.threshold", lang, threshold=threshold_text(threshold, lang))
-    overlay = _Overlay(_frame(lang, title, labels, tuple(marks), caption, not groups))
+    legend_names = names if len(keys) > 1 else ()
+    overlay = _Overlay(_frame(lang, title, labels, tuple(marks), caption, not groups, legend_names))
     for bar in bars:
         overlay.bar(*bar)
+    for x, y, count in counts:
+        overlay.text_at(x, y, count, SMALL_PT if len(keys) < 3 else SMALL_PT - 1, "md")
+    for i, (color, _label) in enumerate(_status_legend(lang)):
+        x = _swatch_x(i)
+        half = SWATCH[1] / 2
+        overlay.bar(x, SWATCH[0], STATUS_ROW - half, STATUS_ROW + half, color)
 
     # Essay rate per level, against the campaign's threshold.
     essay = ESSAY_PANEL
@@ -275,7 +348,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
         x = essay.x(gi + 0.5, len(groups))
         overlay.bar(x, bar_width, essay.y(0), essay.y(value), ESSAY)
         overlay.text_above(
-            x, essay.y(value) + 0.008, percent(rate.numerator, rate.denominator, lang), 7
+            x, essay.y(value) + 0.008, percent(rate.numerator, rate.denominator, lang), SMALL_PT
         )
     overlay.dashed(essay, float(threshold) * 100, THRESHOLD)
     return encode_png(overlay.image)
@@ -291,5 +364,13 @@ def encode_png(image: Image.Image) -> bytes:
 
 
 def render_chart(data: DigestData) -> bytes:
-    """The digest's PNG: the chart of its first campaign (a digest always has one)."""
-    return render_campaign_chart(data.campaigns[0], data.lang)
+    """The digest's PNG: one chart per open campaign of the digest, one under the other (a
+    digest always has one; with one campaign the image is WIDTH_PX × HEIGHT_PX)."""
+    charts = [render_campaign_chart(campaign, data.lang) for campaign in data.campaigns]
+    if len(charts) == 1:
+        return charts[0]
+    combined = Image.new("RGB", (WIDTH_PX, HEIGHT_PX * len(charts)), "white")
+    for i, png in enumerate(charts):
+        with Image.open(io.BytesIO(png)) as part:
+            combined.paste(part.convert("RGB"), (0, HEIGHT_PX * i))
+    return encode_png(combined)

@@ -42,8 +42,8 @@ async def test_chart_is_a_small_valid_png(db: Database) -> None:
         assert not set(image.info) & {"Software", "Creation Time", "date:create"}
         # Not a blank image: the bars' colours are there.
         colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 16) or []}
-    assert (0x2E, 0x7D, 0x32) in colours  # on time
-    assert (0x15, 0x65, 0xC0) in colours  # essay rate
+    assert (0x00, 0x72, 0xB2) in colours  # on time
+    assert (0x00, 0x9E, 0x73) in colours  # essay rate
 
 
 async def test_chart_is_deterministic_and_language_specific(db: Database) -> None:
@@ -73,7 +73,7 @@ async def test_the_frame_is_drawn_once_a_week_and_the_bars_are_each_persons(db: 
     assert (_frame.cache_info().hits, _frame.cache_info().misses) == (1, 1)
     with Image.open(io.BytesIO(other)) as image:
         colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 16) or []}
-    assert (0x15, 0x65, 0xC0) not in colours  # no essay bar is drawn at 0%
+    assert (0x00, 0x9E, 0x73) not in colours  # no essay bar is drawn at 0%
     render_chart(await _early(db, data))  # another week: another title, another frame
     assert _frame.cache_info().misses == 2
 
@@ -108,3 +108,38 @@ async def test_dollar_signs_in_the_reference_are_text_not_mathtext(db: Database)
     data = replace(data, campaigns=type(data.campaigns)([hostile, *data.campaigns[1:]]))
     png = render_chart(data)  # matplotlib's mathtext parser raised ValueError on this
     assert png.startswith(b"\x89PNG")
+
+
+async def test_the_chart_stands_alone_names_counts_safe_colours_and_patterns(
+    db: Database,
+) -> None:
+    data = await _data(db)
+    png = render_chart(data)
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+        colours = {c for _, c in rgb.getcolors(maxcolors=1 << 16) or []}
+    # Okabe-Ito: blue (on time), orange (late), vermillion (missing); never red/green only.
+    assert (0x00, 0x72, 0xB2) in colours
+    assert (0x2E, 0x7D, 0x32) not in colours and (0xC6, 0x28, 0x28) not in colours
+    # The deliverables' names are drawn in the legend: other names, another image.
+    first = data.campaigns[0]
+    renamed = tuple(replace(d, name_vi=d.name_vi + " (sửa)") for d in first.figures.deliverables)
+    other = replace(first, figures=replace(first.figures, deliverables=renamed))
+    assert render_chart(replace(data, campaigns=(other, *data.campaigns[1:]))) != png
+
+
+async def test_two_open_campaigns_give_one_image_with_a_chart_for_each(db: Database) -> None:
+    data = await _data(db)
+    first = data.campaigns[0]
+    second = replace(first, figures=replace(first.figures, reference="14-KH/TU"))
+    png = render_chart(replace(data, campaigns=(first, second)))
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (WIDTH_PX, 2 * HEIGHT_PX)
+        top = image.crop((0, 0, WIDTH_PX, HEIGHT_PX)).tobytes()
+        bottom = image.crop((0, HEIGHT_PX, WIDTH_PX, 2 * HEIGHT_PX)).tobytes()
+    assert top != bottom  # each campaign's own title
+    with Image.open(io.BytesIO(render_chart(replace(data, campaigns=(first,))))) as alone:
+        assert (
+            alone.tobytes()
+            == Image.open(io.BytesIO(png)).crop((0, 0, WIDTH_PX, HEIGHT_PX)).tobytes()
+        )
