@@ -21,6 +21,7 @@ from storage.updates import claim_update, forget_old_updates, store_replies, sto
 from tests.report_fixtures import NOW, World, build_world
 from tests.telegram_harness import Call, RecordingRequest, TelegramHarness, TgUser, bind
 from tests.test_telegram_reporting import answer_session_questions, button, counts
+from tests.test_zalo_adapter import report_session
 from tests.zalo_fixtures import REPORTER as ZALO_REPORTER
 from tests.zalo_fixtures import bind_zalo, open_zalo
 
@@ -243,10 +244,7 @@ async def test_a_replayed_zalo_update_sends_the_same_receipt_and_changes_nothing
 ) -> None:
     async with open_zalo(db) as zalo:
         await bind_zalo(db, zalo.world.reporter_id, ZALO_REPORTER)
-        await zalo.send(ZALO_REPORTER, "/baocao")
-        await zalo.send(ZALO_REPORTER, "1")
-        for typed in ["28/8", "2", "30", "28 đồng chí", "0", "bỏ qua", "27"]:
-            await zalo.send(ZALO_REPORTER, typed)
+        await report_session(zalo, ZALO_REPORTER)
         confirm = zalo.updates.text(ZALO_REPORTER, "1")
         [receipt] = await zalo.process(ZALO_REPORTER, confirm)
         assert "Đã ghi nhận" in receipt
@@ -264,10 +262,7 @@ async def test_a_zalo_receipt_failing_after_the_commit_goes_out_through_the_outb
 
     async with open_zalo(db) as zalo:
         await bind_zalo(db, zalo.world.reporter_id, ZALO_REPORTER)
-        await zalo.send(ZALO_REPORTER, "/baocao")
-        await zalo.send(ZALO_REPORTER, "1")
-        for typed in ["28/8", "2", "30", "28 đồng chí", "0", "bỏ qua", "27"]:
-            await zalo.send(ZALO_REPORTER, typed)
+        await report_session(zalo, ZALO_REPORTER)
         confirm = zalo.updates.text(ZALO_REPORTER, "1")
         zalo.stub.fail_next("sendMessage", 502, "Bad Gateway")
         [failed] = await zalo.process(ZALO_REPORTER, confirm)  # the attempt Zalo refused
