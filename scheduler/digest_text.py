@@ -158,7 +158,8 @@ def level_table(figures: Figures, lang: str) -> list[str]:
         t("digest.table.essay", lang),
     ]
     rows = [header]
-    for group in figures.per_level:
+    # The campaign's reporting groups by default (cấp tỉnh và cấp huyện; cấp cơ sở), else levels.
+    for group in figures.reporting_groups or figures.per_level:
         if not any(group.status[k].expected for k in keys):
             continue
         cells = [
@@ -167,7 +168,9 @@ def level_table(figures: Figures, lang: str) -> list[str]:
             else "—"
             for k in keys
         ]
-        rows.append([level_label(group.levels[0], lang), *cells, _rate(group.essay, lang)])
+        named = group.label(lang)
+        label = named[:1].upper() + named[1:] if named else level_label(group.levels[0], lang)
+        rows.append([label, *cells, _rate(group.essay, lang)])
     if len(rows) == 1:
         return []
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

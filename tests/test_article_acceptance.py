@@ -7,6 +7,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bot.cli.main import app
@@ -41,8 +42,38 @@ def test_paper_reports_dated_before_30_9_reproduce_the_article(tmp_path: Path) -
             key,
         )
     out = _run(url, "report", "--campaign", "13-KH/TU", "--as-of", "30/9/2016")
+    book = tmp_path / "so-lieu.xlsx"
+    _run(url, "export", "--campaign", "13-KH/TU", "--output", str(book), "--as-of", "30/9/2016")
+    _assert_summary_never_adds_overlapping_units(book)
     # 550 members, not 570: the cell's 20 are part of its grassroots committee's 150.
     assert out.strip().split("\n\n") == [EXPECTED_FIGURES, EXPECTED_SHORTCOMINGS]
+
+
+def _assert_summary_never_adds_overlapping_units(book: Path) -> None:
+    """Read the workbook back: one row per level, one per reporting group, the total; the cell's
+    20 members are part of Đảng bộ xã Hưng Lộc's 150 and are never added to them."""
+    listed = [
+        row
+        for row in load_workbook(book, read_only=True)["Tổng hợp"].iter_rows(values_only=True)
+        if row and row[0]
+    ]
+    assert [row[0] for row in listed][1:6] == [
+        "Cấp tỉnh",
+        "Cấp huyện",
+        "Cấp cơ sở",  # the level is also the group "cấp cơ sở": one row
+        "Chi bộ trực thuộc",
+        "Cấp tỉnh và cấp huyện",
+    ]
+    rows = {row[0]: row for row in listed}
+    members = 5  # column: Số đảng viên
+    assert rows["Chi bộ trực thuộc"][members] == 20  # the level's own row, as it is
+    assert rows["Cấp cơ sở"][members] == 300  # the level: its two grassroots committees
+    assert rows["Cấp tỉnh và cấp huyện"][members] == 250  # the group
+    assert rows["Tổng cộng"][members] == 550  # 40 + 110 + 100 + 150 + 150, not 570
+    assert rows["Tổng cộng"][1] == 5  # units: the cell is counted with its committee
+    essays_rate = 9
+    assert rows["Cấp tỉnh và cấp huyện"][essays_rate] == 0.948
+    assert rows["Tổng cộng"][4] == 550  # attended: 550 people, none twice
 
 
 EXPECTED_FIGURES = (

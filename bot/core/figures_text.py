@@ -58,12 +58,15 @@ def digest_text(figures: Figures, lang: str) -> str:
             date=date_text(figures.as_of_date, lang),
         )
     ]
-    groups = [g for g in figures.per_level if _has_units(g)]
+    # The campaign's reporting groups by default (cấp tỉnh và cấp huyện; cấp cơ sở), else levels.
+    groups = [g for g in figures.reporting_groups if _has_units(g)]
+    groups = groups or [g for g in figures.per_level if _has_units(g)]
     if not groups:
         lines.append(t("telegram.digest.empty", lang))
         return "\n".join(lines)
     for group in groups:
-        label = level_label(group.levels[0], lang)
+        named = group.label(lang)
+        label = named[:1].upper() + named[1:] if named else level_label(group.levels[0], lang)
         lines.append(t("telegram.digest.level", lang, level=label))
         lines.extend(_group_lines(figures, group, lang))
     if len(groups) > 1:

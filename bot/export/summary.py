@@ -80,6 +80,14 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
     sheet = Sheet(workbook, t("export.sheet.summary", lang), summary_columns(lang))
     for level, group in zip(figures.levels, figures.per_level, strict=True):
         sheet.append(summary_row(level_label(level, lang), group))
+    # One row per reporting group the campaign declares ("Cấp tỉnh và cấp huyện", "Cấp cơ sở"),
+    # then the total: both pool only units that do not overlap (storage.figures.overlap).
+    # A group of one level is that level's row already.
+    for group in figures.reporting_groups:
+        if len(group.levels) == 1 and group.levels[0] in {lv.code for lv in figures.levels}:
+            continue
+        label = group.label(lang) or ""
+        sheet.append(summary_row(label[:1].upper() + label[1:], group), bold=True)
     sheet.append(summary_row(t("export.summary.total", lang), figures.total), bold=True)
     sheet.ws.append([])
     append_row(
