@@ -206,7 +206,8 @@ def _unit_list(
 
 
 def _codes(shortcoming: Shortcoming, cap: int, lang: str) -> str:
-    codes = [u.code for u in shortcoming.units]
+    """The units of a shortcoming by name, the code in brackets ("Đảng bộ xã Đông (CS1)")."""
+    codes = [t("digest.unit_named", lang, name=u.name, code=u.code) for u in shortcoming.units]
     if len(codes) <= cap:
         return ", ".join(codes)
     if cap == 0:

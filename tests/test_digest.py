@@ -169,10 +169,17 @@ async def test_shortcomings_listed(db: Database) -> None:
     kinds = {s.kind: [u.code for u in s.units] for s in data.campaigns[0].shortcomings}
     assert kinds[SHORT_SESSION] == ["C11"] and kinds[LOW_ESSAY_RATE] == ["C11"]
     text = render_digest(data)
-    assert "Hạn chế:\n- Thời gian học tập dưới 2 buổi: 1 đơn vị (C11)" in text
-    assert "- Tỷ lệ viết bài thu hoạch dưới 90%: 1 đơn vị (C11)" in text
-    assert "- Chưa tập hợp đủ kế hoạch hành động của người đứng đầu: 2 đơn vị (H1, C13)" in text
-    assert "- Hết hạn mà chưa xây dựng chương trình hành động: 2 đơn vị (C12, H2)" in text
+    # Units by name, the code in brackets.
+    assert "Hạn chế:\n- Thời gian học tập dưới 2 buổi: 1 đơn vị: Đảng bộ C11 (C11)" in text
+    assert "- Tỷ lệ viết bài thu hoạch dưới 90%: 1 đơn vị: Đảng bộ C11 (C11)" in text
+    assert (
+        "- Chưa tập hợp đủ kế hoạch hành động của người đứng đầu: 2 đơn vị: Đảng bộ H1 (H1),"
+        " Đảng bộ C13 (C13)"
+    ) in text
+    assert (
+        "- Hết hạn mà chưa xây dựng chương trình hành động: 2 đơn vị: Đảng bộ C12 (C12),"
+        " Đảng bộ H2 (H2)"
+    ) in text
 
 
 async def test_unreachable_reporters_told_to_their_admin_and_supervisor_only(
@@ -252,7 +259,9 @@ async def test_english_digest(db: Database) -> None:
     assert "Scope: every unit you administer (7 units expected to report)." in text
     assert "Reported: 6/7 units (85.7%, +14.3 points since last week)" in text
     assert "Province level" in text and "Cấp tỉnh" not in text
-    assert "Shortcomings:\n- Study shorter than 2 half-day sessions: units: 1 (C11)" in text
+    assert (
+        "Shortcomings:\n- Study shorter than 2 half-day sessions: units: 1 — Đảng bộ C11 (C11)"
+    ) in text
 
 
 async def test_nothing_to_send_without_scope_or_open_campaign(db: Database) -> None:
