@@ -84,6 +84,9 @@ class Person(SQLModel, table=True):
     preferred_channel: str | None = Field(default=None, max_length=16)
     unreachable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unreachable_reason: str | None = Field(default=None, max_length=255)
+    # Weekdays (0 = Monday) the person takes escalation lists on, e.g. "0,3"; None: the
+    # campaign's (`/nhacnho caidat`).
+    escalation_weekdays: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     forgotten_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -348,3 +348,15 @@ async def test_escalations_only_on_mondays_and_thursdays_at_most_twice_a_week(
                 await enqueue_planned(session=session, planned=plans, now=when)
             sent_on.append(date(2016, 6, day).strftime("%a %d"))
     assert sent_on == ["Thu 16", "Mon 20", "Thu 23"]  # Mon 13: still in the grace days
+
+
+async def test_a_supervisors_chosen_days_replace_the_campaigns(db: Database) -> None:
+    from storage.reminders.preferences import set_escalation_days
+
+    world = await build_world(db)
+    async with db.write() as session:
+        await set_escalation_days(session=session, person_id=world.pid("s_h1"), days=(4,))
+    thursday = await _escalated(db, world, date(2016, 6, 16))
+    friday = await _escalated(db, world, date(2016, 6, 17))
+    assert "s_h1" not in thursday and "s_tu" in thursday  # s_tu keeps Monday and Thursday
+    assert "s_h1" in friday and "s_tu" not in friday

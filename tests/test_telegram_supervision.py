@@ -169,3 +169,23 @@ async def test_a_report_made_in_chat_shows_in_the_unit_and_the_digest(setup: Set
     assert "Đúng hạn: 0 · Trễ hạn: 1 · Chưa báo cáo: 2" in digest
     assert "- Đảng viên tham gia học tập: 93,3% (28/30 đồng chí" in digest
     assert "- Viết bài thu hoạch: 96,4% (27/28 đồng chí" in digest
+
+
+async def test_nhacnho_caidat_chooses_the_escalation_days(setup: Setup) -> None:
+    shown = (await setup.harness.send("/nhacnho caidat", SUPERVISOR)).text()
+    assert shown.startswith(
+        "Đồng chí đang nhận danh sách đơn vị quá hạn vào: các ngày do đợt học tập quy định"
+    )
+    assert "1 — thứ Hai và thứ Năm; 2 — thứ Hai; 3 — thứ Ba và thứ Sáu" in shown
+    assert "bấm" not in shown.lower()  # typed on every channel, Zalo included
+    saved = (await setup.harness.send("/nhacnho caidat 3", SUPERVISOR)).text()
+    assert saved.startswith("Đã lưu: đồng chí sẽ nhận danh sách đơn vị quá hạn vào thứ Ba và")
+    bad = (await setup.harness.send("/nhacnho caidat 9", SUPERVISOR)).text()
+    assert bad.startswith("Vui lòng gõ /nhacnho caidat kèm một số thứ tự")
+    refused = (await setup.harness.send("/nhacnho caidat 1", REPORTER)).text()
+    assert "dành cho đồng chí được phân công theo dõi" in refused
+    async with setup.db.read() as session:
+        supervisor = await session.get(Person, setup.world.supervisor_id)
+        reporter = await session.get(Person, setup.world.reporter_id)
+    assert supervisor is not None and supervisor.escalation_weekdays == "1,4"
+    assert reporter is not None and reporter.escalation_weekdays is None

@@ -28,8 +28,10 @@ key is optional:
       reminders_per_week: 3         # most reminders one reporter gets in a week ...
       escalations_per_week: 2       # ... and escalations one supervisor gets
 
-No reminder and no escalation goes out on a day off (weekend, public holiday from the `holidays`
-library, the campaign's `days_off`), unless a deadline is that very day (its reminder still goes).
+A supervisor may choose their own escalation weekdays (`/nhacnho caidat`, `preferences`); they
+replace the campaign's for that person. No reminder and no escalation goes out on a day off
+(weekend, public holiday from the `holidays` library, the campaign's `days_off`), unless a
+deadline is that very day (its reminder still goes).
 
 A unit *owes* a deliverable when it is expected (active, in the campaign's scope, at a level with
 a deadline for it) and has no confirmed report for it. A unit gets a reminder today when one of

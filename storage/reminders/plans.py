@@ -34,6 +34,7 @@ from storage.reminders.owed import (
     role_holders,
     triggered_units,
 )
+from storage.reminders.preferences import escalation_days
 from storage.reminders.rules import (
     ReminderRules,
     in_send_window,
@@ -197,8 +198,8 @@ async def escalation_plans(
     if window is None:
         return []
     rules, today = window
-    if today.weekday() not in rules.escalation_weekdays or is_day_off(today, rules.days_off):
-        return []  # one list on the campaign's escalation weekdays, never on a day off
+    if is_day_off(today, rules.days_off):
+        return []  # never on a weekend, a public holiday or a campaign day off
     latest_due = today - timedelta(days=rules.escalation_grace_days)
     rows = await owed(session=session, campaign=campaign, due_before=latest_due)
     if not rows:
@@ -232,8 +233,12 @@ async def escalation_plans(
 
     quiet = quiet_payload(campaign.timezone, rules)
     sent = await earlier_this_week(session, KIND_ESCALATION, list(told), today, campaign.timezone)
+    chosen = await escalation_days(session=session, person_ids=list(told))
     planned: list[ReminderPlan] = []
     for person_id, (recipient, unit_ids) in told.items():
+        # One list on the person's chosen weekdays (/nhacnho caidat), else the campaign's.
+        if today.weekday() not in chosen.get(person_id, rules.escalation_weekdays):
+            continue
         if sent.get(person_id, 0) >= rules.escalations_per_week:
             continue
         unit_ids.sort(key=lambda uid: by_unit[uid][0].unit_path)

@@ -19,8 +19,10 @@ from bot.core.unit_view import unit_view_text
 from bot.narrative import narrative
 from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import Scope, visible_units_condition
+from storage.answers import fold
 from storage.figures import compute_figures
 from storage.reminders import Contact, reporter_contacts
+from storage.reminders.preferences import CHOICES, escalation_days, set_escalation_days
 from storage.shortcomings import find_shortcomings
 
 NUDGE_KEYS = {
@@ -83,6 +85,8 @@ async def nudge(turn: Turn) -> Outcome:
         return Outcome([turn.say("telegram.not_allowed")])
     if not turn.args:
         return Outcome([turn.say("telegram.nudge.usage")])
+    if fold(turn.args[0]) in SETTINGS_WORDS:
+        return await nudge_settings(turn)
     code = turn.args[0]
     found = await visible_unit(turn, code)
     if found is None or found.id is None:
@@ -105,6 +109,35 @@ async def nudge(turn: Turn) -> Outcome:
         more = turn.say("telegram.nudge.some_offline", who=_who(turn, offline))
         reply = Say(f"{reply.text}\n{more.text}")
     return Outcome([reply])
+
+
+SETTINGS_WORDS = frozenset({"caidat", "cai-dat", "settings"})
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _days_text(turn: Turn, days: tuple[int, ...] | frozenset[int] | None) -> str:
+    if days is None:
+        return turn.say("telegram.nudge.days.campaign").text
+    names = [turn.say(f"telegram.nudge.day.{WEEKDAY_KEYS[d]}").text for d in sorted(days)]
+    return turn.say("telegram.nudge.days.and").text.join(names)
+
+
+async def nudge_settings(turn: Turn) -> Outcome:
+    """/nhacnho caidat [N]: which weekdays the overdue lists come on (numbered choices, typed as
+    a number after the command on every channel)."""
+    current = await escalation_days(session=turn.session, person_ids=[turn.person_id])
+    options = "; ".join(
+        f"{n} — {_days_text(turn, days)}" for n, days in enumerate(CHOICES, start=1)
+    )
+    choice = turn.args[1] if len(turn.args) > 1 else ""
+    if not choice:
+        now = _days_text(turn, current.get(turn.person_id))
+        return Outcome([turn.say("telegram.nudge.settings", current=now, options=options)])
+    if not choice.isdigit() or not 1 <= int(choice) <= len(CHOICES):
+        return Outcome([turn.say("telegram.nudge.settings_bad", options=options)])
+    days = CHOICES[int(choice) - 1]
+    await set_escalation_days(session=turn.session, person_id=turn.person_id, days=days)
+    return Outcome([turn.say("telegram.nudge.settings_saved", days=_days_text(turn, days))])
 
 
 def _who(turn: Turn, contacts: list[Contact]) -> str:
