@@ -9,7 +9,8 @@ The article's list and what it maps to:
 - "Một số đảng bộ chưa tập hợp đầy đủ kế hoạch hành động ... của cấp ủy, người đứng đầu" ->
   ACTION_PLANS_INCOMPLETE: heads with an action plan < heads;
 - the action program every cell and committee must build -> NO_ACTION_PROGRAM: its deadline day
-  has ended and the unit has no report or reported that it has none;
+  has ended and the unit reported that it has none (a unit that has not reported is
+  MISSING_REPORT, "chưa báo cáo", never "chưa xây dựng");
 - the reporting itself -> MISSING_REPORT: a deliverable's deadline day has ended and the unit has
   not reported it (one shortcoming per deliverable).
 
@@ -132,7 +133,10 @@ async def find_shortcomings(
             flags[NO_ACTION_PROGRAM] = and_(
                 DEADLINE.c.id.in_(passed),
                 DEADLINE.c.deliverable_id == program_carrier,
-                or_(REPORT.c.id.is_(None), VERSION.c.action_program.is_not(True)),
+                # Reported without a program. A unit that has not reported is "chưa báo cáo"
+                # (MISSING_REPORT), never "chưa xây dựng": one line per cause.
+                REPORT.c.id.is_not(None),
+                VERSION.c.action_program.is_not(True),
             )
         flags[MISSING_REPORT] = and_(DEADLINE.c.id.in_(passed), REPORT.c.id.is_(None))
 

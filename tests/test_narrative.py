@@ -71,7 +71,9 @@ async def test_shortcomings_paragraph(db: Database) -> None:
         "một số đơn vị chưa đảm bảo thời gian học tập, quán triệt (1 đơn vị học dưới 2 buổi); "
         "số ít cán bộ, đảng viên chưa viết bài thu hoạch (1 đơn vị có tỷ lệ viết bài dưới 90%); "
         "một số đảng bộ chưa tập hợp đầy đủ kế hoạch hành động của cấp ủy, người đứng đầu cơ quan, "
-        "đơn vị (2 đơn vị); 2 đơn vị chưa xây dựng chương trình hành động dù đã quá hạn; "
+        # H2 reported it has no program; C12 has not reported it: "chưa báo cáo", not "chưa xây
+        # dựng" (#13.5).
+        "đơn vị (2 đơn vị); 1 đơn vị chưa xây dựng chương trình hành động dù đã quá hạn; "
         # C21, C12, H2: each counted once although C21 misses two deliverables.
         "3 đơn vị chưa báo cáo dù đã quá hạn."
     )

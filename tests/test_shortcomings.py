@@ -50,8 +50,9 @@ async def test_every_kind_with_its_units(db: Database) -> None:
     assert _codes(found, LOW_ESSAY_RATE) == [["C11"]]
     assert found[1].params["threshold"] == Fraction(9, 10)
     assert _codes(found, ACTION_PLANS_INCOMPLETE) == [["H1", "C13"]]
-    # C12 never reported its program, H2 reported "no"; C21 reported late but has one.
-    assert _codes(found, NO_ACTION_PROGRAM) == [["C12", "H2"]]
+    # H2 reported "no"; C21 reported late but has one. C12 never reported its program: it is
+    # "chưa báo cáo" (MISSING_REPORT below), not "chưa xây dựng" (#13.5).
+    assert _codes(found, NO_ACTION_PROGRAM) == [["H2"]]
     missing = [s for s in found if s.kind == MISSING_REPORT]
     assert [s.params["deliverable"] for s in missing] == ["hoi_nghi", "chuong_trinh", "ke_hoach"]
     assert _codes(found, MISSING_REPORT) == [["C21"], ["C12"], ["H2", "C21"]]
@@ -73,9 +74,14 @@ async def test_deadline_day_must_be_over(db: Database) -> None:
 
 
 async def test_right_after_the_deadline_day(db: Database) -> None:
-    # 00:00 local on 1/10: C21 had not reported its program yet (it did on 2/10).
+    # 00:00 local on 1/10: C21 had not reported its program yet (it did on 2/10): missing,
+    # like C12; only H2 reported that it has none.
     found = await _find(db, as_of=utc(2016, 9, 30, 17))
-    assert _codes(found, NO_ACTION_PROGRAM) == [["C12", "H2", "C21"]]
+    assert _codes(found, NO_ACTION_PROGRAM) == [["H2"]]
+    program_missing = next(
+        s for s in found if s.kind == MISSING_REPORT and s.params["deliverable"] == "chuong_trinh"
+    )
+    assert [u.code for u in program_missing.units] == ["C12", "C21"]
 
 
 async def test_before_any_deadline_passes_at_grassroots(db: Database) -> None:

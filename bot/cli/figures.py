@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli import common
 from bot.i18n import LANGUAGES, t
 from bot.narrative import narrative
+from storage.campaign_status import open_condition
 from storage.clock import end_of_day, system_clock
 from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures
 from storage.shortcomings import find_shortcomings
@@ -45,7 +46,20 @@ def parse_groups(values: list[str]) -> list[tuple[str, ...]]:
     return [tuple(code.strip() for code in v.split("+") if code.strip()) for v in values]
 
 
-async def _campaign(session: AsyncSession, wanted: str) -> tuple[int, str]:
+async def _campaign(session: AsyncSession, wanted: str | None) -> tuple[int, str]:
+    if wanted is None:
+        # No --campaign: the one open campaign (several: the admin must say which).
+        rows = (
+            await session.execute(
+                select(CAMPAIGN.c.id, CAMPAIGN.c.timezone, CAMPAIGN.c.reference)
+                .where(open_condition())
+                .order_by(CAMPAIGN.c.id)
+            )
+        ).all()
+        if len(rows) != 1:
+            known = ", ".join(r.reference for r in rows) or "—"
+            raise _Refused(t("figures.cli.which_campaign", "vi", known=known))
+        return rows[0].id, rows[0].timezone
     condition = CAMPAIGN.c.reference == wanted
     if wanted.isdigit():
         condition = or_(condition, CAMPAIGN.c.id == int(wanted))
@@ -63,7 +77,7 @@ async def _campaign(session: AsyncSession, wanted: str) -> tuple[int, str]:
 
 async def _report(
     *,
-    campaign: str,
+    campaign: str | None,
     under: str | None,
     day: date | None,
     groups: list[tuple[str, ...]],
@@ -106,8 +120,12 @@ def _fail(message: str) -> typer.Exit:
 
 def report(
     campaign: Annotated[
-        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
-    ],
+        str | None,
+        typer.Option(
+            "--campaign",
+            help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập; bỏ trống: đợt đang mở",
+        ),
+    ] = None,
     under: Annotated[
         str | None, typer.Option("--under", help="Chỉ tính các đơn vị thuộc đơn vị có mã này")
     ] = None,
