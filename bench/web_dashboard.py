@@ -8,8 +8,8 @@ session. Then, in the same run, the median of `ROUNDS` timings of:
 
 - floor: `storage.figures.compute_figures` for the province (root_path), one read transaction:
   the figure query every dashboard needs at least once;
-- `GET /` (the admin's dashboard: the row of each unit at the top of their scope and the
-  area's figures pooled from them, one `compute_figures_many` statement) and `GET /unit/<province>`
+- `GET /` (the admin's dashboard: the area's figures and the row of each unit at the top of
+  their scope, one `compute_figures_many` statement) and `GET /unit/<province>`
   (the same plus the province's children, its breadcrumb and its own reports), through the
   whole Starlette application in process (httpx ASGI transport): server time, rendering
   included, no network.
@@ -135,6 +135,8 @@ def docs_section(results: list[dict[str, Any]], command: str) -> str:
         "Starlette application, rendering included, no network. Floor: the",
         "raw figure query for the same province (`compute_figures(root_path=...)`), measured in",
         f"the same run. Target: each page under {TARGET_MS:.0f} ms and under 200 KB.",
+        f"Machine load (1-minute load average, 2 cores) when measured: {os.getloadavg()[0]:.1f};",
+        "absolute times grow with it, the ratios much less.",
         "",
         "| engine | province units | floor | `GET /` | ratio | size | `GET /unit/<province>` "
         "| ratio | size |",
@@ -149,11 +151,11 @@ def docs_section(results: list[dict[str, Any]], command: str) -> str:
     lines += [
         "",
         "A page costs a fixed number of set-based statements whatever the province's size: one",
-        "`compute_figures_many` statement gives the unit rows shown and, pooled from them, the",
-        "area's own figures (`bot.web.figures_view.area_and_rows`); the unit page adds the",
-        "unit's own report versions. Never one query per unit. The figures a week earlier cost",
-        "one more statement, so they are shown on request (`?week=1`). `GET /` is the",
-        "province admin's dashboard, the cheapest page; the unit page adds its report history.",
+        "`compute_figures_many` statement gives the area's own figures and every unit row shown",
+        "(`bot.web.figures_view.area_and_rows`; the area keeps a scope of its own, since a pooled",
+        "figure depends on which owners the same scope counts); the unit page adds the unit's own",
+        "report versions. Never one query per unit. The figures a week earlier cost one more",
+        "statement, so they are shown on request (`?week=1`).",
     ]
     return "\n".join(lines) + "\n"
 

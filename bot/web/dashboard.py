@@ -61,8 +61,7 @@ async def home(request: Request) -> Response:
     now = web.clock()
     async with web.db.read() as session:
         campaigns, campaign = await pick_campaign(session, request)
-        every_root = await root_units(session=session, scope=viewer.scope, active_only=False)
-        roots = [u for u in every_root if u.active]
+        roots = await root_units(session=session, scope=viewer.scope)
         if campaign is None:
             return page("home.html", viewer.lang, viewer=viewer, campaign=None, roots=roots)
         ctx = await context_of(session, campaign)
@@ -72,8 +71,6 @@ async def home(request: Request) -> Response:
             now,
             area=UnitScope.of(viewer.scope),
             rows=[(u, unit_scope(viewer.scope, u)) for u in roots],
-            rest=[unit_scope(viewer.scope, u) for u in every_root if not u.active],
-            exact=True,  # the roots (active or not) partition what the viewer sees
             week=_week(request),
         )
     return page(
@@ -112,9 +109,7 @@ async def unit_page(request: Request) -> Response:
     async with web.db.read() as session:
         campaigns, campaign = await pick_campaign(session, request)
         trail = await visible_ancestors(session=session, scope=viewer.scope, unit=unit)
-        children = await child_units(
-            session=session, scope=viewer.scope, unit=unit, active_only=False
-        )
+        children = await child_units(session=session, scope=viewer.scope, unit=unit)
         context: dict[str, Any] = {"campaign": campaign, "campaigns": campaigns}
         if campaign is not None:
             ctx = await context_of(session, campaign)
@@ -127,11 +122,7 @@ async def unit_page(request: Request) -> Response:
                 ctx,
                 now,
                 area=UnitScope(paths=(unit.path,)) if subtree else own,
-                rows=[(c, UnitScope(paths=(c.path,))) for c in children if c.active],
-                rest=[own, *(UnitScope(paths=(c.path,)) for c in children if not c.active)]
-                if subtree
-                else [],
-                exact=subtree,  # the unit itself and its children's subtrees
+                rows=[(c, UnitScope(paths=(c.path,))) for c in children],
                 week=_week(request),
             )
             context.update(

@@ -3,8 +3,8 @@ one statement for the area's own figures and one for all its units' rows togethe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,6 @@ from storage.campaign_status import CAMPAIGN_OPEN
 from storage.campaigns import list_campaigns
 from storage.figures import (
     CampaignContext,
-    Cell,
     Figures,
     GroupFigures,
     UnitScope,
@@ -71,35 +70,6 @@ def unit_scope(scope: Scope, unit: Unit) -> UnitScope:
     return UnitScope(unit_ids=(unit.id,) if unit.id is not None else ())
 
 
-def _add_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
-    return {key: a.get(key, 0) + b.get(key, 0) for key in {*a, *b}}
-
-
-def merge_figures(parts: Sequence[Figures]) -> Figures | None:
-    """The figures of disjoint scopes pooled (cells add up), or None when the parts chose
-    different carrier deliverables (then they cannot be pooled cell by cell)."""
-    if not parts or any(p.carriers != parts[0].carriers for p in parts):
-        return None
-    cells: dict[tuple[str, str], Cell] = {}
-    for part in parts:
-        for key, cell in part.cells.items():
-            had = cells.get(key)
-            cells[key] = (
-                cell
-                if had is None
-                else Cell(
-                    had.status + cell.status,
-                    _add_counts(had.sums, cell.sums),
-                    _add_counts(had.carried, cell.carried),
-                    had.programs + cell.programs,
-                )
-            )
-    previous = None
-    if all(p.previous is not None for p in parts):
-        previous = merge_figures([p.previous for p in parts if p.previous is not None])
-    return replace(parts[0], cells=cells, previous=previous)
-
-
 @dataclass(frozen=True)
 class Area:
     figures: Figures
@@ -113,17 +83,14 @@ async def area_and_rows(
     *,
     area: UnitScope,
     rows: Sequence[tuple[Unit, UnitScope]],
-    rest: Sequence[UnitScope] = (),
-    exact: bool = False,
     week: bool = False,
 ) -> Area:
     """The area's figures and one row per unit, from ONE `compute_figures_many` statement (two
-    with the week-earlier figures). `exact`: the rows' scopes plus `rest` are disjoint and
-    together are exactly `area`, so the area's figures are their sum (no scope of its own)."""
+    with the week-earlier figures). The area has a scope of its own: a pooled figure depends on
+    which owners are counted in the same scope (`storage.figures.overlap`), so it is never
+    summed from the rows."""
     scopes: dict[object, UnitScope] = {("row", i): scope for i, (_, scope) in enumerate(rows)}
-    scopes.update({("rest", i): scope for i, scope in enumerate(rest)})
-    if not exact:
-        scopes["area"] = area
+    scopes["area"] = area
     many = await compute_figures_many(
         session=session,
         campaign_id=ctx.id,
@@ -132,19 +99,7 @@ async def area_and_rows(
         with_previous=week,
         context=ctx,
     )
-    figures = many.get("area") or merge_figures([many[k] for k in scopes])
-    if figures is None:  # parts that cannot be pooled: the area on its own
-        figures = (
-            await compute_figures_many(
-                session=session,
-                campaign_id=ctx.id,
-                as_of=now,
-                scopes={"area": area},
-                with_previous=week,
-                context=ctx,
-            )
-        )["area"]
-    return Area(figures, [UnitRow(u, many[("row", i)].total) for i, (u, _) in enumerate(rows)])
+    return Area(many["area"], [UnitRow(u, many[("row", i)].total) for i, (u, _) in enumerate(rows)])
 
 
 async def context_of(session: AsyncSession, campaign: Campaign) -> CampaignContext:
