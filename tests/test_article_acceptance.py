@@ -29,7 +29,7 @@ def test_paper_reports_dated_before_30_9_reproduce_the_article(tmp_path: Path) -
     )
     _run(url, "init")
     _run(url, "units", "import", str(files["units"]))
-    _run(url, "campaign", "load", str(template))
+    _run(url, "campaign", "load", str(template), "--yes")  # 2016's deadlines are past
     for key in ("hoi_nghi", "chuong_trinh", "ke_hoach"):
         _run(
             url,

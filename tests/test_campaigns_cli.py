@@ -50,14 +50,15 @@ def test_load_template_then_reload_then_list(cli: tuple[CliRunner, str], tmp_pat
     path = tmp_path / "nq.yaml"
     path.write_text(runner.invoke(app, ["campaign", "template"]).stdout, encoding="utf-8")
 
-    first = runner.invoke(app, ["campaign", "load", str(path)])
+    first = runner.invoke(app, ["campaign", "load", str(path), "--yes"])
     assert first.exit_code == 0, first.output
+    assert "11 hạn báo cáo đã qua (từ 10/6/2016 đến 30/9/2016)" in first.stderr
     assert "Đã tạo đợt 13-KH/TU" in first.stdout
-    assert "• Hội nghị học tập, quán triệt Nghị quyết (hoi_nghi): 7 câu hỏi; hạn: " in first.stdout
+    assert "• Hội nghị học tập, quán triệt Nghị quyết (hoi_nghi): 8 câu hỏi; hạn: " in first.stdout
     assert "Cấp tỉnh 10/6/2016" in first.stdout
     assert "Chi bộ trực thuộc 31/8/2016" in first.stdout
 
-    again = runner.invoke(app, ["campaign", "load", str(path)])
+    again = runner.invoke(app, ["campaign", "load", str(path), "--yes"])
     assert again.exit_code == 0, again.output
     assert "Đã cập nhật đợt 13-KH/TU" in again.stdout
     assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 1
@@ -105,7 +106,7 @@ def test_unknown_level_is_reported_and_nothing_is_written(
     path.write_text(
         template_text().replace("      huyen: 2016-07-15", "      xa: 2016-07-15"), "utf-8"
     )
-    result = runner.invoke(app, ["campaign", "load", str(path)])
+    result = runner.invoke(app, ["campaign", "load", str(path), "--yes"])
     assert result.exit_code == 1
     assert "deliverables[0].deadlines.xa: không có cấp “xa”" in result.stderr
     assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 0
@@ -119,3 +120,49 @@ def test_missing_file_and_empty_list(cli: tuple[CliRunner, str], tmp_path: Path)
     listed = runner.invoke(app, ["campaign", "list"])
     assert listed.exit_code == 0
     assert "Chưa có đợt học tập nào" in listed.stdout
+
+
+def test_past_deadlines_need_yes_and_nothing_is_written(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, url = cli
+    path = tmp_path / "nq.yaml"
+    path.write_text(template_text(), encoding="utf-8")  # 2016 deadlines: all past
+    result = runner.invoke(app, ["campaign", "load", str(path)])
+    assert result.exit_code == 1
+    assert "hạn báo cáo đã qua" in result.stderr and "--yes" in result.stderr
+    assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 0
+
+
+def test_template_with_start_shifts_every_date_then_loads_without_warning(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, _ = cli
+    result = runner.invoke(app, ["campaign", "template", "--start", "1/5/2099"])
+    assert result.exit_code == 0, result.output
+    assert "start_date: 2099-05-01" in result.stdout
+    assert "tinh: 2099-06-10" in result.stdout  # 40 days after the start, as in 2016
+    assert "2016-" not in result.stdout
+    path = tmp_path / "nq.yaml"
+    path.write_text(result.stdout, encoding="utf-8")
+    loaded = runner.invoke(app, ["campaign", "load", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "đã qua" not in loaded.stderr
+    bad = runner.invoke(app, ["campaign", "template", "--start", "mai"])
+    assert bad.exit_code == 1
+
+
+def test_close_then_open_a_campaign(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    runner, _ = cli
+    path = tmp_path / "nq.yaml"
+    path.write_text(template_text(), encoding="utf-8")
+    assert runner.invoke(app, ["campaign", "load", str(path), "--yes"]).exit_code == 0
+    closed = runner.invoke(app, ["campaign", "close", "13-KH/TU"])
+    assert closed.exit_code == 0 and "Đã đóng đợt 13-KH/TU" in closed.stdout
+    again = runner.invoke(app, ["campaign", "close", "13-KH/TU"])
+    assert "đã đóng; không có gì thay đổi" in again.stdout
+    assert "Đã kết thúc" in runner.invoke(app, ["campaign", "list"]).stdout
+    opened = runner.invoke(app, ["campaign", "open", "13-KH/TU"])
+    assert opened.exit_code == 0 and "Đã mở đợt 13-KH/TU" in opened.stdout
+    unknown = runner.invoke(app, ["campaign", "open", "99-KH/TU"])
+    assert unknown.exit_code == 1 and "Không tìm thấy đợt học tập" in unknown.stderr

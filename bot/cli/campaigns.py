@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -12,7 +15,9 @@ from sqlalchemy import select
 from bot.cli import common
 from bot.i18n import t
 from storage.answers import format_date
+from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, set_campaign_status
 from storage.campaigns import (
+    CampaignDefinition,
     DefinitionError,
     deliverable_counts,
     deliverables_of,
@@ -22,7 +27,7 @@ from storage.campaigns import (
     parse_definition,
     template_text,
 )
-from storage.clock import system_clock
+from storage.clock import local_date, system_clock
 from storage.models import Level
 
 app = typer.Typer(no_args_is_help=True, help="Đợt học tập, quán triệt / campaigns.")
@@ -30,10 +35,88 @@ app = typer.Typer(no_args_is_help=True, help="Đợt học tập, quán triệt 
 LANG = "vi"
 
 
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def shifted_template(start: date) -> str:
+    """The built-in file with every date moved by the same number of days, so that the campaign
+    starts on `start` and its deadlines keep their distances (not 2016's, all overdue)."""
+    text = template_text()
+    first = parse_definition(text).campaign.start_date
+    delta = start - first
+
+    def move(match: re.Match[str]) -> str:
+        day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        return (day + delta).isoformat()
+
+    return _ISO_DATE.sub(move, text)
+
+
 @app.command()
-def template() -> None:
-    """In ra tệp mẫu của đợt học tập Nghị quyết XII (print the built-in campaign file)."""
-    typer.echo(template_text(), nl=False)
+def template(
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Ngày bắt đầu đợt (30/9/2026 hoặc 2026-09-30): các hạn được dời theo",
+        ),
+    ] = None,
+) -> None:
+    """In ra tệp mẫu của đợt học tập Nghị quyết XII (print the built-in campaign file); với
+    --start, mọi ngày được dời để đợt bắt đầu vào ngày đó."""
+    if start is None:
+        typer.echo(template_text(), nl=False)
+        return
+    from bot.cli.figures import parse_day  # lazy: the figures stack is not needed otherwise
+
+    day = parse_day(start)
+    if day is None:
+        raise common.fail(t("figures.cli.bad_date", LANG, value=start))
+    typer.echo(shifted_template(day), nl=False)
+
+
+def _past_deadlines(definition: CampaignDefinition) -> list[date]:
+    """Deadlines already over today in the campaign's timezone."""
+    today = local_date(system_clock(), definition.campaign.timezone)
+    return sorted(
+        day for item in definition.deliverables for day in item.deadlines.values() if day < today
+    )
+
+
+@app.command("open")
+def open_(campaign: str = typer.Argument(..., help="Số hiệu hoặc mã số của đợt")) -> None:
+    """Mở lại một đợt học tập (open a campaign: reminders and digests resume)."""
+    _set_status(campaign, CAMPAIGN_OPEN)
+
+
+@app.command("close")
+def close(campaign: str = typer.Argument(..., help="Số hiệu hoặc mã số của đợt")) -> None:
+    """Đóng một đợt học tập (close a campaign: no more reminders, digests or new reports)."""
+    _set_status(campaign, CAMPAIGN_CLOSED)
+
+
+def _set_status(wanted: str, status: str) -> None:
+    async def _set() -> tuple[str, bool] | None:
+        async with common.database() as db, db.write() as session:
+            found = await get_campaign(session=session, campaign_id_or_reference=wanted)
+            if found is None or found.id is None:
+                return None
+            change = await set_campaign_status(
+                session=session,
+                campaign_id=found.id,
+                status=status,
+                now=system_clock(),
+                actor_person_id=None,
+                channel="cli",
+            )
+            return found.reference, bool(change and change.changed)
+
+    result = common.run(_set())
+    if result is None:
+        raise common.fail(t("figures.cli.unknown_campaign", LANG, campaign=wanted))
+    reference, changed = result
+    key = f"campaign.cli.{status}" if changed else f"campaign.cli.already_{status}"
+    common.console.print(t(key, LANG, reference=reference), markup=False, highlight=False)
 
 
 def _print_problems(file: Path, error: DefinitionError) -> None:
@@ -48,8 +131,12 @@ def _print_problems(file: Path, error: DefinitionError) -> None:
 
 
 @app.command()
-def load(file: Path = typer.Argument(..., help="Tệp YAML của đợt học tập")) -> None:
-    """Nạp (hoặc cập nhật) một đợt học tập từ tệp YAML (load or update a campaign)."""
+def load(
+    file: Path = typer.Argument(..., help="Tệp YAML của đợt học tập"),
+    yes: bool = typer.Option(False, "--yes", help="Vẫn nạp khi có hạn báo cáo đã qua"),
+) -> None:
+    """Nạp (hoặc cập nhật) một đợt học tập từ tệp YAML (load or update a campaign). Nếu có hạn
+    đã qua (các đơn vị sẽ bị nhắc là quá hạn ngay), phải thêm --yes."""
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -59,6 +146,22 @@ def load(file: Path = typer.Argument(..., help="Tệp YAML của đợt học t�
     except DefinitionError as error:
         _print_problems(file, error)
         raise typer.Exit(1) from None
+    past = _past_deadlines(definition)
+    if past:
+        common.err_console.print(
+            t(
+                "campaign.cli.past_deadlines",
+                LANG,
+                count=len(past),
+                first=format_date(past[0]),
+                last=format_date(past[-1]),
+            ),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        if not yes:
+            raise typer.Exit(1)
 
     async def _load() -> list[str]:
         async with common.database() as db:
