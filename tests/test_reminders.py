@@ -360,3 +360,28 @@ async def test_a_supervisors_chosen_days_replace_the_campaigns(db: Database) -> 
     friday = await _escalated(db, world, date(2016, 6, 17))
     assert "s_h1" not in thursday and "s_tu" in thursday  # s_tu keeps Monday and Thursday
     assert "s_h1" in friday and "s_tu" not in friday
+
+
+async def test_a_reporter_gets_at_most_the_weekly_cap_except_on_the_deadline_day(
+    db: Database,
+) -> None:
+    definition = {
+        "campaign": {"reminders": {"offsets_days": [-4, -3, -2, -1, 0], "reminders_per_week": 2}}
+    }
+    world = await build_world(db)
+    async with db.write() as session:
+        campaign = await session.get(type(world.campaign), world.campaign.id)
+        assert campaign is not None
+        campaign.definition = definition
+    world.campaign.definition = definition
+    r1 = world.pid("r1")
+    told = []
+    for day in range(6, 11):  # Monday 6/6 .. Friday 10/6 (the deadline)
+        when = local(2016, 6, day, 8)
+        async with db.read() as session:
+            plans = await plan_reminders(session=session, campaign=world.campaign, now=when)
+        async with db.write() as session:
+            await enqueue_planned(session=session, planned=plans, now=when)
+        if any(plan.person_id == r1 for plan in plans):
+            told.append(day)
+    assert told == [6, 7, 10]  # two in the week, then the deadline day itself
