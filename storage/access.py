@@ -156,6 +156,26 @@ def visible_units_condition(scope: Scope) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
+# --- reviewing reports ---------------------------------------------------------------------
+
+
+def may_review(scope: Scope, unit: Unit) -> bool:
+    """May the holder of `scope` approve, return or reopen this unit's reports: a supervisor
+    whose followed units contain it, or an admin whose subtree contains it (a reporter role
+    gives no review power, not even over the reporter's own unit)."""
+    if scope.whole_tree:
+        return True
+    return any(unit.path.startswith(root) for root in scope.subtree_roots)
+
+
+def review_units_condition(scope: Scope) -> ColumnElement[bool]:
+    """SQL condition over `Unit`: the units whose reports `scope` may review (`may_review`)."""
+    if scope.whole_tree:
+        return true()
+    conditions = [in_subtree(col(Unit.path), root) for root in scope.subtree_roots]
+    return or_(*conditions) if conditions else false()
+
+
 # --- acting on people ----------------------------------------------------------------------
 
 # A person's role as the rule below reads it: (kind, unit id, unit path); unit None = whole tree.

@@ -278,6 +278,14 @@ class ReportVersion(SQLModel, table=True):
     heads: int | None = None
     presenter_standing: str | None = Field(default=None, max_length=64)
     reported_on: date | None = None  # a paper report: the date written on it
+    # Review (storage.review): every new version starts "pending"; a campaign that requires
+    # review has its versions approved or returned (with a reason); approved ones are locked.
+    review_state: str = Field(
+        default="pending", max_length=16, sa_column_kwargs={"server_default": "pending"}
+    )
+    review_reason: str | None = Field(default=None, max_length=500)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_by_person_id: int | None = _fk("person.id", ondelete="SET NULL")
 
 
 MEASURES = (

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage import audit
+from storage import audit, review
 from storage.campaign_status import covers_unit, open_condition
 from storage.campaigns import form_of
 from storage.clock import local_date, require_aware
@@ -251,6 +251,8 @@ async def update_report(
             )
         )
     ).scalar_one()
+    if previous.review_state == review.APPROVED:
+        raise review.ReportLocked(report_id)
     new_json = answers_to_json(form, prune_answers(form, answers_from_json(form, answers)))
     old_json = dict(previous.answers or {})
     changed = sorted(

@@ -100,6 +100,7 @@ from storage.reports import (
     unit_reports,
     update_report,
 )
+from storage.review import ReportLocked
 
 # session.info key: the draft `has_open_draft` loaded, for `handle` in the same transaction.
 _LOADED_DRAFT = "cadrebot.conversation.draft"
@@ -414,15 +415,19 @@ class ConversationEngine:
         local = local_time(turn.now, ctx.tz)
         when = {"time": local.strftime("%H:%M"), "date": date_text(local.date(), turn.lang)}
         if ctx.draft.mode == drafts.MODE_UPDATE and ctx.draft.report_id is not None:
-            version = await update_report(
-                session=turn.session,
-                report_id=ctx.draft.report_id,
-                answers=answers,
-                person_id=turn.actor.person_id,
-                channel=ctx.draft.channel,
-                now=turn.now,
-                note={"draft_id": ctx.draft.id},
-            )
+            try:
+                version = await update_report(
+                    session=turn.session,
+                    report_id=ctx.draft.report_id,
+                    answers=answers,
+                    person_id=turn.actor.person_id,
+                    channel=ctx.draft.channel,
+                    now=turn.now,
+                    note={"draft_id": ctx.draft.id},
+                )
+            except ReportLocked:  # approved while this change was being typed
+                await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
+                return [Reply(turn.t("review.locked", number=ctx.draft.report_id), done=True)]
             await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
             head = turn.t(
                 "conv.updated", number=ctx.draft.report_id, version=version.version, **when

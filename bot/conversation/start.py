@@ -34,6 +34,7 @@ from storage.reports import (
     unit_deliverables,
     unit_reports,
 )
+from storage.review import APPROVED
 
 
 async def begin(turn: Turn, draft: Draft | None, unit: Unit, mode: str) -> list[Reply]:
@@ -108,6 +109,10 @@ async def begin_update(turn: Turn, draft: Draft | None, unit: Unit) -> list[Repl
 
 async def open_report(turn: Turn, draft: Draft | None, unit: Unit, report: Report) -> list[Reply]:
     version = await current_version(session=turn.session, report_id=row_id(report))
+    if version is not None and version.review_state == APPROVED:  # locked until reopened
+        if draft is not None:
+            await drafts.delete_draft(session=turn.session, draft_id=row_id(draft))
+        return [Reply(turn.t("review.locked", number=report.id), done=True)]
     draft = await save_or_start(
         turn,
         draft,

@@ -9,6 +9,7 @@ from storage.reports import (
     unit_deliverables,
     unit_reports,
 )
+from storage.review import review_required
 
 
 async def status_reply(turn: Turn, *, done: bool) -> Reply:
@@ -40,6 +41,9 @@ async def status_reply(turn: Turn, *, done: bool) -> Reply:
                         timing=turn.t("conv.status.on_time" if on_time else "conv.status.late"),
                     )
                 )
+                if version is not None and review_required(item.campaign):
+                    state = version.review_state
+                    lines.append(turn.t(f"review.status.{state}", reason=version.review_reason))
             else:
                 days = (local_date(turn.now, tz) - item.due_date).days
                 if days > 0:

@@ -16,6 +16,7 @@ The file format (the built-in template `storage/templates/nq-xii.yaml` documents
                   send_hour: 8, quiet_hours: {start: "21:00", end: "07:00"},
                   escalation_grace_days: 3}
       digest: {weekday: monday, time: "07:30"}
+      review_required: false         # true: the level above approves or returns each report
     deliverables:
       - key: hoi_nghi
         name_vi: ...

@@ -95,6 +95,9 @@ class CampaignInfo(BaseModel):
     reminders: Reminders = Field(default_factory=Reminders)
     digest: Digest = Field(default_factory=Digest)
     reporting_groups: list[ReportingGroupDecl] = Field(default_factory=list)
+    # The level above approves or returns each report version (storage.review); off: every
+    # confirmed version counts, as without review.
+    review_required: bool = False
 
 
 class DeliverableDecl(BaseModel):

@@ -5,7 +5,8 @@
 - `start`: /start (an invite code), /trogiup, and the command list of a person's roles;
 - `supervision`: /tonghop /thongke /donvi /nhacnho;
 - `export`: /xuat; `invite`: /moi; `assign`: /phancong; `campaigns`: /dot;
-- `channel`: /kenh; `web`: /web (a link into the web console); `assess`: /danhgia.
+- `channel`: /kenh; `web`: /web (a link into the web console); `assess`: /danhgia;
+- `review`: /duyet (approve, return, reopen report versions).
 
 `REGISTRY` maps every name a person may type (Vietnamese and English) to its `Command`; the
 dispatch (`bot.core.dispatch`) looks names up here, so a channel adapter never lists commands."""
@@ -41,6 +42,7 @@ def registry() -> dict[str, Command]:
         export,
         invite,
         reporting,
+        review,
         start,
         supervision,
         web,
@@ -58,6 +60,7 @@ def registry() -> dict[str, Command]:
         Command("kenh", ("channel",), channel.channel_choice),
         Command("web", (), web.web),
         Command("danhgia", ("assess",), assess.assess),
+        *review.COMMANDS,
     ]
     return {name: c for c in commands for name in (c.name, *c.aliases)}
 

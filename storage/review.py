@@ -1,0 +1,311 @@
+"""Review of report versions: chờ duyệt (pending) -> đã duyệt (approved), or trả lại (returned,
+with a required reason) -> the reporter amends (a new version, pending again).
+
+Only campaigns whose YAML says `review_required: true` are reviewed; elsewhere every version
+stays pending and counts as it always did. Who may review is `storage.access.may_review`
+(supervisors of the unit, admins whose subtree contains it); a report outside the reviewer's
+scope is refused exactly as a report that does not exist. An approved version is locked:
+`storage.reports.update_report` raises `ReportLocked` until a reviewer reopens it (with a
+reason). Every decision is audited and tells the unit's reporters through the outbox, once per
+event (the key names the version and how many such decisions it had before).
+
+Functions never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage import audit
+from storage.access import Scope, may_review, review_units_condition
+from storage.campaign_status import CAMPAIGN_OPEN
+from storage.clock import require_aware
+from storage.i18n import t
+from storage.models import (
+    ROLE_REPORTER,
+    AuditLog,
+    Campaign,
+    Deliverable,
+    Person,
+    Report,
+    ReportVersion,
+    Role,
+    Unit,
+)
+from storage.outbox import enqueue
+
+PENDING = "pending"
+APPROVED = "approved"
+RETURNED = "returned"
+STATES = (PENDING, APPROVED, RETURNED)
+REASON_MAX = 500
+NOTICE_KIND = "review"
+
+
+class ReportLocked(ValueError):
+    """The report's current version is approved: a change needs a reviewer to reopen it."""
+
+    def __init__(self, report_id: int) -> None:
+        super().__init__(f"report {report_id} is approved and locked")
+        self.report_id = report_id
+
+
+class ReviewRefused(ValueError):
+    """A review the person may not make; `key` is the catalog sentence that says why."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    report_id: int
+    version: ReportVersion
+    unit: Unit
+    deliverable: Deliverable
+    campaign: Campaign
+
+
+def review_required(campaign: Campaign) -> bool:
+    info = (campaign.definition or {}).get("campaign") or {}
+    return bool(info.get("review_required", False))
+
+
+def deliverable_name(deliverable: Deliverable, lang: str) -> str:
+    return deliverable.name_en if lang == "en" else deliverable.name_vi
+
+
+def _query(scope: Scope):  # type: ignore[no-untyped-def]
+    return (
+        select(Report, ReportVersion, Unit, Deliverable, Campaign)
+        .join(
+            ReportVersion,
+            and_(
+                col(ReportVersion.report_id) == col(Report.id),
+                col(ReportVersion.version) == col(Report.current_version),
+            ),
+        )
+        .join(Unit, col(Unit.id) == col(Report.unit_id))
+        .join(Deliverable, col(Deliverable.id) == col(Report.deliverable_id))
+        .join(Campaign, col(Campaign.id) == col(Report.campaign_id))
+        .where(review_units_condition(scope), col(Unit.active))
+    )
+
+
+async def pending_reviews(
+    *, session: AsyncSession, scope: Scope, limit: int = 50
+) -> list[ReviewItem]:
+    """Current versions waiting for review in open campaigns that require it, inside the scope,
+    oldest first."""
+    query = (
+        _query(scope)
+        .where(col(ReportVersion.review_state) == PENDING, col(Campaign.status) == CAMPAIGN_OPEN)
+        .order_by(col(ReportVersion.created_at), col(Report.id))
+    )
+    items = [
+        ReviewItem(r.id, v, u, d, c)
+        for r, v, u, d, c in (await session.execute(query)).all()
+        if review_required(c)
+    ]
+    return items[:limit]
+
+
+async def _item(session: AsyncSession, scope: Scope, report_id: int) -> ReviewItem:
+    row = (await session.execute(_query(scope).where(col(Report.id) == report_id))).first()
+    if row is None or not may_review(scope, row[2]):  # outside the scope = no such report
+        raise ReviewRefused("review.not_found", number=report_id)
+    _report, version, unit, deliverable, campaign = row
+    if not review_required(campaign):
+        raise ReviewRefused("review.not_required", number=report_id)
+    return ReviewItem(report_id, version, unit, deliverable, campaign)
+
+
+def _reason(reason: str | None) -> str:
+    text = " ".join((reason or "").split())
+    if not text:
+        raise ReviewRefused("review.reason_required")
+    if len(text) > REASON_MAX:
+        raise ReviewRefused("review.reason_too_long", limit=REASON_MAX)
+    return text
+
+
+async def _decide(
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    report_id: int,
+    action: str,
+    expected: str,
+    state: str,
+    reason: str | None,
+    channel: str,
+    now: datetime,
+) -> ReviewItem:
+    require_aware(now)
+    item = await _item(session, scope, report_id)
+    version = item.version
+    if version.review_state != expected:
+        raise ReviewRefused(f"review.wrong_state.{version.review_state}", number=report_id)
+    old = {"version": version.version, "state": version.review_state}
+    version.review_state = state
+    version.review_reason = reason
+    version.reviewed_at = now
+    version.reviewed_by_person_id = scope.person_id
+    await session.flush()
+    count = (
+        await session.execute(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(
+                col(AuditLog.entity) == "report_version",
+                col(AuditLog.entity_id) == str(version.id),
+                col(AuditLog.action) == f"review.{action}",
+            )
+        )
+    ).scalar_one()
+    await audit.record(
+        session=session,
+        now=now,
+        channel=channel,
+        action=f"review.{action}",
+        entity="report_version",
+        entity_id=str(version.id),
+        actor_person_id=scope.person_id,
+        old=old,
+        new={"version": version.version, "state": state, "reason": reason, "report": report_id},
+    )
+    await _notify(
+        session, item, action, reason, key=f"review:{action}:{version.id}:{count}", now=now
+    )
+    return item
+
+
+async def _notify(
+    session: AsyncSession,
+    item: ReviewItem,
+    action: str,
+    reason: str | None,
+    *,
+    key: str,
+    now: datetime,
+) -> None:
+    """Tell each reporter of the unit (in their language), once per `key`."""
+    rows = await session.execute(
+        select(col(Person.id), col(Person.language))
+        .join(Role, col(Role.person_id) == col(Person.id))
+        .where(
+            col(Role.unit_id) == item.unit.id,
+            col(Role.kind) == ROLE_REPORTER,
+            col(Person.forgotten_at).is_(None),
+        )
+    )
+    for person_id, language in rows.all():
+        lang = language or "vi"
+        text = t(
+            f"review.notice.{action}",
+            lang,
+            number=item.report_id,
+            version=item.version.version,
+            deliverable=deliverable_name(item.deliverable, lang),
+            unit=t("telegram.unit.label", lang, name=item.unit.name, code=item.unit.code),
+            reason=reason or "",
+        )
+        await enqueue(
+            session=session,
+            key=f"{key}:{person_id}",
+            kind=NOTICE_KIND,
+            person_id=person_id,
+            payload={"text": text},
+            now=now,
+        )
+
+
+async def approve_report(
+    *, session: AsyncSession, scope: Scope, report_id: int, channel: str, now: datetime
+) -> ReviewItem:
+    """Approve the current version (pending only): it is locked from now on."""
+    return await _decide(
+        session,
+        scope=scope,
+        report_id=report_id,
+        action="approve",
+        expected=PENDING,
+        state=APPROVED,
+        reason=None,
+        channel=channel,
+        now=now,
+    )
+
+
+async def return_report(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    report_id: int,
+    reason: str | None,
+    channel: str,
+    now: datetime,
+) -> ReviewItem:
+    """Return the current version (pending only) with a required reason: the reporter amends."""
+    text = _reason(reason)
+    return await _decide(
+        session,
+        scope=scope,
+        report_id=report_id,
+        action="return",
+        expected=PENDING,
+        state=RETURNED,
+        reason=text,
+        channel=channel,
+        now=now,
+    )
+
+
+async def reopen_report(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    report_id: int,
+    reason: str | None,
+    channel: str,
+    now: datetime,
+) -> ReviewItem:
+    """Unlock an approved version (with a required reason): pending again, open to /capnhat."""
+    text = _reason(reason)
+    return await _decide(
+        session,
+        scope=scope,
+        report_id=report_id,
+        action="reopen",
+        expected=APPROVED,
+        state=PENDING,
+        reason=text,
+        channel=channel,
+        now=now,
+    )
+
+
+async def current_reviews(
+    *, session: AsyncSession, report_ids: list[int]
+) -> dict[int, tuple[str, str | None]]:
+    """Each report's current version's (review state, reason), for /tinhtrang."""
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(col(Report.id), col(ReportVersion.review_state), col(ReportVersion.review_reason))
+        .join(
+            ReportVersion,
+            and_(
+                col(ReportVersion.report_id) == col(Report.id),
+                col(ReportVersion.version) == col(Report.current_version),
+            ),
+        )
+        .where(col(Report.id).in_(report_ids))
+    )
+    return {rid: (state, reason) for rid, state, reason in rows.all() if rid is not None}

@@ -1,0 +1,51 @@
+"""Shared by the review tests: a campaign that requires review, and one report of CS1."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import CHANNEL_CLI, Campaign, Outbox
+from storage.reports import save_report
+from tests.report_fixtures import NOW, World
+
+ANSWERS = {
+    "session_date": date(2016, 8, 20),
+    "duration_halfdays": 2,
+    "members": 30,
+    "attended": 28,
+    "presenter_standing": "bao_cao_vien",
+    "essays": 20,
+}
+
+
+async def require_review(db: Database, campaign_id: int, required: bool = True) -> None:
+    async with db.write() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        assert campaign is not None
+        definition = dict(campaign.definition)
+        definition["campaign"] = {**definition["campaign"], "review_required": required}
+        campaign.definition = definition
+
+
+async def session_report(db: Database, world: World, unit_id: int | None = None) -> int:
+    async with db.write() as session:
+        report = await save_report(
+            session=session,
+            unit_id=unit_id or world.unit_id,
+            deliverable_id=world.deliverables["hoi_nghi"],
+            answers=ANSWERS,
+            person_id=world.reporter_id,
+            channel=CHANNEL_CLI,
+            now=NOW,
+        )
+        assert report.id is not None
+        return report.id
+
+
+async def review_notices(db: Database) -> list[Outbox]:
+    async with db.read() as session:
+        query = select(Outbox).where(Outbox.kind == "review").order_by(Outbox.id)  # type: ignore[arg-type]
+        return list((await session.execute(query)).scalars())
