@@ -73,5 +73,15 @@ async def test_pooled_area_equals_the_direct_figures(db: Database) -> None:
     assert area.figures.previous is not None and direct.previous is not None
     assert area.figures.previous.total == direct.previous.total
     assert {row.unit.code: row.figures for row in area.rows} == each
+    # The one followed unit is the whole area: counted once, the same figures.
+    async with db.read() as session:
+        alone = await area_and_rows(
+            session,
+            ctx,
+            NOW,
+            area=UnitScope(paths=(district.path,)),
+            rows=[(district, UnitScope(paths=(district.path,)))],
+        )
+    assert alone.figures.cells == direct.cells and alone.rows[0].figures == direct.total
     assert set(each) == {"CS1", "CS2"}
     assert direct.total.session.reported == 2  # CS1 and the cell under the inactive CS9

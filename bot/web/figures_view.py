@@ -90,7 +90,11 @@ async def area_and_rows(
     which owners are counted in the same scope (`storage.figures.overlap`), so it is never
     summed from the rows."""
     scopes: dict[object, UnitScope] = {("row", i): scope for i, (_, scope) in enumerate(rows)}
-    scopes["area"] = area
+    # A row that is the whole area (one followed district, one province) is not counted twice.
+    same = next((key for key, scope in scopes.items() if scope == area), None)
+    if same is None:
+        same = "area"
+        scopes[same] = area
     many = await compute_figures_many(
         session=session,
         campaign_id=ctx.id,
@@ -99,7 +103,7 @@ async def area_and_rows(
         with_previous=week,
         context=ctx,
     )
-    return Area(many["area"], [UnitRow(u, many[("row", i)].total) for i, (u, _) in enumerate(rows)])
+    return Area(many[same], [UnitRow(u, many[("row", i)].total) for i, (u, _) in enumerate(rows)])
 
 
 async def context_of(session: AsyncSession, campaign: Campaign) -> CampaignContext:
