@@ -143,8 +143,8 @@ def test_template_then_import_as_admin(template_url: str, tmp_path: Path) -> Non
     )
     assert code == 0 and "hoi_nghi" in stdout
     wb = load_workbook(path)
-    wb["hoi_nghi"].append(["C11", None, "20/8/2016", 2, 30, 29, None, None, 27])
-    wb["hoi_nghi"].append(["C12", None, "20/8/2016", 2, 25, 30, None, None, 20])  # 30 > 25
+    wb["hoi_nghi"].append(["C11", None, "20/8/2016", 2, 30, 29, None, None, None, 27])
+    wb["hoi_nghi"].append(["C12", None, "20/8/2016", 2, 25, 30, None, None, None, 20])  # 30 > 25
     wb.save(path)
     code, _, err = _invoke(
         template_url, "reports", "import", str(path), "--campaign", "13-KH/TU", "--as", "1"

@@ -1,0 +1,227 @@
+"""Time `reports import` (read + validate + write) of paper reports on a fresh SQLite file.
+
+    python -m bench.report_import [--rows 20000] [--postgres postgresql://postgres@127.0.0.1/test]
+
+A generated tree (bench.gen_units), the built-in campaign, then one CSV of study-session reports
+(one per grassroots unit and cell, each with its "Ngày báo cáo") imported as an admin would.
+Goal (#13.1): at least 2,000 rows/s. The floor, measured in the same run on the same database,
+is a bare multi-row INSERT of the same reports and versions (no reading, no validation, no
+audit): the import's rows/s is printed against it as a ratio, never as a timed assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select, text
+
+from bench.gen_units import generate, write_csv
+from storage.campaigns import load_campaign, parse_definition, template_text
+from storage.db import Database, create_engine, normalise_url
+from storage.migrate import upgrade
+from storage.models import AuditLog, Deliverable, Report, ReportVersion, Unit
+from storage.report_import import import_reports, read_tables
+from storage.unit_import import parse_units_file
+from storage.units import ensure_default_levels, import_units
+
+NOW = datetime(2016, 10, 1, 3, 0, tzinfo=UTC)
+HEADER = [
+    "STT",
+    "Mã đơn vị",
+    "session_date",
+    "duration_halfdays",
+    "members",
+    "attended",
+    "presenter",
+    "Báo cáo viên là",
+    "essays",
+    "Ngày báo cáo",
+    "Ghi chú",
+]
+
+
+async def _setup(db: Database, units_csv: Path, rows: int, folder: Path) -> tuple[int, Path, int]:
+    await upgrade(db.engine)
+    async with db.write() as session:
+        await ensure_default_levels(session=session)
+        await import_units(session=session, rows=parse_units_file(units_csv), now=NOW)
+        campaign = await load_campaign(
+            session=session, definition=parse_definition(template_text()), now=NOW
+        )
+        assert campaign.id is not None
+        found = await session.execute(
+            select(Unit.code, Unit.members)  # type: ignore[call-overload]
+            .where(Unit.level_code.in_(["co_so", "chi_bo"]))  # type: ignore[attr-defined]
+            .limit(rows)
+        )
+        units = found.all()
+        deliverable = (
+            await session.execute(
+                select(Deliverable.id).where(  # type: ignore[call-overload]
+                    Deliverable.campaign_id == campaign.id, Deliverable.key == "hoi_nghi"
+                )
+            )
+        ).scalar_one()
+    path = folder / "bao-cao-giay.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(HEADER)
+        for n, (code, members) in enumerate(units, start=1):
+            attended = max(0, members - n % 3)
+            out.writerow(
+                [
+                    n,
+                    code.lower(),
+                    "20/8/2016",
+                    2,
+                    members,
+                    attended,
+                    "Đ/c Bí thư",
+                    "3",
+                    max(0, attended - n % 2),
+                    "22/8/2016",
+                    "",
+                ]
+            )
+    return campaign.id, path, int(deliverable)
+
+
+async def _import(db: Database, campaign_id: int, path: Path) -> tuple[int, float]:
+    start = time.perf_counter()
+    tables = read_tables(path)
+    async with db.write() as session:
+        summary = await import_reports(
+            session=session,
+            campaign_id=campaign_id,
+            tables=tables,
+            now=NOW,
+            deliverable="hoi_nghi",
+        )
+    return summary.created, time.perf_counter() - start
+
+
+async def _floor(db: Database, campaign_id: int, deliverable_id: int, rows: int) -> float:
+    """The same reports and versions as bare multi-row INSERTs (then removed)."""
+    async with db.read() as session:
+        unit_ids = list(
+            (
+                await session.execute(
+                    select(Report.unit_id).where(Report.deliverable_id == deliverable_id)  # type: ignore[call-overload,arg-type]
+                )
+            ).scalars()
+        )
+    async with db.write() as session:
+        await session.execute(delete(Report).where(Report.deliverable_id == deliverable_id))  # type: ignore[arg-type]
+    at = datetime(2016, 8, 21, 17, tzinfo=UTC)
+    start = time.perf_counter()
+    async with db.write() as session:
+        for i in range(0, len(unit_ids), 2000):
+            chunk = unit_ids[i : i + 2000]
+            ids = (
+                await session.execute(
+                    insert(Report)
+                    .values(
+                        [
+                            {
+                                "campaign_id": campaign_id,
+                                "deliverable_id": deliverable_id,
+                                "unit_id": u,
+                                "first_confirmed_at": at,
+                                "current_version": 1,
+                                "updated_at": at,
+                            }
+                            for u in chunk
+                        ]
+                    )
+                    .returning(Report.id)  # type: ignore[arg-type]
+                )
+            ).scalars()
+            await session.execute(
+                insert(ReportVersion),
+                [
+                    {
+                        "report_id": r,
+                        "version": 1,
+                        "is_current": True,
+                        "created_at": at,
+                        "channel": "cli",
+                        "answers": {},
+                        "members": 30,
+                        "attended": 29,
+                        "essays": 28,
+                        "session_date": date(2016, 8, 20),
+                    }
+                    for r in ids
+                ],
+            )
+    return time.perf_counter() - start
+
+
+async def run_engine(label: str, url: str, units_csv: Path, rows: int, folder: Path) -> None:
+    db = Database.from_url(url)
+    try:
+        campaign_id, path, deliverable_id = await _setup(db, units_csv, rows, folder)
+        created, seconds = await _import(db, campaign_id, path)
+        floor = await _floor(db, campaign_id, deliverable_id, created)
+        async with db.read() as session:
+            audits = (
+                await session.execute(
+                    select(text("count(*)"))
+                    .select_from(AuditLog)
+                    .where(  # type: ignore[arg-type]
+                        AuditLog.action == "report.import"  # type: ignore[arg-type]
+                    )
+                )
+            ).scalar_one()
+        assert audits == created, (audits, created)
+        print(
+            f"[{label}] reports import: {created:,} rows in {seconds:.2f} s = "
+            f"{created / seconds:,.0f} rows/s; floor (bare INSERTs of the same rows) "
+            f"{floor:.2f} s = {created / floor:,.0f} rows/s; ratio {seconds / floor:.1f}x"
+        )
+    finally:
+        await db.dispose()
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        units_csv = folder / "units.csv"
+        rows, _ = generate(max(args.rows * 2, 1000))
+        write_csv(units_csv, rows)
+        await run_engine(
+            "sqlite", f"sqlite+aiosqlite:///{folder / 'bench.db'}", units_csv, args.rows, folder
+        )
+        if args.postgres:
+            name = f"cadrebot_bench_{uuid.uuid4().hex[:8]}"
+            await _pg_admin(args.postgres, f'CREATE DATABASE "{name}"')
+            try:
+                url = str(normalise_url(args.postgres).set(database=name))
+                await run_engine("postgresql", url, units_csv, args.rows, folder)
+            finally:
+                await _pg_admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Paper-report import benchmark")
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--postgres", default=None, help="server URL; a scratch database is made")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
