@@ -20,7 +20,7 @@ from tests.zalo_fixtures import REPORTER, bind_zalo, open_zalo
 TG_REPORTER = TgUser(8101, "A")
 
 # NOW is Thursday 29/9/2016, 10:00 local. Start command, deliverable pick, the seven answers.
-PLAIN = ["/baocao", "1", "28/9", "2", "30", "25", "0", "bỏ qua", "20"]
+PLAIN = ["/baocao", "1", "28/9", "2", "30", "25", "0", "bỏ qua", "2", "20"]
 VARIANTS = {
     "polite": [
         "báo cáo ạ",
@@ -31,6 +31,7 @@ VARIANTS = {
         "25 đồng chí ạ.",
         "không có ạ",
         "bỏ qua nhé",
+        "2 ạ",
         "20 bài ạ!",
     ],
     "no_diacritics": [
@@ -42,6 +43,7 @@ VARIANTS = {
         "25 dc a",
         "khong",
         "bo qua",
+        "bao cao vien cap tinh/cap huyen",
         "20 bai thu hoach",
     ],
     "number_words": [
@@ -53,9 +55,13 @@ VARIANTS = {
         "hai mươi lăm",
         "ko",
         "bỏ qua",
+        "hai",
         "hai mươi ạ",
     ],
-    "days": ["/baocao", "1", "28.9.2016", "một ngày", "ba mươi", "hai lăm", "chưa có", "-", "20"],
+    "days": [
+        *("/baocao", "1", "28.9.2016", "một ngày", "ba mươi", "hai lăm", "chưa có", "-", "2"),
+        "20",
+    ],
 }
 
 EXPECTED = {
@@ -64,6 +70,7 @@ EXPECTED = {
     "members": 30,
     "attended": 25,
     "nonmembers_attended": 0,
+    "presenter_standing": "bao_cao_vien",
     "essays": 20,
 }
 RECEIPT_LINES = (
@@ -75,6 +82,7 @@ RECEIPT_LINES = (
     "• Số đảng viên dự học tập: 25/30",
     "• Số người chưa là đảng viên cùng dự: 0",
     "• Báo cáo viên: —",
+    "• Báo cáo viên là: Báo cáo viên cấp tỉnh/cấp huyện",
     "• Số bài thu hoạch đã nộp: 20/25",
 )
 
@@ -155,13 +163,14 @@ async def test_refusals_quote_the_input_and_catch_attendance_at_once(
     assert refused.startswith(
         "Số đảng viên dự học tập (999) không được lớn hơn số đảng viên của đơn vị (53)."
     )
-    assert "Câu 4/7" in refused and "Câu 3/7" not in refused
+    assert "Câu 4/8" in refused and "Câu 3/8" not in refused
     refused = await send("hai mươi ba bốn")
     assert refused.startswith("Đồng chí trả lời “hai mươi ba bốn”.") and "ví dụ: 25" in refused
     await send("năm mươi ạ")
     await send("không")
     refused = await send("không")  # a presenter's name, not "không": skipped (optional)
-    assert "Câu 7/7" in refused
+    assert "Câu 7/8" in refused
+    await send("bỏ qua")
     summary = await send("năm mươi mốt")
     assert "Số bài thu hoạch đã nộp (51) không được lớn hơn" in summary
 

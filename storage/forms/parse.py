@@ -260,10 +260,9 @@ def _checked_date(year: int, month: int, day: int, today: date, *, text: str) ->
 
 def _parse_choice(field: FormField, folded: str) -> ParseResult:
     word = folded.rstrip(".!").strip()
-    if word.isdigit() and len(word) <= 3:
-        number = int(word)
-        if 1 <= number <= len(field.choices):
-            return Parsed(field.choices[number - 1].value)
+    number = int(word) if word.isdigit() and len(word) <= 3 else number_words(word)
+    if number is not None and 1 <= number <= len(field.choices):  # "2", "hai"
+        return Parsed(field.choices[number - 1].value)
     for choice in field.choices:
         names = {fold(choice.value), fold(choice.label_vi), fold(choice.label_en)}
         if word in names:
