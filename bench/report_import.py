@@ -26,12 +26,17 @@ from bench.gen_units import generate, write_csv
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database, create_engine, normalise_url
 from storage.migrate import upgrade
-from storage.models import AuditLog, Deliverable, Report, ReportVersion, Unit
+from storage.models import metadata
 from storage.report_import import import_reports, read_tables
 from storage.unit_import import parse_units_file
 from storage.units import ensure_default_levels, import_units
 
 NOW = datetime(2016, 10, 1, 3, 0, tzinfo=UTC)
+UNIT = metadata.tables["unit"]
+DELIVERABLE = metadata.tables["deliverable"]
+REPORT = metadata.tables["report"]
+VERSION = metadata.tables["report_version"]
+AUDIT = metadata.tables["audit_log"]
 HEADER = [
     "STT",
     "Mã đơn vị",
@@ -57,15 +62,15 @@ async def _setup(db: Database, units_csv: Path, rows: int, folder: Path) -> tupl
         )
         assert campaign.id is not None
         found = await session.execute(
-            select(Unit.code, Unit.members)  # type: ignore[call-overload]
-            .where(Unit.level_code.in_(["co_so", "chi_bo"]))  # type: ignore[attr-defined]
+            select(UNIT.c.code, UNIT.c.members)
+            .where(UNIT.c.level_code.in_(["co_so", "chi_bo"]))
             .limit(rows)
         )
         units = found.all()
         deliverable = (
             await session.execute(
-                select(Deliverable.id).where(  # type: ignore[call-overload]
-                    Deliverable.campaign_id == campaign.id, Deliverable.key == "hoi_nghi"
+                select(DELIVERABLE.c.id).where(
+                    DELIVERABLE.c.campaign_id == campaign.id, DELIVERABLE.c.key == "hoi_nghi"
                 )
             )
         ).scalar_one()
@@ -113,12 +118,12 @@ async def _floor(db: Database, campaign_id: int, deliverable_id: int, rows: int)
         unit_ids = list(
             (
                 await session.execute(
-                    select(Report.unit_id).where(Report.deliverable_id == deliverable_id)  # type: ignore[call-overload,arg-type]
+                    select(REPORT.c.unit_id).where(REPORT.c.deliverable_id == deliverable_id)
                 )
             ).scalars()
         )
     async with db.write() as session:
-        await session.execute(delete(Report).where(Report.deliverable_id == deliverable_id))  # type: ignore[arg-type]
+        await session.execute(delete(REPORT).where(REPORT.c.deliverable_id == deliverable_id))
     at = datetime(2016, 8, 21, 17, tzinfo=UTC)
     start = time.perf_counter()
     async with db.write() as session:
@@ -126,7 +131,7 @@ async def _floor(db: Database, campaign_id: int, deliverable_id: int, rows: int)
             chunk = unit_ids[i : i + 2000]
             ids = (
                 await session.execute(
-                    insert(Report)
+                    insert(REPORT)
                     .values(
                         [
                             {
@@ -140,11 +145,11 @@ async def _floor(db: Database, campaign_id: int, deliverable_id: int, rows: int)
                             for u in chunk
                         ]
                     )
-                    .returning(Report.id)  # type: ignore[arg-type]
+                    .returning(REPORT.c.id)
                 )
             ).scalars()
             await session.execute(
-                insert(ReportVersion),
+                insert(VERSION),
                 [
                     {
                         "report_id": r,
@@ -174,10 +179,8 @@ async def run_engine(label: str, url: str, units_csv: Path, rows: int, folder: P
             audits = (
                 await session.execute(
                     select(text("count(*)"))
-                    .select_from(AuditLog)
-                    .where(  # type: ignore[arg-type]
-                        AuditLog.action == "report.import"  # type: ignore[arg-type]
-                    )
+                    .select_from(AUDIT)
+                    .where(AUDIT.c.action == "report.import")
                 )
             ).scalar_one()
         assert audits == created, (audits, created)
