@@ -166,3 +166,17 @@ def test_close_then_open_a_campaign(cli: tuple[CliRunner, str], tmp_path: Path) 
     assert opened.exit_code == 0 and "Đã mở đợt 13-KH/TU" in opened.stdout
     unknown = runner.invoke(app, ["campaign", "open", "99-KH/TU"])
     assert unknown.exit_code == 1 and "Không tìm thấy đợt học tập" in unknown.stderr
+
+
+def test_two_level_template_has_no_district_and_its_own_groups(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, _ = cli
+    result = runner.invoke(app, ["campaign", "template", "--two-level", "--start", "1/5/2099"])
+    assert result.exit_code == 0, result.output
+    assert "huyen:" not in result.stdout and "cấp xã, phường" in result.stdout
+    path = tmp_path / "hai-cap.yaml"
+    path.write_text(result.stdout, encoding="utf-8")
+    loaded = runner.invoke(app, ["campaign", "load", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Cấp huyện" not in loaded.stdout and "Cấp cơ sở 31/8/2099" in loaded.stdout

@@ -80,3 +80,24 @@ async def test_same_seed_same_texts(tmp_path: Path) -> None:
         assert one.read_text(encoding="utf-8") == two.read_text(encoding="utf-8"), one.name
     assert first.digest_chart is not None and second.digest_chart is not None
     assert first.digest_chart.read_bytes() == second.digest_chart.read_bytes()
+
+
+async def test_two_level_demo_reports_by_its_own_groups(tmp_path: Path) -> None:
+    """The 2025 structure: province -> communes and wards -> cells, no district level; the
+    figures and the written report use the campaign's own groups."""
+    output = tmp_path / "hai-cap"
+    sim, files = await run_demo(output, units=40, seed=5, end=date(2016, 9, 5), two_level=True)
+    assert "huyen" not in sim.world.units_by_level
+    db = Database.from_url(f"sqlite+aiosqlite:///{output / 'demo.db'}")
+    try:
+        async with db.read() as session:
+            figures = await compute_figures(
+                session=session, campaign_id=sim.world.campaign_id, as_of=sim.clock()
+            )
+    finally:
+        await db.dispose()
+    assert [g.label_vi for g in figures.combined] == ["cấp tỉnh", "cấp xã, phường"]
+    assert "huyen" not in {lv.code for lv in figures.levels}
+    summary = files.summary.read_text(encoding="utf-8")
+    assert "cấp xã, phường: tỷ lệ viết bài thu hoạch" in summary
+    assert "cấp huyện" not in files.narrative.read_text(encoding="utf-8")

@@ -38,10 +38,10 @@ LANG = "vi"
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 
-def shifted_template(start: date) -> str:
+def shifted_template(start: date, *, two_level: bool = False) -> str:
     """The built-in file with every date moved by the same number of days, so that the campaign
     starts on `start` and its deadlines keep their distances (not 2016's, all overdue)."""
-    text = template_text()
+    text = template_text(two_level=two_level)
     first = parse_definition(text).campaign.start_date
     delta = start - first
 
@@ -61,18 +61,24 @@ def template(
             help="Ngày bắt đầu đợt (30/9/2026 hoặc 2026-09-30): các hạn được dời theo",
         ),
     ] = None,
+    two_level: Annotated[
+        bool,
+        typer.Option(
+            "--two-level", help="Mô hình hai cấp (tỉnh -> xã, phường; không có cấp huyện)"
+        ),
+    ] = False,
 ) -> None:
     """In ra tệp mẫu của đợt học tập Nghị quyết XII (print the built-in campaign file); với
     --start, mọi ngày được dời để đợt bắt đầu vào ngày đó."""
     if start is None:
-        typer.echo(template_text(), nl=False)
+        typer.echo(template_text(two_level=two_level), nl=False)
         return
     from bot.cli.figures import parse_day  # lazy: the figures stack is not needed otherwise
 
     day = parse_day(start)
     if day is None:
         raise common.fail(t("figures.cli.bad_date", LANG, value=start))
-    typer.echo(shifted_template(day), nl=False)
+    typer.echo(shifted_template(day, two_level=two_level), nl=False)
 
 
 def _past_deadlines(definition: CampaignDefinition) -> list[date]:

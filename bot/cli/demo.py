@@ -30,7 +30,13 @@ def fresh_database(output: Path) -> Path:
 
 
 async def run_demo(
-    output: Path, *, units: int, seed: int, end: date = DEMO_END, quiet: bool = False
+    output: Path,
+    *,
+    units: int,
+    seed: int,
+    end: date = DEMO_END,
+    quiet: bool = False,
+    two_level: bool = False,
 ) -> tuple[Simulation, DemoFiles]:
     """Build the world, simulate the campaign and write the files; returns both."""
     # The simulator loads the whole bot (every channel, charts, workbooks): only when it runs.
@@ -42,7 +48,7 @@ async def run_demo(
     database_file = fresh_database(output)
     db = Database.from_url(f"sqlite+aiosqlite:///{database_file}")
     try:
-        world = await build_world(db, now=DEMO_START, units=units, seed=seed)
+        world = await build_world(db, now=DEMO_START, units=units, seed=seed, two_level=two_level)
         with common.progress() as bar:
             task = bar.add_task(t("cli.demo.progress"), total=(end - DEMO_START.date()).days + 1)
 
@@ -67,9 +73,14 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(Path("demo-output"), help="Thư mục ghi kết quả."),
         units: int = typer.Option(200, min=8, max=5_000, help="Số đơn vị của tỉnh hư cấu."),
         seed: int = typer.Option(2016, help="Hạt giống ngẫu nhiên (cùng hạt giống, cùng kết quả)."),
+        two_level: bool = typer.Option(
+            False,
+            "--two-level",
+            help="Mô hình hai cấp (tỉnh -> xã, phường; không có cấp huyện).",
+        ),
     ) -> None:
         """Chạy bản trình diễn ngoại tuyến (không cần token, không cần mạng)."""
-        _sim, files = common.run(run_demo(output, units=units, seed=seed))
+        _sim, files = common.run(run_demo(output, units=units, seed=seed, two_level=two_level))
         common.console.print(files.summary.read_text(encoding="utf-8"))
         common.console.print(t("cli.demo.files"))
         for path in files.all():

@@ -77,8 +77,10 @@ class Province:
         return [row.code for row in self.rows if row.level == level]
 
 
-def build_province(*, units: int = 200, seed: int = 2016) -> Province:
-    """About `units` units: 1 province, districts (~4%), grassroots (~20%), the rest cells."""
+def build_province(*, units: int = 200, seed: int = 2016, two_level: bool = False) -> Province:
+    """About `units` units: 1 province, districts (~4%), grassroots (~20%), the rest cells.
+    `two_level` (the structure since 2025): no districts, the communes and wards (grassroots
+    committees) straight under the province."""
     if units < 8:
         raise ValueError("the demo needs at least 8 units")
     rng = random.Random(seed)
@@ -94,8 +96,8 @@ def build_province(*, units: int = 200, seed: int = 2016) -> Province:
         )
         line += 1
 
-    districts = max(2, min(len(DISTRICT_NAMES), round(units * 0.04)))
-    grassroots = max(districts, round(units * 0.2))
+    districts = 0 if two_level else max(2, min(len(DISTRICT_NAMES), round(units * 0.04)))
+    grassroots = max(districts, 2, round(units * 0.2))
     cells = max(0, units - 1 - districts - grassroots)
 
     add("TU", "Đảng bộ tỉnh Hòa Bình Xanh (hư cấu)", "tinh", None, 120)
@@ -106,8 +108,11 @@ def build_province(*, units: int = 200, seed: int = 2016) -> Province:
         add(code, DISTRICT_NAMES[i], "huyen", "TU", rng.randint(45, 90))
     grassroots_codes = []
     for i in range(grassroots):
-        parent = district_codes[i % districts]
-        code = f"{parent}-CS{i // districts + 1:02d}"
+        if two_level:
+            parent, code = "TU", f"X{i + 1:03d}"  # a commune or ward under the province
+        else:
+            parent = district_codes[i % districts]
+            code = f"{parent}-CS{i // districts + 1:02d}"
         grassroots_codes.append(code)
         stem = COMMUNE_STEMS[i % len(COMMUNE_STEMS)]
         tail = COMMUNE_TAILS[(i * 7) % len(COMMUNE_TAILS)]

@@ -40,18 +40,22 @@ class World:
         return sum(self.units_by_level.values())
 
 
-async def build_world(db: Database, *, now: datetime, units: int = 200, seed: int = 2016) -> World:
+async def build_world(
+    db: Database, *, now: datetime, units: int = 200, seed: int = 2016, two_level: bool = False
+) -> World:
     """Create the schema, the fictional province, the built-in campaign and one invite per
     reporter (every unit), per supervisor (Standing Committee members following districts) and
     for the admin (the Propaganda Department)."""
     rng = random.Random(seed)
-    province = build_province(units=units, seed=seed)
+    province = build_province(units=units, seed=seed, two_level=two_level)
     await upgrade(db.engine)
     async with db.write() as session:
         await ensure_default_levels(session=session)
         await import_units(session=session, rows=province.rows, now=now)
         campaign = await load_campaign(
-            session=session, definition=parse_definition(template_text()), now=now
+            session=session,
+            definition=parse_definition(template_text(two_level=two_level)),
+            now=now,
         )
         all_units: list[Unit] = await subtree_units(session=session, root_code=None)
         by_code = {unit.code: unit for unit in all_units}
@@ -75,7 +79,8 @@ async def build_world(db: Database, *, now: datetime, units: int = 200, seed: in
                 Invitation(ROLE_REPORTER, unit.code, unit.name, person_name(rng), code)
             )
 
-        districts = province.codes_at("huyen")
+        # Supervisors follow districts; in the two-level structure, communes and wards.
+        districts = province.codes_at("huyen") or province.codes_at("co_so")
         for index in range(min(3, len(districts))):
             followed = districts[index::3]
             name = person_name(rng)

@@ -453,6 +453,12 @@ def definition_problems(
     return problems
 
 
-def template_text() -> str:
-    """The built-in campaign file (the article's campaign), exactly as packaged."""
-    return resources.files("storage.templates").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
+TWO_LEVEL_TEMPLATE_NAME = "nq-hai-cap.yaml"
+
+
+def template_text(*, two_level: bool = False) -> str:
+    """The built-in campaign file (the article's campaign), exactly as packaged; `two_level`:
+    the same campaign for the two-level structure (tỉnh -> xã, phường; no huyện) with its own
+    reporting groups ("cấp tỉnh"; "cấp xã, phường")."""
+    name = TWO_LEVEL_TEMPLATE_NAME if two_level else TEMPLATE_NAME
+    return resources.files("storage.templates").joinpath(name).read_text(encoding="utf-8")
