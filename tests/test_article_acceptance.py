@@ -31,7 +31,7 @@ def test_paper_reports_dated_before_30_9_reproduce_the_article(tmp_path: Path) -
     _run(url, "units", "import", str(files["units"]))
     _run(url, "campaign", "load", str(template), "--yes")  # 2016's deadlines are past
     for key in ("hoi_nghi", "chuong_trinh", "ke_hoach"):
-        _run(
+        said = _run(
             url,
             "reports",
             "import",
@@ -41,6 +41,7 @@ def test_paper_reports_dated_before_30_9_reproduce_the_article(tmp_path: Path) -
             "--deliverable",
             key,
         )
+        assert "không ghi ngày báo cáo" not in said  # every paper carries its date
     out = _run(url, "report", "--as-of", "30/9/2016")  # no other option: the open campaign
     book = tmp_path / "so-lieu.xlsx"
     _run(url, "export", "--campaign", "13-KH/TU", "--output", str(book), "--as-of", "30/9/2016")

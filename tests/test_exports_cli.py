@@ -162,6 +162,10 @@ def test_template_then_import_as_admin(template_url: str, tmp_path: Path) -> Non
     )
     assert code == 0, stdout
     assert "Đã nhập: 2 báo cáo mới, 0 báo cáo cập nhật, 0 không thay đổi." in stdout
+    # No "Ngày báo cáo" column: said, and counted as of the import day.
+    assert "2 báo cáo không ghi ngày báo cáo (cột “Ngày báo cáo”): tính là báo cáo ngày nhập" in (
+        stdout
+    )
     assert _reports(template_url) == 2
 
 

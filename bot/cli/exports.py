@@ -3,7 +3,7 @@ template|import` (paper reports entered in bulk)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +16,10 @@ from bot.cli.figures import parse_day
 from bot.i18n import LANGUAGES, t
 from storage.access import scope_of
 from storage.campaigns import get_campaign
-from storage.clock import end_of_day, system_clock
+from storage.clock import end_of_day, local_date, system_clock
 from storage.db import write_estimate
 from storage.figures import UNIT
-from storage.i18n.formatting import number
+from storage.i18n.formatting import date_text, number
 from storage.models import Campaign, Person
 
 FORMATS = ("xlsx", "csv")
@@ -174,7 +174,7 @@ async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None
 
 async def _import(
     *, path: Path, campaign: str, deliverable: str | None, person_id: int | None, lang: str
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int, date]:
     from storage.report_import import (
         ReportImportError,
         import_reports,
@@ -221,7 +221,9 @@ async def _import(
                 person_id=person_id,
                 lang=lang,
             )
-            return summary.created, summary.updated, summary.unchanged
+            undated = sum(1 for row in summary.rows if row.reported_on is None)
+            today = local_date(now, found.timezone)
+            return summary.created, summary.updated, summary.unchanged, undated, today
 
 
 @reports_app.command("import")
@@ -248,7 +250,7 @@ def import_(
     from storage.report_import import ReportImportError  # openpyxl: only for this command
 
     try:
-        created, updated, unchanged = common.run(
+        created, updated, unchanged, undated, today = common.run(
             _import(
                 path=path, campaign=campaign, deliverable=deliverable, person_id=person, lang=lang
             )
@@ -270,6 +272,14 @@ def import_(
         markup=False,
         highlight=False,
     )
+    if undated:
+        # A paper report counts as of the date written on it; without one, the import day.
+        common.console.print(
+            t("export.cli.import_undated", lang, count=undated, date=date_text(today, lang)),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
