@@ -16,6 +16,8 @@ ANSWERS = {
     "duration_halfdays": 2,
     "members": 30,
     "attended": 28,
+    "nonmembers_attended": 5,
+    "presenter": "Đồng chí Nguyễn Văn B",
     "presenter_standing": "bao_cao_vien",
     "essays": 20,
 }

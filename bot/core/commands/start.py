@@ -15,8 +15,19 @@ from storage.rebind import warn_accounts
 
 PUBLIC = ("start", "trogiup")
 REPORTER = ("baocao", "capnhat", "tinhtrang", "huy")
-SUPERVISOR = ("tonghop", "donvi", "nhacnho", "danhgia", "xuat")
-ADMIN = ("tonghop", "thongke", "donvi", "nhacnho", "danhgia", "xuat", "moi", "phancong", "dot")
+SUPERVISOR = ("tonghop", "donvi", "nhacnho", "danhgia", "duyet", "xuat")
+ADMIN = (
+    "tonghop",
+    "thongke",
+    "donvi",
+    "nhacnho",
+    "danhgia",
+    "duyet",
+    "xuat",
+    "moi",
+    "phancong",
+    "dot",
+)
 PERSON = ("kenh", "web")  # any person with a role
 
 # RedeemStatus values each have a catalog sentence: <channel>.start.refused.<status>.
