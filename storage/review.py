@@ -213,7 +213,7 @@ async def _notify(
             number=item.report_id,
             version=item.version.version,
             deliverable=deliverable_name(item.deliverable, lang),
-            unit=t("telegram.unit.label", lang, name=item.unit.name, code=item.unit.code),
+            unit=t("unit.label", lang, name=item.unit.name, code=item.unit.code),
             reason=reason or "",
         )
         await enqueue(

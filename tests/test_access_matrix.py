@@ -63,8 +63,8 @@ CS3 = "Đảng bộ xã Bắc"
 OUTSIDE_FIGURES = ("4.321", "4.000", "3.999", "|4321|", "|3999|", "92,5%", "99,9%", "2/3 đơn vị")
 REFUSAL = t("telegram.refusal", "vi")
 UNKNOWN_CODE = t("telegram.start.refused.unknown", "vi")
-CALLBACK_REFUSED = t("telegram.callback.refused", "vi")
-NOT_FOR_REPORTERS = t("telegram.not_allowed", "vi")
+CALLBACK_REFUSED = t("cmd.refused", "vi")
+NOT_FOR_REPORTERS = t("cmd.not_allowed", "vi")
 REFERENCE = "13-KH/TU"
 
 # Every command the bot registers (handlers.py, reporting.py, supervision, admin.py), with

@@ -205,24 +205,24 @@ def refusal(texts: list[str], setup: Setup) -> None:
 
 SCENARIOS: list[tuple[str, str, Check]] = [
     ("supervisor", "/donvi CS1", one(lambda s: s.startswith("Đảng bộ xã Đông (mã CS1)"))),
-    ("supervisor", "/donvi CS3", exactly("telegram.unit.not_visible", code="CS3")),
-    ("supervisor", "/donvi NOPE", exactly("telegram.unit.not_visible", code="NOPE")),
-    ("supervisor", "/nhacnho CS3", exactly("telegram.unit.not_visible", code="CS3")),
+    ("supervisor", "/donvi CS3", exactly("unit.not_visible", code="CS3")),
+    ("supervisor", "/donvi NOPE", exactly("unit.not_visible", code="NOPE")),
+    ("supervisor", "/nhacnho CS3", exactly("unit.not_visible", code="CS3")),
     (
         "supervisor",
         "/nhacnho CS1",
         one(
             lambda text: (
-                text.startswith(t("telegram.nudge.queued", "vi", unit="Đảng bộ xã Đông (mã CS1)"))
+                text.startswith(t("nudge.queued", "vi", unit="Đảng bộ xã Đông (mã CS1)"))
                 and "\nChưa kết nối, cần gọi trực tiếp: " in text
             )  # CS1 has unconnected reporters
         ),
     ),
-    ("supervisor", "/thongke", exactly("telegram.admin_only")),
+    ("supervisor", "/thongke", exactly("cmd.admin_only")),
     ("supervisor", "/trogiup", one(lambda s: "/tonghop" in s and "/xuat" in s and "/moi" not in s)),
     ("admin", "/trogiup", one(lambda s: "/phancong" in s and "/dot" in s)),
     ("supervisor", "/moi baocao CS1", refusal),
-    ("reporter", "/tonghop", exactly("telegram.not_allowed")),
+    ("reporter", "/tonghop", exactly("cmd.not_allowed")),
     ("reporter", "/dot", refusal),
     ("stranger", "/tonghop", refusal),
     ("stranger", "/xuat", refusal),
@@ -295,13 +295,13 @@ async def test_an_admin_assigns_and_closes_a_campaign(setup: Setup) -> None:
     async with setup.db.read() as session:
         assert (await session.execute(select(Campaign))).scalar_one().status == "closed"
     after = await setup.driver.say("supervisor", "/tonghop")
-    assert after == [t("telegram.digest.none", "vi")]
+    assert after == [t("digest.brief.none", "vi")]
 
 
 async def test_a_nudge_queues_one_outbox_row(setup: Setup) -> None:
     await setup.driver.say("supervisor", "/nhacnho CS1")
     again = await setup.driver.say("supervisor", "/nhacnho CS1")
-    assert again == [t("telegram.nudge.already", "vi", unit="Đảng bộ xã Đông (mã CS1)")]
+    assert again == [t("nudge.already", "vi", unit="Đảng bộ xã Đông (mã CS1)")]
     async with setup.db.read() as session:
         rows = (await session.execute(select(Outbox))).scalars().all()
     assert [r.kind for r in rows] == ["nudge"] * len(rows) and rows

@@ -21,7 +21,7 @@ def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
             continue
         lines.append(
             t(
-                "telegram.digest.status",
+                "digest.brief.status",
                 lang,
                 deliverable=info.name_en if lang == "en" else info.name_vi,
                 reported=number(status.reported, lang),
@@ -33,7 +33,7 @@ def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
         )
     lines.append(
         t(
-            "telegram.digest.rates",
+            "digest.brief.rates",
             lang,
             attendance=_rate(group.attendance, lang),
             essays=_rate(group.essay, lang),
@@ -51,7 +51,7 @@ def _has_units(group: GroupFigures) -> bool:
 def digest_text(figures: Figures, lang: str) -> str:
     lines = [
         t(
-            "telegram.digest.head",
+            "digest.brief.head",
             lang,
             campaign=figures.campaign_name,
             reference=figures.reference,
@@ -62,14 +62,14 @@ def digest_text(figures: Figures, lang: str) -> str:
     groups = [g for g in figures.reporting_groups if _has_units(g)]
     groups = groups or [g for g in figures.per_level if _has_units(g)]
     if not groups:
-        lines.append(t("telegram.digest.empty", lang))
+        lines.append(t("digest.brief.empty", lang))
         return "\n".join(lines)
     for group in groups:
         named = group.label(lang)
         label = named[:1].upper() + named[1:] if named else level_label(group.levels[0], lang)
-        lines.append(t("telegram.digest.level", lang, level=label))
+        lines.append(t("digest.brief.level", lang, level=label))
         lines.extend(_group_lines(figures, group, lang))
     if len(groups) > 1:
-        lines.append(t("telegram.digest.total", lang))
+        lines.append(t("digest.brief.total", lang))
         lines.extend(_group_lines(figures, figures.total, lang))
     return "\n".join(lines)

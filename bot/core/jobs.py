@@ -40,7 +40,7 @@ async def _digest(
     async with runtime.db.read() as session:
         data = await digest_data(session=session, person_id=person_id, now=at)
     if data is None:  # no open campaign expects any of the person's units
-        return [OutgoingMessage(text=t("telegram.digest.none", lang))]
+        return [OutgoingMessage(text=t("digest.brief.none", lang))]
     data = replace(data, lang=lang)
     return [OutgoingMessage(text=render_digest(data), photo=render_chart(data))]
 

@@ -51,18 +51,16 @@ async def _campaign_lines(
     history = await versions_of(
         session=session, report_ids=[p.report_id for p in parts if p.report_id is not None]
     )
-    lines = [
-        t("telegram.unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)
-    ]
+    lines = [t("unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)]
     for part in parts:
         due = date_text(part.due_date, lang)
         if part.status == STATUS_MISSING or part.report_id is None:
-            lines.append(t("telegram.unit.missing", lang, deliverable=names[part.key], due=due))
+            lines.append(t("unit.missing", lang, deliverable=names[part.key], due=due))
             continue
         assert part.first_confirmed_at is not None
         lines.append(
             t(
-                f"telegram.unit.{part.status}",
+                f"unit.{part.status}",
                 lang,
                 deliverable=names[part.key],
                 due=due,
@@ -76,18 +74,18 @@ async def _campaign_lines(
                 value = choice_text(form, measure, part.measures[measure], lang)
                 lines.append(
                     t(
-                        "telegram.unit.measure",
+                        "unit.measure",
                         lang,
-                        label=t(f"telegram.measure.{measure}", lang),
+                        label=t(f"measure.{measure}", lang),
                         value=measure_value(value, lang),
                     )
                 )
         if (verdict := assessment_text(part.assessment, lang)) is not None:
             lines.append(
                 t(
-                    "telegram.unit.measure",
+                    "unit.measure",
                     lang,
-                    label=t("telegram.measure.assessment", lang),
+                    label=t("measure.assessment", lang),
                     value=verdict,
                 )
             )
@@ -95,21 +93,21 @@ async def _campaign_lines(
         if len(versions) > 1:
             items = ", ".join(
                 t(
-                    "telegram.unit.version",
+                    "unit.version",
                     lang,
                     version=version,
                     date=date_text(local_date(created_at, campaign.timezone), lang),
                 )
                 for version, created_at in versions
             )
-            lines.append(t("telegram.unit.history", lang, items=items))
+            lines.append(t("unit.history", lang, items=items))
     return lines
 
 
 async def unit_view_text(*, session: AsyncSession, unit: Unit, now: datetime, lang: str) -> str:
     lines = [
         t(
-            "telegram.unit.head",
+            "unit.head",
             lang,
             name=unit.name,
             code=unit.code,
@@ -121,17 +119,17 @@ async def unit_view_text(*, session: AsyncSession, unit: Unit, now: datetime, la
     if contacts:  # the calling list: the secretary's name and phone
         people = "; ".join(
             t(
-                "telegram.unit.reporter" if c.connected else "telegram.unit.reporter_offline",
+                "unit.reporter" if c.connected else "unit.reporter_offline",
                 lang,
                 name=c.full_name,
-                phone=c.phone or t("telegram.unit.no_phone", lang),
+                phone=c.phone or t("unit.no_phone", lang),
             )
             for c in contacts
         )
-        lines.append(t("telegram.unit.reporters", lang, people=people))
+        lines.append(t("unit.reporters", lang, people=people))
     campaigns = await open_campaigns_for_unit(session=session, unit=unit)
     body: list[str] = []
     for campaign in campaigns:
         body.extend(await _campaign_lines(session, campaign, unit, now, lang))
-    lines.extend(body or [t("telegram.unit.none", lang)])
+    lines.extend(body or [t("unit.none", lang)])
     return "\n".join(lines)

@@ -14,7 +14,7 @@ PUBLIC = ("start", "trogiup")
 
 
 def describe(names: list[str], lang: str) -> list[BotCommand]:
-    return [BotCommand(name, t(f"telegram.cmd.{name}", lang)) for name in names]
+    return [BotCommand(name, t(f"cmd.{name}", lang)) for name in names]
 
 
 async def set_default_menu(bot: Bot) -> None:

@@ -24,16 +24,16 @@ VERDICTS = {
 
 async def assess(turn: Turn) -> Outcome:
     if not (turn.scope.is_supervisor or turn.scope.is_admin):
-        return Outcome([turn.say("telegram.not_allowed")])
+        return Outcome([turn.say("cmd.not_allowed")])
     if len(turn.args) < 2:
-        return Outcome([turn.say("telegram.assess.usage")])
+        return Outcome([turn.say("assess.usage")])
     code = turn.args[0]
     verdict = VERDICTS.get(fold(" ".join(turn.args[1:])).strip())
     if verdict is None:
-        return Outcome([turn.say("telegram.assess.usage")])
+        return Outcome([turn.say("assess.usage")])
     found = await visible_unit(turn, code)
     if found is None or found.id is None:
-        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+        return Outcome([turn.say("unit.not_visible", code=code)])
     count = await assess_session(
         session=turn.session,
         unit_id=found.id,
@@ -44,6 +44,6 @@ async def assess(turn: Turn) -> Outcome:
     )
     label = unit_label(found, turn.lang)
     if not count:
-        return Outcome([turn.say("telegram.assess.no_session", unit=label)])
-    key = "telegram.assess.passed" if verdict == ASSESSMENT_PASSED else "telegram.assess.failed"
+        return Outcome([turn.say("assess.no_session", unit=label)])
+    key = "assess.passed" if verdict == ASSESSMENT_PASSED else "assess.failed"
     return Outcome([turn.say(key, unit=label)])

@@ -15,7 +15,7 @@ from storage.units import get_unit
 
 
 def unit_label(unit: Unit, lang: str) -> str:
-    return t("telegram.unit.label", lang, name=unit.name, code=unit.code)
+    return t("unit.label", lang, name=unit.name, code=unit.code)
 
 
 def admin_scope(scope: Scope) -> Scope:
@@ -31,7 +31,7 @@ def export_scope(scope: Scope) -> Scope:
 def refusal(turn: Turn) -> Outcome:
     """For anyone without a person or the role: says nothing about units, people or figures."""
     if turn.inbound.kind == "press":
-        return Outcome(answer=t("telegram.callback.refused", turn.lang))
+        return Outcome(answer=t("cmd.refused", turn.lang))
     return Outcome([turn.say_channel("refusal")])
 
 

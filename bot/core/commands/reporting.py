@@ -87,7 +87,7 @@ def _is_stale(replies: Sequence[Reply], lang: str) -> bool:
 
 
 async def press(turn: Turn) -> Outcome:
-    stale = t("telegram.callback.stale", turn.lang)
+    stale = t("callback.stale", turn.lang)
     data = turn.inbound.data
     if not turn.scope.is_reporter or not data:
         return Outcome(answer=stale)

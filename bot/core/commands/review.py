@@ -36,7 +36,7 @@ REOPEN_WORDS = ("mo", "molai", "reopen")
 def _label(turn: Turn, item: ReviewItem) -> dict[str, object]:
     return {
         "number": item.report_id,
-        "unit": turn.say("telegram.unit.label", name=item.unit.name, code=item.unit.code).text,
+        "unit": turn.say("unit.label", name=item.unit.name, code=item.unit.code).text,
         "deliverable": deliverable_name(item.deliverable, turn.lang),
         "version": item.version.version,
     }

@@ -52,7 +52,7 @@ def command_names(scope: Scope) -> list[str]:
 
 def help_lines(channel: str, scope: Scope, lang: str) -> list[str]:
     return [
-        t(f"{channel}.help.line", lang, command=name, description=t(f"telegram.cmd.{name}", lang))
+        t(f"{channel}.help.line", lang, command=name, description=t(f"cmd.{name}", lang))
         for name in command_names(scope)
     ]
 

@@ -26,17 +26,17 @@ from storage.reminders.preferences import CHOICES, escalation_days, set_escalati
 from storage.shortcomings import find_shortcomings
 
 NUDGE_KEYS = {
-    NudgeOutcome.QUEUED: "telegram.nudge.queued",
-    NudgeOutcome.ALREADY_TODAY: "telegram.nudge.already",
-    NudgeOutcome.NOTHING_OWED: "telegram.nudge.nothing_owed",
-    NudgeOutcome.NO_REPORTER: "telegram.nudge.no_reporter",
+    NudgeOutcome.QUEUED: "nudge.queued",
+    NudgeOutcome.ALREADY_TODAY: "nudge.already",
+    NudgeOutcome.NOTHING_OWED: "nudge.nothing_owed",
+    NudgeOutcome.NO_REPORTER: "nudge.no_reporter",
 }
 
 
 async def _figures(turn: Turn, scope: Scope) -> list[Say]:
     campaigns = await open_campaigns(turn)
     if not campaigns:
-        return [turn.say("telegram.digest.none")]
+        return [turn.say("digest.brief.none")]
     condition = visible_units_condition(scope)
     replies = []
     for campaign in campaigns:
@@ -57,56 +57,54 @@ async def _figures(turn: Turn, scope: Scope) -> list[Say]:
 async def digest(turn: Turn) -> Outcome:
     """/tonghop: the role check now; the digest (with its chart) after the commit."""
     if not (turn.scope.is_supervisor or turn.scope.is_admin):
-        return Outcome([turn.say("telegram.not_allowed")])
+        return Outcome([turn.say("cmd.not_allowed")])
     return Outcome(jobs=[Job("digest", {})])
 
 
 async def stats(turn: Turn) -> Outcome:
     if not turn.scope.is_admin:
-        return Outcome([turn.say("telegram.admin_only")])
-    replies = [turn.say("telegram.stats.head")]
+        return Outcome([turn.say("cmd.admin_only")])
+    replies = [turn.say("stats.head")]
     replies.extend(await _figures(turn, admin_scope(turn.scope)))
     return Outcome(replies)
 
 
 async def unit(turn: Turn) -> Outcome:
     if not turn.args:
-        return Outcome([turn.say("telegram.unit.usage")])
+        return Outcome([turn.say("unit.usage")])
     code = turn.args[0]
     found = await visible_unit(turn, code)
     if found is None:
-        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+        return Outcome([turn.say("unit.not_visible", code=code)])
     text = await unit_view_text(session=turn.session, unit=found, now=turn.now, lang=turn.lang)
     return Outcome([Say(text)])
 
 
 async def nudge(turn: Turn) -> Outcome:
     if not (turn.scope.is_supervisor or turn.scope.is_admin):
-        return Outcome([turn.say("telegram.not_allowed")])
+        return Outcome([turn.say("cmd.not_allowed")])
     if not turn.args:
-        return Outcome([turn.say("telegram.nudge.usage")])
+        return Outcome([turn.say("nudge.usage")])
     if fold(turn.args[0]) in SETTINGS_WORDS:
         return await nudge_settings(turn)
     code = turn.args[0]
     found = await visible_unit(turn, code)
     if found is None or found.id is None:
-        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+        return Outcome([turn.say("unit.not_visible", code=code)])
     label = unit_label(found, turn.lang)
     contacts = await reporter_contacts(session=turn.session, unit_id=found.id)
     offline = [c for c in contacts if not c.connected]
     if contacts and not any(c.connected for c in contacts):
         # Nobody to reach in chat: say so, and who to call instead (never "Đã gửi").
-        return Outcome(
-            [turn.say("telegram.nudge.not_connected", unit=label, who=_who(turn, offline))]
-        )
+        return Outcome([turn.say("nudge.not_connected", unit=label, who=_who(turn, offline))])
     result = await nudge_unit(
         session=turn.session, unit_id=found.id, by_person_id=turn.person_id, now=turn.now
     )
     if result is NudgeOutcome.NO_UNIT:
-        return Outcome([turn.say("telegram.unit.not_visible", code=code)])
+        return Outcome([turn.say("unit.not_visible", code=code)])
     reply = turn.say(NUDGE_KEYS[result], unit=label)
     if offline and result.queued:  # one message: what was sent, and whom to call
-        more = turn.say("telegram.nudge.some_offline", who=_who(turn, offline))
+        more = turn.say("nudge.some_offline", who=_who(turn, offline))
         reply = Say(f"{reply.text}\n{more.text}")
     return Outcome([reply])
 
@@ -117,9 +115,9 @@ WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def _days_text(turn: Turn, days: tuple[int, ...] | frozenset[int] | None) -> str:
     if days is None:
-        return turn.say("telegram.nudge.days.campaign").text
-    names = [turn.say(f"telegram.nudge.day.{WEEKDAY_KEYS[d]}").text for d in sorted(days)]
-    return turn.say("telegram.nudge.days.and").text.join(names)
+        return turn.say("nudge.days.campaign").text
+    names = [turn.say(f"nudge.day.{WEEKDAY_KEYS[d]}").text for d in sorted(days)]
+    return turn.say("nudge.days.and").text.join(names)
 
 
 async def nudge_settings(turn: Turn) -> Outcome:
@@ -132,20 +130,20 @@ async def nudge_settings(turn: Turn) -> Outcome:
     choice = turn.args[1] if len(turn.args) > 1 else ""
     if not choice:
         now = _days_text(turn, current.get(turn.person_id))
-        return Outcome([turn.say("telegram.nudge.settings", current=now, options=options)])
+        return Outcome([turn.say("nudge.settings", current=now, options=options)])
     if not choice.isdigit() or not 1 <= int(choice) <= len(CHOICES):
-        return Outcome([turn.say("telegram.nudge.settings_bad", options=options)])
+        return Outcome([turn.say("nudge.settings_bad", options=options)])
     days = CHOICES[int(choice) - 1]
     await set_escalation_days(session=turn.session, person_id=turn.person_id, days=days)
-    return Outcome([turn.say("telegram.nudge.settings_saved", days=_days_text(turn, days))])
+    return Outcome([turn.say("nudge.settings_saved", days=_days_text(turn, days))])
 
 
 def _who(turn: Turn, contacts: list[Contact]) -> str:
     """ "Nguyễn Văn A (0912 345 678)"; a missing phone is said so."""
     return "; ".join(
-        turn.say("telegram.nudge.contact", name=c.full_name, phone=c.phone).text
+        turn.say("nudge.contact", name=c.full_name, phone=c.phone).text
         if c.phone
-        else turn.say("telegram.nudge.contact_no_phone", name=c.full_name).text
+        else turn.say("nudge.contact_no_phone", name=c.full_name).text
         for c in contacts
     )
 
