@@ -42,7 +42,6 @@ from bot.app import build_application
 from bot.channels.base import Channel
 from bot.settings import Settings
 from bot.telegram.channel import TelegramChannel
-from bot.telegram.idempotency import forget_old_updates
 from bot.telegram.menus import set_default_menu
 from bot.telegram.polling import run_polling
 from bot.telegram.webhook import WebhookServer, start_webhook
@@ -55,6 +54,7 @@ from scheduler.runner import build_scheduler, catch_up, load_digest_schedules
 from scheduler.sender import Sender
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.updates import forget_old_updates
 
 log = logging.getLogger(__name__)
 
