@@ -53,7 +53,8 @@ def delta_text(change: Fraction, lang: str) -> str:
 
 
 def change_text(current: Rate, previous: Rate | None, lang: str) -> str | None:
-    """ "+12,5 điểm so với tuần trước", "không đổi ...", or None when either rate is undefined."""
+    """ "tăng 12,5 điểm phần trăm so với tuần trước" / "giảm ...", "không đổi ...", or None when
+    either rate is undefined (a change of a rate is in percentage points, said as such)."""
     if previous is None:
         return None
     change = rate_change(current, previous)
@@ -61,7 +62,8 @@ def change_text(current: Rate, previous: Rate | None, lang: str) -> str | None:
         return None
     if not percent_value(abs(change.numerator), change.denominator * 100):
         return t("digest.change.same", lang)  # 0, or a change that rounds to 0,0
-    return t("digest.change", lang, delta=delta_text(change, lang))
+    key = "digest.change.up" if change > 0 else "digest.change.down"
+    return t(key, lang, delta=delta_text(abs(change), lang).lstrip("+"))
 
 
 def threshold_text(value: Fraction, lang: str) -> str:

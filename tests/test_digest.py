@@ -121,12 +121,13 @@ async def test_change_since_last_week(db: Database) -> None:
     text = render_digest(data)
     # Action programs: 4/6 a week ago, 5/6 now (C21 reported on 2/10).
     assert (
-        "(2) Báo cáo chuong_trinh\nĐã báo cáo: 5/6 đơn vị (83,3%, +16,7 điểm so với tuần trước)"
-        in (text)
+        "(2) Báo cáo chuong_trinh\nĐã báo cáo: 5/6 đơn vị (83,3%, tăng 16,7 điểm phần trăm "
+        "so với tuần trước)" in (text)
     )
     assert "Đã báo cáo: 5/6 đơn vị (83,3%, không đổi so với tuần trước)" in text
-    assert "Đơn vị có chương trình hành động: 66,7% (4/6 đơn vị; +16,7 điểm so với tuần trước)" in (
-        text
+    assert (
+        "Đơn vị có chương trình hành động: 66,7% (4/6 đơn vị; tăng 16,7 điểm phần trăm so với "
+        "tuần trước)" in (text)
     )
     assert "Số liệu đến 08:00 ngày 3/10/2016; so sánh với cùng thời điểm ngày 26/9/2016." in text
 
@@ -255,7 +256,7 @@ async def test_english_digest(db: Database) -> None:
     text = message.text
     assert text.startswith("Weekly digest, week 40/2016 — Campaign 13-KH/TU\n")
     assert "Scope: every unit you administer (7 units expected to report)." in text
-    assert "Reported: 6/7 units (85.7%, +14.3 points since last week)" in text
+    assert "Reported: 6/7 units (85.7%, up 14.3 percentage points since last week)" in text
     assert "Province level" in text and "Cấp tỉnh" not in text
     assert (
         "Shortcomings:\n- Study shorter than 2 half-day sessions: units: 1 — Đảng bộ C11 (C11)"
@@ -365,7 +366,16 @@ def test_a_change_that_rounds_to_zero_is_no_change() -> None:
     assert change_text(Rate(2001, 3000), Rate(2, 3), "vi") == "không đổi so với tuần trước"
     assert change_text(Rate(1999, 3000), Rate(2, 3), "vi") == "không đổi so với tuần trước"
     assert change_text(Rate(2, 3), Rate(2, 3), "en") == change_text(Rate(1, 1), Rate(1, 1), "en")
-    assert change_text(Rate(21, 30), Rate(2, 3), "vi") == "+3,3 điểm so với tuần trước"
+    assert (
+        change_text(Rate(21, 30), Rate(2, 3), "vi") == "tăng 3,3 điểm phần trăm so với tuần trước"
+    )
+    # A fall says "giảm", never a bare minus sign; the unit is "điểm phần trăm" (#13.5).
+    assert (
+        change_text(Rate(2, 3), Rate(21, 30), "vi") == "giảm 3,3 điểm phần trăm so với tuần trước"
+    )
+    assert (
+        change_text(Rate(2, 3), Rate(21, 30), "en") == "down 3.3 percentage points since last week"
+    )
 
 
 def test_the_action_plan_rate_names_its_unit() -> None:
