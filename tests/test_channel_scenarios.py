@@ -101,7 +101,7 @@ class ZaloDriver:
 
     async def workbook(self, texts: list[str]) -> bytes:
         [url] = re.findall(r"https?://\S+", "\n".join(texts))
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=120.0) as http:
             response = await http.get(url)
         assert response.status_code == 200, response.text
         return response.content
@@ -347,7 +347,7 @@ async def test_a_zalo_download_link_is_refused_for_anyone_else_forged_or_expired
             "another file's signature": f"{base}?{other.split('?')[1]}",
             "no signature": base,
         }
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=120.0) as http:
             ok = await http.get(url)
             assert ok.status_code == 200
             assert load_workbook(io.BytesIO(ok.content), read_only=True).sheetnames

@@ -108,7 +108,7 @@ async def test_wrong_or_missing_secret_is_refused(
     server: Server, db: Database, header: str | None
 ) -> None:
     headers = {"X-Telegram-Bot-Api-Secret-Token": header} if header else {}
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=120.0) as client:
         response = await client.post(
             f"{server.url}/telegram",
             json=server.updates.text("/tinhtrang", REPORTER),
@@ -121,7 +121,7 @@ async def test_wrong_or_missing_secret_is_refused(
 
 
 async def test_right_secret_is_processed_and_health_answers(server: Server, db: Database) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=120.0) as client:
         response = await client.post(
             f"{server.url}/telegram",
             json=server.updates.text("/tinhtrang", REPORTER),
@@ -216,7 +216,7 @@ async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed
 async def test_a_body_that_is_no_update_is_refused(
     server: Server, db: Database, body: bytes
 ) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=120.0) as client:
         response = await client.post(
             f"{server.url}/telegram",
             content=body,

@@ -54,7 +54,7 @@ async def _ready(base: str) -> None:
     """Until /healthz answers (a readiness signal, not a fixed sleep)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_LIMIT
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=120.0) as client:
         while True:
             try:
                 if (await client.get(f"{base}/healthz")).text == "ok":

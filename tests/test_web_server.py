@@ -29,7 +29,7 @@ def free_port() -> int:
 async def wait_ready(url: str, service: asyncio.Task[None]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + LIMIT
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=120.0) as client:
         while loop.time() < deadline:
             assert not service.done(), service.exception()
             try:
@@ -66,12 +66,12 @@ async def test_run_serves_the_console_and_stops_it(tmp_path: Path) -> None:
         stop = asyncio.Event()
         service = asyncio.create_task(run_service(settings, webhook=False, stop=stop))
         await wait_ready(f"http://127.0.0.1:{port}", service)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=120.0) as client:
             page = await client.get(f"http://127.0.0.1:{port}/")
         assert page.status_code == 401 and "gửi /web cho bot" in page.text
         stop.set()
         await asyncio.wait_for(service, OUTER)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=120.0) as client:
             try:
                 await client.get(f"http://127.0.0.1:{port}/healthz")
                 raise AssertionError("the console still answers after the service stopped")

@@ -30,7 +30,7 @@ async def test_media_tokens_are_not_in_the_access_log(caplog: pytest.LogCaptureF
         url = media.publish(b"\x89PNG chart")
         token = url.split("token=")[1]
         with caplog.at_level(logging.DEBUG):
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(timeout=120.0) as http:
                 assert (await http.get(url)).status_code == 200
                 assert (await http.get(url.replace(token, "guess"))).status_code == 404
     finally:

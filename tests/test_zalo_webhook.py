@@ -42,7 +42,7 @@ async def test_wrong_secret_is_refused_and_the_right_one_processed(zalo: Zalo) -
     port = server.start("127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}/zalo"
     try:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=120.0) as http:
             update = zalo.updates.text(REPORTER, "/tinhtrang")
             wrong = await http.post(url, json=update, headers={SECRET_HEADER: "not-the-secret"})
             missing = await http.post(url, json=update)
@@ -69,7 +69,7 @@ async def test_media_route_needs_the_token(zalo: Zalo) -> None:
     media.public_base = f"http://127.0.0.1:{port}/zalo"
     try:
         url = media.publish(b"\x89PNG chart")
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=120.0) as http:
             assert (await http.get(url)).content == b"\x89PNG chart"
             forged = url.split("?")[0] + "?token=guess"
             assert (await http.get(forged)).status_code == 404
@@ -122,7 +122,7 @@ async def test_webhook_mode_registers_the_webhook_and_answers(zalo: Zalo) -> Non
                 await zalo.stub.changed.wait()
 
         await asyncio.wait_for(registered(), OUTER)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=120.0) as http:
             assert zalo.stub.webhook == {
                 "url": "https://bot.example.vn/zalo",
                 "secret_token": SECRET,

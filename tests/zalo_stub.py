@@ -147,7 +147,7 @@ class ZaloStub:
                 return 200, {"ok": False, "error_code": 408, "description": "Request timeout"}
             return 200, {"ok": True, "result": update}
         if method == "sendPhoto":
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(timeout=120.0) as http:
                 response = await http.get(str(params["photo"]))
             if response.status_code != 200:
                 return 400, {"ok": False, "error_code": 400, "description": "photo unreachable"}

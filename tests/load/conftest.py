@@ -288,7 +288,7 @@ class BotProcess:
     async def _ready(self, within: float = OUTER) -> None:
         deadline = time.monotonic() + within
         if self.webhook:
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(timeout=120.0) as client:
                 while time.monotonic() < deadline:
                     self._check_alive()
                     try:
