@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, t
 from bot.narrative import narrative
 from storage.campaign_status import open_condition
 from storage.clock import end_of_day, system_clock
-from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures
+from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures, load_campaign
 from storage.shortcomings import find_shortcomings
 
 
@@ -82,6 +82,7 @@ async def _report(
     day: date | None,
     groups: list[tuple[str, ...]],
     lang: str,
+    approved_only: bool = False,
 ) -> str:
     async with common.database() as db, db.read() as session:
         campaign_id, tz = await _campaign(session, campaign)
@@ -100,17 +101,26 @@ async def _report(
                 )
         # The end of the given local day (inclusive), or the present moment.
         as_of: datetime = end_of_day(day, tz) - timedelta(microseconds=1) if day else system_clock()
+        context = await load_campaign(
+            session=session, campaign_id=campaign_id, approved_only=approved_only
+        )
         figures = await compute_figures(
             session=session,
             campaign_id=campaign_id,
             as_of=as_of,
             root_path=root_path,
             combined=groups,
+            context=context,
         )
         found = await find_shortcomings(
-            session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+            session=session,
+            campaign_id=campaign_id,
+            as_of=as_of,
+            root_path=root_path,
+            context=context,
         )
-    return narrative(figures, found, lang=lang)
+    basis = t("review.basis.approved" if approved_only else "review.basis.all", lang)
+    return f"{narrative(figures, found, lang=lang)}\n\n{basis}"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -141,6 +151,10 @@ def report(
         ),
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+    approved_only: Annotated[
+        bool,
+        typer.Option("--approved-only", help="Chỉ tính các báo cáo đã được duyệt"),
+    ] = False,
 ) -> None:
     """Viết đoạn báo cáo kết quả học tập, quán triệt từ số liệu (draft the written report)."""
     if lang not in LANGUAGES:
@@ -158,6 +172,7 @@ def report(
                 day=day,
                 groups=parse_groups(levels or []),
                 lang=lang,
+                approved_only=approved_only,
             )
         )
     except _Refused as refused:

@@ -108,6 +108,7 @@ def figures_from_tally(
         cells=tally.cells,
         covered=tally.covered,
         groups=ctx.groups,
+        approved_only=ctx.approved_only,
     )
     pooled = (
         tuple(figures.group(codes) for codes in combined) if combined else figures.reporting_groups
@@ -116,10 +117,15 @@ def figures_from_tally(
 
 
 async def context_or_load(
-    session: AsyncSession, campaign_id: int, context: CampaignContext | None
+    session: AsyncSession,
+    campaign_id: int,
+    context: CampaignContext | None,
+    approved_only: bool = False,
 ) -> CampaignContext:
     if context is None:
-        return await load_campaign(session=session, campaign_id=campaign_id)
+        return await load_campaign(
+            session=session, campaign_id=campaign_id, approved_only=approved_only
+        )
     if context.id != campaign_id:
         raise ValueError(f"context is campaign {context.id}, not {campaign_id}")
     return context
@@ -135,15 +141,18 @@ async def compute_figures(
     combined: Sequence[tuple[str, ...]] = (),
     with_previous: bool = False,
     context: CampaignContext | None = None,
+    approved_only: bool = False,
 ) -> Figures:
     """The campaign's figures as of `as_of`, over the units in scope (see module docstring).
+    `approved_only`: over approved report versions only (`Figures.approved_only` says so);
+    a given `context` carries its own basis.
 
     `combined` lists groups of level codes to pool ("tinh", "huyen"). With `with_previous`,
     `Figures.previous` holds the same figures as of one week earlier (week-over-week change).
     `context` (from `load_campaign`) saves reloading the campaign on repeated calls. Many scopes
     at once: `compute_figures_many` (one statement for all of them)."""
     require_aware(as_of)
-    ctx = await context_or_load(session, campaign_id, context)
+    ctx = await context_or_load(session, campaign_id, context, approved_only)
     cover = cover_columns(
         ctx.separate_levels,
         ctx.chained_levels,

@@ -59,6 +59,9 @@ class CampaignContext:
     levels: tuple[LevelInfo, ...] = ()  # every level some deliverable applies to, by rank
     groups: tuple[ReportingGroup, ...] = ()  # the campaign's reporting groups
     max_depth: int = 0  # the deepest unit's depth (how far to look for owners)
+    # True: count only approved report versions (storage.review): a report counts with its
+    # latest version approved at `as_of`, and a report with none counts as not reported.
+    approved_only: bool = False
     # Campaign-wide carrier lookups made with this context (the same answer whatever the scope),
     # so a caller reusing the context for many scopes asks once.
     carrier_memo: dict[tuple[str, ...], dict[str, int]] = field(
@@ -82,7 +85,9 @@ class CampaignContext:
         return next(d.key for d in self.deliverables if d.id == deliverable_id)
 
 
-async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignContext:
+async def load_campaign(
+    *, session: AsyncSession, campaign_id: int, approved_only: bool = False
+) -> CampaignContext:
     row = (
         await session.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id))
     ).one_or_none()
@@ -138,6 +143,7 @@ async def load_campaign(*, session: AsyncSession, campaign_id: int) -> CampaignC
         levels=tuple(sorted(levels.values(), key=lambda lv: (lv.rank, lv.code))),
         groups=groups,
         max_depth=max_depth,
+        approved_only=approved_only,
     )
 
 
@@ -180,16 +186,16 @@ def scope_condition(
     return and_(*conditions)
 
 
-def version_as_of(as_of: datetime) -> ColumnElement[Any]:
+def version_as_of(as_of: datetime, approved_only: bool = False) -> ColumnElement[Any]:
     """SQL, correlated to the outer `report` row: its latest version number created at or before
-    `as_of`. One index probe per report (ix_report_version_report_created), so the cost follows
-    the units counted, whatever the planner's statistics say."""
+    `as_of` (`approved_only`: and approved by then). One index probe per report
+    (ix_report_version_report_created), so the cost follows the units counted, whatever the
+    planner's statistics say."""
     older = VERSION.alias("older")
-    return (
-        select(func.max(older.c.version))
-        .where(older.c.report_id == REPORT.c.id, older.c.created_at <= as_of)
-        .scalar_subquery()
-    )
+    conditions = [older.c.report_id == REPORT.c.id, older.c.created_at <= as_of]
+    if approved_only:
+        conditions += [older.c.review_state == "approved", older.c.reviewed_at <= as_of]
+    return select(func.max(older.c.version)).where(*conditions).scalar_subquery()
 
 
 def deadline_end(ctx: CampaignContext) -> ColumnElement[Any]:
@@ -231,11 +237,15 @@ def expected_rows(
                 REPORT.c.deliverable_id == DEADLINE.c.deliverable_id,
                 REPORT.c.unit_id == UNIT.c.id,
                 REPORT.c.first_confirmed_at <= as_of,
+                *([version_as_of(as_of, True).is_not(None)] if ctx.approved_only else []),
             ),
         )
         .outerjoin(
             VERSION,
-            and_(VERSION.c.report_id == REPORT.c.id, VERSION.c.version == version_as_of(as_of)),
+            and_(
+                VERSION.c.report_id == REPORT.c.id,
+                VERSION.c.version == version_as_of(as_of, ctx.approved_only),
+            ),
         )
         .where(scope_condition(ctx, as_of=as_of, root_path=root_path, unit_filter=unit_filter))
     )

@@ -212,6 +212,7 @@ class Figures:
     # whose members counted ancestors at those levels already hold (`storage.figures.overlap`).
     covered: Mapping[tuple[str, str, frozenset[str]], Cell] = field(default_factory=dict)
     groups: tuple[ReportingGroup, ...] = ()  # the campaign's reporting groups, as declared
+    approved_only: bool = False  # computed over approved report versions only
 
     @property
     def as_of_date(self) -> date:

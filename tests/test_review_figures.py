@@ -1,0 +1,59 @@
+"""Figures over approved report versions only (storage.figures `approved_only`), and
+`cadrebot report --approved-only` saying which basis it used."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage.access import scope_of
+from storage.db import Database
+from storage.figures import compute_figures
+from storage.review import approve_report
+from tests.report_fixtures import NOW, build_world
+from tests.review_fixtures import require_review, session_report
+from tests.test_cli_figures import _invoke, url
+
+__all__ = ["url"]
+
+
+async def test_approved_only_counts_approved_versions(db: Database) -> None:
+    world = await build_world(db)
+    await require_review(db, world.campaign_id)
+    approved = await session_report(db, world)
+    await session_report(db, world, unit_id=world.other_unit_id)  # CS2: pending
+    later = NOW + timedelta(hours=2)
+    async with db.write() as session:
+        scope = await scope_of(session=session, person_id=world.supervisor_id)
+        await approve_report(
+            session=session, scope=scope, report_id=approved, channel="cli", now=NOW
+        )
+    async with db.read() as session:
+        every = await compute_figures(session=session, campaign_id=world.campaign_id, as_of=later)
+        checked = await compute_figures(
+            session=session, campaign_id=world.campaign_id, as_of=later, approved_only=True
+        )
+        before = await compute_figures(
+            session=session,
+            campaign_id=world.campaign_id,
+            as_of=NOW - timedelta(minutes=1),  # the report existed; its approval did not
+            approved_only=True,
+        )
+    cell, only = every.cells[("hoi_nghi", "co_so")], checked.cells[("hoi_nghi", "co_so")]
+    assert not every.approved_only and checked.approved_only
+    assert (cell.status.expected, cell.status.reported) == (2, 2)
+    assert (only.status.expected, only.status.reported) == (2, 1)
+    assert only.sums["attended"] == 28 and cell.sums["attended"] == 56
+    assert before.cells[("hoi_nghi", "co_so")].status.reported == 0
+
+
+def test_report_says_which_basis(url: str) -> None:
+    args = ("--campaign", "13-KH/TU", "--as-of", "30/9/2016")
+    code, out, _ = _invoke(url, *args)
+    assert (code == 0 and "94,8%" in out) or "92,7%" in out
+    assert out.rstrip().endswith(
+        "Số liệu tính trên tất cả các báo cáo đã gửi (kể cả báo cáo chưa được duyệt)."
+    )
+    code, out, _ = _invoke(url, *args, "--approved-only")
+    assert code == 0
+    assert out.rstrip().endswith("Số liệu chỉ tính các báo cáo đã được duyệt.")
+    assert "92,7%" not in out  # nothing in the article's data has been approved
