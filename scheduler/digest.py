@@ -65,6 +65,7 @@ from storage.figures import (
 from storage.i18n import pick_language
 from storage.messages import OutgoingMessage
 from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, ChatIdentity, Person, metadata
+from storage.review import pending_counts
 from storage.shortcomings import find_shortcomings
 
 # Units (and unreachable people) fetched per list; the text shows fewer and counts the rest.
@@ -358,6 +359,7 @@ async def digest_data_many(
         return {}
     languages = await _languages(session, people)
     unreachable = await _unreachable(session, {pid: units[pid] for pid in people})
+    pending = await pending_counts(session=session, scopes={pid: scopes[pid] for pid in people})
     return {
         pid: DigestData(
             person_id=pid,
@@ -368,6 +370,7 @@ async def digest_data_many(
             campaigns=tuple(campaigns[pid]),
             unreachable=unreachable[pid][0],
             unreachable_total=unreachable[pid][1],
+            pending_reviews=pending.get(pid, 0),
         )
         for pid, person in sorted(people.items())
     }

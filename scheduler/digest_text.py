@@ -319,6 +319,9 @@ def _render(data: DigestData, budget: tuple[int, int, int]) -> str:
         campaign_blocks, campaign_cut = _campaign(campaign, data, budget)
         blocks += campaign_blocks
         cut = cut or campaign_cut
+    if data.pending_reviews:
+        count = number(data.pending_reviews, data.lang)
+        blocks.append(t("review.digest.pending", data.lang, count=count))
     blocks += _unreachable(data, budget[2])
     if cut:
         blocks.append(t("digest.pointer", data.lang))

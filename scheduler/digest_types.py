@@ -62,3 +62,4 @@ class DigestData:
     campaigns: tuple[CampaignDigest, ...]
     unreachable: tuple[UnreachablePerson, ...]
     unreachable_total: int
+    pending_reviews: int = 0  # reports awaiting this person's review (storage.review)

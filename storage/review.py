@@ -13,6 +13,7 @@ Functions never commit: the caller owns the transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -309,3 +310,37 @@ async def current_reviews(
         .where(col(Report.id).in_(report_ids))
     )
     return {rid: (state, reason) for rid, state, reason in rows.all() if rid is not None}
+
+
+async def pending_counts(*, session: AsyncSession, scopes: Mapping[int, Scope]) -> dict[int, int]:
+    """For each person (id -> their reviewing scope): how many reports await their review, in
+    open campaigns that require it. One query for everyone (pending versions are few), the
+    scope rule (`may_review`) applied per person."""
+    campaigns = (
+        await session.execute(select(Campaign).where(col(Campaign.status) == CAMPAIGN_OPEN))
+    ).scalars()
+    reviewed = [c.id for c in campaigns if review_required(c)]
+    if not reviewed or not scopes:
+        return {}
+    units = list(
+        (
+            await session.execute(
+                select(Unit)
+                .join(Report, col(Report.unit_id) == col(Unit.id))
+                .join(
+                    ReportVersion,
+                    and_(
+                        col(ReportVersion.report_id) == col(Report.id),
+                        col(ReportVersion.version) == col(Report.current_version),
+                    ),
+                )
+                .where(
+                    col(Report.campaign_id).in_(reviewed),
+                    col(ReportVersion.review_state) == PENDING,
+                    col(Unit.active),
+                )
+            )
+        ).scalars()
+    )
+    counts = {pid: sum(1 for u in units if may_review(scope, u)) for pid, scope in scopes.items()}
+    return {pid: n for pid, n in counts.items() if n}

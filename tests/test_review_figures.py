@@ -57,3 +57,40 @@ def test_report_says_which_basis(url: str) -> None:
     assert code == 0
     assert out.rstrip().endswith("Số liệu chỉ tính các báo cáo đã được duyệt.")
     assert "92,7%" not in out  # nothing in the article's data has been approved
+
+
+async def test_the_digest_counts_reports_awaiting_the_readers_review(db: Database) -> None:
+    from scheduler.digest import digest_data
+    from scheduler.digest_text import render_digest
+
+    world = await build_world(db)
+    await session_report(db, world)
+    async with db.read() as session:  # review not required: no such line
+        data = await digest_data(session=session, person_id=world.supervisor_id, now=NOW)
+    assert data is not None and data.pending_reviews == 0
+    assert "chờ duyệt" not in render_digest(data)
+
+    await require_review(db, world.campaign_id)
+    await session_report(db, world, unit_id=world.other_unit_id)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=world.supervisor_id, now=NOW)
+        assert data is not None and data.pending_reviews == 2
+        assert "2 báo cáo chờ duyệt (xem bằng /duyet)." in render_digest(data)
+        scope = await scope_of(session=session, person_id=world.supervisor_id)
+    async with db.write() as session:
+        await approve_report(
+            session=session,
+            scope=scope,
+            report_id=(await pending_ids(session, scope))[0],
+            channel="cli",
+            now=NOW,
+        )
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=world.supervisor_id, now=NOW)
+    assert data is not None and "1 báo cáo chờ duyệt" in render_digest(data)
+
+
+async def pending_ids(session, scope) -> list[int]:  # type: ignore[no-untyped-def]
+    from storage.review import pending_reviews
+
+    return [i.report_id for i in await pending_reviews(session=session, scope=scope)]
