@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from storage.access import scope_of
 from storage.db import Database
@@ -12,8 +13,9 @@ from storage.review import approve_report
 from tests.report_fixtures import NOW, build_world
 from tests.review_fixtures import require_review, session_report
 from tests.test_cli_figures import _invoke, url
+from tests.test_exports_cli import figures_url
 
-__all__ = ["url"]
+__all__ = ["figures_url", "url"]
 
 
 async def test_approved_only_counts_approved_versions(db: Database) -> None:
@@ -94,3 +96,36 @@ async def pending_ids(session, scope) -> list[int]:  # type: ignore[no-untyped-d
     from storage.review import pending_reviews
 
     return [i.report_id for i in await pending_reviews(session=session, scope=scope)]
+
+
+def _summary(path: Path) -> tuple[list[str], tuple[object, ...]]:
+    """The summary sheet's first-column texts and its total row."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    try:
+        rows = [row for row in book["Tổng hợp"].iter_rows(values_only=True) if row and row[0]]
+    finally:
+        book.close()
+    total = next(row for row in rows if str(row[0]).startswith("Tổng"))
+    return [str(row[0]) for row in rows], tuple(total)
+
+
+def test_the_export_says_which_basis(figures_url: str, tmp_path: Path) -> None:
+    from tests.test_exports_cli import _invoke as export
+
+    totals: list[tuple[object, ...]] = []
+    for flag, basis in (
+        ((), "Số liệu tính trên tất cả các báo cáo đã gửi (kể cả báo cáo chưa được duyệt)."),
+        (("--approved-only",), "Số liệu chỉ tính các báo cáo đã được duyệt."),
+    ):
+        out = tmp_path / f"bao-cao{len(flag)}.xlsx"
+        args = ("export", "--campaign", "13-KH/TU", "--output", str(out), "--as-of", "15/10/2016")
+        code, stdout, _ = export(figures_url, *args, *flag)
+        assert code == 0, stdout
+        assert basis in stdout
+        texts, total = _summary(out)
+        assert texts[-1] == basis
+        totals.append(total)
+    # Nothing in the reference data is approved: the approved-only total differs (no reports).
+    assert totals[0] != totals[1]

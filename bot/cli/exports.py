@@ -53,6 +53,7 @@ async def _export(
     output: Path,
     day: str | None,
     lang: str,
+    approved_only: bool = False,
 ) -> int:
     async with common.database() as db, db.read() as session:
         found = await _campaign(session, campaign, lang)
@@ -87,6 +88,7 @@ async def _export(
                 root_path=root_path,
                 lang=lang,
                 progress_cb=advance,
+                approved_only=approved_only,
             )
 
 
@@ -104,6 +106,9 @@ def export(
         typer.Option("--as-of", help="Số liệu đến hết ngày này (30/9/2016 hoặc 2016-09-30)"),
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+    approved_only: Annotated[
+        bool, typer.Option("--approved-only", help="Chỉ tính các báo cáo đã được duyệt")
+    ] = False,
 ) -> None:
     """Xuất số liệu đợt học tập ra Excel (XLSX) hoặc CSV (export the campaign's figures)."""
     if lang not in LANGUAGES:
@@ -112,7 +117,15 @@ def export(
         raise _fail(t("export.cli.bad_format", lang, value=fmt))
     try:
         count = common.run(
-            _export(campaign=campaign, under=under, fmt=fmt, output=output, day=as_of, lang=lang)
+            _export(
+                campaign=campaign,
+                under=under,
+                fmt=fmt,
+                output=output,
+                day=as_of,
+                lang=lang,
+                approved_only=approved_only,
+            )
         )
     except _Refused as refused:
         raise _fail(str(refused)) from None
@@ -121,6 +134,8 @@ def export(
         markup=False,
         highlight=False,
     )
+    basis = "review.basis.approved" if approved_only else "review.basis.all"
+    common.console.print(t(basis, lang), markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
             )
         ],
     )
+    basis = "review.basis.approved" if figures.approved_only else "review.basis.all"
+    append_row(sheet.ws, [t(basis, lang)])
 
 
 # ---------------------------------------------------------------------------------------------

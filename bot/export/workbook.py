@@ -91,13 +91,14 @@ async def write_xlsx(
     lang: str = "vi",
     progress_cb: ProgressCallback | None = None,
     batch_size: int = 2000,
+    approved_only: bool = False,
 ) -> int:
     """Write the campaign workbook for the subtree `root_path` (None: the campaign's whole scope)
     as of `as_of` to `output`. Returns the number of unit rows. `progress_cb(done, total)` is
     called as unit rows are written. Reads only; the caller owns the session."""
-    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    ctx = await load_campaign(session=session, campaign_id=campaign_id, approved_only=approved_only)
     figures = await compute_figures(
-        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
     )
     total = await _expected_units(session, ctx, as_of, root_path)
     levels = await level_labels(session, lang)
@@ -141,7 +142,7 @@ async def write_xlsx(
 
     shortcomings = Sheet(workbook, t("export.sheet.shortcomings", lang), shortcoming_columns(lang))
     for item in await find_shortcomings(
-        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
     ):
         label = shortcoming_label(item, lang)
         for unit in item.units:
@@ -195,16 +196,17 @@ async def write_csv(
     lang: str = "vi",
     progress_cb: ProgressCallback | None = None,
     batch_size: int = 2000,
+    approved_only: bool = False,
 ) -> int:
     """The units sheet as one CSV file (UTF-8 with BOM, so Excel reads Vietnamese). Returns the
     number of unit rows."""
-    ctx = await load_campaign(session=session, campaign_id=campaign_id)
+    ctx = await load_campaign(session=session, campaign_id=campaign_id, approved_only=approved_only)
     total = await _expected_units(session, ctx, as_of, root_path)
     levels = await level_labels(session, lang)
     carriers: Mapping[str, str] = {}
     if not all(ctx.forms.get(d.id) for d in ctx.deliverables):
         figures = await compute_figures(
-            session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path
+            session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
         )
         carriers = figures.carriers
     blocks = measure_blocks(ctx, carriers, lang)
