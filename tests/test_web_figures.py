@@ -51,6 +51,7 @@ async def test_pooled_area_equals_the_direct_figures(db: Database) -> None:
             NOW,
             area=UnitScope(paths=(district.path,)),
             rows=[(u, UnitScope(paths=(u.path,))) for u in active],
+            root_path=district.path,
             week=True,
         )
         direct = await compute_figures(
@@ -81,6 +82,7 @@ async def test_pooled_area_equals_the_direct_figures(db: Database) -> None:
             NOW,
             area=UnitScope(paths=(district.path,)),
             rows=[(district, UnitScope(paths=(district.path,)))],
+            root_path=district.path,
         )
     assert alone.figures.cells == direct.cells and alone.rows[0].figures == direct.total
     assert set(each) == {"CS1", "CS2"}

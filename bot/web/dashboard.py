@@ -21,9 +21,10 @@ from bot.web.late import late_units
 from bot.web.render import message, page
 from bot.web.unit_history import deliverable_history
 from scheduler.reminders import NudgeOutcome, nudge_unit
+from storage.access import visible_units_condition
 from storage.audit import record
 from storage.clock import local_date
-from storage.figures import UnitScope
+from storage.figures import UNIT, UnitScope
 from storage.models import CHANNEL_WEB, Campaign, Unit
 from storage.web_views import child_units, root_units, supervisors_of, visible_ancestors
 
@@ -71,6 +72,7 @@ async def home(request: Request) -> Response:
             now,
             area=UnitScope.of(viewer.scope),
             rows=[(u, unit_scope(viewer.scope, u)) for u in roots],
+            unit_filter=visible_units_condition(viewer.scope),
             week=_week(request),
         )
     return page(
@@ -123,6 +125,8 @@ async def unit_page(request: Request) -> Response:
                 now,
                 area=UnitScope(paths=(unit.path,)) if subtree else own,
                 rows=[(c, UnitScope(paths=(c.path,))) for c in children],
+                root_path=unit.path if subtree else None,
+                unit_filter=None if subtree else UNIT.c.id == unit.id,
                 week=_week(request),
             )
             context.update(

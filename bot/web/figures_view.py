@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -19,6 +20,7 @@ from storage.figures import (
     Figures,
     GroupFigures,
     UnitScope,
+    compute_figures,
     compute_figures_many,
     load_campaign,
 )
@@ -83,27 +85,39 @@ async def area_and_rows(
     *,
     area: UnitScope,
     rows: Sequence[tuple[Unit, UnitScope]],
+    root_path: str | None = None,
+    unit_filter: ColumnElement[bool] | None = None,
     week: bool = False,
 ) -> Area:
-    """The area's figures and one row per unit, from ONE `compute_figures_many` statement (two
-    with the week-earlier figures). The area has a scope of its own: a pooled figure depends on
-    which owners are counted in the same scope (`storage.figures.overlap`), so it is never
-    summed from the rows."""
-    scopes: dict[object, UnitScope] = {("row", i): scope for i, (_, scope) in enumerate(rows)}
-    # A row that is the whole area (one followed district, one province) is not counted twice.
-    same = next((key for key, scope in scopes.items() if scope == area), None)
-    if same is None:
-        same = "area"
-        scopes[same] = area
-    many = await compute_figures_many(
+    """The area's figures (`compute_figures` over `root_path` / `unit_filter`, which must select
+    exactly `area`; with the week-earlier ones on request) and one row per unit, all the rows
+    from ONE `compute_figures_many` statement. A row that is the whole area (one followed
+    district, one province) takes the area's figures. The area is never summed from its rows:
+    a pooled figure depends on which owners the same scope counts (`storage.figures.overlap`)."""
+    figures = await compute_figures(
         session=session,
         campaign_id=ctx.id,
         as_of=now,
-        scopes=scopes,
+        root_path=root_path,
+        unit_filter=unit_filter,
         with_previous=week,
         context=ctx,
     )
-    return Area(many[same], [UnitRow(u, many[("row", i)].total) for i, (u, _) in enumerate(rows)])
+    others = {i: scope for i, (_, scope) in enumerate(rows) if scope != area}
+    many = (
+        await compute_figures_many(
+            session=session, campaign_id=ctx.id, as_of=now, scopes=others, context=ctx
+        )
+        if others
+        else {}
+    )
+    return Area(
+        figures,
+        [
+            UnitRow(u, many[i].total if i in many else figures.total)
+            for i, (u, _) in enumerate(rows)
+        ],
+    )
 
 
 async def context_of(session: AsyncSession, campaign: Campaign) -> CampaignContext:
