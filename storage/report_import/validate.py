@@ -49,6 +49,7 @@ from storage.report_import.tables import (
 )
 from storage.report_import.write import insert_first_reports
 from storage.reports import save_report
+from storage.review import ReportLocked
 from storage.tree import is_within
 from storage.unit_lookup import units_by_code
 
@@ -465,20 +466,28 @@ async def import_reports(
     written = {id(row) for row in left}
     summary.created += len(first) - len(left)
     summary.rows.extend(row for row in first if id(row) not in written)
+    locked: list[RowProblem] = []
     for row in [*left, *later]:
-        await save_report(
-            session=session,
-            unit_id=row.unit_id,
-            deliverable_id=row.deliverable_id,
-            answers=row.answers,
-            person_id=person_id,
-            channel=channel,
-            now=now,
-            action="report.import",
-            note=note_of(row),
-            reported_at=dated(row.reported_on) if row.reported_on else None,
-            reported_on=row.reported_on,
-        )
+        try:
+            await save_report(
+                session=session,
+                unit_id=row.unit_id,
+                deliverable_id=row.deliverable_id,
+                answers=row.answers,
+                person_id=person_id,
+                channel=channel,
+                now=now,
+                action="report.import",
+                note=note_of(row),
+                reported_at=dated(row.reported_on) if row.reported_on else None,
+                reported_on=row.reported_on,
+            )
+        except ReportLocked as refused:  # approved: a reviewer must reopen it first
+            message = t("review.locked", lang, number=refused.report_id)
+            locked.append(RowProblem(row.line, row.sheet, message))
+            continue
         summary.updated += 1
         summary.rows.append(row)
+    if locked:  # nothing is written (the caller rolls back), every locked row is named
+        raise ReportImportError(locked)
     return summary
