@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.telegram.render import MAX_MESSAGE, Button, Say, render, split_text
+from bot.core.io import Choice as Button
+from bot.core.io import Say
+from bot.telegram.render import MAX_MESSAGE, render, split_text
 
 
 def test_text_is_escaped_and_buttons_go_on_the_last_part() -> None:

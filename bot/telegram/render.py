@@ -7,42 +7,13 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.core.io import ChoiceLike, ReplyLike
+
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
-
-
-class ChoiceLike(Protocol):
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def data(self) -> str: ...
-
-
-class ReplyLike(Protocol):
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def choices(self) -> Sequence[Sequence[ChoiceLike]]: ...
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    data: str
-
-
-@dataclass(frozen=True)
-class Say:
-    """A reply written by the adapter itself (from the catalog)."""
-
-    text: str
-    choices: tuple[tuple[Button, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ log records of the HTTP server and of the event loop are rate-limited (`bot.log_
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from telegram import Update
 from bot.log_limit import limit_server_logs
 from bot.settings import Settings
 from bot.telegram.processing import TelegramApp, process, watch_failures
+from bot.webhook_guard import BODY_TIMEOUT, IDLE_TIMEOUT, MAX_BODY, GuardedBody
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROCESS_TIMEOUT = 50.0  # seconds before an update still processing is answered 200 anyway
 MAX_CONNECTIONS = 40  # Telegram's default: updates it may send at once
 STOP_GRACE = 10.0  # seconds the updates in progress may take to finish on stop
-MAX_BODY = 1024 * 1024  # bytes; Telegram's updates are a few KB
-IDLE_TIMEOUT = 75.0  # seconds a connection may stay idle (or take to send its headers)
-BODY_TIMEOUT = 30.0  # seconds a request may take to send its body
 
 
 class MissingWebhookSecret(ValueError):
@@ -81,50 +78,23 @@ class _Receiver:
     running: set[asyncio.Task[bool]] = field(default_factory=set)
 
 
-@tornado.web.stream_request_body
-class UpdateHandler(tornado.web.RequestHandler):
+class UpdateHandler(GuardedBody):
+    secret_header = SECRET_HEADER
     receiver: _Receiver
 
     def initialize(self, receiver: _Receiver) -> None:
         self.receiver = receiver
-        self._chunks: list[bytes] = []
-        self._size = 0
 
-    def prepare(self) -> None:
-        """Refuse from the headers alone: the body of a refused request is never read."""
-        if self.request.method != "POST":
-            return
-        given = self.request.headers.get(SECRET_HEADER, "")
-        secret = self.receiver.secret
-        if secret is None or not hmac.compare_digest(given.encode(), secret.encode()):
-            log.debug("request had a missing or wrong secret token: refused (403)")
-            self._refuse(403)
-            return
-        try:
-            declared = int(self.request.headers.get("Content-Length", "0"))
-        except ValueError:
-            declared = MAX_BODY + 1
-        if declared > MAX_BODY:
-            self._refuse(413)
-            return
-        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+    def expected_secret(self) -> str | None:
+        return self.receiver.secret
 
-    def _refuse(self, status: int) -> None:
-        self.set_status(status)
-        # The unread body must not be taken for the next request on this connection.
-        self.set_header("Connection", "close")
-        self.finish()
-
-    def data_received(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > MAX_BODY:
-            raise tornado.web.HTTPError(413)
-        self._chunks.append(chunk)
+    def log_refusal(self) -> None:
+        log.debug("request had a missing or wrong secret token: refused (403)")
 
     async def post(self) -> None:
         receiver = self.receiver
         try:
-            data = json.loads(b"".join(self._chunks))
+            data = json.loads(self.body())
             if not isinstance(data, dict):
                 raise TypeError("not an object")
             update = Update.de_json(data, receiver.application.bot)

@@ -8,25 +8,12 @@ map an answer back. Messages are split under the limit on line boundaries."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
+from bot.core.io import ReplyLike
 from bot.i18n import t
 
 MAX_MESSAGE = 2000
 INLINE_WIDTH = 70  # numbered choices fit on one line up to this length, else one per line
-
-
-class ChoiceLike(Protocol):
-    @property
-    def label(self) -> str: ...
-
-
-class ReplyLike(Protocol):
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def choices(self) -> Sequence[Sequence[ChoiceLike]]: ...
 
 
 def choice_lines(labels: Sequence[str], *, numbered: bool, lang: str) -> list[str]:

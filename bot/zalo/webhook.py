@@ -18,7 +18,6 @@ too; the server's and the event loop's warnings are rate-limited (`bot.log_limit
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Sequence
@@ -32,15 +31,13 @@ from tornado.netutil import bind_sockets
 
 from bot.log_limit import limit_server_logs
 from bot.settings import Settings
+from bot.webhook_guard import BODY_TIMEOUT, IDLE_TIMEOUT, MAX_BODY, GuardedBody
 from bot.zalo.media import MEDIA_SEGMENT, MediaStore
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 HEALTH_PATH = "/healthz"
-MAX_BODY = 1024 * 1024
-IDLE_TIMEOUT = 75.0  # seconds a connection may stay idle (or take to send its headers)
-BODY_TIMEOUT = 30.0  # seconds a request may take to send its body
 
 
 class Processor(Protocol):
@@ -70,51 +67,22 @@ def media_base(settings: Settings) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{local_path(settings)}"
 
 
-@tornado.web.stream_request_body
-class _Webhook(tornado.web.RequestHandler):
+class _Webhook(GuardedBody):
+    secret_header = SECRET_HEADER
+
     def initialize(self, processor: Processor | None, secret: str | None) -> None:
         self.processor = processor
         self.secret = secret
-        self._chunks: list[bytes] = []
-        self._size = 0
 
-    def prepare(self) -> None:
-        """Refuse from the headers alone: the body of a refused request is never read."""
-        if self.request.method != "POST":
-            return
-        given = self.request.headers.get(SECRET_HEADER, "")
-        if (
-            self.processor is None
-            or not self.secret
-            or not hmac.compare_digest(given.encode(), self.secret.encode())
-        ):
-            log.warning("zalo webhook request refused: wrong or missing secret")
-            self._refuse(403)
-            return
-        try:
-            declared = int(self.request.headers.get("Content-Length", "0"))
-        except ValueError:
-            declared = MAX_BODY + 1
-        if declared > MAX_BODY:
-            self._refuse(413)
-            return
-        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+    def expected_secret(self) -> str | None:
+        return self.secret if self.processor is not None else None
 
-    def _refuse(self, status: int) -> None:
-        self.set_status(status)
-        # The unread body must not be taken for the next request on this connection.
-        self.set_header("Connection", "close")
-        self.finish()
-
-    def data_received(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > MAX_BODY:
-            raise tornado.web.HTTPError(413)
-        self._chunks.append(chunk)
+    def log_refusal(self) -> None:
+        log.warning("zalo webhook request refused: wrong or missing secret")
 
     async def post(self) -> None:
         assert self.processor is not None  # prepare() refused the request otherwise
-        body = b"".join(self._chunks)
+        body = self.body()
         try:
             data: Any = json.loads(body or b"null")
         except ValueError as exc:
