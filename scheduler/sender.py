@@ -27,88 +27,31 @@ import asyncio
 import logging
 import random
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from scheduler.channels import Channel, RetryAfter, SendResult, TransientError, Unreachable
+from scheduler.drain_state import ChatQueue, Drain, Item, Sent, Stats
 from scheduler.ratelimit import RateLimiter
+from scheduler.routing import quiet_until, route_rows
 from storage import outbox
 from storage.clock import Clock, require_aware
 from storage.db import Database
 from storage.messages import OutgoingMessage, PayloadError
-from storage.models import ChatIdentity, Outbox, Person
-from storage.reminders import parse_hhmm, quiet_hours_end
+from storage.models import Outbox, Person
 
 log = logging.getLogger(__name__)
 
-NO_IDENTITY = "no chat identity"
-FORGOTTEN = "person forgotten"
-
-Route = tuple[str, str]  # (channel name, chat id)
 _NEXT_DRAIN = timedelta(seconds=1)  # the least a deferral lasts: past the drain's `due_by`
 PHOTO_SENT = "photo_sent"  # payload flag: the photo part of the row went out
 _EPSILON = 1e-9  # seconds: a chat ready at a slot's time (up to rounding) is ready at that slot
-
-
-@dataclass(slots=True)
-class Stats:
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    rate_limited: int = 0
-    deferred: int = 0
-    failed: int = 0
-    unreachable: int = 0
-
-    def add(self, other: Stats) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass(slots=True)
-class _Item:
-    row: Outbox
-    behind: int  # due rows behind this one in its chat when it was claimed
-
-
-@dataclass(slots=True)
-class _Sent:
-    outbox_id: int
-    message_id: str
-    at: datetime
-    person_id: int | None
-
-
-@dataclass(slots=True)
-class _Chat:
-    route: Route
-    items: deque[_Item] = field(default_factory=deque)
-    busy: bool = False  # a send to this chat is under way
-
-
-@dataclass(slots=True)
-class _Drain:
-    due_by: datetime
-    stats: Stats = field(default_factory=Stats)
-    chats: dict[Route, _Chat] = field(default_factory=dict)
-    deferred: dict[Route, datetime] = field(default_factory=dict)
-    dead: dict[Route, str] = field(default_factory=dict)
-    inflight: set[int] = field(default_factory=set)  # claimed by this drain, not settled yet
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    claiming: bool = False
-    unrecorded: list[_Sent] = field(default_factory=list)  # sent, `sent` not committed yet
-    recording: bool = False
-    claim_more: bool = True  # the last claim found rows, or a row was settled since
-    error: BaseException | None = None
 
 
 class Sender:
@@ -172,7 +115,7 @@ class Sender:
     async def drain_once(self, now: datetime | None = None) -> Stats:
         """Send everything due at `now` (default: the clock); returns what happened. Rows that
         become due again during the drain (retries) wait for the next drain."""
-        drain = _Drain(due_by=require_aware(now or self.clock()))
+        drain = Drain(due_by=require_aware(now or self.clock()))
         heartbeat = asyncio.create_task(self._heartbeat(drain))
         try:
             await self._pace(drain)
@@ -202,7 +145,7 @@ class Sender:
 
     # --------------------------------------------------------------------------------- pacing
 
-    async def _pace(self, drain: _Drain) -> None:
+    async def _pace(self, drain: Drain) -> None:
         """The one loop that decides what goes out: at each global slot, the ready chat whose
         head row has the most rows behind it (then the oldest). A chat that must wait (spacing,
         cool-down, a send under way) is skipped, never waited for."""
@@ -219,11 +162,11 @@ class Sender:
                 return
             await self._wait(drain, wait)
 
-    def _pick(self, drain: _Drain) -> tuple[_Chat | None, float | None]:
+    def _pick(self, drain: Drain) -> tuple[ChatQueue | None, float | None]:
         """The chat to send to now, else how long until one may be ready (None: until
         something changes)."""
         now = self.limiter.clock()
-        best: _Chat | None = None
+        best: ChatQueue | None = None
         best_key: tuple[int, datetime, int] | None = None
         earliest: float | None = None
         for route, chat in list(drain.chats.items()):
@@ -248,7 +191,7 @@ class Sender:
             return None, slot - now
         return best, None
 
-    async def _wait(self, drain: _Drain, seconds: float | None) -> None:
+    async def _wait(self, drain: Drain, seconds: float | None) -> None:
         """Sleep `seconds` on the limiter's clock, or until a send, a write or a claim ends."""
         if drain.changed.is_set():
             return
@@ -262,25 +205,25 @@ class Sender:
             for waiter in waiters:
                 waiter.cancel()
 
-    def _spawn(self, drain: _Drain, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, drain: Drain, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         drain.tasks.add(task)
         task.add_done_callback(lambda done: self._task_done(drain, done))
 
     @staticmethod
-    def _task_done(drain: _Drain, task: asyncio.Task[None]) -> None:
+    def _task_done(drain: Drain, task: asyncio.Task[None]) -> None:
         drain.tasks.discard(task)
         drain.changed.set()
         if not task.cancelled() and task.exception() is not None and drain.error is None:
             drain.error = task.exception()  # a bug: re-raised by the pacer, not hidden
 
-    def _settled(self, drain: _Drain, ids: Iterable[int | None]) -> None:
+    def _settled(self, drain: Drain, ids: Iterable[int | None]) -> None:
         drain.inflight.difference_update(i for i in ids if i is not None)
         drain.claim_more = True  # a row left the chat queues: more may be claimable now
 
     # -------------------------------------------------------------------------------- claiming
 
-    def _maybe_claim(self, drain: _Drain) -> None:
+    def _maybe_claim(self, drain: Drain) -> None:
         """Refill the window when a quarter of it is free (or it is empty), one claim at a time,
         and only if the last claim found rows or a row was settled since."""
         if drain.claiming or not drain.claim_more:
@@ -295,7 +238,7 @@ class Sender:
         drain.claim_more = False
         self._spawn(drain, self._claim(drain, room))
 
-    async def _claim(self, drain: _Drain, room: int) -> None:
+    async def _claim(self, drain: Drain, room: int) -> None:
         try:
             async with self._write() as session:
                 found = await outbox.claim_window(
@@ -315,7 +258,7 @@ class Sender:
         finally:
             drain.claiming = False
 
-    async def _heartbeat(self, drain: _Drain) -> None:
+    async def _heartbeat(self, drain: Drain) -> None:
         interval = self.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(interval)
@@ -325,68 +268,10 @@ class Sender:
                         session=session, ids=sorted(drain.inflight), now=self.clock()
                     )
 
-    # ------------------------------------------------------------------------------- routing
-
-    async def _routes(self, rows: list[Outbox]) -> dict[int, Route | str]:
-        """Row id -> (channel, chat id), or the reason it cannot be delivered."""
-        routes: dict[int, Route | str] = {}
-        person_ids = {r.person_id for r in rows if r.person_id is not None and not r.chat_id}
-        identities: dict[int, list[ChatIdentity]] = defaultdict(list)
-        preferred: dict[int, str | None] = {}
-        forgotten: set[int] = set()
-        if person_ids:
-            async with self.db.read() as session:
-                people = await session.execute(
-                    select(
-                        col(Person.id), col(Person.preferred_channel), col(Person.forgotten_at)
-                    ).where(col(Person.id).in_(sorted(person_ids)))
-                )
-                for pid, channel, forgotten_at in people.all():
-                    assert pid is not None
-                    preferred[pid] = channel
-                    if forgotten_at is not None:
-                        forgotten.add(pid)
-                found = await session.execute(
-                    select(ChatIdentity).where(
-                        col(ChatIdentity.person_id).in_(sorted(person_ids)),
-                        col(ChatIdentity.chat_id).is_not(None),
-                    )
-                )
-                for identity in found.scalars():
-                    identities[identity.person_id].append(identity)
-        for row in rows:
-            assert row.id is not None
-            if row.chat_id:
-                channel = row.channel or next(iter(self.channels), "")
-                routes[row.id] = (channel, row.chat_id)
-                continue
-            assert row.person_id is not None
-            if row.person_id in forgotten:
-                routes[row.id] = FORGOTTEN
-                continue
-            usable = [i for i in identities.get(row.person_id, []) if i.channel in self.channels]
-            if row.channel:
-                usable = [i for i in usable if i.channel == row.channel]
-            if not usable:
-                routes[row.id] = NO_IDENTITY
-                continue
-            pref = preferred.get(row.person_id)
-            usable.sort(
-                key=lambda i: (
-                    i.channel == pref,
-                    i.last_seen_at or i.bound_at,
-                ),
-                reverse=True,
-            )
-            best = usable[0]
-            assert best.chat_id is not None
-            routes[row.id] = (best.channel, best.chat_id)
-        return routes
-
-    async def _enqueue(self, drain: _Drain, found: list[tuple[Outbox, int]]) -> None:
+    async def _enqueue(self, drain: Drain, found: list[tuple[Outbox, int]]) -> None:
         """Append claimed rows to their chats' queues (claim order is each chat's order); rows
         that cannot be delivered fail, rows of a chat deferred or dead in this drain follow it."""
-        routes = await self._routes([row for row, _ in found])
+        routes = await route_rows(self.db, [row for row, _ in found], self.channels)
         failed: dict[str, list[int]] = defaultdict(list)
         released: dict[datetime, list[int]] = defaultdict(list)
         for row, behind in found:
@@ -403,8 +288,8 @@ class Sender:
             else:
                 chat = drain.chats.get(route)
                 if chat is None:
-                    chat = drain.chats[route] = _Chat(route)
-                chat.items.append(_Item(row, behind))
+                    chat = drain.chats[route] = ChatQueue(route)
+                chat.items.append(Item(row, behind))
         if not failed and not released:
             return
         async with self._write() as session:
@@ -421,12 +306,12 @@ class Sender:
 
     # ------------------------------------------------------------------------------- sending
 
-    def _start(self, drain: _Drain, chat: _Chat) -> None:
+    def _start(self, drain: Drain, chat: ChatQueue) -> None:
         """Send the head row of `chat` (chosen by the pacer) in a task of its own."""
         item = chat.items.popleft()
         row = item.row
         assert row.id is not None
-        quiet = self._quiet_until(row)
+        quiet = quiet_until(self.clock(), row)
         if quiet is not None:  # held back until the quiet hours end; no slot used
             chat.items.appendleft(item)
             self._defer(drain, chat, quiet)
@@ -441,7 +326,7 @@ class Sender:
         chat.busy = True
         self._spawn(drain, self._send(drain, chat, row, message))
 
-    def _defer(self, drain: _Drain, chat: _Chat, until: datetime) -> None:
+    def _defer(self, drain: Drain, chat: ChatQueue, until: datetime) -> None:
         """Nothing more to this chat in this drain: its queued rows go back, due at `until`."""
         until = max(until, drain.due_by + _NEXT_DRAIN)
         drain.deferred[chat.route] = until
@@ -451,13 +336,13 @@ class Sender:
             drain.stats.deferred += len(ids)
             self._spawn(drain, self._release(drain, ids, until))
 
-    async def _release(self, drain: _Drain, ids: list[int], until: datetime) -> None:
+    async def _release(self, drain: Drain, ids: list[int], until: datetime) -> None:
         async with self._write() as session:
             await outbox.release(session=session, ids=ids, not_before=until)
         self._settled(drain, ids)
 
     async def _fail(
-        self, drain: _Drain, ids: list[int], reason: str, *, attempted: bool = True
+        self, drain: Drain, ids: list[int], reason: str, *, attempted: bool = True
     ) -> None:
         async with self._write() as session:
             await outbox.mark_failed(
@@ -465,23 +350,8 @@ class Sender:
             )
         self._settled(drain, ids)
 
-    def _quiet_until(self, row: Outbox) -> datetime | None:
-        quiet: Any = row.payload.get("quiet")
-        if not isinstance(quiet, dict):
-            return None
-        try:
-            return quiet_hours_end(
-                self.clock(),
-                tz=str(quiet["tz"]),
-                start=parse_hhmm(quiet["start"], "quiet"),
-                end=parse_hhmm(quiet["end"], "quiet"),
-            )
-        except (KeyError, ValueError) as exc:
-            log.warning("outbox row %s: bad quiet hours %r: %s", row.id, quiet, exc)
-            return None
-
     async def _send(
-        self, drain: _Drain, chat: _Chat, row: Outbox, message: OutgoingMessage
+        self, drain: Drain, chat: ChatQueue, row: Outbox, message: OutgoingMessage
     ) -> None:
         """One platform call, then its outcome committed at once. What the outcome means for
         the chat's next rows is decided before any other await, so the pacer never sends a
@@ -492,7 +362,7 @@ class Sender:
             chat.busy = False
 
     async def _send_and_record(
-        self, drain: _Drain, chat: _Chat, row: Outbox, message: OutgoingMessage
+        self, drain: Drain, chat: ChatQueue, row: Outbox, message: OutgoingMessage
     ) -> None:
         assert row.id is not None
         stats = drain.stats
@@ -536,7 +406,7 @@ class Sender:
         else:
             chat.busy = False
             drain.changed.set()
-            drain.unrecorded.append(_Sent(row.id, result.message_id, self.clock(), row.person_id))
+            drain.unrecorded.append(Sent(row.id, result.message_id, self.clock(), row.person_id))
             if not drain.recording:
                 drain.recording = True
                 self._spawn(drain, self._record_sent(drain))
@@ -563,7 +433,7 @@ class Sender:
         text = OutgoingMessage(text=message.text, choices=message.choices, html=message.html)
         return await channel.send(chat_id, text)
 
-    async def _record_sent(self, drain: _Drain) -> None:
+    async def _record_sent(self, drain: Drain) -> None:
         """Commit `sent` for what the platform accepted, at once; what comes back while a
         commit is under way goes in the next one (a group commit: one transaction per send at
         a low rate, fewer under load, never a wait for a batch to fill)."""
@@ -590,7 +460,7 @@ class Sender:
             drain.recording = False
 
     async def _retry_or_fail(
-        self, drain: _Drain, chat: _Chat, row: Outbox, delay: float, error: str, limit: int
+        self, drain: Drain, chat: ChatQueue, row: Outbox, delay: float, error: str, limit: int
     ) -> None:
         assert row.id is not None
         if row.attempts + 1 >= limit:

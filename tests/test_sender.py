@@ -20,7 +20,8 @@ from bot.channels.base import (
     Unreachable,
 )
 from scheduler.ratelimit import RateLimiter
-from scheduler.sender import NO_IDENTITY, Sender
+from scheduler.routing import NO_IDENTITY
+from scheduler.sender import Sender
 from storage import outbox
 from storage.db import Database
 from storage.models import ChatIdentity, Outbox, Person
