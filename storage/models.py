@@ -303,6 +303,23 @@ MEASURES = (
 )
 
 
+class Evidence(SQLModel, table=True):
+    """A file attached to a report (minutes, sign-in sheet, the action programme's scan): the
+    bytes live in a folder by content hash (storage.evidence), this row says whose they are."""
+
+    __tablename__: ClassVar[str] = "evidence"
+    __table_args__ = (UniqueConstraint("report_id", "sha256", name="uq_evidence_report_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = _fk("report.id", ondelete="CASCADE", nullable=False, index=True)
+    sha256: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=64)
+    size: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_person_id: int | None = _fk("person.id", ondelete="SET NULL")
+    channel: str = Field(max_length=16)
+
+
 class AuditLog(SQLModel, table=True):
     """Who changed what, when, old -> new, and through which channel."""
 

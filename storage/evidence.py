@@ -1,0 +1,157 @@
+"""Evidence on reports (minh chứng): photos of the minutes and the sign-in sheet, the scan of the
+action programme. The bytes are stored once by content hash (SHA-256) in a folder the caller
+names (a setting); an `Evidence` row ties them to a report. The type is read from the bytes
+themselves (JPEG, PNG, PDF), never from what the sender claims; the size is bounded. A file is
+read back only through `evidence_file`, with the same scope rule as the unit's figures.
+
+Functions never commit: the caller owns the transaction. A stored blob whose transaction rolls
+back stays in the folder unreferenced (harmless: same hash, same bytes)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage import audit
+from storage.access import Scope
+from storage.clock import require_aware
+from storage.models import Evidence, Report, Unit
+
+MAX_BYTES = 10 * 1024 * 1024
+SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+class EvidenceRefused(ValueError):
+    """A file that is not kept; `key` is the catalog sentence that says why."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type the bytes show (None: not a kind of file evidence may be)."""
+    return next((kind for magic, kind in SIGNATURES if data.startswith(magic)), None)
+
+
+def blob_path(folder: Path, sha256: str) -> Path:
+    return folder / sha256[:2] / sha256
+
+
+def _write_blob(folder: Path, sha256: str, data: bytes) -> None:
+    path = blob_path(folder, sha256)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)  # a reader never sees half a file
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+async def attach_evidence(
+    *,
+    session: AsyncSession,
+    folder: Path,
+    report_id: int,
+    data: bytes,
+    person_id: int | None,
+    channel: str,
+    now: datetime,
+    max_bytes: int = MAX_BYTES,
+) -> Evidence | None:
+    """Keep `data` as evidence of the report. None when the same file is already attached to
+    it (a replayed update, a photo sent twice). Raises EvidenceRefused for an empty, too large
+    or unknown kind of file (nothing stored). Audited "evidence.attach"."""
+    require_aware(now)
+    if not data:
+        raise EvidenceRefused("evidence.empty")
+    if len(data) > max_bytes:
+        raise EvidenceRefused("evidence.too_large", limit=max_bytes // (1024 * 1024))
+    kind = sniff(data)
+    if kind is None:
+        raise EvidenceRefused("evidence.bad_type")
+    if await session.get(Report, report_id) is None:
+        raise LookupError(f"no report {report_id}")
+    sha256 = hashlib.sha256(data).hexdigest()
+    _write_blob(folder, sha256, data)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(Evidence)
+        .values(
+            report_id=report_id,
+            sha256=sha256,
+            content_type=kind,
+            size=len(data),
+            created_at=now,
+            created_by_person_id=person_id,
+            channel=channel,
+        )
+        .on_conflict_do_nothing(index_elements=["report_id", "sha256"])
+        .returning(col(Evidence.id))
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    if new_id is None:
+        return None
+    await audit.record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="evidence.attach",
+        entity="report",
+        entity_id=report_id,
+        actor_person_id=person_id,
+        new={"evidence": new_id, "sha256": sha256, "type": kind, "size": len(data)},
+    )
+    return await session.get(Evidence, new_id)
+
+
+async def evidence_file(
+    *, session: AsyncSession, folder: Path, scope: Scope, evidence_id: int
+) -> tuple[Evidence, Path] | None:
+    """The evidence row and its file, if `scope` sees the report's unit; None otherwise, the
+    same as for evidence that does not exist."""
+    row = (
+        await session.execute(
+            select(Evidence, Unit)
+            .join(Report, col(Report.id) == col(Evidence.report_id))
+            .join(Unit, col(Unit.id) == col(Report.unit_id))
+            .where(col(Evidence.id) == evidence_id)
+        )
+    ).first()
+    if row is None or not scope.sees(row[1]):
+        return None
+    path = blob_path(folder, row[0].sha256)
+    return (row[0], path) if path.is_file() else None
+
+
+async def evidence_counts(*, session: AsyncSession, report_ids: list[int]) -> dict[int, int]:
+    """How many files each report carries (reports without any are left out)."""
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(col(Evidence.report_id), func.count())
+        .where(col(Evidence.report_id).in_(report_ids))
+        .group_by(col(Evidence.report_id))
+    )
+    return {int(rid): int(n) for rid, n in rows.all()}
