@@ -258,3 +258,27 @@ async def test_failed_codes_are_kept_per_zalo_account_and_forgotten_with_the_per
         await forget_person(session=session, person_id=zalo.world.reporter_id, now=NOW)
     left = await attempts()
     assert len(left) == 2 and all(REPORTER.id not in i for _e, i in left)
+
+
+async def test_a_failed_turn_apologises_in_the_persons_language(
+    zalo: Zalo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The apology after a failed turn is in the person's own language, not the bot's default,
+    and nothing of the error (its type, its message) reaches the chat."""
+    from bot.core import dispatch as dispatch_module
+    from bot.i18n import t
+    from storage.models import Person
+
+    db = zalo.world.db
+    await bind_zalo(db, zalo.world.reporter_id, REPORTER)
+    async with db.write() as session:
+        person = await session.get(Person, zalo.world.reporter_id)
+        assert person is not None
+        person.language = "en"
+
+    async def broken(turn: object) -> object:
+        raise RuntimeError("boom: internal detail")
+
+    monkeypatch.setattr(dispatch_module, "dispatch", broken)
+    assert await zalo.send(REPORTER, "/tinhtrang") == [t("zalo.error", "en")]
+    assert await zalo.send(STRANGER, "/tinhtrang") == [t("zalo.error", "vi")]

@@ -26,7 +26,7 @@ from typing import Any
 
 from bot.channels.base import OutgoingMessage, RetryAfter
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
-from bot.core.turn import Output, Runtime, run_turn
+from bot.core.turn import Output, Runtime, current, run_turn
 from bot.i18n import pick_language, t
 from bot.settings import Settings
 from bot.zalo.channel import ZaloChannel
@@ -178,7 +178,9 @@ class ZaloAdapter:
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
             key = "db.busy" if isinstance(exc, DatabaseBusy) else "zalo.error"
-            await self._say(msg.chat_id, t(key, pick_language(self.settings.language)))
+            turn = current.get()  # the person's language, once the turn knew who wrote
+            lang = turn.lang if turn is not None and turn.key == msg.key else None
+            await self._say(msg.chat_id, t(key, pick_language(lang, self.settings.language)))
 
     async def _say(self, chat_id: str, text: str) -> None:
         try:
