@@ -5,13 +5,16 @@ reporters refused; each notice queued once even when the turn is replayed after 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.i18n import t
+from storage.evidence import attach_evidence
 from storage.reports import current_version
 from storage.review import APPROVED, PENDING, RETURNED
+from tests.report_fixtures import NOW
 from tests.review_fixtures import require_review, review_notices, session_report
 from tests.test_channel_scenarios import Setup, setup
 
@@ -130,3 +133,23 @@ async def test_nothing_to_review_and_strangers(setup: Setup) -> None:
         "review.not_found", "vi", number=999
     )
     assert _text(await s.driver.say("supervisor", "/duyet abc")) == t("review.usage", "vi")
+
+
+async def test_the_unit_view_shows_review_state_and_evidence(setup: Setup, tmp_path: Path) -> None:
+    s = setup
+    await require_review(s.db, s.world.campaign_id)
+    number = await session_report(s.db, s.world)
+    await s.driver.say("supervisor", f"/duyet tralai {number} Thiếu danh sách ký dự")
+    async with s.db.write() as session:
+        await attach_evidence(
+            session=session,
+            folder=tmp_path,
+            report_id=number,
+            data=b"\xff\xd8\xff\xe0 bien ban",
+            person_id=s.world.reporter_id,
+            channel=s.driver.channel,
+            now=NOW,
+        )
+    view = _text(await s.driver.say("supervisor", "/donvi CS1"))
+    assert "Tình trạng duyệt: trả lại, lý do: Thiếu danh sách ký dự" in view
+    assert "Minh chứng: 1 tệp" in view

@@ -12,10 +12,12 @@ from bot.formatting import date_text, number
 from bot.i18n import t
 from storage.assessments import assessment_text, choice_text
 from storage.clock import local_date
+from storage.evidence import evidence_counts
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.models import MEASURES, Campaign, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import versions_of
+from storage.review import current_reviews, review_required
 
 
 def measure_value(value: Any, lang: str) -> str:
@@ -51,6 +53,13 @@ async def _campaign_lines(
     history = await versions_of(
         session=session, report_ids=[p.report_id for p in parts if p.report_id is not None]
     )
+    reported = [p.report_id for p in parts if p.report_id is not None]
+    reviews = (
+        await current_reviews(session=session, report_ids=reported)
+        if review_required(campaign)
+        else {}
+    )
+    files = await evidence_counts(session=session, report_ids=reported)
     lines = [t("unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)]
     for part in parts:
         due = date_text(part.due_date, lang)
@@ -89,6 +98,13 @@ async def _campaign_lines(
                     value=verdict,
                 )
             )
+        if part.report_id in reviews:  # the review state and the evidence (#17)
+            state, reason = reviews[part.report_id]
+            value = t(f"review.unit.{state}", lang, reason=reason or "")
+            lines.append(t("unit.measure", lang, label=t("review.unit.label", lang), value=value))
+        if files.get(part.report_id):
+            count = t("evidence.unit.count", lang, count=files[part.report_id])
+            lines.append(t("unit.measure", lang, label=t("evidence.unit.label", lang), value=count))
         versions = history.get(part.report_id, [])
         if len(versions) > 1:
             items = ", ".join(
