@@ -435,7 +435,7 @@ async def test_two_simultaneous_confirm_presses_record_one_report(world: World) 
     texts = sorted(r.text for r in replies if isinstance(r, Reply))
     assert len(texts) == 2, replies
     assert texts[0].startswith("Báo cáo số 1 đã được ghi nhận rồi") or texts[0].startswith(
-        "Nút này đã cũ"
+        "Lựa chọn này đã cũ"
     )
     assert texts[1].startswith("Đã ghi nhận báo cáo số 1")
     assert await count(world, Report) == 1
@@ -485,7 +485,7 @@ async def test_forged_data_changes_nothing(world: World, data: str) -> None:
     await c.say("28/9")
     before = await draft_of(world, world.reporter_id)
     reply = await c.press_data(data)
-    assert reply.text == "Nút này đã cũ, không còn tác dụng. Vui lòng dùng tin nhắn mới nhất."
+    assert reply.text == "Lựa chọn này đã cũ, không còn tác dụng. Vui lòng dùng tin nhắn mới nhất."
     after = await draft_of(world, world.reporter_id)
     assert before is not None and after is not None
     assert (after.revision, after.step, after.answers) == (
@@ -502,11 +502,11 @@ async def test_an_old_button_or_a_button_of_another_step_changes_nothing(world: 
     await c.say("28/9")
     before = await draft_of(world, world.reporter_id)
     assert before is not None
-    assert (await c.press_data(today)).text.startswith("Nút này đã cũ")
+    assert (await c.press_data(today)).text.startswith("Lựa chọn này đã cũ")
     # Right draft and revision, a token of another step (confirm while a question is asked).
     forged = today.rsplit(":", 1)[0].replace(f":{before.revision - 1}:", f":{before.revision}:")
     for token in ("ok", "d1", "f0", "s9"):
-        assert (await c.press_data(f"{forged}:{token}")).text.startswith("Nút này đã cũ")
+        assert (await c.press_data(f"{forged}:{token}")).text.startswith("Lựa chọn này đã cũ")
     after = await draft_of(world, world.reporter_id)
     assert after is not None and (after.revision, after.answers) == (
         before.revision,
@@ -514,7 +514,7 @@ async def test_an_old_button_or_a_button_of_another_step_changes_nothing(world: 
     )
     # Somebody else pressing this person's button: it is not their draft.
     other = chat(world, world.colleague_id)
-    assert (await other.press_data(f"{forged}:s0")).text.startswith("Nút này đã cũ")
+    assert (await other.press_data(f"{forged}:s0")).text.startswith("Lựa chọn này đã cũ")
 
 
 async def test_buttons_of_a_cancelled_draft_do_not_work_on_the_next_one(world: World) -> None:
@@ -528,7 +528,7 @@ async def test_buttons_of_a_cancelled_draft_do_not_work_on_the_next_one(world: W
     await c.cmd("report")
     await c.press("Chương trình")
     reply = await c.press_data(old_today)
-    assert reply.text.startswith("Nút này đã cũ")
+    assert reply.text.startswith("Lựa chọn này đã cũ")
     draft = await draft_of(world, world.reporter_id)
     assert draft is not None and draft.answers == {}
 
