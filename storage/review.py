@@ -99,22 +99,28 @@ def _query(scope: Scope):  # type: ignore[no-untyped-def]
     )
 
 
+async def reviewed_campaigns(*, session: AsyncSession) -> list[int]:
+    """The open campaigns that require review (few: read whole, the flag is in the YAML)."""
+    rows = await session.execute(select(Campaign).where(col(Campaign.status) == CAMPAIGN_OPEN))
+    return [c.id for c in rows.scalars() if c.id is not None and review_required(c)]
+
+
 async def pending_reviews(
     *, session: AsyncSession, scope: Scope, limit: int = 50
 ) -> list[ReviewItem]:
     """Current versions waiting for review in open campaigns that require it, inside the scope,
-    oldest first."""
+    oldest first, at most `limit` (the limit is in the SQL: a whole-tree admin's list stays
+    short whatever the tree's size)."""
+    campaigns = await reviewed_campaigns(session=session)
+    if not campaigns:
+        return []
     query = (
         _query(scope)
-        .where(col(ReportVersion.review_state) == PENDING, col(Campaign.status) == CAMPAIGN_OPEN)
+        .where(col(ReportVersion.review_state) == PENDING, col(Report.campaign_id).in_(campaigns))
         .order_by(col(ReportVersion.created_at), col(Report.id))
+        .limit(limit)
     )
-    items = [
-        ReviewItem(r.id, v, u, d, c)
-        for r, v, u, d, c in (await session.execute(query)).all()
-        if review_required(c)
-    ]
-    return items[:limit]
+    return [ReviewItem(r.id, v, u, d, c) for r, v, u, d, c in (await session.execute(query)).all()]
 
 
 async def _item(session: AsyncSession, scope: Scope, report_id: int) -> ReviewItem:
@@ -316,10 +322,7 @@ async def pending_counts(*, session: AsyncSession, scopes: Mapping[int, Scope]) 
     """For each person (id -> their reviewing scope): how many reports await their review, in
     open campaigns that require it. One query for everyone (pending versions are few), the
     scope rule (`may_review`) applied per person."""
-    campaigns = (
-        await session.execute(select(Campaign).where(col(Campaign.status) == CAMPAIGN_OPEN))
-    ).scalars()
-    reviewed = [c.id for c in campaigns if review_required(c)]
+    reviewed = await reviewed_campaigns(session=session)
     if not reviewed or not scopes:
         return {}
     units = list(
