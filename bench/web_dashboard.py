@@ -150,12 +150,12 @@ def docs_section(results: list[dict[str, Any]], command: str) -> str:
         )
     lines += [
         "",
-        "A page costs a fixed number of set-based statements whatever the province's size: one",
-        "`compute_figures_many` statement gives the area's own figures and every unit row shown",
-        "(`bot.web.figures_view.area_and_rows`; the area keeps a scope of its own, since a pooled",
-        "figure depends on which owners the same scope counts); the unit page adds the unit's own",
-        "report versions. Never one query per unit. The figures a week earlier cost one more",
-        "statement, so they are shown on request (`?week=1`).",
+        "A page costs a fixed number of set-based statements whatever the province's size",
+        "(`bot.web.figures_view.area_and_rows`): the area's figures from `compute_figures` (the",
+        "floor itself), every unit row shown from one `compute_figures_many` statement (none when",
+        "the one row is the whole area, as on a province admin's dashboard), and on the unit page",
+        "the unit's own report versions. Never one query per unit. The figures a week earlier",
+        "cost one more statement, so they are shown on request (`?week=1`).",
     ]
     return "\n".join(lines) + "\n"
 
