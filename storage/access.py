@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Person, Role, Unit
-from storage.tree import in_subtree
+from storage.tree import in_subtree, is_within
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,14 @@ class Scope:
             return True
         if unit.id is not None and unit.id in self.reporter_unit_ids:
             return True
-        return any(unit.path.startswith(root) for root in self.subtree_roots)
+        return any(is_within(unit.path, root) for root in self.subtree_roots)
 
 
 def collapse_paths(paths: Iterable[str]) -> tuple[str, ...]:
-    """Sorted paths with every path that lies under another one removed (fixed-width segments
-    make `startswith` an exact ancestor test)."""
+    """Sorted paths with every path that lies under another one removed."""
     kept: list[str] = []
     for path in sorted(set(paths)):
-        if kept and path.startswith(kept[-1]):
+        if kept and is_within(path, kept[-1]):
             continue
         kept.append(path)
     return tuple(kept)
@@ -165,7 +164,7 @@ def may_review(scope: Scope, unit: Unit) -> bool:
     gives no review power, not even over the reporter's own unit)."""
     if scope.whole_tree:
         return True
-    return any(unit.path.startswith(root) for root in scope.subtree_roots)
+    return any(is_within(unit.path, root) for root in scope.subtree_roots)
 
 
 def review_units_condition(scope: Scope) -> ColumnElement[bool]:
@@ -202,7 +201,7 @@ def may_act_on(scope: Scope, target_roles: Iterable[TargetRole]) -> bool:
         seen = True
         if unit_id is None or path is None:  # a whole-tree role
             return False
-        if not any(path.startswith(root) for root in roots):
+        if not any(is_within(path, root) for root in roots):
             return False
     return seen
 

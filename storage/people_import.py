@@ -22,9 +22,9 @@ from storage.models import (
     ROLE_SUPERVISOR,
     Person,
     Role,
-    Unit,
 )
 from storage.people import _chunks, role_from_word
+from storage.unit_lookup import units_by_code
 
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 IMPORT_COLUMNS = ("name", "phone", "role", "units")
@@ -103,14 +103,8 @@ def _cell(row: Mapping[str, object], key: str) -> object:
 
 
 async def _unit_ids_by_code(session: AsyncSession, codes: set[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    ordered = sorted(codes)
-    for chunk in _chunks(ordered):
-        rows: Any = await session.execute(
-            select(col(Unit.code), col(Unit.id)).where(col(Unit.code).in_(chunk))
-        )
-        found.update({code: unit_id for code, unit_id in rows})
-    return found
+    found = await units_by_code(session=session, codes=sorted(codes))
+    return {code: unit.id for code, unit in found.items() if unit.id is not None}
 
 
 async def _validate(

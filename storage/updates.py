@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -62,6 +62,22 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
+def _this_update(channel: str, update_id: int | str) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE conditions that pick one processed update's row."""
+    return (
+        col(ProcessedUpdate.channel) == channel,
+        col(ProcessedUpdate.update_id) == str(update_id),
+    )
+
+
+async def _set_replies(
+    session: AsyncSession, channel: str, update_id: int | str, replies: list[Any]
+) -> None:
+    await session.execute(
+        update(ProcessedUpdate).where(*_this_update(channel, update_id)).values(replies=replies)
+    )
+
+
 async def store_replies(
     *, session: AsyncSession, channel: str, update_id: int | str, replies: list[dict[str, Any]]
 ) -> None:
@@ -71,24 +87,14 @@ async def store_replies(
     if not replies:
         return
     replies = [without_secrets(reply) for reply in replies]
-    await session.execute(
-        update(ProcessedUpdate)
-        .where(
-            col(ProcessedUpdate.channel) == channel,
-            col(ProcessedUpdate.update_id) == str(update_id),
-        )
-        .values(replies=replies)
-    )
+    await _set_replies(session, channel, update_id, replies)
 
 
 async def stored_replies(
     *, session: AsyncSession, channel: str, update_id: int | str
 ) -> list[dict[str, Any]]:
     """The replies stored for a processed update; [] if none (or the row is gone)."""
-    stmt = select(col(ProcessedUpdate.replies)).where(
-        col(ProcessedUpdate.channel) == channel,
-        col(ProcessedUpdate.update_id) == str(update_id),
-    )
+    stmt = select(col(ProcessedUpdate.replies)).where(*_this_update(channel, update_id))
     replies = (await session.execute(stmt)).scalar_one_or_none()
     return list(replies) if isinstance(replies, list) else []
 
@@ -117,14 +123,7 @@ async def mark_delivered(
         else without_secrets(reply)
         for i, reply in enumerate(replies)
     ]
-    await session.execute(
-        update(ProcessedUpdate)
-        .where(
-            col(ProcessedUpdate.channel) == channel,
-            col(ProcessedUpdate.update_id) == str(update_id),
-        )
-        .values(replies=marked)
-    )
+    await _set_replies(session, channel, update_id, marked)
 
 
 async def forget_old_updates(

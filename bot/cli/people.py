@@ -9,9 +9,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.cli import common
 from bot.i18n import t
@@ -21,6 +19,7 @@ from storage.people import get_person, list_people, remove_person
 from storage.people_import import ImportProblem, PeopleImportError, import_people
 from storage.sheet_files import SheetFileError, csv_records, main_sheet, open_xlsx
 from storage.text_clean import NUL, clean
+from storage.unit_lookup import get_unit
 
 app = typer.Typer(no_args_is_help=True, help="Cán bộ, vai trò / people and roles.")
 
@@ -112,9 +111,7 @@ def problem_text(problem: ImportProblem, lang: str = "vi") -> str:
 
 
 async def unit_by_code(session: AsyncSession, code: str) -> Unit:
-    unit = (
-        await session.execute(select(Unit).where(col(Unit.code) == code.strip()))
-    ).scalar_one_or_none()
+    unit = await get_unit(session=session, code=code.strip())
     if unit is None:
         raise common.fail(t("people.unit_not_found", "vi", code=code))
     return unit

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,10 +30,11 @@ from scheduler.reminders import (
 )
 from scheduler.runner import load_digest_schedule
 from storage import outbox
+from storage.campaign_status import open_campaigns
 from storage.clock import require_aware, system_clock
 from storage.db import Database
 from storage.models import Campaign, Person
-from storage.reminders import CAMPAIGN_OPEN, chat_reach
+from storage.reminders import chat_reach
 
 LANG = "vi"
 
@@ -64,13 +65,13 @@ def _echo_message(name: str, person_id: int, key: str, message: OutgoingMessage)
 
 
 async def _campaigns(session: AsyncSession, wanted: str | None) -> list[Campaign]:
-    query = select(Campaign).where(col(Campaign.status) == CAMPAIGN_OPEN)
-    if wanted is not None:
-        condition = col(Campaign.reference) == wanted
-        if wanted.isdigit():
-            condition = or_(condition, col(Campaign.id) == int(wanted))
-        query = query.where(condition)
-    found = list((await session.execute(query.order_by(col(Campaign.id)))).scalars().all())
+    found = [
+        campaign
+        for campaign in await open_campaigns(session=session)
+        if wanted is None
+        or campaign.reference == wanted
+        or (wanted.isdigit() and campaign.id == int(wanted))
+    ]
     if wanted is not None and not found:
         raise _Refused(t("digest.cli.unknown_campaign", LANG, campaign=wanted))
     return found

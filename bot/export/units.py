@@ -30,6 +30,7 @@ from storage.forms import FieldType, Form
 from storage.i18n import t
 from storage.i18n.formatting import level_label, name_in
 from storage.models import MEASURES, ROLE_REPORTER, Person, Role
+from storage.tree import is_within
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class _Parents:
         self.stack: list[tuple[str, str]] = []  # (path, code)
 
     def parent_of(self, path: str, code: str) -> str | None:
-        while self.stack and not path.startswith(self.stack[-1][0]):
+        while self.stack and not is_within(path, self.stack[-1][0]):
             self.stack.pop()
         parent = self.stack[-1][1] if self.stack and self.stack[-1][0] == path[:-8] else None
         self.stack.append((path, code))
