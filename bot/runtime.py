@@ -222,7 +222,7 @@ async def _serve(
     if application is not None:
         await set_default_menu(application.bot)
         channels.append(TelegramChannel(application.bot))
-    zalo: ZaloService | None = build_zalo(config) if zalo_enabled(config) else None
+    zalo: ZaloService | None = build_zalo(config, clock=clock) if zalo_enabled(config) else None
     try:
         if zalo is not None:
             channels.append(zalo.channel)

@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -315,7 +316,7 @@ async def test_a_zalo_download_link_is_refused_for_anyone_else_forged_or_expired
     await bind_zalo(db, world.supervisor_id, user)
     stub = await ZaloStub.start()
     client = ZaloClient(TOKEN, stub.base_url)
-    moment = [1_000_000.0]
+    moment = [NOW]
     downloads = DownloadStore(None, ttl=600, clock=lambda: moment[0])
     media = MediaStore(None)
     server = ZaloServer(
@@ -356,7 +357,7 @@ async def test_a_zalo_download_link_is_refused_for_anyone_else_forged_or_expired
                 assert refused.status_code == 403, why
                 assert t("zalo.download.refused", "vi") in refused.text, why
                 assert refused.content != ok.content
-            moment[0] += 601  # past the expiry
+            moment[0] += timedelta(seconds=601)  # past the expiry
             expired = await http.get(url)
             assert expired.status_code == 410
             assert t("zalo.download.expired", "vi") in expired.text

@@ -16,8 +16,6 @@ import hashlib
 import hmac
 import html
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote
@@ -25,6 +23,7 @@ from urllib.parse import quote
 import tornado.web
 
 from bot.i18n import DEFAULT_LANGUAGE, t
+from storage.clock import Clock, system_clock
 
 FILES_SEGMENT = "files"
 TTL_SECONDS = 30 * 60
@@ -54,9 +53,10 @@ class DownloadStore:
         *,
         ttl: int = TTL_SECONDS,
         key: bytes | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = system_clock,
     ) -> None:
-        """`public_base`: the public URL prefix of the server's path (None: no links)."""
+        """`public_base`: the public URL prefix of the server's path (None: no links);
+        `clock`: the injected clock of the process (expiries are unix times from it)."""
         self.public_base = public_base.rstrip("/") if public_base else None
         self.ttl = ttl
         self.key = key or secrets.token_bytes(32)
@@ -66,6 +66,9 @@ class DownloadStore:
     @property
     def enabled(self) -> bool:
         return self.public_base is not None
+
+    def _now(self) -> int:
+        return int(self.clock().timestamp())
 
     def _sign(self, ident: str, person_id: int, expires: int) -> str:
         message = f"{ident}.{person_id}.{expires}".encode()
@@ -81,7 +84,7 @@ class DownloadStore:
         while len(self._files) >= MAX_FILES:
             self._files.pop(next(iter(self._files)))
         ident = secrets.token_hex(12)
-        expires = int(self.clock()) + self.ttl
+        expires = self._now() + self.ttl
         self._files[ident] = StoredFile(data, filename, content_type, person_id, expires, lang)
         signature = self._sign(ident, person_id, expires)
         return f"{self.public_base}/{FILES_SEGMENT}/{ident}?p={person_id}&e={expires}&s={signature}"
@@ -94,7 +97,7 @@ class DownloadStore:
         expected = self._sign(ident, int(person), int(expires))
         if not hmac.compare_digest(expected, signature):
             return Verdict.REFUSED, None
-        if int(expires) <= self.clock():
+        if int(expires) <= self._now():
             return Verdict.EXPIRED, None
         found = self._files.get(ident)
         if found is None or found.person_id != int(person) or found.expires != int(expires):
@@ -102,7 +105,7 @@ class DownloadStore:
         return Verdict.OK, found
 
     def _expire(self) -> None:
-        now = self.clock()
+        now = self._now()
         for ident in [i for i, f in self._files.items() if f.expires <= now]:
             del self._files[ident]
 

@@ -23,7 +23,7 @@ from bot.zalo.downloads import DownloadStore, download_route
 from bot.zalo.media import MediaStore
 from bot.zalo.polling import poll
 from bot.zalo.webhook import ZaloServer, local_path, media_base, public_url
-from storage.clock import Clock
+from storage.clock import Clock, system_clock
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,10 @@ def zalo_enabled(settings: Settings) -> bool:
 
 
 def build_zalo(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ZaloService:
     if settings.zalo_token is None:
         raise ValueError("CADREBOT_ZALO_TOKEN is not set")
@@ -64,7 +67,7 @@ def build_zalo(
         rate=settings.zalo_send_rate,
         lang=settings.language,
     )
-    downloads = DownloadStore(media_base(settings))
+    downloads = DownloadStore(media_base(settings), clock=clock)
     return ZaloService(client=client, media=media, channel=channel, downloads=downloads)
 
 
@@ -80,7 +83,7 @@ async def run_zalo(
     """Answer Zalo users until `stop_event` is set. A `service` passed in (shared with the
     sender) is left open for the caller to close; one built here is closed here."""
     own = service is None
-    zalo = service or build_zalo(settings)
+    zalo = service or build_zalo(settings, clock=clock)
     adapter = ZaloAdapter(
         db=db,
         clock=clock,
