@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.io import ChoiceLike, ReplyLike
+from bot.core.split import split_lines
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
@@ -22,35 +23,18 @@ class Rendered:
     markup: InlineKeyboardMarkup | None = None
 
 
-def _safe_cut(line: str, limit: int) -> int:
+def _safe_cut(line: str, limit: int) -> tuple[int, int]:
     """Where to cut an over-long line: at `limit`, or before an HTML entity it would split."""
     amp = line.rfind("&", max(0, limit - 8), limit)
     if amp > 0 and ";" not in line[amp:limit]:
-        return amp
-    return limit
+        return amp, amp
+    return limit, limit
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Split on line boundaries so every part has at most `limit` characters; a single line
     longer than `limit` is cut hard. Empty text gives one empty part."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            cut = _safe_cut(line, limit)
-            parts.append(line[:cut])
-            line = line[cut:]
-        candidate = line if not current else f"{current}\n{line}"
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    parts.append(current)
-    return parts
+    return split_lines(text, limit, cut=_safe_cut, drop_blank=False)
 
 
 def keyboard(choices: Sequence[Sequence[ChoiceLike]]) -> InlineKeyboardMarkup | None:

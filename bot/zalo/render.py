@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.io import ReplyLike
+from bot.core.split import split_lines
 from bot.i18n import t
 
 MAX_MESSAGE = 2000
@@ -29,29 +30,17 @@ def choice_lines(labels: Sequence[str], *, numbered: bool, lang: str) -> list[st
     return [t("zalo.choices.head", lang), *items]
 
 
+def _space_cut(line: str, limit: int) -> tuple[int, int]:
+    """An over-long line is cut at its last space before the limit (hard when it has none)."""
+    cut = line.rfind(" ", 0, limit + 1)
+    cut = cut if cut > 0 else limit
+    return cut, len(line) - len(line[cut:].lstrip(" "))
+
+
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Parts of at most `limit` characters, cut between lines; a longer single line is cut at
     its last space before the limit (or hard when it has none). Blank parts are dropped."""
-    parts: list[str] = []
-    current = ""
-    for raw in text.split("\n"):
-        line = raw
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            cut = line.rfind(" ", 0, limit + 1)
-            cut = cut if cut > 0 else limit
-            parts.append(line[:cut])
-            line = line[cut:].lstrip(" ")
-        candidate = line if not current else f"{current}\n{line}"
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    parts.append(current)
-    return [part for part in parts if part.strip()]
+    return split_lines(text, limit, cut=_space_cut, drop_blank=True)
 
 
 def render(reply: ReplyLike, lang: str, *, limit: int = MAX_MESSAGE) -> list[str]:
