@@ -21,7 +21,7 @@ from bot.core.io import FileOut
 from bot.core.turn import Output, Runtime
 from bot.formatting import date_text, number
 from bot.i18n import t
-from storage.clock import local_date
+from storage.clock import local_date, require_aware
 
 MAX_CAPTION = 1024
 
@@ -94,5 +94,5 @@ async def run_job(runtime: Runtime, entry: dict[str, Any]) -> list[Output]:
         dict(entry.get("params") or {}),
         entry.get("person_id"),
         str(entry.get("lang") or runtime.settings.language),
-        datetime.fromisoformat(str(entry["at"])),
+        require_aware(datetime.fromisoformat(str(entry["at"]))),
     )
