@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     web_url: str | None = None
     web_listen: str = "127.0.0.1"
     web_port: int = Field(default=8445, ge=1, le=65535)
+    # Evidence on reports (storage.evidence): the folder of the files (by content hash) and the
+    # largest file kept, in megabytes.
+    evidence_dir: str = "evidence"
+    evidence_max_mb: int = Field(default=10, ge=1, le=50)
 
     @field_validator("timezone")
     @classmethod

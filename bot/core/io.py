@@ -34,6 +34,7 @@ class Inbound:
     data: str = ""  # a pressed choice's data (kind "press")
     display_name: str | None = None
     language_code: str | None = None
+    media_url: str = ""  # an image the platform hands over as a URL (Zalo's photo_url)
 
 
 class ChoiceLike(Protocol):

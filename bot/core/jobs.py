@@ -83,7 +83,20 @@ async def _web(
     return await link_job(runtime, params, person_id, lang, at)
 
 
-RUNNERS: dict[str, Runner] = {"digest": _digest, "export": _export, "web": _web}
+async def _evidence(
+    runtime: Runtime, params: dict[str, Any], person_id: int | None, lang: str, at: datetime
+) -> list[Output]:
+    from bot.core.commands.evidence import evidence_job
+
+    return await evidence_job(runtime, params, person_id, lang, at)
+
+
+RUNNERS: dict[str, Runner] = {
+    "digest": _digest,
+    "export": _export,
+    "web": _web,
+    "evidence": _evidence,
+}
 
 
 async def run_job(runtime: Runtime, entry: dict[str, Any]) -> list[Output]:

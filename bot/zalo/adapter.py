@@ -59,6 +59,7 @@ class ZaloMessage:
     group: bool
     text: str
     name: str | None
+    photo_url: str = ""  # an image message (https only)
 
     @property
     def key(self) -> str:
@@ -92,7 +93,10 @@ def parse_update(data: object) -> ZaloMessage | None:
     name = clean(str(name).replace(NUL, "")).strip() if name else None
     chat_type = str(chat.get("chat_type") or chat.get("type") or "PRIVATE").upper()
     text = message.get("text")
+    photo = message.get("photo_url")
+    photo_url = photo if isinstance(photo, str) and photo.startswith("https://") else ""
     return ZaloMessage(
+        photo_url=photo_url[:2000],
         event=event[:64],
         message_id=str(message_id)[:200],
         user_id=str(user_id)[:64],
@@ -121,7 +125,7 @@ def inbound_of(msg: ZaloMessage) -> Inbound:
         "display_name": msg.name,
     }
     if msg.event != EVENT_TEXT:
-        return Inbound(kind="other", **common)
+        return Inbound(kind="other", media_url=msg.photo_url, **common)
     command, args = split_command(msg.text)
     if command is not None:
         return Inbound(
