@@ -269,6 +269,14 @@ async def _scrub_replies(session: AsyncSession, secrets: _Secrets) -> int:
     return changed
 
 
+async def _delete_rows(session: AsyncSession, model: Any, *where: Any) -> int:
+    """Delete the rows of `model` matching `where`; how many went."""
+    result: Any = await session.execute(
+        delete(model).where(*where).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 async def forget_person(
     *,
     session: AsyncSession,
@@ -316,25 +324,11 @@ async def forget_person(
         if i is not None
     ]
 
-    roles: Any = await session.execute(
-        delete(Role)
-        .where(col(Role.person_id) == person_id)
-        .execution_options(synchronize_session=False)
-    )
-    gone: Any = await session.execute(
-        delete(ChatIdentity)
-        .where(col(ChatIdentity.person_id) == person_id)
-        .execution_options(synchronize_session=False)
-    )
-    drafts: Any = await session.execute(
-        delete(Draft)
-        .where(col(Draft.person_id) == person_id)
-        .execution_options(synchronize_session=False)
-    )
-    unused: Any = await session.execute(
-        delete(Invite)
-        .where(col(Invite.person_id) == person_id, col(Invite.used_at).is_(None))
-        .execution_options(synchronize_session=False)
+    roles = await _delete_rows(session, Role, col(Role.person_id) == person_id)
+    gone = await _delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
+    drafts = await _delete_rows(session, Draft, col(Draft.person_id) == person_id)
+    unused = await _delete_rows(
+        session, Invite, col(Invite.person_id) == person_id, col(Invite.used_at).is_(None)
     )
     naming = [col(Invite.person_id) == person_id, col(Invite.used_by_person_id) == person_id]
     if texts:
@@ -366,10 +360,10 @@ async def forget_person(
     await session.refresh(person)
     result = ForgetResult(
         found=True,
-        identities=int(gone.rowcount or 0),
-        roles=int(roles.rowcount or 0),
-        drafts=int(drafts.rowcount or 0),
-        invites_deleted=int(unused.rowcount or 0),
+        identities=gone,
+        roles=roles,
+        drafts=drafts,
+        invites_deleted=unused,
         audit_rows_scrubbed=audit_rows,
         outbox_rows_scrubbed=outbox_rows,
     )
