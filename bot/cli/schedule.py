@@ -7,9 +7,9 @@ twice. `--dry-run` prints what would be queued (recipient, key, text) and writes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
@@ -41,6 +41,21 @@ LANG = "vi"
 
 class _Refused(Exception):
     """A one-line message for the admin (already translated)."""
+
+
+def _run(work: Coroutine[Any, Any, None]) -> None:
+    """Run a command's work; a refusal (unknown campaign or person) ends it with its message."""
+    try:
+        common.run(work)
+    except _Refused as exc:
+        raise common.fail(str(exc)) from None
+
+
+# The options both commands take.
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="In ra, không ghi / print, write nothing")
+]
+NowOption = Annotated[str | None, typer.Option("--now", hidden=True)]
 
 
 def parse_now(value: str | None) -> datetime:
@@ -159,16 +174,11 @@ def remind(
         str | None,
         typer.Option("--campaign", help="Chỉ đợt này (mã tham chiếu hoặc số) / only this campaign"),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="In ra, không ghi / print, write nothing")
-    ] = False,
-    now: Annotated[str | None, typer.Option("--now", hidden=True)] = None,
+    dry_run: DryRunOption = False,
+    now: NowOption = None,
 ) -> None:
     """Nhắc nhở và đôn đốc ngay bây giờ / queue today's reminders and escalations now."""
-    try:
-        common.run(_remind(campaign=campaign, dry_run=dry_run, now=parse_now(now)))
-    except _Refused as exc:
-        raise common.fail(str(exc)) from None
+    _run(_remind(campaign=campaign, dry_run=dry_run, now=parse_now(now)))
 
 
 # ------------------------------------------------------------------------------------- digest
@@ -234,16 +244,11 @@ def digest(
         int | None,
         typer.Option("--to", help="Chỉ gửi cho người này (số) / only this person (id)"),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="In ra, không ghi / print, write nothing")
-    ] = False,
-    now: Annotated[str | None, typer.Option("--now", hidden=True)] = None,
+    dry_run: DryRunOption = False,
+    now: NowOption = None,
 ) -> None:
     """Bản tổng hợp tuần ngay bây giờ / queue this week's digests now (once per person)."""
-    try:
-        common.run(_digest(to=to, dry_run=dry_run, now=parse_now(now)))
-    except _Refused as exc:
-        raise common.fail(str(exc)) from None
+    _run(_digest(to=to, dry_run=dry_run, now=parse_now(now)))
 
 
 def register(app: typer.Typer) -> None:
