@@ -109,17 +109,10 @@ async def find_person_by_identity(
     *, session: AsyncSession, channel: str, external_id: str
 ) -> Person | None:
     """The person behind a chat account, or None (unknown, or removed)."""
-    return (
-        await session.execute(
-            select(Person)
-            .join(ChatIdentity, col(ChatIdentity.person_id) == col(Person.id))
-            .where(
-                col(ChatIdentity.channel) == channel,
-                col(ChatIdentity.external_id) == str(external_id),
-                col(Person.forgotten_at).is_(None),
-            )
-        )
-    ).scalar_one_or_none()
+    found = await find_person_with_identity(
+        session=session, channel=channel, external_id=external_id
+    )
+    return None if found is None else found[0]
 
 
 async def get_identity(
