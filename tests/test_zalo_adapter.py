@@ -282,3 +282,28 @@ async def test_a_failed_turn_apologises_in_the_persons_language(
     monkeypatch.setattr(dispatch_module, "dispatch", broken)
     assert await zalo.send(REPORTER, "/tinhtrang") == [t("zalo.error", "en")]
     assert await zalo.send(STRANGER, "/tinhtrang") == [t("zalo.error", "vi")]
+
+
+async def test_a_job_that_fails_after_the_commit_apologises_once_and_is_not_replayed(
+    zalo: Zalo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tonghop's digest runs after the commit; if it fails, the person gets one apology (not
+    silence, not a stack trace) and a replay of the update neither runs it nor apologises again."""
+    from bot.core import jobs
+    from bot.i18n import t
+
+    user = ZaloUser("zu-8300", "Giám sát")
+    await bind_zalo(zalo.world.db, zalo.world.supervisor_id, user)
+    runs: list[int] = []
+
+    async def broken(*args: object) -> list[object]:
+        runs.append(1)
+        raise RuntimeError("chart failed")
+
+    monkeypatch.setitem(jobs.RUNNERS, "digest", broken)
+    update = zalo.updates.text(user, "/tonghop")
+    answered = await zalo.process(user, update)
+    assert answered[-1] == t("zalo.error", "vi")
+    assert all("RuntimeError" not in text and "chart failed" not in text for text in answered)
+    assert await zalo.process(user, update) == []
+    assert runs == [1]

@@ -14,7 +14,9 @@ nothing. Only a kill between a send and its `delivered` mark (one short write) c
 message twice.
 
 Work after the commit (the /tonghop digest with its chart, the /xuat workbook) is a stored
-`Job` entry like a message (`bot.core.jobs`): covered by the same flags and replays.
+`Job` entry like a message (`bot.core.jobs`): covered by the same flags and replays. A job that
+fails is replaced by the channel's apology and counts as delivered: a replay (a Telegram
+webhook retry) neither runs it again nor repeats the turn's other messages.
 
 A reply that fails to send after the commit is not dropped: what is left goes to the outbox
 (`Adapter.outgoing` says how, on the same channel and chat), which the sender retries with
@@ -40,7 +42,7 @@ from bot.i18n import pick_language, t
 from bot.settings import Settings
 from storage.access import Scope, scope_of
 from storage.clock import Clock
-from storage.db import Database
+from storage.db import Database, DatabaseBusy
 from storage.models import Person
 from storage.people import find_person_with_identity, touch_identity
 from storage.updates import (
@@ -265,7 +267,7 @@ class _Item:
     output: Output | None = None
 
 
-async def _items(runtime: Runtime, entry: dict[str, Any]) -> list[_Item]:
+async def _items(runtime: Runtime, adapter: Adapter, entry: dict[str, Any]) -> list[_Item]:
     chat_id = str(entry["chat_id"])
     person_id = entry.get("person_id")
     lang = str(entry.get("lang") or runtime.settings.language)
@@ -273,7 +275,20 @@ async def _items(runtime: Runtime, entry: dict[str, Any]) -> list[_Item]:
         return [_Item(chat_id, person_id, lang, message=entry)]
     from bot.core.jobs import run_job
 
-    return [_Item(chat_id, person_id, lang, output=o) for o in await run_job(runtime, entry)]
+    try:
+        outputs = await run_job(runtime, entry)
+    except Exception as exc:  # after the commit: an apology in its place, never a re-run
+        log.error(
+            "%s job %s of a turn failed after the commit: %s",
+            adapter.channel,
+            entry.get("job"),
+            type(exc).__name__,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        key = "db.busy" if isinstance(exc, DatabaseBusy) else f"{adapter.channel}.error"
+        apology = adapter.render(chat_id, [Say(t(key, lang))], lang)
+        return [_Item(chat_id, person_id, lang, message=m) for m in apology]
+    return [_Item(chat_id, person_id, lang, output=o) for o in outputs]
 
 
 async def _send(adapter: Adapter, item: _Item, now: datetime) -> None:
@@ -301,7 +316,7 @@ async def deliver(
     for index, entry in enumerate(entries):
         if entry.get("delivered"):
             continue
-        items = await _items(runtime, entry)
+        items = await _items(runtime, adapter, entry)
         if failure is not None:
             left.extend(items)
             continue
