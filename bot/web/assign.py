@@ -12,13 +12,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.fields import FieldProblem, field_text
 from storage.access import Scope
 from storage.assignments import person_in_scope
 from storage.models import CHANNEL_WEB, ROLE_SUPERVISOR, Person, Unit
 from storage.people import find_person_by_phone, grant_role, revoke_role
 from storage.people_import import normalise_phone
 
-OUTCOMES = ("added", "removed", "no_person")
+OUTCOMES = ("added", "removed", "no_person", "bad_text")
+MAX_WANTED = 32  # a phone number or a person's number
 
 
 def admin_scope(viewer: Viewer) -> Scope:
@@ -36,7 +38,7 @@ async def _find(
         phone = None
     if phone is not None:
         person = await find_person_by_phone(session=session, phone=phone)
-    if person is None and wanted.isdigit() and len(wanted) < 10:
+    if person is None and wanted.isascii() and wanted.isdigit() and len(wanted) < 10:
         person = await session.get(Person, int(wanted))
     if person is None or person.id is None:
         return None
@@ -58,11 +60,15 @@ async def change(request: Request) -> Response:
         unit = await session.get(Unit, int(raw)) if raw.isdigit() and len(raw) < 12 else None
         if unit is None or unit.id is None or not unit.active or not scope.sees(unit):
             return refused(viewer)
-        remove = str(form.get("remove", ""))
+        try:
+            remove = field_text(form, "remove", limit=MAX_WANTED)
+            wanted = field_text(form, "person", limit=MAX_WANTED)
+        except FieldProblem:
+            return RedirectResponse(f"/unit/{unit.id}?assign=bad_text#assign", status_code=303)
         if remove:
             target = await _find(session, scope, remove, by_id=True)
         else:
-            target = await _find(session, scope, str(form.get("person", "")))
+            target = await _find(session, scope, wanted)
         if target is None or target.id is None:
             outcome = "no_person"
         elif remove:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from bot.i18n import t
+from bot.web.fields import FieldProblem, clean_value
 from storage.campaigns import (
     CampaignDefinition,
     DefinitionError,
@@ -25,9 +26,11 @@ from storage.campaigns import (
     template_text,
 )
 from storage.models import CHANNEL_WEB, Campaign
-from storage.text_clean import BadText, clean
+from storage.text_clean import NUL, clean
 
-TEXT_FIELDS = ("name", "reference", "resolution")
+# The longest text each field takes (the campaign table allows 255 and 64).
+TEXT_FIELDS = {"name": 200, "reference": 64, "resolution": 255}
+DATE_LIMIT = 32
 
 
 @dataclass
@@ -59,6 +62,8 @@ def blank_values() -> dict[str, str]:
 
 
 def _day(raw: str) -> date | None:
+    if len(raw) > DATE_LIMIT:
+        return None
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
@@ -68,13 +73,18 @@ def _day(raw: str) -> date | None:
 def read_form(form: FormData, lang: str) -> tuple[Filled, CampaignDefinition | None]:
     values = {k: str(form.get(k, "") or "") for k in blank_values()}
     filled = Filled(values)
+    for k in values:  # dates are shown back as typed, cleaned (never a NUL in the page)
+        if k not in TEXT_FIELDS:
+            values[k] = clean(values[k].replace(NUL, ""))[:DATE_LIMIT]
     data: dict[str, Any] = template().model_dump(mode="python")
-    for name in TEXT_FIELDS:
+    for name, limit in TEXT_FIELDS.items():
         try:
-            text = clean(values[name]).strip()
-        except BadText:
-            text = ""
-        if not text:
+            text = clean_value(values[name], limit=limit)
+        except FieldProblem as problem:
+            filled.problems.append(problem.message(lang, _label(name, lang)))
+            values[name] = clean(values[name].replace(NUL, ""))[: limit * 2]  # shown back
+            text = None
+        if text == "":
             filled.problems.append(t("web.campaign_form.required", lang, field=_label(name, lang)))
         data["campaign"][name] = text
     start = _day(values["start_date"])

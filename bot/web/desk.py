@@ -113,7 +113,8 @@ async def _import(request: Request, viewer: Viewer, kind: str, form: FormData) -
         outcome = Outcome([Problem(1, t("web.upload.bad_type", viewer.lang))])
         return page("upload.html", viewer.lang, status=400, outcome=outcome, **context)
     raw = str(form.get("campaign", ""))
-    campaign_id = int(raw) if raw.isdigit() and any(c.id == int(raw) for c in campaigns) else None
+    wanted = raw.isascii() and raw.isdigit() and len(raw) < 12
+    campaign_id = int(raw) if wanted and any(c.id == int(raw) for c in campaigns) else None
     web = web_of(request)
     with tempfile.TemporaryDirectory(prefix="cadrebot-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -151,7 +152,10 @@ async def campaign_status(request: Request) -> Response:
         return form
     raw = str(request.path_params.get("campaign_id", ""))
     status = str(form.get("status", ""))
-    if not raw.isdigit() or status not in (CAMPAIGN_OPEN, CAMPAIGN_CLOSED):
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 12) or status not in (
+        CAMPAIGN_OPEN,
+        CAMPAIGN_CLOSED,
+    ):
         return refused(viewer)
     web = web_of(request)
     async with web.db.write() as session:

@@ -16,6 +16,7 @@ from bot.formatting import date_text, level_label
 from bot.i18n import t
 from bot.invite_sheet import SheetRow, write_sheet
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.fields import FieldProblem, field_text
 from bot.web.render import page
 from storage.clock import local_date
 from storage.invite_bulk import create_unit_invites
@@ -62,10 +63,16 @@ async def invites_sheet(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     role = str(form.get("role", ROLE_REPORTER))
-    level = str(form.get("level", "")).strip() or None
-    code = str(form.get("under", "")).strip()
     if role not in ROLES:
         return refused(viewer)
+    values: dict[str, str] = {}
+    for name, label in (("level", "web.invites.level"), ("under", "web.invites.under")):
+        try:
+            values[name] = field_text(form, name, limit=64)
+        except FieldProblem as refusal:
+            message = refusal.message(viewer.lang, t(label, viewer.lang))
+            return await _form(request, viewer, message, status=422)
+    level, code = values["level"] or None, values["under"]
     scope = replace(viewer.scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
     web = web_of(request)
     now = web.clock()

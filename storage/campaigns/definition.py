@@ -13,11 +13,12 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from storage.forms import Form, FormField, Rule, form_problems
 from storage.i18n import t
 from storage.i18n.formatting import date_text
+from storage.text_clean import clean
 
 TEMPLATE_NAME = "nq-xii.yaml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -98,6 +99,13 @@ class CampaignInfo(BaseModel):
     # The level above approves or returns each report version (storage.review); off: every
     # confirmed version counts, as without review.
     review_required: bool = False
+
+    @field_validator("name", "reference", "resolution", mode="before")
+    @classmethod
+    def _cleaned(cls, value: Any) -> Any:
+        # The one cleaner of text entering the database, for YAML and the web form alike (a NUL
+        # is refused: BadText is a ValueError, reported as an invalid value of the field).
+        return clean(value).strip() if isinstance(value, str) else value
 
 
 class DeliverableDecl(BaseModel):
