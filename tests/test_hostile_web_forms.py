@@ -256,3 +256,28 @@ async def test_the_forms_say_what_is_wrong_in_vietnamese_and_keep_formulas_as_te
     refused = await client.post("/desk/invites", data=form)
     assert refused.status_code == 422 and "có ký tự không hợp lệ" in refused.text
     assert await _count(db, Invite) == invites
+
+
+async def test_superscript_and_arabic_digits_are_never_read_as_numbers(signed: Signed) -> None:
+    client, csrf = signed.client, signed.csrf
+    unit = signed.web.world.other_unit_id
+    for raw in ("²", "١٢", "9" * 20):
+        status = await client.post(
+            f"/desk/campaigns/{raw}/status", data={"csrf": csrf, "status": "closed"}
+        )
+        _a_page(status)
+        assert status.status_code == 404
+        assign = await client.post(f"/unit/{unit}/assign", data={"csrf": csrf, "remove": raw})
+        assert assign.headers["location"].endswith("assign=no_person#assign")
+
+
+def test_campaign_yaml_text_goes_through_the_same_cleaner() -> None:
+    from storage.campaigns import DefinitionError, parse_definition, template_text
+
+    text = template_text()
+    name = parse_definition(text).campaign.name
+    spoiled = text.replace(f'name: "{name}"', f'name: "\\u200b{name}\\u202e"', 1)
+    assert spoiled != text
+    assert parse_definition(spoiled).campaign.name == name
+    with pytest.raises(DefinitionError):
+        parse_definition(text.replace(f'name: "{name}"', f'name: "{name}\\0"', 1))
