@@ -1,6 +1,7 @@
 """Hostile text in the web console's forms, through the ASGI app (httpx, signed in as the
 whole-tree admin, with a valid CSRF token): the campaign creation form, supervisor assignment,
-invites per unit, the campaign status form and the upload form's campaign field.
+invites per unit, the campaign status form, the upload form's campaign field and the two
+sign-in forms (one-time link, Mini App).
 
 Every answer is a page or a redirect (never a 500 or a traceback); a refused form writes nothing
 (campaigns, roles and invites are counted); what is stored has no control or format character
@@ -281,3 +282,18 @@ def test_campaign_yaml_text_goes_through_the_same_cleaner() -> None:
     assert parse_definition(spoiled).campaign.name == name
     with pytest.raises(DefinitionError):
         parse_definition(text.replace(f'name: "{name}"', f'name: "{name}\\0"', 1))
+
+
+@HOSTILE
+@given(token=hostile_text, init_data=hostile_text)
+async def test_sign_in_forms_with_hostile_tokens_are_pages(
+    signed: Signed, token: str, init_data: str
+) -> None:
+    from storage.models import WebSession
+
+    db = signed.web.db
+    before = await _count(db, WebSession)
+    async for client in client_of(signed.web):  # a browser without a session
+        _a_page(await client.post("/w", data={"token": token}))
+        _a_page(await client.post("/tg", data={"init_data": init_data}))
+    assert await _count(db, WebSession) == before
