@@ -1,5 +1,6 @@
 """One cleaner for all text entering the database: imported unit, people and report files, chat
-answers (and later the web console's forms).
+answers and the web console's forms (`bot/web/fields.py`; the campaign definition cleans its
+name, reference and resolution itself).
 
 - NUL (U+0000) is refused: PostgreSQL cannot store it in text, and no honest file contains it.
   `BadText` says so; each importer reports it with the line number.
