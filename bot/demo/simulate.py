@@ -8,18 +8,23 @@ produces the same transcript, workbook and figures.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.demo.timeline import TZ, Errand, Featured, SimClock, Stats, VirtualTime, day_month
+from bot.demo.transcript import (
+    Transcript,
+    button_ending,
+    button_text,
+    first_with,
+    last_buttons,
+)
 from bot.demo.world import World
 from bot.settings import Settings
 from bot.telegram.channel import TelegramChannel
@@ -40,134 +45,12 @@ from storage.models import (
 )
 from storage.people import grant_role
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 INVITE_SHOWN = "/start ‹mã mời của đồng chí›"
 DIGESTS_IN_TRANSCRIPT = 2  # the first weekly digests; the last word is the /tonghop at the end
 STEP_SUMMARY = "summary"
 STEP_PICK_DELIVERABLE = "pick_deliverable"
 STEP_PICK_REPORT = "pick_report"
 STEP_PICK_FIELD = "pick_field"
-
-
-class SimClock:
-    """The simulated wall clock (aware), shared by the bot, the jobs and the sender."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set_local(self, day: date, at: time) -> None:
-        self.now = datetime.combine(day, at, tzinfo=TZ)
-
-
-class VirtualTime:
-    """Monotonic time for the rate limiter that advances instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def clock(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-
-@dataclass
-class Errand:
-    """One conversation a reporter will have on a given day."""
-
-    day: date
-    hour: int
-    person_id: int
-    user: TgUser
-    unit: Unit
-    kind: str  # "report" or "update"
-    deliverable_key: str
-    answers: dict[str, str]
-    typos: dict[str, str] = field(default_factory=dict)
-    update_field: str | None = None
-
-
-@dataclass
-class Stats:
-    updates: int = 0
-    conversations: int = 0
-    reports: int = 0
-    corrections: int = 0
-    rejected_answers: int = 0
-    proactive: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class Featured:
-    """People whose conversations are written out in full."""
-
-    users: dict[int, str] = field(default_factory=dict)  # telegram id -> role label
-
-
-class Transcript:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def heading(self, text: str) -> None:
-        self.lines += ["", f"## {text}", ""]
-
-    def note(self, text: str) -> None:
-        self.lines += [f"*{text}*", ""]
-
-    def said(self, who: str, text: str) -> None:
-        self.lines += [f"**{who}:** {text}", ""]
-
-    def bot(self, calls: Calls, chat_id: int) -> None:
-        for call in calls:
-            if call.chat_id != str(chat_id):
-                continue
-            if call.method == "answerCallbackQuery" and call.params.get("text"):
-                self.lines += [f"> *(thông báo nhanh)* {call.params['text']}", ""]
-            if call.method not in {"sendMessage", "sendPhoto", "sendDocument"}:
-                continue
-            body = _plain(call.text).replace("\n", "  \n> ")
-            if call.method == "sendPhoto":
-                body = "[ảnh biểu đồ]" + (f"  \n> {body}" if body else "")
-            label = "cadrebot"
-            self.lines += [f"> **{label}:** {body}"]
-            buttons = _buttons(call.params.get("reply_markup"))
-            if buttons:
-                self.lines += ["> ", "> " + " ".join(f"[{b}]" for b in buttons)]
-            self.lines.append("")
-
-    def text(self) -> str:
-        return "\n".join(self.lines).strip() + "\n"
-
-
-def _plain(html_text: str) -> str:
-    import html
-    import re
-
-    return html.unescape(re.sub(r"</?(b|i|code|pre|u)>", "", html_text))
-
-
-def _buttons(markup: Any) -> list[str]:
-    import json
-
-    if isinstance(markup, str):
-        markup = json.loads(markup)
-    if not markup or "inline_keyboard" not in markup:
-        return []
-    return [button["text"] for row in markup["inline_keyboard"] for button in row]
-
-
-def _last_buttons(calls: Calls) -> list[dict[str, Any]]:
-    keyboards = calls.keyboards()
-    return [button for row in keyboards[-1] for button in row] if keyboards else []
-
-
-def _dmy(day: date) -> str:
-    return f"{day.day}/{day.month}"
 
 
 class Simulation:
@@ -387,7 +270,7 @@ class Simulation:
             answers = {
                 "session_date": "hôm qua"
                 if session_day == when - timedelta(days=1)
-                else _dmy(session_day),
+                else day_month(session_day),
                 "duration_halfdays": str(rng.choice([2, 2, 2, 2, 1, 3])),
                 "members": f"{members}",
                 "attended": f"{attended} đồng chí",
@@ -408,7 +291,7 @@ class Simulation:
                 typos["session_date"] = "31/2"
             return answers, typos
         if key == "chuong_trinh":
-            return {"action_program": "có", "action_program_date": _dmy(when)}, typos
+            return {"action_program": "có", "action_program_date": day_month(when)}, typos
         heads = rng.randint(1, 6)
         with_plan = heads if rng.random() < 0.85 else heads - 1
         return {"heads": str(heads), "heads_with_plan": str(with_plan)}, typos
@@ -435,15 +318,15 @@ class Simulation:
             step = await self._step(errand.person_id)
             if step is None:
                 break
-            buttons = _last_buttons(calls)
+            buttons = last_buttons(calls)
             if step == STEP_PICK_DELIVERABLE:
-                button = _button_ending(buttons, f":d{wanted_deliverable}")
+                button = button_ending(buttons, f":d{wanted_deliverable}")
                 if button is None:
                     calls = await self._send(user, "/huy", who)
                     break
                 calls = await self._press(user, button, who)
             elif step == STEP_PICK_REPORT:
-                button = _first_with(buttons, ":r")
+                button = first_with(buttons, ":r")
                 if button is None:
                     break
                 calls = await self._press(user, button, who)
@@ -452,12 +335,12 @@ class Simulation:
                 button = next(
                     (b for b in buttons if label and label.lower() in b["text"].lower()), None
                 )
-                button = button or _first_with(buttons, ":f")
+                button = button or first_with(buttons, ":f")
                 if button is None:
                     break
                 calls = await self._press(user, button, who)
             elif step == STEP_SUMMARY or step == "confirm":
-                button = _button_ending(buttons, ":ok")
+                button = button_ending(buttons, ":ok")
                 if button is None:
                     break
                 calls = await self._press(user, button, who)
@@ -471,7 +354,7 @@ class Simulation:
             elif step in errand.answers:
                 calls = await self._send(user, errand.answers[step], who)
             else:
-                skip = _first_with(buttons, ":s") or _button_text(buttons, "Bỏ qua")
+                skip = first_with(buttons, ":s") or button_text(buttons, "Bỏ qua")
                 if skip is not None:
                     calls = await self._press(user, skip, who)
                 else:
@@ -556,15 +439,3 @@ class Simulation:
                 select(col(Outbox.key), col(Outbox.kind), col(Outbox.person_id), col(Outbox.status))
             )
         return [(key, kind, person, status) for key, kind, person, status in rows.all()]
-
-
-def _button_ending(buttons: list[dict[str, Any]], suffix: str) -> dict[str, Any] | None:
-    return next((b for b in buttons if str(b.get("callback_data", "")).endswith(suffix)), None)
-
-
-def _first_with(buttons: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
-    return next((b for b in buttons if marker in str(b.get("callback_data", ""))), None)
-
-
-def _button_text(buttons: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
-    return next((b for b in buttons if b.get("text") == text), None)

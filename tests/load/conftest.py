@@ -49,7 +49,18 @@ FIRST_USER = 810_000
 MEMBERS = 30
 RECEIPT = "Đã ghi nhận"
 ALREADY = "đã được ghi nhận rồi"
-ANSWERS = {1: "28-8-2016", 2: "2", 3: "30", 4: "28 đồng chí", 5: "0", 6: "Bỏ qua", 7: "27"}
+# The session form, question by question (7: the presenter's standing, a choice typed by number).
+ANSWERS = {
+    1: "28-8-2016",
+    2: "2",
+    3: "30",
+    4: "28 đồng chí",
+    5: "0",
+    6: "Bỏ qua",
+    7: "1",
+    8: "27",
+}
+QUESTIONS = len(ANSWERS)
 SILENCE = 60.0  # seconds without any answer to a fresh update while the bot is up: a failure
 # Bound (never slept) on start-up and on the exit after SIGTERM: generous, so that a machine busy
 # with other work never fails a run by being slow to start.
@@ -349,7 +360,7 @@ class Reporter:
     bot: BotProcess
     client: httpx.AsyncClient | None
     stop_at: int | None = None  # leave the form open after answering this many questions
-    asked: int = 0  # the question number the bot asked last ("Câu k/7")
+    asked: int = 0  # the question number the bot asked last ("Câu k/8")
     done: bool = False
     resends: int = 0
     resumes: int = 0
@@ -437,7 +448,7 @@ class Reporter:
         if RECEIPT in text or ALREADY in text:
             self.done = True
             return None
-        found = re.search(r"Câu (\d+)/7", text)
+        found = re.search(rf"Câu (\d+)/{QUESTIONS}", text)
         if found is not None:
             self.asked = int(found.group(1))
         if self.stop_at is not None and self.asked > self.stop_at:
