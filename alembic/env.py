@@ -25,8 +25,8 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    from bot.settings import load_settings
     from storage.db import create_engine
+    from storage.settings import load_settings
 
     engine = create_engine(load_settings().database_url)
     async with engine.connect() as connection:

@@ -29,12 +29,13 @@ from typing import Any
 import httpx
 from sqlalchemy import insert
 
-from bot.channels.base import OutgoingMessage, RetryAfter, SendResult, TransientError, Unreachable
+from scheduler.channels import RetryAfter, SendResult, TransientError, Unreachable
 from scheduler.ratelimit import RateLimiter
 from scheduler.sender import Sender
 from storage import outbox
 from storage.clock import system_clock
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import ChatIdentity, Person, metadata
 
 TOKEN = "123:bench"

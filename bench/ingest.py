@@ -46,7 +46,6 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import RequestData
 
 from bot.app import build_application
-from bot.settings import Settings
 from bot.telegram.local import TOKEN, RecordingRequest, TgUser, UpdateFactory
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database, create_engine, normalise_url
@@ -60,6 +59,7 @@ from storage.models import (
     Role,
     Unit,
 )
+from storage.settings import Settings
 from storage.unit_import import UnitRow
 from storage.units import ensure_default_levels, import_units
 from storage.updates import claim_update

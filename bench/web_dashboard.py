@@ -36,12 +36,12 @@ import httpx
 from sqlalchemy import select
 
 from bench.figures import NOW, _pg_admin, build
-from bot.settings import load_settings
 from bot.web.app import build_app
 from bot.web.auth import COOKIE
 from storage.db import Database, create_engine
 from storage.figures import compute_figures
 from storage.models import ROLE_ADMIN, Person, Role, Unit
+from storage.settings import load_settings
 from storage.web_auth import start_session
 
 ROUNDS = 15

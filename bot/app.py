@@ -12,11 +12,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 from telegram.request import BaseRequest
 
 from bot.core.turn import Runtime
-from bot.settings import Settings
 from bot.telegram.handlers import register
 from bot.telegram.processor import PerChatUpdateProcessor
 from storage.clock import Clock
 from storage.db import Database
+from storage.settings import Settings
 
 
 class MissingToken(Exception):

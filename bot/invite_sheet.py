@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.i18n import t
+from storage.i18n import t
 from storage.sheets import CsvWriter, make_text
 
 QR_SCALE = 4  # pixels per module: a version-3 code is 29 modules + 2x4 quiet zone = 148 px

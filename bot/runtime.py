@@ -39,14 +39,13 @@ from apscheduler.triggers.cron import CronTrigger
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.channels.base import Channel
-from bot.settings import Settings
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.menus import set_default_menu
 from bot.telegram.polling import run_polling
 from bot.telegram.webhook import WebhookServer, start_webhook
 from bot.web.server import WebServer
 from bot.zalo.run import ZaloService, build_zalo, run_zalo, zalo_enabled
+from scheduler.channels import Channel
 from scheduler.digest import compose_digest
 from scheduler.leader import Leadership
 from scheduler.ratelimit import RateLimiter
@@ -54,6 +53,7 @@ from scheduler.runner import build_scheduler, catch_up, load_digest_schedules
 from scheduler.sender import Sender
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.settings import Settings
 from storage.updates import forget_old_updates
 
 log = logging.getLogger(__name__)

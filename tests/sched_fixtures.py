@@ -17,8 +17,9 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage, SendResult
+from scheduler.channels import SendResult
 from storage.db import Database, create_engine
+from storage.messages import OutgoingMessage
 from storage.models import (
     ROLE_ADMIN,
     ROLE_REPORTER,

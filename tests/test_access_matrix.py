@@ -18,9 +18,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from bot.i18n import t
 from storage.access import Scope, TargetRole, may_act_on, person_to_act_on, scope_of
 from storage.db import Database
+from storage.i18n import t
 from storage.models import (
     ROLE_ADMIN,
     ROLE_REPORTER,

@@ -20,7 +20,6 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.i18n import t
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
@@ -28,6 +27,7 @@ from bot.zalo.downloads import DownloadStore, download_route
 from bot.zalo.media import MediaStore
 from bot.zalo.webhook import ZaloServer
 from storage.db import Database
+from storage.i18n import t
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, Campaign, Outbox, Role, Unit
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, World, build_world

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.jobs import run_job
 from bot.core.turn import Runtime
-from bot.settings import Settings
+from storage.settings import Settings
 
 
 async def test_a_stored_job_with_a_naive_time_is_refused() -> None:

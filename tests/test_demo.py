@@ -10,9 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli.demo import run_demo
-from bot.formatting import percent
 from storage.db import Database
 from storage.figures import compute_figures
+from storage.i18n.formatting import percent
 
 END = date(2016, 6, 20)
 

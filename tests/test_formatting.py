@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.formatting import date_text, date_vi, level_label, levels_phrase, number, percent
 from storage.figures import LevelInfo
+from storage.i18n.formatting import date_text, date_vi, level_label, levels_phrase, number, percent
 
 TINH = LevelInfo("tinh", "Cấp tỉnh", "Province level", 1)
 HUYEN = LevelInfo("huyen", "Cấp huyện", "District level", 2)

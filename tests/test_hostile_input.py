@@ -43,9 +43,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot.i18n import catalog, pick_language, t
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
+from storage.i18n import catalog, pick_language, t
 from storage.models import (
     CHANNEL_CLI,
     ROLE_ADMIN,

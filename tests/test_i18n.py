@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 
-from bot.i18n import LANGUAGES, catalog, pick_language, t
+from storage.i18n import LANGUAGES, catalog, pick_language, t
 
 PLACEHOLDER = re.compile(r"\{(\w+)")
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.i18n import t
 from storage.db import Database
+from storage.i18n import t
 from storage.invites import create_invite
 from storage.models import ROLE_REPORTER
 from tests.report_fixtures import NOW

@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from bot.cli.run import RedactSecrets, carries_secret, configure_logging
 from bot.core.commands import reporting
-from bot.settings import Settings
 from storage.db import Database
+from storage.settings import Settings
 from tests.report_fixtures import NOW, World, build_world
 from tests.telegram_harness import Calls, TelegramHarness, TgUser, bind
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import Outbox
 from tests.sched_fixtures import local, make_person, must, second_database
 

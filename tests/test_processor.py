@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 from telegram import Update
 
-from bot.settings import Settings
 from bot.telegram.processor import PerChatUpdateProcessor
 from storage.db import Database
 from storage.models import Draft, ProcessedUpdate
+from storage.settings import Settings
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TOKEN, TelegramHarness, TgUser, UpdateFactory, bind
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.i18n import t
 from storage.evidence import attach_evidence
+from storage.i18n import t
 from storage.reports import current_version
 from storage.review import APPROVED, PENDING, RETURNED
 from tests.report_fixtures import NOW

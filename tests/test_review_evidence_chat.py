@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.commands import evidence as evidence_command
-from bot.i18n import t
 from storage.access import scope_of
 from storage.evidence import evidence_file
+from storage.i18n import t
 from storage.models import Evidence
 from tests.review_fixtures import session_report
 from tests.test_channel_scenarios import Setup, ZaloDriver, setup

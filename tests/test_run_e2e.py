@@ -32,10 +32,10 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO, Outbox, Report, ReportVersion
 from storage.people import bind_identity, create_person
 from storage.unit_import import parse_units_file

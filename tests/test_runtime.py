@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.runtime import JOB_FORGET_UPDATES, add_housekeeping, forget_updates_job, run_service
-from bot.settings import Settings
 from scheduler.digest import compose_digest
 from scheduler.runner import build_scheduler
 from scheduler.sender import Sender
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import CHANNEL_TELEGRAM, ProcessedUpdate
+from storage.settings import Settings
 from storage.updates import claim_update
 from tests.botapi_stub import OUTER, BotApiStub
 

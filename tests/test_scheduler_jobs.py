@@ -12,8 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
-from bot.settings import Settings
 from scheduler.jobs import DigestSchedule, digest_pass, escalation_pass, reminder_pass
 from scheduler.runner import (
     JOB_DIGEST,
@@ -28,7 +26,9 @@ from scheduler.runner import (
     reconcile_digests,
 )
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import Campaign, Outbox, Person
+from storage.settings import Settings
 from tests.sched_fixtures import FakeClock, World, build_world, local, second_database
 
 SCHEDULE = DigestSchedule()

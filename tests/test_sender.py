@@ -12,18 +12,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlmodel import col
 
-from bot.channels.base import (
-    OutgoingMessage,
-    RetryAfter,
-    SendResult,
-    TransientError,
-    Unreachable,
-)
+from scheduler.channels import RetryAfter, SendResult, TransientError, Unreachable
 from scheduler.ratelimit import RateLimiter
 from scheduler.routing import NO_IDENTITY
 from scheduler.sender import Sender
 from storage import outbox
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import ChatIdentity, Outbox, Person
 from tests.sched_fixtures import FakeChannel, FakeClock, JumpTime, local, make_person, must
 

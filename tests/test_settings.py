@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from storage.settings import SettingsError, load_settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from bot.channels.base import Channel, OutgoingMessage, RetryAfter, TransientError, Unreachable
 from bot.telegram.channel import TelegramChannel
+from scheduler.channels import Channel, RetryAfter, TransientError, Unreachable
+from storage.messages import OutgoingMessage
 from tests.telegram_harness import TOKEN, RecordingRequest
 
 

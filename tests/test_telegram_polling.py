@@ -16,12 +16,12 @@ from telegram.error import InvalidToken
 
 from bot.app import build_application
 from bot.core import turn
-from bot.settings import Settings
 from bot.telegram import polling
 from bot.telegram.polling import run_polling
 from bot.telegram.processing import TelegramApp
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from storage.settings import Settings
 from tests.botapi_stub import OUTER, ApiCall, BotApiStub
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TgUser, bind

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from bot.app import build_application
 from bot.core import turn
-from bot.settings import Settings
 from bot.telegram.webhook import PROCESS_TIMEOUT, public_url, start_webhook
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from storage.settings import Settings
 from tests.botapi_stub import OUTER
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TOKEN, RecordingRequest, TgUser, UpdateFactory, bind

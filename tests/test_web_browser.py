@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot.settings import load_settings
 from bot.web.miniapp import sign
 from bot.web.server import WebServer
 from storage.db import Database, create_engine
 from storage.models import Campaign, Unit, metadata
+from storage.settings import load_settings
 from tests.report_fixtures import NOW
 from tests.web_fixtures import (
     BOT_TOKEN,

@@ -11,13 +11,13 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from bot.settings import Settings
 from bot.telegram.local import TOKEN
 from bot.web.app import build_app
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.client import ZaloClient
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from storage.settings import Settings
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TelegramHarness, TgUser, bind
 from tests.zalo_fixtures import REPORTER, bind_zalo

@@ -89,8 +89,8 @@ async def test_expired_link(web: WebWorld) -> None:
 
 
 async def test_secure_cookie_behind_https(web: WebWorld) -> None:
-    from bot.settings import load_settings
     from bot.web.app import build_app
+    from storage.settings import load_settings
 
     settings = load_settings(web_url="https://baocao.example.vn", telegram_token=BOT_TOKEN)
     app = build_app(web.db, settings, clock=lambda: NOW)

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 
 from bot.runtime import run_service
-from bot.settings import Settings
 from bot.web.server import run_web
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.settings import Settings
 from tests.botapi_stub import OUTER, BotApiStub
 
 LIMIT = 60.0

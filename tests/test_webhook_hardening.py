@@ -18,9 +18,9 @@ import bot.zalo.webhook as zalo_webhook
 from bot.app import build_application
 from bot.cli.run import register
 from bot.log_limit import RateLimit
-from bot.settings import Settings
 from bot.zalo.media import MediaStore
 from storage.db import Database
+from storage.settings import Settings
 from tests.report_fixtures import NOW
 from tests.telegram_harness import TOKEN, RecordingRequest
 from tests.test_telegram_webhook import SECRET as TG_SECRET

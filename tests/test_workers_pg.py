@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
 from scheduler.jobs import KIND_DIGEST
 from storage import outbox
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.migrate import upgrade
 from storage.models import CHANNEL_TELEGRAM, ROLE_ADMIN, Outbox, Unit
 from storage.people import bind_identity, create_person, grant_role

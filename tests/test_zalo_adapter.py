@@ -266,7 +266,7 @@ async def test_a_failed_turn_apologises_in_the_persons_language(
     """The apology after a failed turn is in the person's own language, not the bot's default,
     and nothing of the error (its type, its message) reaches the chat."""
     from bot.core import dispatch as dispatch_module
-    from bot.i18n import t
+    from storage.i18n import t
     from storage.models import Person
 
     db = zalo.world.db
@@ -290,7 +290,7 @@ async def test_a_job_that_fails_after_the_commit_apologises_once_and_is_not_repl
     """/tonghop's digest runs after the commit; if it fails, the person gets one apology (not
     silence, not a stack trace) and a replay of the update neither runs it nor apologises again."""
     from bot.core import jobs
-    from bot.i18n import t
+    from storage.i18n import t
 
     user = ZaloUser("zu-8300", "Giám sát")
     await bind_zalo(zalo.world.db, zalo.world.supervisor_id, user)

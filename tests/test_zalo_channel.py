@@ -12,16 +12,17 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.channels.base import Channel, OutgoingMessage, RetryAfter, TransientError, Unreachable
 from bot.telegram.channel import TelegramChannel
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.media import MediaStore
 from bot.zalo.webhook import ZaloServer
+from scheduler.channels import Channel, RetryAfter, TransientError, Unreachable
 from scheduler.digest import compose_digest
 from scheduler.jobs import digest_pass, reminder_pass
 from scheduler.ratelimit import RateLimiter
 from scheduler.sender import Sender
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import Outbox
 from tests.report_fixtures import NOW
 from tests.sched_fixtures import FakeClock, JumpTime

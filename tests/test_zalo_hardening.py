@@ -9,11 +9,11 @@ import logging
 import httpx
 import pytest
 
-from bot.channels.base import TransientError
 from bot.cli.run import RedactSecrets, carries_secret
 from bot.zalo.client import ZaloClient
 from bot.zalo.media import MediaStore
 from bot.zalo.webhook import ZaloServer
+from scheduler.channels import TransientError
 from storage.db import Database
 from storage.i18n import t
 from tests.zalo_fixtures import open_zalo

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from storage.settings import SettingsError, load_settings
 
 
 def test_zalo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

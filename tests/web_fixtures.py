@@ -13,12 +13,12 @@ from datetime import date, timedelta
 import httpx
 from starlette.applications import Starlette
 
-from bot.settings import Settings, load_settings
 from bot.web.app import build_app
 from bot.web.links import create_web_link
 from storage.db import Database
 from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, ChatIdentity, Person, Unit
 from storage.reports import save_report, update_report
+from storage.settings import Settings, load_settings
 from tests.factories import make_person, pk
 from tests.report_fixtures import NOW, World, build_world
 

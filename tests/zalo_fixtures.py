@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.settings import Settings
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.client import ZaloClient
 from storage.db import Database
 from storage.models import CHANNEL_ZALO
 from storage.people import bind_identity
+from storage.settings import Settings
 from tests.report_fixtures import NOW, World, build_world
 from tests.zalo_stub import TOKEN, ZaloStub, ZaloUpdates, ZaloUser
 

@@ -1,2 +1,3 @@
-"""Channel adapters (Telegram, Zalo). The outbound protocol is `scheduler.channels` (re-exported,
-with `storage.messages.OutgoingMessage`, by the shim `bot.channels.base`)."""
+"""What the channel adapters share beyond the turn: how a table is written for each platform
+(`tables`). The outbound protocol (`Channel`, `RetryAfter`, `Unreachable`, `TransientError`) is
+`scheduler.channels`; the message itself is `storage.messages.OutgoingMessage`."""

@@ -13,7 +13,6 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bot.cli import common
-from bot.i18n import t
 from storage.answers import format_date
 from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, set_campaign_status
 from storage.campaigns import (
@@ -28,6 +27,7 @@ from storage.campaigns import (
     template_text,
 )
 from storage.clock import local_date, system_clock
+from storage.i18n import t
 from storage.models import Level
 
 app = typer.Typer(no_args_is_help=True, help="Đợt học tập, quán triệt / campaigns.")

@@ -18,8 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database
+from storage.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.cli import common
-from bot.i18n import t
+from storage.i18n import t
 
 if TYPE_CHECKING:
     from bot.demo.outputs import DemoFiles

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import common
 from bot.cli.figures import parse_day
-from bot.i18n import LANGUAGES, t
 from storage.access import scope_of
 from storage.campaigns import get_campaign
 from storage.clock import end_of_day, local_date, system_clock
 from storage.db import write_estimate
 from storage.figures import UNIT
+from storage.i18n import LANGUAGES, t
 from storage.i18n.formatting import date_text, number
 from storage.models import Campaign, Person
 

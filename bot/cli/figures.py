@@ -11,11 +11,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import common
-from bot.i18n import LANGUAGES, t
 from bot.narrative import narrative
 from storage.campaign_status import open_condition
 from storage.clock import end_of_day, system_clock
 from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures, load_campaign
+from storage.i18n import LANGUAGES, t
 from storage.shortcomings import find_shortcomings
 
 

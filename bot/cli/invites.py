@@ -17,9 +17,9 @@ from sqlmodel import col
 
 from bot.cli import common
 from bot.cli.people import unit_by_code
-from bot.i18n import t
 from bot.invite_sheet import SheetRow, qr_png, write_csv, write_sheet, zalo_line
 from storage.clock import local_date, system_clock
+from storage.i18n import t
 from storage.invite_bulk import create_unit_invites
 from storage.invites import (
     INVITE_IDENTITY,

@@ -144,7 +144,7 @@ def _root() -> None:
 def init() -> None:
     """Create or upgrade the database schema (safe to run again)."""
     from bot.cli import common
-    from bot.i18n import t
+    from storage.i18n import t
     from storage.migrate import upgrade
     from storage.units import ensure_default_levels
 

@@ -13,7 +13,6 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot.cli import common
-from bot.i18n import t
 from storage.backup import (
     DatabaseInUse,
     NotSQLite,
@@ -24,6 +23,7 @@ from storage.backup import (
 )
 from storage.clock import system_clock
 from storage.forget import ForgetResult, forget_person
+from storage.i18n import t
 from storage.models import CHANNEL_CLI
 
 

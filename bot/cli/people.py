@@ -12,8 +12,8 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import common
-from bot.i18n import t
 from storage.clock import system_clock
+from storage.i18n import t
 from storage.models import Unit
 from storage.people import get_person, list_people, remove_person
 from storage.people_import import ImportProblem, PeopleImportError, import_people

@@ -26,8 +26,8 @@ from contextlib import suppress
 import typer
 
 from bot.cli import common
-from bot.settings import Settings
 from storage.i18n import t
+from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
 from bot.cli import common
-from bot.i18n import t
 from scheduler.digest import compose_digest
 from scheduler.jobs import digest_pass, digest_recipients, escalation_pass, reminder_pass
 from scheduler.reminders import (
@@ -33,6 +31,8 @@ from storage import outbox
 from storage.campaign_status import open_campaigns
 from storage.clock import require_aware, system_clock
 from storage.db import Database
+from storage.i18n import t
+from storage.messages import OutgoingMessage
 from storage.models import Campaign, Person
 from storage.reminders import chat_reach
 

@@ -10,9 +10,9 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from bot.cli import common
-from bot.i18n import t
 from storage.clock import system_clock
 from storage.db import write_estimate
+from storage.i18n import t
 from storage.unit_import import RowError, UnitImportError, UnitRow, read_units_file
 from storage.units import (
     ImportResult,

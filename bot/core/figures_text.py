@@ -4,9 +4,9 @@ then all levels together when there is more than one."""
 
 from __future__ import annotations
 
-from bot.formatting import date_text, level_label, number, percent
-from bot.i18n import t
 from storage.figures import Figures, GroupFigures, Rate
+from storage.i18n import t
+from storage.i18n.formatting import date_text, level_label, number, percent
 
 
 def _rate(rate: Rate, lang: str) -> str:

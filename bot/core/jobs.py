@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.channels.base import OutgoingMessage
 from bot.core.io import FileOut
 from bot.core.turn import Output, Runtime
-from bot.formatting import date_text, number
-from bot.i18n import t
 from storage.clock import local_date, require_aware
+from storage.i18n import t
+from storage.i18n.formatting import date_text, number
+from storage.messages import OutgoingMessage
 
 MAX_CAPTION = 1024
 
@@ -32,9 +32,9 @@ async def _digest(
     runtime: Runtime, params: dict[str, Any], person_id: int | None, lang: str, at: datetime
 ) -> list[Output]:
     # Imported here: matplotlib loads only when a digest is actually drawn.
-    from bot.chart import render_chart
-    from bot.digest_text import render_digest
     from scheduler.digest import digest_data
+    from scheduler.digest_chart import render_chart
+    from scheduler.digest_text import render_digest
 
     assert person_id is not None
     async with runtime.db.read() as session:

@@ -36,15 +36,16 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import ChannelError, OutgoingMessage, Unreachable
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike, Say
-from bot.i18n import pick_language, t
-from bot.settings import Settings
+from scheduler.channels import ChannelError, Unreachable
 from storage.access import Scope, scope_of
 from storage.clock import Clock
 from storage.db import Database, DatabaseBusy
+from storage.i18n import pick_language, t
+from storage.messages import OutgoingMessage
 from storage.models import Person
 from storage.people import find_person_with_identity, touch_identity
+from storage.settings import Settings
 from storage.updates import (
     claim_update,
     mark_delivered,

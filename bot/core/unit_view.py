@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import date_text, number
-from bot.i18n import t
 from storage.assessments import assessment_text, choice_text
 from storage.clock import local_date
 from storage.evidence import evidence_counts
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
+from storage.i18n import t
+from storage.i18n.formatting import date_text, number
 from storage.models import MEASURES, Campaign, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import versions_of

@@ -10,10 +10,10 @@ from bot.demo.proactive import Proactive, proactive_facts
 from bot.demo.proactive import summary_lines as proactive_summary
 from bot.demo.simulate import Simulation
 from bot.export import write_xlsx
-from bot.formatting import levels_phrase, number, percent
 from bot.narrative import narrative
 from scheduler.digest import compose_digest
 from storage.figures import Figures, compute_figures
+from storage.i18n.formatting import levels_phrase, number, percent
 from storage.models import Person
 from storage.shortcomings import find_shortcomings
 

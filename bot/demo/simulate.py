@@ -26,7 +26,6 @@ from bot.demo.transcript import (
     last_buttons,
 )
 from bot.demo.world import World
-from bot.settings import Settings
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.local import TOKEN, Calls, LocalBot, TgUser
 from scheduler.digest import compose_digest
@@ -44,6 +43,7 @@ from storage.models import (
     Unit,
 )
 from storage.people import grant_role
+from storage.settings import Settings
 
 INVITE_SHOWN = "/start ‹mã mời của đồng chí›"
 DIGESTS_IN_TRANSCRIPT = 2  # the first weekly digests; the last word is the /tonghop at the end

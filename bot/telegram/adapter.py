@@ -17,13 +17,13 @@ from typing import Any
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.channels.base import OutgoingMessage
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
 from bot.core.turn import Output
-from bot.i18n import t
 from bot.telegram.channel import TelegramChannel, mapped
 from bot.telegram.menus import set_chat_menu
 from bot.telegram.render import render_all
+from storage.i18n import t
+from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_TELEGRAM
 from storage.names import name_from_chat
 

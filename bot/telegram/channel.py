@@ -14,15 +14,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import (
-    OutgoingMessage,
-    RetryAfter,
-    SendResult,
-    TransientError,
-    Unreachable,
-)
 from bot.channels.tables import as_html_pre
 from bot.telegram.render import split_text
+from scheduler.channels import RetryAfter, SendResult, TransientError, Unreachable
+from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_TELEGRAM
 
 MAX_CAPTION = 1024
@@ -71,7 +66,7 @@ def _markup(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
 
 
 class TelegramChannel:
-    """`bot.channels.base.Channel` over a python-telegram-bot `Bot` (already initialised)."""
+    """`scheduler.channels.Channel` over a python-telegram-bot `Bot` (already initialised)."""
 
     name = CHANNEL_TELEGRAM
 

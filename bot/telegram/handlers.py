@@ -26,9 +26,9 @@ from telegram.ext import (
 )
 
 from bot.core.turn import Runtime, current, run_turn
-from bot.i18n import pick_language, t
 from bot.telegram.adapter import TelegramAdapter, inbound_of
 from storage.db import DatabaseBusy
+from storage.i18n import pick_language, t
 
 log = logging.getLogger(__name__)
 

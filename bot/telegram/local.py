@@ -26,9 +26,9 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
-from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import Database
+from storage.settings import Settings
 
 TOKEN = "123:ABC"  # a placeholder: no request ever leaves the process
 BOT_ID = 123

@@ -7,8 +7,8 @@ from __future__ import annotations
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.core.commands.start import command_names
-from bot.i18n import LANGUAGES, t
 from storage.access import Scope
+from storage.i18n import LANGUAGES, t
 
 PUBLIC = ("start", "trogiup")
 

@@ -44,9 +44,9 @@ import tornado.web
 from telegram import Update
 
 from bot.log_limit import limit_server_logs
-from bot.settings import Settings
 from bot.telegram.processing import TelegramApp, process, watch_failures
 from bot.webhook_guard import BODY_TIMEOUT, IDLE_TIMEOUT, MAX_BODY, GuardedBody
+from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.settings import Settings
 from bot.web import assign, dashboard, desk, invites, login
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.settings import Settings
 
 # Telegram Web shows a Mini App in a frame; nothing else may frame the console.
 CSP = (

@@ -12,13 +12,13 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.i18n import pick_language
-from bot.settings import Settings
 from bot.web.render import message
 from storage.access import Scope, scope_of
 from storage.clock import Clock
 from storage.db import Database
+from storage.i18n import pick_language
 from storage.models import Person
+from storage.settings import Settings
 from storage.web_auth import SESSION_TTL, csrf_ok, csrf_token, session_person
 
 COOKIE = "cadrebot_session"

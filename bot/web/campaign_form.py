@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from bot.i18n import t
 from bot.web.fields import FieldProblem, clean_value
 from storage.campaigns import (
     CampaignDefinition,
@@ -25,6 +24,7 @@ from storage.campaigns import (
     parse_definition,
     template_text,
 )
+from storage.i18n import t
 from storage.models import CHANNEL_WEB, Campaign
 from storage.text_clean import NUL, clean
 

@@ -243,8 +243,8 @@ async def nudge(request: Request) -> Response:
 async def chart(request: Request) -> Response:
     """GET /chart.png: the weekly digest's chart of the viewer's units (the same image the digest
     sends), drawn now; only for people who get a digest (admins and supervisors)."""
-    from bot.chart import render_chart
     from scheduler.digest import digest_data
+    from scheduler.digest_chart import render_chart
 
     viewer = await _viewer(request)
     if isinstance(viewer, Response):

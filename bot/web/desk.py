@@ -11,8 +11,6 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.formatting import level_label
-from bot.i18n import t
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
 from bot.web.campaign_form import (
     Filled,
@@ -27,6 +25,8 @@ from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
 from storage.access import Scope
 from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, may_manage, set_campaign_status
 from storage.campaigns import list_campaigns
+from storage.i18n import t
+from storage.i18n.formatting import level_label
 from storage.models import CHANNEL_WEB, Campaign
 from storage.units import list_levels
 from storage.web_views import join_status

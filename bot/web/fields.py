@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.datastructures import FormData
 
-from bot.i18n import t
+from storage.i18n import t
 from storage.text_clean import BadText, clean
 
 

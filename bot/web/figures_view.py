@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from bot.formatting import levels_phrase
 from storage.access import Scope
 from storage.campaign_status import CAMPAIGN_OPEN
 from storage.campaigns import list_campaigns
@@ -24,6 +23,7 @@ from storage.figures import (
     compute_figures_many,
     load_campaign,
 )
+from storage.i18n.formatting import levels_phrase
 from storage.models import Campaign, Unit
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.formatting import date_text, level_label
-from bot.i18n import t
 from bot.invite_sheet import SheetRow, write_sheet
 from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
 from bot.web.fields import FieldProblem, field_text
 from bot.web.render import page
 from storage.clock import local_date
+from storage.i18n import t
+from storage.i18n.formatting import date_text, level_label
 from storage.invite_bulk import create_unit_invites
 from storage.invites import DEFAULT_TTL, invite_link
 from storage.models import CHANNEL_WEB, ROLE_REPORTER, ROLE_SUPERVISOR, Unit

@@ -7,7 +7,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.i18n import pick_language
 from bot.web.auth import (
     COOKIE,
     checked_form,
@@ -19,6 +18,7 @@ from bot.web.auth import (
 )
 from bot.web.miniapp import validate_init_data
 from bot.web.render import message, page
+from storage.i18n import pick_language
 from storage.models import CHANNEL_TELEGRAM
 from storage.people import find_person_by_identity
 from storage.web_auth import (

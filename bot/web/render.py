@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from bot.formatting import date_text, number, percent
-from bot.i18n import t
 from storage.figures import Rate
+from storage.i18n import t
+from storage.i18n.formatting import date_text, number, percent
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "templates"

@@ -9,9 +9,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from bot.settings import Settings
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

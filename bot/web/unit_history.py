@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import date_text, number
-from bot.i18n import t
 from storage.figures import UNIT, CampaignContext, UnitDeliverable
 from storage.figures import unit_rows as figure_rows
+from storage.i18n import t
+from storage.i18n.formatting import date_text, number
 from storage.models import ReportVersion, Unit
 from storage.web_views import unit_versions
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.cli.people import TableFileError, read_table
-from bot.formatting import number
-from bot.i18n import t
 from storage.db import Database
+from storage.i18n import t
+from storage.i18n.formatting import number
 from storage.models import CHANNEL_WEB
 from storage.people_import import PeopleImportError, import_people
 from storage.report_import import ReportImportError, import_reports, read_tables

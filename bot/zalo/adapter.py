@@ -24,18 +24,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.channels.base import OutgoingMessage, RetryAfter
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
 from bot.core.turn import Output, Runtime, current, run_turn
-from bot.i18n import pick_language, t
-from bot.settings import Settings
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
 from bot.zalo.downloads import DownloadStore
 from bot.zalo.render import render_all
+from scheduler.channels import RetryAfter
 from storage.clock import Clock
 from storage.db import Database, DatabaseBusy, bounded_writes
+from storage.i18n import pick_language, t
+from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_ZALO
+from storage.settings import Settings
 from storage.text_clean import NUL, clean
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,13 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.channels.base import OutgoingMessage, SendResult, TransientError
 from bot.channels.tables import as_lists
-from bot.i18n import DEFAULT_LANGUAGE
 from bot.zalo.client import ZaloClient
 from bot.zalo.media import MediaStore
 from bot.zalo.render import MAX_MESSAGE, choice_lines, split_text
+from scheduler.channels import SendResult, TransientError
+from storage.i18n import DEFAULT_LANGUAGE
+from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_ZALO
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def plain(text: str) -> str:
 
 
 class ZaloChannel:
-    """`bot.channels.base.Channel` over a `ZaloClient`."""
+    """`scheduler.channels.Channel` over a `ZaloClient`."""
 
     name = CHANNEL_ZALO
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bot.channels.base import RetryAfter, TransientError, Unreachable
+from scheduler.channels import RetryAfter, TransientError, Unreachable
 
 log = logging.getLogger(__name__)
 

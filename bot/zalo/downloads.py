@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import tornado.web
 
-from bot.i18n import DEFAULT_LANGUAGE, t
 from storage.clock import Clock, system_clock
+from storage.i18n import DEFAULT_LANGUAGE, t
 
 FILES_SEGMENT = "files"
 TTL_SECONDS = 30 * 60

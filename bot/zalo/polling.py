@@ -8,9 +8,9 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from bot.channels.base import ChannelError, RetryAfter
 from bot.zalo.client import POLL_TIMEOUT, ZaloClient
 from bot.zalo.webhook import Processor
+from scheduler.channels import ChannelError, RetryAfter
 
 log = logging.getLogger(__name__)
 

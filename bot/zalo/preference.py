@@ -9,9 +9,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import t
 from storage.answers import fold
 from storage.audit import record
+from storage.i18n import t
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO
 from storage.people import get_person, identities_of, set_preferred_channel
 

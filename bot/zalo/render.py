@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.core.io import ReplyLike
 from bot.core.split import split_lines
-from bot.i18n import t
+from storage.i18n import t
 
 MAX_MESSAGE = 2000
 INLINE_WIDTH = 70  # numbered choices fit on one line up to this length, else one per line

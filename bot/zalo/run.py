@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from bot.conversation.engine import ConversationEngine
-from bot.settings import Settings
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
@@ -25,6 +24,7 @@ from bot.zalo.polling import poll
 from bot.zalo.webhook import ZaloServer, local_path, media_base, public_url
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

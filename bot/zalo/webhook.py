@@ -30,9 +30,9 @@ from tornado.log import access_log
 from tornado.netutil import bind_sockets
 
 from bot.log_limit import limit_server_logs
-from bot.settings import Settings
 from bot.webhook_guard import BODY_TIMEOUT, IDLE_TIMEOUT, MAX_BODY, GuardedBody
 from bot.zalo.media import MEDIA_SEGMENT, MediaStore
+from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from bot.channels.base import OutgoingMessage
 from storage import outbox
 from storage.db import Database
+from storage.messages import OutgoingMessage
 from storage.models import (
     CHANNEL_TELEGRAM,
     Outbox,

@@ -8,8 +8,6 @@ from __future__ import annotations
 from bot.core.commands.common import admin_scope, refusal
 from bot.core.io import Outcome, Say
 from bot.core.turn import Turn
-from bot.formatting import date_text
-from bot.i18n import MissingMessage, t
 from storage.campaign_status import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPEN,
@@ -17,6 +15,8 @@ from storage.campaign_status import (
     set_campaign_status,
 )
 from storage.campaigns import get_campaign, list_campaigns
+from storage.i18n import MissingMessage, t
+from storage.i18n.formatting import date_text
 from storage.models import Campaign
 
 OPEN_WORDS = {"mo", "mở", "open"}

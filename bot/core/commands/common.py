@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from bot.core.io import Outcome
 from bot.core.turn import Turn
-from bot.i18n import t
 from storage.access import Scope, can_see_unit
 from storage.campaign_status import CAMPAIGN_OPEN
 from storage.campaigns import list_campaigns
+from storage.i18n import t
 from storage.models import Campaign, Unit
 from storage.units import get_unit
 

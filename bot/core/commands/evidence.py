@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 
-from bot.channels.base import OutgoingMessage
 from bot.core.io import Job, Outcome
 from bot.core.turn import Output, Runtime, Turn
-from bot.i18n import t
 from storage.campaign_status import is_open
 from storage.evidence import EvidenceRefused, attach_evidence, evidence_counts
+from storage.i18n import t
+from storage.messages import OutgoingMessage
 from storage.reports import unit_reports
 
 MB = 1024 * 1024

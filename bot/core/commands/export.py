@@ -21,12 +21,12 @@ from bot.core.commands.common import (
 )
 from bot.core.io import Choice, Job, Outcome, Say
 from bot.core.turn import Turn
-from bot.i18n import t
 from storage.access import Scope
 from storage.assignments import units_by_ids
 from storage.audit import record
 from storage.campaigns import get_campaign
 from storage.clock import local_date
+from storage.i18n import t
 from storage.models import Campaign, Unit
 
 PREFIX = "xuat:"

@@ -12,11 +12,11 @@ from __future__ import annotations
 from bot.core.commands.common import admin_scope, not_found, refusal, unit_in, unit_label
 from bot.core.io import Outcome
 from bot.core.turn import Turn
-from bot.formatting import date_text
-from bot.i18n import t
 from storage.access import Scope
 from storage.answers import fold
 from storage.clock import local_date
+from storage.i18n import t
+from storage.i18n.formatting import date_text
 from storage.invites import INVITE_IDENTITY, create_invite, invite_link
 from storage.people import role_from_word
 from storage.rebind import RebindCheck, plan_rebind, warn_accounts

@@ -14,9 +14,9 @@ from bot.conversation import Actor, Input, Reply
 from bot.core.commands import Command, Handler
 from bot.core.io import Outcome
 from bot.core.turn import Turn
-from bot.i18n import t
 from storage.answer_words import typed_command
 from storage.answers import fold
+from storage.i18n import t
 
 # Vietnamese name, English alias, the engine's canonical command.
 ENGINE_COMMANDS = (

@@ -7,9 +7,9 @@ from __future__ import annotations
 from bot.core.commands.common import refusal, unit_label
 from bot.core.io import Outcome, Say
 from bot.core.turn import Turn
-from bot.i18n import pick_language, t
 from storage.access import Scope, scope_of
 from storage.attempts import record_failure, throttled
+from storage.i18n import pick_language, t
 from storage.invites import RedeemOutcome, RedeemStatus, redeem_invite
 from storage.rebind import warn_accounts
 

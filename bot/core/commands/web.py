@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.channels.base import OutgoingMessage
 from bot.core.io import Job, Outcome
 from bot.core.turn import Output, Runtime, Turn
-from bot.i18n import t
 from bot.web.links import WebConsoleOff, create_web_link
+from storage.i18n import t
+from storage.messages import OutgoingMessage
 from storage.web_auth import TooManyLinks
 
 
