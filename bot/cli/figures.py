@@ -16,6 +16,8 @@ from storage.campaign_status import open_condition
 from storage.clock import end_of_day, system_clock
 from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures, load_campaign
 from storage.i18n import LANGUAGES, t
+from storage.models import Campaign
+from storage.review import review_required
 from storage.shortcomings import find_shortcomings
 
 
@@ -119,8 +121,12 @@ async def _report(
             root_path=root_path,
             context=context,
         )
+        reviewed = approved_only or review_required(await session.get_one(Campaign, campaign_id))
+    paragraph = narrative(figures, found, lang=lang)
+    if not reviewed:
+        return paragraph  # no review in this campaign: every confirmed report counts, as always
     basis = t("review.basis.approved" if approved_only else "review.basis.all", lang)
-    return f"{narrative(figures, found, lang=lang)}\n\n{basis}"
+    return f"{paragraph}\n\n{basis}"
 
 
 def _fail(message: str) -> typer.Exit:
