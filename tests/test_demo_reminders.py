@@ -17,7 +17,12 @@ async def test_a_whole_demo_campaign_respects_days_off_and_the_weekly_escalation
     tmp_path: Path,
 ) -> None:
     sim, files = await run_demo(tmp_path / "demo", units=16, seed=5, end=date(2016, 10, 3))
-    rows = await sim.outbox_rows()
+    try:
+        rows = await sim.outbox_rows()
+    finally:
+        # run_demo disposed of the database; this read opened a connection again: close it, or
+        # aiosqlite warns when it is collected later, inside whichever test runs then.
+        await sim.db.dispose()
     kinds = Counter(kind for _key, kind, _person, _status in rows)
     assert kinds["reminder"] > 0 and kinds["escalation"] > 0  # the run exercised both
 
