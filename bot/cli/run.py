@@ -43,10 +43,6 @@ LIBRARY_FLOORS = {
     "sqlalchemy": logging.WARNING,
 }
 
-NO_TOKEN = (
-    "Chưa cấu hình mã bot Telegram hoặc Zalo: đặt biến môi trường CADREBOT_TELEGRAM_TOKEN "
-    "hoặc CADREBOT_ZALO_TOKEN (hoặc cả hai)."
-)
 TOKEN_REJECTED = (
     "Telegram từ chối mã bot (CADREBOT_TELEGRAM_TOKEN sai hoặc đã bị thu hồi): "
     "lấy lại mã ở @BotFather rồi chạy lại."
@@ -170,13 +166,11 @@ def register(app: typer.Typer) -> None:
         config = common.settings()
         telegram, zalo = telegram_enabled(config), zalo_enabled(config)
         if not telegram and not zalo:
-            raise common.fail(NO_TOKEN)
+            raise common.fail(t("cli.run.no_token"))
         if webhook and telegram and not config.webhook_url:
-            raise common.fail("Chế độ webhook cần địa chỉ công khai: đặt CADREBOT_WEBHOOK_URL.")
+            raise common.fail(t("cli.run.webhook_url_missing"))
         if webhook and not telegram and not config.zalo_webhook_url:
-            raise common.fail(
-                "Chế độ webhook của Zalo cần địa chỉ công khai: đặt CADREBOT_ZALO_WEBHOOK_URL."
-            )
+            raise common.fail(t("cli.run.zalo_webhook_url_missing"))
         if webhook and telegram and not config.webhook_secret:
             raise common.fail(t("cli.run.webhook_secret_missing"))
         if zalo and config.zalo_webhook_url and not config.zalo_webhook_secret:
