@@ -221,6 +221,13 @@ SCENARIOS: list[tuple[str, str, Check]] = [
     ),
     ("supervisor", "/thongke", exactly("cmd.admin_only")),
     ("supervisor", "/trogiup", one(lambda s: "/tonghop" in s and "/xuat" in s and "/moi" not in s)),
+    # The supervisor's choice of escalation days is in the help on both channels (#14.4).
+    (
+        "supervisor",
+        "/trogiup",
+        one(lambda s: f"/nhacnho caidat — {t('cmd.nhacnho_caidat', 'vi')}" in s),
+    ),
+    ("reporter", "/trogiup", one(lambda s: "/baocao" in s and "/nhacnho" not in s)),
     ("admin", "/trogiup", one(lambda s: "/phancong" in s and "/dot" in s)),
     ("supervisor", "/moi baocao CS1", refusal),
     ("reporter", "/tonghop", exactly("cmd.not_allowed")),

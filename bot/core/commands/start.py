@@ -29,6 +29,8 @@ ADMIN = (
     "dot",
 )
 PERSON = ("kenh", "web")  # any person with a role
+# Help-only lines after a command's own (not in the Telegram menu): its sub-commands.
+SUBCOMMANDS = {"nhacnho": (("nhacnho caidat", "cmd.nhacnho_caidat"),)}
 
 # RedeemStatus values each have a catalog sentence: <channel>.start.refused.<status>.
 REFUSALS = tuple(s for s in RedeemStatus if s is not RedeemStatus.SUCCESS)
@@ -51,10 +53,14 @@ def command_names(scope: Scope) -> list[str]:
 
 
 def help_lines(channel: str, scope: Scope, lang: str) -> list[str]:
-    return [
-        t(f"{channel}.help.line", lang, command=name, description=t(f"cmd.{name}", lang))
-        for name in command_names(scope)
-    ]
+    lines: list[str] = []
+    for name in command_names(scope):
+        entries = ((name, f"cmd.{name}"), *SUBCOMMANDS.get(name, ()))
+        lines.extend(
+            t(f"{channel}.help.line", lang, command=command, description=t(key, lang))
+            for command, key in entries
+        )
+    return lines
 
 
 def help_text(channel: str, scope: Scope, lang: str) -> str:
