@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -45,6 +45,7 @@ RETURNED = "returned"
 STATES = (PENDING, APPROVED, RETURNED)
 REASON_MAX = 500
 NOTICE_KIND = "review"
+OWN_REFUSED = ("approve", "return")  # a reopen by the author still needs another's approval
 
 
 class ReportLocked(ValueError):
@@ -82,15 +83,37 @@ def deliverable_name(deliverable: Deliverable, lang: str) -> str:
     return deliverable.name_en if lang == "en" else deliverable.name_vi
 
 
+def own_report(scope: Scope, unit: Unit, author_id: int | None) -> bool:
+    """Is a version by `author_id` of this unit the reviewer's own: written by them, or of a
+    unit they report for? Nobody approves or returns their own report (another reviewer must)."""
+    return author_id == scope.person_id or unit.id in scope.reporter_unit_ids
+
+
+def _not_own(scope: Scope) -> ColumnElement[bool]:
+    """SQL over the joined version and unit: not `own_report`."""
+    condition: ColumnElement[bool] = or_(
+        col(ReportVersion.created_by_person_id).is_(None),
+        col(ReportVersion.created_by_person_id) != scope.person_id,
+    )
+    if scope.reporter_unit_ids:
+        condition = and_(condition, col(Unit.id).not_in(scope.reporter_unit_ids))
+    return condition
+
+
+def _current() -> ColumnElement[bool]:
+    """Join condition: the report's current version."""
+    return and_(
+        col(ReportVersion.report_id) == col(Report.id),
+        col(ReportVersion.version) == col(Report.current_version),
+    )
+
+
 def _query(scope: Scope):  # type: ignore[no-untyped-def]
     return (
         select(Report, ReportVersion, Unit, Deliverable, Campaign)
         .join(
             ReportVersion,
-            and_(
-                col(ReportVersion.report_id) == col(Report.id),
-                col(ReportVersion.version) == col(Report.current_version),
-            ),
+            _current(),
         )
         .join(Unit, col(Unit.id) == col(Report.unit_id))
         .join(Deliverable, col(Deliverable.id) == col(Report.deliverable_id))
@@ -108,15 +131,19 @@ async def reviewed_campaigns(*, session: AsyncSession) -> list[int]:
 async def pending_reviews(
     *, session: AsyncSession, scope: Scope, limit: int = 50
 ) -> list[ReviewItem]:
-    """Current versions waiting for review in open campaigns that require it, inside the scope,
-    oldest first, at most `limit` (the limit is in the SQL: a whole-tree admin's list stays
-    short whatever the tree's size)."""
+    """Current versions waiting for review in open campaigns that require it, inside the scope
+    and not the reviewer's own (`own_report`), oldest first, at most `limit` (the limit is in
+    the SQL: a whole-tree admin's list stays short whatever the tree's size)."""
     campaigns = await reviewed_campaigns(session=session)
     if not campaigns:
         return []
     query = (
         _query(scope)
-        .where(col(ReportVersion.review_state) == PENDING, col(Report.campaign_id).in_(campaigns))
+        .where(
+            col(ReportVersion.review_state) == PENDING,
+            col(Report.campaign_id).in_(campaigns),
+            _not_own(scope),
+        )
         .order_by(col(ReportVersion.created_at), col(Report.id))
         .limit(limit)
     )
@@ -159,6 +186,8 @@ async def _decide(
     version = item.version
     if version.review_state != expected:
         raise ReviewRefused(f"review.wrong_state.{version.review_state}", number=report_id)
+    if action in OWN_REFUSED and own_report(scope, item.unit, version.created_by_person_id):
+        raise ReviewRefused(f"review.own.{action}", number=report_id)
     old = {"version": version.version, "state": version.review_state}
     version.review_state = state
     version.review_reason = reason
@@ -308,10 +337,7 @@ async def current_reviews(
         select(col(Report.id), col(ReportVersion.review_state), col(ReportVersion.review_reason))
         .join(
             ReportVersion,
-            and_(
-                col(ReportVersion.report_id) == col(Report.id),
-                col(ReportVersion.version) == col(Report.current_version),
-            ),
+            _current(),
         )
         .where(col(Report.id).in_(report_ids))
     )
@@ -321,29 +347,29 @@ async def current_reviews(
 async def pending_counts(*, session: AsyncSession, scopes: Mapping[int, Scope]) -> dict[int, int]:
     """For each person (id -> their reviewing scope): how many reports await their review, in
     open campaigns that require it. One query for everyone (pending versions are few), the
-    scope rule (`may_review`) applied per person."""
+    scope rule (`may_review`, not `own_report`) applied per person."""
     reviewed = await reviewed_campaigns(session=session)
     if not reviewed or not scopes:
         return {}
-    units = list(
-        (
-            await session.execute(
-                select(Unit)
-                .join(Report, col(Report.unit_id) == col(Unit.id))
-                .join(
-                    ReportVersion,
-                    and_(
-                        col(ReportVersion.report_id) == col(Report.id),
-                        col(ReportVersion.version) == col(Report.current_version),
-                    ),
-                )
-                .where(
-                    col(Report.campaign_id).in_(reviewed),
-                    col(ReportVersion.review_state) == PENDING,
-                    col(Unit.active),
-                )
+    rows = (
+        await session.execute(
+            select(Unit, col(ReportVersion.created_by_person_id))
+            .join(Report, col(Report.unit_id) == col(Unit.id))
+            .join(
+                ReportVersion,
+                _current(),
             )
-        ).scalars()
-    )
-    counts = {pid: sum(1 for u in units if may_review(scope, u)) for pid, scope in scopes.items()}
+            .where(
+                col(Report.campaign_id).in_(reviewed),
+                col(ReportVersion.review_state) == PENDING,
+                col(Unit.active),
+            )
+        )
+    ).all()
+    counts = {
+        pid: sum(
+            1 for u, author in rows if may_review(scope, u) and not own_report(scope, u, author)
+        )
+        for pid, scope in scopes.items()
+    }
     return {pid: n for pid, n in counts.items() if n}

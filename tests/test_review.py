@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.access import scope_of
 from storage.db import Database
-from storage.models import CHANNEL_CLI, ROLE_ADMIN, ROLE_REPORTER, AuditLog, Unit
+from storage.models import CHANNEL_CLI, ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, AuditLog, Unit
 from storage.reports import current_version, update_report
 from storage.review import (
     APPROVED,
@@ -19,6 +19,7 @@ from storage.review import (
     ReportLocked,
     ReviewRefused,
     approve_report,
+    pending_counts,
     pending_reviews,
     reopen_report,
     return_report,
@@ -207,3 +208,41 @@ async def test_approving_twice_is_refused_and_queues_nothing_more(
             )
     assert refused.value.key == "review.wrong_state.approved"
     assert len(await review_notices(db)) == 3
+
+
+async def test_nobody_approves_or_returns_their_own_report(db: Database, world: World) -> None:
+    """A supervisor who is also a reporter of the unit, and an admin who wrote the version
+    (a paper report typed in), are refused; another reviewer decides; nothing else changes."""
+    async with db.write() as session:
+        unit = await session.get(Unit, world.unit_id)
+        both = await make_person(
+            session, "Bí thư kiêm", roles=[(ROLE_SUPERVISOR, unit), (ROLE_REPORTER, unit)]
+        )
+        author = await make_person(session, "Ban Tuyên giáo", roles=[(ROLE_ADMIN, None)])
+    number = await session_report(db, world)
+    for person in (both, author):
+        if person is author:
+            async with db.write() as session:
+                version = await current_version(session=session, report_id=number)
+                assert version is not None
+                version.created_by_person_id = pk(author)
+        scope = await _scope(db, pk(person))
+        async with db.write() as session:
+            assert await pending_reviews(session=session, scope=scope) == []
+            assert await pending_counts(session=session, scopes={pk(person): scope}) == {}
+            for decide, reason in ((approve_report, None), (return_report, "Thiếu biên bản")):
+                kwargs = {"reason": reason} if reason else {}
+                with pytest.raises(ReviewRefused) as refused:
+                    await decide(  # type: ignore[operator]
+                        session=session, scope=scope, report_id=number, channel="t", now=NOW,
+                        **kwargs,
+                    )  # fmt: skip
+                assert refused.value.key.startswith("review.own.")
+    assert await _state(db, number) == (PENDING, None, 1)
+    assert await review_notices(db) == []
+    reviewer = await _scope(db, world.supervisor_id)
+    async with db.write() as session:
+        await approve_report(
+            session=session, scope=reviewer, report_id=number, channel="t", now=NOW
+        )
+    assert (await _state(db, number))[0] == APPROVED

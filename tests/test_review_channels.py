@@ -12,6 +12,7 @@ import pytest
 
 from storage.evidence import attach_evidence
 from storage.i18n import t
+from storage.models import ROLE_REPORTER, Role
 from storage.reports import current_version
 from storage.review import APPROVED, PENDING, RETURNED
 from tests.report_fixtures import NOW
@@ -153,3 +154,25 @@ async def test_the_unit_view_shows_review_state_and_evidence(setup: Setup, tmp_p
     view = _text(await s.driver.say("supervisor", "/donvi CS1"))
     assert "Tình trạng duyệt: trả lại, lý do: Thiếu danh sách ký dự" in view
     assert "Minh chứng: 1 tệp" in view
+
+
+async def test_a_supervisor_who_reports_for_the_unit_cannot_decide_on_its_report(
+    setup: Setup,
+) -> None:
+    s = setup
+    await require_review(s.db, s.world.campaign_id)
+    async with s.db.write() as session:
+        session.add(
+            Role(person_id=s.world.supervisor_id, kind=ROLE_REPORTER, unit_id=s.world.unit_id,
+                 created_at=NOW)
+        )  # fmt: skip
+    number = await session_report(s.db, s.world)
+    assert _text(await s.driver.say("supervisor", "/duyet")) == t("review.list.none", "vi")
+    refused = _text(await s.driver.say("supervisor", f"/duyet {number}"))
+    assert refused == t("review.own.approve", "vi", number=number)
+    refused = _text(await s.driver.say("supervisor", f"/duyet tralai {number} Thiếu biên bản"))
+    assert refused == t("review.own.return", "vi", number=number)
+    assert await _state(s, number) == (PENDING, 1)
+    assert await review_notices(s.db) == []
+    approved = _text(await s.driver.say("admin", f"/duyet {number}"))  # another reviewer may
+    assert approved.startswith(f"Đã duyệt báo cáo số {number}")
