@@ -21,6 +21,7 @@ class Stats:
     deferred: int = 0
     failed: int = 0
     unreachable: int = 0
+    withdrawn: int = 0  # reminders the unit answered before they went out
 
     def add(self, other: Stats) -> None:
         for name in self.__slots__:

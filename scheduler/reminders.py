@@ -29,6 +29,7 @@ from storage.reminders import (
     reminder_plans,
     yesterdays_send_time,
 )
+from storage.reminders.withdraw import owes_payload
 
 MAX_UNITS_LISTED = 20
 
@@ -60,6 +61,7 @@ class PlannedMessage:
     not_before: datetime
     quiet: dict[str, str] | None = None
     unit_ids: list[int] = field(default_factory=list)
+    deliverable_ids: list[int] = field(default_factory=list)  # what a reminder/nudge asks for
 
     def message(self) -> OutgoingMessage:
         parts = [self.head, *self.sections, self.foot]
@@ -69,6 +71,9 @@ class PlannedMessage:
         payload = self.message().to_payload()
         if self.quiet:
             payload["quiet"] = self.quiet
+        if self.kind != KIND_ESCALATION and len(self.unit_ids) == 1 and self.deliverable_ids:
+            # Withdrawn unsent once the unit has reported all of it (storage.reminders.withdraw).
+            payload.update(owes_payload(self.unit_ids[0], self.deliverable_ids))
         return payload
 
 
@@ -148,6 +153,9 @@ def render_plan(plan: ReminderPlan) -> PlannedMessage:
         not_before=plan.not_before,
         quiet=plan.quiet,
         unit_ids=list(plan.unit_ids),
+        deliverable_ids=sorted(
+            {row.deliverable_id for s in plan.sections for rows in s.units for row in rows}
+        ),
     )
 
 
@@ -177,6 +185,7 @@ def merge_planned(planned: Iterable[PlannedMessage]) -> list[PlannedMessage]:
         else:
             first.sections.extend(plan.sections)
             first.unit_ids.extend(u for u in plan.unit_ids if u not in first.unit_ids)
+            first.deliverable_ids = sorted({*first.deliverable_ids, *plan.deliverable_ids})
             first.not_before = max(first.not_before, plan.not_before)
     return list(merged.values())
 

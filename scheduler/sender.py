@@ -18,7 +18,8 @@ Outcomes: `RetryAfter` -> the row is due again after the wait and the chat cools
 `Unreachable` -> the row failed and the person marked unreachable (the admin's digest says so).
 When a chat's row is deferred, its later rows are deferred with it (each chat stays in order);
 they stay pending with `not_before` set and the drain goes on with the other chats.
-A row carrying quiet hours in its payload (reminders) is held back until they end.
+A row carrying quiet hours in its payload (reminders) is held back until they end. A reminder
+or nudge whose unit has reported what it asks for is withdrawn when claimed, not sent.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from storage.clock import Clock, require_aware
 from storage.db import Database
 from storage.messages import OutgoingMessage, PayloadError
 from storage.models import Outbox, Person
+from storage.reminders.withdraw import withdraw_answered
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +252,12 @@ class Sender:
                     worker_id=self.worker_id,
                     lease=self.lease,
                 )
+                # A reminder stops the day the unit reports: those answered are not sent.
+                answered = await withdraw_answered(session=session, rows=[r for r, _ in found])
+            if answered:
+                drain.stats.withdrawn += len(answered)
+                drain.claim_more = True
+                found = [(row, behind) for row, behind in found if row.id not in answered]
             if found:
                 drain.stats.claimed += len(found)
                 drain.inflight.update(row.id for row, _ in found if row.id is not None)

@@ -5,7 +5,8 @@ Jobs only *write* rows; the sender (scheduler.sender) delivers them. A row is wr
 catch-up after downtime, or two schedulers at once cannot create a second message.
 
 Row life: `pending` -> claimed (claimed_at set) -> `sent` (message_id) | `failed` (error) | back to
-pending with a later `not_before` (retry). A claim is a lease: a claim older than `CLAIM_LEASE`
+pending with a later `not_before` (retry) | `withdrawn` (a reminder whose unit reported meanwhile,
+`storage.reminders.withdraw`). A claim is a lease: a claim older than `CLAIM_LEASE`
 (a sender that died) may be claimed again; a live sender renews its leases (`renew_claims`).
 On PostgreSQL claiming uses `FOR UPDATE SKIP LOCKED`; on SQLite the write transaction
 (BEGIN IMMEDIATE) serialises claimers. There is no claimed_by column: `worker_id` is only logged.
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 STATUS_PENDING = "pending"
 STATUS_SENT = "sent"
 STATUS_FAILED = "failed"
+STATUS_WITHDRAWN = "withdrawn"  # a reminder the unit answered before it went out
 
 CLAIM_LEASE = timedelta(minutes=5)
 ERROR_MAX = 500
