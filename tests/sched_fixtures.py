@@ -34,6 +34,7 @@ from storage.models import (
     Role,
     Unit,
 )
+from storage.reminders import NudgeOutcome
 from storage.tree import child_path
 from tests.conftest import POSTGRES_URL
 
@@ -357,3 +358,13 @@ async def build_world(
         )
     units = {"TU": tu, "H1": h1, "H2": h2, "CS1": cs1, "CS2": cs2, "CS3": cs3}
     return World(campaign=campaign, deliverables=made, units=units, people=people)
+
+
+async def nudge(db: Database, world: World, code: str, by: str, now: datetime) -> NudgeOutcome:
+    """`/nhacnho CODE` by `by` (a name in the world) at `now`, in its own transaction."""
+    from scheduler.reminders import nudge_unit
+
+    async with db.write() as session:
+        return await nudge_unit(
+            session=session, unit_id=world.uid(code), by_person_id=world.pid(by), now=now
+        )

@@ -11,7 +11,6 @@ from sqlmodel import col
 
 from scheduler.jobs import reminder_pass
 from scheduler.ratelimit import RateLimiter
-from scheduler.reminders import nudge_unit
 from scheduler.sender import Sender
 from storage.db import Database
 from storage.models import Outbox
@@ -23,6 +22,7 @@ from tests.sched_fixtures import (
     build_world,
     confirm_report,
     local,
+    nudge,
 )
 
 PLANNED = local(2016, 6, 9, 8)  # the day before the deadline: every cell is reminded
@@ -84,13 +84,7 @@ async def test_a_reminder_still_asking_for_something_owed_goes_out(db: Database)
 
 async def test_a_nudge_is_withdrawn_when_the_unit_reports_before_it_goes(db: Database) -> None:
     world = await build_world(db)
-    async with db.write() as session:
-        outcome = await nudge_unit(
-            session=session,
-            unit_id=world.uid("CS2"),
-            by_person_id=world.pid("s_h1"),
-            now=local(2016, 6, 9, 7, 30),  # held back by nothing: 07:30 is after quiet hours
-        )
+    outcome = await nudge(db, world, "CS2", "s_h1", local(2016, 6, 9, 7, 30))  # after quiet hours
     assert outcome.queued
     await _report(db, world, "hoi_nghi", "CS2")
     channel, withdrawn = await _drain(db)

@@ -11,7 +11,7 @@ from scheduler.reminders import enqueue_planned, nudge_unit, plan_escalations, p
 from storage.db import Database
 from storage.models import DeliverableDeadline, Outbox, Person
 from storage.reminders import NudgeOutcome, ReminderRules, quiet_hours_end
-from tests.sched_fixtures import DUE, ZONE, World, build_world, confirm_report, local
+from tests.sched_fixtures import DUE, ZONE, World, build_world, confirm_report, local, nudge
 
 
 async def _reminded(db: Database, world: World, when) -> dict[int, list[str]]:
@@ -224,13 +224,7 @@ async def test_nudge_at_most_once_per_unit_per_day(db: Database) -> None:
 
 async def test_nudge_in_quiet_hours_waits_for_the_morning(db: Database) -> None:
     world = await build_world(db)
-    async with db.write() as session:
-        outcome = await nudge_unit(
-            session=session,
-            unit_id=world.uid("CS1"),
-            by_person_id=world.pid("s_h1"),
-            now=local(2016, 6, 9, 22, 30),
-        )
+    outcome = await nudge(db, world, "CS1", "s_h1", local(2016, 6, 9, 22, 30))
     assert outcome.queued
     async with db.read() as session:
         row = (await session.execute(select(Outbox))).scalar_one()
