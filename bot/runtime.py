@@ -10,7 +10,8 @@
   through the channels that run (`TelegramChannel(application.bot)`, `ZaloChannel`), paced by a
   `RateLimiter(rate=settings.send_rate)`; it runs in every worker (claims are
   `FOR UPDATE SKIP LOCKED` on PostgreSQL);
-- the web console (`bot.web`, uvicorn in this loop) when CADREBOT_WEB_URL is set;
+- the web console (`bot.web`, uvicorn in this loop) when CADREBOT_WEB_URL is set, watched like
+  the other tasks: if its server dies mid-run, the failure is logged and the service stops;
 - the scheduling, in the elected leader only (`scheduler.leader.Leadership`: a PostgreSQL
   advisory lock; on SQLite this process): `catch_up` once when elected (a reminder or digest whose
   time passed while no leader ran goes out now, once), then the APScheduler jobs of
@@ -21,9 +22,10 @@ It runs until `stop` is set (`cadrebot run` sets it on SIGINT/SIGTERM), then shu
 down in reverse order — leadership (scheduler stopped, lock released), Zalo receiving, sender,
 Telegram receiving (the updates in progress finish) and application, Zalo client, database
 engine (aiosqlite's thread keeps the process alive otherwise) — and returns. If the sender, the
-catch-up, the leadership, the Telegram polling or the Zalo channel fails, the service shuts down
-the same way and re-raises, so a process supervisor restarts it rather than leaving a bot that
-answers but never sends.
+catch-up, the leadership, the Telegram polling, the Zalo channel or the web console fails, the
+service shuts down the same way and re-raises (`cadrebot run` exits non-zero), so a process
+supervisor restarts it rather than leaving a bot that answers but never sends, or a console
+that has silently gone.
 """
 
 from __future__ import annotations
@@ -250,12 +252,13 @@ async def _serve_channels(
     scheduling = _Scheduling(db, clock, config, tasks)
     leadership = Leadership(db.engine, interval=config.leader_interval)
     sender_stop, leader_stop, zalo_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    sender_task = leader_task = zalo_task = None
+    sender_task = leader_task = zalo_task = web_task = None
     updates = _Updates(application, config, tasks) if application is not None else None
     web = WebServer(db, config, clock) if config.web_url else None
     try:
         if web is not None:
             await web.start()
+            web_task = tasks.start(web.watch(), "web console")
         if application is not None and updates is not None:
             await application.start()
             await updates.start(webhook=webhook)
@@ -293,6 +296,8 @@ async def _serve_channels(
             await application.stop()
         if web is not None:
             await web.stop()
+        if web_task is not None:
+            await asyncio.gather(web_task, return_exceptions=True)
     if tasks.failure is not None:
         raise tasks.failure
 

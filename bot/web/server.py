@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 START_LIMIT = 30.0
 
 
+class WebServerDied(RuntimeError):
+    """The web console's server ended while the service still runs."""
+
+
 class WebServer:
     """One uvicorn server as a task of the running loop (signals stay with the caller)."""
 
@@ -52,6 +56,7 @@ class WebServer:
         )
         self.server: Any = _Server(config)
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False
 
     async def start(self) -> None:
         """Serve, and return once the socket listens (raises if the server could not start)."""
@@ -72,12 +77,31 @@ class WebServer:
         """The port the server listens on (once started)."""
         return int(self.server.servers[0].sockets[0].getsockname()[1])
 
+    async def watch(self) -> None:
+        """Return when the server stops because `stop` was called; raise `WebServerDied` when it
+        ends any other way (an error in uvicorn's loop, or it returned on its own), so the
+        service that runs it logs the failure and shuts down with an error instead of going on
+        without its web console."""
+        task = self.task
+        if task is None:
+            raise WebServerDied("the web console was not started")
+        await asyncio.wait({task})  # never cancels the server's task itself
+        if self.stopping:
+            return
+        error = None if task.cancelled() else task.exception()
+        raise WebServerDied("the web console stopped unexpectedly") from error
+
     async def stop(self) -> None:
+        self.stopping = True
         if self.task is None:
             return
         self.server.should_exit = True
         await asyncio.gather(self.task, return_exceptions=True)
         self.task = None
+        # A server that died in its loop skipped its own shutdown: close what still listens.
+        for listening in getattr(self.server, "servers", []):
+            listening.close()
+            await listening.wait_closed()
 
 
 async def run_web(settings: Settings, stop: asyncio.Event, clock: Clock = system_clock) -> None:
