@@ -320,6 +320,22 @@ class Evidence(SQLModel, table=True):
     channel: str = Field(max_length=16)
 
 
+class ReviewAsk(SQLModel, table=True):
+    """A reason the bot asked a reviewer for (a "Trả lại" / "Mở lại" button): their next typed
+    message is the reason for this version (storage.review_asks). One per person."""
+
+    __tablename__: ClassVar[str] = "review_ask"
+
+    person_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, nullable=False
+        )
+    )
+    version_id: int = _fk("report_version.id", ondelete="CASCADE", nullable=False)
+    action: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class AuditLog(SQLModel, table=True):
     """Who changed what, when, old -> new, and through which channel."""
 

@@ -169,25 +169,54 @@ def _reason(reason: str | None) -> str:
     return text
 
 
+# action -> (the state it applies to, the state it leaves)
+TRANSITIONS = {
+    "approve": (PENDING, APPROVED),
+    "return": (PENDING, RETURNED),
+    "reopen": (APPROVED, PENDING),
+}
+
+
+async def check_decision(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    report_id: int,
+    action: str,
+    version_id: int | None = None,
+) -> ReviewItem:
+    """Every check of a decision, changing nothing: in scope (else "not found"), the campaign
+    reviews, the version the decision was offered for is still the current one (a button or an
+    asked reason names it), the state allows the action, not the reviewer's own report."""
+    item = await _item(session, scope, report_id)
+    version = item.version
+    if version_id is not None and version.id != version_id:
+        raise ReviewRefused("review.stale", number=report_id)
+    expected, _state = TRANSITIONS[action]
+    if version.review_state != expected:
+        raise ReviewRefused(f"review.wrong_state.{version.review_state}", number=report_id)
+    if action in OWN_REFUSED and own_report(scope, item.unit, version.created_by_person_id):
+        raise ReviewRefused(f"review.own.{action}", number=report_id)
+    return item
+
+
 async def _decide(
     session: AsyncSession,
     *,
     scope: Scope,
     report_id: int,
     action: str,
-    expected: str,
-    state: str,
     reason: str | None,
     channel: str,
     now: datetime,
+    version_id: int | None,
 ) -> ReviewItem:
     require_aware(now)
-    item = await _item(session, scope, report_id)
+    item = await check_decision(
+        session=session, scope=scope, report_id=report_id, action=action, version_id=version_id
+    )
     version = item.version
-    if version.review_state != expected:
-        raise ReviewRefused(f"review.wrong_state.{version.review_state}", number=report_id)
-    if action in OWN_REFUSED and own_report(scope, item.unit, version.created_by_person_id):
-        raise ReviewRefused(f"review.own.{action}", number=report_id)
+    state = TRANSITIONS[action][1]
     old = {"version": version.version, "state": version.review_state}
     version.review_state = state
     version.review_reason = reason
@@ -263,7 +292,13 @@ async def _notify(
 
 
 async def approve_report(
-    *, session: AsyncSession, scope: Scope, report_id: int, channel: str, now: datetime
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    report_id: int,
+    channel: str,
+    now: datetime,
+    version_id: int | None = None,
 ) -> ReviewItem:
     """Approve the current version (pending only): it is locked from now on."""
     return await _decide(
@@ -271,11 +306,10 @@ async def approve_report(
         scope=scope,
         report_id=report_id,
         action="approve",
-        expected=PENDING,
-        state=APPROVED,
         reason=None,
         channel=channel,
         now=now,
+        version_id=version_id,
     )
 
 
@@ -287,6 +321,7 @@ async def return_report(
     reason: str | None,
     channel: str,
     now: datetime,
+    version_id: int | None = None,
 ) -> ReviewItem:
     """Return the current version (pending only) with a required reason: the reporter amends."""
     text = _reason(reason)
@@ -295,11 +330,10 @@ async def return_report(
         scope=scope,
         report_id=report_id,
         action="return",
-        expected=PENDING,
-        state=RETURNED,
         reason=text,
         channel=channel,
         now=now,
+        version_id=version_id,
     )
 
 
@@ -311,6 +345,7 @@ async def reopen_report(
     reason: str | None,
     channel: str,
     now: datetime,
+    version_id: int | None = None,
 ) -> ReviewItem:
     """Unlock an approved version (with a required reason): pending again, open to /capnhat."""
     text = _reason(reason)
@@ -319,11 +354,10 @@ async def reopen_report(
         scope=scope,
         report_id=report_id,
         action="reopen",
-        expected=APPROVED,
-        state=PENDING,
         reason=text,
         channel=channel,
         now=now,
+        version_id=version_id,
     )
 
 

@@ -7,39 +7,25 @@ position is not).
     /duyet tralai SỐ lý do      return it with the reason (refused without one)
     /duyet mo SỐ lý do          reopen an approved report (with the reason)
 
-A report outside the scope gets the same answer as a report that does not exist
-(`storage.review`). The reporters are told through the outbox, once per decision."""
+On Telegram the list carries buttons too (`bot.core.commands.review_buttons`: Duyệt / Trả lại
+per report, Mở lại on an approval); Zalo reads the typed commands. A report outside the scope
+gets the same answer as a report that does not exist (`storage.review`). The reporters are told
+through the outbox, once per decision."""
 
 from __future__ import annotations
 
 from bot.core.commands import Command
+from bot.core.commands.review_decide import button, decide, is_reviewer, label
 from bot.core.io import Outcome, Say
 from bot.core.turn import Turn
 from storage.answers import fold
 from storage.clock import local_date
 from storage.i18n.formatting import date_text
-from storage.review import (
-    ReviewItem,
-    ReviewRefused,
-    approve_report,
-    deliverable_name,
-    pending_reviews,
-    reopen_report,
-    return_report,
-)
+from storage.review import pending_reviews
 
 SHOWN = 20
 RETURN_WORDS = ("tralai", "return")
 REOPEN_WORDS = ("mo", "molai", "reopen")
-
-
-def _label(turn: Turn, item: ReviewItem) -> dict[str, object]:
-    return {
-        "number": item.report_id,
-        "unit": turn.say("unit.label", name=item.unit.name, code=item.unit.code).text,
-        "deliverable": deliverable_name(item.deliverable, turn.lang),
-        "version": item.version.version,
-    }
 
 
 async def _list(turn: Turn) -> Outcome:
@@ -50,12 +36,17 @@ async def _list(turn: Turn) -> Outcome:
     for item in items[:SHOWN]:
         day = local_date(item.version.created_at, item.campaign.timezone)
         lines.append(
-            turn.say("review.list.item", **_label(turn, item), date=date_text(day, turn.lang))
+            turn.say("review.list.item", **label(turn, item), date=date_text(day, turn.lang))
         )
     if len(items) > SHOWN:
         lines.append(turn.say("review.list.more", count=len(items) - SHOWN))
     lines.append(turn.say("review.list.how", number=items[0].report_id))
-    return Outcome([Say("\n".join(line.text for line in lines))])
+    buttons = tuple(
+        (button(turn, "approve", item), button(turn, "return", item)) for item in items[:SHOWN]
+    )
+    return Outcome(
+        [Say("\n".join(line.text for line in lines), buttons, numbered=False, typed=True)]
+    )
 
 
 def _words(args: list[str]) -> tuple[str, list[str]]:
@@ -67,7 +58,7 @@ def _words(args: list[str]) -> tuple[str, list[str]]:
 
 
 async def review(turn: Turn) -> Outcome:
-    if not (turn.scope.is_supervisor or turn.scope.is_admin):
+    if not is_reviewer(turn):
         return Outcome([turn.say("review.not_allowed")])
     if not turn.args:
         return await _list(turn)
@@ -79,24 +70,7 @@ async def review(turn: Turn) -> Outcome:
         number, reason = int(rest[0]), " ".join(rest[1:])
     else:
         return Outcome([turn.say("review.usage")])
-    s, scope, channel, now = turn.session, turn.scope, turn.channel, turn.now
-    try:
-        if action == "approve":
-            item = await approve_report(
-                session=s, scope=scope, report_id=number, channel=channel, now=now
-            )
-        elif action == "return":
-            item = await return_report(
-                session=s, scope=scope, report_id=number, reason=reason, channel=channel, now=now
-            )
-        else:
-            item = await reopen_report(
-                session=s, scope=scope, report_id=number, reason=reason, channel=channel, now=now
-            )
-    except ReviewRefused as refused:
-        return Outcome([turn.say(refused.key, **refused.params)])
-    said = item.version.review_reason or ""
-    return Outcome([turn.say(f"review.done.{action}", **_label(turn, item), reason=said)])
+    return await decide(turn, action, number, reason)
 
 
 COMMANDS = (Command("duyet", ("review",), review),)
