@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,18 +26,9 @@ async def record(
     new: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit row inside the caller's transaction."""
-    await session.execute(
-        insert(AuditLog).values(
-            at=require_aware(now),
-            actor_person_id=actor_person_id,
-            channel=channel,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            old=old,
-            new=new,
-        )
-    )
+    trail = AuditTrail(now, channel, actor_person_id, entity)
+    trail.add(action, entity_id, old=old, new=new)
+    await session.execute(insert(AuditLog).values(trail.rows[0]))
 
 
 async def record_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -50,3 +42,42 @@ async def record_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> N
         row.setdefault("new", None)
         row.setdefault("actor_person_id", None)
     await session.execute(insert(AuditLog), rows)
+
+
+@dataclass
+class AuditTrail:
+    """The audit rows of one change by one actor, through one channel, at one moment, about
+    one kind of entity (a bulk import writes thousands): collected, then written together."""
+
+    now: datetime
+    channel: str
+    actor_person_id: int | None
+    entity: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        action: str,
+        entity_id: str | int,
+        *,
+        old: dict[str, Any] | None = None,
+        new: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows.append(
+            {
+                "at": require_aware(self.now),
+                "channel": self.channel,
+                "actor_person_id": self.actor_person_id,
+                "action": action,
+                "entity": self.entity,
+                "entity_id": str(entity_id),
+                "old": old,
+                "new": new,
+            }
+        )
+
+    async def write(self, *, session: AsyncSession, batch: int = 5_000) -> None:
+        """Insert the collected rows in batches of `batch` (bounded statement size)."""
+        for start in range(0, len(self.rows), batch):
+            await session.execute(insert(AuditLog), self.rows[start : start + batch])
+        self.rows.clear()

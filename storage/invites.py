@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.audit import record, record_many
+from storage.audit import AuditTrail, record
 from storage.clock import require_aware
 from storage.invite_codes import MASK as MASK
 from storage.invite_codes import find_code as find_code
@@ -184,21 +184,11 @@ async def create_invites_for_units(
             insert(Invite).returning(col(Invite.id), sort_by_parameter_order=True), values
         )
         ids = list(inserted.scalars())
-        await record_many(
-            session=session,
-            rows=[
-                {
-                    "at": now,
-                    "channel": channel,
-                    "action": "invite.create",
-                    "entity": "invite",
-                    "entity_id": invite_id,
-                    "actor_person_id": created_by_person_id,
-                    "new": {"role": role_kind, "unit_id": unit.id, "person_id": person_id},
-                }
-                for invite_id, unit, person_id in zip(ids, chunk, persons, strict=True)
-            ],
-        )
+        trail = AuditTrail(now, channel, created_by_person_id, "invite")
+        for invite_id, unit, person_id in zip(ids, chunk, persons, strict=True):
+            new = {"role": role_kind, "unit_id": unit.id, "person_id": person_id}
+            trail.add("invite.create", invite_id, new=new)
+        await trail.write(session=session)
         result.extend(zip(chunk, codes, strict=True))
     return result
 

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.audit import record_many
+from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.models import (
     CHANNEL_CLI,
@@ -23,7 +23,7 @@ from storage.models import (
     Person,
     Role,
 )
-from storage.people import _chunks, role_from_word
+from storage.people import CHUNK, _chunks, role_from_word
 from storage.unit_lookup import units_by_code
 
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
@@ -272,7 +272,7 @@ async def import_people(
                 break
 
     new_keys = [key for key in groups if key not in matched]
-    audit_rows: list[dict[str, Any]] = []
+    trail = AuditTrail(now, channel, actor_person_id, "person")
     if new_keys:
         values = [
             {"full_name": groups[key][0].name, "phone": groups[key][0].phone, "created_at": now}
@@ -287,9 +287,7 @@ async def import_people(
             created_ids.extend(result.scalars())
         for key, person_id, value in zip(new_keys, created_ids, values, strict=True):
             matched[key] = person_id
-            audit_rows.append(
-                _audit_row(now, channel, actor_person_id, "person.create", person_id, None, value)
-            )
+            trail.add("person.create", person_id, new=_without_created_at(value))
 
     for person_id, old_name, new_name in renames:
         await session.execute(
@@ -298,16 +296,8 @@ async def import_people(
             .values(full_name=new_name)
             .execution_options(synchronize_session=False)
         )
-        audit_rows.append(
-            _audit_row(
-                now,
-                channel,
-                actor_person_id,
-                "person.rename",
-                person_id,
-                {"full_name": old_name},
-                {"full_name": new_name},
-            )
+        trail.add(
+            "person.rename", person_id, old={"full_name": old_name}, new={"full_name": new_name}
         )
 
     role_values: list[dict[str, Any]] = []
@@ -324,21 +314,10 @@ async def import_people(
                 role_values.append(
                     {"person_id": person_id, "kind": kind, "unit_id": unit_id, "created_at": now}
                 )
-                audit_rows.append(
-                    _audit_row(
-                        now,
-                        channel,
-                        actor_person_id,
-                        "role.grant",
-                        person_id,
-                        None,
-                        {"kind": kind, "unit_id": unit_id},
-                    )
-                )
+                trail.add("role.grant", person_id, new={"kind": kind, "unit_id": unit_id})
     for chunk in _chunks(role_values):
         await session.execute(insert(Role), list(chunk))
-    for chunk in _chunks(audit_rows):
-        await record_many(session=session, rows=list(chunk))
+    await trail.write(session=session, batch=CHUNK)
 
     renamed = {person_id for person_id, _, _ in renames}
     existing_matched = {matched[key] for key in groups if key not in new_keys}
@@ -351,22 +330,5 @@ async def import_people(
     )
 
 
-def _audit_row(
-    now: datetime,
-    channel: str,
-    actor: int | None,
-    action: str,
-    person_id: int,
-    old: dict[str, Any] | None,
-    new: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "channel": channel,
-        "actor_person_id": actor,
-        "action": action,
-        "entity": "person",
-        "entity_id": person_id,
-        "old": old,
-        "new": None if new is None else {k: v for k, v in new.items() if k != "created_at"},
-    }
+def _without_created_at(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != "created_at"}

@@ -281,21 +281,6 @@ class _Tree:
             self.depths[member] = parent_depth
 
 
-def _audit_row(
-    *, now: datetime, channel: str, actor: int | None, action: str, unit_id: int, old: Any, new: Any
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "channel": channel,
-        "actor_person_id": actor,
-        "action": action,
-        "entity": "unit",
-        "entity_id": unit_id,
-        "old": old,
-        "new": new,
-    }
-
-
 def _is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -338,7 +323,7 @@ async def import_units(
     inserts: dict[int, list[dict[str, Any]]] = {}
     moves: dict[int, list[str]] = {}
     changes: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
+    trail = audit.AuditTrail(now, channel, actor_person_id, "unit")
     for code, row in checked.rows.items():
         parent_code = checked.parent[code]
         parent_id = None if parent_code is None else tree.ids[parent_code]
@@ -369,17 +354,7 @@ async def import_units(
                 "members": values["members"],
                 "active": active,
             }
-            audits.append(
-                _audit_row(
-                    now=now,
-                    channel=channel,
-                    actor=actor_person_id,
-                    action="unit.create",
-                    unit_id=tree.ids[code],
-                    old=None,
-                    new=new,
-                )
-            )
+            trail.add("unit.create", tree.ids[code], new=new)
             result.created += 1
             continue
 
@@ -415,17 +390,8 @@ async def import_units(
         if "active" in new:
             change["b_deactivated_at"] = None if active else now
         changes.append(change)
-        audits.append(
-            _audit_row(
-                now=now,
-                channel=channel,
-                actor=actor_person_id,
-                action="unit.move" if moved else "unit.update",
-                unit_id=stored.id,
-                old={"code": code, **old},
-                new={"code": code, **new},
-            )
-        )
+        action = "unit.move" if moved else "unit.update"
+        trail.add(action, stored.id, old={"code": code, **old}, new={"code": code, **new})
         if moved:
             result.moved += 1
         else:
@@ -451,8 +417,7 @@ async def import_units(
     await _apply_changes(session=session, changes=changes)
     if progress is not None:
         progress(total, total)
-    for batch in _batches(audits):
-        await audit.record_many(session=session, rows=list(batch))
+    await trail.write(session=session, batch=BATCH)
     if postgresql and new_codes:
         await session.execute(
             text("SELECT setval(pg_get_serial_sequence('unit', 'id'), :last)"),
