@@ -20,7 +20,6 @@ from storage.figures import (
     Rate,
     Status,
     UnitScope,
-    compute_change,
     compute_figures,
     compute_figures_many,
     figures_for_people,
@@ -175,11 +174,12 @@ async def test_as_of_in_the_past_uses_older_versions_and_active_units(db: Databa
 async def test_week_over_week_change(db: Database) -> None:
     ref = await _tree(db)
     async with db.read() as session:
-        f = await compute_change(
+        f = await compute_figures(
             session=session,
             campaign_id=ref.campaign_id,
-            now=utc(2016, 9, 5, 12),
+            as_of=utc(2016, 9, 5, 12),
             combined=[("tinh", "huyen")],
+            with_previous=True,
         )
     assert f.previous is not None
     assert f.previous.as_of == utc(2016, 8, 29, 12)
@@ -357,9 +357,15 @@ async def test_compute_figures_reuses_a_loaded_context(db: Database) -> None:
     async with db.read() as session:
         ctx = await load_campaign(session=session, campaign_id=ref.campaign_id)
         assert [lv.code for lv in ctx.levels] == ["tinh", "huyen", "co_so", "chi_bo"]
-        fresh = await compute_change(session=session, campaign_id=ref.campaign_id, now=AS_OF)
-        reused = await compute_change(
-            session=session, campaign_id=ref.campaign_id, now=AS_OF, context=ctx
+        fresh = await compute_figures(
+            session=session, campaign_id=ref.campaign_id, as_of=AS_OF, with_previous=True
+        )
+        reused = await compute_figures(
+            session=session,
+            campaign_id=ref.campaign_id,
+            as_of=AS_OF,
+            with_previous=True,
+            context=ctx,
         )
         assert reused == fresh
         with pytest.raises(ValueError, match="campaign"):
@@ -400,11 +406,12 @@ async def test_figures_for_people_follow_their_roles(db: Database) -> None:
         for pid in got:
             digest = digest_scope(scopes[pid])
             assert digest is not None
-            assert got[pid] == await compute_change(
+            assert got[pid] == await compute_figures(
                 session=session,
                 campaign_id=ref.campaign_id,
-                now=AS_OF,
+                as_of=AS_OF,
                 unit_filter=visible_units_condition(digest),
+                with_previous=True,
             )
     assert got[6].level("co_so").status["hoi_nghi"] == Status(expected=3, reported=3, on_time=3)
     assert got[6].level("co_so").status["hoi_nghi"].expected == 3  # C21 (reporter) not counted

@@ -27,7 +27,6 @@ from __future__ import annotations
 from storage.figures.compute import (
     UnitDeliverable,
     UnitFigures,
-    compute_change,
     compute_figures,
     unit_rows,
 )
@@ -112,7 +111,6 @@ __all__ = [
     "UnitFigures",
     "UnitScope",
     "choose_carriers",
-    "compute_change",
     "compute_figures",
     "compute_figures_many",
     "deadline_end",

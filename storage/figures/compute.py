@@ -1,4 +1,5 @@
-"""One scope's figures (`compute_figures`, `compute_change`) and the per-unit listing."""
+"""One scope's figures (`compute_figures`, with the week before on request) and the per-unit
+listing."""
 
 from __future__ import annotations
 
@@ -185,29 +186,6 @@ async def compute_figures(
         )
     return figures_from_tally(
         ctx, as_of=as_of, tally=tally, carriers=carriers, combined=combined, previous=previous
-    )
-
-
-async def compute_change(
-    *,
-    session: AsyncSession,
-    campaign_id: int,
-    now: datetime,
-    root_path: str | None = None,
-    unit_filter: ColumnElement[bool] | None = None,
-    combined: Sequence[tuple[str, ...]] = (),
-    context: CampaignContext | None = None,
-) -> Figures:
-    """Figures as of `now` with `previous` = the figures as of `now` - 7 days."""
-    return await compute_figures(
-        session=session,
-        campaign_id=campaign_id,
-        as_of=now,
-        root_path=root_path,
-        unit_filter=unit_filter,
-        combined=combined,
-        with_previous=True,
-        context=context,
     )
 
 
