@@ -3,8 +3,7 @@ current report versions, and the list of versions (every change is a new version
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,21 +12,11 @@ from storage.clock import local_date
 from storage.evidence import evidence_counts
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.i18n import t
-from storage.i18n.formatting import date_text, number
+from storage.i18n.formatting import date_text, number, value_text
 from storage.models import MEASURES, Campaign, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import versions_of
 from storage.review import current_reviews, review_required
-
-
-def measure_value(value: Any, lang: str) -> str:
-    if isinstance(value, bool):
-        return t("common.yes" if value else "common.no", lang)
-    if isinstance(value, int):
-        return number(value, lang)
-    if isinstance(value, date):
-        return date_text(value, lang)
-    return str(value)
 
 
 async def _campaign_lines(
@@ -86,7 +75,7 @@ async def _campaign_lines(
                         "unit.measure",
                         lang,
                         label=t(f"measure.{measure}", lang),
-                        value=measure_value(value, lang),
+                        value=value_text(value, lang),
                     )
                 )
         if (verdict := assessment_text(part.assessment, lang)) is not None:

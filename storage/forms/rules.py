@@ -15,19 +15,9 @@ from storage.forms.flow import answers_from_json, fields_to_ask
 from storage.forms.model import Form, FormField
 from storage.forms.parse import Invalid
 from storage.i18n import t
-from storage.i18n.formatting import date_text, number
+from storage.i18n.formatting import value_text
 
 # --- messages ----------------------------------------------------------------------------------
-
-
-def render_param(value: Any, lang: str) -> Any:
-    if isinstance(value, bool):
-        return t("common.yes" if value else "common.no", lang)
-    if isinstance(value, int):
-        return number(value, lang)
-    if isinstance(value, date):
-        return date_text(value, lang)
-    return value
 
 
 # Example answers for a whole number, the first one inside the field's range is shown.
@@ -53,7 +43,7 @@ def mid_sentence(label: str) -> str:
 
 def error_message(field: FormField, invalid: Invalid, lang: str = "vi") -> str:
     """One sentence in `lang` explaining why the answer was refused (names the field)."""
-    params = {name: render_param(value, lang) for name, value in invalid.params.items()}
+    params: dict[str, Any] = {n: value_text(v, lang) for n, v in invalid.params.items()}
     params["label"] = field.label(lang)
     params["example"] = example_number(field)
     params["options"] = "; ".join(
@@ -63,7 +53,7 @@ def error_message(field: FormField, invalid: Invalid, lang: str = "vi") -> str:
     if not invalid.heard:
         return text
     if invalid.understood is not None:
-        value = render_param(invalid.understood, lang)
+        value = value_text(invalid.understood, lang)
         if fold(str(value)) != fold(invalid.heard):
             return f"{t('form.error.heard_as', lang, input=invalid.heard, value=value)} {text}"
     return f"{t('form.error.heard', lang, input=invalid.heard)} {text}"
@@ -79,7 +69,7 @@ class RuleViolation:
 def violation_message(form: Form, violation: RuleViolation, lang: str = "vi") -> str:
     """One sentence in `lang`; field labels are filled in as {left}/{right}/{label} ({left} and
     {label} open the sentence; {right} stands inside it, so it starts in lower case)."""
-    params = {name: render_param(value, lang) for name, value in violation.params.items()}
+    params = {name: value_text(value, lang) for name, value in violation.params.items()}
     labels = [form.field(key).label(lang) for key in violation.fields]
     if labels:
         params["label"] = labels[0]

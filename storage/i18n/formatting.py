@@ -79,6 +79,17 @@ def date_text(day: date, lang: str = "vi") -> str:
     return format_date(day, "d/M/y", locale="vi")
 
 
+def value_text(value: object, lang: str = "vi") -> str:
+    """An answer's value as the reader writes it: yes/no, a whole number, a date, else as is."""
+    if isinstance(value, bool):
+        return t("common.yes" if value else "common.no", lang)
+    if isinstance(value, int):
+        return number(value, lang)
+    if isinstance(value, date):
+        return date_text(value, lang)
+    return str(value)
+
+
 def date_vi(day: date) -> str:
     return date_text(day, "vi")
 
