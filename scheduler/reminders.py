@@ -29,6 +29,7 @@ from storage.reminders import (
     reminder_plans,
     yesterdays_send_time,
 )
+from storage.reminders.caps import Capped, within_weekly_caps
 from storage.reminders.withdraw import owes_payload
 
 MAX_UNITS_LISTED = 20
@@ -44,6 +45,7 @@ __all__ = [
     "plan_escalations",
     "plan_reminders",
     "render_plan",
+    "within_caps",
 ]
 
 
@@ -62,6 +64,9 @@ class PlannedMessage:
     quiet: dict[str, str] | None = None
     unit_ids: list[int] = field(default_factory=list)
     deliverable_ids: list[int] = field(default_factory=list)  # what a reminder/nudge asks for
+    weekly_cap: int | None = None  # see storage.reminders.caps
+    cap_exempt: bool = False
+    week_start: datetime | None = None
 
     def message(self) -> OutgoingMessage:
         parts = [self.head, *self.sections, self.foot]
@@ -156,6 +161,9 @@ def render_plan(plan: ReminderPlan) -> PlannedMessage:
         deliverable_ids=sorted(
             {row.deliverable_id for s in plan.sections for rows in s.units for row in rows}
         ),
+        weekly_cap=plan.weekly_cap,
+        cap_exempt=plan.cap_exempt,
+        week_start=plan.week_start,
     )
 
 
@@ -187,13 +195,34 @@ def merge_planned(planned: Iterable[PlannedMessage]) -> list[PlannedMessage]:
             first.unit_ids.extend(u for u in plan.unit_ids if u not in first.unit_ids)
             first.deliverable_ids = sorted({*first.deliverable_ids, *plan.deliverable_ids})
             first.not_before = max(first.not_before, plan.not_before)
+            first.cap_exempt = first.cap_exempt or plan.cap_exempt
+            caps = [c for c in (first.weekly_cap, plan.weekly_cap) if c is not None]
+            first.weekly_cap = min(caps) if caps else None
+            starts = [w for w in (first.week_start, plan.week_start) if w is not None]
+            first.week_start = min(starts) if starts else None
     return list(merged.values())
+
+
+async def within_caps(
+    *, session: AsyncSession, planned: Iterable[PlannedMessage]
+) -> list[PlannedMessage]:
+    """`planned` merged by key, without what the weekly caps per person hold back, counted over
+    every campaign (`storage.reminders.caps`)."""
+    merged = merge_planned(planned)
+    capped = [
+        Capped(p.key, p.kind, p.person_id, p.weekly_cap, p.cap_exempt, p.week_start)
+        for p in merged
+        if p.weekly_cap is not None and p.week_start is not None
+    ]
+    allowed = await within_weekly_caps(session=session, items=capped)
+    return [p for p in merged if p.weekly_cap is None or p.key in allowed]
 
 
 async def enqueue_planned(
     *, session: AsyncSession, planned: Sequence[PlannedMessage], now: datetime
 ) -> list[str]:
-    """Write plans to the outbox (bulk, idempotent by key); returns the keys that were new."""
+    """Write plans to the outbox (bulk, idempotent by key) within the weekly caps; returns the
+    keys that were new."""
     rows = [
         {
             "key": plan.key,
@@ -202,7 +231,7 @@ async def enqueue_planned(
             "payload": plan.payload(),
             "not_before": plan.not_before,
         }
-        for plan in merge_planned(planned)
+        for plan in await within_caps(session=session, planned=planned)
     ]
     return await outbox.enqueue_many(session=session, rows=rows, now=now)
 
@@ -214,7 +243,9 @@ async def missed_reminders(
     window). They are not sent late; callers log them."""
     at = yesterdays_send_time(campaign, now)
     plans = await reminder_plans(session=session, campaign=campaign, now=at)
-    keys = [plan.key for plan in plans]
+    # What the weekly caps held back was not missed.
+    kept = await within_caps(session=session, planned=[render_plan(plan) for plan in plans])
+    keys = [plan.key for plan in kept]
     present = await outbox.existing_keys(session=session, keys=keys)
     return [key for key in keys if key not in present]
 

@@ -22,9 +22,9 @@ from scheduler.jobs import digest_pass, digest_recipients, escalation_pass, remi
 from scheduler.reminders import (
     PlannedMessage,
     enqueue_planned,
-    merge_planned,
     plan_escalations,
     plan_reminders,
+    within_caps,
 )
 from scheduler.runner import load_digest_schedule
 from storage import outbox
@@ -101,7 +101,8 @@ async def _plan(db: Database, campaigns: Sequence[Campaign], now: datetime) -> l
                 planned += await plan_escalations(session=session, campaign=campaign, now=now)
             except ValueError as exc:  # a bad `reminders` block in the campaign definition
                 common.err_console.print(f"{campaign.reference}: {exc}", markup=False)
-    return merge_planned(planned)
+    async with db.read() as session:  # the weekly caps count over every campaign
+        return await within_caps(session=session, planned=planned)
 
 
 async def _remind(*, campaign: str | None, dry_run: bool, now: datetime) -> None:

@@ -1,7 +1,9 @@
 """Reminders (nhắc nhở), escalation (đôn đốc) and nudges: who must be told what, today.
 
 Planning only, as data: `rules` (a campaign's reminder rules, quiet hours), `owed` (what units
-still owe, who holds the roles), `plans` (`ReminderPlan`s: who is told what today). The texts are
+still owe, who holds the roles), `plans` (`ReminderPlan`s: who is told what today), `caps` (the
+weekly caps per person, counted over every campaign), `withdraw` (a queued reminder the unit
+answered is not sent). The texts are
 written above storage, in the reader's language, by `scheduler.reminders`, which also queues
 them in the outbox, whose unique keys make every message at most once:
 
@@ -26,7 +28,7 @@ key is optional:
       days_off: [2016-07-27]        # besides weekends and Vietnam's public holidays (Tết too)
       escalation_weekdays: [monday, thursday]   # escalations: one list on these days only
       reminders_per_week: 3         # most reminders one reporter gets in a week ...
-      escalations_per_week: 2       # ... and escalations one supervisor gets
+      escalations_per_week: 2       # ... and escalations one supervisor gets (all campaigns)
 
 A supervisor may choose their own escalation weekdays (`/nhacnho caidat`, `preferences`); they
 replace the campaign's for that person. No reminder and no escalation goes out on a day off

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.models import (
@@ -21,10 +19,10 @@ from storage.models import (
     ROLE_REPORTER,
     ROLE_SUPERVISOR,
     Campaign,
-    Outbox,
     Person,
     Unit,
 )
+from storage.reminders.caps import week_start
 from storage.reminders.days_off import is_day_off
 from storage.reminders.owed import (
     Owed,
@@ -73,6 +71,9 @@ class ReminderPlan:
     quiet: dict[str, str] | None = None
     unit_ids: list[int] = field(default_factory=list)
     nudged_by: str | None = None  # nudges: who asked
+    weekly_cap: int | None = None  # reminders, escalations: most a week (storage.reminders.caps)
+    cap_exempt: bool = False  # a deadline today: told even past the weekly cap
+    week_start: datetime | None = None
 
 
 class NudgeOutcome(enum.StrEnum):
@@ -97,31 +98,6 @@ def _send_window(campaign: Campaign, now: datetime) -> tuple[ReminderRules, date
     if not in_send_window(now, campaign.timezone, rules):
         return None
     return rules, local_today(now, campaign.timezone)
-
-
-async def earlier_this_week(
-    session: AsyncSession, kind: str, person_ids: list[int], today: date, tz: str
-) -> dict[int, int]:
-    """How many messages of `kind` each person was queued this week (local, weeks start on
-    Monday) before `today`: the weekly cap counts them (a re-run of today's pass decides the
-    same)."""
-    if not person_ids:
-        return {}
-    zone = ZoneInfo(tz)
-    monday = today - timedelta(days=today.weekday())
-    start = datetime.combine(monday, time(0), tzinfo=zone)
-    end = datetime.combine(today, time(0), tzinfo=zone)
-    rows = await session.execute(
-        select(col(Outbox.person_id), func.count())
-        .where(
-            col(Outbox.kind) == kind,
-            col(Outbox.person_id).in_(person_ids),
-            col(Outbox.created_at) >= start,
-            col(Outbox.created_at) < end,
-        )
-        .group_by(col(Outbox.person_id))
-    )
-    return {int(p): int(count) for p, count in rows.all() if p is not None}
 
 
 def _by_unit(rows: list[Owed]) -> dict[int, list[Owed]]:
@@ -153,18 +129,13 @@ async def reminder_plans(
     )
     reporters = await role_holders(session, [ROLE_REPORTER], unit_ids, global_too=False)
     quiet = quiet_payload(campaign.timezone, rules)
-    sent = await earlier_this_week(
-        session, KIND_REMINDER, [r.person_id for r in reporters], today, campaign.timezone
-    )
+    since = week_start(today, campaign.timezone)
     planned: list[ReminderPlan] = []
     for reporter in reporters:
         assert reporter.unit_id is not None
         items = by_unit.get(reporter.unit_id)
         if not items:
             continue
-        due_today = any(item.due_date == today for item in items)
-        if sent.get(reporter.person_id, 0) >= rules.reminders_per_week and not due_today:
-            continue  # the weekly cap: a deadline today is still told
         planned.append(
             ReminderPlan(
                 key=f"remind:{reporter.person_id}:{reporter.unit_id}:{today.isoformat()}",
@@ -177,6 +148,10 @@ async def reminder_plans(
                 not_before=now,
                 quiet=quiet,
                 unit_ids=[reporter.unit_id],
+                # The weekly cap over all campaigns; a deadline today is still told.
+                weekly_cap=rules.reminders_per_week,
+                cap_exempt=any(item.due_date == today for item in items),
+                week_start=since,
             )
         )
     return planned
@@ -232,14 +207,12 @@ async def escalation_plans(
                 entry[1].append(unit_id)
 
     quiet = quiet_payload(campaign.timezone, rules)
-    sent = await earlier_this_week(session, KIND_ESCALATION, list(told), today, campaign.timezone)
+    since = week_start(today, campaign.timezone)
     chosen = await escalation_days(session=session, person_ids=list(told))
     planned: list[ReminderPlan] = []
     for person_id, (recipient, unit_ids) in told.items():
         # One list on the person's chosen weekdays (/nhacnho caidat), else the campaign's.
         if today.weekday() not in chosen.get(person_id, rules.escalation_weekdays):
-            continue
-        if sent.get(person_id, 0) >= rules.escalations_per_week:
             continue
         unit_ids.sort(key=lambda uid: by_unit[uid][0].unit_path)
         units = tuple(tuple(by_unit[uid]) for uid in unit_ids)
@@ -255,6 +228,8 @@ async def escalation_plans(
                 not_before=now,
                 quiet=quiet,
                 unit_ids=list(unit_ids),
+                weekly_cap=rules.escalations_per_week,  # over all campaigns
+                week_start=since,
             )
         )
     return planned
