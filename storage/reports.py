@@ -70,7 +70,7 @@ class UnitReport:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _version_row(
+def version_row(
     *,
     report_id: int,
     version: int,
@@ -80,6 +80,8 @@ def _version_row(
     channel: str,
     now: datetime,
 ) -> dict[str, Any]:
+    """The `report_version` row for these typed answers (measures, answers JSON), created at
+    `now`, current. Shared by `save_report`/`update_report` and the bulk paper import."""
     row: dict[str, Any] = dict.fromkeys(MEASURES)
     row.update(measures_of(form, answers))
     row.update(
@@ -178,7 +180,7 @@ async def save_report(
         await _insert_version(
             session,
             {
-                **_version_row(
+                **version_row(
                     report_id=report.id,
                     version=1,
                     form=form,
@@ -219,6 +221,8 @@ async def save_report(
         channel=channel,
         now=now,
         note=note,
+        reported_at=reported_at,
+        reported_on=reported_on,
     )
     return existing
 
@@ -232,10 +236,14 @@ async def update_report(
     channel: str,
     now: datetime,
     note: Mapping[str, Any] | None = None,
+    reported_at: datetime | None = None,
+    reported_on: date | None = None,
 ) -> ReportVersion:
     """A new current version with these answers (the whole form, typed or JSON); the previous
-    version is kept with is_current false. Audited "report.update" with the changed fields
-    old -> new."""
+    version is kept with is_current false. Audited "report.update" (at `now`) with the changed
+    fields old -> new. A paper report (`reported_at`: the start of its "Ngày báo cáo") dates the
+    new version as the first was dated, never before the version it replaces, and keeps
+    `reported_on`; the report's first confirmation (on time or late) is unchanged."""
     require_aware(now)
     report = await _locked_report(session, select(Report).where(col(Report.id) == report_id))
     if report is None:
@@ -259,6 +267,9 @@ async def update_report(
         key for key in set(old_json) | set(new_json) if old_json.get(key) != new_json.get(key)
     )
     number = report.current_version + 1
+    created = now
+    if reported_at is not None:
+        created = max(require_aware(reported_at), previous.created_at)
     await session.execute(
         update(ReportVersion)
         .where(col(ReportVersion.report_id) == report_id, col(ReportVersion.is_current))
@@ -267,15 +278,16 @@ async def update_report(
     )
     version = await _insert_version(
         session,
-        _version_row(
+        version_row(
             report_id=report_id,
             version=number,
             form=form,
             answers=answers_from_json(form, new_json),
             person_id=person_id,
             channel=channel,
-            now=now,
-        ),
+            now=created,
+        )
+        | {"reported_on": reported_on},
     )
     report.current_version = number
     report.updated_at = now

@@ -16,6 +16,7 @@ from sqlmodel import col
 from bot.export import write_xlsx
 from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
+from storage.figures import compute_figures
 from storage.models import AuditLog, Report, ReportVersion
 from storage.report_import import (
     ImportSummary,
@@ -318,3 +319,55 @@ async def test_template_round_trip(db: Database, world: World, tmp_path: Path) -
             )
         ).all()
     assert [tuple(r) for r in rows] == [(29, 30), (25, 25)]
+
+
+async def test_a_changed_paper_report_is_dated_by_its_paper(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    """A re-import that changes a paper report: the new version counts from its own "Ngày báo
+    cáo" (as-of figures before the import day see it), on time stays the first paper's."""
+    path = tmp_path / "giay.csv"
+    header = "Mã đơn vị,session_date,duration_halfdays,members,attended,essays,Ngày báo cáo\n"
+    path.write_text(header + "C12,20/8/2016,2,25,25,20,22/8/2016\n", encoding="utf-8")
+    await run_import(db, world, path, deliverable="hoi_nghi")
+    path.write_text(header + "C12,20/8/2016,2,25,25,24,25/9/2016\n", encoding="utf-8")
+    summary = await run_import(db, world, path, deliverable="hoi_nghi", now=LATER)
+    assert summary.updated == 1
+    async with db.read() as session:
+        report = (await session.execute(select(Report))).scalar_one()
+        versions = (
+            (await session.execute(select(ReportVersion).order_by(col(ReportVersion.version))))
+            .scalars()
+            .all()
+        )
+    # Midnight of the paper's day in Asia/Ho_Chi_Minh (UTC+7).
+    assert report.first_confirmed_at == datetime(2016, 8, 21, 17, tzinfo=UTC)
+    assert [(v.version, v.essays, v.reported_on, v.created_at) for v in versions] == [
+        (1, 20, date(2016, 8, 22), datetime(2016, 8, 21, 17, tzinfo=UTC)),
+        (2, 24, date(2016, 9, 25), datetime(2016, 9, 24, 17, tzinfo=UTC)),
+    ]
+    as_of = datetime(2016, 9, 30, 10, tzinfo=UTC)  # before the re-import (LATER)
+    async with db.read() as session:
+        figures = await compute_figures(session=session, campaign_id=world.campaign_id, as_of=as_of)
+    co_so = figures.level("co_so")
+    assert (co_so.essays, co_so.session.on_time) == (24, 1)
+
+
+async def test_a_paper_dated_before_the_version_it_replaces_follows_it(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "giay.csv"
+    header = "Mã đơn vị,session_date,duration_halfdays,members,attended,essays,Ngày báo cáo\n"
+    path.write_text(header + "C12,20/8/2016,2,25,25,20,25/8/2016\n", encoding="utf-8")
+    await run_import(db, world, path, deliverable="hoi_nghi")
+    path.write_text(header + "C12,20/8/2016,2,25,25,24,22/8/2016\n", encoding="utf-8")
+    await run_import(db, world, path, deliverable="hoi_nghi", now=LATER)
+    async with db.read() as session:
+        versions = (
+            (await session.execute(select(ReportVersion).order_by(col(ReportVersion.version))))
+            .scalars()
+            .all()
+        )
+    # Versions stay in order: the second is never dated before the first.
+    assert [v.created_at for v in versions] == [datetime(2016, 8, 24, 17, tzinfo=UTC)] * 2
+    assert versions[1].reported_on == date(2016, 8, 22)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.forms import Form, answers_from_json, answers_to_json, prune_answers
 from storage.models import Report, ReportVersion
-from storage.reports import _version_row
+from storage.reports import version_row
 
 CHUNK = 2_000
 
@@ -71,7 +71,7 @@ async def insert_first_reports(
             typed = prune_answers(form, answers_from_json(form, row.answers))
             versions.append(
                 {
-                    **_version_row(
+                    **version_row(
                         report_id=report_id,
                         version=1,
                         form=form,
