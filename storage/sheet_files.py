@@ -10,7 +10,7 @@ them.
   with its line, not a traceback.
 
 `SheetFileError.reason` is one of `too_many_members`, `too_big`, `bomb`, `field_too_big`,
-`nul`; each importer words it with its own catalog."""
+`nul`, `encoding`; each importer words it with its own catalog."""
 
 from __future__ import annotations
 
@@ -91,3 +91,18 @@ def csv_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as exc:
             raise SheetFileError("field_too_big", line) from exc
         yield line, cells
+
+
+def csv_file_records(data: bytes, delimiters: str = ",;\t") -> Iterator[tuple[int, list[str]]]:
+    """`csv_records` of an uploaded CSV file: UTF-8 (a leading BOM dropped), split on the first
+    of `delimiters` its first line contains (else the first). Raises SheetFileError
+    ("encoding", with the line) at once when the bytes are not UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SheetFileError("encoding", data[: exc.start].count(b"\n") + 1) from exc
+    first = text.split("\n", 1)[0]
+    delimiter = next((d for d in delimiters if d in first), delimiters[0])
+    return csv_records(text, delimiter)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.sheet_files import SheetFileError, csv_records, main_sheet, open_xlsx
+from storage.sheet_files import SheetFileError, csv_file_records, main_sheet, open_xlsx
 from storage.text_clean import NUL, clean
 
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
@@ -205,21 +205,11 @@ def rows_from_records(
 
 
 def _csv_records(data: bytes) -> tuple[Iterator[tuple[int, list[object]]] | None, RowError | None]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, RowError(line, "wrong_encoding")
-    first = text.split("\n", 1)[0]
-    delimiter = ","
-    if "," not in first:
-        if ";" in first:
-            delimiter = ";"
-        elif "\t" in first:
-            delimiter = "\t"
-    return ((line, list(cells)) for line, cells in csv_records(text, delimiter)), None
+        records = csv_file_records(data)
+    except SheetFileError as exc:
+        return None, RowError(exc.line, "wrong_encoding")
+    return ((line, list(cells)) for line, cells in records), None
 
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[object]]]:

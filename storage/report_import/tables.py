@@ -18,7 +18,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from storage.answers import fold
 from storage.i18n import LANGUAGES, t
 from storage.models import metadata
-from storage.sheet_files import SheetFileError, csv_records, open_xlsx, visible_sheets
+from storage.sheet_files import SheetFileError, csv_file_records, open_xlsx, visible_sheets
 from storage.text_clean import NUL, clean
 
 UNIT = metadata.tables["unit"]
@@ -164,17 +164,13 @@ def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[Ra
         data = path.read_bytes()
     except OSError as exc:
         raise ReportImportError([RowProblem(1, None, t("export.import.unreadable"))]) from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ReportImportError([RowProblem(line, None, t("export.import.encoding"))]) from exc
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if "," not in first and ";" in first else ","
+        lines = csv_file_records(data, delimiters=",;")
+    except SheetFileError as exc:
+        problem = RowProblem(exc.line, None, t("export.import.encoding"))
+        raise ReportImportError([problem]) from exc
     try:
-        table = _table(None, csv_records(text, delimiter))
+        table = _table(None, lines)
     except SheetFileError as exc:
         raise _file_problem(exc) from None
     return [table] if table is not None else []
