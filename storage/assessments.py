@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,6 +16,7 @@ from storage.campaign_status import open_condition
 from storage.clock import require_aware
 from storage.i18n import t
 from storage.models import ASSESSMENTS, Campaign, Report, ReportVersion
+from storage.report_views import current_version_join
 
 
 def assessment_text(verdict: str | None, lang: str) -> str | None:
@@ -53,13 +54,7 @@ async def assess_session(
     query = (
         select(Report)
         .join(Campaign, col(Campaign.id) == col(Report.campaign_id))
-        .join(
-            ReportVersion,
-            and_(
-                col(ReportVersion.report_id) == col(Report.id),
-                col(ReportVersion.version) == col(Report.current_version),
-            ),
-        )
+        .join(ReportVersion, current_version_join())
         .where(
             col(Report.unit_id) == unit_id,
             open_condition(),

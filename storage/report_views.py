@@ -6,11 +6,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import ReportVersion
+from storage.models import Report, ReportVersion
+
+
+def current_version_join() -> ColumnElement[bool]:
+    """Join condition: a report with its current version."""
+    return and_(
+        col(ReportVersion.report_id) == col(Report.id),
+        col(ReportVersion.version) == col(Report.current_version),
+    )
 
 
 async def versions_of(

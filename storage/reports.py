@@ -38,6 +38,7 @@ from storage.models import (
     ReportVersion,
     Unit,
 )
+from storage.report_views import current_version_join
 
 
 class DraftGone(LookupError):
@@ -425,13 +426,7 @@ async def unit_reports(
         select(Report, Deliverable, Campaign, ReportVersion)
         .join(Deliverable, col(Deliverable.id) == col(Report.deliverable_id))
         .join(Campaign, col(Campaign.id) == col(Report.campaign_id))
-        .join(
-            ReportVersion,
-            and_(
-                col(ReportVersion.report_id) == col(Report.id),
-                col(ReportVersion.version) == col(Report.current_version),
-            ),
-        )
+        .join(ReportVersion, current_version_join())
         .where(col(Report.unit_id) == unit_id)
         .order_by(col(Campaign.id), col(Deliverable.position), col(Deliverable.id))
     )

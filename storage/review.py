@@ -38,6 +38,7 @@ from storage.models import (
     Unit,
 )
 from storage.outbox import enqueue
+from storage.report_views import current_version_join
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -100,21 +101,10 @@ def _not_own(scope: Scope) -> ColumnElement[bool]:
     return condition
 
 
-def _current() -> ColumnElement[bool]:
-    """Join condition: the report's current version."""
-    return and_(
-        col(ReportVersion.report_id) == col(Report.id),
-        col(ReportVersion.version) == col(Report.current_version),
-    )
-
-
 def _query(scope: Scope):  # type: ignore[no-untyped-def]
     return (
         select(Report, ReportVersion, Unit, Deliverable, Campaign)
-        .join(
-            ReportVersion,
-            _current(),
-        )
+        .join(ReportVersion, current_version_join())
         .join(Unit, col(Unit.id) == col(Report.unit_id))
         .join(Deliverable, col(Deliverable.id) == col(Report.deliverable_id))
         .join(Campaign, col(Campaign.id) == col(Report.campaign_id))
@@ -369,10 +359,7 @@ async def current_reviews(
         return {}
     rows = await session.execute(
         select(col(Report.id), col(ReportVersion.review_state), col(ReportVersion.review_reason))
-        .join(
-            ReportVersion,
-            _current(),
-        )
+        .join(ReportVersion, current_version_join())
         .where(col(Report.id).in_(report_ids))
     )
     return {rid: (state, reason) for rid, state, reason in rows.all() if rid is not None}
@@ -389,10 +376,7 @@ async def pending_counts(*, session: AsyncSession, scopes: Mapping[int, Scope]) 
         await session.execute(
             select(Unit, col(ReportVersion.created_by_person_id))
             .join(Report, col(Report.unit_id) == col(Unit.id))
-            .join(
-                ReportVersion,
-                _current(),
-            )
+            .join(ReportVersion, current_version_join())
             .where(
                 col(Report.campaign_id).in_(reviewed),
                 col(ReportVersion.review_state) == PENDING,
