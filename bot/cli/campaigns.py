@@ -122,18 +122,15 @@ def _set_status(wanted: str, status: str) -> None:
         raise common.fail(t("figures.cli.unknown_campaign", LANG, campaign=wanted))
     reference, changed = result
     key = f"campaign.cli.{status}" if changed else f"campaign.cli.already_{status}"
-    common.console.print(t(key, LANG, reference=reference), markup=False, highlight=False)
+    common.say(t(key, LANG, reference=reference))
 
 
 def _print_problems(file: Path, error: DefinitionError) -> None:
-    common.err_console.print(
-        t("campaign.cli.invalid", LANG, file=str(file), count=len(error.problems)),
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+    common.warn(
+        t("campaign.cli.invalid", LANG, file=str(file), count=len(error.problems)), soft_wrap=True
     )
     for message in error.messages(LANG):
-        common.err_console.print(f"  {message}", markup=False, highlight=False, soft_wrap=True)
+        common.warn(f"  {message}", soft_wrap=True)
 
 
 @app.command()
@@ -154,7 +151,7 @@ def load(
         raise typer.Exit(1) from None
     past = _past_deadlines(definition)
     if past:
-        common.err_console.print(
+        common.warn(
             t(
                 "campaign.cli.past_deadlines",
                 LANG,
@@ -162,8 +159,6 @@ def load(
                 first=format_date(past[0]),
                 last=format_date(past[-1]),
             ),
-            markup=False,
-            highlight=False,
             soft_wrap=True,
         )
         if not yes:
@@ -218,7 +213,7 @@ def load(
         _print_problems(file, error)
         raise typer.Exit(1) from None
     for line in summary:
-        common.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        common.say(line, soft_wrap=True)
 
 
 @app.command("list")
@@ -244,7 +239,7 @@ def list_() -> None:
 
     rows, any_rows = common.run(_list())
     if not any_rows:
-        common.console.print(t("campaign.cli.empty", LANG), markup=False)
+        common.say(t("campaign.cli.empty", LANG))
         return
     table = Table(title=t("campaign.cli.title", LANG))
     for column in ("id", "reference", "name", "status", "start", "deliverables"):

@@ -1,11 +1,12 @@
-"""What every command shares: settings, the database, async entry, console output."""
+"""What every command shares: settings, the database, async entry, console output, and the
+options several commands take."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.progress import (
 )
 
 from storage.db import Database
+from storage.i18n import LANGUAGES, t
 from storage.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -35,8 +37,16 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+class Refused(Exception):
+    """A one-line message for the operator (already translated): `run` ends the command with it
+    (exit status 1)."""
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    try:
+        return asyncio.run(coro)
+    except Refused as refused:
+        raise fail(str(refused)) from None
 
 
 @asynccontextmanager
@@ -63,6 +73,38 @@ def progress() -> Progress:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error and return the Exit to raise."""
-    err_console.print(f"[red]{message}[/red]")
+    """Print a one-line error (in red, as written: never read as markup) and return the Exit to
+    raise."""
+    err_console.print(message, markup=False, highlight=False, style="red")
     return typer.Exit(code)
+
+
+def check_lang(lang: str) -> None:
+    """Stop (in Vietnamese) on a `--lang` the catalogs do not have."""
+    if lang not in LANGUAGES:
+        raise fail(t("export.cli.bad_lang", "vi", value=lang))
+
+
+def say(text: str, *, soft_wrap: bool = False) -> None:
+    """One line for the operator on stdout, printed as written (catalog texts are not markup)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=soft_wrap)
+
+
+def warn(text: str, *, style: str | None = None, soft_wrap: bool = False) -> None:
+    """`say` on stderr (problems, notices, progress remarks)."""
+    err_console.print(text, markup=False, highlight=False, style=style, soft_wrap=soft_wrap)
+
+
+# --- options several commands take ------------------------------------------------------------
+
+CampaignOption = Annotated[
+    str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
+]
+LangOption = Annotated[str, typer.Option("--lang", help="vi hoặc en")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Số liệu đến hết ngày này (30/9/2016 hoặc 2016-09-30)"),
+]
+ApprovedOnlyOption = Annotated[
+    bool, typer.Option("--approved-only", help="Chỉ tính các báo cáo đã được duyệt")
+]

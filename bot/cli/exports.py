@@ -18,26 +18,17 @@ from storage.campaigns import get_campaign
 from storage.clock import end_of_day, local_date, system_clock
 from storage.db import write_estimate
 from storage.figures import UNIT
-from storage.i18n import LANGUAGES, t
+from storage.i18n import t
 from storage.i18n.formatting import date_text, number
 from storage.models import Campaign, Person
 
 FORMATS = ("xlsx", "csv")
 
 
-class _Refused(Exception):
-    """A one-line message for the admin (already translated)."""
-
-
-def _fail(message: str) -> typer.Exit:
-    common.err_console.print(message, markup=False, highlight=False, style="red")
-    return typer.Exit(1)
-
-
 async def _campaign(session: AsyncSession, wanted: str, lang: str) -> Campaign:
     campaign = await get_campaign(session=session, campaign_id_or_reference=wanted)
     if campaign is None or campaign.id is None:
-        raise _Refused(t("export.cli.unknown_campaign", lang, campaign=wanted))
+        raise common.Refused(t("export.cli.unknown_campaign", lang, campaign=wanted))
     return campaign
 
 
@@ -64,12 +55,12 @@ async def _export(
                 await session.execute(select(UNIT.c.path).where(UNIT.c.code == under))
             ).scalar_one_or_none()
             if root_path is None:
-                raise _Refused(t("export.cli.unknown_unit", lang, code=under))
+                raise common.Refused(t("export.cli.unknown_unit", lang, code=under))
         as_of: datetime = system_clock()
         if day is not None:
             parsed = parse_day(day)
             if parsed is None:
-                raise _Refused(t("export.cli.bad_date", lang, value=day))
+                raise common.Refused(t("export.cli.bad_date", lang, value=day))
             as_of = end_of_day(parsed, found.timezone) - timedelta(microseconds=1)
         from bot.export import write_csv, write_xlsx  # openpyxl: only when exporting
 
@@ -93,49 +84,33 @@ async def _export(
 
 
 def export(
-    campaign: Annotated[
-        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
-    ],
+    campaign: common.CampaignOption,
     output: Annotated[Path, typer.Option("--output", help="Tệp sẽ ghi (.xlsx hoặc .csv)")],
     fmt: Annotated[str, typer.Option("--format", help="xlsx hoặc csv")] = "xlsx",
     under: Annotated[
         str | None, typer.Option("--under", help="Chỉ xuất các đơn vị thuộc đơn vị có mã này")
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Số liệu đến hết ngày này (30/9/2016 hoặc 2016-09-30)"),
-    ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
-    approved_only: Annotated[
-        bool, typer.Option("--approved-only", help="Chỉ tính các báo cáo đã được duyệt")
-    ] = False,
+    as_of: common.AsOfOption = None,
+    lang: common.LangOption = "vi",
+    approved_only: common.ApprovedOnlyOption = False,
 ) -> None:
     """Xuất số liệu đợt học tập ra Excel (XLSX) hoặc CSV (export the campaign's figures)."""
-    if lang not in LANGUAGES:
-        raise _fail(t("export.cli.bad_lang", "vi", value=lang))
+    common.check_lang(lang)
     if fmt not in FORMATS:
-        raise _fail(t("export.cli.bad_format", lang, value=fmt))
-    try:
-        count = common.run(
-            _export(
-                campaign=campaign,
-                under=under,
-                fmt=fmt,
-                output=output,
-                day=as_of,
-                lang=lang,
-                approved_only=approved_only,
-            )
+        raise common.fail(t("export.cli.bad_format", lang, value=fmt))
+    count = common.run(
+        _export(
+            campaign=campaign,
+            under=under,
+            fmt=fmt,
+            output=output,
+            day=as_of,
+            lang=lang,
+            approved_only=approved_only,
         )
-    except _Refused as refused:
-        raise _fail(str(refused)) from None
-    common.console.print(
-        t("export.cli.written", lang, count=f"{count:,}".replace(",", "."), path=output),
-        markup=False,
-        highlight=False,
     )
-    basis = "review.basis.approved" if approved_only else "review.basis.all"
-    common.console.print(t(basis, lang), markup=False, highlight=False)
+    common.say(t("export.cli.written", lang, count=f"{count:,}".replace(",", "."), path=output))
+    common.say(t("review.basis.approved" if approved_only else "review.basis.all", lang))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,33 +133,23 @@ async def _template(*, campaign: str, output: Path, lang: str) -> list[str]:
 
 @reports_app.command("template")
 def template(
-    campaign: Annotated[
-        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
-    ],
+    campaign: common.CampaignOption,
     output: Annotated[Path, typer.Option("--output", help="Tệp mẫu sẽ ghi (.xlsx)")],
-    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+    lang: common.LangOption = "vi",
 ) -> None:
     """Tạo tệp Excel mẫu để nhập báo cáo giấy (write the empty entry workbook)."""
-    if lang not in LANGUAGES:
-        raise _fail(t("export.cli.bad_lang", "vi", value=lang))
-    try:
-        sheets = common.run(_template(campaign=campaign, output=output, lang=lang))
-    except _Refused as refused:
-        raise _fail(str(refused)) from None
-    common.console.print(
-        t("export.cli.template_written", lang, path=output, sheets=", ".join(sheets)),
-        markup=False,
-        highlight=False,
-    )
+    common.check_lang(lang)
+    sheets = common.run(_template(campaign=campaign, output=output, lang=lang))
+    common.say(t("export.cli.template_written", lang, path=output, sheets=", ".join(sheets)))
 
 
 async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None:
     person = await session.get(Person, person_id)
     if person is None or person.forgotten_at is not None:
-        raise _Refused(t("export.cli.unknown_person", lang, person=person_id))
+        raise common.Refused(t("export.cli.unknown_person", lang, person=person_id))
     scope = await scope_of(session=session, person_id=person_id)
     if not scope.is_admin:
-        raise _Refused(t("export.cli.not_admin", lang, person=person_id))
+        raise common.Refused(t("export.cli.not_admin", lang, person=person_id))
 
 
 async def _import(
@@ -218,14 +183,8 @@ async def _import(
             )
         if problems:
             raise ReportImportError(problems)
-        common.err_console.print(
-            t(
-                "db.write_notice",
-                lang,
-                count=number(len(planned), lang),
-                seconds=write_estimate("reports", len(planned)),
-            )
-        )
+        count, seconds = number(len(planned), lang), write_estimate("reports", len(planned))
+        common.err_console.print(t("db.write_notice", lang, count=count, seconds=seconds))
         async with db.write() as session:
             summary = await import_reports(
                 session=session,
@@ -244,9 +203,7 @@ async def _import(
 @reports_app.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(help="Tệp .xlsx hoặc .csv")],
-    campaign: Annotated[
-        str, typer.Option("--campaign", help="Số hiệu (13-KH/TU) hoặc mã số của đợt học tập")
-    ],
+    campaign: common.CampaignOption,
     deliverable: Annotated[
         str | None,
         typer.Option("--deliverable", help="Mã nội dung báo cáo (tệp CSV một nội dung)"),
@@ -254,14 +211,13 @@ def import_(
     person: Annotated[
         int | None, typer.Option("--as", help="Mã số quản trị viên nhập (ghi vào lịch sử)")
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
+    lang: common.LangOption = "vi",
 ) -> None:
     """Nhập báo cáo giấy từ Excel/CSV: kiểm tra như khi báo cáo qua chat; có dòng sai thì không
     ghi gì và liệt kê mọi dòng sai (import paper reports)."""
-    if lang not in LANGUAGES:
-        raise _fail(t("export.cli.bad_lang", "vi", value=lang))
+    common.check_lang(lang)
     if not path.is_file():
-        raise _fail(t("export.cli.no_file", lang, path=path))
+        raise common.fail(t("export.cli.no_file", lang, path=path))
     from storage.report_import import ReportImportError  # openpyxl: only for this command
 
     try:
@@ -270,29 +226,18 @@ def import_(
                 path=path, campaign=campaign, deliverable=deliverable, person_id=person, lang=lang
             )
         )
-    except _Refused as refused:
-        raise _fail(str(refused)) from None
     except ReportImportError as error:
-        common.err_console.print(
-            t("export.cli.import_failed", lang, count=len(error.problems)),
-            markup=False,
-            highlight=False,
-            style="red",
-        )
+        common.warn(t("export.cli.import_failed", lang, count=len(error.problems)), style="red")
         for message in error.messages(lang):
-            common.err_console.print(message, markup=False, highlight=False)
+            common.warn(message)
         raise typer.Exit(1) from None
-    common.console.print(
-        t("export.cli.import_done", lang, created=created, updated=updated, unchanged=unchanged),
-        markup=False,
-        highlight=False,
+    common.say(
+        t("export.cli.import_done", lang, created=created, updated=updated, unchanged=unchanged)
     )
     if undated:
         # A paper report counts as of the date written on it; without one, the import day.
-        common.console.print(
+        common.say(
             t("export.cli.import_undated", lang, count=undated, date=date_text(today, lang)),
-            markup=False,
-            highlight=False,
             soft_wrap=True,
         )
 

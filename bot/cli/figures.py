@@ -15,15 +15,10 @@ from bot.narrative import narrative
 from storage.campaign_status import open_condition
 from storage.clock import end_of_day, system_clock
 from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures, load_campaign
-from storage.i18n import LANGUAGES, t
+from storage.i18n import t
 from storage.models import Campaign
 from storage.review import review_required
 from storage.shortcomings import find_shortcomings
-
-
-class _Refused(Exception):
-    """A one-line message for the admin (already translated)."""
-
 
 _DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
@@ -60,7 +55,7 @@ async def _campaign(session: AsyncSession, wanted: str | None) -> tuple[int, str
         ).all()
         if len(rows) != 1:
             known = ", ".join(r.reference for r in rows) or "—"
-            raise _Refused(t("figures.cli.which_campaign", "vi", known=known))
+            raise common.Refused(t("figures.cli.which_campaign", "vi", known=known))
         return rows[0].id, rows[0].timezone
     condition = CAMPAIGN.c.reference == wanted
     if wanted.isdigit():
@@ -73,7 +68,7 @@ async def _campaign(session: AsyncSession, wanted: str | None) -> tuple[int, str
     # A reference that happens to be digits wins over an id.
     row = next((r for r in rows if r.reference == wanted), rows[0] if rows else None)
     if row is None:
-        raise _Refused(t("figures.cli.unknown_campaign", "vi", campaign=wanted))
+        raise common.Refused(t("figures.cli.unknown_campaign", "vi", campaign=wanted))
     return row.id, row.timezone
 
 
@@ -94,11 +89,11 @@ async def _report(
                 await session.execute(select(UNIT.c.path).where(UNIT.c.code == under))
             ).scalar_one_or_none()
             if root_path is None:
-                raise _Refused(t("figures.cli.unknown_unit", "vi", code=under))
+                raise common.Refused(t("figures.cli.unknown_unit", "vi", code=under))
         known = list((await session.execute(select(LEVEL.c.code).order_by(LEVEL.c.rank))).scalars())
         for code in (c for group in groups for c in group):
             if code not in known:
-                raise _Refused(
+                raise common.Refused(
                     t("figures.cli.unknown_level", "vi", code=code, known=", ".join(known))
                 )
         # The end of the given local day (inclusive), or the present moment.
@@ -129,11 +124,6 @@ async def _report(
     return f"{paragraph}\n\n{basis}"
 
 
-def _fail(message: str) -> typer.Exit:
-    common.err_console.print(message, markup=False, highlight=False, style="red")
-    return typer.Exit(1)
-
-
 def report(
     campaign: Annotated[
         str | None,
@@ -145,10 +135,7 @@ def report(
     under: Annotated[
         str | None, typer.Option("--under", help="Chỉ tính các đơn vị thuộc đơn vị có mã này")
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Số liệu đến hết ngày này (30/9/2016 hoặc 2016-09-30)"),
-    ] = None,
+    as_of: common.AsOfOption = None,
     levels: Annotated[
         list[str] | None,
         typer.Option(
@@ -156,33 +143,26 @@ def report(
             help="Nhóm cấp để tính gộp, ví dụ --levels tinh+huyen --levels co_so",
         ),
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="vi hoặc en")] = "vi",
-    approved_only: Annotated[
-        bool,
-        typer.Option("--approved-only", help="Chỉ tính các báo cáo đã được duyệt"),
-    ] = False,
+    lang: common.LangOption = "vi",
+    approved_only: common.ApprovedOnlyOption = False,
 ) -> None:
     """Viết đoạn báo cáo kết quả học tập, quán triệt từ số liệu (draft the written report)."""
-    if lang not in LANGUAGES:
-        raise _fail(t("figures.cli.bad_lang", "vi", value=lang))
+    common.check_lang(lang)
     day = None
     if as_of is not None:
         day = parse_day(as_of)
         if day is None:
-            raise _fail(t("figures.cli.bad_date", "vi", value=as_of))
-    try:
-        text = common.run(
-            _report(
-                campaign=campaign,
-                under=under,
-                day=day,
-                groups=parse_groups(levels or []),
-                lang=lang,
-                approved_only=approved_only,
-            )
+            raise common.fail(t("figures.cli.bad_date", "vi", value=as_of))
+    text = common.run(
+        _report(
+            campaign=campaign,
+            under=under,
+            day=day,
+            groups=parse_groups(levels or []),
+            lang=lang,
+            approved_only=approved_only,
         )
-    except _Refused as refused:
-        raise _fail(str(refused)) from None
+    )
     typer.echo(text)
 
 

@@ -152,32 +152,25 @@ def create_command(
     code, where, expires_at, bound, in_use = common.run(_create())
     expires = vn_date(local_date(expires_at, config.timezone))
     if bound is not None:
-        common.console.print(
-            t("invite.created.person", "vi", name=bound.full_name, id=bound.id, expires=expires),
-            markup=False,
+        common.say(
+            t("invite.created.person", "vi", name=bound.full_name, id=bound.id, expires=expires)
         )
         if in_use:
             channels = ", ".join(t(f"invite.channel.{i.channel}") for i in in_use)
-            common.console.print(
-                t("invite.rebind.cli_warning", "vi", name=bound.full_name, channels=channels),
-                markup=False,
+            common.say(
+                t("invite.rebind.cli_warning", "vi", name=bound.full_name, channels=channels)
             )
     if role is not None:
-        common.console.print(
-            t("invite.created", "vi", role=role_label(role.value), unit=where, expires=expires),
-            markup=False,
+        common.say(
+            t("invite.created", "vi", role=role_label(role.value), unit=where, expires=expires)
         )
-    common.console.print(t("invite.code", "vi", code=code), markup=False, highlight=False)
-    common.console.print(
-        t("invite.link", "vi", link=invite_link(config.bot_username, code)),
-        markup=False,
-        highlight=False,
-    )
-    common.console.print(zalo_line(code), markup=False, highlight=False)
-    common.console.print(t("invite.shown_once", "vi", code=code), markup=False, highlight=False)
+    common.say(t("invite.code", "vi", code=code))
+    common.say(t("invite.link", "vi", link=invite_link(config.bot_username, code)))
+    common.say(zalo_line(code))
+    common.say(t("invite.shown_once", "vi", code=code))
     if qr is not None:
         qr.write_bytes(qr_png(invite_link(config.bot_username, code)))
-        common.console.print(t("invite.qr_written", "vi", path=qr), markup=False)
+        common.say(t("invite.qr_written", "vi", path=qr))
 
 
 def _create_bulk(
@@ -249,12 +242,12 @@ def _create_bulk(
         partial.unlink(missing_ok=True)
         raise
     if joined:
-        common.console.print(t("invite.bulk.joined", "vi", count=joined), markup=False)
+        common.say(t("invite.bulk.joined", "vi", count=joined))
     if count == 0:
         partial.unlink(missing_ok=True)
         raise common.fail(t("invite.bulk.none"))
     os.replace(partial, output)
-    common.console.print(t("invite.bulk.done", "vi", count=count, path=output), markup=False)
+    common.say(t("invite.bulk.done", "vi", count=count, path=output))
 
 
 @app.command("revoke")

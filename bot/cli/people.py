@@ -148,7 +148,7 @@ def import_command(
         except PeopleImportError as exc:
             bar.stop()
             for problem in exc.problems:
-                common.err_console.print(problem_text(problem), markup=False, highlight=False)
+                common.warn(problem_text(problem))
             lines = len({problem.line for problem in exc.problems})
             raise common.fail(t("people.import.failed", "vi", count=lines)) from None
         bar.update(writing, completed=len(rows))

@@ -7,9 +7,9 @@ twice. `--dry-run` prints what would be queued (recipient, key, text) and writes
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy import select
@@ -37,18 +37,6 @@ from storage.models import Campaign, Person
 from storage.reminders import chat_reach
 
 LANG = "vi"
-
-
-class _Refused(Exception):
-    """A one-line message for the admin (already translated)."""
-
-
-def _run(work: Coroutine[Any, Any, None]) -> None:
-    """Run a command's work; a refusal (unknown campaign or person) ends it with its message."""
-    try:
-        common.run(work)
-    except _Refused as exc:
-        raise common.fail(str(exc)) from None
 
 
 # The options both commands take.
@@ -88,7 +76,7 @@ async def _campaigns(session: AsyncSession, wanted: str | None) -> list[Campaign
         or (wanted.isdigit() and campaign.id == int(wanted))
     ]
     if wanted is not None and not found:
-        raise _Refused(t("digest.cli.unknown_campaign", LANG, campaign=wanted))
+        raise common.Refused(t("digest.cli.unknown_campaign", LANG, campaign=wanted))
     return found
 
 
@@ -179,7 +167,7 @@ def remind(
     now: NowOption = None,
 ) -> None:
     """Nhắc nhở và đôn đốc ngay bây giờ / queue today's reminders and escalations now."""
-    _run(_remind(campaign=campaign, dry_run=dry_run, now=parse_now(now)))
+    common.run(_remind(campaign=campaign, dry_run=dry_run, now=parse_now(now)))
 
 
 # ------------------------------------------------------------------------------------- digest
@@ -195,7 +183,7 @@ async def _digest(*, to: int | None, dry_run: bool, now: datetime) -> None:
             else:
                 person = await session.get(Person, to)
                 if person is None or person.forgotten_at is not None:
-                    raise _Refused(t("digest.cli.unknown_person", LANG, person=to))
+                    raise common.Refused(t("digest.cli.unknown_person", LANG, person=to))
                 people = [person]
         if not dry_run:
             composed: set[int] = set()
@@ -249,7 +237,7 @@ def digest(
     now: NowOption = None,
 ) -> None:
     """Bản tổng hợp tuần ngay bây giờ / queue this week's digests now (once per person)."""
-    _run(_digest(to=to, dry_run=dry_run, now=parse_now(now)))
+    common.run(_digest(to=to, dry_run=dry_run, now=parse_now(now)))
 
 
 def register(app: typer.Typer) -> None:

@@ -111,7 +111,7 @@ def import_command(
     if isinstance(outcome, list):
         common.err_console.print(t("units.import.failed", count=number(len(outcome))), style="red")
         for error in outcome:
-            common.err_console.print(describe(error), markup=False, highlight=False, soft_wrap=True)
+            common.warn(describe(error), soft_wrap=True)
         raise typer.Exit(1)
     common.console.print(
         t(
