@@ -12,6 +12,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 from telegram.request import BaseRequest
 
 from bot.core.turn import Runtime
+from bot.telegram.files import TelegramFiles
 from bot.telegram.handlers import register
 from bot.telegram.processor import PerChatUpdateProcessor
 from storage.clock import Clock
@@ -56,7 +57,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request)
     application = builder.build()
-    application.bot_data["runtime"] = Runtime(db=db, clock=clock, settings=settings, engine=engine)
+    application.bot_data["runtime"] = Runtime(
+        db=db, clock=clock, settings=settings, engine=engine, media=TelegramFiles(application.bot)
+    )
     application.bot_data["db"] = db
     application.bot_data["clock"] = clock
     register(application)

@@ -31,6 +31,7 @@ SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"%PDF-", "application/pdf"),
 )
+KINDS = frozenset(kind for _magic, kind in SIGNATURES)
 
 
 class EvidenceRefused(ValueError):

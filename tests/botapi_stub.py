@@ -8,13 +8,17 @@ records every call, and answers like Telegram:
 - getMe, deleteWebhook, setWebhook, getWebhookInfo, setMyCommands, answerCallbackQuery,
   editMessageReplyMarkup;
 - sendMessage, sendPhoto, sendDocument, editMessageText: a Message with a fresh message_id;
+- getFile for the files in `files` (file_id -> bytes; others get 400), and the file download
+  `GET /file/bot<token>/<file_path>` (`file_base_url`, for CADREBOT_TELEGRAM_FILE_URL), each
+  download recorded in `downloads`;
 - with `reject_token`, 401 Unauthorized to everything (a revoked or mistyped token);
 - getUpdates: the queued updates with update_id >= offset (an offset confirms and drops the
   earlier ones, as Telegram does); with none queued it long-polls up to `min(timeout, max_poll)`
   seconds and answers as soon as one is pushed.
 
-Tests push updates (`push`, built with `text_update` / `callback_update`) and wait for calls with
-`wait_for(predicate)`, which wakes on every recorded call (no fixed sleeps).
+Tests push updates (`push`, built with `text_update` / `photo_update` / `callback_update`) and
+wait for calls with `wait_for(predicate)`, which wakes on every recorded call (no fixed
+sleeps).
 
 (`bench/fanout.py` has its own much smaller stub that only rate-limits sendMessage.)
 """
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 T = TypeVar("T")
 # The default bound of every wait (never slept: a wait ends when its call arrives). Generous, so
@@ -107,6 +111,8 @@ class BotApiStub:
     max_poll: float = 1.0
     reject_token: bool = False  # 401 Unauthorized to every call, as Telegram answers a bad token
     calls: list[ApiCall] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # what getFile serves, by file_id
+    downloads: list[str] = field(default_factory=list)  # the file paths downloaded
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update_id: int = 10_000
     _next_message_id: int = 500
@@ -142,6 +148,11 @@ class BotApiStub:
     def base_url(self) -> str:
         """For CADREBOT_TELEGRAM_API_URL (python-telegram-bot appends the token)."""
         return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def file_base_url(self) -> str:
+        """For CADREBOT_TELEGRAM_FILE_URL (python-telegram-bot appends the token and the path)."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
 
     # ---------------------------------------------------------------- what tests use
 
@@ -215,6 +226,19 @@ class BotApiStub:
                 {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
             ]
         return {"update_id": self._next_update_id, "message": message}
+
+    def photo_update(
+        self, user_id: int, file_id: str, size: int, first_name: str = "Test"
+    ) -> dict[str, Any]:
+        """A private photo message (one size: `file_id` of `size` bytes)."""
+        update = self.text_update(user_id, "", first_name)
+        message = update["message"]
+        del message["text"]
+        message["photo"] = [
+            {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1280,
+             "height": 960, "file_size": size}
+        ]  # fmt: skip
+        return update
 
     def callback_update(
         self, user_id: int, data: str, message_id: int, first_name: str = "Test"
@@ -300,6 +324,14 @@ class BotApiStub:
             return self._message(method, params)
         if method == "getWebhookInfo":
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if method == "getFile":
+            file_id = str(params.get("file_id", ""))
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}.jpg",
+            }
         return True
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -321,11 +353,15 @@ class BotApiStub:
                     name, _, value = line.decode("latin-1").partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = await _read_body(reader, headers)
-                status, answer = await self._dispatch(path, headers, body)
-                data = json.dumps(answer).encode()
+                if unquote(path).startswith(f"/file/bot{self.token}/"):
+                    status, data = self._download(path)
+                    kind = "application/octet-stream"
+                else:
+                    status, answer = await self._dispatch(path, headers, body)
+                    data, kind = json.dumps(answer).encode(), "application/json"
                 writer.write(
                     f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-                    "Content-Type: application/json\r\n"
+                    f"Content-Type: {kind}\r\n"
                     f"Content-Length: {len(data)}\r\n\r\n".encode()
                     + data
                 )
@@ -341,6 +377,14 @@ class BotApiStub:
             self._handlers.discard(task)
             writer.close()
 
+    def _download(self, path: str) -> tuple[int, bytes]:
+        """`GET /file/bot<token>/photos/<file_id>.jpg`: the bytes getFile described."""
+        path = unquote(path)  # python-telegram-bot quotes the token's ":"
+        self.downloads.append(path)
+        name = path.rsplit("/", 1)[-1].removesuffix(".jpg")
+        found = self.files.get(name)
+        return (200, found) if found is not None else (404, b"Not Found")
+
     async def _dispatch(
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, Any]]:
@@ -352,6 +396,13 @@ class BotApiStub:
         if self.reject_token:
             await self._record(ApiCall(method, params, None))
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        if method == "getFile" and str(params.get("file_id")) not in self.files:
+            await self._record(ApiCall(method, params, None))
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: invalid file_id",
+            }
         result = await self._answer(method, params)
         await self._record(ApiCall(method, params, result))
         return 200, {"ok": True, "result": result}

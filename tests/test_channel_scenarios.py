@@ -31,7 +31,13 @@ from storage.i18n import t
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, Campaign, Outbox, Role, Unit
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, World, build_world
-from tests.telegram_harness import RecordingRequest, TelegramHarness, TgUser, bind
+from tests.telegram_harness import (
+    RecordingRequest,
+    TelegramHarness,
+    TgUser,
+    UpdateFactory,
+    bind,
+)
 from tests.zalo_fixtures import bind_zalo, zalo_settings
 from tests.zalo_stub import TOKEN, ZaloStub, ZaloUpdates, ZaloUser
 
@@ -58,6 +64,10 @@ class TelegramDriver:
     request: RecordingRequest
     users: dict[str, TgUser]
     channel: str = "telegram"
+
+    @property
+    def updates(self) -> UpdateFactory:
+        return self.harness.updates
 
     async def say(self, who: str, text: str) -> list[str]:
         return (await self.harness.send(text, self.users[who])).texts()

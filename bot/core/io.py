@@ -12,13 +12,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from storage.access import Scope
 
 InboundKind = Literal["command", "text", "press", "other"]
+
+
+@dataclass(frozen=True)
+class Media:
+    """A photo or file sent in chat, before it is fetched: `ref` is what the channel's fetcher
+    takes (Zalo: the https URL of the image; Telegram: the file_id), `size` (bytes) and
+    `claimed_type` are what the platform says before any download (None: not said). Neither is
+    trusted: the bytes are measured and their type read after the download
+    (`storage.evidence`)."""
+
+    ref: str
+    size: int | None = None
+    claimed_type: str | None = None
+
+
+class FetchFailed(Exception):
+    """The file could not be downloaded (the platform refused, the network failed)."""
+
+
+# The channel's download of a `Media.ref`: at most `limit` + 1 bytes (the caller refuses more);
+# raises FetchFailed, or `storage.evidence.EvidenceRefused` when the platform says it is too large.
+Fetcher = Callable[[str, int], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -34,7 +56,7 @@ class Inbound:
     data: str = ""  # a pressed choice's data (kind "press")
     display_name: str | None = None
     language_code: str | None = None
-    media_url: str = ""  # an image the platform hands over as a URL (Zalo's photo_url)
+    media: Media | None = None  # kind "other": a Zalo image, a Telegram photo or document
 
 
 class ChoiceLike(Protocol):

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.io import FileOut, Inbound, Outcome, ReplyLike, Say
+from bot.core.io import Fetcher, FileOut, Inbound, Outcome, ReplyLike, Say
 from scheduler.channels import ChannelError, Unreachable
 from storage.access import Scope, scope_of
 from storage.clock import Clock
@@ -67,6 +67,7 @@ class Runtime:
     clock: Clock
     settings: Settings
     engine: Any = None  # bot.conversation.ConversationEngine (None: built on first use)
+    media: Fetcher | None = None  # the channel's file download (None: an https URL, Zalo's)
 
     def conversation(self) -> Any:
         if self.engine is None:

@@ -20,6 +20,7 @@ from telegram.error import TelegramError
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
 from bot.core.turn import Output
 from bot.telegram.channel import TelegramChannel, mapped
+from bot.telegram.files import media_of
 from bot.telegram.menus import set_chat_menu
 from bot.telegram.render import render_all
 from storage.i18n import t
@@ -48,8 +49,8 @@ def inbound_of(update: Update) -> Inbound | None:
         return Inbound(kind="press", data=query.data or "", **common)
     message = update.effective_message
     text = message.text if message is not None and message.text is not None else None
-    if text is None:
-        return Inbound(kind="other", **common)
+    if text is None:  # a photo or document is evidence (`bot.core.commands.evidence`)
+        return Inbound(kind="other", media=media_of(message), **common)
     stripped = text.strip()
     if stripped.startswith("/") and len(stripped) > 1:
         head, *args = stripped[1:].split()

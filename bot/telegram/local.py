@@ -3,10 +3,11 @@
 Used by the offline demo, the benchmarks and the tests.
 
 Follows python-telegram-bot's own tests/auxil/networking.py: a `BaseRequest` subclass answers
-the Bot API locally. `RecordingRequest` records every call (method + parsed parameters) and can
-be told to fail for some chats (429 / 403 / 400 / 502). `TelegramHarness` builds real `Update`
-objects from the JSON Telegram would send (increasing update ids), feeds them through
-`application.process_update` and returns the calls made while handling them:
+the Bot API locally. `RecordingRequest` records every call (method + parsed parameters), can
+be told to fail for some chats (429 / 403 / 400 / 502), and serves the files people "sent"
+(`serve`: getFile and the download of the file URL, as Telegram does). `TelegramHarness`
+builds real `Update` objects from the JSON Telegram would send (increasing update ids), feeds
+them through `application.process_update` and returns the calls made while handling them:
 
     harness = await LocalBot.start(db=db, clock=lambda: now)
     calls = await harness.send("/start " + code, user=ALICE)
@@ -31,6 +32,7 @@ from storage.db import Database
 from storage.settings import Settings
 
 TOKEN = "123:ABC"  # a placeholder: no request ever leaves the process
+FILE_SEGMENT = "/file/bot"  # in a file URL: https://api.telegram.org/file/bot<token>/<path>
 BOT_ID = 123
 BOT_USERNAME = "cadrebot_test"
 
@@ -108,6 +110,8 @@ class RecordingRequest(BaseRequest):
         self.method_failures: dict[str, list[Failure]] = {}
         self._message_id = 1000
         self._clock = clock or (lambda: datetime(2016, 6, 1, tzinfo=UTC))
+        self.served: dict[str, bytes] = {}  # file_id -> the bytes getFile's URL downloads
+        self.downloads: list[str] = []  # the file URLs downloaded, in order
 
     # -- configuration
 
@@ -122,6 +126,11 @@ class RecordingRequest(BaseRequest):
         answerCallbackQuery for a query that is too old: 400)."""
         queue = self.method_failures.setdefault(method, [])
         queue.extend(Failure(status, description) for _ in range(times))
+
+    def serve(self, file_id: str, data: bytes) -> None:
+        """The file behind `file_id` (a photo or document in an update): getFile describes it,
+        its URL downloads it; an unknown file_id gets Telegram's 400."""
+        self.served[file_id] = data
 
     def since(self, mark: int) -> Calls:
         return Calls(self.calls[mark:])
@@ -148,6 +157,10 @@ class RecordingRequest(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if method == "GET" and FILE_SEGMENT in url:  # a file download (File.download_*)
+            self.downloads.append(url)
+            found = self.served.get(url.rsplit("/", 1)[-1])
+            return (200, found) if found is not None else (404, b"Not Found")
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
         self.calls.append(Call(api_method, params))
@@ -159,6 +172,8 @@ class RecordingRequest(BaseRequest):
         failure = self.failures.get(str(chat)) if chat is not None else None
         if self.method_failures.get(api_method):
             failure = self.method_failures[api_method].pop(0)
+        if api_method == "getFile" and str(params.get("file_id")) not in self.served:
+            failure = Failure(400, "Bad Request: invalid file_id")
         if failure is not None:
             body: dict[str, Any] = {
                 "ok": False,
@@ -202,9 +217,20 @@ class RecordingRequest(BaseRequest):
             return message
         if method == "getUpdates":
             return []
+        if method == "getFile":
+            return self._file(str(params.get("file_id", "")))
         if method == "getWebhookInfo":
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         return True
+
+    def _file(self, file_id: str) -> Any:
+        data = self.served[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(data),
+            "file_path": f"documents/{file_id}",
+        }
 
 
 @dataclass(frozen=True)
@@ -286,6 +312,44 @@ class UpdateFactory:
         return {
             "update_id": update_id,
             "message": self._message(user, None, message_id, sticker=sticker),
+        }
+
+    def image(self, user: TgUser, file_id: str = "photo-1", size: int = 4096) -> dict[str, Any]:
+        """A photo in the private chat (Telegram sends a few sizes, the largest last)."""
+        update_id, message_id = self._ids()
+        photo = [
+            {"file_id": f"{file_id}-s", "file_unique_id": f"{file_id}-us", "width": 90,
+             "height": 60, "file_size": 900},
+            {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1280,
+             "height": 960, "file_size": size},
+        ]  # fmt: skip
+        return {
+            "update_id": update_id,
+            "message": self._message(user, None, message_id, photo=photo),
+        }
+
+    def document(
+        self,
+        user: TgUser,
+        file_id: str = "doc-1",
+        size: int | None = 4096,
+        mime_type: str | None = "application/pdf",
+        file_name: str = "bien-ban.pdf",
+    ) -> dict[str, Any]:
+        """A file sent as a document (a scan, a PDF); `size`/`mime_type` None: not said."""
+        update_id, message_id = self._ids()
+        document: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": file_name,
+        }
+        if size is not None:
+            document["file_size"] = size
+        if mime_type is not None:
+            document["mime_type"] = mime_type
+        return {
+            "update_id": update_id,
+            "message": self._message(user, None, message_id, document=document),
         }
 
     def callback(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
+from bot.core.io import FileOut, Inbound, Media, Outcome, ReplyLike
 from bot.core.turn import Output, Runtime, current, run_turn
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
@@ -126,7 +126,8 @@ def inbound_of(msg: ZaloMessage) -> Inbound:
         "display_name": msg.name,
     }
     if msg.event != EVENT_TEXT:
-        return Inbound(kind="other", media_url=msg.photo_url, **common)
+        media = Media(msg.photo_url) if msg.photo_url else None
+        return Inbound(kind="other", media=media, **common)
     command, args = split_command(msg.text)
     if command is not None:
         return Inbound(

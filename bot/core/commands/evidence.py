@@ -1,9 +1,13 @@
-"""Evidence sent in chat: an image (Zalo's `photo_url`) from a reporter, outside a form, is
-attached to their unit's most recently changed report in an open campaign (Telegram photos and
-documents are not taken in yet). The download and the write run after
-the turn's commit, as a `Job` ("evidence", `bot.core.jobs`): the turn never holds the write
-lock while fetching, and a replay of the update runs the job again, which attaches nothing twice
-(`storage.evidence` keeps one row per report and file)."""
+"""Evidence sent in chat: a photo or file (`bot.core.io.Media`: Zalo's image `photo_url`, a
+Telegram photo or document) from a reporter, outside a form, is attached to their unit's most
+recently changed report in an open campaign. What the platform says before the download (the
+size, the claimed type) is checked in the turn, so a huge or wrong file is refused without
+being fetched; the bytes themselves are checked after it (`storage.evidence`). The channel
+downloads through `Runtime.media` (Telegram: getFile and the file URL, `bot.telegram.files`),
+or, without one, an https URL (Zalo). The download and the write run after the turn's commit,
+as a `Job` ("evidence", `bot.core.jobs`): the turn never holds the write lock while fetching,
+and a replay of the update runs the job again, which attaches nothing twice (`storage.evidence`
+keeps one row per report and file)."""
 
 from __future__ import annotations
 
@@ -13,20 +17,16 @@ from typing import Any
 
 import httpx
 
-from bot.core.io import Job, Outcome
+from bot.core.io import FetchFailed, Job, Outcome
 from bot.core.turn import Output, Runtime, Turn
 from storage.campaign_status import is_open
-from storage.evidence import EvidenceRefused, attach_evidence, evidence_counts
+from storage.evidence import KINDS, EvidenceRefused, attach_evidence, evidence_counts
 from storage.i18n import t
 from storage.messages import OutgoingMessage
 from storage.reports import unit_reports
 
 MB = 1024 * 1024
 FETCH_TIMEOUT = 30.0
-
-
-class FetchFailed(Exception):
-    pass
 
 
 async def fetch_media(url: str, limit: int) -> bytes:
@@ -51,7 +51,10 @@ async def fetch_media(url: str, limit: int) -> bytes:
 
 
 async def received(turn: Turn) -> Outcome:
-    """An image from a reporter: attach it (after the commit) to the report it belongs to."""
+    """A photo or file from a reporter: attach it (after the commit) to the report it belongs
+    to, unless what the platform already says about it is refused."""
+    media = turn.inbound.media
+    assert media is not None
     latest = None
     for unit_id in turn.scope.reporter_unit_ids:
         for row in await unit_reports(session=turn.session, unit_id=unit_id):
@@ -61,7 +64,12 @@ async def received(turn: Turn) -> Outcome:
                 latest = row
     if latest is None or latest.report.id is None:
         return Outcome([turn.say("evidence.no_report")])
-    params = {"url": turn.inbound.media_url, "report_id": latest.report.id, "channel": turn.channel}
+    most = turn.runtime.settings.evidence_max_mb
+    if media.size is not None and media.size > most * MB:
+        return Outcome([turn.say("evidence.too_large", limit=most)])
+    if media.claimed_type is not None and media.claimed_type not in KINDS:
+        return Outcome([turn.say("evidence.bad_type")])
+    params = {"ref": media.ref, "report_id": latest.report.id, "channel": turn.channel}
     return Outcome(jobs=[Job("evidence", params)])
 
 
@@ -71,10 +79,14 @@ async def evidence_job(
     settings = runtime.settings
     limit = settings.evidence_max_mb * MB
     number = int(params["report_id"])
+    fetch = runtime.media or fetch_media
     try:
-        data = await fetch_media(str(params["url"]), limit)
+        # "url": a job stored before Telegram files were taken in
+        data = await fetch(str(params.get("ref") or params.get("url")), limit)
     except FetchFailed:
         return [OutgoingMessage(text=t("evidence.fetch_failed", lang))]
+    except EvidenceRefused as refused:
+        return [OutgoingMessage(text=t(refused.key, lang, **refused.params))]
     try:
         async with runtime.db.write() as session:
             added = await attach_evidence(
