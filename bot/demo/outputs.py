@@ -13,7 +13,8 @@ from bot.export import write_xlsx
 from bot.narrative import narrative
 from scheduler.digest import compose_digest
 from storage.figures import Figures, compute_figures
-from storage.i18n.formatting import levels_phrase, number, percent
+from storage.i18n import t
+from storage.i18n.formatting import levels_phrase, name_in, number, percent
 from storage.models import Person
 from storage.shortcomings import find_shortcomings
 
@@ -43,12 +44,7 @@ async def final_figures(sim: Simulation, as_of: datetime) -> Figures:
 async def write_outputs(sim: Simulation, output: Path) -> DemoFiles:
     as_of = sim.clock()
     transcript = output / "transcript.md"
-    header = (
-        "# Bản ghi trình diễn cadrebot\n\n"
-        "Tỉnh và con người trong bản ghi này đều là hư cấu. Các cuộc trò chuyện dưới đây đi qua "
-        "đúng mã nguồn của bot (không cần mạng, không cần token); đồng hồ được mô phỏng từ ngày "
-        "mở đợt học tập đến sau hạn xây dựng chương trình hành động.\n"
-    )
+    header = f"# {t('demo.transcript.title')}\n\n{t('demo.transcript.intro')}\n"
     transcript.write_text(header + "\n" + sim.transcript.text(), encoding="utf-8")
 
     digest_text = output / "tong-hop-tuan.txt"
@@ -64,7 +60,7 @@ async def write_outputs(sim: Simulation, output: Path) -> DemoFiles:
             digest_chart = output / "tong-hop-tuan.png"
             digest_chart.write_bytes(message.photo)
     else:
-        digest_text.write_text("(không có bản tổng hợp)\n", encoding="utf-8")
+        digest_text.write_text(t("demo.digest.none") + "\n", encoding="utf-8")
 
     workbook = output / "so-lieu.xlsx"
     async with sim.db.read() as session:
@@ -86,35 +82,62 @@ async def write_outputs(sim: Simulation, output: Path) -> DemoFiles:
     return DemoFiles(transcript, digest_text, digest_chart, workbook, narrative_file, summary)
 
 
-def summary_text(sim: Simulation, figures: Figures, facts: Proactive) -> str:
+def summary_text(sim: Simulation, figures: Figures, facts: Proactive, lang: str = "vi") -> str:
     stats = sim.stats
     total = figures.total
     lines = [
-        "cadrebot — tóm tắt bản trình diễn",
-        f"Đơn vị: {sim.world.unit_count}; người đã đăng ký qua mã mời: {len(sim.users)}",
-        f"Cuộc trò chuyện: {stats.conversations}; tin nhắn và lần bấm nút: {stats.updates}",
-        f"Báo cáo đã xác nhận: {stats.reports}; lần cập nhật số liệu: {stats.corrections}",
-        f"Câu trả lời sai được bot giải thích và hỏi lại: {stats.rejected_answers}",
-        *proactive_summary(facts),
+        t("demo.summary.title", lang),
+        t(
+            "demo.summary.people",
+            lang,
+            units=number(sim.world.unit_count, lang),
+            people=number(len(sim.users), lang),
+        ),
+        t(
+            "demo.summary.conversations",
+            lang,
+            conversations=number(stats.conversations, lang),
+            updates=number(stats.updates, lang),
+        ),
+        t(
+            "demo.summary.reports",
+            lang,
+            reports=number(stats.reports, lang),
+            corrections=number(stats.corrections, lang),
+        ),
+        t("demo.summary.rejected", lang, count=number(stats.rejected_answers, lang)),
+        *proactive_summary(facts, lang),
     ]
     for info in figures.deliverables:
         status = total.status.get(info.key)
         if status is None:
             continue
         lines.append(
-            f"{info.name_vi}: {status.reported}/{status.expected} đơn vị đã báo cáo "
-            f"({status.on_time} đúng hạn, {status.late} trễ hạn, {status.missing} chưa báo cáo)"
+            t(
+                "demo.summary.deliverable",
+                lang,
+                deliverable=name_in(info, lang),
+                reported=number(status.reported, lang),
+                expected=number(status.expected, lang),
+                on_time=number(status.on_time, lang),
+                late=number(status.late, lang),
+                missing=number(status.missing, lang),
+            )
         )
     for group in figures.combined:
         essay, attendance = group.essay, group.attendance
         lines.append(
-            f"{group.label('vi') or levels_phrase(group.levels, 'vi')}: tỷ lệ viết bài thu hoạch "
-            f"{percent(essay.numerator, essay.denominator, 'vi')} "
-            f"({number(essay.numerator)}/{number(essay.denominator)}); đảng viên dự học tập "
-            f"{percent(attendance.numerator, attendance.denominator, 'vi')}"
+            t(
+                "demo.summary.group",
+                lang,
+                group=group.label(lang) or levels_phrase(group.levels, lang),
+                essay_rate=percent(essay.numerator, essay.denominator, lang),
+                essays=number(essay.numerator, lang),
+                members=number(essay.denominator, lang),
+                attendance_rate=percent(attendance.numerator, attendance.denominator, lang),
+            )
         )
     plan = total.action_plan
-    lines.append(
-        f"Người đứng đầu có kế hoạch hành động: {percent(plan.numerator, plan.denominator, 'vi')}"
-    )
+    rate = percent(plan.numerator, plan.denominator, lang)
+    lines.append(t("demo.summary.action_plan", lang, rate=rate))
     return "\n".join(lines) + "\n"

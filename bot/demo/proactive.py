@@ -1,18 +1,37 @@
-"""What the demo's proactive messages did, in plain Vietnamese for the summary: how many
-reminders, escalations and digests went out, none on a day off, at most N escalations a week
-to any one person. Read from the outbox keys (`remind:…:<date>`, `escalate:…:<date>`)."""
+"""What the demo's proactive messages did, for the summary (texts from the catalog, `demo.*`):
+how many reminders, escalations and digests went out, how many reminders were withdrawn because
+the unit had reported, none on a day off, at most N escalations a week to any one person.
+
+Read from the outbox: a message is on a day off when the local day it was planned for (the date
+in its key, `remind:…:<date>`, `escalate:…:<date>`) or the local day it was sent is one."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from storage.i18n import t
 from storage.i18n.formatting import number
 from storage.reminders.days_off import is_day_off
 
 SENT = "sent"
+WITHDRAWN = "withdrawn"
+TOLD = ("reminder", "escalation")  # the kinds that never go out on a day off
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One outbox row as the demo reads it back."""
+
+    key: str
+    kind: str
+    person_id: int | None
+    status: str
+    sent_at: datetime | None
 
 
 def key_day(key: str) -> date | None:
@@ -25,53 +44,72 @@ def key_day(key: str) -> date | None:
     return None
 
 
+def days_of(row: Row, tz: ZoneInfo = TZ) -> set[date]:
+    """The local days a row concerns: planned for, and sent on."""
+    days = {day} if (day := key_day(row.key)) is not None else set()
+    if row.sent_at is not None:
+        days.add(row.sent_at.astimezone(tz).date())
+    return days
+
+
 @dataclass(frozen=True)
 class Proactive:
     sent: Counter[str]  # kind -> sent
+    withdrawn: int  # reminders and nudges the unit answered before they went out
     failed: int  # not sent (failed or never delivered)
-    on_days_off: int  # reminders and escalations dated on a weekend or public holiday
-    max_escalations_a_week: int  # to any one person in any one week
+    on_days_off: int  # reminders and escalations planned or sent on a weekend or public holiday
+    max_escalations_a_week: int  # sent to any one person in any one week
 
 
-def proactive_facts(rows: Iterable[tuple[str, str, int | None, str]]) -> Proactive:
+def proactive_facts(rows: Iterable[Row]) -> Proactive:
     sent: Counter[str] = Counter()
-    failed = on_days_off = 0
+    withdrawn = failed = on_days_off = 0
     per_week: Counter[tuple[int | None, int, int]] = Counter()
-    for key, kind, person_id, status in rows:
-        if status == SENT:
-            sent[kind] += 1
+    for row in rows:
+        if row.status == SENT:
+            sent[row.kind] += 1
+        elif row.status == WITHDRAWN:
+            withdrawn += 1
+            continue
         else:
             failed += 1
-        day = key_day(key) if kind in ("reminder", "escalation") else None
-        if day is None:
+        if row.kind not in TOLD:
             continue
-        if is_day_off(day):
+        days = days_of(row)
+        if any(is_day_off(day) for day in days):
             on_days_off += 1
-        if kind == "escalation":
-            iso = day.isocalendar()
-            per_week[(person_id, iso.year, iso.week)] += 1
-    return Proactive(sent, failed, on_days_off, max(per_week.values(), default=0))
+        if row.kind == "escalation" and row.status == SENT:
+            iso = min(days).isocalendar()
+            per_week[(row.person_id, iso.year, iso.week)] += 1
+    return Proactive(sent, withdrawn, failed, on_days_off, max(per_week.values(), default=0))
 
 
-def summary_lines(facts: Proactive) -> list[str]:
+def summary_lines(facts: Proactive, lang: str = "vi") -> list[str]:
     sent = facts.sent
     lines = [
-        f"Đã gửi {number(sent['reminder'])} lời nhắc báo cáo, {number(sent['escalation'])} "
-        f"tin đôn đốc tới các đồng chí theo dõi, {number(sent['digest'])} bản tổng hợp tuần"
-        + (f" và {number(sent['nudge'])} lời nhắc trực tiếp (/nhacnho)" if sent["nudge"] else "")
-        + "."
-    ]
-    if facts.failed:
-        lines.append(f"Chưa gửi được {number(facts.failed)} tin (người nhận chưa kết nối).")
-    if facts.on_days_off == 0:
-        lines.append("Không có lời nhắc hay tin đôn đốc nào vào thứ Bảy, Chủ nhật hoặc ngày lễ.")
-    else:
-        lines.append(
-            f"Có {number(facts.on_days_off)} lời nhắc hoặc tin đôn đốc vào ngày nghỉ "
-            "(đều là ngày hết hạn)."
+        t(
+            "demo.summary.sent",
+            lang,
+            reminders=number(sent["reminder"], lang),
+            escalations=number(sent["escalation"], lang),
+            digests=number(sent["digest"], lang),
         )
+    ]
+    if sent["nudge"]:
+        lines.append(t("demo.summary.nudges", lang, count=number(sent["nudge"], lang)))
+    if facts.withdrawn:
+        lines.append(t("demo.summary.withdrawn", lang, count=number(facts.withdrawn, lang)))
+    if facts.failed:
+        lines.append(t("demo.summary.failed", lang, count=number(facts.failed, lang)))
+    if facts.on_days_off == 0:
+        lines.append(t("demo.summary.no_days_off", lang))
+    else:
+        lines.append(t("demo.summary.days_off", lang, count=number(facts.on_days_off, lang)))
     lines.append(
-        "Mỗi đồng chí theo dõi nhận nhiều nhất "
-        f"{number(facts.max_escalations_a_week)} tin đôn đốc trong một tuần."
+        t(
+            "demo.summary.escalations_a_week",
+            lang,
+            count=number(facts.max_escalations_a_week, lang),
+        )
     )
     return lines

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.demo.proactive import Row
 from bot.demo.timeline import TZ, Errand, Featured, SimClock, Stats, VirtualTime, day_month
 from bot.demo.transcript import (
     Transcript,
@@ -432,10 +433,16 @@ class Simulation:
             rows = (await session.execute(select(col(Outbox.kind), col(Outbox.status)))).all()
         return Counter(f"{kind}:{status}" for kind, status in rows)
 
-    async def outbox_rows(self) -> list[tuple[str, str, int | None, str]]:
-        """(key, kind, person_id, status) of every proactive message of the run."""
+    async def outbox_rows(self) -> list[Row]:
+        """Every proactive message of the run: key, kind, person, status, when it went out."""
         async with self.db.read() as session:
             rows = await session.execute(
-                select(col(Outbox.key), col(Outbox.kind), col(Outbox.person_id), col(Outbox.status))
+                select(
+                    col(Outbox.key),
+                    col(Outbox.kind),
+                    col(Outbox.person_id),
+                    col(Outbox.status),
+                    col(Outbox.sent_at),
+                )
             )
-        return [(key, kind, person, status) for key, kind, person, status in rows.all()]
+        return [Row(key, kind, person, status, at) for key, kind, person, status, at in rows.all()]
