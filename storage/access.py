@@ -11,7 +11,7 @@ moment (no caching), so a removed role or a removed person loses access at once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +71,12 @@ def collapse_paths(paths: Iterable[str]) -> tuple[str, ...]:
             continue
         kept.append(path)
     return tuple(kept)
+
+
+def admin_scope(scope: Scope) -> Scope:
+    """Only the person's admin roles: what inviting, assigning and changing campaigns act on
+    (followed units and the reporter's own unit give no such right)."""
+    return replace(scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
 
 
 def scope_from_roles(person_id: int, roles: Iterable[tuple[str, int | None, str | None]]) -> Scope:

@@ -5,15 +5,13 @@ every change audited by `storage.people`."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.auth import posted, refused, web_of
 from bot.web.fields import FieldProblem, field_text
-from storage.access import Scope
+from storage.access import Scope, admin_scope
 from storage.assignments import person_in_scope
 from storage.models import CHANNEL_WEB, ROLE_SUPERVISOR, Person, Unit
 from storage.people import find_person_by_phone, grant_role, revoke_role
@@ -21,10 +19,6 @@ from storage.people_import import normalise_phone
 
 OUTCOMES = ("added", "removed", "no_person", "bad_text")
 MAX_WANTED = 32  # a phone number or a person's number
-
-
-def admin_scope(viewer: Viewer) -> Scope:
-    return replace(viewer.scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
 
 
 async def _find(
@@ -47,13 +41,11 @@ async def _find(
 
 async def change(request: Request) -> Response:
     """POST /unit/<id>/assign: `person` (phone or number) to add, or `remove` (a person id)."""
-    viewer = await load_viewer(request)
-    if viewer is None:
-        return signed_out()
-    form = await checked_form(request, viewer)
-    if isinstance(form, Response):
-        return form
-    scope = admin_scope(viewer)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    viewer, form = got
+    scope = admin_scope(viewer.scope)
     raw = str(request.path_params.get("unit_id", ""))
     web = web_of(request)
     async with web.db.write() as session:

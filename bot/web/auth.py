@@ -3,6 +3,7 @@ on every state-changing form, and the capped request body."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -99,6 +100,23 @@ def refused(viewer: Viewer) -> Response:
     return message("web.refused.title", "web.refused.body", viewer.lang, status=404, viewer=viewer)
 
 
+# A page's first check: the viewer it may serve, or the page to answer instead.
+Guard = Callable[[Request], Awaitable["Viewer | Response"]]
+
+
+async def signed_in(request: Request) -> Viewer | Response:
+    viewer = await load_viewer(request)
+    return signed_out() if viewer is None else viewer
+
+
+async def admin_viewer(request: Request) -> Viewer | Response:
+    """A signed-in admin; anyone else gets the refusal (the admin desk is not revealed)."""
+    viewer = await signed_in(request)
+    if isinstance(viewer, Viewer) and not viewer.is_admin:
+        return refused(viewer)
+    return viewer
+
+
 def set_session_cookie(response: Response, web: Web, token: str) -> None:
     response.set_cookie(
         COOKIE,
@@ -150,6 +168,19 @@ async def checked_form(
         await form.close()
         return message("web.csrf.title", "web.csrf.body", viewer.lang, status=403, viewer=viewer)
     return form
+
+
+async def posted(
+    request: Request, guard: Guard = signed_in, *, files: bool = False
+) -> tuple[Viewer, FormData] | Response:
+    """For a POST: `guard`'s viewer and the `checked_form`, or the page to answer instead."""
+    viewer = await guard(request)
+    if isinstance(viewer, Response):
+        return viewer
+    form = await checked_form(request, viewer, files=files)
+    if isinstance(form, Response):
+        return form
+    return viewer, form
 
 
 def now_of(request: Request) -> datetime:

@@ -14,14 +14,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.export import write_xlsx
-from bot.web.assign import OUTCOMES, admin_scope
-from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.assign import OUTCOMES
+from bot.web.auth import Viewer, posted, refused, signed_in, web_of
 from bot.web.figures_view import area_and_rows, context_of, groups, pick_campaign, unit_scope
 from bot.web.late import late_units
 from bot.web.render import message, page
 from bot.web.unit_history import deliverable_history
 from scheduler.reminders import NudgeOutcome, nudge_unit
-from storage.access import visible_units_condition
+from storage.access import admin_scope, visible_units_condition
 from storage.audit import record
 from storage.clock import local_date
 from storage.figures import UNIT, UnitScope
@@ -32,10 +32,8 @@ NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
 
 
 async def _viewer(request: Request) -> Viewer | Response:
-    viewer = await load_viewer(request)
-    if viewer is None:
-        return signed_out()
-    if viewer.scope.is_empty:
+    viewer = await signed_in(request)
+    if isinstance(viewer, Viewer) and viewer.scope.is_empty:
         return message("web.norole.title", "web.norole.body", viewer.lang, status=403)
     return viewer
 
@@ -137,7 +135,7 @@ async def unit_page(request: Request) -> Response:
                 exportable=viewer.watch_scope.sees(unit),
                 week_url=_week_url(request, campaign),
             )
-    if admin_scope(viewer).sees(unit) and unit.id is not None:
+    if admin_scope(viewer.scope).sees(unit) and unit.id is not None:
         async with web.db.read() as session:
             context["supervisors"] = await supervisors_of(session=session, unit_id=unit.id)
         assigned = request.query_params.get("assign", "")
@@ -223,12 +221,10 @@ async def export(request: Request) -> Response:
 
 async def nudge(request: Request) -> Response:
     """POST /unit/<id>/nudge: the same nudge as /nhacnho (at most one a day per unit)."""
-    viewer = await _viewer(request)
-    if isinstance(viewer, Response):
-        return viewer
-    form = await checked_form(request, viewer)
-    if isinstance(form, Response):
-        return form
+    got = await posted(request, _viewer)
+    if isinstance(got, Response):
+        return got
+    viewer, _form = got
     unit = await _visible_unit(request, viewer)
     if unit is None or unit.id is None or not viewer.watch_scope.sees(unit):
         return refused(viewer)

@@ -4,14 +4,13 @@ for whole-tree admins (an import may touch any unit); campaigns follow `may_mana
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.auth import Viewer, admin_viewer, posted, refused, web_of
 from bot.web.campaign_form import (
     Filled,
     blank_values,
@@ -22,7 +21,7 @@ from bot.web.campaign_form import (
 )
 from bot.web.render import page
 from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
-from storage.access import Scope
+from storage.access import admin_scope
 from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, may_manage, set_campaign_status
 from storage.campaigns import list_campaigns
 from storage.i18n import t
@@ -34,11 +33,10 @@ from storage.web_views import join_status
 CHUNK = 1024 * 1024
 
 
-async def _admin(request: Request) -> Viewer | Response:
-    viewer = await load_viewer(request)
-    if viewer is None:
-        return signed_out()
-    if not viewer.is_admin:
+async def _upload_admin(request: Request) -> Viewer | Response:
+    """An admin asking for a known kind of upload."""
+    viewer = await admin_viewer(request)
+    if isinstance(viewer, Viewer) and request.path_params["kind"] not in KINDS:
         return refused(viewer)
     return viewer
 
@@ -53,26 +51,19 @@ async def _campaign_rows(request: Request, viewer: Viewer) -> list[tuple[Campaig
 
 
 async def desk(request: Request) -> Response:
-    viewer = await _admin(request)
+    viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
     async with web_of(request).db.read() as session:
-        joined = await join_status(session=session, scope=_admin_scope(viewer), limit=0)
+        joined = await join_status(session=session, scope=admin_scope(viewer.scope), limit=0)
     return page("desk.html", viewer.lang, viewer=viewer, joined=joined)
 
 
-def _admin_scope(viewer: Viewer) -> Scope:
-    scope = viewer.scope
-    return replace(scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
-
-
 async def upload_form(request: Request) -> Response:
-    viewer = await _admin(request)
+    viewer = await _upload_admin(request)
     if isinstance(viewer, Response):
         return viewer
     kind = request.path_params["kind"]
-    if kind not in KINDS:
-        return refused(viewer)
     campaigns = [c for c, _ in await _campaign_rows(request, viewer)]
     return page(
         "upload.html",
@@ -86,17 +77,12 @@ async def upload_form(request: Request) -> Response:
 
 
 async def upload(request: Request) -> Response:
-    viewer = await _admin(request)
-    if isinstance(viewer, Response):
-        return viewer
-    kind = request.path_params["kind"]
-    if kind not in KINDS:
-        return refused(viewer)
-    form = await checked_form(request, viewer, files=True)
-    if isinstance(form, Response):
-        return form
+    got = await posted(request, _upload_admin, files=True)
+    if isinstance(got, Response):
+        return got
+    viewer, form = got
     try:
-        return await _import(request, viewer, kind, form)
+        return await _import(request, viewer, request.path_params["kind"], form)
     finally:
         await form.close()
 
@@ -135,7 +121,7 @@ async def _import(request: Request, viewer: Viewer, kind: str, form: FormData) -
 
 
 async def campaigns(request: Request) -> Response:
-    viewer = await _admin(request)
+    viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
     rows = await _campaign_rows(request, viewer)
@@ -144,12 +130,10 @@ async def campaigns(request: Request) -> Response:
 
 
 async def campaign_status(request: Request) -> Response:
-    viewer = await _admin(request)
-    if isinstance(viewer, Response):
-        return viewer
-    form = await checked_form(request, viewer)
-    if isinstance(form, Response):
-        return form
+    got = await posted(request, admin_viewer)
+    if isinstance(got, Response):
+        return got
+    viewer, form = got
     raw = str(request.path_params.get("campaign_id", ""))
     status = str(form.get("status", ""))
     if not (raw.isascii() and raw.isdigit() and len(raw) < 12) or status not in (
@@ -176,11 +160,11 @@ async def campaign_status(request: Request) -> Response:
 
 
 async def joined(request: Request) -> Response:
-    viewer = await _admin(request)
+    viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
     async with web_of(request).db.read() as session:
-        status = await join_status(session=session, scope=_admin_scope(viewer))
+        status = await join_status(session=session, scope=admin_scope(viewer.scope))
     return page("joined.html", viewer.lang, viewer=viewer, joined=status)
 
 
@@ -215,19 +199,17 @@ async def _form_page(
 
 
 async def campaign_new(request: Request) -> Response:
-    viewer = await _admin(request)
+    viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
     return await _form_page(request, viewer, Filled(blank_values()))
 
 
 async def campaign_create(request: Request) -> Response:
-    viewer = await _admin(request)
-    if isinstance(viewer, Response):
-        return viewer
-    form = await checked_form(request, viewer)
-    if isinstance(form, Response):
-        return form
+    got = await posted(request, admin_viewer)
+    if isinstance(got, Response):
+        return got
+    viewer, form = got
     if not viewer.scope.whole_tree:
         return refused(viewer)
     filled, definition = read_form(form, viewer.lang)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.invite_sheet import SheetRow, write_sheet
-from bot.web.auth import Viewer, checked_form, load_viewer, refused, signed_out, web_of
+from bot.web.auth import Viewer, admin_viewer, posted, refused, web_of
 from bot.web.fields import FieldProblem, field_text
 from bot.web.render import page
 from storage.clock import local_date
@@ -30,15 +30,6 @@ CHUNK = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-async def _admin(request: Request) -> Viewer | Response:
-    viewer = await load_viewer(request)
-    if viewer is None:
-        return signed_out()
-    if not viewer.is_admin:
-        return refused(viewer)
-    return viewer
-
-
 async def _form(request: Request, viewer: Viewer, problem: str = "", status: int = 200) -> Response:
     async with web_of(request).db.read() as session:
         levels = await list_levels(session=session)
@@ -49,19 +40,17 @@ async def _form(request: Request, viewer: Viewer, problem: str = "", status: int
 
 
 async def invites_form(request: Request) -> Response:
-    viewer = await _admin(request)
+    viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
     return await _form(request, viewer)
 
 
 async def invites_sheet(request: Request) -> Response:
-    viewer = await _admin(request)
-    if isinstance(viewer, Response):
-        return viewer
-    form = await checked_form(request, viewer)
-    if isinstance(form, Response):
-        return form
+    got = await posted(request, admin_viewer)
+    if isinstance(got, Response):
+        return got
+    viewer, form = got
     role = str(form.get("role", ROLE_REPORTER))
     if role not in ROLES:
         return refused(viewer)

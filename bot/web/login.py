@@ -9,11 +9,9 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.web.auth import (
     COOKIE,
-    checked_form,
     client_key,
-    load_viewer,
+    posted,
     set_session_cookie,
-    signed_out,
     web_of,
 )
 from bot.web.miniapp import validate_init_data
@@ -124,12 +122,10 @@ async def miniapp_login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    viewer = await load_viewer(request)
-    if viewer is None:
-        return signed_out()
-    form = await checked_form(request, viewer)
-    if isinstance(form, Response):
-        return form
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    viewer, _form = got
     web = web_of(request)
     async with web.db.write() as session:
         await end_session(session=session, token=request.cookies.get(COOKIE, ""), now=web.clock())

@@ -4,9 +4,10 @@ and revocation is audited by `storage.people` (the channel it was asked on)."""
 
 from __future__ import annotations
 
-from bot.core.commands.common import admin_scope, not_found, refusal, unit_in, unit_label
+from bot.core.commands.common import not_found, refusal, unit_in, unit_label
 from bot.core.io import Outcome
 from bot.core.turn import Turn
+from storage.access import admin_scope
 from storage.assignments import followed_units, person_in_scope
 from storage.models import ROLE_SUPERVISOR, Unit
 from storage.people import grant_role, revoke_role

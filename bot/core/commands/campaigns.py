@@ -5,9 +5,10 @@ every change is audited by `storage.campaign_status`."""
 
 from __future__ import annotations
 
-from bot.core.commands.common import admin_scope, refusal
+from bot.core.commands.common import refusal
 from bot.core.io import Outcome, Say
 from bot.core.turn import Turn
+from storage.access import admin_scope
 from storage.campaign_status import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPEN,

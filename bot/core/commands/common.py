@@ -18,11 +18,6 @@ def unit_label(unit: Unit, lang: str) -> str:
     return t("unit.label", lang, name=unit.name, code=unit.code)
 
 
-def admin_scope(scope: Scope) -> Scope:
-    """Only the person's admin roles (what /moi, /phancong and /dot may act on)."""
-    return replace(scope, supervised_unit_ids=(), supervised_paths=(), reporter_unit_ids=())
-
-
 def export_scope(scope: Scope) -> Scope:
     """Admin subtrees and followed units (a reporter's own unit is not exportable)."""
     return replace(scope, reporter_unit_ids=())

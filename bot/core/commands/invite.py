@@ -9,10 +9,10 @@ admin's subtrees; when the person already uses an account, the admin must confir
 
 from __future__ import annotations
 
-from bot.core.commands.common import admin_scope, not_found, refusal, unit_in, unit_label
+from bot.core.commands.common import not_found, refusal, unit_in, unit_label
 from bot.core.io import Outcome
 from bot.core.turn import Turn
-from storage.access import Scope
+from storage.access import Scope, admin_scope
 from storage.answers import fold
 from storage.clock import local_date
 from storage.i18n import t

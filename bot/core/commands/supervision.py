@@ -11,14 +11,14 @@ the chart, then the text."""
 from __future__ import annotations
 
 from bot.core.commands import Command
-from bot.core.commands.common import admin_scope, open_campaigns, unit_label, visible_unit
+from bot.core.commands.common import open_campaigns, unit_label, visible_unit
 from bot.core.figures_text import digest_text
 from bot.core.io import Job, Outcome, Say
 from bot.core.turn import Turn
 from bot.core.unit_view import unit_view_text
 from bot.narrative import narrative
 from scheduler.reminders import NudgeOutcome, nudge_unit
-from storage.access import Scope, visible_units_condition
+from storage.access import Scope, admin_scope, visible_units_condition
 from storage.answers import fold
 from storage.figures import compute_figures
 from storage.reminders import Contact, reporter_contacts
