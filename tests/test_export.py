@@ -25,7 +25,7 @@ def wall(*parts: int) -> datetime:
     return utc(*parts).replace(tzinfo=None)
 
 
-SHEETS = ["Tổng hợp", "Đơn vị", "Chưa báo cáo", "Hạn chế", "Lịch sử thay đổi"]
+SHEETS = ["Tổng hợp", "Theo cấp huyện", "Đơn vị", "Chưa báo cáo", "Hạn chế", "Lịch sử thay đổi"]
 
 
 async def _build(db: Database) -> Reference:
@@ -50,6 +50,19 @@ def _rows(path: Path, sheet: str) -> list[tuple[Any, ...]]:
         return list(workbook[sheet].iter_rows(values_only=True))
     finally:
         workbook.close()
+
+
+LISTS = {"Theo cấp huyện": 1, "Đơn vị": 2, "Chưa báo cáo": 1, "Hạn chế": 1, "Lịch sử thay đổi": 1}
+LISTS_EN = {"Units": 2}
+
+
+def _listed(path: Path, sheet: str) -> list[tuple[Any, ...]]:
+    """A list sheet's rows without its STT column, once the numbering is checked (1, 2, ...)."""
+    header_rows = {**LISTS, **LISTS_EN}[sheet]
+    rows = _rows(path, sheet)
+    assert rows[header_rows - 1][0] in {"STT", "No."}
+    assert [row[0] for row in rows[header_rows:]] == list(range(1, len(rows) - header_rows + 1))
+    return [row[1:] for row in rows]
 
 
 async def test_sheets_headers_frozen_rows_and_formats(db: Database, tmp_path: Path) -> None:
@@ -79,16 +92,16 @@ async def test_sheets_headers_frozen_rows_and_formats(db: Database, tmp_path: Pa
     assert summary["D2"].number_format == "0.0%"
     assert summary.column_dimensions["A"].width == 26
     units = workbook["Đơn vị"]
-    assert units.freeze_panes == "C3"
-    assert units["A2"].value == "Mã đơn vị"
-    assert units["F1"].value == "Báo cáo hoi_nghi"
-    assert units["F2"].value == "Tình trạng"
-    assert units["G3"].number_format == "dd/mm/yyyy"  # due date
-    assert units["J3"].number_format == "dd/mm/yyyy hh:mm"  # confirmed, local time
+    assert units.freeze_panes == "D3"  # STT, code and name stay in view
+    assert (units["A2"].value, units["B2"].value) == ("STT", "Mã đơn vị")
+    assert units["G1"].value == "Báo cáo hoi_nghi"
+    assert units["G2"].value == "Tình trạng"
+    assert units["H3"].number_format == "dd/mm/yyyy"  # due date
+    assert units["K3"].number_format == "dd/mm/yyyy hh:mm"  # confirmed, local time
     # TU reported at 03:00 UTC = 10:00 in Hà Nội.
-    assert units["J3"].value == wall(2016, 6, 5, 10, 0)
-    for title in SHEETS[2:]:
-        assert workbook[title].freeze_panes in {"A2", "C2"}
+    assert units["K3"].value == wall(2016, 6, 5, 10, 0)
+    assert workbook["Chưa báo cáo"].freeze_panes == "D2"
+    assert workbook["Hạn chế"].freeze_panes == "B2"
     workbook.close()
 
 
@@ -130,7 +143,7 @@ async def test_unit_rows_and_missing_sheet(db: Database, tmp_path: Path) -> None
         c21_unit = await session.get(Unit, ref.builder.id("C21"))
         await make_person(session, "Đỗ Thị Thư", "0203 812 345", roles=[(ROLE_REPORTER, c21_unit)])
     out = await _xlsx(db, ref, tmp_path)
-    units = _rows(out, "Đơn vị")[2:]
+    units = _listed(out, "Đơn vị")[2:]
     # C22 was deactivated on 15/8: not expected in October.
     assert [row[0] for row in units] == ["TU", "H1", "C11", "C12", "C13", "H2", "C21"]
     by_code = {row[0]: row for row in units}
@@ -145,7 +158,7 @@ async def test_unit_rows_and_missing_sheet(db: Database, tmp_path: Path) -> None
             async for unit in unit_rows(session=session, campaign_id=ref.campaign_id, as_of=AS_OF)
             if any(d.status == STATUS_MISSING for d in unit.deliverables)
         ]
-    missing = _rows(out, "Chưa báo cáo")[1:]
+    missing = _listed(out, "Chưa báo cáo")[1:]
     assert [row[0] for row in missing] == owing == ["C12", "H2", "C21"]
     c21 = missing[2]
     assert c21[2:5] == ("Cấp cơ sở", "H2", "Đảng bộ H2")
@@ -155,9 +168,9 @@ async def test_unit_rows_and_missing_sheet(db: Database, tmp_path: Path) -> None
     assert missing[0][7:9] == (None, None)  # C12 has no reporter on file
 
     before = await _xlsx(db, ref, tmp_path, as_of=utc(2016, 8, 10))
-    assert "C22" in [row[0] for row in _rows(before, "Đơn vị")[2:]]
+    assert "C22" in [row[0] for row in _listed(before, "Đơn vị")[2:]]
     under = await _xlsx(db, ref, tmp_path, root_path=ref.builder.path("H1"))
-    assert [row[0] for row in _rows(under, "Đơn vị")[2:]] == ["H1", "C11", "C12", "C13"]
+    assert [row[0] for row in _listed(under, "Đơn vị")[2:]] == ["H1", "C11", "C12", "C13"]
 
 
 async def test_shortcomings_sheet_lists_every_unit(db: Database, tmp_path: Path) -> None:
@@ -165,7 +178,7 @@ async def test_shortcomings_sheet_lists_every_unit(db: Database, tmp_path: Path)
     out = await _xlsx(db, ref, tmp_path)
     async with db.read() as session:
         found = await find_shortcomings(session=session, campaign_id=ref.campaign_id, as_of=AS_OF)
-    rows = _rows(out, "Hạn chế")[1:]
+    rows = _listed(out, "Hạn chế")[1:]
     assert len(rows) == sum(len(s.units) for s in found)
     assert ("Thời gian học tập dưới 2 buổi", "C11") in [(r[0], r[1]) for r in rows]
     assert ("Tỷ lệ viết bài thu hoạch dưới 90%", "C11") in [(r[0], r[1]) for r in rows]
@@ -186,7 +199,7 @@ async def test_history_shows_a_correction_old_to_new(db: Database, tmp_path: Pat
             .values(created_by_person_id=person.id, channel="telegram")
         )
     out = await _xlsx(db, ref, tmp_path)
-    history = _rows(out, "Lịch sử thay đổi")
+    history = _listed(out, "Lịch sử thay đổi")
     assert history[0][:8] == (
         "Thời điểm",
         "Mã đơn vị",
@@ -216,10 +229,10 @@ async def test_history_shows_a_correction_old_to_new(db: Database, tmp_path: Pat
         stored = await session.get(Person, person.id)
         assert stored is not None
         stored.forgotten_at = utc(2016, 10, 1)
-    again = _rows(await _xlsx(db, ref, tmp_path), "Lịch sử thay đổi")
+    again = _listed(await _xlsx(db, ref, tmp_path), "Lịch sử thay đổi")
     assert again[1][7] == "đã xóa"
     # As of before the correction there is no history.
-    early = _rows(await _xlsx(db, ref, tmp_path, as_of=utc(2016, 8, 31)), "Lịch sử thay đổi")
+    early = _listed(await _xlsx(db, ref, tmp_path, as_of=utc(2016, 8, 31)), "Lịch sử thay đổi")
     assert early[1:] == []
 
 
@@ -229,13 +242,14 @@ async def test_english_headers(db: Database, tmp_path: Path) -> None:
     workbook = load_workbook(out, read_only=True)
     assert workbook.sheetnames == [
         "Summary",
+        "By district level",
         "Units",
         "Not reported",
         "Shortcomings",
         "Change history",
     ]
     workbook.close()
-    assert _rows(out, "Units")[2][5] == "On time"
+    assert _listed(out, "Units")[2][5] == "On time"
 
 
 async def test_csv_is_the_unit_sheet_with_a_bom(db: Database, tmp_path: Path) -> None:

@@ -87,6 +87,7 @@ def test_export_xlsx(figures_url: str, tmp_path: Path) -> None:
     workbook = load_workbook(out, read_only=True)
     assert workbook.sheetnames == [
         "Tổng hợp",
+        "Theo cấp huyện",
         "Đơn vị",
         "Chưa báo cáo",
         "Hạn chế",

@@ -191,7 +191,7 @@ async def test_reimport_of_a_changed_figure_adds_a_version(
     async with db.read() as session:
         await write_xlsx(session=session, campaign_id=world.campaign_id, as_of=LATER, output=out)
     history = list(load_workbook(out)["Lịch sử thay đổi"].iter_rows(values_only=True))
-    assert [row[1:9] for row in history[1:]] == [
+    assert [row[2:10] for row in history[1:]] == [  # STT, time, then the change
         (
             "H1",
             "Đơn vị H1",

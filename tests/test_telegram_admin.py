@@ -91,10 +91,10 @@ async def refusal_text(setup: Setup) -> str:
 
 
 def workbook_units(data: bytes) -> list[str]:
-    """The unit codes on the units sheet (second sheet; two header rows)."""
+    """The unit codes on the units sheet (two header rows; STT, then the code)."""
     book = load_workbook(io.BytesIO(data), read_only=True)
-    sheet = book.worksheets[1]
-    return [str(row[0]) for row in sheet.iter_rows(min_row=3, values_only=True) if row[0]]
+    sheet = book["Đơn vị"]
+    return [str(row[1]) for row in sheet.iter_rows(min_row=3, values_only=True) if row[1]]
 
 
 # --- /xuat ----------------------------------------------------------------------------------

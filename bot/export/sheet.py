@@ -14,6 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 
 from storage.figures import (
     UNIT,
@@ -80,7 +81,10 @@ def rate_value(numerator: int, denominator: int) -> float | None:
 
 
 class Sheet:
-    """A write-only sheet with typed columns: widths and frozen header set before any row."""
+    """A write-only sheet with typed columns: widths, frozen header rows and the print setup (A4
+    landscape, fit to one page wide, header rows repeated) set before any row. A list sheet
+    (`numbered`) starts with an STT column numbered 1, 2, ... and gets an autofilter over its
+    header and rows when `finish` is called (before the workbook is saved)."""
 
     def __init__(
         self,
@@ -90,13 +94,21 @@ class Sheet:
         *,
         group_row: bool = False,
         freeze_columns: int = 0,
+        numbered: bool = False,
+        lang: str = "vi",
     ) -> None:
         self.ws: WriteOnlyWorksheet = workbook.create_sheet(title)
+        self.numbered = numbered
+        if numbered:
+            columns = [Column(t("export.stt", lang), 6, "int"), *columns]
+            freeze_columns += 1
         self.columns = tuple(columns)
-        header_rows = 2 if group_row else 1
+        self.header_rows = 2 if group_row else 1
+        self.rows = 0
         for index, column in enumerate(self.columns, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = column.width
-        self.ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{header_rows + 1}"
+        self.ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{self.header_rows + 1}"
+        _print_setup(self.ws, self.header_rows)
         if group_row:
             groups: list[Any] = []
             previous = None
@@ -105,6 +117,14 @@ class Sheet:
                 previous = column.group
             self.ws.append(groups)
         self.ws.append([self._header(column.title) for column in self.columns])
+
+    def finish(self) -> None:
+        """The autofilter of a list sheet, over its last header row and every row written."""
+        if self.numbered:
+            last = get_column_letter(len(self.columns))
+            self.ws.auto_filter.ref = (
+                f"A{self.header_rows}:{last}{self.header_rows + max(self.rows, 1)}"
+            )
 
     def _header(self, text: str) -> WriteOnlyCell | None:
         if not text:
@@ -116,6 +136,9 @@ class Sheet:
         return cell
 
     def append(self, values: Sequence[Any], *, bold: bool = False) -> None:
+        self.rows += 1
+        if self.numbered:
+            values = [self.rows, *values]
         row: list[Any] = []
         for column, value in zip(self.columns, values, strict=True):
             fmt = _FORMATS.get(column.kind)
@@ -141,6 +164,17 @@ class Sheet:
                 cell.font = _HEADER_FONT
             row.append(cell)
         self.ws.append(row)
+
+
+def _print_setup(ws: WriteOnlyWorksheet, header_rows: int) -> None:
+    """A4 landscape, every column on one page wide (as many pages tall as needed), the header
+    rows printed on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"1:{header_rows}"
 
 
 _FORMATS = {

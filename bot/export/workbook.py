@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.export.history import history_columns, unit_history, version_history
+from bot.export.rollup import write_rollup
 from bot.export.sheet import Column, ProgressCallback, Sheet, rate_value
 from bot.export.summary import shortcoming_columns, shortcoming_label, write_summary
 from bot.export.units import (
@@ -106,6 +107,9 @@ async def write_xlsx(
 
     workbook = Workbook(write_only=True)
     write_summary(workbook, figures, lang)
+    rollup = await write_rollup(
+        workbook, session=session, ctx=ctx, as_of=as_of, root_path=root_path, lang=lang
+    )
 
     units = Sheet(
         workbook,
@@ -113,6 +117,8 @@ async def write_xlsx(
         unit_columns(blocks, lang),
         group_row=True,
         freeze_columns=2,
+        numbered=True,
+        lang=lang,
     )
     rows = unit_values(
         session=session,
@@ -127,7 +133,12 @@ async def write_xlsx(
     done = await _drain(rows, units.append, total=total, progress_cb=progress_cb)
 
     missing = Sheet(
-        workbook, t("export.sheet.missing", lang), missing_columns(lang), freeze_columns=2
+        workbook,
+        t("export.sheet.missing", lang),
+        missing_columns(lang),
+        freeze_columns=2,
+        numbered=True,
+        lang=lang,
     )
     missing_rows = missing_values(
         session=session,
@@ -140,7 +151,13 @@ async def write_xlsx(
     )
     await _drain(missing_rows, missing.append)
 
-    shortcomings = Sheet(workbook, t("export.sheet.shortcomings", lang), shortcoming_columns(lang))
+    shortcomings = Sheet(
+        workbook,
+        t("export.sheet.shortcomings", lang),
+        shortcoming_columns(lang),
+        numbered=True,
+        lang=lang,
+    )
     for item in await find_shortcomings(
         session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
     ):
@@ -150,7 +167,9 @@ async def write_xlsx(
                 [label, unit.code, unit.name, levels.get(unit.level_code, unit.level_code)]
             )
 
-    history = Sheet(workbook, t("export.sheet.history", lang), history_columns(lang))
+    history = Sheet(
+        workbook, t("export.sheet.history", lang), history_columns(lang), numbered=True, lang=lang
+    )
     since = await _campaign_start(session, campaign_id, ctx.timezone)
     unit_changes = await unit_history(
         session=session, ctx=ctx, as_of=as_of, root_path=root_path, lang=lang, since=since
@@ -169,6 +188,9 @@ async def write_xlsx(
     for _, values in heapq.merge(unit_changes, versions, key=lambda item: item[0]):
         history.append(values)
 
+    for sheet in (rollup, units, missing, shortcomings, history):
+        if sheet is not None:
+            sheet.finish()
     workbook.save(output)
     return done
 
