@@ -229,6 +229,25 @@ SCENARIOS: list[tuple[str, str, Check]] = [
             )  # CS1 has unconnected reporters
         ),
     ),
+    # CS2's only reporter has no chat account: nothing is sent, and whom to call is said.
+    (
+        "supervisor",
+        "/nhacnho CS2",
+        one(
+            lambda text: (
+                text.startswith("Chưa gửi được lời nhắc: người báo cáo của Đảng bộ xã Tây (mã CS2)")
+                and text.endswith(
+                    "Đồng chí vui lòng gọi trực tiếp: Trần Văn D (chưa có số điện thoại)."
+                )
+            )
+        ),
+    ),
+    # /donvi is a calling list: every reporter with their phone, who is not connected.
+    (
+        "supervisor",
+        "/donvi CS2",
+        one(lambda s: "Người báo cáo: Trần Văn D, điện thoại chưa có (chưa kết nối chat" in s),
+    ),
     ("supervisor", "/thongke", exactly("cmd.admin_only")),
     ("supervisor", "/trogiup", one(lambda s: "/tonghop" in s and "/xuat" in s and "/moi" not in s)),
     # The supervisor's choice of escalation days is in the help on both channels (#14.4).
