@@ -204,17 +204,35 @@ async def test_yes_and_yesterday_for_the_action_program(world: World) -> None:
     c = chat(world, channel="zalo")
     await c.cmd("report")
     reply = await c.press("Chương trình")
-    assert "\n\nCâu 1/2. " in reply.text  # the date may follow: counted from the start
+    assert "\n\nCâu 1/3. " in reply.text  # the date and number may follow: counted from the start
     assert [x.label for row in reply.choices for x in row] == ["Có", "Chưa"]
     reply = await c.say("có")
-    assert reply.text.startswith("Câu 2/2. Chương trình hành động được ban hành ngày nào?")
+    assert reply.text.startswith("Câu 2/3. Chương trình hành động được ban hành ngày nào?")
     reply = await c.say("hôm qua")
+    assert reply.text.startswith("Câu 3/3. Chương trình hành động có số hiệu là gì?")
+    reply = await c.say("05 CTr")  # not a document number: asked again, nothing stored
+    assert "chưa đúng dạng số hiệu văn bản" in reply.text and "05-CTr/ĐU" in reply.text
+    reply = await c.say("Số 05 - CTr/ĐU ạ")
     assert "• Ngày ban hành chương trình hành động: 28/9/2016" in reply.text
-    await c.say("1")  # Zalo: typed number of the button "Xác nhận"
+    assert "• Số hiệu chương trình hành động: 05-CTr/ĐU" in reply.text
+    receipt = await c.say("1")  # Zalo: typed number of the button "Xác nhận"
+    assert "Số hiệu chương trình hành động: 05-CTr/ĐU" in receipt.text
     async with world.db.read() as session:
         version = (await session.execute(select(ReportVersion))).scalar_one()
     assert version.action_program is True and version.action_program_date == date(2016, 9, 28)
+    assert version.answers["action_program_number"] == "05-CTr/ĐU"
     assert version.channel == "zalo"
+
+
+async def test_an_action_program_without_a_number_is_skipped(world: World) -> None:
+    c = chat(world)
+    await c.cmd("report")
+    await c.press("Chương trình")
+    await c.press("Có")
+    await c.say("20/9")
+    reply = await c.say("chưa có")
+    assert "• Số hiệu chương trình hành động: " in reply.text  # shown as not given
+    assert reply.choices[0][0].label == "Xác nhận"
 
 
 async def test_no_action_program_skips_its_date(world: World) -> None:
@@ -636,10 +654,12 @@ async def test_update_with_several_reports_asks_which(world: World) -> None:
     await c.press("Chương trình")
     await c.press("Chương trình hành động")
     reply = await c.press("Có")
-    assert reply.text.startswith("Câu 2/2.")
-    reply = await c.say("20/9")
+    assert reply.text.startswith("Câu 2/3.")
+    await c.say("20/9")
+    reply = await c.say("12-CTr/ĐU")
     assert "• Chương trình hành động: Chưa → Có" in reply.text
     assert "• Ngày ban hành chương trình hành động: — → 20/9/2016" in reply.text
+    assert "• Số hiệu chương trình hành động: — → 12-CTr/ĐU" in reply.text
 
 
 async def test_update_without_any_report(world: World) -> None:

@@ -510,3 +510,32 @@ def test_declaration_problems_are_found() -> None:
         (("rules", 1, "date_in_campaign"), "form.decl.rule_type"),
         (("rules", 2), "form.decl.rule_kind"),
     }
+
+
+DOCUMENT = FormField(
+    key="action_program_number", type="text", text_kind="document_number",
+    required=False, max_length=40, label_vi="Số hiệu", label_en="Number",
+    prompt_vi="Số hiệu?", prompt_en="Number?",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [
+        ("05-CTr/ĐU", "05-CTr/ĐU"),
+        ("Số 05 - CTr / ĐU", "05-CTr/ĐU"),
+        ("số: 12-KH/HU ạ", "12-KH/HU"),
+        ("123-CTr/ĐU-ĐB", "123-CTr/ĐU-ĐB"),
+        ("chưa có", None),
+        ("bỏ qua", None),
+    ],
+)
+def test_a_document_number_as_written_on_the_document(typed: str, value: str | None) -> None:
+    assert parse_answer(DOCUMENT, typed, today=TODAY) == Parsed(value)
+
+
+@pytest.mark.parametrize("typed", ["05", "CTr/ĐU", "05 CTr ĐU", "năm-CTr/ĐU", "05-/ĐU", "có"])
+def test_what_is_not_a_document_number_is_refused(typed: str) -> None:
+    invalid = parse_answer(DOCUMENT, typed, today=TODAY)
+    assert isinstance(invalid, Invalid) and invalid.code == "form.error.not_a_document_number"
+    assert "05-CTr/ĐU" in error_message(DOCUMENT, invalid)

@@ -11,11 +11,12 @@ from storage.assessments import assessment_text, choice_text
 from storage.clock import local_date
 from storage.evidence import evidence_counts
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
+from storage.forms import Form
 from storage.i18n import t
 from storage.i18n.formatting import date_text, number, value_text
 from storage.models import MEASURES, Campaign, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
-from storage.report_views import versions_of
+from storage.report_views import version_answers, versions_of
 from storage.review import current_reviews, review_required
 
 
@@ -49,6 +50,16 @@ async def _campaign_lines(
         else {}
     )
     files = await evidence_counts(session=session, report_ids=reported)
+    documents = {  # the fields kept in the answers only (the action programme's number)
+        d.key: Form.model_validate(ctx.forms[d.id]).document_fields()
+        for d in ctx.deliverables
+        if ctx.forms.get(d.id)
+    }
+    numbers = await version_answers(
+        session=session,
+        keys={f.key for fields in documents.values() for f in fields},
+        report_ids=reported,
+    )
     lines = [t("unit.campaign", lang, campaign=campaign.name, reference=campaign.reference)]
     for part in parts:
         due = date_text(part.due_date, lang)
@@ -77,6 +88,12 @@ async def _campaign_lines(
                         label=t(f"measure.{measure}", lang),
                         value=value_text(value, lang),
                     )
+                )
+        held = numbers.get((part.report_id, part.version or 0), {})
+        for field in documents.get(part.key, []):
+            if field.key in held:
+                lines.append(
+                    t("unit.measure", lang, label=field.label(lang), value=str(held[field.key]))
                 )
         if (verdict := assessment_text(part.assessment, lang)) is not None:
             lines.append(

@@ -292,7 +292,12 @@ class Simulation:
                 typos["session_date"] = "31/2"
             return answers, typos
         if key == "chuong_trinh":
-            return {"action_program": "có", "action_program_date": day_month(when)}, typos
+            number = f"{when.day:02d}-CTr/ĐU"  # the programme's document number
+            return {
+                "action_program": "có",
+                "action_program_date": day_month(when),
+                "action_program_number": number,
+            }, typos
         heads = rng.randint(1, 6)
         with_plan = heads if rng.random() < 0.85 else heads - 1
         return {"heads": str(heads), "heads_with_plan": str(with_plan)}, typos

@@ -30,6 +30,7 @@ from storage.forms import FieldType, Form
 from storage.i18n import t
 from storage.i18n.formatting import level_label, name_in
 from storage.models import MEASURES, ROLE_REPORTER, Person, Role
+from storage.report_views import version_answers
 from storage.tree import is_within
 
 
@@ -39,6 +40,7 @@ class _Measure:
     label: str
     kind: str
     choices: tuple[tuple[str, str], ...] = ()  # a choice field: (value, label)
+    in_answers: bool = False  # a form field with no measure column (a document's number)
 
 
 ASSESSMENT = "assessment"  # the session's assessment column (not a measure of the version)
@@ -72,6 +74,10 @@ def measure_blocks(ctx: CampaignContext, carriers: Mapping[str, str], lang: str)
                 )
                 for f in form.fields
                 if f.measure
+            )
+            measures += tuple(
+                _Measure(f.key, f.label(lang), "text", in_answers=True)
+                for f in form.document_fields()
             )
         else:
             measures = tuple(
@@ -153,6 +159,12 @@ async def unit_values(
     missing_text = t("export.status.missing", lang)
     yes, no = t("common.yes", lang), t("common.no", lang)
     parents = _Parents()
+    in_answers = {b.key: [m.measure for m in b.measures if m.in_answers] for b in blocks}
+    documents = await version_answers(
+        session=session,
+        keys={key for keys in in_answers.values() for key in keys},
+        deliverable_ids=[d.id for d in ctx.deliverables if in_answers.get(d.key)],
+    )  # read before the stream: one query, as small as the campaign's programmes
     async for unit in unit_rows(
         session=session,
         campaign_id=ctx.id,
@@ -183,6 +195,10 @@ async def unit_values(
             for m in block.measures:
                 if m.measure == ASSESSMENT:
                     values.append(assessment_text(part.assessment, lang))
+                    continue
+                if m.in_answers:  # the version counted as of `as_of`
+                    held = documents.get((part.report_id or 0, part.version or 0), {})
+                    values.append(held.get(m.measure))
                     continue
                 value: Any = part.measures.get(m.measure)
                 if isinstance(value, bool):

@@ -85,8 +85,9 @@ class FormField(BaseModel):
     max: int | None = None
     max_length: int = Field(default=200, ge=1, le=4000)
     choices: tuple[Choice, ...] = ()
-    # "name": a person's name (letters; not a number, not "không").
-    text_kind: Literal["name"] | None = None
+    # "name": a person's name (letters; not a number, not "không"); "document_number": a
+    # document's number as written on it ("05-CTr/ĐU").
+    text_kind: Literal["name", "document_number"] | None = None
     default_from: Literal["unit.members"] | None = None
     measure: str | None = None
     when: When | None = None
@@ -143,3 +144,8 @@ class Form(BaseModel):
 
     def keys(self) -> list[str]:
         return [item.key for item in self.fields]
+
+    def document_fields(self) -> list[FormField]:
+        """The fields that hold a document's number: no measure column, kept in the answers
+        and shown beside the figures (/donvi, the workbook's units sheet)."""
+        return [item for item in self.fields if item.text_kind == "document_number"]

@@ -138,12 +138,28 @@ _NOT_UNDERSTOOD: dict[FieldType, str] = {
 _TEXT_COURTESY = re.compile(r"(?:[\s,]+(?:ạ|nhé|nha|nhé ạ|ạ nhé))+[\s.!]*$", re.IGNORECASE)
 
 
+# A document's number as Party documents write it ("05-CTr/ĐU", "12-KH/HU"): the number, a
+# dash, the kind of document, a slash and the issuer; "Số" before it and spaces are dropped.
+_DOCUMENT_PREFIX = re.compile(r"^s[oố]\s*[:.]?\s*", re.IGNORECASE)
+_DOCUMENT_NUMBER = re.compile(r"^[0-9]{1,5}-[^\W\d_]{1,10}(?:/[^\W_][\w.-]{0,19}){1,3}$")
+
+
+def _document_number(cleaned: str) -> str | None:
+    compact = re.sub(r"\s*([-/])\s*", r"\1", _DOCUMENT_PREFIX.sub("", cleaned))
+    return compact if _DOCUMENT_NUMBER.fullmatch(compact) else None
+
+
 def _parse_text(field: FormField, text: str, forms: list[str]) -> ParseResult:
     cleaned = _TEXT_COURTESY.sub("", clean_text(text)).strip()
     if not cleaned:
         return Invalid("form.error.required") if field.required else Parsed(None)
     if len(cleaned) > field.max_length:
         return Invalid("form.error.too_long", {"max": field.max_length})
+    if field.text_kind == "document_number":
+        if not field.required and forms[-1] in NONE_WORDS:
+            return Parsed(None)  # "chưa có số": the optional number is skipped
+        number = _document_number(cleaned)
+        return Parsed(number) if number else Invalid("form.error.not_a_document_number")
     if field.text_kind == "name":
         if not field.required and forms[-1] in NONE_WORDS:
             return Parsed(None)  # "không có" a presenter: the optional field is skipped
