@@ -52,7 +52,7 @@ def _essay_groups(figures: Figures) -> Sequence[GroupFigures]:
     return [g for g in groups if g.essay.denominator]
 
 
-def _figures_paragraph(figures: Figures, lang: str) -> str:
+def _figures_paragraph(figures: Figures, lang: str, organisation: str) -> str:
     day = date_text(figures.as_of_date, lang)
     total = figures.total
     if not total.session.expected:
@@ -61,6 +61,7 @@ def _figures_paragraph(figures: Figures, lang: str) -> str:
         t(
             "figures.narrative.sessions",
             lang,
+            organisation=organisation,
             date=day,
             rate=_rate(total.session.reported_rate, lang),
             reported=number(total.session.reported, lang),
@@ -154,6 +155,10 @@ def _shortcomings_paragraph(shortcomings: Sequence[Shortcoming], lang: str) -> s
     return t("figures.shortcomings.intro", lang, items="; ".join(items))
 
 
-def narrative(figures: Figures, shortcomings: Sequence[Shortcoming], *, lang: str = "vi") -> str:
-    """Two paragraphs: what was done (figures), then the shortcomings."""
-    return f"{_figures_paragraph(figures, lang)}\n\n{_shortcomings_paragraph(shortcomings, lang)}"
+def narrative(
+    figures: Figures, shortcomings: Sequence[Shortcoming], *, lang: str = "vi", organisation: str
+) -> str:
+    """Two paragraphs: what was done (figures, as compiled by `organisation`: the configured
+    name, `storage.organisation`), then the shortcomings."""
+    done = _figures_paragraph(figures, lang, organisation)
+    return f"{done}\n\n{_shortcomings_paragraph(shortcomings, lang)}"

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     # largest file kept, in megabytes.
     evidence_dir: str = "evidence"
     evidence_max_mb: int = Field(default=10, ge=1, le=50)
+    # The organisation that runs the campaigns (storage.organisation): its name as written in a
+    # sentence ("liên hệ Ban Tuyên giáo và Dân vận Tỉnh ủy ..."), and for the official documents
+    # (.docx) the committee above it (the header's first line), its own name in the header, the
+    # symbol after "-BC/" and the place before the date. Not set: the catalog's default.
+    organisation_name: str | None = Field(default=None, max_length=200)
+    organisation_parent: str | None = Field(default=None, max_length=200)
+    organisation_header: str | None = Field(default=None, max_length=200)
+    organisation_symbol: str | None = Field(default=None, max_length=40)
+    organisation_place: str | None = Field(default=None, max_length=100)
 
     @field_validator("timezone")
     @classmethod

@@ -61,7 +61,7 @@ CS3 = "Đảng bộ xã Bắc"
 # CS3's own figures (in messages, and as workbook cells), and the province's pooled grassroots
 # figures that only exist with CS3 counted (25+4.000 of 30+4.321 attending; 2 of 3 reported).
 OUTSIDE_FIGURES = ("4.321", "4.000", "3.999", "|4321|", "|3999|", "92,5%", "99,9%", "2/3 đơn vị")
-REFUSAL = t("telegram.refusal", "vi")
+REFUSAL = t("telegram.refusal", "vi", organisation=t("organisation.name", "vi"))
 UNKNOWN_CODE = t("telegram.start.refused.unknown", "vi")
 CALLBACK_REFUSED = t("cmd.refused", "vi")
 NOT_FOR_REPORTERS = t("cmd.not_allowed", "vi")

@@ -78,8 +78,9 @@ def _assert_summary_never_adds_overlapping_units(book: Path) -> None:
 
 
 EXPECTED_FIGURES = (
-    "Theo số liệu tổng hợp đến ngày 30/9/2016, 100% các chi, đảng bộ đã tổ chức học tập, quán "
-    "triệt Nghị quyết (5/5 đơn vị). Tỷ lệ đảng viên tham gia học tập, quán triệt đạt 100% "
+    "Theo số liệu tổng hợp của Ban Tuyên giáo và Dân vận Tỉnh ủy đến ngày 30/9/2016, 100% các "
+    "chi, đảng bộ đã tổ chức học tập, quán triệt Nghị quyết (5/5 đơn vị). Tỷ lệ đảng viên tham "
+    "gia học tập, quán triệt đạt 100% "
     "(550/550 đồng chí). Tỷ lệ cán bộ, đảng viên viết bài thu hoạch đạt 94,8% đối với cấp tỉnh "
     "và cấp huyện; 92,7% đối với cấp cơ sở. Qua thống kê, đến ngày 30/9/2016, 100% các chi, đảng "
     "bộ xây dựng chương trình hành động thực hiện Nghị quyết (5/5 đơn vị); trên 90% (91,9%) cấp "

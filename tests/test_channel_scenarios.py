@@ -211,7 +211,8 @@ def exactly(key: str, **params: Any) -> Check:
 
 
 def refusal(texts: list[str], setup: Setup) -> None:
-    assert texts == [t(f"{setup.driver.channel}.refusal", "vi")]
+    organisation = t("organisation.name", "vi")  # the default: no setting in these tests
+    assert texts == [t(f"{setup.driver.channel}.refusal", "vi", organisation=organisation)]
 
 
 SCENARIOS: list[tuple[str, str, Check]] = [

@@ -58,7 +58,10 @@ def test_report_prints_the_articles_paragraph(url: str) -> None:
         "co_so",
     )
     assert code == 0
-    assert out.startswith("Theo số liệu tổng hợp đến ngày 30/9/2016, 100% các chi, đảng bộ")
+    assert out.startswith(
+        "Theo số liệu tổng hợp của Ban Tuyên giáo và Dân vận Tỉnh ủy đến ngày 30/9/2016, "
+        "100% các chi, đảng bộ"
+    )
     assert "94,8% đối với cấp tỉnh và cấp huyện; 92,7% đối với cấp cơ sở." in out
     assert "Bên cạnh đó vẫn còn một số hạn chế:" in out
 

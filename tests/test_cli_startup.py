@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import COMMANDS, app, load_command
 
-HEAVY = ("matplotlib", "openpyxl", "telegram", "bot.demo", "yaml", "apscheduler")
+HEAVY = ("matplotlib", "openpyxl", "docx", "telegram", "bot.demo", "yaml", "apscheduler")
 # Nothing but Typer: no settings, no database layer, no message catalog either.
 NOT_AT_TOP = (*HEAVY, "sqlalchemy", "pydantic_settings", "bot.settings", "bot.i18n", "storage")
 

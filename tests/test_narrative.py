@@ -10,6 +10,7 @@ from storage.figures import compute_figures
 from storage.shortcomings import find_shortcomings
 from tests.figures_fixtures import Builder, article_campaign, reference_tree, utc
 
+ORGANISATION = "Ban Tuyên giáo và Dân vận Tỉnh ủy Sông Lam"
 # 23:00 local on 30/9/2016, the day the article counts to.
 SEPT_30_EVENING = utc(2016, 9, 30, 16)
 
@@ -22,7 +23,7 @@ async def _text(db: Database, ref_factory, as_of, lang="vi", combined=()) -> str
             session=session, campaign_id=ref.campaign_id, as_of=as_of, combined=combined
         )
         found = await find_shortcomings(session=session, campaign_id=ref.campaign_id, as_of=as_of)
-    return narrative(figures, found, lang=lang)
+    return narrative(figures, found, lang=lang, organisation=ORGANISATION)
 
 
 async def test_the_articles_numbers(db: Database) -> None:
@@ -31,8 +32,8 @@ async def test_the_articles_numbers(db: Database) -> None:
     )
     first, second = text.split("\n\n")
     assert first.startswith(
-        "Theo số liệu tổng hợp đến ngày 30/9/2016, 100% các chi, đảng bộ đã tổ chức học tập, "
-        "quán triệt Nghị quyết (5/5 đơn vị)."
+        "Theo số liệu tổng hợp của Ban Tuyên giáo và Dân vận Tỉnh ủy Sông Lam đến ngày "
+        "30/9/2016, 100% các chi, đảng bộ đã tổ chức học tập, quán triệt Nghị quyết (5/5 đơn vị)."
     )
     assert (
         "Tỷ lệ cán bộ, đảng viên viết bài thu hoạch đạt "

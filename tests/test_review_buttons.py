@@ -132,7 +132,9 @@ async def test_forged_and_tampered_presses_change_nothing(setup: Setup) -> None:
     not_found = t("review.not_found", "vi", number=n)
     for data in (f"dy:a:{n}:{v1}", f"dy:r:{n}:{v1}"):  # another district's admin
         assert (await h.press(data, OTHER_ADMIN)).text() == not_found
-    assert (await h.press(f"dy:a:{n}:{v1}", REPORTER)).text() == t("review.not_allowed", "vi")
+    organisation = t("organisation.name", "vi")
+    refused = t("review.not_allowed", "vi", organisation=organisation)
+    assert (await h.press(f"dy:a:{n}:{v1}", REPORTER)).text() == refused
     bad = t("review.button.bad", "vi")
     for data in (f"dy:x:{n}:{v1}", f"dy:a:{n}", f"dy:a:{n}:{v1}:1", "dy:a:-1:2", "dy:a:١:2"):
         assert (await h.press(data, SUPERVISOR)).text() == bad

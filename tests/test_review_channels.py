@@ -60,7 +60,9 @@ async def test_return_amend_approve_locked_reopen(
         assert f"Trả lại số {number}" not in listed
     # The other district's reporter and the unit's own reporter may not review.
     for who in ("reporter", "outsider"):
-        assert _text(await driver.say(who, f"/duyet {number}")) == t("review.not_allowed", "vi")
+        assert _text(await driver.say(who, f"/duyet {number}")) == t(
+            "review.not_allowed", "vi", organisation=t("organisation.name", "vi")
+        )
     assert (await _state(s, number))[0] == PENDING
 
     no_reason = _text(await driver.say("supervisor", f"/duyet tralai {number}"))

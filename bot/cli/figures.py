@@ -1,9 +1,12 @@
-"""`cadrebot report`: the draft written report (the article's paragraph) from the data."""
+"""`cadrebot report`: the draft written report (the article's paragraph) from the data, printed
+or written as a Party document (`--format docx`, `bot.report_docx`)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,14 +14,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import common
-from bot.narrative import narrative
+from bot.report_draft import Draft, draft_report
 from storage.campaign_status import open_condition
 from storage.clock import end_of_day, system_clock
-from storage.figures import CAMPAIGN, LEVEL, UNIT, compute_figures, load_campaign
+from storage.figures import CAMPAIGN, LEVEL, UNIT
 from storage.i18n import t
-from storage.models import Campaign
-from storage.review import review_required
-from storage.shortcomings import find_shortcomings
+from storage.organisation import organisation, organisation_name
+from storage.settings import Settings
+
+FORMATS = ("text", "docx")
+
 
 _DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
@@ -72,56 +77,45 @@ async def _campaign(session: AsyncSession, wanted: str | None) -> tuple[int, str
     return row.id, row.timezone
 
 
-async def _report(
-    *,
-    campaign: str | None,
-    under: str | None,
-    day: date | None,
-    groups: list[tuple[str, ...]],
-    lang: str,
-    approved_only: bool = False,
-) -> str:
-    async with common.database() as db, db.read() as session:
-        campaign_id, tz = await _campaign(session, campaign)
+@dataclass(frozen=True)
+class _Asked:
+    campaign: str | None
+    under: str | None
+    day: date | None
+    groups: list[tuple[str, ...]]
+    lang: str
+    approved_only: bool = False
+
+
+async def _report(asked: _Asked, settings: Settings) -> Draft:
+    async with common.database(settings) as db, db.read() as session:
+        campaign_id, tz = await _campaign(session, asked.campaign)
         root_path = None
-        if under:
+        if asked.under:
             root_path = (
-                await session.execute(select(UNIT.c.path).where(UNIT.c.code == under))
+                await session.execute(select(UNIT.c.path).where(UNIT.c.code == asked.under))
             ).scalar_one_or_none()
             if root_path is None:
-                raise common.Refused(t("figures.cli.unknown_unit", "vi", code=under))
+                raise common.Refused(t("figures.cli.unknown_unit", "vi", code=asked.under))
         known = list((await session.execute(select(LEVEL.c.code).order_by(LEVEL.c.rank))).scalars())
-        for code in (c for group in groups for c in group):
+        for code in (c for group in asked.groups for c in group):
             if code not in known:
                 raise common.Refused(
                     t("figures.cli.unknown_level", "vi", code=code, known=", ".join(known))
                 )
         # The end of the given local day (inclusive), or the present moment.
+        day = asked.day
         as_of: datetime = end_of_day(day, tz) - timedelta(microseconds=1) if day else system_clock()
-        context = await load_campaign(
-            session=session, campaign_id=campaign_id, approved_only=approved_only
-        )
-        figures = await compute_figures(
+        return await draft_report(
             session=session,
             campaign_id=campaign_id,
             as_of=as_of,
+            organisation=organisation_name(settings, asked.lang),
+            lang=asked.lang,
             root_path=root_path,
-            combined=groups,
-            context=context,
+            groups=asked.groups,
+            approved_only=asked.approved_only,
         )
-        found = await find_shortcomings(
-            session=session,
-            campaign_id=campaign_id,
-            as_of=as_of,
-            root_path=root_path,
-            context=context,
-        )
-        reviewed = approved_only or review_required(await session.get_one(Campaign, campaign_id))
-    paragraph = narrative(figures, found, lang=lang)
-    if not reviewed:
-        return paragraph  # no review in this campaign: every confirmed report counts, as always
-    basis = t("review.basis.approved" if approved_only else "review.basis.all", lang)
-    return f"{paragraph}\n\n{basis}"
 
 
 def report(
@@ -145,6 +139,18 @@ def report(
     ] = None,
     lang: common.LangOption = "vi",
     approved_only: common.ApprovedOnlyOption = False,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="text (mặc định: in ra màn hình) hoặc docx (văn bản Word)"),
+    ] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Ghi vào tệp này (docx: mặc định bao-cao-NGÀY.docx)"),
+    ] = None,
+    number: Annotated[
+        str,
+        typer.Option("--number", help="Số văn bản (docx), ví dụ 125; bỏ trống: để trống để điền"),
+    ] = "",
 ) -> None:
     """Viết đoạn báo cáo kết quả học tập, quán triệt từ số liệu (draft the written report)."""
     common.check_lang(lang)
@@ -153,17 +159,29 @@ def report(
         day = parse_day(as_of)
         if day is None:
             raise common.fail(t("figures.cli.bad_date", "vi", value=as_of))
-    text = common.run(
-        _report(
-            campaign=campaign,
-            under=under,
-            day=day,
-            groups=parse_groups(levels or []),
-            lang=lang,
-            approved_only=approved_only,
+    if fmt not in FORMATS:
+        raise common.fail(t("figures.cli.bad_format", "vi", value=fmt, known=", ".join(FORMATS)))
+    asked = _Asked(campaign, under, day, parse_groups(levels or []), lang, approved_only)
+    settings = common.settings()
+    draft = common.run(_report(asked, settings))
+    if fmt == "text" and output is None:
+        typer.echo(draft.text)
+        return
+    if fmt == "text":
+        body = (draft.text + "\n").encode("utf-8")
+    else:
+        from bot.report_docx import report_docx  # python-docx: only for this format
+
+        output = output or Path(f"bao-cao-{draft.day.isoformat()}.docx")
+        body = report_docx(
+            draft, organisation=organisation(settings, lang), number=number.strip(), lang=lang
         )
-    )
-    typer.echo(text)
+    assert output is not None
+    try:
+        output.write_bytes(body)
+    except OSError:
+        raise common.fail(t("figures.cli.cannot_write", "vi", path=str(output))) from None
+    typer.echo(t("figures.cli.written", "vi", path=str(output)))
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,7 @@ from storage.invites import (
     revoke_invite,
 )
 from storage.models import ROLE_ADMIN, ChatIdentity, Level, Person, Unit
+from storage.organisation import organisation_name
 from storage.people import get_person, identities_of, roles_of
 from storage.rebind import warn_accounts
 from storage.tree import in_subtree
@@ -142,7 +143,12 @@ def create_command(
                 await warn_accounts(
                     session=session,
                     accounts=in_use,
-                    text=lambda lang: t("invite.rebind.notice", lang or "vi", name=full_name),
+                    text=lambda lang: t(
+                        "invite.rebind.notice",
+                        lang or "vi",
+                        name=full_name,
+                        organisation=organisation_name(config, lang or "vi"),
+                    ),
                     key=f"rebind:{invite.id}",
                     now=now,
                 )

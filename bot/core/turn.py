@@ -44,6 +44,7 @@ from storage.db import Database, DatabaseBusy
 from storage.i18n import pick_language, t
 from storage.messages import OutgoingMessage
 from storage.models import Person
+from storage.organisation import organisation_name
 from storage.people import find_person_with_identity, touch_identity
 from storage.settings import Settings
 from storage.updates import (
@@ -110,7 +111,9 @@ class Turn:
         return self.person.id
 
     def say(self, key: str, **params: object) -> Say:
-        return Say(t(key, self.lang, **params))
+        """The catalog's sentence; `{organisation}` is the configured organisation's name."""
+        organisation = organisation_name(self.runtime.settings, self.lang)
+        return Say(t(key, self.lang, **{"organisation": organisation, **params}))
 
     def say_channel(self, name: str, **params: object) -> Say:
         """The channel's own sentence (`telegram.<name>` / `zalo.<name>`): where the wording

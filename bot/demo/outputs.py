@@ -16,6 +16,7 @@ from storage.figures import Figures, compute_figures
 from storage.i18n import t
 from storage.i18n.formatting import levels_phrase, name_in, number, percent
 from storage.models import Person
+from storage.organisation import organisation_name
 from storage.shortcomings import find_shortcomings
 
 
@@ -74,7 +75,8 @@ async def write_outputs(sim: Simulation, output: Path) -> DemoFiles:
             session=session, campaign_id=sim.world.campaign_id, as_of=as_of
         )
     narrative_file = output / "bao-cao.txt"
-    narrative_file.write_text(narrative(figures, found, lang="vi") + "\n", encoding="utf-8")
+    paragraph = narrative(figures, found, lang="vi", organisation=organisation_name(sim.settings))
+    narrative_file.write_text(paragraph + "\n", encoding="utf-8")
 
     summary = output / "summary.txt"
     facts = proactive_facts(await sim.outbox_rows())

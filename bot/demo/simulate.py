@@ -88,6 +88,7 @@ class Simulation:
 
     async def start(self) -> None:
         settings = Settings(telegram_token=TOKEN, bot_username="cadrebot_demo", _env_file=None)
+        self.settings = settings
         self.bot = await LocalBot.start(db=self.db, clock=self.clock, settings=settings)
         virtual = VirtualTime()
         limiter = RateLimiter(rate=1000.0, clock=virtual.clock, sleep=virtual.sleep)

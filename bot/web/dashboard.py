@@ -26,6 +26,7 @@ from storage.audit import record
 from storage.clock import local_date
 from storage.figures import UNIT, UnitScope
 from storage.models import CHANNEL_WEB, Campaign, Unit
+from storage.organisation import organisation_name
 from storage.web_views import child_units, root_units, supervisors_of, visible_ancestors
 
 NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
@@ -34,7 +35,14 @@ NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
 async def _viewer(request: Request) -> Viewer | Response:
     viewer = await signed_in(request)
     if isinstance(viewer, Viewer) and viewer.scope.is_empty:
-        return message("web.norole.title", "web.norole.body", viewer.lang, status=403)
+        organisation = organisation_name(web_of(request).settings, viewer.lang)
+        return message(
+            "web.norole.title",
+            "web.norole.body",
+            viewer.lang,
+            status=403,
+            organisation=organisation,
+        )
     return viewer
 
 

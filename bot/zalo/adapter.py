@@ -36,6 +36,7 @@ from storage.db import Database, DatabaseBusy, bounded_writes
 from storage.i18n import pick_language, t
 from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_ZALO
+from storage.organisation import organisation_name
 from storage.settings import Settings
 from storage.text_clean import NUL, clean
 
@@ -212,7 +213,10 @@ class ZaloAdapter:
 
     def _link(self, output: FileOut, person_id: int | None, lang: str) -> OutgoingMessage:
         if not self.downloads.enabled or person_id is None:
-            return OutgoingMessage(text=t("zalo.download.unavailable", lang))
+            organisation = organisation_name(self.settings, lang)
+            return OutgoingMessage(
+                text=t("zalo.download.unavailable", lang, organisation=organisation)
+            )
         url = self.downloads.publish(
             output.data,
             filename=output.filename,

@@ -94,6 +94,15 @@ def date_vi(day: date) -> str:
     return date_text(day, "vi")
 
 
+def document_date(day: date, place: str, lang: str = "vi") -> str:
+    """A Party document's place and date: "Nghệ An, ngày 03 tháng 02 năm 2016". As the Party's
+    format guide writes them, a day below 10 and the months 1 and 2 take a leading zero."""
+    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
+    return t(
+        "document.place_date", lang, place=place, day=f"{day.day:02d}", month=month, year=day.year
+    )
+
+
 def level_label(level: Labelled, lang: str = "vi") -> str:
     """The level's own label ("Cấp tỉnh"), from its row."""
     return level.label_en if lang == "en" and level.label_en else level.label_vi

@@ -18,6 +18,7 @@ from storage.clock import local_date
 from storage.i18n import t
 from storage.i18n.formatting import date_text
 from storage.invites import INVITE_IDENTITY, create_invite, invite_link
+from storage.organisation import organisation_name
 from storage.people import role_from_word
 from storage.rebind import RebindCheck, plan_rebind, warn_accounts
 
@@ -72,7 +73,12 @@ async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
         await warn_accounts(
             session=turn.session,
             accounts=plan.accounts,
-            text=lambda lang: t("invite.rebind.notice", lang or "vi", name=name),
+            text=lambda lang: t(
+                "invite.rebind.notice",
+                lang or "vi",
+                name=name,
+                organisation=organisation_name(turn.runtime.settings, lang or "vi"),
+            ),
             key=f"rebind:{created.id}",
             now=turn.now,
         )

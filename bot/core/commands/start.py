@@ -11,6 +11,7 @@ from storage.access import Scope, scope_of
 from storage.attempts import record_failure, throttled
 from storage.i18n import pick_language, t
 from storage.invites import RedeemOutcome, RedeemStatus, redeem_invite
+from storage.organisation import organisation_name
 from storage.rebind import warn_accounts
 
 PUBLIC = ("start", "trogiup")
@@ -124,7 +125,13 @@ async def redeem(turn: Turn, code: str) -> Outcome:
         await warn_accounts(
             session=turn.session,
             accounts=[outcome.replaced],
-            text=lambda lang: t("invite.replaced.notice", lang or "vi", name=name, channel=channel),
+            text=lambda lang: t(
+                "invite.replaced.notice",
+                lang or "vi",
+                name=name,
+                channel=channel,
+                organisation=organisation_name(turn.runtime.settings, lang or "vi"),
+            ),
             key=f"replaced:{outcome.invite_id}",
             now=turn.now,
         )

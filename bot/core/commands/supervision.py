@@ -21,6 +21,7 @@ from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import Scope, admin_scope, visible_units_condition
 from storage.answers import fold
 from storage.figures import compute_figures
+from storage.organisation import organisation_name
 from storage.reminders import Contact, reporter_contacts
 from storage.reminders.preferences import CHOICES, escalation_days, set_escalation_days
 from storage.shortcomings import find_shortcomings
@@ -49,7 +50,9 @@ async def _figures(turn: Turn, scope: Scope) -> list[Say]:
             shortcomings = await find_shortcomings(
                 session=turn.session, campaign_id=campaign.id, as_of=turn.now, unit_filter=condition
             )
-            text = f"{text}\n\n{narrative(figures, shortcomings, lang=turn.lang)}"
+            organisation = organisation_name(turn.runtime.settings, turn.lang)
+            paragraph = narrative(figures, shortcomings, lang=turn.lang, organisation=organisation)
+            text = f"{text}\n\n{paragraph}"
         replies.append(Say(text))
     return replies
 

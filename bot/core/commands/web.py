@@ -14,6 +14,7 @@ from bot.core.turn import Output, Runtime, Turn
 from bot.web.links import WebConsoleOff, create_web_link
 from storage.i18n import t
 from storage.messages import OutgoingMessage
+from storage.organisation import organisation_name
 from storage.web_auth import TooManyLinks
 
 
@@ -37,7 +38,8 @@ async def link_job(
                 base_url=runtime.settings.web_url,
             )
     except WebConsoleOff:
-        return [OutgoingMessage(text=t("web.command.off", lang))]
+        off = t("web.command.off", lang, organisation=organisation_name(runtime.settings, lang))
+        return [OutgoingMessage(text=off)]
     except TooManyLinks:
         return [OutgoingMessage(text=t("web.command.too_many", lang))]
     return [OutgoingMessage(text=t("web.command.link", lang, url=url))]
