@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,10 +19,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.clock import end_of_day, system_clock
 from storage.db import Database
 from storage.i18n import LANGUAGES, t
 from storage.settings import Settings, SettingsError, load_settings
+from storage.unit_lookup import get_unit
 
 T = TypeVar("T")
 
@@ -93,6 +97,23 @@ def say(text: str, *, soft_wrap: bool = False) -> None:
 def warn(text: str, *, style: str | None = None, soft_wrap: bool = False) -> None:
     """`say` on stderr (problems, notices, progress remarks)."""
     err_console.print(text, markup=False, highlight=False, style=style, soft_wrap=soft_wrap)
+
+
+async def subtree_path(session: AsyncSession, code: str | None, lang: str) -> str | None:
+    """The tree path of `--under CODE` (None: the whole tree); an unknown code is refused."""
+    if not code:
+        return None
+    unit = await get_unit(session=session, code=code)
+    if unit is None:
+        raise Refused(t("export.cli.unknown_unit", lang, code=code))
+    return unit.path
+
+
+def end_of(day: date | None, timezone: str) -> datetime:
+    """Figures "as of" a day: the end of that local day (inclusive); no day: the present."""
+    if day is None:
+        return system_clock()
+    return end_of_day(day, timezone) - timedelta(microseconds=1)
 
 
 # --- options several commands take ------------------------------------------------------------

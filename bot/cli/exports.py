@@ -3,21 +3,19 @@ template|import` (paper reports entered in bulk)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import common
 from bot.cli.figures import parse_day
 from storage.access import scope_of
 from storage.campaigns import get_campaign
-from storage.clock import end_of_day, local_date, system_clock
+from storage.clock import local_date, system_clock
 from storage.db import write_estimate
-from storage.figures import UNIT
 from storage.i18n import t
 from storage.i18n.formatting import date_text, number
 from storage.models import Campaign, Person
@@ -49,19 +47,11 @@ async def _export(
     async with common.database() as db, db.read() as session:
         found = await _campaign(session, campaign, lang)
         assert found.id is not None
-        root_path = None
-        if under:
-            root_path = (
-                await session.execute(select(UNIT.c.path).where(UNIT.c.code == under))
-            ).scalar_one_or_none()
-            if root_path is None:
-                raise common.Refused(t("export.cli.unknown_unit", lang, code=under))
-        as_of: datetime = system_clock()
-        if day is not None:
-            parsed = parse_day(day)
-            if parsed is None:
-                raise common.Refused(t("export.cli.bad_date", lang, value=day))
-            as_of = end_of_day(parsed, found.timezone) - timedelta(microseconds=1)
+        root_path = await common.subtree_path(session, under, lang)
+        parsed = None if day is None else parse_day(day)
+        if day is not None and parsed is None:
+            raise common.Refused(t("export.cli.bad_date", lang, value=day))
+        as_of = common.end_of(parsed, found.timezone)
         from bot.export import write_csv, write_xlsx  # openpyxl: only when exporting
 
         writer = write_xlsx if fmt == "xlsx" else write_csv

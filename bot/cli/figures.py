@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli import common
 from bot.report_draft import Draft, draft_report
 from storage.campaign_status import open_condition
-from storage.clock import end_of_day, system_clock
-from storage.figures import CAMPAIGN, LEVEL, UNIT
+from storage.figures import CAMPAIGN, LEVEL
 from storage.i18n import t
 from storage.organisation import organisation, organisation_name
 from storage.settings import Settings
@@ -90,26 +89,17 @@ class _Asked:
 async def _report(asked: _Asked, settings: Settings) -> Draft:
     async with common.database(settings) as db, db.read() as session:
         campaign_id, tz = await _campaign(session, asked.campaign)
-        root_path = None
-        if asked.under:
-            root_path = (
-                await session.execute(select(UNIT.c.path).where(UNIT.c.code == asked.under))
-            ).scalar_one_or_none()
-            if root_path is None:
-                raise common.Refused(t("figures.cli.unknown_unit", "vi", code=asked.under))
+        root_path = await common.subtree_path(session, asked.under, "vi")
         known = list((await session.execute(select(LEVEL.c.code).order_by(LEVEL.c.rank))).scalars())
         for code in (c for group in asked.groups for c in group):
             if code not in known:
                 raise common.Refused(
                     t("figures.cli.unknown_level", "vi", code=code, known=", ".join(known))
                 )
-        # The end of the given local day (inclusive), or the present moment.
-        day = asked.day
-        as_of: datetime = end_of_day(day, tz) - timedelta(microseconds=1) if day else system_clock()
         return await draft_report(
             session=session,
             campaign_id=campaign_id,
-            as_of=as_of,
+            as_of=common.end_of(asked.day, tz),
             organisation=organisation_name(settings, asked.lang),
             lang=asked.lang,
             root_path=root_path,
