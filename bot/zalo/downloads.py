@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import tornado.web
 
+from bot.zalo.kept import Kept
 from storage.clock import Clock, system_clock
 from storage.i18n import DEFAULT_LANGUAGE, t
 
@@ -61,7 +62,7 @@ class DownloadStore:
         self.ttl = ttl
         self.key = key or secrets.token_bytes(32)
         self.clock = clock
-        self._files: dict[str, StoredFile] = {}
+        self._files: Kept[StoredFile] = Kept(MAX_FILES, self._now)
 
     @property
     def enabled(self) -> bool:
@@ -80,12 +81,8 @@ class DownloadStore:
         """Keep the file and return the link only `person_id` may use, until the expiry."""
         if self.public_base is None:
             raise RuntimeError("no public URL for Zalo downloads")
-        self._expire()
-        while len(self._files) >= MAX_FILES:
-            self._files.pop(next(iter(self._files)))
-        ident = secrets.token_hex(12)
         expires = self._now() + self.ttl
-        self._files[ident] = StoredFile(data, filename, content_type, person_id, expires, lang)
+        ident = self._files.add(StoredFile(data, filename, content_type, person_id, expires, lang))
         signature = self._sign(ident, person_id, expires)
         return f"{self.public_base}/{FILES_SEGMENT}/{ident}?p={person_id}&e={expires}&s={signature}"
 
@@ -103,11 +100,6 @@ class DownloadStore:
         if found is None or found.person_id != int(person) or found.expires != int(expires):
             return Verdict.EXPIRED if found is None else Verdict.REFUSED, None
         return Verdict.OK, found
-
-    def _expire(self) -> None:
-        now = self._now()
-        for ident in [i for i, f in self._files.items() if f.expires <= now]:
-            del self._files[ident]
 
 
 PAGE = (

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.zalo.kept import Kept
+
 MEDIA_SEGMENT = "media"
 TTL_SECONDS = 15 * 60.0
 MAX_ENTRIES = 200
@@ -35,7 +37,7 @@ class MediaStore:
         self.public_base = public_base.rstrip("/") if public_base else None
         self.ttl = ttl
         self.monotonic = monotonic
-        self._items: dict[str, Media] = {}
+        self._items: Kept[Media] = Kept(MAX_ENTRIES, lambda: self.monotonic())
 
     @property
     def enabled(self) -> bool:
@@ -45,22 +47,12 @@ class MediaStore:
         """Keep `data` and return the public URL Zalo fetches it from."""
         if self.public_base is None:
             raise RuntimeError("no public URL for Zalo media")
-        self._expire()
-        while len(self._items) >= MAX_ENTRIES:
-            self._items.pop(next(iter(self._items)))
-        ident = secrets.token_hex(12)
         token = secrets.token_urlsafe(18)
-        self._items[ident] = Media(data, content_type, token, self.monotonic() + self.ttl)
+        ident = self._items.add(Media(data, content_type, token, self.monotonic() + self.ttl))
         return f"{self.public_base}/{MEDIA_SEGMENT}/{ident}?token={token}"
 
     def get(self, ident: str, token: str) -> Media | None:
-        self._expire()
         media = self._items.get(ident)
         if media is None or not secrets.compare_digest(media.token, token):
             return None
         return media
-
-    def _expire(self) -> None:
-        now = self.monotonic()
-        for ident in [i for i, m in self._items.items() if m.expires <= now]:
-            del self._items[ident]
