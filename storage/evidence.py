@@ -156,3 +156,19 @@ async def evidence_counts(*, session: AsyncSession, report_ids: list[int]) -> di
         .group_by(col(Evidence.report_id))
     )
     return {int(rid): int(n) for rid, n in rows.all()}
+
+
+async def evidence_of(*, session: AsyncSession, report_ids: list[int]) -> dict[int, list[Evidence]]:
+    """Each report's files, oldest first (reports without any are left out). The caller has
+    checked that the reports' units are in the viewer's scope."""
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(Evidence)
+        .where(col(Evidence.report_id).in_(report_ids))
+        .order_by(col(Evidence.report_id), col(Evidence.id))
+    )
+    found: dict[int, list[Evidence]] = {}
+    for row in rows.scalars():
+        found.setdefault(row.report_id, []).append(row)
+    return found

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     organisation_header: str | None = Field(default=None, max_length=200)
     organisation_symbol: str | None = Field(default=None, max_length=40)
     organisation_place: str | None = Field(default=None, max_length=100)
+    # The key of the signed evidence links /donvi sends (bot/web/evidence.py), shared by every
+    # process that serves the web console; None: a random key per process (a link then opens
+    # only on the process that made it, as with `cadrebot run` serving the console itself).
+    link_secret: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod

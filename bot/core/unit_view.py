@@ -1,27 +1,51 @@
 """/donvi CODE: one unit's status in every open campaign it takes part in, the figures of its
-current report versions, and the list of versions (every change is a new version)."""
+current report versions, the review state and evidence of each report (a count, and with the
+web console a short-lived signed link to each file, `bot.web.evidence_links`), and the list of
+versions (every change is a new version)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.web.evidence_links import LINK_TTL
 from storage.assessments import assessment_text, choice_text
 from storage.clock import local_date
-from storage.evidence import evidence_counts
+from storage.evidence import evidence_of
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.forms import Form
 from storage.i18n import t
 from storage.i18n.formatting import date_text, number, value_text
-from storage.models import MEASURES, Campaign, Unit
+from storage.models import MEASURES, Campaign, Evidence, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import version_answers, versions_of
 from storage.review import current_reviews, review_required
 
+MAX_LINKS = 5  # evidence links per report in a chat message; the web unit page lists all
+Link = Callable[[int], str]  # an evidence id -> the link the reader may open
+
+
+def _evidence_lines(kept: list[Evidence], link: Link | None, lang: str) -> list[str]:
+    count = t("evidence.unit.count", lang, count=len(kept))
+    lines = [t("unit.measure", lang, label=t("evidence.unit.label", lang), value=count)]
+    if link is not None:
+        for index, row in enumerate(kept[:MAX_LINKS], start=1):
+            lines.append(t("evidence.unit.link", lang, index=index, url=link(row.id or 0)))
+        if len(kept) > MAX_LINKS:
+            lines.append(t("evidence.unit.more", lang, count=len(kept) - MAX_LINKS))
+        lines.append(t("evidence.unit.valid", lang, minutes=LINK_TTL // timedelta(minutes=1)))
+    return lines
+
 
 async def _campaign_lines(
-    session: AsyncSession, campaign: Campaign, unit: Unit, now: datetime, lang: str
+    session: AsyncSession,
+    campaign: Campaign,
+    unit: Unit,
+    now: datetime,
+    lang: str,
+    link: Link | None,
 ) -> list[str]:
     assert campaign.id is not None
     rows: list[UnitFigures] = [
@@ -49,7 +73,7 @@ async def _campaign_lines(
         if review_required(campaign)
         else {}
     )
-    files = await evidence_counts(session=session, report_ids=reported)
+    files = await evidence_of(session=session, report_ids=reported)
     documents = {  # the fields kept in the answers only (the action programme's number)
         d.key: Form.model_validate(ctx.forms[d.id]).document_fields()
         for d in ctx.deliverables
@@ -109,8 +133,7 @@ async def _campaign_lines(
             value = t(f"review.unit.{state}", lang, reason=reason or "")
             lines.append(t("unit.measure", lang, label=t("review.unit.label", lang), value=value))
         if files.get(part.report_id):
-            count = t("evidence.unit.count", lang, count=files[part.report_id])
-            lines.append(t("unit.measure", lang, label=t("evidence.unit.label", lang), value=count))
+            lines.extend(_evidence_lines(files[part.report_id], link, lang))
         versions = history.get(part.report_id, [])
         if len(versions) > 1:
             items = ", ".join(
@@ -126,7 +149,10 @@ async def _campaign_lines(
     return lines
 
 
-async def unit_view_text(*, session: AsyncSession, unit: Unit, now: datetime, lang: str) -> str:
+async def unit_view_text(
+    *, session: AsyncSession, unit: Unit, now: datetime, lang: str, link: Link | None = None
+) -> str:
+    """The unit's view; `link`: how to link each evidence file (None: counts only)."""
     lines = [
         t(
             "unit.head",
@@ -152,6 +178,6 @@ async def unit_view_text(*, session: AsyncSession, unit: Unit, now: datetime, la
     campaigns = await open_campaigns_for_unit(session=session, unit=unit)
     body: list[str] = []
     for campaign in campaigns:
-        body.extend(await _campaign_lines(session, campaign, unit, now, lang))
+        body.extend(await _campaign_lines(session, campaign, unit, now, lang, link))
     lines.extend(body or [t("unit.none", lang)])
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import assign, dashboard, desk, invites, login
+from bot.web import assign, dashboard, desk, evidence, invites, login
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
@@ -62,6 +62,7 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/late", dashboard.late),
         Route("/chart.png", dashboard.chart),
         Route("/export", dashboard.export),
+        Route("/evidence/{evidence_id}", evidence.evidence_page),
         Route("/w/{token}", login.link_page),
         Route("/w", login.link_login, methods=["POST"]),
         Route("/tg", login.miniapp_page),

@@ -24,6 +24,7 @@ from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import admin_scope, visible_units_condition
 from storage.audit import record
 from storage.clock import local_date
+from storage.evidence import evidence_of
 from storage.figures import UNIT, UnitScope
 from storage.models import CHANNEL_WEB, Campaign, Unit
 from storage.organisation import organisation_name
@@ -135,11 +136,14 @@ async def unit_page(request: Request) -> Response:
                 unit_filter=None if subtree else UNIT.c.id == unit.id,
                 week=_week(request),
             )
+            history = await deliverable_history(session, ctx, unit, now, viewer.lang)
+            reported = [item.report_id for item in history if item.report_id is not None]
             context.update(
                 figures=area.figures,
                 groups=groups(area.figures, viewer.lang),
                 rows=area.rows,
-                history=await deliverable_history(session, ctx, unit, now, viewer.lang),
+                history=history,
+                evidence=await evidence_of(session=session, report_ids=reported),
                 exportable=viewer.watch_scope.sees(unit),
                 week_url=_week_url(request, campaign),
             )

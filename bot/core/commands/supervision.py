@@ -10,6 +10,8 @@ the chart, then the text."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.core.commands import Command
 from bot.core.commands.common import open_campaigns, unit_label, visible_unit
 from bot.core.figures_text import digest_text
@@ -17,6 +19,7 @@ from bot.core.io import Job, Outcome, Say
 from bot.core.turn import Turn
 from bot.core.unit_view import unit_view_text
 from bot.narrative import narrative
+from bot.web.evidence_links import evidence_url
 from scheduler.reminders import NudgeOutcome, nudge_unit
 from storage.access import Scope, admin_scope, visible_units_condition
 from storage.answers import fold
@@ -79,7 +82,15 @@ async def unit(turn: Turn) -> Outcome:
     found = await visible_unit(turn, code)
     if found is None:
         return Outcome([turn.say("unit.not_visible", code=code)])
-    text = await unit_view_text(session=turn.session, unit=found, now=turn.now, lang=turn.lang)
+    settings = turn.runtime.settings
+    link = (
+        partial(evidence_url, settings, person_id=turn.person_id, now=turn.now)
+        if settings.web_url
+        else None
+    )
+    text = await unit_view_text(
+        session=turn.session, unit=found, now=turn.now, lang=turn.lang, link=link
+    )
     return Outcome([Say(text)])
 
 
