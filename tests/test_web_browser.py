@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
+from docx import Document
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -237,3 +238,15 @@ async def test_uploads_and_closing_a_campaign(site: Site, tmp_path: Path) -> Non
     assert count == 2
     assert dict(rows)["05-KH/TU"] == "closed"
     assert [status for ref, status in rows if ref != "05-KH/TU"] == ["open"]
+    # The desk's report page: the paragraph, and the same paragraph as a Party document.
+    await page.goto(f"{site.base}/desk")  # type: ignore[attr-defined]
+    await page.click("a[href='/desk/report']")  # type: ignore[attr-defined]
+    shown = await page.inner_text("#report-text")  # type: ignore[attr-defined]
+    assert shown.startswith("Theo số liệu tổng hợp của Ban Tuyên giáo và Dân vận Tỉnh ủy")
+    async with page.expect_download() as info:  # type: ignore[attr-defined]
+        await page.click("#report-docx")  # type: ignore[attr-defined]
+    document = await info.value
+    assert document.suggested_filename.endswith(".docx")
+    opened = await asyncio.to_thread(Document, str(await document.path()))
+    written = [p.text for p in opened.paragraphs if p.text]
+    assert written[3] == shown.split("\n")[0].strip()

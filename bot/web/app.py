@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import assign, dashboard, desk, evidence, invites, login
+from bot.web import assign, dashboard, desk, evidence, invites, login, report_page
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
@@ -76,6 +76,8 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/desk/campaigns/new", desk.campaign_create, methods=["POST"]),
         Route("/desk/campaigns/{campaign_id}/status", desk.campaign_status, methods=["POST"]),
         Route("/desk/joined", desk.joined),
+        Route("/desk/report", report_page.report_page),
+        Route("/desk/report.docx", report_page.report_docx_download),
         Route("/desk/invites", invites.invites_form),
         Route("/desk/invites", invites.invites_sheet, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
