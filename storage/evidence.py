@@ -146,15 +146,28 @@ async def evidence_file(
     return (row[0], path) if path.is_file() else None
 
 
-async def evidence_counts(*, session: AsyncSession, report_ids: list[int]) -> dict[int, int]:
-    """How many files each report carries (reports without any are left out)."""
-    if not report_ids:
+async def evidence_counts(
+    *,
+    session: AsyncSession,
+    report_ids: list[int] | None = None,
+    deliverable_ids: list[int] | None = None,
+    as_of: datetime | None = None,
+) -> dict[int, int]:
+    """How many files each report carries: the reports `report_ids`, or every report of
+    `deliverable_ids` (the workbook); with `as_of`, the files received by then. Reports
+    without any are left out."""
+    if not report_ids and not deliverable_ids:
         return {}
-    rows = await session.execute(
-        select(col(Evidence.report_id), func.count())
-        .where(col(Evidence.report_id).in_(report_ids))
-        .group_by(col(Evidence.report_id))
-    )
+    stmt = select(col(Evidence.report_id), func.count())
+    if report_ids is not None:
+        stmt = stmt.where(col(Evidence.report_id).in_(report_ids))
+    if deliverable_ids is not None:
+        stmt = stmt.join(Report, col(Report.id) == col(Evidence.report_id)).where(
+            col(Report.deliverable_id).in_(deliverable_ids)
+        )
+    if as_of is not None:
+        stmt = stmt.where(col(Evidence.created_at) <= require_aware(as_of))
+    rows = await session.execute(stmt.group_by(col(Evidence.report_id)))
     return {int(rid): int(n) for rid, n in rows.all()}
 
 

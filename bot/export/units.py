@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from bot.export.sheet import PARENT, Column, column_maker, local_time
 from storage.assessments import assessment_text
+from storage.evidence import evidence_counts
 from storage.figures import (
     DEADLINE,
     DELIVERABLE,
@@ -117,6 +118,7 @@ def unit_columns(blocks: Sequence[_Block], lang: str) -> list[Column]:
             c("confirmed", "datetime", 16, block.name),
         ]
         columns += [Column(m.label, 14, m.kind, block.name) for m in block.measures]
+        columns.append(c("evidence", "int", 12, block.name))  # "có biên bản": files attached
     return columns
 
 
@@ -165,6 +167,9 @@ async def unit_values(
         keys={key for keys in in_answers.values() for key in keys},
         deliverable_ids=[d.id for d in ctx.deliverables if in_answers.get(d.key)],
     )  # read before the stream: one query, as small as the campaign's programmes
+    files = await evidence_counts(
+        session=session, deliverable_ids=[d.id for d in ctx.deliverables], as_of=as_of
+    )  # the reports that carry evidence, with their file counts as of `as_of`
     async for unit in unit_rows(
         session=session,
         campaign_id=ctx.id,
@@ -183,7 +188,7 @@ async def unit_values(
         for block in blocks:
             part = by_key.get(block.key)
             if part is None:  # the deliverable does not apply to this unit's level
-                values += [None] * (5 + len(block.measures))
+                values += [None] * (6 + len(block.measures))
                 continue
             values += [
                 status_text.get(part.status, missing_text),
@@ -206,6 +211,8 @@ async def unit_values(
                 elif m.choices and isinstance(value, str):
                     value = dict(m.choices).get(value, value)
                 values.append(value)
+            reported = part.report_id is not None and part.status in status_text
+            values.append(files.get(part.report_id or 0, 0) if reported else None)
         yield values
 
 
