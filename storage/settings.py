@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from typing import Literal
 
@@ -90,6 +91,23 @@ class Settings(BaseSettings):
                 "unknown timezone (expected an IANA name such as Asia/Ho_Chi_Minh)"
             ) from exc
         return value
+
+    @field_validator(
+        "organisation_name",
+        "organisation_parent",
+        "organisation_header",
+        "organisation_symbol",
+        "organisation_place",
+    )
+    @classmethod
+    def _one_line_of_text(cls, value: str | None) -> str | None:
+        """Written into chat messages and documents: one line, composed (NFC) Vietnamese, runs
+        of spaces made one; only spaces: not set."""
+        if value is None:
+            return value
+        if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in value):
+            raise ValueError("must be plain text (no control characters)")
+        return " ".join(unicodedata.normalize("NFC", value).split()) or None
 
     @field_validator("web_url")
     @classmethod

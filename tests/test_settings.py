@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from storage.settings import SettingsError, load_settings
@@ -72,3 +74,16 @@ def test_env_example_copied_as_is_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_
     assert settings.webhook_secret is None
     assert settings.zalo_token is None
     assert settings.webhook_url is None
+
+
+def test_organisation_settings_are_one_line_of_composed_text() -> None:
+    decomposed = unicodedata.normalize("NFD", "Ban Tuyên giáo và Dân vận Tỉnh ủy Sông Lam")
+    settings = load_settings(_env_file=None, organisation_name=f"  {decomposed}\n ")
+    assert settings.organisation_name == "Ban Tuyên giáo và Dân vận Tỉnh ủy Sông Lam"
+    assert load_settings(_env_file=None, organisation_place="   ").organisation_place is None
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, organisation_header="Ban\x00Tuyên giáo")
+    assert (
+        str(refused.value)
+        == "CADREBOT_ORGANISATION_HEADER: must be plain text (no control characters)"
+    )
