@@ -14,8 +14,9 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -185,3 +186,56 @@ async def evidence_of(*, session: AsyncSession, report_ids: list[int]) -> dict[i
     for row in rows.scalars():
         found.setdefault(row.report_id, []).append(row)
     return found
+
+
+async def forget_evidence(*, session: AsyncSession, person_id: int) -> tuple[int, list[str]]:
+    """`people forget`: remove the evidence rows the person attached whose file nobody else
+    attached (to any report): those files belong to them alone. A file someone else also
+    attached stays, with every row. Returns the rows removed and the hashes of their files, for
+    `remove_unreferenced` after the commit (a rollback must not lose a file still referenced)."""
+    theirs = col(Evidence.created_by_person_id) == person_id
+    hashes = set((await session.execute(select(col(Evidence.sha256)).where(theirs))).scalars())
+    if not hashes:
+        return 0, []
+    shared = set(
+        (
+            await session.execute(
+                select(col(Evidence.sha256)).where(
+                    col(Evidence.sha256).in_(sorted(hashes)),
+                    or_(
+                        col(Evidence.created_by_person_id).is_(None),
+                        col(Evidence.created_by_person_id) != person_id,
+                    ),
+                )
+            )
+        ).scalars()
+    )
+    alone = sorted(hashes - shared)
+    if not alone:
+        return 0, []
+    result: Any = await session.execute(
+        delete(Evidence)
+        .where(theirs, col(Evidence.sha256).in_(alone))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0), alone
+
+
+async def remove_unreferenced(*, session: AsyncSession, folder: Path, hashes: list[str]) -> int:
+    """Delete the files of `hashes` that no evidence row references (any more); how many went."""
+    if not hashes:
+        return 0
+    kept = set(
+        (
+            await session.execute(
+                select(col(Evidence.sha256)).where(col(Evidence.sha256).in_(hashes))
+            )
+        ).scalars()
+    )
+    removed = 0
+    for sha256 in sorted(set(hashes) - kept):
+        path = blob_path(folder, sha256)
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    return removed

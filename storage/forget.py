@@ -11,7 +11,10 @@ What is scrubbed in place: audit rows about the person (their `old`/`new` JSON l
 phone and chat account ids), throttled `/start` attempts from their chat accounts (the account
 id in `entity_id` is replaced), invites naming them (`person_name`), and outbox rows (their own
 lose the chat id; any payload quoting their name, a nudge "from" them for instance, has it
-replaced). Report versions are untouched: a report belongs to its unit.
+replaced). Report versions are untouched: a report belongs to its unit. Evidence the person
+attached goes where the file belongs to them alone (nobody else attached the same file,
+`storage.evidence.forget_evidence`); the caller deletes those files after the commit
+(`ForgetResult.evidence_hashes`, `storage.evidence.remove_unreferenced`).
 
 Matching by substring is done for the name and the phone only; chat account ids are short
 numbers, so they are scrubbed only where a value IS the account id (never inside other text).
@@ -31,6 +34,7 @@ from sqlmodel import col
 
 from storage.audit import record
 from storage.clock import require_aware
+from storage.evidence import forget_evidence
 from storage.models import (
     CHANNEL_CLI,
     AuditLog,
@@ -60,6 +64,8 @@ class ForgetResult:
     invites_deleted: int = 0
     audit_rows_scrubbed: int = 0
     outbox_rows_scrubbed: int = 0
+    evidence_removed: int = 0
+    evidence_hashes: tuple[str, ...] = ()  # files to delete after the commit
 
 
 @dataclass(frozen=True)
@@ -327,6 +333,7 @@ async def forget_person(
     roles = await _delete_rows(session, Role, col(Role.person_id) == person_id)
     gone = await _delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
     drafts = await _delete_rows(session, Draft, col(Draft.person_id) == person_id)
+    evidence, hashes = await forget_evidence(session=session, person_id=person_id)
     unused = await _delete_rows(
         session, Invite, col(Invite.person_id) == person_id, col(Invite.used_at).is_(None)
     )
@@ -366,6 +373,8 @@ async def forget_person(
         invites_deleted=unused,
         audit_rows_scrubbed=audit_rows,
         outbox_rows_scrubbed=outbox_rows,
+        evidence_removed=evidence,
+        evidence_hashes=tuple(hashes),
     )
     await record(
         session=session,
@@ -382,6 +391,7 @@ async def forget_person(
             "invites_deleted": result.invites_deleted,
             "audit_rows_scrubbed": result.audit_rows_scrubbed,
             "outbox_rows_scrubbed": result.outbox_rows_scrubbed,
+            "evidence_removed": result.evidence_removed,
         },
     )
     return result

@@ -22,6 +22,7 @@ from storage.backup import (
     sqlite_path,
 )
 from storage.clock import system_clock
+from storage.evidence import remove_unreferenced
 from storage.forget import ForgetResult, forget_person
 from storage.i18n import t
 from storage.models import CHANNEL_CLI
@@ -108,11 +109,21 @@ def forget_command(
 ) -> None:
     """Xóa hẳn dữ liệu cá nhân của một người; báo cáo của đơn vị được giữ, ghi «đã xóa»."""
 
+    config = common.settings()
+
     async def _forget() -> ForgetResult:
-        async with common.database() as db, db.write() as session:
-            return await forget_person(
-                session=session, person_id=person_id, now=system_clock(), channel=CHANNEL_CLI
-            )
+        async with common.database(config) as db:
+            async with db.write() as session:
+                result = await forget_person(
+                    session=session, person_id=person_id, now=system_clock(), channel=CHANNEL_CLI
+                )
+            async with db.read() as session:  # the files only once the rows are gone for good
+                await remove_unreferenced(
+                    session=session,
+                    folder=Path(config.evidence_dir),
+                    hashes=list(result.evidence_hashes),
+                )
+            return result
 
     result = common.run(_forget())
     if not result.found:
@@ -129,6 +140,8 @@ def forget_command(
             outbox=result.outbox_rows_scrubbed,
         )
     )
+    if result.evidence_removed:
+        common.console.print(t("ops.forget.evidence", "vi", files=result.evidence_removed))
 
 
 def register(app: typer.Typer) -> None:
