@@ -88,3 +88,20 @@ async def test_not_for_supervisors_nor_signed_out_visitors(
     for path in ("/desk/report", "/desk/report.docx", f"/desk/report?unit={web.world.unit_id}"):
         response = await client.get(path)
         assert response.status_code == 404 and "Theo số liệu" not in response.text
+
+
+async def test_an_admins_unit_page_links_to_that_units_report(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    await sign_in(client, web, await _cs1_admin(web))
+    unit_page = await client.get(f"/unit/{web.world.unit_id}")
+    link = re.search(r'id="unit-report" href="([^"]+)"', unit_page.text)
+    assert link is not None, unit_page.text[:800]
+    report = await client.get(html.unescape(link[1]))
+    assert report.status_code == 200 and "Phạm vi: Đảng bộ xã Đông" in report.text
+    assert "(25/30 đồng chí)" in _paragraphs(report.text)[0]
+    # A supervisor's unit page has no such link (the report page is the admins').
+    await sign_in(client, web, web.world.supervisor_id)
+    theirs = await client.get(f"/unit/{web.world.unit_id}")
+    assert theirs.status_code == 200 and "Tải bảng tổng hợp" in theirs.text
+    assert 'id="unit-report"' not in theirs.text
