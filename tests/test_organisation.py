@@ -1,15 +1,18 @@
 """The organisation's name is a setting (CADREBOT_ORGANISATION_NAME): a stranger's refusal on
-both channels and the report paragraph say the configured name, never a fixed one."""
+both channels, the report paragraph and the web console's pages say the configured name."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from storage.organisation import organisation
 from storage.settings import Settings
 from tests.test_channel_scenarios import Setup, setup
+from tests.test_web_pages import client, web
+from tests.web_fixtures import WebWorld, link_for, sign_in, token_of
 
-__all__ = ["setup"]
+__all__ = ["client", "setup", "web"]
 
 RENAMED = "Ban Tuyên giáo và Dân vận Tỉnh ủy Sông Lam"
 
@@ -29,6 +32,17 @@ async def test_a_strangers_refusal_names_the_configured_organisation(setup: Setu
 async def test_the_report_paragraph_of_supervision_names_it_too(setup: Setup) -> None:
     texts = await setup.driver.say("admin", "/thongke")
     assert any(f"Theo số liệu tổng hợp của {RENAMED} đến ngày" in text for text in texts), texts
+
+
+async def test_the_web_consoles_pages_name_it(web: WebWorld, client: httpx.AsyncClient) -> None:
+    """The console's settings are read with the renamed organisation (the autouse fixture)."""
+    token = token_of(await link_for(web, web.world.stranger_id))
+    assert (await client.post("/w", data={"token": token})).status_code == 303
+    no_role = await client.get("/")
+    assert no_role.status_code == 403 and f"Đồng chí liên hệ {RENAMED}." in no_role.text
+    await sign_in(client, web, web.admin_id)
+    report = await client.get("/desk/report")
+    assert f"Theo số liệu tổng hợp của {RENAMED} đến ngày" in report.text
 
 
 def test_unset_settings_take_the_catalogs_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
