@@ -13,12 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import select
 from sqlmodel import col
 from typer.testing import CliRunner
 
-from bot.cli import ops
 from storage.backup import (
     BackupProblem,
     DatabaseInUse,
@@ -32,6 +30,7 @@ from storage.db import Database
 from storage.migrate import head_revision, upgrade
 from storage.models import Person
 from storage.people import create_person
+from tests.cli_fixtures import ops_cli
 
 T0 = datetime(2016, 9, 30, 1, 0, tzinfo=UTC)
 
@@ -232,35 +231,26 @@ async def test_restore_refuses_what_is_not_a_sound_cadrebot_database(
     assert _refusal(damaged, target) is BackupProblem.CORRUPT
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-    ops.register(app)
-    people = typer.Typer()
-    ops.register_people(people)
-    app.add_typer(people, name="people")
-    return app
-
-
 async def test_cli_backup_and_restore(live: Live, tmp_path: Path) -> None:
     runner = CliRunner(env={"CADREBOT_DATABASE_URL": f"sqlite:///{live.path}", "COLUMNS": "300"})
     backup = tmp_path / "b.db"
-    result = await asyncio.to_thread(runner.invoke, _cli(), ["backup", str(backup)])
+    result = await asyncio.to_thread(runner.invoke, ops_cli(), ["backup", str(backup)])
     assert result.exit_code == 0, result.output
     assert "Đã sao lưu cơ sở dữ liệu vào" in result.output
     assert len(person_ids(backup)) == 50
 
-    refused = await asyncio.to_thread(runner.invoke, _cli(), ["restore", str(backup)])
+    refused = await asyncio.to_thread(runner.invoke, ops_cli(), ["restore", str(backup)])
     assert refused.exit_code == 1
     assert "đang được mở" in refused.output
     await live.db.dispose()
-    done = await asyncio.to_thread(runner.invoke, _cli(), ["restore", str(backup)])
+    done = await asyncio.to_thread(runner.invoke, ops_cli(), ["restore", str(backup)])
     assert done.exit_code == 0, done.output
     assert "Đã phục hồi" in done.output and ".bak" in done.output
     assert list(live.path.parent.glob("cadrebot.db.*.bak"))
 
     bad = tmp_path / "bad.db"
     bad.write_text("hello")
-    refused = await asyncio.to_thread(runner.invoke, _cli(), ["restore", str(bad), "--force"])
+    refused = await asyncio.to_thread(runner.invoke, ops_cli(), ["restore", str(bad), "--force"])
     assert refused.exit_code == 1
     assert "không phải cơ sở dữ liệu SQLite" in refused.output
 
@@ -268,10 +258,10 @@ async def test_cli_backup_and_restore(live: Live, tmp_path: Path) -> None:
 def test_cli_on_postgresql_points_to_pg_dump(tmp_path: Path) -> None:
     url = "postgresql+asyncpg://cadre:secret@db.example:5432/cadrebot"
     runner = CliRunner(env={"CADREBOT_DATABASE_URL": url, "COLUMNS": "400"})
-    result = runner.invoke(_cli(), ["backup", str(tmp_path / "x.db")])
+    result = runner.invoke(ops_cli(), ["backup", str(tmp_path / "x.db")])
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert "pg_dump -Fc" in text and "postgresql://cadre:***@db.example:5432/cadrebot" in text
     assert "secret" not in text
-    result = runner.invoke(_cli(), ["restore", str(tmp_path / "x.db")])
+    result = runner.invoke(ops_cli(), ["restore", str(tmp_path / "x.db")])
     assert result.exit_code == 2 and "pg_restore" in result.output

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 from sqlmodel import col
 from typer.testing import CliRunner
 
-from bot.cli import ops
 from bot.export import write_xlsx
 from scheduler.reminders import nudge_unit
 from storage.db import Database
@@ -40,6 +38,7 @@ from storage.models import (
 )
 from storage.people import create_person, remove_person
 from storage.reports import save_report, update_report
+from tests.cli_fixtures import ops_cli
 from tests.factories import pk
 from tests.report_fixtures import NOW, World, build_world
 from tests.telegram_harness import TelegramHarness, TgUser
@@ -287,10 +286,7 @@ async def test_cli_people_forget(tmp_path: Path) -> None:
         person_id = pk(person)
     finally:
         await db.dispose()
-    people = typer.Typer()
-    ops.register_people(people)
-    app = typer.Typer()
-    app.add_typer(people, name="people")
+    app = ops_cli()
     runner = CliRunner(env={"CADREBOT_DATABASE_URL": f"sqlite:///{path}", "COLUMNS": "300"})
 
     done = await asyncio.to_thread(runner.invoke, app, ["people", "forget", str(person_id)])

@@ -8,16 +8,15 @@ import asyncio
 import hashlib
 from pathlib import Path
 
-import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.cli import ops
 from storage.db import Database
 from storage.evidence import attach_evidence, blob_path, evidence_counts
 from storage.forget import forget_person
 from storage.migrate import upgrade
 from storage.models import AuditLog, Evidence
+from tests.cli_fixtures import ops_cli
 from tests.report_fixtures import NOW, World, build_world
 from tests.review_fixtures import session_report
 
@@ -76,10 +75,7 @@ async def test_cli_people_forget_deletes_the_files_after_the_commit(tmp_path: Pa
         await _attach(db, folder, world)
     finally:
         await db.dispose()
-    people = typer.Typer()
-    ops.register_people(people)
-    app = typer.Typer()
-    app.add_typer(people, name="people")
+    app = ops_cli()
     env = {
         "CADREBOT_DATABASE_URL": f"sqlite:///{path}",
         "CADREBOT_EVIDENCE_DIR": str(folder),
