@@ -110,12 +110,24 @@ def test_the_text_report_stays_the_default_and_can_go_to_a_file(url: str, tmp_pa
     assert out.read_text("utf-8") == printed
 
 
-def test_a_bad_format_or_an_unwritable_file_is_refused(url: str, tmp_path: Path) -> None:
+def test_a_bad_format_number_or_unwritable_file_is_refused(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a document would be written without --output
     result = CliRunner().invoke(
         app, ["report", "--format", "pdf"], env={"CADREBOT_DATABASE_URL": url}
     )
     assert result.exit_code == 1
     assert "Định dạng “pdf” không được hỗ trợ: chọn text, docx." in result.stderr
+    for number in ("125-BC/BTGDVTU", "12 5", "１２５", "1234567"):
+        result = CliRunner().invoke(
+            app,
+            ["report", "--format", "docx", "--number", number],
+            env={"CADREBOT_DATABASE_URL": url},
+        )
+        assert result.exit_code == 1
+        assert f"Số văn bản “{number}” không hợp lệ: chỉ ghi phần số" in result.stderr
+    assert not list(tmp_path.glob("*.docx"))
     missing = tmp_path / "no-such-folder" / "bao-cao.docx"
     result = CliRunner().invoke(
         app,

@@ -151,6 +151,9 @@ def report(
             raise common.fail(t("figures.cli.bad_date", "vi", value=as_of))
     if fmt not in FORMATS:
         raise common.fail(t("figures.cli.bad_format", "vi", value=fmt, known=", ".join(FORMATS)))
+    number = number.strip()
+    if number and not (number.isascii() and number.isdigit() and len(number) <= 6):
+        raise common.fail(t("figures.cli.bad_number", "vi", value=number))
     asked = _Asked(campaign, under, day, parse_groups(levels or []), lang, approved_only)
     settings = common.settings()
     draft = common.run(_report(asked, settings))
@@ -164,7 +167,7 @@ def report(
 
         output = output or Path(f"bao-cao-{draft.day.isoformat()}.docx")
         body = report_docx(
-            draft, organisation=organisation(settings, lang), number=number.strip(), lang=lang
+            draft, organisation=organisation(settings, lang), number=number, lang=lang
         )
     assert output is not None
     try:
