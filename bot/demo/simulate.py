@@ -43,6 +43,7 @@ from storage.models import (
     Person,
     Unit,
 )
+from storage.organisation import organisation
 from storage.people import grant_role
 from storage.settings import Settings
 
@@ -431,8 +432,9 @@ class Simulation:
             await self._send(user, "/tonghop", who)
         if self.admin_id is not None:
             user = self.users[self.admin_id]
-            self.transcript.heading("Ban Tuyên giáo xem thống kê toàn tỉnh")
-            await self._send(user, "/thongke", "Ban Tuyên giáo")
+            department = organisation(self.settings).header  # the configured organisation
+            self.transcript.heading(f"{department} xem thống kê toàn tỉnh")
+            await self._send(user, "/thongke", department)
 
     async def sent_counts(self) -> Counter[str]:
         async with self.db.read() as session:

@@ -98,8 +98,8 @@ async def build_world(
             world.supervised[name] = followed
 
         # A person's own name (greetings say "Chào đồng chí <name>!"); the transcript labels
-        # this speaker "Ban Tuyên giáo". Distinct from every other invitee: the simulation
-        # finds the admin by name.
+        # this speaker by the organisation ("Ban Tuyên giáo và Dân vận"). Distinct from every
+        # other invitee: the simulation finds the admin by name.
         taken = {i.person_name for i in [*world.reporters, *world.supervisors]}
         admin_name = person_name(rng)
         while admin_name in taken:
