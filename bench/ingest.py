@@ -6,9 +6,9 @@ A fresh database (SQLite file; with --postgres also a scratch PostgreSQL databas
 Alembic) gets a province, a district, one grassroots unit (30 members) per reporter, the built-in
 NQ XII campaign and one reporter per unit with a bound Telegram account. The real `Application`
 (`bot.app.build_application`, conversation engine and all) answers through a local request class
-(no network). Every reporter then files the study-session report, 10 updates each:
+(no network). Every reporter then files the study-session report, 11 updates each:
 
-    /baocao · press "Hội nghị học tập" · 7 typed answers · press "Xác nhận"
+    /baocao · press "Hội nghị học tập" · 8 typed answers · press "Xác nhận"
 
 Updates go through the application's update processor (`bot.telegram.processor`, as the update
 fetcher of `cadrebot run` feeds them), each reporter's in order, up to `--concurrency` reporters
@@ -77,6 +77,7 @@ SCRIPT: tuple[tuple[str, str], ...] = (
     ("send", "28 đồng chí"),
     ("send", "0"),
     ("send", "Đồng chí Nguyễn Văn B, Phó Bí thư"),
+    ("send", "3"),  # the presenter's standing: a choice typed by its number
     ("send", "27"),
     ("press", "Xác nhận"),
 )
