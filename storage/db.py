@@ -18,7 +18,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -160,6 +160,8 @@ class Database:
         self._reader = async_sessionmaker(engine, expire_on_commit=False)
         self._writer = async_sessionmaker(writer, expire_on_commit=False)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # Awaited first by `dispose()`: writes deferred until then (storage.delivery_marks).
+        self.before_dispose: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     def from_url(
@@ -220,4 +222,9 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        for hook in list(self.before_dispose):
+            try:
+                await hook()
+            except Exception as exc:  # disposing goes on: the engine must be released
+                log.warning("a deferred write failed before dispose (%s)", type(exc).__name__)
         await self.engine.dispose()

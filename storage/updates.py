@@ -10,14 +10,20 @@ flag (`mark_delivered`, after its send), so a replay sends only what did not go 
 copy never holds a secret: invite codes are masked in it (`storage.invite_codes.mask_codes`; the
 rows are kept for days and go into every backup), so a replayed `/moi` re-sends the text with the
 code hidden, and that text says to run `/moi` again for a new code. `forget_old_updates` is the
-periodic cleanup (the stored replies go with their rows). Functions never commit."""
+periodic cleanup (the stored replies go with their rows). Functions never commit.
+
+The chat turn (`bot.core.turn`) uses `record_update`: the row and the delivered marks of
+earlier updates (`storage.delivery_marks`) in one INSERT, with the replies too on SQLite (at the
+end of the transaction, after `storage.turn_read` told it the update is new; PostgreSQL claims
+first and stores the replies at the end)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -25,6 +31,9 @@ from sqlmodel import col
 from storage.clock import require_aware
 from storage.invite_codes import mask_codes
 from storage.models import ProcessedUpdate
+
+if TYPE_CHECKING:
+    from storage.delivery_marks import Mark
 
 KEEP = timedelta(days=7)
 
@@ -99,6 +108,81 @@ async def stored_replies(
     return list(replies) if isinstance(replies, list) else []
 
 
+def delivered_copy(replies: list[Any], indices: Sequence[int]) -> list[Any]:
+    """The stored replies with `delivered` set at `indices`, masked (`without_secrets`)."""
+    chosen = set(indices)
+    return [  # masked again: the caller's copy may be the unmasked one it stored
+        without_secrets({**reply, "delivered": True})
+        if i in chosen and isinstance(reply, dict)
+        else without_secrets(reply)
+        for i, reply in enumerate(replies)
+    ]
+
+
+async def record_update(
+    *,
+    session: AsyncSession,
+    channel: str,
+    update_id: int | str,
+    now: datetime,
+    replies: list[dict[str, Any]] | None = None,
+    marks: Sequence[Mark] = (),
+) -> bool:
+    """Record a processed update with its replies (masked; none: NULL, a replay stays
+    silent) and write `marks` (earlier updates' replies with their delivered flags), in one
+    statement. True when this update's row was inserted; False when it was already there (a
+    concurrent duplicate committed first): the caller must roll back and replay it."""
+    key = str(update_id)
+    rows = [
+        {
+            "channel": channel,
+            "update_id": key,
+            "processed_at": require_aware(now),
+            "replies": [without_secrets(reply) for reply in replies or ()] or None,
+        }
+    ]
+    if any((m.channel, m.update_id) == (channel, key) for m in marks):
+        raise ValueError("an update's own delivered mark cannot ride on its claim")
+    rows += [
+        {"channel": m.channel, "update_id": m.update_id, "processed_at": m.at, "replies": m.replies}
+        for m in marks
+    ]
+    rows.sort(key=lambda row: (row["channel"], row["update_id"]))  # one lock order everywhere
+    stmt = _insert(session).values(rows)
+    this = and_(stmt.excluded.channel == channel, stmt.excluded.update_id == key)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel", "update_id"],
+        set_={"replies": stmt.excluded.replies},
+        where=not_(this),  # this update's own row is never overwritten: a duplicate
+    ).returning(col(ProcessedUpdate.channel), col(ProcessedUpdate.update_id))
+    written = (await session.execute(stmt)).all()
+    return any(tuple(row) == (channel, key) for row in written)
+
+
+_TABLE: Any = ProcessedUpdate.__table__  # type: ignore[attr-defined]  # Core executemany
+_MARK = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.channel == bindparam("mark_channel"),
+        _TABLE.c.update_id == bindparam("mark_update_id"),
+    )
+    .values(replies=bindparam("mark_replies"))
+)
+
+
+async def write_marks(*, session: AsyncSession, marks: Sequence[Mark]) -> None:
+    """Write delivered marks on their own (one statement for all of them)."""
+    if not marks:
+        return
+    await session.execute(
+        _MARK,
+        [
+            {"mark_channel": m.channel, "mark_update_id": m.update_id, "mark_replies": m.replies}
+            for m in marks
+        ],
+    )
+
+
 async def mark_delivered(
     *,
     session: AsyncSession,
@@ -116,14 +200,7 @@ async def mark_delivered(
         replies = await stored_replies(session=session, channel=channel, update_id=update_id)
     if not replies:
         return
-    chosen = set(indices)
-    marked = [  # masked again: the caller's copy may be the unmasked one it stored
-        without_secrets({**reply, "delivered": True})
-        if i in chosen and isinstance(reply, dict)
-        else without_secrets(reply)
-        for i, reply in enumerate(replies)
-    ]
-    await _set_replies(session, channel, update_id, marked)
+    await _set_replies(session, channel, update_id, delivered_copy(replies, indices))
 
 
 async def forget_old_updates(

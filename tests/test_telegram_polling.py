@@ -108,7 +108,7 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
     bot: Polling, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stub = bot.stub
-    real = turn.find_person_with_identity
+    real = turn.read_turn
     entered, gate = asyncio.Event(), asyncio.Event()
 
     async def slow_for_the_reporter(**kwargs: Any) -> Any:
@@ -117,7 +117,7 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
             await gate.wait()
         return await real(**kwargs)
 
-    monkeypatch.setattr(turn, "find_person_with_identity", slow_for_the_reporter)
+    monkeypatch.setattr(turn, "read_turn", slow_for_the_reporter)
     # The slow update last: on SQLite it holds the only write transaction while it waits.
     batch = [
         stub.text_update(STRANGERS[0], "xin chào"),

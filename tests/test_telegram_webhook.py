@@ -158,7 +158,7 @@ async def test_a_failing_handler_answers_500_then_the_retry_is_processed_once(
     class Flaky(RuntimeError):
         pass
 
-    real = turn.find_person_with_identity
+    real = turn.read_turn
     failures = [Flaky("database went away")]
 
     async def flaky(**kwargs: Any) -> Any:
@@ -166,7 +166,7 @@ async def test_a_failing_handler_answers_500_then_the_retry_is_processed_once(
             raise failures.pop()
         return await real(**kwargs)
 
-    monkeypatch.setattr(turn, "find_person_with_identity", flaky)
+    monkeypatch.setattr(turn, "read_turn", flaky)
     update = server.updates.text("/tinhtrang", REPORTER)
 
     failed = await post(server, update)
@@ -189,7 +189,7 @@ async def test_a_failing_handler_answers_500_then_the_retry_is_processed_once(
 async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real, real_deliver = turn.find_person_with_identity, turn.deliver
+    real, real_deliver = turn.read_turn, turn.deliver
     gate, delivered = asyncio.Event(), asyncio.Event()
 
     async def slow(**kwargs: Any) -> Any:
@@ -200,7 +200,7 @@ async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed
         await real_deliver(*args, **kwargs)
         delivered.set()
 
-    monkeypatch.setattr(turn, "find_person_with_identity", slow)
+    monkeypatch.setattr(turn, "read_turn", slow)
     monkeypatch.setattr(turn, "deliver", deliver)
     async with serving(db, process_timeout=0.2) as server:
         response = await post(server, server.updates.text("/tinhtrang", REPORTER))

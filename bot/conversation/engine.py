@@ -133,15 +133,22 @@ class ConversationEngine:
         """Answer one input. Never raises on anything a person can send. The caller commits
         before sending the replies (see the module docstring)."""
         require_aware(now)
-        scope = actor.scope
+        scope, preloaded = actor.scope, actor.preloaded
         if scope is None or scope.person_id != actor.person_id:
-            scope = await scope_of(session=session, person_id=actor.person_id)
-        units = await reporter_units(session=session, unit_ids=scope.reporter_unit_ids)
+            scope, preloaded = await scope_of(session=session, person_id=actor.person_id), None
+        if preloaded is not None:
+            session.info.pop(_LOADED_DRAFT, None)
+            units = list(preloaded.units)
+        else:
+            units = await reporter_units(session=session, unit_ids=scope.reporter_unit_ids)
         if not units:
             session.info.pop(_LOADED_DRAFT, None)
             await drafts.delete_person_draft(session=session, person_id=actor.person_id)
             return [Reply(t("conv.refused", actor.lang), done=True)]
-        loaded = await self._load_draft(session, actor.person_id)
+        if preloaded is not None:
+            loaded = preloaded.draft
+        else:
+            loaded = await self._load_draft(session, actor.person_id)
         turn = Turn(session=session, actor=actor, now=now, units=units, loaded=loaded or ())
         draft = loaded[0] if loaded is not None else None
         if draft is not None and draft.unit_id not in {unit.id for unit in units}:

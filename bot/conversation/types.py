@@ -19,6 +19,7 @@ from storage.forms import (
 from storage.i18n import t
 from storage.i18n.formatting import name_in
 from storage.models import Campaign, Deliverable, Draft, Unit
+from storage.turn_read import Preloaded
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Actor:
     # The person's roles as the adapter already read them in this transaction (None: the
     # engine reads them).
     scope: Scope | None = None
+    # Their reporter units and draft, read with the scope (None: the engine reads them).
+    preloaded: Preloaded | None = None
 
 
 # --- internal state of one turn ----------------------------------------------------------------

@@ -1,17 +1,20 @@
 """One update = one turn, the same on every channel.
 
-    claim the update -> find the person and their scope -> dispatch (a command or the
-    conversation engine) -> store the rendered replies on the processed_update row -> commit
-    -> acknowledge a pressed choice -> deliver the stored replies -> mark them delivered
+    read what the turn needs (was the update seen? the person, their scope, their draft: one
+    statement) -> dispatch (a command or the conversation engine) -> record the update with its
+    rendered replies (one INSERT) -> commit -> acknowledge a pressed choice -> deliver the
+    replies -> note them delivered
 
 All of it before the delivery is one write transaction, so nothing is said about data that is
 not on disk ("Đã ghi nhận" only after the commit). The replies are stored with the update's
 row (`storage.updates`), each with a `delivered` flag; a replayed update (getUpdates after a
 crash, a webhook retry, a second worker) does not run its handler again, it delivers what was
-not delivered yet. A kill between the commit and the send: the replay sends the reply. A kill
-between the send and the platform's confirmation: the replay finds it delivered and sends
-nothing. Only a kill between a send and its `delivered` mark (one short write) can say a
-message twice.
+not delivered yet. A kill between the commit and the send: the replay sends the reply. The
+`delivered` flags are written by the next turn's INSERT, or alone a second later
+(`storage.delivery_marks`); a replay in this process knows them at once. Only a kill between
+a send and that write can say a message twice. Two workers taking the same update at once
+(PostgreSQL) both run the handler; the second one's INSERT finds the row, its transaction rolls
+back and it replays the first one's replies.
 
 Work after the commit (the /tonghop digest with its chart, the /xuat workbook) is a stored
 `Job` entry like a message (`bot.core.jobs`): covered by the same flags and replays. A job that
@@ -20,10 +23,10 @@ webhook retry) neither runs it again nor repeats the turn's other messages.
 
 A reply that fails to send after the commit is not dropped: what is left goes to the outbox
 (`Adapter.outgoing` says how, on the same channel and chat), which the sender retries with
-back-off; the entries are marked delivered, so a replay does not send them too. This does not
-depend on the platform redelivering the update (Zalo does not, Telegram's polling confirms a
-failed update). Answering a pressed choice is best effort (`Adapter.acknowledge` never raises):
-an old query never stops the messages."""
+back-off; the entries are marked delivered in the same write, so a replay does not send them
+too. This does not depend on the platform redelivering the update (Zalo does not, Telegram's
+polling confirms a failed update). Answering a pressed choice is best effort
+(`Adapter.acknowledge` never raises): an old query never stops the messages."""
 
 from __future__ import annotations
 
@@ -38,18 +41,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.io import Fetcher, FileOut, Inbound, Outcome, ReplyLike, Say
 from scheduler.channels import ChannelError, Unreachable
-from storage.access import Scope, scope_of
+from storage.access import Scope, scope_from_roles
 from storage.clock import Clock
 from storage.db import Database, DatabaseBusy
+from storage.delivery_marks import Mark, PendingMarks, pending_marks
 from storage.i18n import pick_language, t
 from storage.messages import OutgoingMessage
 from storage.models import Person
 from storage.organisation import organisation_name
-from storage.people import find_person_with_identity, touch_identity
+from storage.people import touch_identity
 from storage.settings import Settings
+from storage.turn_read import Preloaded, TurnRead, read_turn
 from storage.updates import (
-    claim_update,
+    delivered_copy,
     mark_delivered,
+    record_update,
     store_replies,
     stored_replies,
     without_secrets,
@@ -87,6 +93,9 @@ class Turn:
     person: Person | None
     scope: Scope  # empty for a stranger, or a person whose roles were all removed
     lang: str
+    # The person's reporter units and draft as read with the turn, for the conversation
+    # engine (None once it has run: it may have changed the draft).
+    preloaded: Preloaded | None = None
 
     @property
     def channel(self) -> str:
@@ -173,24 +182,19 @@ current: ContextVar[Current | None] = ContextVar("cadrebot_turn", default=None)
 
 
 async def open_turn(
-    session: AsyncSession, now: datetime, runtime: Runtime, inbound: Inbound
+    session: AsyncSession, now: datetime, runtime: Runtime, inbound: Inbound, read: TurnRead
 ) -> Turn:
     """Who writes: the person bound to the account, their scope as it is now, their language."""
-    found = await find_person_with_identity(
-        session=session, channel=inbound.channel, external_id=inbound.user_id
-    )
-    person, identity = found if found is not None else (None, None)
+    person, identity = read.person, read.identity
     lang = pick_language(
         person.language if person is not None else None,
         inbound.language_code,
         runtime.settings.language,
     )
-    scope = (
-        await scope_of(session=session, person_id=person.id)
-        if person is not None and person.id is not None
-        else Scope(person_id=0)
-    )
-    if person is not None and not scope.is_empty:
+    if person is None or person.id is None:
+        return Turn(session, now, runtime, inbound, None, Scope(person_id=0), lang)
+    scope = scope_from_roles(person.id, read.roles)
+    if not scope.is_empty:
         await touch_identity(
             session=session,
             channel=inbound.channel,
@@ -200,7 +204,8 @@ async def open_turn(
             language_code=inbound.language_code,
             seen=identity,
         )
-    return Turn(session, now, runtime, inbound, person, scope, lang)
+    preloaded = Preloaded(tuple(read.units), read.draft)
+    return Turn(session, now, runtime, inbound, person, scope, lang, preloaded)
 
 
 def stored_entries(adapter: Adapter, turn: Turn, outcome: Outcome) -> list[dict[str, Any]]:
@@ -224,32 +229,92 @@ def stored_entries(adapter: Adapter, turn: Turn, outcome: Outcome) -> list[dict[
     return entries
 
 
+class _Duplicate(Exception):
+    """Another transaction recorded this update first: roll back, then replay it."""
+
+
+async def _commit(
+    runtime: Runtime, adapter: Adapter, inbound: Inbound, now: datetime, marks: PendingMarks
+) -> tuple[bool, list[dict[str, Any]], Outcome, str]:
+    """The turn's transaction: (fresh, entries to deliver, outcome, language).
+
+    SQLite runs one writer at a time, so the read says whether the update is new and the row
+    is inserted at the end with the replies. On PostgreSQL the row is inserted first: a
+    concurrent duplicate then waits for this transaction and finds the row (never runs its
+    handler); the replies follow in an UPDATE. Either way the pending delivered marks ride on
+    that INSERT."""
+    from bot.core.dispatch import dispatch
+
+    channel, key, db = inbound.channel, inbound.key, runtime.db
+    taken: list[Mark] = []
+    try:
+        async with db.write() as session:
+            if not db.is_sqlite:
+                taken = marks.take(keep=(channel, key))
+                if not await record_update(
+                    session=session, channel=channel, update_id=key, now=now, marks=taken
+                ):
+                    stored = await stored_replies(session=session, channel=channel, update_id=key)
+                    return False, marks.applied(channel, key, stored), Outcome(answer=""), ""
+            read = await read_turn(
+                session=session,
+                channel=channel,
+                update_id=key,
+                external_id=inbound.user_id,
+                claimed=not db.is_sqlite,
+            )
+            if read.seen:
+                entries = marks.applied(channel, key, read.replies)
+                return False, entries, Outcome(answer=""), ""
+            turn = await open_turn(session, now, runtime, inbound, read)
+            current.set(Current(key, inbound.command or inbound.kind, turn.lang))
+            outcome = await dispatch(turn)
+            entries = stored_entries(adapter, turn, outcome)
+            if not db.is_sqlite:
+                await store_replies(
+                    session=session, channel=channel, update_id=key, replies=entries
+                )
+            else:
+                taken = marks.take(keep=(channel, key))
+                if not await record_update(
+                    session=session,
+                    channel=channel,
+                    update_id=key,
+                    now=now,
+                    replies=entries,
+                    marks=taken,
+                ):
+                    raise _Duplicate  # another process got there first (not with SQLite's lock)
+    except BaseException:
+        marks.give_back(taken)
+        raise
+    marks.done(taken)
+    return True, entries, outcome, turn.lang
+
+
+async def _replay(runtime: Runtime, inbound: Inbound, marks: PendingMarks) -> list[dict[str, Any]]:
+    async with runtime.db.read() as session:
+        read = await read_turn(
+            session=session,
+            channel=inbound.channel,
+            update_id=inbound.key,
+            external_id=inbound.user_id,
+        )
+    return marks.applied(inbound.channel, inbound.key, read.replies)
+
+
 async def run_turn(runtime: Runtime, adapter: Adapter, inbound: Inbound) -> None:
     """The whole turn of one update (see the module docstring). Raises what the dispatch raised
     (the transaction rolled back: the update may be tried again)."""
-    from bot.core.dispatch import dispatch
-
     lang = pick_language(inbound.language_code, runtime.settings.language)
     current.set(Current(inbound.key, inbound.command or inbound.kind, lang))
     now = runtime.clock()
-    async with runtime.db.write() as session:
-        fresh = await claim_update(
-            session=session, channel=inbound.channel, update_id=inbound.key, now=now
-        )
-        if fresh:
-            turn = await open_turn(session, now, runtime, inbound)
-            lang = turn.lang
-            current.set(Current(inbound.key, inbound.command or inbound.kind, lang))
-            outcome = await dispatch(turn)
-            entries = stored_entries(adapter, turn, outcome)
-            await store_replies(
-                session=session, channel=inbound.channel, update_id=inbound.key, replies=entries
-            )
-        else:
-            entries = await stored_replies(
-                session=session, channel=inbound.channel, update_id=inbound.key
-            )
-            outcome = Outcome(answer="")
+    marks = pending_marks(runtime.db)
+    try:
+        fresh, entries, outcome, turn_lang = await _commit(runtime, adapter, inbound, now, marks)
+        lang = turn_lang or lang
+    except _Duplicate:
+        fresh, entries, outcome = False, await _replay(runtime, inbound, marks), Outcome(answer="")
     if not fresh:
         pending = sum(1 for e in entries if not e.get("delivered"))
         log.info(
@@ -314,7 +379,8 @@ async def deliver(
     *,
     now: datetime,
 ) -> None:
-    """Send every entry not yet delivered, in order; then mark what went out (one write)."""
+    """Send every entry not yet delivered, in order; then note what went out (written with
+    the next write, `note_delivered`; with the outbox hand-over when a send failed)."""
     done: list[int] = []
     failure: ChannelError | None = None
     left: list[_Item] = []
@@ -344,14 +410,18 @@ async def deliver(
         async with runtime.db.write() as session:
             await _hand_over(session, adapter, inbound, left, now=now)
             await _mark(session, inbound, done, entries)
+        pending_marks(runtime.db).discard(inbound.channel, inbound.key)
         return
-    try:
-        async with runtime.db.write() as session:
-            await _mark(session, inbound, done, entries)
-    except Exception as exc:  # everything went out; only a replay could repeat it
-        log.warning(
-            "update %s: replies sent but not marked delivered (%s)", inbound.key, type(exc).__name__
-        )
+    note_delivered(runtime.db, inbound, done, entries, now=now)
+
+
+def note_delivered(
+    db: Database, inbound: Inbound, done: list[int], entries: list[dict[str, Any]], *, now: datetime
+) -> None:
+    """Everything went out: the delivered flags wait for the next write
+    (`storage.delivery_marks`); only a replay could repeat these replies meanwhile."""
+    mark = Mark(inbound.channel, inbound.key, delivered_copy(entries, done), now)
+    pending_marks(db).add(mark)
 
 
 async def _mark(

@@ -12,10 +12,10 @@ a kill in between lost them. `run_polling` instead:
 4. only then moves the offset past the batch (the next getUpdates confirms it).
 
 A kill during step 3 leaves the batch unconfirmed: the next process gets it again, and the
-updates that had committed are replays (`storage.updates.claim_update`): not processed again,
-their stored replies re-sent, so each is processed once and answered at least once. A handler
-that fails is not retried here: the error handler has apologised
-("please send it again") and the person resends.
+updates that had committed are replays (their `processed_update` row, `bot.core.turn`): not
+processed again, their stored replies re-sent, so each is processed once and answered at least
+once. A handler that fails is not retried here: the error handler has apologised ("please send
+it again") and the person resends.
 
 Safeguard: a batch still running after `process_timeout` (50 s) is confirmed anyway and left to
 finish in the background, so one stuck handler cannot stop everyone else's messages; only a kill

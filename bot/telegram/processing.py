@@ -7,7 +7,7 @@ the update and the person gets silence. `process` instead runs the update throug
 application's update processor — the concurrency limit and the per-person order of
 `bot.telegram.processor.PerChatUpdateProcessor` — and returns only when the handler has finished:
 its transaction committed and its replies sent. A replay of a processed update is harmless
-(`storage.updates.claim_update`: the handler does not run again; the replies stored with the
+(`processed_update`, `bot.core.turn`: the handler does not run again; the replies stored with the
 update are re-sent), so "confirm after processing" is at-least-once delivery with exactly-once
 effects.
 

@@ -28,13 +28,21 @@ ENGINE_COMMANDS = (
 
 
 def _actor(turn: Turn) -> Actor:
-    return Actor(person_id=turn.person_id, lang=turn.lang, channel=turn.channel, scope=turn.scope)
+    return Actor(
+        person_id=turn.person_id,
+        lang=turn.lang,
+        channel=turn.channel,
+        scope=turn.scope,
+        preloaded=turn.preloaded,
+    )
 
 
 async def _handle(turn: Turn, inp: Input) -> list[Reply]:
     engine: Any = turn.runtime.conversation()
+    actor = _actor(turn)
+    turn.preloaded = None  # the engine may change the draft
     replies: list[Reply] = await engine.handle(
-        session=turn.session, actor=_actor(turn), inp=inp, now=turn.now
+        session=turn.session, actor=actor, inp=inp, now=turn.now
     )
     return replies
 
@@ -42,6 +50,8 @@ async def _handle(turn: Turn, inp: Input) -> list[Reply]:
 async def draft_open(turn: Turn) -> bool:
     if not turn.known:
         return False
+    if turn.preloaded is not None:  # read with the turn, unchanged since
+        return turn.preloaded.draft is not None
     engine: Any = turn.runtime.conversation()
     return bool(await engine.has_open_draft(session=turn.session, person_id=turn.person_id))
 
