@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from sqlmodel import col
 from storage import audit
 from storage.access import Scope
 from storage.clock import require_aware
-from storage.models import Evidence, Report, Unit
+from storage.models import DraftEvidence, Evidence, Report, Unit
 
 MAX_BYTES = 10 * 1024 * 1024
 SIGNATURES = (
@@ -70,6 +72,96 @@ def _write_blob(folder: Path, sha256: str, data: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class Blob:
+    """A file kept in the folder: what an evidence row says about it."""
+
+    sha256: str
+    content_type: str
+    size: int
+
+
+def store_blob(folder: Path, data: bytes, max_bytes: int = MAX_BYTES) -> Blob:
+    """Check `data` and keep it in the folder by its hash. Raises EvidenceRefused for an empty,
+    too large or unknown kind of file (nothing stored)."""
+    if not data:
+        raise EvidenceRefused("evidence.empty")
+    if len(data) > max_bytes:
+        raise EvidenceRefused("evidence.too_large", limit=max_bytes // (1024 * 1024))
+    kind = sniff(data)
+    if kind is None:
+        raise EvidenceRefused("evidence.bad_type")
+    sha256 = hashlib.sha256(data).hexdigest()
+    _write_blob(folder, sha256, data)
+    return Blob(sha256, kind, len(data))
+
+
+async def insert_once(
+    session: AsyncSession,
+    model: Any,
+    owner: str,
+    owner_id: int,
+    blob: Blob,
+    person_id: int | None,
+    channel: str,
+    now: datetime,
+) -> int | None:
+    """A row naming `blob` for its owner (`report_id` / `draft_id`): its id, or None when the
+    owner already has that file (one row per owner and file)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(model)
+        .values(
+            {
+                owner: owner_id,
+                "sha256": blob.sha256,
+                "content_type": blob.content_type,
+                "size": blob.size,
+                "created_at": now,
+                "created_by_person_id": person_id,
+                "channel": channel,
+            }
+        )
+        .on_conflict_do_nothing(index_elements=[owner, "sha256"])
+        .returning(col(model.id))
+    )
+    found: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
+
+
+async def link_blob(
+    *,
+    session: AsyncSession,
+    report_id: int,
+    blob: Blob,
+    person_id: int | None,
+    channel: str,
+    now: datetime,
+) -> Evidence | None:
+    """The evidence row tying a kept file to the report (None: already attached to it).
+    Audited "evidence.attach"."""
+    require_aware(now)
+    if await session.get(Report, report_id) is None:
+        raise LookupError(f"no report {report_id}")
+    new_id = await insert_once(
+        session, Evidence, "report_id", report_id, blob, person_id, channel, now
+    )
+    if new_id is None:
+        return None
+    await audit.record(
+        session=session,
+        now=now,
+        channel=channel,
+        action="evidence.attach",
+        entity="report",
+        entity_id=report_id,
+        actor_person_id=person_id,
+        new={"evidence": new_id, "sha256": blob.sha256, "type": blob.content_type,
+             "size": blob.size},
+    )  # fmt: skip
+    return await session.get(Evidence, new_id)
+
+
 async def attach_evidence(
     *,
     session: AsyncSession,
@@ -85,47 +177,17 @@ async def attach_evidence(
     it (a replayed update, a photo sent twice). Raises EvidenceRefused for an empty, too large
     or unknown kind of file (nothing stored). Audited "evidence.attach"."""
     require_aware(now)
-    if not data:
-        raise EvidenceRefused("evidence.empty")
-    if len(data) > max_bytes:
-        raise EvidenceRefused("evidence.too_large", limit=max_bytes // (1024 * 1024))
-    kind = sniff(data)
-    if kind is None:
-        raise EvidenceRefused("evidence.bad_type")
     if await session.get(Report, report_id) is None:
         raise LookupError(f"no report {report_id}")
-    sha256 = hashlib.sha256(data).hexdigest()
-    _write_blob(folder, sha256, data)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Evidence)
-        .values(
-            report_id=report_id,
-            sha256=sha256,
-            content_type=kind,
-            size=len(data),
-            created_at=now,
-            created_by_person_id=person_id,
-            channel=channel,
-        )
-        .on_conflict_do_nothing(index_elements=["report_id", "sha256"])
-        .returning(col(Evidence.id))
-    )
-    new_id = (await session.execute(stmt)).scalar_one_or_none()
-    if new_id is None:
-        return None
-    await audit.record(
+    blob = store_blob(folder, data, max_bytes)
+    return await link_blob(
         session=session,
-        now=now,
+        report_id=report_id,
+        blob=blob,
+        person_id=person_id,
         channel=channel,
-        action="evidence.attach",
-        entity="report",
-        entity_id=report_id,
-        actor_person_id=person_id,
-        new={"evidence": new_id, "sha256": sha256, "type": kind, "size": len(data)},
+        now=now,
     )
-    return await session.get(Evidence, new_id)
 
 
 async def evidence_file(
@@ -188,50 +250,49 @@ async def evidence_of(*, session: AsyncSession, report_ids: list[int]) -> dict[i
     return found
 
 
+ROWS = (Evidence, DraftEvidence)  # every row that names a kept file: on a report, or held
+
+
+async def _hashes(session: AsyncSession, *where: Callable[[Any], Any]) -> set[str]:
+    found: set[str] = set()
+    for model in ROWS:
+        stmt = select(col(model.sha256)).where(*(w(model) for w in where))
+        found |= set((await session.execute(stmt)).scalars())
+    return found
+
+
 async def forget_evidence(*, session: AsyncSession, person_id: int) -> tuple[int, list[str]]:
-    """`people forget`: remove the evidence rows the person attached whose file nobody else
-    attached (to any report): those files belong to them alone. A file someone else also
+    """`people forget`: remove the evidence rows the person attached (or has held on a draft)
+    whose file nobody else attached: those files belong to them alone. A file someone else also
     attached stays, with every row. Returns the rows removed and the hashes of their files, for
     `remove_unreferenced` after the commit (a rollback must not lose a file still referenced)."""
-    theirs = col(Evidence.created_by_person_id) == person_id
-    hashes = set((await session.execute(select(col(Evidence.sha256)).where(theirs))).scalars())
-    if not hashes:
-        return 0, []
-    shared = set(
-        (
-            await session.execute(
-                select(col(Evidence.sha256)).where(
-                    col(Evidence.sha256).in_(sorted(hashes)),
-                    or_(
-                        col(Evidence.created_by_person_id).is_(None),
-                        col(Evidence.created_by_person_id) != person_id,
-                    ),
-                )
-            )
-        ).scalars()
-    )
+
+    def theirs(model: Any) -> Any:
+        return col(model.created_by_person_id) == person_id
+
+    def others(model: Any) -> Any:
+        who = col(model.created_by_person_id)
+        return or_(who.is_(None), who != person_id)
+
+    hashes = await _hashes(session, theirs)
+    shared = await _hashes(session, others, lambda m: col(m.sha256).in_(sorted(hashes)))
     alone = sorted(hashes - shared)
-    if not alone:
-        return 0, []
-    result: Any = await session.execute(
-        delete(Evidence)
-        .where(theirs, col(Evidence.sha256).in_(alone))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0), alone
+    removed = 0
+    for model in ROWS if alone else ():
+        result: Any = await session.execute(
+            delete(model)
+            .where(theirs(model), col(model.sha256).in_(alone))
+            .execution_options(synchronize_session=False)
+        )
+        removed += int(result.rowcount or 0)
+    return removed, alone
 
 
 async def remove_unreferenced(*, session: AsyncSession, folder: Path, hashes: list[str]) -> int:
     """Delete the files of `hashes` that no evidence row references (any more); how many went."""
     if not hashes:
         return 0
-    kept = set(
-        (
-            await session.execute(
-                select(col(Evidence.sha256)).where(col(Evidence.sha256).in_(hashes))
-            )
-        ).scalars()
-    )
+    kept = await _hashes(session, lambda m: col(m.sha256).in_(hashes))
     removed = 0
     for sha256 in sorted(set(hashes) - kept):
         path = blob_path(folder, sha256)

@@ -332,8 +332,8 @@ async def forget_person(
 
     roles = await _delete_rows(session, Role, col(Role.person_id) == person_id)
     gone = await _delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
-    drafts = await _delete_rows(session, Draft, col(Draft.person_id) == person_id)
     evidence, hashes = await forget_evidence(session=session, person_id=person_id)
+    drafts = await _delete_rows(session, Draft, col(Draft.person_id) == person_id)
     unused = await _delete_rows(
         session, Invite, col(Invite.person_id) == person_id, col(Invite.used_at).is_(None)
     )

@@ -320,6 +320,26 @@ class Evidence(SQLModel, table=True):
     channel: str = Field(max_length=16)
 
 
+class DraftEvidence(SQLModel, table=True):
+    """A file sent while its report was still a draft (the form in progress): it becomes the
+    report's `Evidence` when the draft is confirmed, and goes with the draft if it is cancelled
+    (storage.evidence)."""
+
+    __tablename__: ClassVar[str] = "draft_evidence"
+    __table_args__ = (
+        UniqueConstraint("draft_id", "sha256", name="uq_draft_evidence_draft_sha256"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = _fk("draft.id", ondelete="CASCADE", nullable=False, index=True)
+    sha256: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=64)
+    size: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by_person_id: int | None = _fk("person.id", ondelete="SET NULL")
+    channel: str = Field(max_length=16)
+
+
 class ReviewAsk(SQLModel, table=True):
     """A reason the bot asked a reviewer for (a "Trả lại" / "Mở lại" button): their next typed
     message is the reason for this version (storage.review_asks). One per person."""

@@ -5,13 +5,16 @@ the same person reading on Telegram what they reported on Zalo."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bot.core import media
 from storage.attempts import ACTION as ATTEMPT_ACTION
 from storage.db import Database
+from storage.i18n import t
 from storage.invites import create_invite
 from storage.models import (
     CHANNEL_ZALO,
@@ -194,15 +197,24 @@ async def test_a_replayed_update_is_processed_once(zalo: Zalo) -> None:
         assert confirm["message"]["message_id"] in "".join(keys.scalars())
 
 
-async def test_non_text_asks_for_words_and_groups_get_a_private_hint(zalo: Zalo) -> None:
+async def test_non_text_asks_for_words_and_groups_get_a_private_hint(
+    zalo: Zalo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default evidence folder is relative: keep it in tmp
+
+    async def photo(url: str, limit: int) -> bytes:
+        return b"\xff\xd8\xff\xe0 bien ban"
+
+    monkeypatch.setattr(media, "fetch_https", photo)
     await bind_zalo(zalo.world.db, zalo.world.reporter_id, REPORTER)
     await zalo.send(REPORTER, "/baocao")
     await zalo.send(REPORTER, "1")
     assert await zalo.process(REPORTER, zalo.updates.sticker(REPORTER)) == [
         "Vui lòng trả lời bằng chữ."
     ]
+    # An image is no answer either: it is held for the report (#17.4), the form stays put.
     assert await zalo.process(REPORTER, zalo.updates.image(REPORTER)) == [
-        "Vui lòng trả lời bằng chữ."
+        t("evidence.held", "vi", count=1)
     ]
     mark = len(zalo.stub.sent())
     await zalo.adapter.process(zalo.updates.group_text(REPORTER, "/baocao"))

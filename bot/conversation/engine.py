@@ -54,7 +54,7 @@ from bot.conversation.prompts import (
     quick_answers,
     stale,
 )
-from bot.conversation.receipt import receipt
+from bot.conversation.receipt import evidence_foot, receipt
 from bot.conversation.start import begin, open_deliverable, open_report
 from bot.conversation.status import status_reply
 from bot.conversation.types import (
@@ -74,6 +74,7 @@ from storage.answer_words import number_words, variants
 from storage.answers import fold
 from storage.campaign_status import is_open
 from storage.clock import local_date, require_aware
+from storage.evidence_drafts import adopt_held, held_evidence
 from storage.forms import (
     FormField,
     Invalid,
@@ -419,6 +420,7 @@ class ConversationEngine:
             step=STEP_CONFIRMING,
         ):
             return [stale(turn)]
+        held = await held_evidence(session=turn.session, draft_id=row_id(ctx.draft))
         local = local_time(turn.now, ctx.tz)
         when = {"time": local.strftime("%H:%M"), "date": date_text(local.date(), turn.lang)}
         if ctx.draft.mode == drafts.MODE_UPDATE and ctx.draft.report_id is not None:
@@ -435,20 +437,27 @@ class ConversationEngine:
             except ReportLocked:  # approved while this change was being typed
                 await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
                 return [Reply(turn.t("review.locked", number=ctx.draft.report_id), done=True)]
+            attached = await adopt_held(
+                session=turn.session, held=held, report_id=ctx.draft.report_id, now=turn.now
+            )
             await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
             head = turn.t(
                 "conv.updated", number=ctx.draft.report_id, version=version.version, **when
             )
-            return [Reply(receipt(turn, ctx, answers, head=head, changed_only=True), done=True)]
+            text = receipt(turn, ctx, answers, head=head, changed_only=True)
+            return [Reply(evidence_foot(turn, text, ctx.draft.report_id, attached), done=True)]
         try:
             report = await confirm_report(
                 session=turn.session, draft_id=row_id(ctx.draft), now=turn.now, taken=ctx.draft
             )
         except DraftGone:
             return [stale(turn)]
+        number = row_id(report)
+        attached = await adopt_held(session=turn.session, held=held, report_id=number, now=turn.now)
         key = "conv.receipt" if report.current_version == 1 else "conv.receipt_versioned"
-        head = turn.t(key, number=report.id, version=report.current_version, **when)
-        return [Reply(receipt(turn, ctx, answers, head=head), done=True)]
+        head = turn.t(key, number=number, version=report.current_version, **when)
+        text = receipt(turn, ctx, answers, head=head)
+        return [Reply(evidence_foot(turn, text, number, attached), done=True)]
 
 
 def _typed_choice(wanted: str, flat: list[Option]) -> str | None:

@@ -2,7 +2,8 @@
 
 "Đã ghi nhận báo cáo số N lúc HH:MM ngày d/m/yyyy (phiên bản V)", the deliverable and the unit,
 then every recorded figure ("Số đảng viên dự học tập: 28/30" where a rule bounds it by another
-answer); a /capnhat receipt lists what changed, old -> new."""
+answer); a /capnhat receipt lists what changed, old -> new. After it (`evidence_foot`): the
+files sent during the form, now attached, and that a photo of the minutes may be sent now."""
 
 from __future__ import annotations
 
@@ -66,4 +67,14 @@ def receipt(
             for item in fields_to_ask(form, answers)
         )
     lines.append(turn.t("conv.receipt.foot"))
+    return "\n".join(lines)
+
+
+def evidence_foot(turn: Turn, text: str, number: int, attached: int) -> str:
+    """The receipt, then the files sent during the form (now the report's evidence), then that
+    the reporter may send the photo of the minutes now ("gửi ảnh biên bản")."""
+    lines = [text]
+    if attached:
+        lines.append(turn.t("evidence.receipt.attached", count=attached, number=number))
+    lines.append(turn.t("evidence.receipt.invite", number=number))
     return "\n".join(lines)

@@ -10,8 +10,9 @@
   2xp9t ạ", `storage.invites.find_code`), from a known person only when the message is the
   code alone; a stranger without a code gets the refusal; else the engine while a report is
   open, else a hint;
-- a photo or file (a Zalo image, a Telegram photo or document) from a reporter with no report
-  open: evidence of their latest report (`bot.core.commands.evidence`);
+- a photo or file (a Zalo image, a Telegram photo or document) from a reporter: evidence of
+  the report in progress once it is confirmed, else of their latest report
+  (`bot.core.commands.evidence`);
 - anything else that is not text (a sticker, a photo): "please answer in text"."""
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ async def dispatch(turn: Turn) -> Outcome:
         return await reporting.press(turn)
     if inbound.kind == "text":
         return await reporting.text(turn)
-    media = inbound.media is not None
-    if media and turn.scope.is_reporter and not await reporting.draft_open(turn):
-        return await evidence.received(turn)  # during the form: answers are words
+    if inbound.media is not None and turn.scope.is_reporter:
+        return await evidence.received(turn)  # during a form too: held until it is confirmed
     return await reporting.not_text(turn)
