@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
+from itertools import zip_longest
+from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from storage.db import Database
+from storage.i18n import t
 from storage.models import CHANNEL_CLI, Campaign, Outbox
 from storage.reports import save_report
 from tests.report_fixtures import NOW, World
@@ -51,3 +56,18 @@ async def review_notices(db: Database) -> list[Outbox]:
     async with db.read() as session:
         query = select(Outbox).where(Outbox.kind == "review").order_by(Outbox.id)  # type: ignore[arg-type]
         return list((await session.execute(query)).scalars())
+
+
+def evidence_by_unit(workbook: bytes) -> dict[str, dict[str, Any]]:
+    """The workbook's "Có biên bản" columns read back: unit code -> deliverable block -> count."""
+    book = load_workbook(io.BytesIO(workbook))
+    rows = list(book[t("export.sheet.units", "vi")].iter_rows(values_only=True))
+    book.close()
+    groups, titles = rows[0], rows[1]
+    block, columns = None, {}
+    for index, (group, title) in enumerate(zip_longest(groups, titles)):
+        block = group or block
+        if title == t("export.units.evidence", "vi"):
+            columns[str(block)] = index
+    code = titles.index(t("export.units.code", "vi"))
+    return {str(row[code]): {name: row[i] for name, i in columns.items()} for row in rows[2:]}

@@ -5,18 +5,14 @@ bản (số tệp minh chứng)", the files attached to the unit's report as of 
 from __future__ import annotations
 
 from datetime import timedelta
-from itertools import zip_longest
 from pathlib import Path
 from typing import Any
-
-from openpyxl import load_workbook
 
 from bot.export import write_xlsx
 from storage.db import Database
 from storage.evidence import attach_evidence
-from storage.i18n import t
 from tests.report_fixtures import NOW, build_world
-from tests.review_fixtures import session_report
+from tests.review_fixtures import evidence_by_unit, session_report
 
 JPEG = b"\xff\xd8\xff\xe0" + b"bien ban" * 30
 PDF = b"%PDF-1.4 danh sach ky ten"
@@ -25,17 +21,11 @@ PDF = b"%PDF-1.4 danh sach ky ten"
 async def _units_sheet(db: Database, campaign_id: int, out: Path, as_of: Any) -> dict[str, Any]:
     async with db.read() as session:
         await write_xlsx(session=session, campaign_id=campaign_id, as_of=as_of, output=out)
-    workbook = load_workbook(out)
-    rows = list(workbook[t("export.sheet.units", "vi")].iter_rows(values_only=True))
-    workbook.close()
-    groups, titles = rows[0], rows[1]
-    block, columns = None, {}
-    for index, (group, title) in enumerate(zip_longest(groups, titles)):
-        block = group or block
-        if title == t("export.units.evidence", "vi"):
-            columns[str(block)] = index
-    code = titles.index(t("export.units.code", "vi"))
-    return {str(row[code]): {name: row[i] for name, i in columns.items()} for row in rows[2:]}
+    return _read(out)
+
+
+def _read(out: Path) -> dict[str, Any]:
+    return evidence_by_unit(out.read_bytes())
 
 
 async def test_the_units_sheet_counts_the_files_of_each_report(

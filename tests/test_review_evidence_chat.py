@@ -18,7 +18,7 @@ from storage.access import scope_of
 from storage.evidence import evidence_file
 from storage.i18n import t
 from storage.models import DraftEvidence, Evidence
-from tests.review_fixtures import session_report
+from tests.review_fixtures import evidence_by_unit, session_report
 from tests.test_channel_scenarios import Setup, TelegramDriver, setup
 
 __all__ = ["setup"]
@@ -73,6 +73,9 @@ async def test_an_image_becomes_evidence_of_the_report(
 
     view = "\n".join(await driver.say("supervisor", "/donvi CS1"))
     assert "Minh chứng: 1 tệp" in view
+    workbook = await driver.workbook(await driver.say("supervisor", "/xuat"))
+    counted = evidence_by_unit(workbook)
+    assert 1 in counted["CS1"].values() and 1 not in counted["CS2"].values()
 
     async with setup.db.read() as session:
         [row] = (await session.execute(select(Evidence))).scalars().all()
