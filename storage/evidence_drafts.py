@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,9 +28,10 @@ async def hold_evidence(
     channel: str,
     now: datetime,
     max_bytes: int = MAX_BYTES,
-) -> bool:
-    """Keep `data` for the draft: True if held now, False if the draft already holds it.
-    Raises EvidenceRefused for a file that is not kept, LookupError if the draft is gone."""
+) -> tuple[bool, int]:
+    """Keep `data` for the draft: whether it is held now (False: the draft already held it)
+    and how many files the draft holds. Raises EvidenceRefused for a file that is not kept,
+    LookupError if the draft is gone."""
     require_aware(now)
     if await session.get(Draft, draft_id) is None:
         raise LookupError(f"no draft {draft_id}")
@@ -38,11 +39,27 @@ async def hold_evidence(
     held = await insert_once(
         session, DraftEvidence, "draft_id", draft_id, blob, person_id, channel, now
     )
-    return held is not None
+    if held is not None:
+        await session.execute(  # the confirm reads the held files only when there are some
+            update(Draft)
+            .where(col(Draft.id) == draft_id)
+            .values(held_files=func.coalesce(col(Draft.held_files), 0) + 1)
+            .execution_options(synchronize_session=False)
+        )
+    count = await session.execute(
+        select(func.count())
+        .select_from(DraftEvidence)
+        .where(col(DraftEvidence.draft_id) == draft_id)
+    )
+    return held is not None, int(count.scalar_one())
 
 
-async def held_evidence(*, session: AsyncSession, draft_id: int) -> list[DraftEvidence]:
-    """What the draft holds, oldest first (read before the draft is confirmed and deleted)."""
+async def held_evidence(*, session: AsyncSession, draft: Draft) -> list[DraftEvidence]:
+    """What the draft holds, oldest first (read before the draft is confirmed and deleted);
+    no statement when `held_files` says it holds nothing."""
+    if not draft.held_files:
+        return []
+    draft_id = draft.id
     rows = await session.execute(
         select(DraftEvidence)
         .where(col(DraftEvidence.draft_id) == draft_id)

@@ -216,6 +216,8 @@ class Draft(SQLModel, table=True):
     channel: str = Field(max_length=16)
     answers: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     revision: int = Field(default=0)
+    # Files sent during the form, held until the confirm (storage.evidence_drafts); None: none.
+    held_files: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

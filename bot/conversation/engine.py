@@ -420,7 +420,7 @@ class ConversationEngine:
             step=STEP_CONFIRMING,
         ):
             return [stale(turn)]
-        held = await held_evidence(session=turn.session, draft_id=row_id(ctx.draft))
+        held = await held_evidence(session=turn.session, draft=ctx.draft)
         local = local_time(turn.now, ctx.tz)
         when = {"time": local.strftime("%H:%M"), "date": date_text(local.date(), turn.lang)}
         if ctx.draft.mode == drafts.MODE_UPDATE and ctx.draft.report_id is not None:

@@ -27,7 +27,7 @@ from bot.core.turn import Output, Runtime, Turn
 from storage import drafts
 from storage.campaign_status import is_open
 from storage.evidence import KINDS, EvidenceRefused, attach_evidence, evidence_counts
-from storage.evidence_drafts import held_evidence, hold_evidence
+from storage.evidence_drafts import hold_evidence
 from storage.i18n import t
 from storage.messages import OutgoingMessage
 from storage.reports import unit_reports
@@ -85,13 +85,12 @@ async def _keep(
         return await _attach_text(session, int(params["report_id"]), data, keep, lang)
     draft_id = int(params["draft_id"])
     try:
-        held = await hold_evidence(session=session, draft_id=draft_id, data=data, **keep)
+        held, count = await hold_evidence(session=session, draft_id=draft_id, data=data, **keep)
     except LookupError:  # confirmed or cancelled meanwhile: the unit's latest report
         number = await _latest_report(session, [int(params["unit_id"])])
         if number is None:
             return t("evidence.no_report", lang)
         return await _attach_text(session, number, data, keep, lang)
-    count = len(await held_evidence(session=session, draft_id=draft_id))
     return t("evidence.held" if held else "evidence.held_already", lang, count=count)
 
 
