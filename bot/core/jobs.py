@@ -5,7 +5,10 @@ the same digest or workbook.
 - "digest": the person's digest as of the turn (`scheduler.digest.digest_data`, a read
   transaction of its own), rendered like the weekly one: the chart and the text;
 - "export": the XLSX workbook of one subtree (`bot.export.write_xlsx`, a read transaction of its
-  own: a large export must not hold the write lock), as a `FileOut` with its caption."""
+  own: a large export must not hold the write lock), as a `FileOut` with its caption;
+- "web": a one-time link into the web console (`bot.core.commands.web`);
+- "evidence": a file sent in chat, downloaded and attached to its report or held on the form
+  in progress (`bot.core.commands.evidence`)."""
 
 from __future__ import annotations
 
