@@ -69,3 +69,20 @@ async def version_answers(
         if found:
             result[(report_id, version)] = found
     return result
+
+
+async def versions_by_report(
+    *, session: AsyncSession, report_ids: Sequence[int]
+) -> dict[int, list[ReportVersion]]:
+    """report id -> its full versions in version order, for many reports in one query."""
+    if not report_ids:
+        return {}
+    rows = await session.execute(
+        select(ReportVersion)
+        .where(col(ReportVersion.report_id).in_(list(report_ids)))
+        .order_by(col(ReportVersion.report_id), col(ReportVersion.version))
+    )
+    result: dict[int, list[ReportVersion]] = defaultdict(list)
+    for version in rows.scalars():
+        result[version.report_id].append(version)
+    return result

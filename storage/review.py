@@ -124,20 +124,32 @@ async def pending_reviews(
     """Current versions waiting for review in open campaigns that require it, inside the scope
     and not the reviewer's own (`own_report`), oldest first, at most `limit` (the limit is in
     the SQL: a whole-tree admin's list stays short whatever the tree's size)."""
+    return await _in_state(session, scope, PENDING, limit)
+
+
+async def approved_reviews(
+    *, session: AsyncSession, scope: Scope, limit: int = 50
+) -> list[ReviewItem]:
+    """Approved current versions inside the scope (what a reviewer may reopen), most recently
+    approved first, at most `limit`."""
+    return await _in_state(session, scope, APPROVED, limit)
+
+
+async def _in_state(
+    session: AsyncSession, scope: Scope, state: str, limit: int
+) -> list[ReviewItem]:
     campaigns = await reviewed_campaigns(session=session)
     if not campaigns:
         return []
-    query = (
-        _query(scope)
-        .where(
-            col(ReportVersion.review_state) == PENDING,
-            col(Report.campaign_id).in_(campaigns),
-            _not_own(scope),
-        )
-        .order_by(col(ReportVersion.created_at), col(Report.id))
-        .limit(limit)
+    query = _query(scope).where(
+        col(ReportVersion.review_state) == state, col(Report.campaign_id).in_(campaigns)
     )
-    return [ReviewItem(r.id, v, u, d, c) for r, v, u, d, c in (await session.execute(query)).all()]
+    if state == PENDING:
+        query = query.where(_not_own(scope)).order_by(col(ReportVersion.created_at), col(Report.id))
+    else:
+        query = query.order_by(col(ReportVersion.reviewed_at).desc(), col(Report.id))
+    rows = (await session.execute(query.limit(limit))).all()
+    return [ReviewItem(r.id, v, u, d, c) for r, v, u, d, c in rows]
 
 
 async def _item(session: AsyncSession, scope: Scope, report_id: int) -> ReviewItem:

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import assign, dashboard, desk, evidence, invites, login, report_page
+from bot.web import assign, dashboard, desk, evidence, invites, login, report_page, review
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
@@ -60,6 +60,8 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/unit/{unit_id}/nudge", dashboard.nudge, methods=["POST"]),
         Route("/unit/{unit_id}/assign", assign.change, methods=["POST"]),
         Route("/late", dashboard.late),
+        Route("/review", review.review_page),
+        Route("/review/{report_id}/{action}", review.decide, methods=["POST"]),
         Route("/chart.png", dashboard.chart),
         Route("/export", dashboard.export),
         Route("/evidence/{evidence_id}", evidence.evidence_page),

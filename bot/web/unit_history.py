@@ -56,7 +56,7 @@ def shown(value: Any, lang: str) -> str:
     return str(value)
 
 
-def _labels(form: Any, lang: str) -> dict[str, str]:
+def field_labels(form: Any, lang: str) -> dict[str, str]:
     fields = form.get("fields", []) if isinstance(form, dict) else []
     return {
         str(f["key"]): str(f.get("label_en" if lang == "en" else "label_vi") or f["key"])
@@ -65,7 +65,7 @@ def _labels(form: Any, lang: str) -> dict[str, str]:
     }
 
 
-def _versions(
+def version_views(
     versions: list[ReportVersion], labels: dict[str, str], lang: str
 ) -> list[VersionView]:
     views: list[VersionView] = []
@@ -103,14 +103,14 @@ async def deliverable_history(
     result = []
     for part in parts:
         info = by_key[part.key]
-        labels = _labels(ctx.forms.get(info.id), lang)
+        labels = field_labels(ctx.forms.get(info.id), lang)
         result.append(
             DeliverableHistory(
                 name=info.name_en if lang == "en" else info.name_vi,
                 status=part.status,
                 due_date=part.due_date,
                 report_id=part.report_id,
-                versions=_versions(versions.get(info.id, []), labels, lang),
+                versions=version_views(versions.get(info.id, []), labels, lang),
             )
         )
     return result
