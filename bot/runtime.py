@@ -15,8 +15,9 @@
 - the scheduling, in the elected leader only (`scheduler.leader.Leadership`: a PostgreSQL
   advisory lock; on SQLite this process): `catch_up` once when elected (a reminder or digest whose
   time passed while no leader ran goes out now, once), then the APScheduler jobs of
-  `scheduler.runner.build_scheduler` plus a daily job that forgets processed update ids older
-  than `KEEP_UPDATES`. A worker that loses the leadership stops its scheduler.
+  `scheduler.runner.build_scheduler` plus the daily housekeeping: forget processed update ids
+  older than `KEEP_UPDATES`, delete the expired files kept for Zalo links. A worker that loses
+  the leadership stops its scheduler.
 
 It runs until `stop` is set (`cadrebot run` sets it on SIGINT/SIGTERM), then shuts everything
 down in reverse order — leadership (scheduler stopped, lock released), Zalo receiving, sender,
@@ -55,12 +56,14 @@ from scheduler.runner import build_scheduler, catch_up, load_digest_schedules
 from scheduler.sender import Sender
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.kept_files import prune_kept_files
 from storage.settings import Settings
 from storage.updates import forget_old_updates
 
 log = logging.getLogger(__name__)
 
 JOB_FORGET_UPDATES = "forget_updates"
+JOB_PRUNE_FILES = "prune_files"
 KEEP_UPDATES = timedelta(days=7)
 # How long the sender may take to finish its current drain after the stop signal.
 SENDER_GRACE = 10.0
@@ -80,22 +83,33 @@ async def forget_updates_job(db: Database, clock: Clock, keep: timedelta = KEEP_
     return deleted
 
 
+async def prune_files_job(db: Database, clock: Clock) -> int:
+    """Delete the files kept for Zalo links (storage.kept_files) past their expiry."""
+    async with db.write() as session:
+        deleted = await prune_kept_files(session=session, now=clock())
+    log.info("deleted %d expired files kept for links", deleted)
+    return deleted
+
+
 def add_housekeeping(scheduler: AsyncIOScheduler, db: Database, clock: Clock, tz: str) -> None:
-    """The daily housekeeping job (03:30 local) on a scheduler from `build_scheduler`."""
-
-    async def run() -> None:
-        await forget_updates_job(db, clock)
-
-    scheduler.add_job(
-        run,
-        CronTrigger(hour=3, minute=30, timezone=tz),
-        id=JOB_FORGET_UPDATES,
-        name="forget processed updates",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=12 * 3600,
+    """The daily housekeeping jobs (03:30 and 03:40 local) on a scheduler from
+    `build_scheduler`."""
+    daily = (
+        (JOB_FORGET_UPDATES, "forget processed updates", 30, forget_updates_job),
+        (JOB_PRUNE_FILES, "prune kept files", 40, prune_files_job),
     )
+    for job_id, name, minute, job in daily:
+        scheduler.add_job(
+            job,
+            CronTrigger(hour=3, minute=minute, timezone=tz),
+            args=(db, clock),
+            id=job_id,
+            name=name,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=12 * 3600,
+        )
 
 
 class _Tasks:
@@ -224,7 +238,7 @@ async def _serve(
     if application is not None:
         await set_default_menu(application.bot)
         channels.append(TelegramChannel(application.bot))
-    zalo: ZaloService | None = build_zalo(config, clock=clock) if zalo_enabled(config) else None
+    zalo: ZaloService | None = build_zalo(config, db, clock=clock) if zalo_enabled(config) else None
     try:
         if zalo is not None:
             channels.append(zalo.channel)

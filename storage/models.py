@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONType, PathString, UTCDateTime
@@ -437,3 +437,21 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class KeptFile(SQLModel, table=True):
+    """A file kept for a short while for a chat link (the digest chart Zalo fetches, a /xuat
+    workbook): any worker on the database serves it until `expires_at` (storage.kept_files).
+    `person_id`: the one person the link is for (None: anyone with the link, e.g. a chart,
+    kept once per content `sha256`)."""
+
+    __tablename__: ClassVar[str] = "kept_file"
+
+    id: str = Field(primary_key=True, max_length=24)
+    person_id: int | None = _fk("person.id", ondelete="CASCADE", index=True)
+    filename: str = Field(default="", max_length=200)
+    content_type: str = Field(max_length=100)
+    sha256: str = Field(max_length=64, index=True)
+    data: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -38,7 +38,7 @@ from tests.telegram_harness import (
     UpdateFactory,
     bind,
 )
-from tests.zalo_fixtures import bind_zalo, zalo_settings
+from tests.zalo_fixtures import bind_zalo, kept, zalo_settings
 from tests.zalo_stub import TOKEN, ZaloStub, ZaloUpdates, ZaloUser
 
 WHO = ("supervisor", "admin", "reporter", "stranger", "outsider")
@@ -163,8 +163,8 @@ async def setup(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[S
     stub = await ZaloStub.start()
     settings = zalo_settings(zalo_api_url=stub.base_url)
     client = ZaloClient(TOKEN, stub.base_url)
-    media = MediaStore(None)
-    downloads = DownloadStore(None)
+    media = MediaStore(None, kept(db))
+    downloads = DownloadStore(None, kept(db))
     server = ZaloServer(
         path="/zalo", media=media, routes=[download_route("/zalo", downloads, "vi")]
     )
@@ -354,11 +354,8 @@ async def test_a_zalo_download_link_is_refused_for_anyone_else_forged_or_expired
     stub = await ZaloStub.start()
     client = ZaloClient(TOKEN, stub.base_url)
     moment = [NOW]
-    downloads = DownloadStore(None, ttl=600, clock=lambda: moment[0])
-    media = MediaStore(None)
-    server = ZaloServer(
-        path="/zalo", media=media, routes=[download_route("/zalo", downloads, "vi")]
-    )
+    downloads = DownloadStore(None, kept(db, lambda: moment[0]), ttl=600)
+    server = ZaloServer(path="/zalo", routes=[download_route("/zalo", downloads, "vi")])
     port = server.start("127.0.0.1", 0)
     downloads.public_base = f"http://127.0.0.1:{port}/zalo"
     adapter = ZaloAdapter(
@@ -375,8 +372,8 @@ async def test_a_zalo_download_link_is_refused_for_anyone_else_forged_or_expired
         [url] = re.findall(r"https?://\S+", text)
         base, query = url.split("?")
         params = dict(p.split("=") for p in query.split("&"))
-        other = downloads.publish(
-            b"x", filename="b.xlsx", person_id=people["admin"], content_type="x", lang="vi"
+        other = await downloads.publish(
+            b"x", filename="b.xlsx", person_id=people["admin"], content_type="x"
         )
         forged = {
             "another person": f"{base}?p={people['admin']}&e={params['e']}&s={params['s']}",

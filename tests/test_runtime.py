@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.runtime import JOB_FORGET_UPDATES, add_housekeeping, forget_updates_job, run_service
+from bot.runtime import (
+    JOB_FORGET_UPDATES,
+    JOB_PRUNE_FILES,
+    add_housekeeping,
+    forget_updates_job,
+    run_service,
+)
 from scheduler.digest import compose_digest
 from scheduler.runner import build_scheduler
 from scheduler.sender import Sender
@@ -47,6 +53,7 @@ async def test_the_running_bot_schedules_passes_and_housekeeping(db: Database) -
         "digest",  # one job per digest schedule: digest:<day>:<time>:<tz>:<quiet hours>
         "digest_schedule",  # re-reads the open campaigns' schedules
         JOB_FORGET_UPDATES,
+        JOB_PRUNE_FILES,  # the expired files kept for Zalo links
     }
 
 

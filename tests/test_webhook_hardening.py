@@ -18,7 +18,6 @@ import bot.zalo.webhook as zalo_webhook
 from bot.app import build_application
 from bot.cli.run import register
 from bot.log_limit import RateLimit
-from bot.zalo.media import MediaStore
 from storage.db import Database
 from storage.settings import Settings
 from tests.report_fixtures import NOW
@@ -47,9 +46,7 @@ async def tg(db: Database) -> AsyncIterator[Server]:
 @pytest.fixture
 async def zalo() -> AsyncIterator[tuple[int, Recorder]]:
     recorder = Recorder()
-    server = zalo_webhook.ZaloServer(
-        path="/zalo", media=MediaStore(None), processor=recorder, secret=ZALO_SECRET
-    )
+    server = zalo_webhook.ZaloServer(path="/zalo", processor=recorder, secret=ZALO_SECRET)
     port = server.start("127.0.0.1", 0)
     try:
         yield port, recorder
@@ -149,9 +146,7 @@ async def test_idle_connections_are_closed_by_the_servers(
 ) -> None:
     monkeypatch.setattr(tg_webhook, "IDLE_TIMEOUT", 0.2)
     monkeypatch.setattr(zalo_webhook, "IDLE_TIMEOUT", 0.2)
-    server = zalo_webhook.ZaloServer(
-        path="/zalo", media=MediaStore(None), processor=Recorder(), secret=ZALO_SECRET
-    )
+    server = zalo_webhook.ZaloServer(path="/zalo", processor=Recorder(), secret=ZALO_SECRET)
     port = server.start("127.0.0.1", 0)
     try:
         async with serving(db) as tg:

@@ -27,7 +27,7 @@ from storage.models import Outbox
 from tests.report_fixtures import NOW
 from tests.sched_fixtures import FakeClock, JumpTime
 from tests.telegram_harness import TelegramHarness, TgUser, bind
-from tests.zalo_fixtures import REPORTER, Zalo, bind_zalo, open_zalo
+from tests.zalo_fixtures import REPORTER, Zalo, bind_zalo, kept, open_zalo
 from tests.zalo_stub import ZaloUser
 
 SUPERVISOR = ZaloUser("zu-8102", "Phạm Văn E")
@@ -78,7 +78,7 @@ async def test_a_reminder_reaches_the_reporter_on_zalo(zalo: Zalo) -> None:
 async def test_the_digest_goes_with_its_chart_as_a_photo(zalo: Zalo) -> None:
     db = zalo.world.db
     await bind_zalo(db, zalo.world.supervisor_id, SUPERVISOR)
-    media = MediaStore(None)
+    media = MediaStore(None, kept(db, lambda: MONDAY))
     server = ZaloServer(path="/zalo", media=media)
     port = server.start("127.0.0.1", 0)
     media.public_base = f"http://127.0.0.1:{port}/zalo"
@@ -101,7 +101,7 @@ async def test_a_digest_whose_text_fails_after_its_chart_does_not_send_the_chart
 ) -> None:
     db = zalo.world.db
     await bind_zalo(db, zalo.world.supervisor_id, SUPERVISOR)
-    media = MediaStore(None)
+    media = MediaStore(None, kept(db, lambda: MONDAY))
     server = ZaloServer(path="/zalo", media=media)
     port = server.start("127.0.0.1", 0)
     media.public_base = f"http://127.0.0.1:{port}/zalo"
@@ -132,7 +132,7 @@ async def test_long_messages_are_split_on_lines_under_the_limit(zalo: Zalo) -> N
 
 
 async def test_a_photo_without_a_public_url_still_sends_the_text(zalo: Zalo) -> None:
-    await zalo_channel(zalo, MediaStore(None)).send(
+    await zalo_channel(zalo, MediaStore(None, kept(zalo.world.db))).send(
         REPORTER.id, OutgoingMessage(text="Tổng hợp tuần", photo=b"\x89PNG...")
     )
     assert zalo.stub.texts(REPORTER.id) == ["Tổng hợp tuần"] and not zalo.stub.of("sendPhoto")

@@ -16,18 +16,20 @@ from bot.zalo.webhook import ZaloServer
 from scheduler.channels import TransientError
 from storage.db import Database
 from storage.i18n import t
-from tests.zalo_fixtures import open_zalo
+from tests.zalo_fixtures import kept, open_zalo
 
 TOKEN = "1234567890:AbCdEfGhIjKlMnOpQrStUvWxYz"
 
 
-async def test_media_tokens_are_not_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
-    media = MediaStore(None)
+async def test_media_tokens_are_not_in_the_access_log(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    media = MediaStore(None, kept(db))
     server = ZaloServer(path="/zalo", media=media)
     port = server.start("127.0.0.1", 0)
     media.public_base = f"http://127.0.0.1:{port}/zalo"
     try:
-        url = media.publish(b"\x89PNG chart")
+        url = await media.publish(b"\x89PNG chart")
         token = url.split("token=")[1]
         with caplog.at_level(logging.DEBUG):
             async with httpx.AsyncClient(timeout=120.0) as http:

@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.models import ProcessedUpdate
 from tests.botapi_stub import OUTER
 from tests.report_fixtures import NOW
-from tests.zalo_fixtures import REPORTER, Zalo, bind_zalo, open_zalo, zalo_settings
+from tests.zalo_fixtures import REPORTER, Zalo, bind_zalo, kept, open_zalo, zalo_settings
 
 SECRET = "s3cret-webhook-token"
 
@@ -38,7 +38,7 @@ async def processed(z: Zalo) -> int:
 
 async def test_wrong_secret_is_refused_and_the_right_one_processed(zalo: Zalo) -> None:
     await bind_zalo(zalo.world.db, zalo.world.reporter_id, REPORTER)
-    server = ZaloServer(path="/zalo", media=MediaStore(None), processor=zalo.adapter, secret=SECRET)
+    server = ZaloServer(path="/zalo", processor=zalo.adapter, secret=SECRET)
     port = server.start("127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}/zalo"
     try:
@@ -63,12 +63,12 @@ async def test_wrong_secret_is_refused_and_the_right_one_processed(zalo: Zalo) -
 
 
 async def test_media_route_needs_the_token(zalo: Zalo) -> None:
-    media = MediaStore(None)
+    media = MediaStore(None, kept(zalo.world.db))
     server = ZaloServer(path="/zalo", media=media)
     port = server.start("127.0.0.1", 0)
     media.public_base = f"http://127.0.0.1:{port}/zalo"
     try:
-        url = media.publish(b"\x89PNG chart")
+        url = await media.publish(b"\x89PNG chart")
         async with httpx.AsyncClient(timeout=120.0) as http:
             assert (await http.get(url)).content == b"\x89PNG chart"
             forged = url.split("?")[0] + "?token=guess"
@@ -108,7 +108,7 @@ async def test_webhook_mode_registers_the_webhook_and_answers(zalo: Zalo) -> Non
         zalo_listen="127.0.0.1",
         zalo_port=port,
     )
-    service = build_zalo(settings)
+    service = build_zalo(settings, zalo.world.db)
     assert service.media.public_base == "https://bot.example.vn/zalo"
     stop = asyncio.Event()
     task = asyncio.create_task(

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.client import ZaloClient
+from bot.zalo.kept import Kept
+from storage.clock import Clock
 from storage.db import Database
 from storage.models import CHANNEL_ZALO
 from storage.people import bind_identity
@@ -39,8 +41,13 @@ class Zalo:
         return self.stub.texts(user.id, since=mark)
 
 
+def kept(db: Database, clock: Clock = lambda: NOW) -> Kept:
+    """Where the Zalo server keeps charts and workbooks: `db`, a fixed key, `clock`."""
+    return Kept(db, b"zalo link key of the tests", clock)
+
+
 def zalo_settings(**more: object) -> Settings:
-    return Settings(_env_file=None, zalo_token=TOKEN, **more)  # type: ignore[arg-type]
+    return Settings(_env_file=None, **{"zalo_token": TOKEN, **more})  # type: ignore[arg-type]
 
 
 async def bind_zalo(db: Database, person_id: int, user: ZaloUser, now: datetime = NOW) -> None:

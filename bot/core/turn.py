@@ -148,7 +148,7 @@ class Adapter(Protocol):
         """A job's output: a message (maybe with a photo), or a file."""
         ...
 
-    def outgoing(
+    async def outgoing(
         self,
         chat_id: str,
         output: dict[str, Any] | Output,
@@ -407,8 +407,9 @@ async def deliver(
     if not done:
         return
     if failure is not None:  # what is left must reach the outbox: a failure here is the turn's
+        messages = [m for item in left if (m := await _outgoing(adapter, item, now)) is not None]
         async with runtime.db.write() as session:
-            await _hand_over(session, adapter, inbound, left, now=now)
+            await _hand_over(session, inbound, messages, now=now)
             await _mark(session, inbound, done, entries)
         pending_marks(runtime.db).discard(inbound.channel, inbound.key)
         return
@@ -436,11 +437,19 @@ async def _mark(
     )
 
 
+async def _outgoing(adapter: Adapter, item: _Item, now: datetime) -> OutgoingMessage | None:
+    """The outbox message for what `item` could not say; made before the outbox's write (Zalo
+    keeps the file of a link in a write of its own)."""
+    output = item.message if item.message is not None else item.output
+    assert output is not None
+    lang, person_id = item.lang, item.person_id
+    return await adapter.outgoing(item.chat_id, output, person_id=person_id, lang=lang, now=now)
+
+
 async def _hand_over(
     session: AsyncSession,
-    adapter: Adapter,
     inbound: Inbound,
-    left: list[_Item],
+    messages: list[OutgoingMessage],
     *,
     now: datetime,
 ) -> None:
@@ -449,20 +458,6 @@ async def _hand_over(
     back-off, on this channel and chat."""
     from storage.outbox import enqueue
 
-    messages = [
-        message
-        for item in left
-        if (
-            message := adapter.outgoing(
-                item.chat_id,
-                item.message if item.message is not None else item.output,  # type: ignore[arg-type]
-                person_id=item.person_id,
-                lang=item.lang,
-                now=now,
-            )
-        )
-        is not None
-    ]
     for number, message in enumerate(messages):
         await enqueue(
             session=session,

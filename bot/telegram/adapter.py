@@ -105,7 +105,7 @@ class TelegramAdapter:
             )
         )
 
-    def outgoing(
+    async def outgoing(
         self,
         chat_id: str,
         output: dict[str, Any] | Output,

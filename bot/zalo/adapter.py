@@ -159,7 +159,7 @@ class ZaloAdapter:
         self.sender = sender or ZaloChannel(
             client, max_message=settings.zalo_max_message, rate=1000.0, lang=settings.language
         )
-        self.downloads = downloads or DownloadStore(None)
+        self.downloads = downloads
         self.limit = settings.zalo_max_message
 
     async def process(self, data: object) -> None:
@@ -211,18 +211,17 @@ class ZaloAdapter:
             await asyncio.sleep(exc.seconds)
             await self.client.send_message(chat_id, text)
 
-    def _link(self, output: FileOut, person_id: int | None, lang: str) -> OutgoingMessage:
-        if not self.downloads.enabled or person_id is None:
+    async def _link(self, output: FileOut, person_id: int | None, lang: str) -> OutgoingMessage:
+        if self.downloads is None or not self.downloads.enabled or person_id is None:
             organisation = organisation_name(self.settings, lang)
             return OutgoingMessage(
                 text=t("zalo.download.unavailable", lang, organisation=organisation)
             )
-        url = self.downloads.publish(
+        url = await self.downloads.publish(
             output.data,
             filename=output.filename,
             person_id=person_id,
             content_type=output.content_type,
-            lang=lang,
         )
         minutes = self.downloads.ttl // 60
         return OutgoingMessage(
@@ -233,11 +232,13 @@ class ZaloAdapter:
         self, chat_id: str, output: Output, *, person_id: int | None, lang: str, now: datetime
     ) -> None:
         message = (
-            output if isinstance(output, OutgoingMessage) else self._link(output, person_id, lang)
+            output
+            if isinstance(output, OutgoingMessage)
+            else await self._link(output, person_id, lang)
         )
         await self.sender.send(chat_id, message)
 
-    def outgoing(
+    async def outgoing(
         self,
         chat_id: str,
         output: dict[str, Any] | Output,
@@ -249,7 +250,7 @@ class ZaloAdapter:
         if isinstance(output, dict):
             return OutgoingMessage(text=str(output["text"]))
         if isinstance(output, FileOut):
-            return self._link(output, person_id, lang)
+            return await self._link(output, person_id, lang)
         return output
 
     async def acknowledge(self, inbound: Inbound, outcome: Outcome) -> None:

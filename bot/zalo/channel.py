@@ -87,7 +87,7 @@ class ZaloChannel:
         last_id = ""
         if photo is not None:
             if self.media is not None and self.media.enabled:
-                url = self.media.publish(photo)
+                url = await self.media.publish(photo)
                 caption = parts[0] if len(parts) == 1 else None
                 await self._pace()
                 sent = await self.client.send_photo(chat_id, url, caption=caption)

@@ -1,44 +1,30 @@
 """Files for Zalo users (the /xuat workbook): the Zalo Bot API cannot upload files, so the bot
-keeps the file here for a short while and sends a download link served by its own HTTP server
-(`bot.zalo.webhook.ZaloServer`, the server that serves the digest chart):
+keeps the file in the database for a short while (`bot.zalo.kept`) and sends a download link
+served by the Zalo server (`bot.zalo.webhook.ZaloServer`, the server that serves the chart):
 
     <public origin><path>/files/<id>?p=<person id>&e=<expiry, unix time>&s=<signature>
 
-The signature is an HMAC-SHA256 of id, person and expiry under a key of this process, so a link
-is bound to one file and one person: a link with another file's id, another person, a later
-expiry or a forged signature is refused, and so is any link after its expiry (a Vietnamese page
-says why, in the person's language). Files live in this process only, like the charts: the
-process that sends the link serves it."""
+The signature is an HMAC-SHA256 of id, person and expiry under the key every worker shares
+(`bot.zalo.kept.link_key`), so a link is bound to one file and one person: a link with another
+file's id, another person, a later expiry or a forged signature is refused, and so is any link
+after its expiry (a page in the bot's language says why). Any worker on the database serves
+the link, whichever made it."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
-import secrets
-from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from urllib.parse import quote
 
 import tornado.web
 
 from bot.zalo.kept import Kept
-from storage.clock import Clock, system_clock
 from storage.i18n import DEFAULT_LANGUAGE, t
+from storage.models import KeptFile
 
 FILES_SEGMENT = "files"
 TTL_SECONDS = 30 * 60
-MAX_FILES = 50
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    data: bytes
-    filename: str
-    content_type: str
-    person_id: int
-    expires: int
-    lang: str
 
 
 class Verdict(Enum):
@@ -48,57 +34,53 @@ class Verdict(Enum):
 
 
 class DownloadStore:
-    def __init__(
-        self,
-        public_base: str | None,
-        *,
-        ttl: int = TTL_SECONDS,
-        key: bytes | None = None,
-        clock: Clock = system_clock,
-    ) -> None:
-        """`public_base`: the public URL prefix of the server's path (None: no links);
-        `clock`: the injected clock of the process (expiries are unix times from it)."""
+    def __init__(self, public_base: str | None, kept: Kept, *, ttl: int = TTL_SECONDS) -> None:
+        """`public_base`: the public URL prefix of the server's path (None: no links); the
+        expiries are unix times from `kept.clock`."""
         self.public_base = public_base.rstrip("/") if public_base else None
+        self.kept = kept
         self.ttl = ttl
-        self.key = key or secrets.token_bytes(32)
-        self.clock = clock
-        self._files: Kept[StoredFile] = Kept(MAX_FILES, self._now)
 
     @property
     def enabled(self) -> bool:
         return self.public_base is not None
 
     def _now(self) -> int:
-        return int(self.clock().timestamp())
+        return int(self.kept.clock().timestamp())
 
-    def _sign(self, ident: str, person_id: int, expires: int) -> str:
-        message = f"{ident}.{person_id}.{expires}".encode()
-        return hmac.new(self.key, message, hashlib.sha256).hexdigest()[:40]
-
-    def publish(
-        self, data: bytes, *, filename: str, person_id: int, content_type: str, lang: str
+    async def publish(
+        self, data: bytes, *, filename: str, person_id: int, content_type: str
     ) -> str:
         """Keep the file and return the link only `person_id` may use, until the expiry."""
         if self.public_base is None:
             raise RuntimeError("no public URL for Zalo downloads")
-        expires = self._now() + self.ttl
-        ident = self._files.add(StoredFile(data, filename, content_type, person_id, expires, lang))
-        signature = self._sign(ident, person_id, expires)
-        return f"{self.public_base}/{FILES_SEGMENT}/{ident}?p={person_id}&e={expires}&s={signature}"
+        row = await self.kept.keep(
+            data,
+            content_type=content_type,
+            ttl=timedelta(seconds=self.ttl),
+            filename=filename,
+            person_id=person_id,
+        )
+        expires = int(row.expires_at.timestamp())
+        signature = self.kept.sign(FILES_SEGMENT, row.id, person_id, expires)
+        return (
+            f"{self.public_base}/{FILES_SEGMENT}/{row.id}?p={person_id}&e={expires}&s={signature}"
+        )
 
-    def check(
+    async def check(
         self, ident: str, person: str, expires: str, signature: str
-    ) -> tuple[Verdict, StoredFile | None]:
-        if not (person.isdigit() and expires.isdigit()):
+    ) -> tuple[Verdict, KeptFile | None]:
+        if not all(v.isascii() and v.isdigit() and len(v) <= 12 for v in (person, expires)):
             return Verdict.REFUSED, None
-        expected = self._sign(ident, int(person), int(expires))
-        if not hmac.compare_digest(expected, signature):
+        if not self.kept.signed(signature, FILES_SEGMENT, ident, int(person), int(expires)):
             return Verdict.REFUSED, None
         if int(expires) <= self._now():
             return Verdict.EXPIRED, None
-        found = self._files.get(ident)
-        if found is None or found.person_id != int(person) or found.expires != int(expires):
-            return Verdict.EXPIRED if found is None else Verdict.REFUSED, None
+        found = await self.kept.get(ident)
+        if found is None:
+            return Verdict.EXPIRED, None
+        if found.person_id != int(person) or int(found.expires_at.timestamp()) != int(expires):
+            return Verdict.REFUSED, None
         return Verdict.OK, found
 
 
@@ -116,8 +98,8 @@ class DownloadHandler(tornado.web.RequestHandler):
         self.store = store
         self.lang = lang
 
-    def get(self, ident: str) -> None:
-        verdict, found = self.store.check(
+    async def get(self, ident: str) -> None:
+        verdict, found = await self.store.check(
             ident,
             self.get_query_argument("p", ""),
             self.get_query_argument("e", ""),

@@ -1,46 +1,76 @@
-"""What the Zalo server keeps for a short while for Zalo to fetch (digest charts, workbooks):
-at most `limit` entries under unguessable ids, each until its `expires` on the store's clock;
-when full, the oldest goes first."""
+"""What the Zalo server keeps for a short while for Zalo or a user to fetch (the digest chart,
+the /xuat workbook): rows of `kept_file` in the database (`storage.kept_files`), under
+unguessable ids, each until its expiry on the injected clock. Every worker on the database
+serves any link, whichever worker made it, also after a restart.
+
+The links are signed (HMAC-SHA256) with `link_key(settings)`, the same in every worker:
+derived from CADREBOT_LINK_SECRET when it is set, otherwise from the Zalo bot token (every
+worker of a bot has it, it is already a secret, and whoever holds it controls the bot anyway).
+A key of one process would refuse, on the other workers, the links it signed."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from storage.clock import Clock, system_clock
+from storage.db import Database
+from storage.kept_files import keep_file, kept_file
+from storage.models import KeptFile
+from storage.settings import Settings
+
+PURPOSE = b"cadrebot zalo links\0"
 
 
-class Expiring(Protocol):
-    @property
-    def expires(self) -> float: ...
+def link_key(settings: Settings) -> bytes:
+    """The key of the Zalo links: from CADREBOT_LINK_SECRET, else from the Zalo bot token."""
+    if settings.link_secret is not None and settings.link_secret.get_secret_value():
+        source = b"secret\0" + settings.link_secret.get_secret_value().encode()
+    elif settings.zalo_token is not None and settings.zalo_token.get_secret_value():
+        source = b"token\0" + settings.zalo_token.get_secret_value().encode()
+    else:
+        raise ValueError("CADREBOT_ZALO_TOKEN (or CADREBOT_LINK_SECRET) is not set")
+    return hashlib.sha256(PURPOSE + source).digest()
 
 
-T = TypeVar("T", bound=Expiring)
+@dataclass(frozen=True)
+class Kept:
+    """The database the files are kept in, the links' key and the clock of their expiries."""
 
+    db: Database
+    key: bytes
+    clock: Clock = system_clock
 
-class Kept(Generic[T]):
-    def __init__(self, limit: int, now: Callable[[], float]) -> None:
-        self.limit = limit
-        self.now = now
-        self._items: dict[str, T] = {}
+    def sign(self, *parts: object) -> str:
+        message = "\0".join(str(part) for part in parts).encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()[:40]
 
-    def add(self, item: T) -> str:
-        """Keep `item`; returns its new id (24 hex digits)."""
-        self._expire()
-        while len(self._items) >= self.limit:
-            self._items.pop(next(iter(self._items)))
-        ident = secrets.token_hex(12)
-        self._items[ident] = item
-        return ident
+    def signed(self, signature: str, *parts: object) -> bool:
+        return hmac.compare_digest(self.sign(*parts).encode(), signature.encode())
 
-    def get(self, ident: str) -> T | None:
-        """The item, unless it expired or never was."""
-        self._expire()
-        return self._items.get(ident)
+    async def keep(
+        self,
+        data: bytes,
+        *,
+        content_type: str,
+        ttl: timedelta,
+        filename: str = "",
+        person_id: int | None = None,
+    ) -> KeptFile:
+        async with self.db.write() as session:
+            return await keep_file(
+                session=session,
+                data=data,
+                content_type=content_type,
+                now=self.clock(),
+                ttl=ttl,
+                filename=filename,
+                person_id=person_id,
+            )
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _expire(self) -> None:
-        now = self.now()
-        for ident in [i for i, item in self._items.items() if item.expires <= now]:
-            del self._items[ident]
+    async def get(self, ident: str) -> KeptFile | None:
+        """The file, unless it expired or never was."""
+        async with self.db.read() as session:
+            return await kept_file(session=session, ident=ident, now=self.clock())

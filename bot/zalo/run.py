@@ -19,6 +19,7 @@ from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
 from bot.zalo.downloads import DownloadStore, download_route
+from bot.zalo.kept import Kept, link_key
 from bot.zalo.media import MediaStore
 from bot.zalo.polling import poll
 from bot.zalo.webhook import ZaloServer, local_path, media_base, public_url
@@ -50,16 +51,20 @@ def zalo_enabled(settings: Settings) -> bool:
 
 def build_zalo(
     settings: Settings,
+    db: Database,
     *,
     clock: Clock = system_clock,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ZaloService:
+    """The chart and the workbooks are kept in `db` with links signed by `link_key(settings)`,
+    so any worker on the database serves what another published."""
     if settings.zalo_token is None:
         raise ValueError("CADREBOT_ZALO_TOKEN is not set")
     client = ZaloClient(
         settings.zalo_token.get_secret_value(), settings.zalo_api_url, transport=transport
     )
-    media = MediaStore(media_base(settings))
+    kept = Kept(db, link_key(settings), clock)
+    media = MediaStore(media_base(settings), kept)
     channel = ZaloChannel(
         client,
         media=media,
@@ -67,7 +72,7 @@ def build_zalo(
         rate=settings.zalo_send_rate,
         lang=settings.language,
     )
-    downloads = DownloadStore(media_base(settings), clock=clock)
+    downloads = DownloadStore(media_base(settings), kept)
     return ZaloService(client=client, media=media, channel=channel, downloads=downloads)
 
 
@@ -83,7 +88,7 @@ async def run_zalo(
     """Answer Zalo users until `stop_event` is set. A `service` passed in (shared with the
     sender) is left open for the caller to close; one built here is closed here."""
     own = service is None
-    zalo = service or build_zalo(settings, clock=clock)
+    zalo = service or build_zalo(settings, db, clock=clock)
     adapter = ZaloAdapter(
         db=db,
         clock=clock,

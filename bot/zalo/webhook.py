@@ -7,7 +7,7 @@ health check, on CADREBOT_ZALO_LISTEN:CADREBOT_ZALO_PORT.
   (`stream_request_body`); a body over `MAX_BODY` (1 MB) gets 413. The update is handled before
   the answer (a retry after a timeout is a replay, recognised by the adapter).
 - `GET <path>/media/<id>?token=...`: a photo published in the `MediaStore` (Zalo fetches the
-  digest chart from here).
+  digest chart from here; any worker on the database serves it).
 - `GET /healthz`: "ok", for the load balancer.
 
 The access log names the path without its query string: a media link's token (`?token=...`)
@@ -96,8 +96,8 @@ class _Media(tornado.web.RequestHandler):
     def initialize(self, media: MediaStore) -> None:
         self.media = media
 
-    def get(self, ident: str) -> None:
-        found = self.media.get(ident, self.get_query_argument("token", ""))
+    async def get(self, ident: str) -> None:
+        found = await self.media.get(ident, self.get_query_argument("token", ""))
         if found is None:
             raise tornado.web.HTTPError(404)
         self.set_header("Content-Type", found.content_type)
@@ -128,23 +128,25 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 class ZaloServer:
-    """The HTTP server; `processor` None serves media and health only (polling mode)."""
+    """The HTTP server; `processor` None serves media and health only (polling mode), `media`
+    None no media route."""
 
     def __init__(
         self,
         *,
         path: str,
-        media: MediaStore,
+        media: MediaStore | None = None,
         processor: Processor | None = None,
         secret: str | None = None,
         routes: Sequence[tuple[str, Any, dict[str, Any]]] = (),
     ) -> None:
         """`routes`: more (pattern, handler, arguments), e.g. `bot.zalo.downloads`."""
         path = "/" + path.strip("/")
+        media_route = (rf"{path}/{MEDIA_SEGMENT}/([0-9a-f]{{24}})", _Media, {"media": media})
         self.app = tornado.web.Application(
             [
                 (path, _Webhook, {"processor": processor, "secret": secret}),
-                (rf"{path}/{MEDIA_SEGMENT}/([0-9a-f]{{24}})", _Media, {"media": media}),
+                *([media_route] if media is not None else []),
                 (HEALTH_PATH, _Health),
                 *routes,
             ],
