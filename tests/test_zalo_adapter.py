@@ -4,6 +4,7 @@ the same person reading on Telegram what they reported on Zalo."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -320,3 +321,33 @@ async def test_a_job_that_fails_after_the_commit_apologises_once_and_is_not_repl
     assert all("RuntimeError" not in text and "chart failed" not in text for text in answered)
     assert await zalo.process(user, update) == []
     assert runs == [1]
+
+
+async def test_a_saved_report_is_never_called_busy_when_its_receipt_and_the_outbox_fail(
+    zalo: Zalo, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The receipt fails to send after the commit and the outbox cannot be written either (the
+    database locked): the report is saved, the reporter is not told the system is busy, the
+    receipt stays undelivered and a replay of the update sends it, once."""
+    from storage import outbox
+    from storage.db import DatabaseBusy
+
+    db = zalo.world.db
+    await bind_zalo(db, zalo.world.reporter_id, REPORTER)
+    await report_session(zalo)
+
+    async def locked(**kwargs: object) -> None:
+        raise DatabaseBusy(40.0)
+
+    monkeypatch.setattr(outbox, "enqueue", locked)
+    zalo.stub.fail_next("sendMessage", 502, "Bad Gateway")
+    update = zalo.updates.text(REPORTER, "1")
+    with caplog.at_level(logging.ERROR, logger="bot.core.turn"):
+        [failed] = await zalo.process(REPORTER, update)  # the receipt the platform refused
+    assert "Đã ghi nhận" in failed and t("db.busy") != failed
+    assert await counts(db) == (1, 1)  # saved
+    assert "stay undelivered for a replay" in caplog.text
+    monkeypatch.undo()
+    [receipt] = await zalo.process(REPORTER, update)  # a replay (a webhook retry, a worker)
+    assert receipt == failed
+    assert await zalo.process(REPORTER, update) == []

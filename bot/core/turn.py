@@ -24,7 +24,9 @@ webhook retry) neither runs it again nor repeats the turn's other messages.
 A reply that fails to send after the commit is not dropped: what is left goes to the outbox
 (`Adapter.outgoing` says how, on the same channel and chat), which the sender retries with
 back-off; the entries are marked delivered in the same write, so a replay does not send them
-too. This does not depend on the platform redelivering the update (Zalo does not, Telegram's
+too. If that write fails as well (the database locked), the turn's data stays committed: it is
+logged, never answered with `db.busy`, and the entries not sent stay undelivered for a
+replay. This does not depend on the platform redelivering the update (Zalo does not, Telegram's
 polling confirms a failed update). Answering a pressed choice is best effort
 (`Adapter.acknowledge` never raises): an old query never stops the messages."""
 
@@ -402,15 +404,29 @@ async def deliver(
                 break
         if failure is None:
             done.append(index)
+    sent = done
     if failure is not None:
         done = [i for i, e in enumerate(entries) if not e.get("delivered")]
     if not done:
         return
-    if failure is not None:  # what is left must reach the outbox: a failure here is the turn's
-        messages = [m for item in left if (m := await _outgoing(adapter, item, now)) is not None]
-        async with runtime.db.write() as session:
-            await _hand_over(session, inbound, messages, now=now)
-            await _mark(session, inbound, done, entries)
+    if failure is not None:  # what is left must reach the outbox
+        try:
+            messages = [m for m in [await _outgoing(adapter, i, now) for i in left] if m]
+            async with runtime.db.write() as session:
+                await _hand_over(session, inbound, messages, now=now)
+                await _mark(session, inbound, done, entries)
+        except Exception as exc:  # the turn is committed: logged, never `db.busy`
+            log.error(
+                "%s update %s: %d replies failed after the commit, and the outbox too (%s); "
+                "they stay undelivered for a replay",
+                adapter.channel,
+                inbound.key,
+                len(left),
+                type(exc).__name__,
+            )
+            if sent:  # what did go out is not said again by the replay
+                note_delivered(runtime.db, inbound, sent, entries, now=now)
+            return
         pending_marks(runtime.db).discard(inbound.channel, inbound.key)
         return
     note_delivered(runtime.db, inbound, done, entries, now=now)
