@@ -1,12 +1,17 @@
 """/danhgia CODE 1|2: a supervisor's assessment of a unit's study session, audited, only in
-scope, and "chưa đạt" becomes the presenter-quality shortcoming (#13.4)."""
+scope, and "chưa đạt" becomes the presenter-quality shortcoming; the presenter's standing and
+the assessment are shown in /donvi and the workbook (#13.4)."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.export import write_xlsx
+from storage.i18n import t
 from storage.models import CHANNEL_CLI, AuditLog, Report
 from storage.reports import save_report
 from storage.shortcomings import PRESENTER_QUALITY, find_shortcomings
@@ -85,3 +90,38 @@ async def test_assessment_only_in_scope_and_only_of_a_reported_session(setup: Se
         assert "1. Đạt yêu cầu; 2. Chưa đạt" in usage.text()
     async with setup.db.read() as session:
         assert (await session.execute(select(Report))).first() is None
+
+
+def _units_sheet_cells(path: Path, code: str, labels: tuple[str, ...]) -> list[object]:
+    """The unit's row on the workbook's units sheet, read back under the given column titles."""
+    workbook = load_workbook(path, read_only=True)
+    try:
+        rows = list(workbook[t("export.sheet.units", "vi")].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    titles = rows[1]
+    [row] = [r for r in rows[2:] if r[titles.index(t("export.units.code", "vi"))] == code]
+    return [row[titles.index(label)] for label in labels]
+
+
+async def test_presenter_and_assessment_in_the_unit_view_and_the_workbook(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """#13.4: the presenter's standing and the session's assessment are in /donvi and in the
+    export, as recorded (the standing) and as decided (the assessment)."""
+    await _session_report(setup, "bao_cao_vien")
+    await setup.harness.send("/danhgia CS1 2", SUPERVISOR)
+    view = (await setup.harness.send("/donvi CS1", SUPERVISOR)).text()
+    assert "Báo cáo viên là: Báo cáo viên cấp tỉnh/cấp huyện" in view
+    assert "Đánh giá hội nghị: Chưa đạt" in view
+
+    book = tmp_path / "so-lieu.xlsx"
+    async with setup.db.read() as session:
+        await write_xlsx(
+            session=session, campaign_id=setup.world.campaign_id, as_of=NOW, output=book
+        )
+    labels = (t("export.measure.presenter_standing", "vi"), t("export.measure.assessment", "vi"))
+    assert _units_sheet_cells(book, "CS1", labels) == [
+        "Báo cáo viên cấp tỉnh/cấp huyện",
+        "Chưa đạt",
+    ]

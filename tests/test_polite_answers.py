@@ -5,6 +5,7 @@ as the plain answers; the receipt read back on each channel restates the recorde
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
@@ -105,8 +106,8 @@ async def drive(send: Send, answers: list[str], confirm: str) -> str:
     return await send(confirm)
 
 
-@pytest.fixture
-async def telegram(db: Database) -> AsyncIterator[tuple[Database, Send]]:
+@asynccontextmanager
+async def _telegram(db: Database) -> AsyncIterator[tuple[Database, Send]]:
     from tests.report_fixtures import build_world
 
     world = await build_world(db)
@@ -116,12 +117,14 @@ async def telegram(db: Database) -> AsyncIterator[tuple[Database, Send]]:
     async def send(text: str) -> str:
         return (await harness.send(text, TG_REPORTER)).text()
 
-    yield db, send
-    await harness.stop()
+    try:
+        yield db, send
+    finally:
+        await harness.stop()
 
 
-@pytest.fixture
-async def zalo(db: Database) -> AsyncIterator[tuple[Database, Send]]:
+@asynccontextmanager
+async def _zalo(db: Database) -> AsyncIterator[tuple[Database, Send]]:
     async with open_zalo(db) as opened:
         await bind_zalo(db, opened.world.reporter_id, REPORTER)
 
@@ -129,6 +132,29 @@ async def zalo(db: Database) -> AsyncIterator[tuple[Database, Send]]:
             return "\n".join(await opened.send(REPORTER, text))
 
         yield db, send
+
+
+CHANNELS = {"telegram": _telegram, "zalo": _zalo}
+
+
+@pytest.fixture
+async def telegram(db: Database) -> AsyncIterator[tuple[Database, Send]]:
+    async with _telegram(db) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def zalo(db: Database) -> AsyncIterator[tuple[Database, Send]]:
+    async with _zalo(db) as opened:
+        yield opened
+
+
+@pytest.fixture(params=sorted(CHANNELS))
+async def each_channel(
+    request: pytest.FixtureRequest, db: Database
+) -> AsyncIterator[tuple[Database, Send]]:
+    async with CHANNELS[request.param](db) as opened:
+        yield opened
 
 
 @pytest.mark.parametrize("variant", ["plain", *VARIANTS])
@@ -176,9 +202,9 @@ async def test_refusals_quote_the_input_and_catch_attendance_at_once(
 
 
 async def test_update_receipt_says_what_changed_on_both_channels(
-    telegram: tuple[Database, Send],
+    each_channel: tuple[Database, Send],
 ) -> None:
-    _db, send = telegram
+    _db, send = each_channel
     await drive(send, PLAIN, "1")
     await send("cap nhat")
     await send("Số bài thu hoạch đã nộp")
