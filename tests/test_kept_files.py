@@ -111,7 +111,8 @@ async def test_a_chart_link_ends_with_its_expiry_on_the_injected_clock(db: Datab
     url = await media.publish(CHART)
     ident, token = re.findall(r"/media/([0-9a-f]{24})\?token=(\w+)$", url)[0]
     assert (found := await media.get(ident, token)) is not None and found.data == CHART
-    assert await media.get(ident, token[:-1] + "0") is None  # a forged token
+    forged = token[:-1] + ("1" if token.endswith("0") else "0")
+    assert await media.get(ident, forged) is None
     clock[0] += timedelta(minutes=15)
     assert await media.get(ident, token) is None
 
