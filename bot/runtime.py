@@ -16,8 +16,9 @@
   advisory lock; on SQLite this process): `catch_up` once when elected (a reminder or digest whose
   time passed while no leader ran goes out now, once), then the APScheduler jobs of
   `scheduler.runner.build_scheduler` plus the daily housekeeping: forget processed update ids
-  older than `KEEP_UPDATES`, delete the expired files kept for Zalo links. A worker that loses
-  the leadership stops its scheduler.
+  older than `KEEP_UPDATES`, delete the expired files kept for Zalo links and the evidence files
+  no row names a day after they were stored. A worker that loses the leadership stops its
+  scheduler.
 
 It runs until `stop` is set (`cadrebot run` sets it on SIGINT/SIGTERM), then shuts everything
 down in reverse order — leadership (scheduler stopped, lock released), Zalo receiving, sender,
@@ -35,6 +36,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -56,6 +58,7 @@ from scheduler.runner import build_scheduler, catch_up, load_digest_schedules
 from scheduler.sender import Sender
 from storage.clock import Clock, system_clock
 from storage.db import Database
+from storage.evidence import prune_unreferenced
 from storage.kept_files import prune_kept_files
 from storage.settings import Settings
 from storage.updates import forget_old_updates
@@ -83,26 +86,41 @@ async def forget_updates_job(db: Database, clock: Clock, keep: timedelta = KEEP_
     return deleted
 
 
-async def prune_files_job(db: Database, clock: Clock) -> int:
-    """Delete the files kept for Zalo links (storage.kept_files) past their expiry."""
+async def prune_files_job(db: Database, clock: Clock, evidence: Path | None = None) -> int:
+    """Delete the files kept for Zalo links (storage.kept_files) past their expiry and, in the
+    `evidence` folder, the files no evidence row names, stored more than a day ago (a draft
+    cancelled, a transaction rolled back: `storage.evidence.prune_unreferenced`)."""
+    now = clock()
     async with db.write() as session:
-        deleted = await prune_kept_files(session=session, now=clock())
+        deleted = await prune_kept_files(session=session, now=now)
     log.info("deleted %d expired files kept for links", deleted)
+    if evidence is not None:
+        async with db.read() as session:
+            orphans = await prune_unreferenced(session=session, folder=evidence, now=now)
+        log.info("deleted %d evidence files no report or draft names", orphans)
+        deleted += orphans
     return deleted
 
 
-def add_housekeeping(scheduler: AsyncIOScheduler, db: Database, clock: Clock, tz: str) -> None:
+def add_housekeeping(
+    scheduler: AsyncIOScheduler,
+    db: Database,
+    clock: Clock,
+    tz: str,
+    *,
+    evidence: Path | None = None,
+) -> None:
     """The daily housekeeping jobs (03:30 and 03:40 local) on a scheduler from
-    `build_scheduler`."""
+    `build_scheduler`; `evidence`: the evidence folder (CADREBOT_EVIDENCE_DIR)."""
     daily = (
-        (JOB_FORGET_UPDATES, "forget processed updates", 30, forget_updates_job),
-        (JOB_PRUNE_FILES, "prune kept files", 40, prune_files_job),
+        (JOB_FORGET_UPDATES, "forget processed updates", 30, forget_updates_job, ()),
+        (JOB_PRUNE_FILES, "prune kept and unreferenced files", 40, prune_files_job, (evidence,)),
     )
-    for job_id, name, minute, job in daily:
+    for job_id, name, minute, job, more in daily:
         scheduler.add_job(
             job,
             CronTrigger(hour=3, minute=minute, timezone=tz),
-            args=(db, clock),
+            args=(db, clock, *more),
             id=job_id,
             name=name,
             replace_existing=True,
@@ -154,7 +172,13 @@ class _Scheduling:
         scheduler = build_scheduler(
             self.db, self.clock, self.settings, compose_digest, schedules=schedules
         )
-        add_housekeeping(scheduler, self.db, self.clock, self.settings.timezone)
+        add_housekeeping(
+            scheduler,
+            self.db,
+            self.clock,
+            self.settings.timezone,
+            evidence=Path(self.settings.evidence_dir),
+        )
         scheduler.start()
         self.scheduler = scheduler
         log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))

@@ -5,16 +5,18 @@ themselves (JPEG, PNG, PDF), never from what the sender claims; the size is boun
 read back only through `evidence_file`, with the same scope rule as the unit's figures.
 
 Functions never commit: the caller owns the transaction. A stored blob whose transaction rolls
-back stays in the folder unreferenced (harmless: same hash, same bytes)."""
+back (or whose draft was cancelled) stays in the folder unreferenced until the daily
+housekeeping of `cadrebot run` deletes it, a day later (`prune_unreferenced`)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from storage.clock import require_aware
 from storage.models import DraftEvidence, Evidence, Report, Unit
 
 MAX_BYTES = 10 * 1024 * 1024
+ORPHAN_AGE = timedelta(days=1)  # an unreferenced file last stored longer ago than this goes
+PRUNE_BATCH = 500  # hashes looked up per query by `prune_unreferenced`
 SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -57,8 +61,11 @@ def blob_path(folder: Path, sha256: str) -> Path:
 
 def _write_blob(folder: Path, sha256: str, data: bytes) -> None:
     path = blob_path(folder, sha256)
-    if path.exists():
+    try:
+        os.utime(path)  # stored again: a fresh time, so the daily prune leaves it alone
         return
+    except FileNotFoundError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
     try:
@@ -300,3 +307,48 @@ async def remove_unreferenced(*, session: AsyncSession, folder: Path, hashes: li
             path.unlink()
             removed += 1
     return removed
+
+
+async def prune_unreferenced(
+    *, session: AsyncSession, folder: Path, now: datetime, older_than: timedelta = ORPHAN_AGE
+) -> int:
+    """Delete the files of the folder that no evidence row names and that were last stored
+    before `now` - `older_than` (a draft cancelled, a transaction rolled back), and partial
+    writes as old; how many went. A file stored again meanwhile is kept (see `_discard`)."""
+    cutoff = (require_aware(now) - older_than).timestamp()
+    removed, blobs = await asyncio.to_thread(_old_files, folder, cutoff)
+    names = sorted(blobs)
+    for start in range(0, len(names), PRUNE_BATCH):
+        chunk = names[start : start + PRUNE_BATCH]
+        named = await _hashes(session, _among(chunk))
+        removed += sum(_discard(blobs[name], cutoff) for name in chunk if name not in named)
+    return removed
+
+
+def _among(hashes: list[str]) -> Callable[[Any], Any]:
+    return lambda model: col(model.sha256).in_(hashes)
+
+
+def _old_files(folder: Path, cutoff: float) -> tuple[int, dict[str, Path]]:
+    """The files last written before `cutoff`, by name, after deleting the partial ones among
+    them (and how many those were)."""
+    old = [p for p in folder.glob("??/*") if p.is_file() and p.stat().st_mtime < cutoff]
+    partial = [p for p in old if p.name.startswith(".part-")]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return len(partial), {p.name: p for p in old if not p.name.startswith(".")}
+
+
+def _discard(path: Path, cutoff: float) -> bool:
+    """Delete an unreferenced file unless it is being stored again: it is moved aside first (a
+    store after that writes it anew), and put back if a store touched it before the move."""
+    aside = path.with_name(f".part-prune-{path.name}")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return False
+    if aside.stat().st_mtime >= cutoff:
+        os.replace(aside, path)
+        return False
+    aside.unlink()
+    return True
