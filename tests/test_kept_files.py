@@ -214,3 +214,43 @@ async def test_a_worker_with_another_key_refuses_the_links(
     url = await stranger.publish(CHART)
     async with httpx.AsyncClient(timeout=120.0) as http:
         assert (await http.get(second.local(url))).status_code == 404
+
+
+async def test_a_workbook_link_whose_send_failed_reaches_the_outbox_and_any_worker_serves_it(
+    workers: tuple[Worker, Worker, list[datetime]],
+) -> None:
+    """/xuat on Zalo whose link message fails after the commit: the link goes to the outbox
+    (its file kept in the database before the outbox write), and another worker serves it."""
+    from bot.zalo.adapter import ZaloAdapter
+    from bot.zalo.client import ZaloClient
+    from storage.models import Outbox
+    from tests.report_fixtures import build_world
+    from tests.zalo_fixtures import bind_zalo
+    from tests.zalo_stub import TOKEN, ZaloStub, ZaloUpdates, ZaloUser
+
+    first, second, moment = workers
+    world = await build_world(first.db)
+    user = ZaloUser("zu-8800", "Phạm Văn E")
+    await bind_zalo(first.db, world.supervisor_id, user)
+    stub = await ZaloStub.start()
+    client = ZaloClient(TOKEN, stub.base_url)
+    adapter = ZaloAdapter(
+        db=first.db,
+        clock=lambda: moment[0],
+        settings=zalo_settings(zalo_api_url=stub.base_url),
+        client=client,
+        downloads=first.service.downloads,
+    )
+    try:
+        stub.fail_next("sendMessage", 502, "Bad Gateway")
+        await adapter.process(ZaloUpdates(NOW).text(user, "/xuat"))
+    finally:
+        await client.aclose()
+        await stub.stop()
+    async with first.db.read() as session:
+        [row] = (await session.execute(select(Outbox))).scalars().all()
+    assert row.chat_id == user.id and row.kind == "reply"
+    [url] = re.findall(r"https?://\S+", str(row.payload["text"]))
+    async with httpx.AsyncClient(timeout=120.0) as http:
+        served = await http.get(second.local(url))
+    assert served.status_code == 200 and served.content.startswith(b"PK")  # the XLSX
