@@ -2,10 +2,11 @@
 reports.
 
 What goes: the person's chat identities (every channel), roles, phone, language, preferred
-channel, unreachable marks, open draft and unused invites addressed to them; their name is
-replaced by `FORGOTTEN_NAME` and `forgotten_at` is set. The row itself stays so that report
-versions, audit rows and outbox rows keep pointing at an id: wherever a name is shown
-(the export's history sheet, digests) the forgotten person reads "đã xóa".
+channel, unreachable marks, open draft, unused invites addressed to them and the files kept for
+their download links (`storage.kept_files`); their name is replaced by `FORGOTTEN_NAME` and
+`forgotten_at` is set. The row itself stays so that report versions, audit rows and outbox rows
+keep pointing at an id: wherever a name is shown (the export's history sheet, digests) the
+forgotten person reads "đã xóa".
 
 What is scrubbed in place: audit rows about the person (their `old`/`new` JSON lose the name,
 phone and chat account ids), throttled `/start` attempts from their chat accounts (the account
@@ -41,6 +42,7 @@ from storage.models import (
     ChatIdentity,
     Draft,
     Invite,
+    KeptFile,
     Outbox,
     Person,
     ProcessedUpdate,
@@ -334,6 +336,7 @@ async def forget_person(
     gone = await _delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
     evidence, hashes = await forget_evidence(session=session, person_id=person_id)
     drafts = await _delete_rows(session, Draft, col(Draft.person_id) == person_id)
+    await _delete_rows(session, KeptFile, col(KeptFile.person_id) == person_id)
     unused = await _delete_rows(
         session, Invite, col(Invite.person_id) == person_id, col(Invite.used_at).is_(None)
     )

@@ -254,3 +254,21 @@ async def test_a_workbook_link_whose_send_failed_reaches_the_outbox_and_any_work
     async with httpx.AsyncClient(timeout=120.0) as http:
         served = await http.get(second.local(url))
     assert served.status_code == 200 and served.content.startswith(b"PK")  # the XLSX
+
+
+async def test_a_forgotten_persons_kept_files_go_with_them(db: Database) -> None:
+    from storage.forget import forget_person
+
+    async with db.write() as session:
+        person = pk(await make_person(session, "Phạm Văn E"))
+        other = pk(await make_person(session, "Ban Tuyên giáo"))
+        for owner in (person, other):
+            await keep_file(
+                session=session, data=b"PK workbook naming them", content_type="x/xlsx",
+                now=NOW, ttl=timedelta(minutes=30), person_id=owner,
+            )  # fmt: skip
+    async with db.write() as session:
+        await forget_person(session=session, person_id=person, now=NOW)
+    async with db.read() as session:
+        owners = (await session.execute(select(KeptFile.person_id))).scalars().all()
+    assert owners == [other]
