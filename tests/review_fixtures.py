@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import date
 from itertools import zip_longest
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -71,3 +73,19 @@ def evidence_by_unit(workbook: bytes) -> dict[str, dict[str, Any]]:
             columns[str(block)] = index
     code = titles.index(t("export.units.code", "vi"))
     return {str(row[code]): {name: row[i] for name, i in columns.items()} for row in rows[2:]}
+
+
+def kill_the_next_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies once between a turn's commit and its reply (the next `deliver` raises
+    CancelledError); later turns reply as usual."""
+    from bot.core import turn as turn_module
+
+    real = turn_module.deliver
+    kills = [asyncio.CancelledError()]
+
+    async def killed(*args: Any, **kwargs: Any) -> None:
+        if kills:
+            raise kills.pop()
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(turn_module, "deliver", killed)

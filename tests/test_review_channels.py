@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,12 @@ from storage.models import ROLE_REPORTER, Role
 from storage.reports import current_version
 from storage.review import APPROVED, PENDING, RETURNED
 from tests.report_fixtures import NOW
-from tests.review_fixtures import require_review, review_notices, session_report
+from tests.review_fixtures import (
+    kill_the_next_reply,
+    require_review,
+    review_notices,
+    session_report,
+)
 from tests.test_channel_scenarios import Setup, setup
 
 __all__ = ["setup"]
@@ -71,17 +75,7 @@ async def test_return_amend_approve_locked_reopen(
 
     # The return, killed between the commit and the send: the replay says it once, and the
     # reporters' notices were queued once.
-    from bot.core import turn as turn_module
-
-    real = turn_module.deliver
-    kills = [asyncio.CancelledError()]
-
-    async def killed(*args: Any, **kwargs: Any) -> None:
-        if kills:
-            raise kills.pop()
-        await real(*args, **kwargs)
-
-    monkeypatch.setattr(turn_module, "deliver", killed)
+    kill_the_next_reply(monkeypatch)
     update = driver.update("supervisor", f"/duyet trả lại {number} Thiếu biên bản hội nghị")
     with pytest.raises(asyncio.CancelledError):
         await driver.process("supervisor", update)
