@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.models import Report, ReportVersion, Unit
 from storage.report_import import ReportImportError
 from storage.review import approve_report
+from tests.factories import make_person, pk
 from tests.review_fixtures import require_review
 from tests.test_report_import import LATER, World, count, good_file, run_import, world
 
@@ -33,7 +34,9 @@ async def test_an_approved_report_is_not_changed_by_an_import(
                 .where(col(Unit.code) == "H1")
             )
         ).scalar_one()
-        scope = await scope_of(session=session, person_id=world.admin_id)
+        # Whoever typed the paper report does not approve it: a second admin does.
+        reviewer = await make_person(session, "Trần Thị Duyệt", roles=[("admin", None)])
+        scope = await scope_of(session=session, person_id=pk(reviewer))
         await approve_report(
             session=session, scope=scope, report_id=report_id, channel="cli", now=LATER
         )

@@ -142,10 +142,20 @@ _TEXT_COURTESY = re.compile(r"(?:[\s,]+(?:ạ|nhé|nha|nhé ạ|ạ nhé))+[\s.!
 # dash, the kind of document, a slash and the issuer; "Số" before it and spaces are dropped.
 _DOCUMENT_PREFIX = re.compile(r"^s[oố]\s*[:.]?\s*", re.IGNORECASE)
 _DOCUMENT_NUMBER = re.compile(r"^[0-9]{1,5}-[^\W\d_]{1,10}(?:/[^\W_][\w.-]{0,19}){1,3}$")
+# The same number inside a polite sentence ("Dạ, số 05 - CTr/ĐU ạ").
+_DOCUMENT_IN_TEXT = re.compile(
+    r"(?<![\w-])[0-9]{1,5}\s*-\s*[^\W\d_]{1,10}(?:\s*/\s*[^\W_][\w.-]{0,19}){1,3}"
+)
 
 
 def _document_number(cleaned: str) -> str | None:
     compact = re.sub(r"\s*([-/])\s*", r"\1", _DOCUMENT_PREFIX.sub("", cleaned))
+    if _DOCUMENT_NUMBER.fullmatch(compact):
+        return compact
+    found = _DOCUMENT_IN_TEXT.findall(cleaned)
+    if len(found) != 1:  # none, or two numbers: which one was meant is not ours to guess
+        return None
+    compact = re.sub(r"\s*([-/])\s*", r"\1", found[0]).rstrip(".-")
     return compact if _DOCUMENT_NUMBER.fullmatch(compact) else None
 
 
