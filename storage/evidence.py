@@ -66,6 +66,8 @@ def _write_blob(folder: Path, sha256: str, data: bytes) -> None:
         return
     except FileNotFoundError:
         pass
+    except OSError:  # there, but its time cannot be changed (not writable): as before
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
     try:
