@@ -180,9 +180,9 @@ async def test_zalo_records_the_same_report_for_every_way_of_writing(
 
 
 async def test_refusals_quote_the_input_and_catch_attendance_at_once(
-    zalo: tuple[Database, Send],
+    each_channel: tuple[Database, Send],
 ) -> None:
-    _db, send = zalo
+    _db, send = each_channel
     for text in ["bao cao", "1", "hôm qua ạ", "hai buổi ạ", "53"]:
         await send(text)
     refused = await send("999 ạ")
