@@ -7,8 +7,8 @@ import contextlib
 import itertools
 import random
 from bisect import bisect_left
-from datetime import timedelta
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import insert, select
@@ -338,6 +338,8 @@ class _InstantDb:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.busy = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._db, name)
@@ -345,11 +347,14 @@ class _InstantDb:
     @contextlib.asynccontextmanager
     async def _held(self, opened: Any) -> AsyncIterator[Any]:
         self.busy += 1
+        self.idle.clear()
         try:
             async with opened as session:
                 yield session
         finally:
             self.busy -= 1
+            if not self.busy:
+                self.idle.set()
 
     def read(self) -> Any:
         return self._held(self._db.read())
@@ -364,8 +369,7 @@ class _FrozenWhileBusy(JumpTime):
         self.db = db
 
     async def sleep(self, seconds: float) -> None:
-        while self.db.busy:  # real time passes for the database; virtual time does not
-            await asyncio.sleep(0.001)
+        await self.db.idle.wait()  # real time passes for the database; virtual time does not
         await super().sleep(seconds)
 
 
