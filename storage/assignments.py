@@ -1,16 +1,28 @@
 """Lookups behind the admin commands and the digests: people an admin may act on, the units a
-supervisor follows, units by id, who gets a weekly digest."""
+supervisor follows (and setting them from a picked set), units by id, who gets a weekly digest."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.access import Scope, person_to_act_on
+from storage.access import (
+    Scope,
+    TargetRole,
+    may_act_on,
+    person_to_act_on,
+    visible_units_condition,
+)
 from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Person, Role, Unit
+from storage.people import grant_role, revoke_role
+
+# Ids per IN list (below the drivers' bind-parameter limits).
+CHUNK = 5_000
 
 
 async def person_in_scope(*, session: AsyncSession, person_id: int, scope: Scope) -> Person | None:
@@ -29,6 +41,86 @@ async def followed_units(*, session: AsyncSession, person_id: int) -> list[Unit]
         .order_by(col(Unit.path))
     )
     return list((await session.execute(query)).scalars())
+
+
+async def supervisors_to_pick(
+    *, session: AsyncSession, scope: Scope, limit: int = 200
+) -> list[Person]:
+    """People who follow some unit inside `scope` (pass an admin scope) and whom `scope` may act
+    on (`may_act_on`: every role of theirs inside it), by name; at most `limit`."""
+    following = (
+        select(col(Role.person_id))
+        .join(Unit, col(Unit.id) == col(Role.unit_id))
+        .where(col(Role.kind) == ROLE_SUPERVISOR, visible_units_condition(scope))
+    )
+    people = list(
+        (
+            await session.execute(
+                select(Person)
+                .where(col(Person.id).in_(following), col(Person.forgotten_at).is_(None))
+                .order_by(col(Person.full_name), col(Person.id))
+            )
+        ).scalars()
+    )
+    roles: dict[int, list[TargetRole]] = {}
+    ids = [p.id for p in people if p.id is not None]
+    for start in range(0, len(ids), CHUNK):
+        rows = await session.execute(
+            select(col(Role.person_id), col(Role.kind), col(Role.unit_id), col(Unit.path))
+            .outerjoin(Unit, col(Unit.id) == col(Role.unit_id))
+            .where(col(Role.person_id).in_(ids[start : start + CHUNK]))
+        )
+        for person_id, kind, unit_id, path in rows:
+            roles.setdefault(person_id, []).append((kind, unit_id, path))
+    kept = [p for p in people if p.id is not None and may_act_on(scope, roles.get(p.id, ()))]
+    return kept[:limit]
+
+
+# `storage.people.grant_role` or `revoke_role` (the same keywords).
+RoleChange = Callable[..., Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class FollowChange:
+    added: int
+    removed: int
+
+
+async def set_followed_units(
+    *,
+    session: AsyncSession,
+    person_id: int,
+    wanted: Iterable[int],
+    shown: Iterable[int],
+    now: datetime,
+    actor_person_id: int,
+    channel: str,
+) -> FollowChange:
+    """Among the units `shown` to the admin, the person follows exactly `wanted` afterwards
+    (units outside `shown` keep their state): the missing roles granted and the unticked ones
+    revoked through `storage.people` (each audited), in the caller's transaction. The caller
+    has checked the person and every unit against its scope."""
+    want = set(wanted)
+    among = set(shown) | want
+    current = {
+        u.id
+        for u in await followed_units(session=session, person_id=person_id)
+        if u.id is not None and u.id in among
+    }
+    added, gone = sorted(want - current), sorted(current - want)
+    steps: tuple[tuple[RoleChange, list[int]], ...] = ((grant_role, added), (revoke_role, gone))
+    for step, unit_ids in steps:
+        for unit_id in unit_ids:
+            await step(
+                session=session,
+                person_id=person_id,
+                kind=ROLE_SUPERVISOR,
+                unit_id=unit_id,
+                now=now,
+                actor_person_id=actor_person_id,
+                channel=channel,
+            )
+    return FollowChange(added=len(added), removed=len(gone))
 
 
 async def units_by_ids(*, session: AsyncSession, unit_ids: Sequence[int]) -> list[Unit]:

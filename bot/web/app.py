@@ -12,7 +12,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import assign, dashboard, desk, evidence, invites, login, report_page, review
+from bot.web import (
+    assign,
+    assign_tree,
+    dashboard,
+    desk,
+    evidence,
+    invites,
+    login,
+    report_page,
+    review,
+)
 from bot.web.auth import Web
 from bot.web.render import STATIC, message
 from storage.clock import Clock, system_clock
@@ -78,6 +88,8 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/desk/campaigns/new", desk.campaign_create, methods=["POST"]),
         Route("/desk/campaigns/{campaign_id}/status", desk.campaign_status, methods=["POST"]),
         Route("/desk/joined", desk.joined),
+        Route("/desk/assign", assign_tree.assign_page),
+        Route("/desk/assign", assign_tree.assign_save, methods=["POST"]),
         Route("/desk/report", report_page.report_page),
         Route("/desk/report.docx", report_page.report_docx_download),
         Route("/desk/invites", invites.invites_form),

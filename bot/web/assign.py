@@ -21,9 +21,11 @@ OUTCOMES = ("added", "removed", "no_person", "bad_text")
 MAX_WANTED = 32  # a phone number or a person's number
 
 
-async def _find(
+async def find_person(
     session: AsyncSession, scope: Scope, wanted: str, *, by_id: bool = False
 ) -> Person | None:
+    """The person typed as a phone number or their number in the list of people, when `scope`
+    may act on them (`person_in_scope`); else None."""
     wanted = wanted.strip()
     person: Person | None = None
     try:
@@ -58,9 +60,9 @@ async def change(request: Request) -> Response:
         except FieldProblem:
             return RedirectResponse(f"/unit/{unit.id}?assign=bad_text#assign", status_code=303)
         if remove:
-            target = await _find(session, scope, remove, by_id=True)
+            target = await find_person(session, scope, remove, by_id=True)
         else:
-            target = await _find(session, scope, wanted)
+            target = await find_person(session, scope, wanted)
         if target is None or target.id is None:
             outcome = "no_person"
         elif remove:

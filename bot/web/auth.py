@@ -148,7 +148,7 @@ async def read_capped(request: Request, limit: int = MAX_BODY) -> None:
 
 
 async def checked_form(
-    request: Request, viewer: Viewer, *, files: bool = False
+    request: Request, viewer: Viewer, *, files: bool = False, fields: int = 50
 ) -> FormData | Response:
     """The posted form if its body is within MAX_BODY and its CSRF token is this session's;
     otherwise the Vietnamese page that says what went wrong (nothing is done)."""
@@ -159,7 +159,7 @@ async def checked_form(
             "web.upload.too_big_title", "web.upload.too_big", viewer.lang, status=413, viewer=viewer
         )
     try:
-        form = await request.form(max_files=1 if files else 0, max_fields=50)
+        form = await request.form(max_files=1 if files else 0, max_fields=fields)
     except (MultiPartException, HTTPException):
         return message("web.csrf.title", "web.csrf.body", viewer.lang, status=400, viewer=viewer)
     token = request.cookies.get(COOKIE, "")
@@ -171,13 +171,13 @@ async def checked_form(
 
 
 async def posted(
-    request: Request, guard: Guard = signed_in, *, files: bool = False
+    request: Request, guard: Guard = signed_in, *, files: bool = False, fields: int = 50
 ) -> tuple[Viewer, FormData] | Response:
     """For a POST: `guard`'s viewer and the `checked_form`, or the page to answer instead."""
     viewer = await guard(request)
     if isinstance(viewer, Response):
         return viewer
-    form = await checked_form(request, viewer, files=files)
+    form = await checked_form(request, viewer, files=files, fields=fields)
     if isinstance(form, Response):
         return form
     return viewer, form
