@@ -20,6 +20,7 @@ from storage.models import Campaign
 from storage.reminders import (
     KIND_ESCALATION,
     KIND_NUDGE,
+    Contact,
     NudgeOutcome,
     Owed,
     PlanSection,
@@ -27,6 +28,7 @@ from storage.reminders import (
     escalation_plans,
     nudge_plans,
     reminder_plans,
+    reporter_contacts,
     yesterdays_send_time,
 )
 from storage.reminders.caps import Capped, within_weekly_caps
@@ -37,10 +39,12 @@ MAX_UNITS_LISTED = 20
 __all__ = [
     "MAX_UNITS_LISTED",
     "NudgeOutcome",
+    "NudgeReply",
     "PlannedMessage",
     "enqueue_planned",
     "merge_planned",
     "missed_reminders",
+    "nudge_reachable",
     "nudge_unit",
     "plan_escalations",
     "plan_reminders",
@@ -264,3 +268,23 @@ async def nudge_unit(
         session=session, planned=[render_plan(plan) for plan in plans], now=now
     )
     return NudgeOutcome.QUEUED if new else NudgeOutcome.ALREADY_TODAY
+
+
+@dataclass(frozen=True)
+class NudgeReply:
+    outcome: NudgeOutcome
+    offline: list[Contact]  # the unit's reporters without a chat account: to call instead
+
+
+async def nudge_reachable(
+    *, session: AsyncSession, unit_id: int, by_person_id: int, now: datetime
+) -> NudgeReply:
+    """/nhacnho and the web's "nhắc đơn vị này": `nudge_unit`, unless the unit has reporters and
+    none of them has a chat account (NOT_CONNECTED, nothing queued: never "sent" to nobody);
+    either way with the reporters a message cannot reach, to be called."""
+    contacts = await reporter_contacts(session=session, unit_id=unit_id)
+    offline = [c for c in contacts if not c.connected]
+    if contacts and len(offline) == len(contacts):
+        return NudgeReply(NudgeOutcome.NOT_CONNECTED, offline)
+    outcome = await nudge_unit(session=session, unit_id=unit_id, by_person_id=by_person_id, now=now)
+    return NudgeReply(outcome, offline)

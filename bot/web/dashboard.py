@@ -20,7 +20,7 @@ from bot.web.figures_view import area_and_rows, context_of, groups, pick_campaig
 from bot.web.late import late_units
 from bot.web.render import message, page
 from bot.web.unit_history import deliverable_history
-from scheduler.reminders import NudgeOutcome, nudge_unit
+from scheduler.reminders import NudgeOutcome, nudge_reachable
 from storage.access import admin_scope, visible_units_condition
 from storage.audit import record
 from storage.clock import local_date
@@ -28,9 +28,12 @@ from storage.evidence import evidence_of
 from storage.figures import UNIT, UnitScope
 from storage.models import CHANNEL_WEB, Campaign, Unit
 from storage.organisation import organisation_name
+from storage.reminders import reporter_contacts
 from storage.web_views import child_units, root_units, supervisors_of, visible_ancestors
 
 NUDGE_SHOWN = {outcome.value for outcome in NudgeOutcome}
+# After these the page lists the reporters without a chat account, to be called.
+CALL_AFTER = {NudgeOutcome.QUEUED.value, NudgeOutcome.NOT_CONNECTED.value}
 
 
 async def _viewer(request: Request) -> Viewer | Response:
@@ -154,6 +157,10 @@ async def unit_page(request: Request) -> Response:
         context["assigned"] = assigned if assigned in OUTCOMES else ""
     nudged = request.query_params.get("nudge", "")
     context["request_nudge"] = nudged if nudged in NUDGE_SHOWN else ""
+    if context["request_nudge"] in CALL_AFTER and unit.id is not None:
+        async with web.db.read() as session:
+            contacts = await reporter_contacts(session=session, unit_id=unit.id)
+        context["to_call"] = [c for c in contacts if not c.connected]
     return page("unit.html", viewer.lang, viewer=viewer, unit=unit, trail=trail, **context)
 
 
@@ -242,10 +249,10 @@ async def nudge(request: Request) -> Response:
         return refused(viewer)
     web = web_of(request)
     async with web.db.write() as session:
-        outcome = await nudge_unit(
+        reply = await nudge_reachable(
             session=session, unit_id=unit.id, by_person_id=viewer.person_id, now=web.clock()
         )
-    return RedirectResponse(f"/unit/{unit.id}?nudge={outcome.value}", status_code=303)
+    return RedirectResponse(f"/unit/{unit.id}?nudge={reply.outcome.value}#nudge", status_code=303)
 
 
 async def chart(request: Request) -> Response:

@@ -82,6 +82,7 @@ class NudgeOutcome(enum.StrEnum):
     NOTHING_OWED = "nothing_owed"
     NO_REPORTER = "no_reporter"
     NO_UNIT = "no_unit"
+    NOT_CONNECTED = "not_connected"  # reporters, none with a chat account: nothing queued
 
     @property
     def queued(self) -> bool:

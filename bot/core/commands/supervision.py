@@ -20,12 +20,12 @@ from bot.core.turn import Turn
 from bot.core.unit_view import unit_view_text
 from bot.narrative import narrative
 from bot.web.evidence_links import evidence_url
-from scheduler.reminders import NudgeOutcome, nudge_unit
+from scheduler.reminders import NudgeOutcome, nudge_reachable
 from storage.access import Scope, admin_scope, visible_units_condition
 from storage.answers import fold
 from storage.figures import compute_figures
 from storage.organisation import organisation_name
-from storage.reminders import Contact, reporter_contacts
+from storage.reminders import Contact
 from storage.reminders.preferences import CHOICES, escalation_days, set_escalation_days
 from storage.shortcomings import find_shortcomings
 
@@ -106,14 +106,13 @@ async def nudge(turn: Turn) -> Outcome:
     if found is None or found.id is None:
         return Outcome([turn.say("unit.not_visible", code=code)])
     label = unit_label(found, turn.lang)
-    contacts = await reporter_contacts(session=turn.session, unit_id=found.id)
-    offline = [c for c in contacts if not c.connected]
-    if contacts and not any(c.connected for c in contacts):
-        # Nobody to reach in chat: say so, and who to call instead (never "Đã gửi").
-        return Outcome([turn.say("nudge.not_connected", unit=label, who=_who(turn, offline))])
-    result = await nudge_unit(
+    reply_to = await nudge_reachable(
         session=turn.session, unit_id=found.id, by_person_id=turn.person_id, now=turn.now
     )
+    result, offline = reply_to.outcome, reply_to.offline
+    if result is NudgeOutcome.NOT_CONNECTED:
+        # Nobody to reach in chat: say so, and who to call instead (never "Đã gửi").
+        return Outcome([turn.say("nudge.not_connected", unit=label, who=_who(turn, offline))])
     if result is NudgeOutcome.NO_UNIT:
         return Outcome([turn.say("unit.not_visible", code=code)])
     reply = turn.say(NUDGE_KEYS[result], unit=label)

@@ -1,0 +1,102 @@
+"""The web console's flows end to end (#16.2, #16.3): a good paper-report file uploaded at the
+desk is stored (the reports counted, not only the page read); "nhắc đơn vị này" queues a nudge
+that the sender delivers to the reporter's chat, and says so plainly, with whom to call, when
+nobody of the unit can be reached in chat. Both engines (the `db` fixture)."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from scheduler.ratelimit import RateLimiter
+from scheduler.sender import Sender
+from storage.models import Outbox, Report, ReportVersion
+from tests.sched_fixtures import FakeChannel, FakeClock, JumpTime
+from tests.test_web_pages import client, web
+from tests.web_fixtures import WebWorld, sign_in
+
+__all__ = ["client", "web"]
+
+
+async def _reports(web: WebWorld) -> list[tuple[int, int, int | None]]:
+    """(unit id, version, essays) of every stored report version."""
+    async with web.db.read() as session:
+        rows = await session.execute(
+            select(col(Report.unit_id), col(ReportVersion.version), col(ReportVersion.essays))
+            .join(Report, col(Report.id) == col(ReportVersion.report_id))
+            .order_by(col(Report.unit_id), col(ReportVersion.version))
+        )
+        return [(int(u), int(v), e) for u, v, e in rows.all()]
+
+
+PAPER = (
+    "deliverable,Mã đơn vị,session_date,duration_halfdays,members,attended,essays\n"
+    "hoi_nghi,CS2,20/9/2016,2,12,11,10\n"
+)
+
+
+async def test_a_good_paper_report_file_is_stored(web: WebWorld, client: httpx.AsyncClient) -> None:
+    world = web.world
+    csrf = await sign_in(client, web, web.admin_id)
+    before = await _reports(web)
+    assert [r for r in before if r[0] == world.other_unit_id] == []
+    spoiled = await client.post(
+        "/desk/upload/reports",
+        data={"csrf": csrf, "campaign": str(world.campaign_id)},
+        files={"file": ("giay.csv", PAPER.replace(",11,10", ",13,10").encode())},
+    )
+    assert spoiled.status_code == 422 and await _reports(web) == before
+    good = await client.post(
+        "/desk/upload/reports",
+        data={"csrf": csrf, "campaign": str(world.campaign_id)},
+        files={"file": ("giay.csv", PAPER.encode())},
+    )
+    assert good.status_code == 200, good.text
+    assert 'id="summary"' in good.text
+    assert await _reports(web) == sorted([*before, (world.other_unit_id, 1, 10)])
+
+
+async def _outbox(web: WebWorld) -> list[Outbox]:
+    async with web.db.read() as session:
+        return list((await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars())
+
+
+async def test_nudge_reaches_the_reporter_chat(web: WebWorld, client: httpx.AsyncClient) -> None:
+    world = web.world
+    csrf = await sign_in(client, web, world.supervisor_id)
+    sent = await client.post(f"/unit/{world.unit_id}/nudge", data={"csrf": csrf})
+    assert sent.status_code == 303 and "nudge=queued" in sent.headers["location"]
+    page = await client.get(sent.headers["location"])
+    assert "Đã gửi lời nhắc tới bí thư của đơn vị." in page.text
+    # The unit's other reporters have no chat account: the page says whom to call.
+    assert "cần gọi trực tiếp" in page.text and 'href="tel:0987654321"' in page.text
+    rows = [r for r in await _outbox(web) if r.kind == "nudge"]
+    assert world.reporter_id in {r.person_id for r in rows}
+    # The sender delivers it to the reporter's Zalo chat.
+    due = max(r.not_before for r in rows)
+    channel, jump = FakeChannel(name="zalo"), JumpTime()
+    limiter = RateLimiter(rate=25, clock=jump, sleep=jump.sleep)
+    sender = Sender(web.db, [channel], limiter, clock=FakeClock(due), rng=random.Random(7))
+    await sender.drain_once(due)
+    [text] = channel.texts_to("zalo-a")
+    assert "Phạm Văn E" in text  # who nudged
+    again = await client.post(f"/unit/{world.unit_id}/nudge", data={"csrf": csrf})
+    assert "nudge=already_today" in again.headers["location"]
+
+
+async def test_nudge_says_so_when_no_reporter_has_a_chat_account(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    world = web.world
+    csrf = await sign_in(client, web, world.supervisor_id)
+    answer = await client.post(f"/unit/{world.other_unit_id}/nudge", data={"csrf": csrf})
+    assert "nudge=not_connected" in answer.headers["location"]
+    page = await client.get(answer.headers["location"])
+    assert "Chưa gửi được lời nhắc" in page.text and "Đã gửi" not in page.text
+    assert "Trần Văn D" in page.text and 'href="tel:0987654321"' in page.text
+    async with web.db.read() as session:
+        count = (await session.execute(select(func.count()).select_from(Outbox))).scalar_one()
+    assert count == 0
