@@ -149,7 +149,9 @@ _DOCUMENT_IN_TEXT = re.compile(
 
 
 def _document_number(cleaned: str) -> str | None:
-    compact = re.sub(r"\s*([-/])\s*", r"\1", _DOCUMENT_PREFIX.sub("", cleaned))
+    # A sentence's closing punctuation ("05-CTr/ĐU...", "05-CTr/ĐU!") is not part of the number.
+    bare = _DOCUMENT_PREFIX.sub("", cleaned).rstrip(" .!?,;")
+    compact = re.sub(r"\s*([-/])\s*", r"\1", bare)
     if _DOCUMENT_NUMBER.fullmatch(compact):
         return compact
     found = _DOCUMENT_IN_TEXT.findall(cleaned)
