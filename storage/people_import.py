@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.access import Scope, TargetRole, collapse_paths, may_act_on
 from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.models import (
@@ -22,8 +23,10 @@ from storage.models import (
     ROLE_SUPERVISOR,
     Person,
     Role,
+    Unit,
 )
 from storage.people import CHUNK, _chunks, role_from_word
+from storage.tree import is_within
 from storage.unit_lookup import units_by_code
 
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
@@ -175,6 +178,52 @@ async def _validate(
     return lines, problems
 
 
+async def _outside(
+    session: AsyncSession, lines: Sequence[_Line], scope: Scope
+) -> list[ImportProblem]:
+    """The lines an admin of part of the tree may not import: a role on a unit outside their
+    subtrees, a whole-tree admin role, or a phone number of a person they may not act on
+    (`storage.access.may_act_on`: a role of that person lies elsewhere)."""
+    roots = collapse_paths(scope.admin_paths)
+    unit_ids = sorted({u for line in lines for u in line.unit_ids})
+    units: dict[int, tuple[str, str]] = {}  # id -> (path, code)
+    for chunk in _chunks(unit_ids):
+        rows = await session.execute(
+            select(col(Unit.id), col(Unit.path), col(Unit.code)).where(col(Unit.id).in_(chunk))
+        )
+        units.update({int(i or 0): (str(p), str(c)) for i, p, c in rows})
+    phones = sorted({line.phone for line in lines if line.phone is not None})
+    held: dict[str, list[TargetRole]] = {}
+    for chunk in _chunks(phones):
+        found = await session.execute(
+            select(col(Person.phone), col(Role.kind), col(Role.unit_id), col(Unit.path))
+            .outerjoin(Role, col(Role.person_id) == col(Person.id))
+            .outerjoin(Unit, col(Unit.id) == col(Role.unit_id))
+            .where(col(Person.phone).in_(chunk), col(Person.forgotten_at).is_(None))
+        )
+        for phone, kind, unit_id, path in found:
+            roles = held.setdefault(str(phone), [])
+            if kind is not None:
+                roles.append((kind, unit_id, path))
+    problems: list[ImportProblem] = []
+    for line in lines:
+        if line.kind == ROLE_ADMIN and not line.unit_ids:
+            problems.append(ImportProblem(line.line, "people.import.error.whole_tree_role"))
+        for unit_id in line.unit_ids:
+            path, code = units[unit_id]
+            if not any(is_within(path, root) for root in roots):
+                problems.append(
+                    ImportProblem(line.line, "people.import.error.not_yours", {"code": code})
+                )
+        if line.phone in held and not may_act_on(scope, held[line.phone]):
+            problems.append(
+                ImportProblem(
+                    line.line, "people.import.error.person_not_yours", {"phone": line.phone}
+                )
+            )
+    return problems
+
+
 def _role_keys(line: _Line) -> list[tuple[str, int | None]]:
     if line.kind == ROLE_ADMIN and not line.unit_ids:
         return [(ROLE_ADMIN, None)]
@@ -203,6 +252,7 @@ async def import_people(
     now: datetime,
     actor_person_id: int | None = None,
     channel: str = CHANNEL_CLI,
+    scope: Scope | None = None,
 ) -> ImportResult:
     """Import people and their roles from table rows (keys name, phone, role, units; optional
     `line` = the line number in the file, else header = line 1).
@@ -210,9 +260,12 @@ async def import_people(
     The whole input is validated first; any bad line raises PeopleImportError listing every bad
     line, and nothing is written. A row with a phone updates the person with that phone; a row
     without one matches a person of the same name, no phone, and the same role on the same units.
-    Roles are added, never taken away (use revoke_role / remove_person)."""
+    Roles are added, never taken away (use revoke_role / remove_person). With the importing
+    admin's `scope` (not whole-tree), a line reaching outside their subtrees is bad too."""
     require_aware(now)
     lines, problems = await _validate(session, rows)
+    if scope is not None and not scope.whole_tree:
+        problems += await _outside(session, lines, scope)
     if problems:
         raise PeopleImportError(sorted(problems, key=lambda p: p.line))
 

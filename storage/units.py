@@ -32,6 +32,7 @@ from storage.models import CHANNEL_CLI, Level, Unit, metadata
 from storage.tree import child_path, in_subtree
 from storage.unit_import import RowError, UnitImportError, UnitRow
 from storage.unit_lookup import get_unit
+from storage.unit_scope import rows_outside
 
 BATCH = 5_000
 CYCLE_SHOWN = 8
@@ -167,7 +168,9 @@ class _Checked:
     errors: list[RowError]
 
 
-def _check(rows: Sequence[UnitRow], snap: _Snapshot) -> _Checked:
+def _check(
+    rows: Sequence[UnitRow], snap: _Snapshot, roots: Sequence[str] | None = None
+) -> _Checked:
     errors: list[RowError] = []
     first: dict[str, UnitRow] = {}
     for row in rows:
@@ -228,15 +231,30 @@ def _check(rows: Sequence[UnitRow], snap: _Snapshot) -> _Checked:
                     )
         for member in chain:
             state[member] = 2
+    if roots is not None:
+        stored = {
+            code: (s.path, None if s.parent_id is None else snap.code_of[s.parent_id])
+            for code, s in snap.by_code.items()
+        }
+        errors += rows_outside(
+            rows=first,
+            parent=parent,
+            stored=stored,
+            roots=roots,
+            skip_lines={e.line for e in errors},
+        )
     return _Checked(first, level, parent, errors)
 
 
-async def validate_units(*, session: AsyncSession, rows: Sequence[UnitRow]) -> list[RowError]:
+async def validate_units(
+    *, session: AsyncSession, rows: Sequence[UnitRow], roots: Sequence[str] | None = None
+) -> list[RowError]:
     """Every problem the file has against itself and the stored tree (empty: importable).
 
     Checks: duplicate codes (every line after the first), unknown levels, unknown parents,
-    a unit that is its own parent, and cycles, including ones formed with the stored tree."""
-    checked = _check(rows, await _snapshot(session))
+    a unit that is its own parent, and cycles, including ones formed with the stored tree;
+    with `roots` (an admin's subtree paths), units outside them (`storage.unit_scope`)."""
+    checked = _check(rows, await _snapshot(session), roots)
     return sorted(checked.errors, key=lambda e: (e.line, e.reason))
 
 
@@ -293,19 +311,21 @@ async def import_units(
     actor_person_id: int | None = None,
     channel: str = CHANNEL_CLI,
     progress: Progress | None = None,
+    roots: Sequence[str] | None = None,
 ) -> ImportResult:
     """Upsert units by code, parents first; move subtrees whose parent changed.
 
     Validates the whole file first and raises UnitImportError (writing nothing) if any row is
     bad. Units absent from the file are left as they are. Re-importing the same rows writes
-    nothing. `progress(done, total)` is called as rows are written. Never commits."""
+    nothing. `progress(done, total)` is called as rows are written. With `roots` (the
+    importing admin's subtree paths) a row outside them is an error too. Never commits."""
     require_aware(now)
     postgresql = _is_postgresql(session)
     if postgresql:
         # Imports allocate ids themselves: keep other writers out until this transaction ends.
         await session.execute(text("LOCK TABLE unit IN EXCLUSIVE MODE"))
     snap = await _snapshot(session)
-    checked = _check(rows, snap)
+    checked = _check(rows, snap, roots)
     if checked.errors:
         raise UnitImportError(checked.errors)
 

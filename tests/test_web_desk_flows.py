@@ -14,6 +14,8 @@ from sqlmodel import col
 from scheduler.ratelimit import RateLimiter
 from scheduler.sender import Sender
 from storage.models import Outbox, Report, ReportVersion
+from storage.reports import current_version
+from tests.review_fixtures import require_review
 from tests.sched_fixtures import FakeChannel, FakeClock, JumpTime
 from tests.test_web_pages import client, web
 from tests.web_fixtures import WebWorld, sign_in
@@ -56,6 +58,7 @@ async def test_a_good_paper_report_file_is_stored(web: WebWorld, client: httpx.A
     )
     assert good.status_code == 200, good.text
     assert 'id="summary"' in good.text
+    assert "Thêm mới 1 báo cáo, cập nhật 0, không đổi 0." in good.text
     assert await _reports(web) == sorted([*before, (world.other_unit_id, 1, 10)])
 
 
@@ -100,3 +103,32 @@ async def test_nudge_says_so_when_no_reporter_has_a_chat_account(
     async with web.db.read() as session:
         count = (await session.execute(select(func.count()).select_from(Outbox))).scalar_one()
     assert count == 0
+
+
+ALL = "Số liệu tính trên tất cả các báo cáo đã gửi (kể cả báo cáo chưa được duyệt)."
+APPROVED_ONLY = "Số liệu chỉ tính các báo cáo đã được duyệt."
+
+
+async def test_the_dashboard_says_which_reports_its_figures_count(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    world = web.world
+    await require_review(web.db, world.campaign_id)
+    csrf = await sign_in(client, web, web.admin_id)
+    home = await client.get("/")
+    assert ALL in home.text and "1/2 đơn vị đã báo cáo" in home.text
+    assert f'href="/?c={world.campaign_id}&amp;approved=1"' in home.text
+    approved = await client.get(f"/?c={world.campaign_id}&approved=1")
+    assert APPROVED_ONLY in approved.text and ALL not in approved.text
+    assert "0/2 đơn vị đã báo cáo" in approved.text  # CS1's report still waits for review
+    unit = await client.get(f"/unit/{world.unit_id}?c={world.campaign_id}&approved=1")
+    assert APPROVED_ONLY in unit.text
+    async with web.db.read() as session:
+        version = await current_version(session=session, report_id=web.report_id)
+        assert version is not None
+    done = await client.post(
+        f"/review/{web.report_id}/approve", data={"csrf": csrf, "version": str(version.id)}
+    )
+    assert done.status_code == 303
+    approved = await client.get(f"/?c={world.campaign_id}&approved=1")
+    assert "1/2 đơn vị đã báo cáo" in approved.text

@@ -55,8 +55,20 @@ def _week(request: Request) -> bool:
     return request.query_params.get("week") == "1"
 
 
+def _approved(request: Request) -> bool:
+    """`?approved=1`: the figures over approved reports only (#17.3), else every confirmed one."""
+    return request.query_params.get("approved") == "1"
+
+
 def _week_url(request: Request, campaign: Campaign) -> str:
-    return f"{request.url.path}?c={campaign.id}&week=1"
+    approved = "&approved=1" if _approved(request) else ""
+    return f"{request.url.path}?c={campaign.id}&week=1{approved}"
+
+
+def _basis_url(request: Request, campaign: Campaign) -> str:
+    """The same page with the other figure basis."""
+    other = "" if _approved(request) else "&approved=1"
+    return f"{request.url.path}?c={campaign.id}{other}"
 
 
 def _unit_id(request: Request) -> int | None:
@@ -75,7 +87,7 @@ async def home(request: Request) -> Response:
         roots = await root_units(session=session, scope=viewer.scope)
         if campaign is None:
             return page("home.html", viewer.lang, viewer=viewer, campaign=None, roots=roots)
-        ctx = await context_of(session, campaign)
+        ctx = await context_of(session, campaign, _approved(request))
         area = await area_and_rows(
             session,
             ctx,
@@ -95,6 +107,7 @@ async def home(request: Request) -> Response:
         groups=groups(area.figures, viewer.lang),
         rows=area.rows,
         week_url=_week_url(request, campaign),
+        basis_url=_basis_url(request, campaign),
     )
 
 
@@ -124,7 +137,7 @@ async def unit_page(request: Request) -> Response:
         children = await child_units(session=session, scope=viewer.scope, unit=unit)
         context: dict[str, Any] = {"campaign": campaign, "campaigns": campaigns}
         if campaign is not None:
-            ctx = await context_of(session, campaign)
+            ctx = await context_of(session, campaign, _approved(request))
             subtree = viewer.scope.whole_tree or any(
                 unit.path.startswith(root) for root in viewer.scope.subtree_roots
             )
@@ -149,6 +162,7 @@ async def unit_page(request: Request) -> Response:
                 evidence=await evidence_of(session=session, report_ids=reported),
                 exportable=viewer.watch_scope.sees(unit),
                 week_url=_week_url(request, campaign),
+                basis_url=_basis_url(request, campaign),
             )
     if admin_scope(viewer.scope).sees(unit) and unit.id is not None:
         async with web.db.read() as session:

@@ -1,5 +1,6 @@
 """The department's desk (admins): uploads, campaigns (open/close), who has joined. Uploads are
-for whole-tree admins (an import may touch any unit); campaigns follow `may_manage`."""
+for every admin, each row checked against their subtrees (`bot.web.uploads`); campaigns follow
+`may_manage`."""
 
 from __future__ import annotations
 
@@ -71,7 +72,6 @@ async def upload_form(request: Request) -> Response:
         viewer=viewer,
         kind=kind,
         campaigns=campaigns,
-        allowed=viewer.scope.whole_tree,
         outcome=None,
     )
 
@@ -89,9 +89,7 @@ async def upload(request: Request) -> Response:
 
 async def _import(request: Request, viewer: Viewer, kind: str, form: FormData) -> Response:
     campaigns = [c for c, _ in await _campaign_rows(request, viewer)]
-    context = {"viewer": viewer, "kind": kind, "campaigns": campaigns, "allowed": True}
-    if not viewer.scope.whole_tree:
-        return page("upload.html", viewer.lang, status=403, **{**context, "allowed": False})
+    context = {"viewer": viewer, "kind": kind, "campaigns": campaigns}
     file = form.get("file")
     name = (file.filename or "") if isinstance(file, UploadFile) else ""
     suffix = Path(name).suffix.lower()
@@ -113,7 +111,7 @@ async def _import(request: Request, viewer: Viewer, kind: str, form: FormData) -
             path,
             now=web.clock(),
             lang=viewer.lang,
-            actor=viewer.person_id,
+            scope=viewer.scope,
             campaign_id=campaign_id,
         )
     status = 422 if outcome.problems else 200

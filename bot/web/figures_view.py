@@ -120,6 +120,11 @@ async def area_and_rows(
     )
 
 
-async def context_of(session: AsyncSession, campaign: Campaign) -> CampaignContext:
+async def context_of(
+    session: AsyncSession, campaign: Campaign, approved_only: bool = False
+) -> CampaignContext:
+    """The campaign's figure context, over every confirmed report or approved ones only."""
     assert campaign.id is not None
-    return await load_campaign(session=session, campaign_id=campaign.id)
+    return await load_campaign(
+        session=session, campaign_id=campaign.id, approved_only=approved_only
+    )

@@ -1,6 +1,7 @@
 """The department's uploads: the unit tree, people and paper reports, through the same storage
 import functions as the command line. A file with any bad row writes nothing and comes back as
-line-numbered problems; a good one as a summary."""
+line-numbered problems; a good one as a summary. An admin of part of the tree touches only their
+subtrees: a row for a unit (or a person) outside them is one of those problems."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.cli.people import TableFileError, read_table
+from storage.access import Scope, admin_scope, collapse_paths
 from storage.db import Database
 from storage.i18n import t
 from storage.i18n.formatting import number
@@ -43,15 +45,23 @@ def _unit_problems(errors: list[RowError], lang: str) -> list[Problem]:
     ]
 
 
-async def _units(db: Database, path: Path, now: datetime, lang: str) -> Outcome:
+async def _units(db: Database, path: Path, now: datetime, lang: str, scope: Scope) -> Outcome:
+    roots = None if scope.whole_tree else collapse_paths(scope.admin_paths)
     rows, errors = read_units_file(path)
     if errors:
         async with db.read() as session:
-            more = await validate_units(session=session, rows=rows)
+            more = await validate_units(session=session, rows=rows, roots=roots)
         return Outcome(_unit_problems(errors + more, lang))
     try:
         async with db.write() as session:
-            result = await import_units(session=session, rows=rows, now=now)
+            result = await import_units(
+                session=session,
+                rows=rows,
+                now=now,
+                actor_person_id=scope.person_id,
+                channel=CHANNEL_WEB,
+                roots=roots,
+            )
     except UnitImportError as exc:
         return Outcome(_unit_problems(exc.errors, lang))
     return Outcome(
@@ -67,7 +77,7 @@ async def _units(db: Database, path: Path, now: datetime, lang: str) -> Outcome:
     )
 
 
-async def _people(db: Database, path: Path, now: datetime, lang: str, actor: int) -> Outcome:
+async def _people(db: Database, path: Path, now: datetime, lang: str, scope: Scope) -> Outcome:
     try:
         rows, missing = read_table(path)
     except TableFileError:
@@ -82,7 +92,12 @@ async def _people(db: Database, path: Path, now: datetime, lang: str, actor: int
     try:
         async with db.write() as session:
             result = await import_people(
-                session=session, rows=rows, now=now, actor_person_id=actor, channel=CHANNEL_WEB
+                session=session,
+                rows=rows,
+                now=now,
+                actor_person_id=scope.person_id,
+                channel=CHANNEL_WEB,
+                scope=scope,
             )
     except PeopleImportError as exc:
         return Outcome([Problem(p.line, t(p.key, lang, **p.params)) for p in exc.problems])
@@ -134,14 +149,17 @@ async def run_upload(
     *,
     now: datetime,
     lang: str,
-    actor: int,
+    scope: Scope,
     campaign_id: int | None = None,
 ) -> Outcome:
-    """Import the saved upload `path` (a .csv or .xlsx file) as `kind`."""
+    """Import the saved upload `path` (a .csv or .xlsx file) as `kind`, by the admin whose
+    scope is `scope` (only its admin roles count; paper reports check the importer's subtrees
+    in `storage.report_import`)."""
+    scope = admin_scope(scope)
     if kind == "units":
-        return await _units(db, path, now, lang)
+        return await _units(db, path, now, lang, scope)
     if kind == "people":
-        return await _people(db, path, now, lang, actor)
+        return await _people(db, path, now, lang, scope)
     if campaign_id is None:
         return Outcome([Problem(1, t("web.upload.no_campaign", lang))])
-    return await _reports(db, path, now, lang, actor, campaign_id)
+    return await _reports(db, path, now, lang, scope.person_id, campaign_id)
