@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import tornado.web
 
-from bot.zalo.kept import Kept
+from bot.zalo.kept import KeptLinks
 from storage.i18n import DEFAULT_LANGUAGE, t
 from storage.models import KeptFile
 
@@ -33,17 +33,11 @@ class Verdict(Enum):
     REFUSED = "refused"
 
 
-class DownloadStore:
-    def __init__(self, public_base: str | None, kept: Kept, *, ttl: int = TTL_SECONDS) -> None:
-        """`public_base`: the public URL prefix of the server's path (None: no links); the
-        expiries are unix times from `kept.clock`."""
-        self.public_base = public_base.rstrip("/") if public_base else None
-        self.kept = kept
-        self.ttl = ttl
+class DownloadStore(KeptLinks):
+    """`public_base`: the public URL prefix of the server's path (None: no links); the
+    expiries are unix times from `kept.clock`."""
 
-    @property
-    def enabled(self) -> bool:
-        return self.public_base is not None
+    TTL_SECONDS = TTL_SECONDS
 
     def _now(self) -> int:
         return int(self.kept.clock().timestamp())

@@ -74,3 +74,19 @@ class Kept:
         """The file, unless it expired or never was."""
         async with self.db.read() as session:
             return await kept_file(session=session, ident=ident, now=self.clock())
+
+
+class KeptLinks:
+    """Files of `kept` linked under `public_base` (None: no links), each kept `ttl` seconds
+    (default: the subclass's `TTL_SECONDS`)."""
+
+    TTL_SECONDS = 15 * 60
+
+    def __init__(self, public_base: str | None, kept: Kept, *, ttl: int | None = None) -> None:
+        self.public_base = public_base.rstrip("/") if public_base else None
+        self.kept = kept
+        self.ttl = self.TTL_SECONDS if ttl is None else ttl
+
+    @property
+    def enabled(self) -> bool:
+        return self.public_base is not None

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.zalo.kept import Kept
+from bot.zalo.kept import KeptLinks
 from storage.models import KeptFile
 
 MEDIA_SEGMENT = "media"
 TTL_SECONDS = 15 * 60
 
 
-class MediaStore:
-    def __init__(self, public_base: str | None, kept: Kept, *, ttl: int = TTL_SECONDS) -> None:
-        """`public_base`: the public URL of the media route's prefix (None: no photos)."""
-        self.public_base = public_base.rstrip("/") if public_base else None
-        self.kept = kept
-        self.ttl = ttl
+class MediaStore(KeptLinks):
+    """`public_base`: the public URL of the media route's prefix (None: no photos)."""
 
-    @property
-    def enabled(self) -> bool:
-        return self.public_base is not None
+    TTL_SECONDS = TTL_SECONDS
 
     async def publish(self, data: bytes, content_type: str = "image/png") -> str:
         """Keep `data` and return the public URL Zalo fetches it from."""
