@@ -34,29 +34,23 @@ async def assign(turn: Turn) -> Outcome:
         if unit is None:
             return not_found(turn, code)
         units.append(unit)
+    change = revoke_role if removing else grant_role
+    changed = [
+        await change(
+            session=turn.session,
+            person_id=person.id,
+            kind=ROLE_SUPERVISOR,
+            unit_id=unit.id,
+            now=turn.now,
+            actor_person_id=turn.person_id,
+            channel=turn.channel,
+        )
+        for unit in units
+    ]
     if removing:
-        [unit] = units
-        removed = await revoke_role(
-            session=turn.session,
-            person_id=person.id,
-            kind=ROLE_SUPERVISOR,
-            unit_id=unit.id,
-            now=turn.now,
-            actor_person_id=turn.person_id,
-            channel=turn.channel,
-        )
-        key = "admin.assign.removed" if removed else "admin.assign.not_following"
-        return Outcome([turn.say(key, name=person.full_name, unit=unit_label(unit, turn.lang))])
-    for unit in units:
-        await grant_role(
-            session=turn.session,
-            person_id=person.id,
-            kind=ROLE_SUPERVISOR,
-            unit_id=unit.id,
-            now=turn.now,
-            actor_person_id=turn.person_id,
-            channel=turn.channel,
-        )
+        key = "admin.assign.removed" if changed[0] else "admin.assign.not_following"
+        label = unit_label(units[0], turn.lang)
+        return Outcome([turn.say(key, name=person.full_name, unit=label)])
     followed = [
         unit_label(u, turn.lang)
         for u in await followed_units(session=turn.session, person_id=person.id)
