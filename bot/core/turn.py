@@ -66,6 +66,7 @@ from storage.updates import (
 log = logging.getLogger(__name__)
 
 Output = OutgoingMessage | FileOut
+Unsaid = dict[str, Any] | Output  # a stored rendered reply, or a job's output
 
 
 @dataclass(frozen=True)
@@ -151,13 +152,7 @@ class Adapter(Protocol):
         ...
 
     async def outgoing(
-        self,
-        chat_id: str,
-        output: dict[str, Any] | Output,
-        *,
-        person_id: int | None,
-        lang: str,
-        now: datetime,
+        self, chat_id: str, output: Unsaid, *, person_id: int | None, lang: str, now: datetime
     ) -> OutgoingMessage | None:
         """What is left to say as an outbox message (None: it cannot be carried there)."""
         ...

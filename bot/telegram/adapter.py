@@ -18,7 +18,7 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
 from bot.core.io import FileOut, Inbound, Outcome, ReplyLike
-from bot.core.turn import Output
+from bot.core.turn import Output, Unsaid
 from bot.telegram.channel import TelegramChannel, mapped
 from bot.telegram.files import media_of
 from bot.telegram.menus import set_chat_menu
@@ -106,13 +106,7 @@ class TelegramAdapter:
         )
 
     async def outgoing(
-        self,
-        chat_id: str,
-        output: dict[str, Any] | Output,
-        *,
-        person_id: int | None,
-        lang: str,
-        now: datetime,
+        self, chat_id: str, output: Unsaid, *, person_id: int | None, lang: str, now: datetime
     ) -> OutgoingMessage | None:
         if isinstance(output, dict):
             markup = output.get("reply_markup") or {}

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.io import FileOut, Inbound, Media, Outcome, ReplyLike
-from bot.core.turn import Output, Runtime, current, run_turn
+from bot.core.turn import Output, Runtime, Unsaid, current, run_turn
 from bot.zalo.channel import ZaloChannel
 from bot.zalo.client import ZaloClient
 from bot.zalo.downloads import DownloadStore
@@ -239,13 +239,7 @@ class ZaloAdapter:
         await self.sender.send(chat_id, message)
 
     async def outgoing(
-        self,
-        chat_id: str,
-        output: dict[str, Any] | Output,
-        *,
-        person_id: int | None,
-        lang: str,
-        now: datetime,
+        self, chat_id: str, output: Unsaid, *, person_id: int | None, lang: str, now: datetime
     ) -> OutgoingMessage | None:
         if isinstance(output, dict):
             return OutgoingMessage(text=str(output["text"]))
