@@ -1,10 +1,12 @@
-"""The entry points: `write_xlsx` (the campaign workbook) and `write_csv` (one row per unit)."""
+"""The entry point `write_export` and its two formats: `write_xlsx` (the campaign workbook) and
+`write_csv` (one row per unit)."""
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,8 +84,22 @@ async def _drain(
     return done
 
 
-async def write_xlsx(
+def _csv_value(value: Any, kind: str) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return "" if value is None else value
+
+
+def csv_header(columns: Sequence[Column]) -> list[str]:
+    """One header row: a deliverable's columns are prefixed with its name."""
+    return [f"{c.group}: {c.title}" if c.group else c.title for c in columns]
+
+
+async def write_export(
     *,
+    fmt: str,
     session: AsyncSession,
     campaign_id: int,
     as_of: datetime,
@@ -94,16 +110,42 @@ async def write_xlsx(
     batch_size: int = 2000,
     approved_only: bool = False,
 ) -> int:
-    """Write the campaign workbook for the subtree `root_path` (None: the campaign's whole scope)
-    as of `as_of` to `output`. Returns the number of unit rows. `progress_cb(done, total)` is
-    called as unit rows are written. Reads only; the caller owns the session."""
+    """Write the campaign's export of the subtree `root_path` (None: the campaign's whole scope)
+    as of `as_of` to `output`: `fmt` "xlsx" the workbook, "csv" the units sheet as one CSV file
+    (UTF-8 with BOM, so Excel reads Vietnamese). Returns the number of unit rows.
+    `progress_cb(done, total)` is called as unit rows are written. Reads only; the caller owns
+    the session."""
     ctx = await load_campaign(session=session, campaign_id=campaign_id, approved_only=approved_only)
-    figures = await compute_figures(
-        session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
-    )
+    figures = None
+    if fmt == "xlsx" or not all(ctx.forms.get(d.id) for d in ctx.deliverables):
+        figures = await compute_figures(
+            session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
+        )
     total = await _expected_units(session, ctx, as_of, root_path)
     levels = await level_labels(session, lang)
-    blocks = measure_blocks(ctx, figures.carriers, lang)
+    carriers: Mapping[str, str] = {} if figures is None else figures.carriers
+    blocks = measure_blocks(ctx, carriers, lang)
+    columns = unit_columns(blocks, lang)
+    rows = unit_values(
+        session=session,
+        ctx=ctx,
+        as_of=as_of,
+        root_path=root_path,
+        lang=lang,
+        blocks=blocks,
+        levels=levels,
+        batch_size=batch_size,
+    )
+    if figures is None or fmt != "xlsx":
+        with output.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = CsvWriter(handle)
+            writer.writerow(csv_header(columns))
+
+            def write(values: list[Any]) -> None:
+                cells = [_csv_value(v, c.kind) for v, c in zip(values, columns, strict=True)]
+                writer.writerow(cells)
+
+            return await _drain(rows, write, total=total, progress_cb=progress_cb)
 
     workbook = Workbook(write_only=True)
     write_summary(workbook, figures, lang)
@@ -114,21 +156,11 @@ async def write_xlsx(
     units = Sheet(
         workbook,
         t("export.sheet.units", lang),
-        unit_columns(blocks, lang),
+        columns,
         group_row=True,
         freeze_columns=2,
         numbered=True,
         lang=lang,
-    )
-    rows = unit_values(
-        session=session,
-        ctx=ctx,
-        as_of=as_of,
-        root_path=root_path,
-        lang=lang,
-        blocks=blocks,
-        levels=levels,
-        batch_size=batch_size,
     )
     done = await _drain(rows, units.append, total=total, progress_cb=progress_cb)
 
@@ -195,62 +227,8 @@ async def write_xlsx(
     return done
 
 
-def _csv_value(value: Any, kind: str) -> Any:
-    if isinstance(value, datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
-    return "" if value is None else value
-
-
-def csv_header(columns: Sequence[Column]) -> list[str]:
-    """One header row: a deliverable's columns are prefixed with its name."""
-    return [f"{c.group}: {c.title}" if c.group else c.title for c in columns]
-
-
-async def write_csv(
-    *,
-    session: AsyncSession,
-    campaign_id: int,
-    as_of: datetime,
-    output: Path,
-    root_path: str | None = None,
-    lang: str = "vi",
-    progress_cb: ProgressCallback | None = None,
-    batch_size: int = 2000,
-    approved_only: bool = False,
-) -> int:
-    """The units sheet as one CSV file (UTF-8 with BOM, so Excel reads Vietnamese). Returns the
-    number of unit rows."""
-    ctx = await load_campaign(session=session, campaign_id=campaign_id, approved_only=approved_only)
-    total = await _expected_units(session, ctx, as_of, root_path)
-    levels = await level_labels(session, lang)
-    carriers: Mapping[str, str] = {}
-    if not all(ctx.forms.get(d.id) for d in ctx.deliverables):
-        figures = await compute_figures(
-            session=session, campaign_id=campaign_id, as_of=as_of, root_path=root_path, context=ctx
-        )
-        carriers = figures.carriers
-    blocks = measure_blocks(ctx, carriers, lang)
-    columns = unit_columns(blocks, lang)
-    rows = unit_values(
-        session=session,
-        ctx=ctx,
-        as_of=as_of,
-        root_path=root_path,
-        lang=lang,
-        blocks=blocks,
-        levels=levels,
-        batch_size=batch_size,
-    )
-    with output.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = CsvWriter(handle)
-        writer.writerow(csv_header(columns))
-
-        def write(values: list[Any]) -> None:
-            writer.writerow([_csv_value(v, c.kind) for v, c in zip(values, columns, strict=True)])
-
-        return await _drain(rows, write, total=total, progress_cb=progress_cb)
+write_xlsx = partial(write_export, fmt="xlsx")  # the campaign workbook
+write_csv = partial(write_export, fmt="csv")  # the units sheet as one CSV file
 
 
 __all__ = [
@@ -259,5 +237,6 @@ __all__ = [
     "rate_value",
     "shortcoming_label",
     "write_csv",
+    "write_export",
     "write_xlsx",
 ]
