@@ -14,12 +14,21 @@ from sqlmodel import col
 from storage.access import Scope
 from storage.audit import record
 from storage.clock import require_aware
+from storage.i18n import MissingMessage, t
 from storage.models import Campaign, Unit
 from storage.tree import is_within, path_ids
 
 CAMPAIGN_OPEN = "open"
 CAMPAIGN_CLOSED = "closed"
 STATUSES = (CAMPAIGN_OPEN, CAMPAIGN_CLOSED)
+
+
+def status_label(status: str, lang: str = "vi") -> str:
+    """The status as a cadre reads it ("Đang mở", "Đã kết thúc"); an unknown one as stored."""
+    try:
+        return t(f"campaign.status.{status}", lang)
+    except MissingMessage:
+        return status
 
 
 def is_open(campaign: Campaign) -> bool:

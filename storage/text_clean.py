@@ -41,6 +41,16 @@ def has_nul(text: str) -> bool:
     return NUL in text
 
 
+# The C0 and C1 controls (category Cc): what a YAML campaign file refuses (PyYAML reads no
+# control character but tab and newline; a one-line form field takes neither).
+_CC = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a C0 or C1 control character (tab and newline included)."""
+    return _CC.search(text) is not None
+
+
 def clean(text: str, *, multiline: bool = False) -> str:
     """`text` without control and format characters, NFC; raises BadText("nul") on a NUL.
 

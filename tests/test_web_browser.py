@@ -18,13 +18,13 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 from docx import Document
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from bot.web.miniapp import sign
 from bot.web.server import WebServer
 from storage.db import Database, create_engine
-from storage.models import Campaign, Unit, metadata
+from storage.models import Unit, metadata
 from storage.settings import load_settings
 from tests.report_fixtures import NOW
 from tests.web_fixtures import (
@@ -192,7 +192,7 @@ async def _unit_codes(db: Database) -> list[str]:
         )
 
 
-async def test_uploads_and_closing_a_campaign(site: Site, tmp_path: Path) -> None:
+async def test_uploads_and_the_report_page(site: Site, tmp_path: Path) -> None:
     db = site.web.db
     page = await _sign_in(site, site.web.admin_id)
     await page.click("text=Quản trị")  # type: ignore[attr-defined]
@@ -215,29 +215,6 @@ async def test_uploads_and_closing_a_campaign(site: Site, tmp_path: Path) -> Non
     await page.click("button:has-text('Tải lên')")  # type: ignore[attr-defined]
     await page.wait_for_selector("#summary")  # type: ignore[attr-defined]
     assert await _unit_codes(db) == [*before, "X1"]
-    # Create a campaign through the form, then close it from the list.
-    await page.goto(f"{site.base}/desk/campaigns")  # type: ignore[attr-defined]
-    await page.click("a:has-text('Tạo đợt học tập mới')")  # type: ignore[attr-defined]
-    await page.fill("input[name=name]", "Học tập Nghị quyết Trung ương 4")  # type: ignore[attr-defined]
-    await page.fill("input[name=reference]", "05-KH/TU")  # type: ignore[attr-defined]
-    await page.fill("input[name=start_date]", "2017-01-05")  # type: ignore[attr-defined]
-    for field in await page.query_selector_all("input[name^=due__]"):  # type: ignore[attr-defined]
-        await field.fill("2017-03-31")
-    await page.click("button:has-text('Tạo đợt')")  # type: ignore[attr-defined]
-    await page.wait_for_url("**/desk/campaigns?changed=*")  # type: ignore[attr-defined]
-    async with db.read() as session:
-        new = (
-            await session.execute(select(Campaign).where(col(Campaign.reference) == "05-KH/TU"))
-        ).scalar_one()
-    assert new.status == "open"
-    await page.click(f"#campaign-{new.id} button:has-text('Đóng đợt')")  # type: ignore[attr-defined]
-    await page.wait_for_selector(f"#campaign-{new.id} >> text=Đã đóng")  # type: ignore[attr-defined]
-    async with db.read() as session:
-        rows = (await session.execute(select(col(Campaign.reference), col(Campaign.status)))).all()
-        count = (await session.execute(select(func.count()).select_from(Campaign))).scalar_one()
-    assert count == 2
-    assert dict(rows)["05-KH/TU"] == "closed"
-    assert [status for ref, status in rows if ref != "05-KH/TU"] == ["open"]
     # The desk's report page: the paragraph, and the same paragraph as a Party document.
     await page.goto(f"{site.base}/desk")  # type: ignore[attr-defined]
     await page.click("a[href='/desk/report']")  # type: ignore[attr-defined]

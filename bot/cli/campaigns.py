@@ -14,7 +14,12 @@ from sqlalchemy import select
 
 from bot.cli import common
 from storage.answers import format_date
-from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, set_campaign_status
+from storage.campaign_status import (
+    CAMPAIGN_CLOSED,
+    CAMPAIGN_OPEN,
+    set_campaign_status,
+    status_label,
+)
 from storage.campaigns import (
     CampaignDefinition,
     DefinitionError,
@@ -245,9 +250,6 @@ def list_() -> None:
     for column in ("id", "reference", "name", "status", "start", "deliverables"):
         table.add_column(t(f"campaign.cli.col_{column}", LANG))
     for ident, reference, name, status, start, count in rows:
-        try:
-            status_label = t(f"campaign.status.{status}", LANG)
-        except KeyError:
-            status_label = status
-        table.add_row(str(ident), escape(reference), escape(name), status_label, start, str(count))
+        label = status_label(status, LANG)
+        table.add_row(str(ident), escape(reference), escape(name), label, start, str(count))
     common.console.print(table)

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from bot.web import (
     assign,
     assign_tree,
+    campaign_page,
     dashboard,
     desk,
     evidence,
@@ -86,7 +87,14 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/desk/campaigns", desk.campaigns),
         Route("/desk/campaigns/new", desk.campaign_new),
         Route("/desk/campaigns/new", desk.campaign_create, methods=["POST"]),
-        Route("/desk/campaigns/{campaign_id}/status", desk.campaign_status, methods=["POST"]),
+        Route("/desk/campaigns/{campaign_id}", campaign_page.campaign_page),
+        Route("/desk/campaigns/{campaign_id}", campaign_page.campaign_save, methods=["POST"]),
+        Route("/desk/campaigns/{campaign_id}/status", campaign_page.status_confirm),
+        Route(
+            "/desk/campaigns/{campaign_id}/status",
+            campaign_page.campaign_status,
+            methods=["POST"],
+        ),
         Route("/desk/joined", desk.joined),
         Route("/desk/assign", assign_tree.assign_page),
         Route("/desk/assign", assign_tree.assign_save, methods=["POST"]),

@@ -79,7 +79,7 @@ def read_form(form: FormData, lang: str) -> tuple[Filled, CampaignDefinition | N
     data: dict[str, Any] = template().model_dump(mode="python")
     for name, limit in TEXT_FIELDS.items():
         try:
-            text = clean_value(values[name], limit=limit)
+            text = clean_value(values[name], limit=limit, strict=True)
         except FieldProblem as problem:
             filled.problems.append(problem.message(lang, _label(name, lang)))
             values[name] = clean(values[name].replace(NUL, ""))[: limit * 2]  # shown back

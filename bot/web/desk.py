@@ -1,5 +1,6 @@
-"""The department's desk (admins): uploads, campaigns (open/close), who has joined. Uploads are
-for every admin, each row checked against their subtrees (`bot.web.uploads`); campaigns follow
+"""The department's desk (admins): uploads, the campaign list and new campaigns (one campaign's
+page, its edit form and open/close: bot.web.campaign_page), who has joined. Uploads are for
+every admin, each row checked against their subtrees (`bot.web.uploads`); campaigns follow
 `may_manage`."""
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from bot.web.campaign_form import (
 from bot.web.render import page
 from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
 from storage.access import admin_scope
-from storage.campaign_status import CAMPAIGN_CLOSED, CAMPAIGN_OPEN, may_manage, set_campaign_status
+from storage.campaign_status import may_manage, status_label
 from storage.campaigns import list_campaigns
 from storage.i18n import t
 from storage.i18n.formatting import level_label
-from storage.models import CHANNEL_WEB, Campaign
+from storage.models import Campaign
 from storage.units import list_levels
 from storage.web_views import join_status
 
@@ -122,39 +123,12 @@ async def campaigns(request: Request) -> Response:
     viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
-    rows = await _campaign_rows(request, viewer)
+    rows = [
+        (c, manage, status_label(c.status, viewer.lang))
+        for c, manage in await _campaign_rows(request, viewer)
+    ]
     changed = request.query_params.get("changed", "")
     return page("campaigns.html", viewer.lang, viewer=viewer, rows=rows, changed=changed)
-
-
-async def campaign_status(request: Request) -> Response:
-    got = await posted(request, admin_viewer)
-    if isinstance(got, Response):
-        return got
-    viewer, form = got
-    raw = str(request.path_params.get("campaign_id", ""))
-    status = str(form.get("status", ""))
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 12) or status not in (
-        CAMPAIGN_OPEN,
-        CAMPAIGN_CLOSED,
-    ):
-        return refused(viewer)
-    web = web_of(request)
-    async with web.db.write() as session:
-        campaign = await session.get(Campaign, int(raw))
-        if campaign is None or not await may_manage(
-            session=session, scope=viewer.scope, campaign=campaign
-        ):
-            return refused(viewer)
-        await set_campaign_status(
-            session=session,
-            campaign_id=int(raw),
-            status=status,
-            now=web.clock(),
-            actor_person_id=viewer.person_id,
-            channel=CHANNEL_WEB,
-        )
-    return RedirectResponse(f"/desk/campaigns?changed={int(raw)}", status_code=303)
 
 
 async def joined(request: Request) -> Response:

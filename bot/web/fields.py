@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 
 from storage.i18n import t
-from storage.text_clean import BadText, clean
+from storage.text_clean import BadText, clean, has_control
 
 
 class FieldProblem(ValueError):
@@ -23,9 +23,10 @@ class FieldProblem(ValueError):
         return t(f"web.form.{self.key}", lang, field=field, limit=self.limit)
 
 
-def clean_value(value: object, *, limit: int) -> str:
-    """`value` cleaned and stripped, at most `limit` characters; FieldProblem otherwise."""
-    if not isinstance(value, str):  # a file where text was expected
+def clean_value(value: object, *, limit: int, strict: bool = False) -> str:
+    """`value` cleaned and stripped, at most `limit` characters; FieldProblem otherwise.
+    `strict`: a control character is refused rather than removed (as a campaign file is)."""
+    if not isinstance(value, str) or (strict and has_control(value)):  # or a file
         raise FieldProblem("bad_text", limit)
     try:
         text = clean(value).strip()

@@ -50,6 +50,7 @@ from storage.campaigns.definition import (
     format_loc,
     parse_definition,
     template_text,
+    validate_definition,
 )
 from storage.campaigns.store import (
     definition_of,
@@ -83,4 +84,5 @@ __all__ = [
     "load_campaign",
     "parse_definition",
     "template_text",
+    "validate_definition",
 ]

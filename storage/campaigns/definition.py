@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from storage.forms import Form, FormField, Rule, form_problems
 from storage.i18n import t
 from storage.i18n.formatting import date_text
+from storage.reminders.rules import in_quiet_hours
 from storage.text_clean import clean
 
 TEMPLATE_NAME = "nq-xii.yaml"
@@ -154,11 +155,15 @@ class LineProblem:
     def path(self) -> str:
         return format_loc(self.loc)
 
-    def render(self, lang: str = "vi") -> str:
+    def message(self, lang: str = "vi") -> str:
+        """What is wrong, without the line or path (a form shows it beside its field)."""
         params = {
             k: date_text(v, lang) if isinstance(v, date) else v for k, v in self.params.items()
         }
-        message = t(self.code, lang, **params)
+        return t(self.code, lang, **params)
+
+    def render(self, lang: str = "vi") -> str:
+        message = self.message(lang)
         if self.line is not None and self.loc:
             return t(
                 "campaign.error.at_line", lang, line=self.line, path=self.path, message=message
@@ -324,20 +329,29 @@ def parse_definition(text: str) -> CampaignDefinition:
     if node is None or not isinstance(data, dict):
         raise DefinitionError([LineProblem(1, (), "campaign.error.not_a_mapping", {})])
     lines = _line_map(node)
+    return validate_definition(data, lines=lines)
+
+
+def validate_definition(
+    data: Any, *, lines: dict[tuple[str | int, ...], int] | None = None
+) -> CampaignDefinition:
+    """The definition from plain data (a parsed file, a web form), checked as a campaign file is;
+    raises DefinitionError. `lines`: the YAML line of each path, when there is a file."""
+    known = lines or {}
 
     def line_of(loc: tuple[str | int, ...]) -> int | None:
         while loc:
-            if loc in lines:
-                return lines[loc]
+            if loc in known:
+                return known[loc]
             loc = loc[:-1]
-        return lines.get(())
+        return known.get(())
 
     try:
         definition = CampaignDefinition.model_validate(data)
     except ValidationError as exc:
         problems = [_from_pydantic(error, line_of) for error in exc.errors()]
         raise DefinitionError(problems) from None
-    definition._lines = lines
+    definition._lines = dict(known)
     problems = [
         LineProblem(line_of(loc), loc, code, params)
         for loc, code, params in definition_problems(definition)
@@ -417,6 +431,19 @@ def definition_problems(
                 ("campaign", "end_date"),
                 "campaign.error.end_before_start",
                 {"end": info.end_date, "start": info.start_date},
+            )
+        )
+    quiet = info.reminders.quiet_hours
+    if in_quiet_hours(dt.time(info.reminders.send_hour), quiet.start, quiet.end):
+        problems.append(
+            (
+                ("campaign", "reminders", "send_hour"),
+                "campaign.error.send_hour_quiet",
+                {
+                    "hour": info.reminders.send_hour,
+                    "start": quiet.start.strftime("%H:%M"),
+                    "end": quiet.end.strftime("%H:%M"),
+                },
             )
         )
     grouped: dict[str, str] = {}

@@ -75,15 +75,28 @@ async def load_campaign(
     now: datetime,
     actor_person_id: int | None = None,
     channel: str = "cli",
+    campaign_id: int | None = None,
 ) -> Campaign:
-    """Create or update the campaign with this reference (never a duplicate). Deliverables are
-    matched by key; their deadlines are replaced. Raises DefinitionError (nothing written) for
-    unknown levels or scope, or when a deliverable that already has reports was left out."""
+    """Create or update the campaign with this reference (never a duplicate); with
+    `campaign_id`, update that campaign in place (its reference may change, to one no other
+    campaign has). Deliverables are matched by key; their deadlines are replaced. Raises
+    DefinitionError (nothing written) for unknown levels or scope, a reference taken, or when a
+    deliverable that already has reports was left out; LookupError for an unknown campaign_id."""
     info = definition.campaign
     problems, scope_id = await _database_problems(session=session, definition=definition)
     existing = (
         await session.execute(select(Campaign).where(col(Campaign.reference) == info.reference))
     ).scalar_one_or_none()
+    if campaign_id is not None:
+        if existing is not None and existing.id != campaign_id:
+            loc: tuple[str | int, ...] = ("campaign", "reference")
+            params = {"reference": info.reference}
+            problems.append(
+                LineProblem(definition.line_of(loc), loc, "campaign.error.reference_taken", params)
+            )
+        existing = await session.get(Campaign, campaign_id, with_for_update=True)
+        if existing is None:
+            raise LookupError(f"no campaign {campaign_id}")
     old: dict[str, Deliverable] = {}
     if existing is not None:
         result = await session.execute(
@@ -108,6 +121,7 @@ async def load_campaign(
         raise DefinitionError(problems)
 
     columns: dict[str, Any] = {
+        "reference": info.reference,
         "name": info.name,
         "resolution": info.resolution,
         "start_date": info.start_date,
@@ -121,7 +135,7 @@ async def load_campaign(
     }
     old_summary: dict[str, Any] | None = None
     if existing is None:
-        campaign = Campaign(reference=info.reference, created_at=now, **columns)
+        campaign = Campaign(created_at=now, **columns)
         session.add(campaign)
     else:
         campaign = existing

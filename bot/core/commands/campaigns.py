@@ -14,21 +14,15 @@ from storage.campaign_status import (
     CAMPAIGN_OPEN,
     may_manage,
     set_campaign_status,
+    status_label,
 )
 from storage.campaigns import get_campaign, list_campaigns
-from storage.i18n import MissingMessage, t
+from storage.i18n import t
 from storage.i18n.formatting import date_text
 from storage.models import Campaign
 
 OPEN_WORDS = {"mo", "mở", "open"}
 CLOSE_WORDS = {"dong", "đóng", "ketthuc", "kếtthúc", "close"}
-
-
-def _status_label(status: str, lang: str) -> str:
-    try:
-        return t(f"campaign.status.{status}", lang)
-    except MissingMessage:
-        return status
 
 
 def _listing(turn: Turn, rows: list[Campaign]) -> Outcome:
@@ -42,7 +36,7 @@ def _listing(turn: Turn, rows: list[Campaign]) -> Outcome:
             n=n,
             reference=c.reference,
             name=c.name,
-            status=_status_label(c.status, turn.lang),
+            status=status_label(c.status, turn.lang),
             start=date_text(c.start_date, turn.lang),
         )
         for n, c in enumerate(rows, 1)
