@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -202,17 +203,23 @@ async def check_decision(
     return item
 
 
-async def _decide(
-    session: AsyncSession,
+async def decide_report(
     *,
+    session: AsyncSession,
     scope: Scope,
     report_id: int,
     action: str,
     reason: str | None,
     channel: str,
     now: datetime,
-    version_id: int | None,
+    version_id: int | None = None,
 ) -> ReviewItem:
+    """Apply `action` (a TRANSITIONS key) to the current version.
+
+    'approve' (pending only) locks it; 'return' (pending only) sends it back for amending and
+    'reopen' unlocks an approved one, pending again: both need a reason.
+    """
+    reason = None if action == "approve" else _reason(reason)
     require_aware(now)
     item = await check_decision(
         session=session, scope=scope, report_id=report_id, action=action, version_id=version_id
@@ -293,74 +300,10 @@ async def _notify(
         )
 
 
-async def approve_report(
-    *,
-    session: AsyncSession,
-    scope: Scope,
-    report_id: int,
-    channel: str,
-    now: datetime,
-    version_id: int | None = None,
-) -> ReviewItem:
-    """Approve the current version (pending only): it is locked from now on."""
-    return await _decide(
-        session,
-        scope=scope,
-        report_id=report_id,
-        action="approve",
-        reason=None,
-        channel=channel,
-        now=now,
-        version_id=version_id,
-    )
-
-
-async def return_report(
-    *,
-    session: AsyncSession,
-    scope: Scope,
-    report_id: int,
-    reason: str | None,
-    channel: str,
-    now: datetime,
-    version_id: int | None = None,
-) -> ReviewItem:
-    """Return the current version (pending only) with a required reason: the reporter amends."""
-    text = _reason(reason)
-    return await _decide(
-        session,
-        scope=scope,
-        report_id=report_id,
-        action="return",
-        reason=text,
-        channel=channel,
-        now=now,
-        version_id=version_id,
-    )
-
-
-async def reopen_report(
-    *,
-    session: AsyncSession,
-    scope: Scope,
-    report_id: int,
-    reason: str | None,
-    channel: str,
-    now: datetime,
-    version_id: int | None = None,
-) -> ReviewItem:
-    """Unlock an approved version (with a required reason): pending again, open to /capnhat."""
-    text = _reason(reason)
-    return await _decide(
-        session,
-        scope=scope,
-        report_id=report_id,
-        action="reopen",
-        reason=text,
-        channel=channel,
-        now=now,
-        version_id=version_id,
-    )
+# The three decisions, each `decide_report` with its action fixed.
+approve_report = partial(decide_report, action="approve", reason=None)
+return_report = partial(decide_report, action="return")
+reopen_report = partial(decide_report, action="reopen")
 
 
 async def current_reviews(
