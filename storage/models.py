@@ -305,7 +305,17 @@ MEASURES = (
 )
 
 
-class Evidence(SQLModel, table=True):
+class _StoredFile(SQLModel):
+    """The columns an evidence file has whether its report is confirmed or still a draft."""
+
+    sha256: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=64)
+    size: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    channel: str = Field(max_length=16)
+
+
+class Evidence(_StoredFile, table=True):
     """A file attached to a report (minutes, sign-in sheet, the action programme's scan): the
     bytes live in a folder by content hash (storage.evidence), this row says whose they are."""
 
@@ -314,15 +324,10 @@ class Evidence(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     report_id: int = _fk("report.id", ondelete="CASCADE", nullable=False, index=True)
-    sha256: str = Field(max_length=64, index=True)
-    content_type: str = Field(max_length=64)
-    size: int
-    created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_person_id: int | None = _fk("person.id", ondelete="SET NULL")
-    channel: str = Field(max_length=16)
 
 
-class DraftEvidence(SQLModel, table=True):
+class DraftEvidence(_StoredFile, table=True):
     """A file sent while its report was still a draft (the form in progress): it becomes the
     report's `Evidence` when the draft is confirmed, and goes with the draft if it is cancelled
     (storage.evidence)."""
@@ -334,12 +339,7 @@ class DraftEvidence(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     draft_id: int = _fk("draft.id", ondelete="CASCADE", nullable=False, index=True)
-    sha256: str = Field(max_length=64, index=True)
-    content_type: str = Field(max_length=64)
-    size: int
-    created_at: datetime = Field(sa_type=UTCDateTime)
     created_by_person_id: int | None = _fk("person.id", ondelete="SET NULL")
-    channel: str = Field(max_length=16)
 
 
 class ReviewAsk(SQLModel, table=True):
