@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -75,6 +76,14 @@ def csrf_ok(session_token: str, submitted: str | None) -> bool:
     return bool(submitted) and hmac.compare_digest(csrf_token(session_token), str(submitted))
 
 
+async def _issue(session: AsyncSession, row: Callable[[str], WebLink | WebSession]) -> str:
+    """Store `row(hash)` for the hash of a new token; returns the token (never stored)."""
+    token = new_token()
+    session.add(row(hash_token(token)))
+    await session.flush()
+    return token
+
+
 async def issue_link(*, session: AsyncSession, person_id: int, now: datetime) -> str:
     """A new one-time token for `person_id` (the caller builds the URL). Raises TooManyLinks."""
     require_aware(now)
@@ -87,17 +96,12 @@ async def issue_link(*, session: AsyncSession, person_id: int, now: datetime) ->
     ).scalar_one()
     if recent >= LINKS_PER_WINDOW:
         raise TooManyLinks(person_id)
-    token = new_token()
-    session.add(
-        WebLink(
-            token_hash=hash_token(token),
-            person_id=person_id,
-            created_at=now,
-            expires_at=now + LINK_TTL,
-        )
+    return await _issue(
+        session,
+        lambda digest: WebLink(
+            token_hash=digest, person_id=person_id, created_at=now, expires_at=now + LINK_TTL
+        ),
     )
-    await session.flush()
-    return token
 
 
 async def redeem_link(*, session: AsyncSession, token: str, now: datetime) -> LinkOutcome:
@@ -131,17 +135,16 @@ async def redeem_link(*, session: AsyncSession, token: str, now: datetime) -> Li
 async def start_session(*, session: AsyncSession, person_id: int, now: datetime, via: str) -> str:
     """A new browser session for the person; returns the token for the cookie."""
     require_aware(now)
-    token = new_token()
-    session.add(
-        WebSession(
-            token_hash=hash_token(token),
+    token = await _issue(
+        session,
+        lambda digest: WebSession(
+            token_hash=digest,
             person_id=person_id,
             via=via,
             created_at=now,
             expires_at=now + SESSION_TTL,
-        )
+        ),
     )
-    await session.flush()
     await record(
         session=session,
         now=now,
