@@ -9,6 +9,7 @@ import enum
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,6 +76,18 @@ class ReminderPlan:
     cap_exempt: bool = False  # a deadline today: told even past the weekly cap
     week_start: datetime | None = None
 
+    @classmethod
+    def to(cls, recipient: Recipient, *, key: str, kind: str, **rest: Any) -> ReminderPlan:
+        """The plan addressed to `recipient` (their person, name and language)."""
+        return cls(
+            key=key,
+            kind=kind,
+            person_id=recipient.person_id,
+            full_name=recipient.full_name,
+            lang=recipient.lang,
+            **rest,
+        )
+
 
 class NudgeOutcome(enum.StrEnum):
     QUEUED = "queued"
@@ -138,12 +151,10 @@ async def reminder_plans(
         if not items:
             continue
         planned.append(
-            ReminderPlan(
+            ReminderPlan.to(
+                reporter,
                 key=f"remind:{reporter.person_id}:{reporter.unit_id}:{today.isoformat()}",
                 kind=KIND_REMINDER,
-                person_id=reporter.person_id,
-                full_name=reporter.full_name,
-                lang=reporter.lang,
                 today=today,
                 sections=[PlanSection(campaign.reference, campaign.name, (tuple(items),))],
                 not_before=now,
@@ -218,12 +229,10 @@ async def escalation_plans(
         unit_ids.sort(key=lambda uid: by_unit[uid][0].unit_path)
         units = tuple(tuple(by_unit[uid]) for uid in unit_ids)
         planned.append(
-            ReminderPlan(
+            ReminderPlan.to(
+                recipient,
                 key=f"escalate:{person_id}:{today.isoformat()}",
                 kind=KIND_ESCALATION,
-                person_id=person_id,
-                full_name=recipient.full_name,
-                lang=recipient.lang,
                 today=today,
                 sections=[PlanSection(campaign.reference, campaign.name, units)],
                 not_before=now,
@@ -266,12 +275,10 @@ async def nudge_plans(
         for campaign, rows in owed_by_campaign
     ]
     return None, [
-        ReminderPlan(
+        ReminderPlan.to(
+            reporter,
             key=f"nudge:{unit_id}:{today.isoformat()}:{reporter.person_id}",
             kind=KIND_NUDGE,
-            person_id=reporter.person_id,
-            full_name=reporter.full_name,
-            lang=reporter.lang,
             today=today,
             sections=list(sections),
             not_before=wait or now,
