@@ -256,6 +256,44 @@ async def test_reload_is_an_upsert(db: Database, now: datetime) -> None:
     assert list(actions) == ["campaign.load", "campaign.reload"]
 
 
+async def test_loading_by_id_renames_in_place_and_keeps_references_unique(
+    db: Database, now: datetime
+) -> None:
+    await _levels(db)
+    other = TEMPLATE.replace('reference: "13-KH/TU"', 'reference: "99-KH/TU"')
+    async with db.write() as session:
+        first = await load_campaign(session=session, definition=parse_definition(TEMPLATE), now=now)
+        await load_campaign(session=session, definition=parse_definition(other), now=now)
+    renamed = TEMPLATE.replace('reference: "13-KH/TU"', 'reference: "13-KH/TU-2"')
+    async with db.write() as session:
+        moved = await load_campaign(
+            session=session, definition=parse_definition(renamed), now=now, campaign_id=first.id
+        )
+    assert moved.id == first.id and moved.reference == "13-KH/TU-2"
+    taken = TEMPLATE.replace('reference: "13-KH/TU"', 'reference: "99-KH/TU"')
+    line = _line_of(taken, 'reference: "99-KH/TU"')
+    async with db.write() as session:
+        with pytest.raises(DefinitionError) as info:
+            await load_campaign(
+                session=session, definition=parse_definition(taken), now=now, campaign_id=first.id
+            )
+    assert info.value.messages() == [
+        f"Dòng {line}, campaign.reference: đã có đợt khác mang số hiệu 99-KH/TU"
+    ]
+    async with db.read() as session:
+        references = sorted(c.reference for c in await list_campaigns(session=session))
+    assert references == ["13-KH/TU-2", "99-KH/TU"]
+
+
+def test_a_send_hour_inside_the_quiet_hours_is_refused() -> None:
+    quiet = TEMPLATE.replace("    send_hour: 8", "    send_hour: 22")
+    line = _line_of(quiet, "send_hour: 22")
+    assert _errors(quiet) == [
+        f"Dòng {line}, campaign.reminders.send_hour: giờ gửi nhắc 22 giờ rơi vào giờ yên lặng "
+        "(21:00–07:00); đồng chí chọn giờ khác hoặc đổi giờ yên lặng"
+    ]
+
+
 async def test_unknown_level_is_refused_with_its_line(db: Database, now: datetime) -> None:
     await _levels(db)
     broken = TEMPLATE.replace("      huyen: 2016-07-15", "      xa: 2016-07-15")
