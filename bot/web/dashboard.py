@@ -196,8 +196,9 @@ async def late(request: Request) -> Response:
 
 
 async def export(request: Request) -> Response:
-    """GET /export?c=<campaign>&unit=<id>: the /xuat workbook of one subtree in scope (no unit:
-    the whole tree for a whole-tree admin, or the one unit the viewer is in charge of)."""
+    """GET /export?c=<campaign>&unit=<id>[&approved=1]: the /xuat workbook of one subtree in scope
+    (no unit: the whole tree for a whole-tree admin, or the one unit the viewer is in charge of),
+    on the dashboard's figure basis (`approved=1`: approved reports only, as /xuat --approved)."""
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
         return viewer
@@ -205,6 +206,7 @@ async def export(request: Request) -> Response:
     web = web_of(request)
     now = web.clock()
     wanted = request.query_params.get("unit", "")
+    approved = _approved(request)
     async with web.db.read() as session:
         _, campaign = await pick_campaign(session, request)
         unit: Unit | None = None
@@ -228,7 +230,7 @@ async def export(request: Request) -> Response:
             entity="campaign",
             entity_id=campaign.id,
             actor_person_id=viewer.person_id,
-            new={"unit_id": unit.id if unit is not None else None},
+            new={"unit_id": unit.id if unit is not None else None, "approved": approved},
         )
     day = local_date(now, campaign.timezone).isoformat()
     name = f"cadrebot_{campaign.id}_{unit.code if unit is not None else 'all'}_{day}.xlsx"
@@ -242,6 +244,7 @@ async def export(request: Request) -> Response:
                 output=path,
                 root_path=unit.path if unit is not None else None,
                 lang=viewer.lang,
+                approved_only=approved,
             )
         body = path.read_bytes()
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
