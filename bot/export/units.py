@@ -141,18 +141,24 @@ async def level_labels(session: AsyncSession, lang: str) -> dict[str, str]:
     return {r.code: level_label(r, lang) for r in rows}
 
 
-async def unit_values(
-    *,
-    session: AsyncSession,
-    ctx: CampaignContext,
-    as_of: datetime,
-    root_path: str | None,
-    lang: str,
-    blocks: Sequence[_Block],
-    levels: Mapping[str, str],
-    batch_size: int,
-) -> AsyncIterator[list[Any]]:
+@dataclass(frozen=True)
+class Reading:
+    """What each per-unit sheet reads: the campaign's units under `root_path` (None: all) as of
+    `as_of`, labelled in `lang` with the level labels `levels`, streamed `batch_size` at a time."""
+
+    session: AsyncSession
+    ctx: CampaignContext
+    as_of: datetime
+    root_path: str | None
+    lang: str
+    levels: Mapping[str, str]
+    batch_size: int
+
+
+async def unit_values(reading: Reading, blocks: Sequence[_Block]) -> AsyncIterator[list[Any]]:
     """The units sheet's rows as typed values (naive local datetimes, dates, ints, text)."""
+    session, ctx, as_of, root_path = reading.session, reading.ctx, reading.as_of, reading.root_path
+    lang, levels, batch_size = reading.lang, reading.levels, reading.batch_size
     zone = ZoneInfo(ctx.timezone)
     status_text = {
         STATUS_ON_TIME: t("export.status.on_time", lang),
@@ -253,17 +259,10 @@ def _first_reporter(column: Any) -> Any:
     )
 
 
-async def missing_values(
-    *,
-    session: AsyncSession,
-    ctx: CampaignContext,
-    as_of: datetime,
-    root_path: str | None,
-    lang: str,
-    levels: Mapping[str, str],
-    batch_size: int,
-) -> AsyncIterator[list[Any]]:
+async def missing_values(reading: Reading) -> AsyncIterator[list[Any]]:
     """One row per unit that has not reported at least one deliverable (as of `as_of`)."""
+    session, ctx, as_of, root_path = reading.session, reading.ctx, reading.as_of, reading.root_path
+    lang, levels, batch_size = reading.lang, reading.levels, reading.batch_size
     names = {d.id: name_in(d, lang) for d in ctx.deliverables}
     stmt = (
         expected_rows(

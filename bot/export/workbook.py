@@ -20,6 +20,7 @@ from bot.export.rollup import write_rollup
 from bot.export.sheet import Column, ProgressCallback, Sheet, rate_value
 from bot.export.summary import shortcoming_columns, shortcoming_label, write_summary
 from bot.export.units import (
+    Reading,
     level_labels,
     measure_blocks,
     missing_columns,
@@ -126,16 +127,8 @@ async def write_export(
     carriers: Mapping[str, str] = {} if figures is None else figures.carriers
     blocks = measure_blocks(ctx, carriers, lang)
     columns = unit_columns(blocks, lang)
-    rows = unit_values(
-        session=session,
-        ctx=ctx,
-        as_of=as_of,
-        root_path=root_path,
-        lang=lang,
-        blocks=blocks,
-        levels=levels,
-        batch_size=batch_size,
-    )
+    reading = Reading(session, ctx, as_of, root_path, lang, levels, batch_size)
+    rows = unit_values(reading, blocks)
     if figures is None or fmt != "xlsx":
         with output.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = CsvWriter(handle)
@@ -172,16 +165,7 @@ async def write_export(
         numbered=True,
         lang=lang,
     )
-    missing_rows = missing_values(
-        session=session,
-        ctx=ctx,
-        as_of=as_of,
-        root_path=root_path,
-        lang=lang,
-        levels=levels,
-        batch_size=batch_size,
-    )
-    await _drain(missing_rows, missing.append)
+    await _drain(missing_values(reading), missing.append)
 
     shortcomings = Sheet(
         workbook,
