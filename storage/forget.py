@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, delete, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -48,6 +48,7 @@ from storage.models import (
     ProcessedUpdate,
     Role,
 )
+from storage.rows import delete_rows, update_rows
 
 FORGOTTEN_NAME = "đã xóa"
 # Audit entities keyed by a chat account id (storage.attempts: failed /start attempts).
@@ -181,24 +182,18 @@ async def _scrub_audit(
         clean_old = secrets.scrub(old, about_person=personal)
         clean_new = secrets.scrub(new, about_person=personal)
         if clean_old != old or clean_new != new:
-            await session.execute(
-                update(AuditLog)
-                .where(col(AuditLog.id) == row_id)
-                .values(old=clean_old, new=clean_new)
-                .execution_options(synchronize_session=False)
+            await update_rows(
+                session, AuditLog, {"old": clean_old, "new": clean_new}, col(AuditLog.id) == row_id
             )
             changed += 1
     if secrets.accounts:
-        result: Any = await session.execute(
-            update(AuditLog)
-            .where(
-                col(AuditLog.entity).in_(ACCOUNT_ENTITIES),
-                col(AuditLog.entity_id).in_(sorted(secrets.accounts)),
-            )
-            .values(entity_id=f"forgotten:{person_id}")
-            .execution_options(synchronize_session=False)
+        changed += await update_rows(
+            session,
+            AuditLog,
+            {"entity_id": f"forgotten:{person_id}"},
+            col(AuditLog.entity).in_(ACCOUNT_ENTITIES),
+            col(AuditLog.entity_id).in_(sorted(secrets.accounts)),
         )
-        changed += int(result.rowcount or 0)
     return changed
 
 
@@ -227,12 +222,7 @@ async def _scrub_outbox(session: AsyncSession, person_id: int, secrets: _Secrets
             if owner is None:  # a row needs a person or a chat: keep it addressed to them
                 values["person_id"] = person_id
         if values:
-            await session.execute(
-                update(Outbox)
-                .where(col(Outbox.id) == row_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            await update_rows(session, Outbox, values, col(Outbox.id) == row_id)
             changed += 1
     return changed
 
@@ -264,25 +254,15 @@ async def _scrub_replies(session: AsyncSession, secrets: _Secrets) -> int:
         )
         clean = None if to_them else secrets.scrub(replies, about_person=False)
         if clean != replies:
-            await session.execute(
-                update(ProcessedUpdate)
-                .where(
-                    col(ProcessedUpdate.channel) == channel,
-                    col(ProcessedUpdate.update_id) == update_id,
-                )
-                .values(replies=clean)
-                .execution_options(synchronize_session=False)
+            await update_rows(
+                session,
+                ProcessedUpdate,
+                {"replies": clean},
+                col(ProcessedUpdate.channel) == channel,
+                col(ProcessedUpdate.update_id) == update_id,
             )
             changed += 1
     return changed
-
-
-async def _delete_rows(session: AsyncSession, model: Any, *where: Any) -> int:
-    """Delete the rows of `model` matching `where`; how many went."""
-    result: Any = await session.execute(
-        delete(model).where(*where).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)
 
 
 async def forget_person(
@@ -332,40 +312,37 @@ async def forget_person(
         if i is not None
     ]
 
-    roles = await _delete_rows(session, Role, col(Role.person_id) == person_id)
-    gone = await _delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
+    roles = await delete_rows(session, Role, col(Role.person_id) == person_id)
+    gone = await delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
     evidence, hashes = await forget_evidence(session=session, person_id=person_id)
-    drafts = await _delete_rows(session, Draft, col(Draft.person_id) == person_id)
-    await _delete_rows(session, KeptFile, col(KeptFile.person_id) == person_id)
-    unused = await _delete_rows(
+    drafts = await delete_rows(session, Draft, col(Draft.person_id) == person_id)
+    await delete_rows(session, KeptFile, col(KeptFile.person_id) == person_id)
+    unused = await delete_rows(
         session, Invite, col(Invite.person_id) == person_id, col(Invite.used_at).is_(None)
     )
     naming = [col(Invite.person_id) == person_id, col(Invite.used_by_person_id) == person_id]
     if texts:
         naming.append(col(Invite.person_name).in_(texts))
-    await session.execute(
-        update(Invite)
-        .where(or_(*naming), col(Invite.person_name).is_not(None))
-        .values(person_name=None)
-        .execution_options(synchronize_session=False)
+    await update_rows(
+        session, Invite, {"person_name": None}, or_(*naming), col(Invite.person_name).is_not(None)
     )
     audit_rows = await _scrub_audit(session, person_id, secrets, invite_ids)
     outbox_rows = await _scrub_outbox(session, person_id, secrets)
     await _scrub_replies(session, secrets)
 
-    await session.execute(
-        update(Person)
-        .where(col(Person.id) == person_id)
-        .values(
-            full_name=FORGOTTEN_NAME,
-            phone=None,
-            language=None,
-            preferred_channel=None,
-            unreachable_at=None,
-            unreachable_reason=None,
-            forgotten_at=person.forgotten_at or now,
-        )
-        .execution_options(synchronize_session=False)
+    await update_rows(
+        session,
+        Person,
+        {
+            "full_name": FORGOTTEN_NAME,
+            "phone": None,
+            "language": None,
+            "preferred_channel": None,
+            "unreachable_at": None,
+            "unreachable_reason": None,
+            "forgotten_at": person.forgotten_at or now,
+        },
+        col(Person.id) == person_id,
     )
     await session.refresh(person)
     result = ForgetResult(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -32,6 +32,7 @@ from storage.models import (
     Role,
     Unit,
 )
+from storage.rows import delete_rows, update_rows
 from storage.tree import in_subtree
 
 CHUNK = 500
@@ -253,13 +254,12 @@ async def touch_identity(
         values["chat_id"] = str(chat_id)
     if language_code is not None:
         values["language_code"] = language_code
-    await session.execute(
-        update(ChatIdentity)
-        .where(
-            col(ChatIdentity.channel) == channel, col(ChatIdentity.external_id) == str(external_id)
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    await update_rows(
+        session,
+        ChatIdentity,
+        values,
+        col(ChatIdentity.channel) == channel,
+        col(ChatIdentity.external_id) == str(external_id),
     )
     return True
 
@@ -269,12 +269,7 @@ async def set_preferred_channel(
 ) -> None:
     """Where proactive messages go (`CHANNEL_TELEGRAM` / `CHANNEL_ZALO`; None: the channel the
     person wrote from last). Not audited here: the caller records the change it made."""
-    await session.execute(
-        update(Person)
-        .where(col(Person.id) == person_id)
-        .values(preferred_channel=channel)
-        .execution_options(synchronize_session=False)
-    )
+    await update_rows(session, Person, {"preferred_channel": channel}, col(Person.id) == person_id)
 
 
 # --- roles ---------------------------------------------------------------------------------
@@ -336,12 +331,7 @@ async def revoke_role(
     channel: str = CHANNEL_CLI,
 ) -> bool:
     """Take a role away; True if there was one."""
-    result = await session.execute(
-        delete(Role)
-        .where(*_role_filter(person_id, kind, unit_id))
-        .execution_options(synchronize_session=False)
-    )
-    removed = bool(getattr(result, "rowcount", 0))
+    removed = bool(await delete_rows(session, Role, *_role_filter(person_id, kind, unit_id)))
     if removed:
         await record(
             session=session,
@@ -383,25 +373,15 @@ async def remove_person(
         return False
     roles = await roles_of(session=session, person_id=person_id)
     identities = await identities_of(session=session, person_id=person_id)
-    await session.execute(
-        delete(Role)
-        .where(col(Role.person_id) == person_id)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        delete(ChatIdentity)
-        .where(col(ChatIdentity.person_id) == person_id)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Invite)
-        .where(
-            col(Invite.person_id) == person_id,
-            col(Invite.used_at).is_(None),
-            col(Invite.revoked_at).is_(None),
-        )
-        .values(revoked_at=require_aware(now))
-        .execution_options(synchronize_session=False)
+    await delete_rows(session, Role, col(Role.person_id) == person_id)
+    await delete_rows(session, ChatIdentity, col(ChatIdentity.person_id) == person_id)
+    await update_rows(
+        session,
+        Invite,
+        {"revoked_at": require_aware(now)},
+        col(Invite.person_id) == person_id,
+        col(Invite.used_at).is_(None),
+        col(Invite.revoked_at).is_(None),
     )
     person.forgotten_at = now
     await session.flush()

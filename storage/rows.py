@@ -1,0 +1,27 @@
+"""Bulk writes by condition: delete or update the rows matching `where` in one statement,
+without syncing objects already loaded in the session (callers refresh what they hold)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def delete_rows(session: AsyncSession, model: Any, *where: Any) -> int:
+    """Delete the rows of `model` matching `where`; how many went."""
+    result: Any = await session.execute(
+        delete(model).where(*where).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+async def update_rows(
+    session: AsyncSession, model: Any, values: dict[str, Any], *where: Any
+) -> int:
+    """Set `values` on the rows of `model` matching `where`; how many matched."""
+    result: Any = await session.execute(
+        update(model).where(*where).values(**values).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
