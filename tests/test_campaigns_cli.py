@@ -35,9 +35,22 @@ async def _count(url: str, statement: object) -> int:
         await db.dispose()
 
 
-def test_template_prints_exactly_the_built_in_file(cli: tuple[CliRunner, str]) -> None:
+def test_template_without_a_start_date_refuses_to_print_2016_deadlines(
+    cli: tuple[CliRunner, str],
+) -> None:
     runner, _ = cli
     result = runner.invoke(app, ["campaign", "template"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "Cần ngày bắt đầu đợt: cadrebot campaign template --start NGÀY" in result.stderr
+    assert "2016-06-10" not in result.output
+
+
+def test_template_started_on_the_plan_s_own_day_is_exactly_the_built_in_file(
+    cli: tuple[CliRunner, str],
+) -> None:
+    runner, _ = cli
+    result = runner.invoke(app, ["campaign", "template", "--start", "1/5/2016"])
     assert result.exit_code == 0
     assert result.stdout == template_text()
     assert result.stdout == (
@@ -48,7 +61,10 @@ def test_template_prints_exactly_the_built_in_file(cli: tuple[CliRunner, str]) -
 def test_load_template_then_reload_then_list(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
     runner, url = cli
     path = tmp_path / "nq.yaml"
-    path.write_text(runner.invoke(app, ["campaign", "template"]).stdout, encoding="utf-8")
+    path.write_text(
+        runner.invoke(app, ["campaign", "template", "--start", "1/5/2016"]).stdout,
+        encoding="utf-8",
+    )
 
     first = runner.invoke(app, ["campaign", "load", str(path), "--yes"])
     assert first.exit_code == 0, first.output

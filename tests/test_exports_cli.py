@@ -18,7 +18,7 @@ from bot.cli.exports import register
 from storage.db import Database
 from storage.models import Report
 from tests.figures_fixtures import reference_tree
-from tests.test_report_import import build_world
+from tests.test_report_import import build_world, fill_row
 
 
 def _database(tmp_path: Path, fill: Callable[[AsyncSession], Awaitable[Any]]) -> str:
@@ -139,32 +139,32 @@ def test_export_refusals(figures_url: str, tmp_path: Path) -> None:
 
 def test_template_then_import_as_admin(template_url: str, tmp_path: Path) -> None:
     path = tmp_path / "mau.xlsx"
-    code, stdout, _ = _invoke(
-        template_url, "reports", "template", "--campaign", "13-KH/TU", "--output", str(path)
-    )
-    assert code == 0 and "hoi_nghi" in stdout
+    code, stdout, err = _invoke(template_url, "reports", "template", "--output", str(path))
+    assert code == 0, err
+    assert "“Hội nghị học tập, quán triệt”" in stdout  # one open campaign: no --campaign
+    assert "Đợt học tập: 13-KH/TU" in err
     wb = load_workbook(path)
-    wb["hoi_nghi"].append(["C11", None, "20/8/2016", 2, 30, 29, None, None, None, 27])
-    wb["hoi_nghi"].append(["C12", None, "20/8/2016", 2, 25, 30, None, None, None, 20])  # 30 > 25
-    wb.save(path)
-    code, _, err = _invoke(
-        template_url, "reports", "import", str(path), "--campaign", "13-KH/TU", "--as", "1"
-    )
+    ws = wb["Hội nghị học tập, quán triệt"]
+    fill_row(ws, "C11", reported_on="20/8/2016", session_date="20/8/2016", duration_halfdays=2)
+    fill_row(ws, "C11", attended=29, essays=27)
+    fill_row(ws, "C12", session_date="20/8/2016", duration_halfdays=2, attended=30, essays=20)
+    wb.save(path)  # C12 has 25 members on record: 30 attending is refused
+    code, _, err = _invoke(template_url, "reports", "import", str(path), "--as", "1")
     assert code == 1
     assert "Tệp có 1 lỗi, chưa ghi dòng nào:" in err
-    assert "Dòng 4 (sheet hoi_nghi): Số đảng viên dự học tập (30)" in err
+    assert "(sheet Hội nghị học tập, quán triệt): Số đảng viên dự học tập (30)" in err
     assert _reports(template_url) == 0
 
     wb = load_workbook(path)
-    wb["hoi_nghi"]["F4"] = 25
+    fill_row(wb["Hội nghị học tập, quán triệt"], "C12", attended=25)
     wb.save(path)
-    code, stdout, _ = _invoke(
-        template_url, "reports", "import", str(path), "--campaign", "13-KH/TU", "--as", "1"
-    )
+    code, stdout, _ = _invoke(template_url, "reports", "import", str(path), "--as", "1")
     assert code == 0, stdout
     assert "Đã nhập: 2 báo cáo mới, 0 báo cáo cập nhật, 0 không thay đổi." in stdout
-    # No "Ngày báo cáo" column: said, and counted as of the import day.
-    assert "2 báo cáo không ghi ngày báo cáo (cột “Ngày báo cáo”): tính là báo cáo ngày nhập" in (
+    # The other pre-filled units, left as they were, are said and stay unreported.
+    assert "dòng chưa điền" in stdout and "vẫn chưa báo cáo" in stdout
+    # C12 has no "Ngày báo cáo": said, and counted as of the import day.
+    assert "1 báo cáo không ghi ngày báo cáo (cột “Ngày báo cáo”): tính là báo cáo ngày nhập" in (
         stdout
     )
     assert _reports(template_url) == 2
@@ -190,3 +190,45 @@ def test_import_refusals(template_url: str, tmp_path: Path) -> None:
         "ke_hoach",
     )
     assert code == 0 and "1 báo cáo mới" in stdout
+
+
+def test_import_without_campaign_takes_the_one_open_campaign_and_says_so(
+    template_url: str, tmp_path: Path
+) -> None:
+    csv = tmp_path / "a.csv"
+    csv.write_text("unit_code,heads,heads_with_plan\nh1,10,8\n", encoding="utf-8")
+    code, stdout, err = _invoke(
+        template_url, "reports", "import", str(csv), "--deliverable", "ke_hoach"
+    )
+    assert code == 0, err
+    assert "Đợt học tập: 13-KH/TU" in err and "đợt duy nhất đang mở" in err
+    assert "1 báo cáo mới" in stdout  # the code typed in lower case found H1
+    assert _reports(template_url) == 1
+
+
+def test_import_without_campaign_and_two_open_asks_which(tmp_path: Path) -> None:
+    async def two_open(session: AsyncSession) -> None:
+        from datetime import UTC, date, datetime
+
+        from storage.models import Campaign
+
+        await build_world(session)
+        at = datetime(2016, 5, 1, tzinfo=UTC)
+        session.add(
+            Campaign(
+                reference="14-KH/TU",
+                name="Đợt khác",
+                resolution="NQ",
+                start_date=date(2016, 5, 1),
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+    url = _database(tmp_path, two_open)
+    csv = tmp_path / "a.csv"
+    csv.write_text("unit_code,heads,heads_with_plan\nH1,10,8\n", encoding="utf-8")
+    code, _, err = _invoke(url, "reports", "import", str(csv), "--deliverable", "ke_hoach")
+    assert code == 1
+    assert "đang mở: 13-KH/TU, 14-KH/TU" in err and "--campaign" in err
+    assert _reports(url) == 0

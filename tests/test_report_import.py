@@ -75,6 +75,16 @@ def workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
     return path
 
 
+def fill_row(ws: Any, code: str, **values: object) -> None:
+    """Write into the template's pre-filled row of unit `code`, by column key (row 1)."""
+    columns = {cell.value: cell.column for cell in ws[1]}
+    row = next(
+        r[0].row for r in ws.iter_rows(min_row=3) if r[columns["unit_code"] - 1].value == code
+    )
+    for key, value in values.items():
+        ws.cell(row, columns[key], value)
+
+
 async def run_import(
     db: Database, world: World, path: Path, *, now: datetime = NOW, **kwargs: Any
 ) -> ImportSummary:
@@ -278,13 +288,56 @@ async def test_vietnamese_labels_as_headers(db: Database, world: World, tmp_path
     assert (version.members, version.attended, version.essays) == (25, 25, 24)
 
 
-async def test_unknown_header_is_refused(db: Database, world: World, tmp_path: Path) -> None:
+async def test_unknown_columns_are_ignored_with_a_note_not_refused(
+    db: Database, world: World, tmp_path: Path
+) -> None:
     path = tmp_path / "x.csv"
-    path.write_text("unit_code,so nguoi du\nC12,25\n", encoding="utf-8")
+    path.write_text(
+        "STT,Mã đơn vị,so nguoi du,heads,heads_with_plan,Ghi chú\n1,h1,25,10,8,đã nộp\n2,TU,,,,\n",
+        encoding="utf-8",
+    )
+    summary = await run_import(db, world, path, deliverable="ke_hoach")
+    assert (summary.created, summary.updated) == (1, 0)  # "h1": codes in any case
+    assert summary.notes == [
+        "Bỏ qua cột không dùng: “so nguoi du” (không phải mã hay tên trường nào của nội dung"
+        " báo cáo; nếu là một trường, sửa tiêu đề rồi nhập lại).",
+        "Bỏ qua 1 dòng chưa điền (chỉ có mã, tên đơn vị, số đảng viên): các đơn vị này vẫn chưa"
+        " báo cáo.",
+    ]
+    assert await count(db, Report) == 1
+
+
+async def test_header_below_title_rows_on_the_active_sheet(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    """A workbook as an office types it: title rows above the header, the data on the active
+    sheet named "Sheet1", a "Ghi chú" sheet beside it; the row numbers stay the sheet's."""
+    path = tmp_path / "giay.xlsx"
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "Ghi chú"
+    notes.append(["unit_code", "heads"])
+    notes.append(["C11", 99])
+    data = book.create_sheet("Sheet1")
+    data.append(["BÁO CÁO KẾT QUẢ XÂY DỰNG KẾ HOẠCH HÀNH ĐỘNG"])
+    data.append([None])
+    data.append(
+        ["STT", "Mã đơn vị", "Số cấp ủy, người đứng đầu cơ quan, đơn vị", "heads_with_plan"]
+    )
+    data.append([1, "c11", 3, 9])  # 9 > 3: refused, named by its sheet row
+    book.active = 1
+    book.save(path)
     with pytest.raises(ReportImportError) as caught:
-        await run_import(db, world, path, deliverable="hoi_nghi")
-    assert caught.value.messages() == [
-        "Dòng 1: Cột “so nguoi du” không phải mã hay tên trường nào của nội dung báo cáo."
+        await run_import(db, world, path, deliverable="ke_hoach")
+    [message] = caught.value.messages()
+    assert message.startswith("Dòng 4 (sheet Sheet1):")
+    data["D4"] = 3
+    book.save(path)
+    summary = await run_import(db, world, path, deliverable="ke_hoach")
+    assert summary.created == 1
+    assert summary.notes == [
+        "Bỏ qua sheet “Ghi chú”: tên sheet không phải tên nội dung báo cáo nào."
     ]
 
 
@@ -292,21 +345,38 @@ async def test_template_round_trip(db: Database, world: World, tmp_path: Path) -
     path = tmp_path / "mau.xlsx"
     async with db.read() as session:
         sheets = await write_template(session=session, campaign_id=world.campaign_id, output=path)
-    assert sheets == ["hoi_nghi", "chuong_trinh", "ke_hoach"]
+    assert sheets[0] == "Hội nghị học tập, quán triệt"
+    assert all(len(title) <= 31 for title in sheets) and len(sheets) == 3
     wb = load_workbook(path)
     assert wb.sheetnames == ["Hướng dẫn", *sheets]
-    ws = wb["hoi_nghi"]
+    guide = "\n".join(str(c.value) for c in wb["Hướng dẫn"]["B"] if c.value)
+    assert "Cấp tỉnh: 10/6/2016" in guide and "Chi bộ trực thuộc: 31/8/2016" in guide
+    ws = wb[sheets[0]]
     assert [c.value for c in ws[1]] == [
+        "stt",
         "unit_code",
         "unit_name",
+        "reported_on",
         *HOI_NGHI[1:-1],
         "presenter_standing",
         "essays",
     ]
-    assert ws["A2"].value == "Mã đơn vị" and ws["F2"].value == "Số đảng viên dự học tập"
-    assert ws.freeze_panes == "B3"
-    ws.append(["C11", "Chi bộ C11", date(2016, 8, 20), 2, 30, 29, None, None, None, 27])
-    ws.append(["C12", None, "21/8/2016", 1, None, 25, 2, "Đ/c Lan", "Khác", 25])
+    assert [ws["A2"].value, ws["B2"].value, ws["D2"].value, ws["H2"].value] == [
+        "STT",
+        "Mã đơn vị",
+        "Ngày báo cáo",
+        "Số đảng viên dự học tập",
+    ]
+    # The units that owe it, in tree order, with their members on record; not KHAC (outside
+    # the campaign's scope).
+    listed = [(r[0].value, r[1].value, r[6].value) for r in ws.iter_rows(min_row=3)]
+    assert listed == [(1, "TU", 50), (2, "H1", 40), (3, "C11", 30), (4, "B1", 10), (5, "C12", 25)]
+    assert ws.freeze_panes == "D3"
+    fill_row(ws, "C11", session_date=date(2016, 8, 20), duration_halfdays=2, attended=29)
+    fill_row(ws, "C11", essays=27)
+    fill_row(ws, "C12", session_date="21/8/2016", duration_halfdays=1, attended=25)
+    fill_row(ws, "C12", nonmembers_attended=2, presenter="Đ/c Lan", essays=25)
+    fill_row(ws, "C12", presenter_standing="Khác", reported_on="22/8/2016")
     wb.save(path)
     summary = await run_import(db, world, path)
     assert (summary.created, summary.updated) == (2, 0)
@@ -319,6 +389,11 @@ async def test_template_round_trip(db: Database, world: World, tmp_path: Path) -
             )
         ).all()
     assert [tuple(r) for r in rows] == [(29, 30), (25, 25)]
+    # Once C11 and C12 reported, a new template lists only the others.
+    async with db.read() as session:
+        await write_template(session=session, campaign_id=world.campaign_id, output=path)
+    ws = load_workbook(path)[sheets[0]]
+    assert [r[1].value for r in ws.iter_rows(min_row=3)] == ["TU", "H1", "B1"]
 
 
 async def test_a_changed_paper_report_is_dated_by_its_paper(

@@ -73,11 +73,12 @@ def template(
         ),
     ] = False,
 ) -> None:
-    """In ra tệp mẫu của đợt học tập Nghị quyết XII (print the built-in campaign file); với
-    --start, mọi ngày được dời để đợt bắt đầu vào ngày đó."""
+    """In ra tệp mẫu của đợt học tập Nghị quyết XII (print the built-in campaign file), mọi
+    ngày được dời để đợt bắt đầu vào ngày --start (bắt buộc: không in hạn năm 2016)."""
     if start is None:
-        typer.echo(template_text(two_level=two_level), nl=False)
-        return
+        # The file as written holds 2016's deadlines: loaded as is, every unit would be
+        # nudged as overdue at once. The start date is asked for, never assumed.
+        raise common.fail(t("campaign.cli.template_needs_start", LANG))
     from bot.cli.figures import parse_day  # lazy: the figures stack is not needed otherwise
 
     day = parse_day(start)

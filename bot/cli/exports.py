@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,9 @@ from storage.db import write_estimate
 from storage.i18n import t
 from storage.i18n.formatting import date_text, number
 from storage.models import Campaign, Person
+
+if TYPE_CHECKING:
+    from storage.report_import import ImportSummary
 
 FORMATS = ("xlsx", "csv")
 
@@ -112,9 +115,37 @@ reports_app = typer.Typer(
 )
 
 
-async def _template(*, campaign: str, output: Path, lang: str) -> list[str]:
+ReportsCampaignOption = Annotated[
+    str | None,
+    typer.Option(
+        "--campaign",
+        help="Số hiệu (13-KH/TU) hoặc mã số của đợt; bỏ trống: đợt duy nhất đang mở",
+    ),
+]
+
+
+async def _paper_campaign(session: AsyncSession, wanted: str | None, lang: str) -> Campaign:
+    """The campaign named, or without --campaign the one open campaign (said on stderr);
+    none or several open: a refusal that lists them."""
+    if wanted is not None:
+        return await _campaign(session, wanted, lang)
+    from storage.campaign_status import open_campaigns
+
+    found = await open_campaigns(session=session)
+    if len(found) != 1:
+        known = ", ".join(c.reference for c in found) or "—"
+        raise common.Refused(t("figures.cli.which_campaign", lang, known=known))
+    [campaign] = found
+    common.err_console.print(
+        t("export.cli.default_campaign", lang, reference=campaign.reference, name=campaign.name),
+        soft_wrap=True,
+    )
+    return campaign
+
+
+async def _template(*, campaign: str | None, output: Path, lang: str) -> list[str]:
     async with common.database() as db, db.read() as session:
-        found = await _campaign(session, campaign, lang)
+        found = await _paper_campaign(session, campaign, lang)
         assert found.id is not None
         from storage.report_import import write_template  # openpyxl: only for this command
 
@@ -123,14 +154,15 @@ async def _template(*, campaign: str, output: Path, lang: str) -> list[str]:
 
 @reports_app.command("template")
 def template(
-    campaign: common.CampaignOption,
     output: Annotated[Path, typer.Option("--output", help="Tệp mẫu sẽ ghi (.xlsx)")],
+    campaign: ReportsCampaignOption = None,
     lang: common.LangOption = "vi",
 ) -> None:
     """Tạo tệp Excel mẫu để nhập báo cáo giấy (write the empty entry workbook)."""
     common.check_lang(lang)
     sheets = common.run(_template(campaign=campaign, output=output, lang=lang))
-    common.say(t("export.cli.template_written", lang, path=output, sheets=", ".join(sheets)))
+    named = ", ".join(f"“{title}”" for title in sheets)
+    common.say(t("export.cli.template_written", lang, path=output, sheets=named), soft_wrap=True)
 
 
 async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None:
@@ -143,8 +175,8 @@ async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None
 
 
 async def _import(
-    *, path: Path, campaign: str, deliverable: str | None, person_id: int | None, lang: str
-) -> tuple[int, int, int, int, date]:
+    *, path: Path, campaign: str | None, deliverable: str | None, person_id: int | None, lang: str
+) -> tuple[ImportSummary, date]:
     from storage.report_import import (
         ReportImportError,
         import_reports,
@@ -158,7 +190,7 @@ async def _import(
         # Checked in a read transaction first: a refused file never takes the write lock that
         # the running bot's writers (which then wait) need.
         async with db.read() as session:
-            found = await _campaign(session, campaign, lang)
+            found = await _paper_campaign(session, campaign, lang)
             assert found.id is not None
             if person_id is not None:
                 await _check_admin(session, person_id, lang)
@@ -185,15 +217,13 @@ async def _import(
                 person_id=person_id,
                 lang=lang,
             )
-            undated = sum(1 for row in summary.rows if row.reported_on is None)
-            today = local_date(now, found.timezone)
-            return summary.created, summary.updated, summary.unchanged, undated, today
+            return summary, local_date(now, found.timezone)
 
 
 @reports_app.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(help="Tệp .xlsx hoặc .csv")],
-    campaign: common.CampaignOption,
+    campaign: ReportsCampaignOption = None,
     deliverable: Annotated[
         str | None,
         typer.Option("--deliverable", help="Mã nội dung báo cáo (tệp CSV một nội dung)"),
@@ -211,7 +241,7 @@ def import_(
     from storage.report_import import ReportImportError  # openpyxl: only for this command
 
     try:
-        created, updated, unchanged, undated, today = common.run(
+        summary, today = common.run(
             _import(
                 path=path, campaign=campaign, deliverable=deliverable, person_id=person, lang=lang
             )
@@ -222,8 +252,17 @@ def import_(
             common.warn(message)
         raise typer.Exit(1) from None
     common.say(
-        t("export.cli.import_done", lang, created=created, updated=updated, unchanged=unchanged)
+        t(
+            "export.cli.import_done",
+            lang,
+            created=summary.created,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+        )
     )
+    for note in summary.notes:  # columns, sheets and rows left unread: said, not refused
+        common.say(note, soft_wrap=True)
+    undated = sum(1 for row in summary.rows if row.reported_on is None)
     if undated:
         # A paper report counts as of the date written on it; without one, the import day.
         common.say(

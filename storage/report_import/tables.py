@@ -18,7 +18,13 @@ from openpyxl.utils.exceptions import InvalidFileException
 from storage.answers import fold
 from storage.i18n import LANGUAGES, t
 from storage.models import metadata
-from storage.sheet_files import SheetFileError, csv_file_records, open_xlsx, visible_sheets
+from storage.sheet_files import (
+    SheetFileError,
+    csv_file_records,
+    main_sheet,
+    open_xlsx,
+    visible_sheets,
+)
 from storage.text_clean import NUL, clean
 
 UNIT = metadata.tables["unit"]
@@ -90,26 +96,53 @@ class RawTable:
     sheet: str | None
     header: tuple[object, ...]
     rows: tuple[tuple[int, tuple[object, ...]], ...]
+    active: bool = True  # the workbook's active sheet (a CSV's one table is)
 
 
 def _blank(cells: Iterable[object]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
-def _table(sheet: str | None, records: Iterable[tuple[int, Sequence[object]]]) -> RawTable | None:
-    header: tuple[object, ...] | None = None
-    rows: list[tuple[int, tuple[object, ...]]] = []
-    for line, cells in records:
-        if header is None:
-            if _blank(cells):
-                continue
-            header = tuple(cells)
-            continue
-        if not _blank(cells):
-            rows.append((line, tuple(cells)))
-    if header is None:
+_UNIT_HEADERS = frozenset(norm(alias) for alias in SPECIAL_HEADERS[UNIT_CODE])
+
+
+def _table(
+    sheet: str | None, records: Iterable[tuple[int, Sequence[object]]], *, active: bool = True
+) -> RawTable | None:
+    """The header is the first row naming the unit-code column ("Mã đơn vị"): title rows above
+    it ("BÁO CÁO KẾT QUẢ ...") are skipped; without such a row, the first non-blank row."""
+    filled = [(line, tuple(cells)) for line, cells in records if not _blank(cells)]
+    if not filled:
         return None
-    return RawTable(sheet, header, tuple(rows))
+    at = next(
+        (i for i, (_, cells) in enumerate(filled) if any(norm(c) in _UNIT_HEADERS for c in cells)),
+        0,
+    )
+    return RawTable(sheet, filled[at][1], tuple(filled[at + 1 :]), active)
+
+
+_SHEET_BAD = re.compile(r"[\\/*?:\[\]]")
+
+
+def sheet_title(name: str) -> str:
+    """A deliverable's Vietnamese name as a sheet title: Excel's 31 characters, cut at a word,
+    without the characters a title cannot hold."""
+    text = " ".join(_SHEET_BAD.sub(" ", name).split())
+    if len(text) <= 31:
+        return text
+    cut = text[:31]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;-")
+
+
+def names_sheet(title: str | None, key: str, names: Iterable[str]) -> bool:
+    """Whether a sheet title names the deliverable: its key, or its name (or the start of it,
+    as `sheet_title` cuts it), compared without accents or case."""
+    if title is None:
+        return False
+    wanted = norm(title)
+    return bool(wanted) and (
+        wanted == norm(key) or any(norm(n).startswith(wanted) for n in names if n)
+    )
 
 
 def _file_problem(exc: SheetFileError, sheet: str | None = None) -> ReportImportError:
@@ -150,11 +183,12 @@ def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[Ra
                 norm(instructions_sheet or t("export.template.instructions_sheet", lang))
                 for lang in LANGUAGES
             }
+            active = main_sheet(workbook)
             for ws in visible_sheets(workbook):  # a hidden sheet is never imported
                 if norm(ws.title) in skip:
                     continue
                 records = enumerate(ws.iter_rows(values_only=True), start=1)
-                table = _table(ws.title, records)
+                table = _table(ws.title, records, active=ws is active)
                 if table is not None:
                     tables.append(table)
             return _refuse_nul(tables)

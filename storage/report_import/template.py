@@ -1,4 +1,6 @@
-"""The XLSX template: one sheet per deliverable, keys and labels, an instructions sheet."""
+"""The XLSX template: an instructions sheet (deadlines by level label), then one sheet per
+deliverable titled with its Vietnamese name: keys, labels, and a row per unit that owes it
+(STT, code, name, the members on record) to fill in."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.campaigns import deliverables_of
 from storage.forms import (
@@ -15,13 +19,35 @@ from storage.forms import (
     FormField,
 )
 from storage.i18n import t
-from storage.i18n.formatting import date_text, name_in
-from storage.models import Campaign
-from storage.report_import.tables import UNIT_CODE, UNIT_NAME
+from storage.i18n.formatting import date_text, level_label, name_in
+from storage.models import Campaign, Level, Unit
+from storage.reminders.owed import owed
+from storage.report_import.tables import CHUNK, REPORTED_ON, UNIT_CODE, UNIT_NAME, sheet_title
 from storage.sheets import append_row
 
 # ---------------------------------------------------------------------------------------------
 # The template
+
+
+async def _owing(
+    session: AsyncSession, campaign: Campaign
+) -> dict[int, list[tuple[str, str, int]]]:
+    """Deliverable id -> (code, name, members) of the units that still owe it, in tree order."""
+    rows = await owed(session=session, campaign=campaign)
+    members: dict[int, int] = {}
+    ids = sorted({row.unit_id for row in rows})
+    for start in range(0, len(ids), CHUNK):
+        query = select(col(Unit.id), col(Unit.members)).where(
+            col(Unit.id).in_(ids[start : start + CHUNK])
+        )
+        for unit_id, count in (await session.execute(query)).all():
+            members[int(unit_id or 0)] = int(count or 0)
+    found: dict[int, list[tuple[str, str, int]]] = {}
+    for row in rows:
+        found.setdefault(row.deliverable_id, []).append(
+            (row.unit_code, row.unit_name, members.get(row.unit_id, 0))
+        )
+    return found
 
 
 _BOLD = Font(bold=True)
@@ -57,8 +83,15 @@ async def write_template(
         *[(str(n), t(f"export.template.rule{n}", lang)) for n in range(1, 8)],
         ("", ""),
     ]
+    levels = {
+        level.code: level_label(level, lang)
+        for level in (await session.execute(select(Level))).scalars()
+    }
+    owing = await _owing(session, campaign)
     for item, form, deadlines in items:
-        due = ", ".join(f"{level}: {date_text(d, lang)}" for level, d in deadlines.items())
+        due = ", ".join(
+            f"{levels.get(level, level)}: {date_text(d, lang)}" for level, d in deadlines.items()
+        )
         lines.append(
             (
                 item.key,
@@ -89,22 +122,33 @@ async def write_template(
 
     titles = []
     for item, form, _ in items:
-        ws = workbook.create_sheet(item.key)
-        titles.append(item.key)
-        keys = [UNIT_CODE, UNIT_NAME, *form.keys()]
+        ws = workbook.create_sheet(sheet_title(name_in(item, lang)))
+        titles.append(ws.title)
+        keys = ["stt", UNIT_CODE, UNIT_NAME, REPORTED_ON, *form.keys()]
         labels = [
+            t("export.template.number", lang),
             t("export.template.unit_code", lang),
             t("export.template.unit_name", lang),
+            t("export.template.reported_on", lang),
             *(f.label(lang) for f in form.fields),
         ]
         append_row(ws, keys)
         append_row(ws, labels)
+        # The units that owe it, in tree order, with the members on record where the form
+        # defaults to them (a row left so is skipped on import: the unit has not reported).
+        members_at = [i for i, f in enumerate(form.fields) if f.default_from]
+        for number, (code, name, members) in enumerate(owing.get(item.id or 0, []), start=1):
+            answers: list[object] = [None] * len(form.fields)
+            for i in members_at:
+                answers[i] = members
+            append_row(ws, [number, code, name, None, *answers])
         for index in range(1, len(keys) + 1):
             ws.cell(1, index).fill = _KEY_FILL
             ws.cell(2, index).font = _BOLD
             ws.cell(2, index).fill = _LABEL_FILL
             ws.cell(2, index).alignment = Alignment(wrap_text=True, vertical="center")
-            ws.column_dimensions[get_column_letter(index)].width = 12 if index == 1 else 22
-        ws.freeze_panes = "B3"
+            width = 6 if index == 1 else 12 if index == 2 else 22
+            ws.column_dimensions[get_column_letter(index)].width = width
+        ws.freeze_panes = "D3"
     workbook.save(output)
     return titles

@@ -32,20 +32,19 @@ from storage.forms.parse import _parse_date as parse_date_text
 from storage.i18n import t
 from storage.i18n.formatting import date_text, name_in
 from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit
+from storage.report_import.columns import columns_of, is_label_row, not_filled_in
 from storage.report_import.tables import (
     CHUNK,
     DELIVERABLE,
-    IGNORED,
     REPORT,
     REPORTED_ON,
-    SPECIAL_HEADERS,
     UNIT_CODE,
     VERSION,
     RawTable,
     ReportImportError,
     RowProblem,
     cell_text,
-    norm,
+    names_sheet,
 )
 from storage.report_import.write import insert_first_reports
 from storage.reports import save_report
@@ -80,6 +79,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rows: list[Planned] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left unread, said to the admin
 
     @property
     def total(self) -> int:
@@ -105,52 +105,6 @@ def _paper_date(value: object, today: date) -> date | None:
             return None
     parsed = parse_date_text(fold(text), today)
     return parsed.value if isinstance(parsed, Parsed) else None
-
-
-def _columns(header: Sequence[object], forms: Sequence[Form]) -> tuple[list[str | None], list[str]]:
-    """Column index -> canonical key (None: empty header), and the headers not recognised."""
-    names: dict[str, str] = {}
-    for key, aliases in SPECIAL_HEADERS.items():
-        for alias in aliases:
-            names[norm(alias)] = key
-    for form in forms:
-        for item in form.fields:
-            for alias in (item.key, item.label_vi, item.label_en):
-                names.setdefault(norm(alias), item.key)
-    keys: list[str | None] = []
-    unknown: list[str] = []
-    for cell in header:
-        name = norm(cell)
-        if not name:
-            keys.append(None)
-        elif name in names:
-            keys.append(None if names[name] == IGNORED else names[name])
-        else:
-            keys.append(None)
-            unknown.append(cell_text(cell))
-    return keys, unknown
-
-
-def _is_label_row(
-    cells: Sequence[object], keys: Sequence[str | None], forms: Sequence[Form]
-) -> bool:
-    labels: dict[str, set[str]] = {
-        k: {norm(a) for a in aliases} for k, aliases in SPECIAL_HEADERS.items()
-    }
-    for form in forms:
-        for item in form.fields:
-            labels.setdefault(item.key, set()).update(
-                {norm(item.key), norm(item.label_vi), norm(item.label_en)}
-            )
-    filled = False
-    for cell, key in zip(cells, keys, strict=False):
-        name = norm(cell)
-        if not name:
-            continue
-        filled = True
-        if key is None or name not in labels.get(key, set()):
-            return False
-    return filled
 
 
 def _parse_row(
@@ -256,9 +210,11 @@ async def validate_reports(
     deliverable: str | None = None,
     person_id: int | None = None,
     lang: str = "vi",
+    notes: list[str] | None = None,
 ) -> tuple[list[Planned], list[RowProblem]]:
     """Every row checked (a handful of queries whatever the file size). Returns the rows to
-    write and every problem found."""
+    write and every problem found; what was left unread (a column it does not know, another
+    sheet, a pre-filled row nobody filled in) is said in `notes`, not refused."""
     require_aware(now)
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
@@ -277,15 +233,41 @@ async def validate_reports(
         problem(1, None, "export.import.unknown_deliverable", key=deliverable, known=known)
         return [], problems
 
+    said = notes if notes is not None else []
+    # Sheets named after a deliverable (key or name) are read; with none, the active sheet.
+    named = {
+        id(table): next(
+            (
+                key
+                for key, target in targets.items()
+                if names_sheet(
+                    table.sheet, key, (target.deliverable.name_vi, target.deliverable.name_en)
+                )
+            ),
+            None,
+        )
+        for table in tables
+    }
+    chosen = [tb for tb in tables if named[id(tb)]] or [tb for tb in tables if tb.active]
+    for table in tables:
+        if table not in chosen and table.sheet:
+            said.append(t("export.import.sheet_skipped", lang, sheet=table.sheet))
     # Parse headers; gather (table, line, deliverable key, {column key: value}).
     all_forms = [target.form for target in targets.values()]
     records: list[tuple[str | None, int, str, dict[str, object]]] = []
-    for table in tables:
-        sheet_key = table.sheet if table.sheet in targets else deliverable
-        forms = [targets[sheet_key].form] if sheet_key else all_forms
-        keys, unknown = _columns(table.header, forms)
-        for name in unknown:
-            problem(1, table.sheet, "export.import.unknown_column", column=name)
+    blank_rows = 0
+    for table in chosen:
+        sheet_key = named[id(table)] or deliverable
+        forms = [targets[sheet_key].form] if sheet_key in targets else all_forms
+        keys, unknown = columns_of(table.header, forms)
+        if unknown:
+            said.append(
+                t(
+                    "export.import.columns_ignored",
+                    lang,
+                    columns=", ".join(f"“{name}”" for name in unknown),
+                )
+            )
         if UNIT_CODE not in keys:
             problem(1, table.sheet, "export.import.no_unit_column")
         if sheet_key is None and DELIVERABLE not in keys:
@@ -295,10 +277,10 @@ async def validate_reports(
                 )
             else:
                 problem(1, None, "export.import.which_deliverable", known=known)
-        if unknown or UNIT_CODE not in keys or (sheet_key is None and DELIVERABLE not in keys):
+        if UNIT_CODE not in keys or (sheet_key is None and DELIVERABLE not in keys):
             continue
         rows = list(table.rows)
-        if rows and _is_label_row(rows[0][1], keys, forms):
+        if rows and is_label_row(rows[0][1], keys, forms):
             rows = rows[1:]
         for line, cells in rows:
             values = {k: v for k, v in zip(keys, cells, strict=False) if k is not None}
@@ -314,7 +296,12 @@ async def validate_reports(
                     known=known,
                 )
                 continue
+            if not_filled_in(targets[key].form, values):  # a pre-filled template row
+                blank_rows += 1
+                continue
             records.append((table.sheet, line, key, values))
+    if blank_rows:
+        said.append(t("export.import.rows_not_filled", lang, count=blank_rows))
 
     units = await units_by_code(
         session=session, codes=[cell_text(r[3].get(UNIT_CODE)) for r in records], any_case=True
@@ -410,6 +397,7 @@ async def import_reports(
 ) -> ImportSummary:
     """Validate every row, then write them all (reports, versions, audit) or nothing: raises
     ReportImportError listing every bad row. Never commits."""
+    summary = ImportSummary()
     planned, problems = await validate_reports(
         session=session,
         campaign_id=campaign_id,
@@ -418,6 +406,7 @@ async def import_reports(
         deliverable=deliverable,
         person_id=person_id,
         lang=lang,
+        notes=summary.notes,
     )
     if problems:
         raise ReportImportError(problems)
@@ -428,7 +417,6 @@ async def import_reports(
     campaign = await session.get(Campaign, campaign_id)
     timezone = campaign.timezone if campaign is not None else "Asia/Ho_Chi_Minh"
     current = await _current_answers(session, [(p.deliverable_id, p.unit_id) for p in planned])
-    summary = ImportSummary()
 
     def note_of(row: Planned) -> dict[str, Any]:
         note: dict[str, Any] = {"line": row.line}
