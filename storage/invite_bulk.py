@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Unpack
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.invites import DEFAULT_TTL, create_invites_for_units
-from storage.models import CHANNEL_CLI, ChatIdentity, Person, Role, Unit
+from storage.invites import InviteOptions, create_invites_for_units
+from storage.models import ChatIdentity, Person, Role, Unit
 
 CHUNK = 500
 
@@ -69,11 +70,10 @@ async def create_unit_invites(
     role_kind: str,
     units: Sequence[Unit],
     now: datetime,
-    ttl: timedelta = DEFAULT_TTL,
-    created_by_person_id: int | None = None,
-    channel: str = CHANNEL_CLI,
+    **options: Unpack[InviteOptions],
 ) -> BulkResult:
-    """Invites for these units (in their order), bound as the module docstring says."""
+    """Invites for these units (in their order), bound as the module docstring says; `options`
+    as `create_invites_for_units` takes them."""
     holders = await _holders(session, role_kind, [u.id for u in units if u.id is not None])
     targets: list[tuple[Unit, int | None, str | None]] = []
     joined = 0
@@ -90,10 +90,8 @@ async def create_unit_invites(
         role_kind=role_kind,
         units=[unit for unit, _, _ in targets],
         now=now,
-        ttl=ttl,
-        created_by_person_id=created_by_person_id,
-        channel=channel,
         person_ids=[pid for _, pid, _ in targets],
+        **options,
     )
     invites = [
         BulkInvite(unit=unit, person_id=pid, person_name=name, code=code)

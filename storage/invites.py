@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -135,6 +135,14 @@ async def create_invite(
         new={"role": role_kind, "unit_id": unit_id, "person_id": person_id},
     )
     return invite, code
+
+
+class InviteOptions(TypedDict, total=False):
+    """The optional settings of a batch of invites (`create_invites_for_units`' defaults)."""
+
+    ttl: timedelta
+    created_by_person_id: int | None
+    channel: str
 
 
 async def create_invites_for_units(
