@@ -35,7 +35,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bench.figures import NOW, _pg_admin, build
+from bench.figures import _pg_admin
+from bench.figures_world import NOW, build
 from bot.web.app import build_app
 from bot.web.auth import COOKIE
 from storage.db import Database, create_engine
