@@ -114,7 +114,6 @@ async def catch_up(
     clock: Clock,
     composer: DigestComposer,
     *,
-    schedule: DigestSchedule | None = None,
     schedules: Sequence[DigestSchedule] = (),
 ) -> CatchUp:
     """Run every pass once, now (the digest pass once per schedule). Safe at any time (the
@@ -124,7 +123,7 @@ async def catch_up(
     reminders = await reminder_pass(db, now, report_missed=True)
     escalations = await escalation_pass(db, now)
     digests = 0
-    wanted: list[DigestSchedule | None] = list(schedules) or [schedule]
+    wanted: list[DigestSchedule | None] = [*schedules] or [None]  # None: digest_pass's default
     for each in wanted:
         digests += await digest_pass(db, now, composer, schedule=each)
     result = CatchUp(reminders=reminders, escalations=escalations, digests=digests)
@@ -195,16 +194,15 @@ def build_scheduler(
     settings: Settings,
     composer: DigestComposer,
     *,
-    schedule: DigestSchedule | None = None,
     schedules: Sequence[DigestSchedule] = (),
 ) -> AsyncIOScheduler:
     """An AsyncIOScheduler (not started) with the reminder and escalation jobs, one digest job
-    per schedule (`schedules`, from `load_digest_schedules`; `schedule` alone: that one; Monday
-    07:30 by default) and `JOB_DIGEST_RECONCILE`, which re-reads the open campaigns every
-    `RECONCILE_MINUTES` so a campaign opened, closed or changed later moves the digest without a
-    restart. Each job reads `now` from `clock`."""
+    per schedule (`schedules`, from `load_digest_schedules`; Monday 07:30 by default) and
+    `JOB_DIGEST_RECONCILE`, which re-reads the open campaigns every `RECONCILE_MINUTES` so a
+    campaign opened, closed or changed later moves the digest without a restart. Each job reads
+    `now` from `clock`."""
     tz = settings.timezone
-    first = list(schedules) or [schedule or DigestSchedule(tz=tz)]
+    first = list(schedules) or [DigestSchedule(tz=tz)]
 
     async def run_reminders() -> None:
         await reminder_pass(db, clock())
