@@ -20,6 +20,7 @@ from storage.forms import (
     Form,
     FormField,
     Invalid,
+    ParseResult,
     answers_to_json,
     check_rules,
     defaults_for,
@@ -114,8 +115,12 @@ def _parse_row(
     *,
     today: date,
     lang: str,
+    heard: dict[tuple[str, str], ParseResult],
 ) -> tuple[dict[str, Any], list[str]]:
-    """Typed answers and the error messages of one row, field by field as the chat asks them."""
+    """Typed answers and the error messages of one row, field by field as the chat asks them.
+    `heard` keeps, for the whole file, what each (field, cell text) read as: a paper import
+    repeats the same few texts (a choice, a date, "Đ/c Bí thư") thousands of times, and the
+    reading is the same for each (it depends on the field, the text and today only)."""
     defaults = defaults_for(form, unit)
     answers: dict[str, Any] = {}
     errors: list[str] = []
@@ -135,7 +140,9 @@ def _parse_row(
         if fast is not None:
             answers[item.key] = fast
             continue
-        result = parse_answer(item, text, today=today, lang=lang)
+        result = heard.get((item.key, text))
+        if result is None:
+            result = heard[(item.key, text)] = parse_answer(item, text, today=today, lang=lang)
         if isinstance(result, Invalid):
             errors.append(error_message(item, result, lang))
             answers[item.key] = None
@@ -318,6 +325,7 @@ async def validate_reports(
 
     planned: list[Planned] = []
     seen: dict[tuple[str, int], int] = {}
+    heard: dict[str, dict[tuple[str, str], ParseResult]] = {key: {} for key in targets}
     for sheet, line, key, values in records:
         target = targets[key]
         code = cell_text(values.get(UNIT_CODE))
@@ -351,7 +359,9 @@ async def validate_reports(
             problem(line, sheet, "export.import.duplicate", code=code, first=first)
             continue
         seen[(key, unit.id)] = line
-        answers, errors = _parse_row(target.form, values, unit, today=today, lang=lang)
+        answers, errors = _parse_row(
+            target.form, values, unit, today=today, lang=lang, heard=heard[key]
+        )
         if not errors:
             errors = [
                 violation_message(target.form, v, lang)
