@@ -230,21 +230,13 @@ async def _scrub_outbox(session: AsyncSession, person_id: int, secrets: _Secrets
 async def _scrub_replies(session: AsyncSession, secrets: _Secrets) -> int:
     """Replies stored with processed updates (re-sent on a replay, pruned after 7 days): those
     sent to the person's accounts are dropped, others lose the person's name and phone."""
-    conditions: list[ColumnElement[bool]] = []
     mention = _mentions(col(ProcessedUpdate.replies), [*secrets.texts, *secrets.accounts])
-    if mention is not None:
-        conditions.append(mention)
-    if not conditions:
+    if mention is None:
         return 0
-    rows = (
-        await session.execute(
-            select(
-                col(ProcessedUpdate.channel),
-                col(ProcessedUpdate.update_id),
-                col(ProcessedUpdate.replies),
-            ).where(col(ProcessedUpdate.replies).is_not(None), or_(*conditions))
-        )
-    ).all()
+    found = select(
+        col(ProcessedUpdate.channel), col(ProcessedUpdate.update_id), col(ProcessedUpdate.replies)
+    ).where(col(ProcessedUpdate.replies).is_not(None), mention)
+    rows = (await session.execute(found)).all()
     changed = 0
     for channel, update_id, replies in rows:
         to_them = any(
