@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 import zoneinfo
 from typing import Literal
@@ -156,3 +157,15 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "?"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"CADREBOT_{field.upper()}: {message}") from None
+
+
+def shared_key(purpose: bytes, *sources: SecretStr | None) -> bytes | None:
+    """A signing key that is the same in every worker of one deployment: the SHA-256 of `purpose`
+    and the first of `sources` that is set (CADREBOT_LINK_SECRET first, then a bot token every
+    worker holds). None when none is set. A key drawn in one process would make the other
+    workers refuse what it signed."""
+    for index, source in enumerate(sources):
+        if source is not None and source.get_secret_value():
+            value = source.get_secret_value().encode()
+            return hashlib.sha256(purpose + bytes([index]) + b"\0" + value).digest()
+    return None

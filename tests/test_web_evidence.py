@@ -5,7 +5,11 @@ stranger without a session and a file that does not exist are refused with a Vie
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,3 +144,35 @@ async def test_without_the_web_console_donvi_counts_only(served: Served) -> None
     finally:
         await harness.stop()
     assert "Minh chứng: 1 tệp" in said and "/evidence/" not in said
+
+
+def _url_signed_in_another_process(settings: Settings, evidence_id: int, person_id: int) -> str:
+    """`evidence_url` as another worker's process computes it, from the same environment."""
+    code = (
+        "import sys; from datetime import datetime;"
+        " from bot.web.evidence_links import evidence_url;"
+        " from storage.settings import load_settings;"
+        " print(evidence_url(load_settings(), int(sys.argv[1]), person_id=int(sys.argv[2]),"
+        " now=datetime.fromisoformat(sys.argv[3])))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADREBOT_")}
+    env["CADREBOT_WEB_URL"] = str(settings.web_url)
+    assert settings.telegram_token is not None
+    env["CADREBOT_TELEGRAM_TOKEN"] = settings.telegram_token.get_secret_value()
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(evidence_id), str(person_id), NOW.isoformat()],
+        env=env, capture_output=True, text=True, check=True, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+async def test_a_link_signed_by_another_worker_process_opens(served: Served) -> None:
+    """Without CADREBOT_LINK_SECRET the key comes from the bot token every worker has, not from
+    the process: the link /donvi sent from one worker opens on the console of another."""
+    person = served.web.world.supervisor_id
+    url = _url_signed_in_another_process(served.settings, served.evidence_id, person)
+    assert url == evidence_url(served.settings, served.evidence_id, person_id=person, now=NOW)
+    parts = urlsplit(url)
+    async with served.client() as client:
+        response = await client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200 and response.content == JPEG

@@ -3,9 +3,11 @@ console (`bot.web.evidence`):
 
     <CADREBOT_WEB_URL>/evidence/<id>?p=<person id>&e=<expiry, unix time>&s=<signature>
 
-The signature is an HMAC-SHA256 of id, person and expiry under CADREBOT_LINK_SECRET (or a key
-of this process), so a link is bound to one file and one person until its expiry; a changed id,
-person or expiry, or a forged signature, is refused. A valid link is not enough: the server
+The signature is an HMAC-SHA256 of id, person and expiry under a key every worker shares
+(`storage.settings.shared_key`: from CADREBOT_LINK_SECRET, else from the Telegram, else the Zalo
+bot token), so the console of any worker opens a link the bot of any other worker signed. A
+link is bound to one file and one person until its expiry; a changed id, person or expiry, or a
+forged signature, is refused. A valid link is not enough: the server
 checks again, when it is opened, that the person's scope (as the database says then) sees the
 report's unit."""
 
@@ -17,10 +19,12 @@ import secrets
 from datetime import datetime, timedelta
 from enum import Enum
 
-from storage.settings import Settings
+from storage.settings import Settings, shared_key
 
 LINK_TTL = timedelta(minutes=30)
 PATH = "/evidence"
+PURPOSE = b"cadrebot evidence links\0"
+# Only without any secret or bot token, when no bot runs to sign a link at all.
 _PROCESS_KEY = secrets.token_bytes(32)
 
 
@@ -31,10 +35,8 @@ class Verdict(Enum):
 
 
 def _key(settings: Settings) -> bytes:
-    if settings.link_secret is None:
-        return _PROCESS_KEY
-    secret = settings.link_secret.get_secret_value().encode()
-    return hashlib.sha256(b"cadrebot evidence links\0" + secret).digest()
+    key = shared_key(PURPOSE, settings.link_secret, settings.telegram_token, settings.zalo_token)
+    return _PROCESS_KEY if key is None else key
 
 
 def _sign(settings: Settings, evidence_id: int, person_id: int, expires: int) -> str:

@@ -19,20 +19,17 @@ from storage.clock import Clock, system_clock
 from storage.db import Database
 from storage.kept_files import keep_file, kept_file
 from storage.models import KeptFile
-from storage.settings import Settings
+from storage.settings import Settings, shared_key
 
 PURPOSE = b"cadrebot zalo links\0"
 
 
 def link_key(settings: Settings) -> bytes:
     """The key of the Zalo links: from CADREBOT_LINK_SECRET, else from the Zalo bot token."""
-    if settings.link_secret is not None and settings.link_secret.get_secret_value():
-        source = b"secret\0" + settings.link_secret.get_secret_value().encode()
-    elif settings.zalo_token is not None and settings.zalo_token.get_secret_value():
-        source = b"token\0" + settings.zalo_token.get_secret_value().encode()
-    else:
+    key = shared_key(PURPOSE, settings.link_secret, settings.zalo_token)
+    if key is None:
         raise ValueError("CADREBOT_ZALO_TOKEN (or CADREBOT_LINK_SECRET) is not set")
-    return hashlib.sha256(PURPOSE + source).digest()
+    return key
 
 
 @dataclass(frozen=True)
