@@ -216,22 +216,19 @@ def build_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1},
     )
     common = {"replace_existing": True, "coalesce": True, "max_instances": 1}
-    scheduler.add_job(
-        run_reminders,
-        CronTrigger(minute=0, timezone=tz),
-        id=JOB_REMINDERS,
-        name="reminders",
-        misfire_grace_time=3 * HOUR,
-        **common,
-    )
-    scheduler.add_job(
-        run_escalations,
-        CronTrigger(minute=10, timezone=tz),
-        id=JOB_ESCALATIONS,
-        name="escalations",
-        misfire_grace_time=3 * HOUR,
-        **common,
-    )
+    # Hourly: reminders on the hour, escalations ten minutes past.
+    for run, job_id, name, minute in (
+        (run_reminders, JOB_REMINDERS, "reminders", 0),
+        (run_escalations, JOB_ESCALATIONS, "escalations", 10),
+    ):
+        scheduler.add_job(
+            run,
+            CronTrigger(minute=minute, timezone=tz),
+            id=job_id,
+            name=name,
+            misfire_grace_time=3 * HOUR,
+            **common,
+        )
     for each in first:
         _add_digest_job(scheduler, db, clock, composer, each, digest_job_id(each))
 
