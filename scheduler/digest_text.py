@@ -154,8 +154,11 @@ def _rates(total: GroupFigures, before: GroupFigures | None, lang: str) -> list[
 def level_table(figures: Figures, lang: str) -> list[str]:
     """Aligned plain-text rows: level, reported/expected per deliverable, essay rate."""
     keys = [d.key for d in figures.deliverables]
+    # Rows are the campaign's reporting groups when it declares them, else the levels: the
+    # heading and the first column say which ("Theo nhóm báo cáo" / "Theo cấp").
+    grouped = bool(figures.reporting_groups)
     header = [
-        t("digest.table.level", lang),
+        t("digest.table.group" if grouped else "digest.table.level", lang),
         *(f"({i})" for i in range(1, len(keys) + 1)),
         t("digest.table.essay", lang),
     ]
@@ -182,7 +185,7 @@ def level_table(figures: Figures, lang: str) -> list[str]:
         ).rstrip()
         for row in rows
     ]
-    return [t("digest.table", lang), *lines]
+    return [t("digest.table.by_group" if grouped else "digest.table", lang), *lines]
 
 
 def _unit_list(

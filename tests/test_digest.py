@@ -160,6 +160,28 @@ async def test_missing_and_late_lists_and_per_level_table(db: Database) -> None:
         "Cấp cơ sở  3/4  3/4  3/4      93,8%"
     ) in text
     assert "Cấp tỉnh" not in text  # the province unit is not followed by this supervisor
+    assert "Theo cấp (đã báo cáo/phải báo cáo):\nCấp " in text  # rows are levels: "Theo cấp"
+
+
+async def test_the_table_of_reporting_groups_is_headed_by_group_not_level(db: Database) -> None:
+    """A campaign that declares its reporting groups gets one row per group: the heading and
+    the first column say "nhóm", since a row such as "Cấp huyện và cấp cơ sở" is no level."""
+    from dataclasses import replace
+
+    from scheduler.digest_text import level_table
+    from storage.figures.values import ReportingGroup
+
+    _, ids = await _world(db)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=ids["sup"], now=NOW)
+    assert data is not None
+    figures = replace(
+        data.campaigns[0].figures,
+        groups=(ReportingGroup("both", "cấp huyện và cấp cơ sở", "both", ("huyen", "co_so")),),
+    )
+    lines = level_table(figures, "vi")
+    assert lines[0] == "Theo nhóm báo cáo (đã báo cáo/phải báo cáo):"
+    assert lines[1].startswith("Nhóm ") and lines[2].startswith("Cấp huyện và cấp cơ sở ")
 
 
 async def test_shortcomings_listed(db: Database) -> None:
