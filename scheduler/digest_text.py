@@ -54,16 +54,28 @@ def delta_text(change: Fraction, lang: str) -> str:
 
 def change_text(current: Rate, previous: Rate | None, lang: str) -> str | None:
     """ "tăng 12,5 điểm phần trăm so với tuần trước" / "giảm ...", "không đổi ...", or None when
-    either rate is undefined (a change of a rate is in percentage points, said as such)."""
+        either rate is undefined (a change of a rate is in percentage points, said as such). When
+    the base grew since last week (more units reported), that is said too."""
     if previous is None:
         return None
     change = rate_change(current, previous)
     if change is None:
         return None
     if not percent_value(abs(change.numerator), change.denominator * 100):
-        return t("digest.change.same", lang)  # 0, or a change that rounds to 0,0
-    key = "digest.change.up" if change > 0 else "digest.change.down"
-    return t(key, lang, delta=delta_text(abs(change), lang).lstrip("+"))
+        said = t("digest.change.same", lang)  # 0, or a change that rounds to 0,0
+    else:
+        key = "digest.change.up" if change > 0 else "digest.change.down"
+        said = t(key, lang, delta=delta_text(abs(change), lang).lstrip("+"))
+    if current.denominator > previous.denominator:
+        # More units reported (or more members counted): the rates compare different sets.
+        grew = t(
+            "digest.change.base_grew",
+            lang,
+            before=number(previous.denominator, lang),
+            now=number(current.denominator, lang),
+        )
+        said = f"{said} {grew}"
+    return said
 
 
 def threshold_text(value: Fraction, lang: str) -> str:

@@ -383,13 +383,26 @@ def test_delta_is_rounded_half_up_and_signed() -> None:
     assert delta_text(Fraction(100, 7), "en") == "+14.3"
 
 
+def test_a_change_says_when_more_units_reported_since_last_week() -> None:
+    # 30 of 40 members last week, 150 of 200 this week: the same 75%, over a larger set.
+    assert change_text(Rate(150, 200), Rate(30, 40), "vi") == (
+        "không đổi so với tuần trước (số được tính tăng từ 40 lên 200: thêm đơn vị báo cáo)"
+    )
+    assert change_text(Rate(160, 200), Rate(30, 40), "en") == (
+        "up 5.0 percentage points since last week (the base grew from 40 to 200: more units"
+        " reported)"
+    )
+    # A smaller base (a unit's report withdrawn) is not called growth.
+    assert change_text(Rate(30, 40), Rate(150, 200), "vi") == "không đổi so với tuần trước"
+
+
 def test_a_change_that_rounds_to_zero_is_no_change() -> None:
     # 2/3 -> 2001/3000: +0.0033 points, shown as 0,0: "không đổi", never "+0,0" or "-0,0".
-    assert change_text(Rate(2001, 3000), Rate(2, 3), "vi") == "không đổi so với tuần trước"
-    assert change_text(Rate(1999, 3000), Rate(2, 3), "vi") == "không đổi so với tuần trước"
+    assert change_text(Rate(2001, 3000), Rate(2000, 3000), "vi") == "không đổi so với tuần trước"
+    assert change_text(Rate(1999, 3000), Rate(2000, 3000), "vi") == "không đổi so với tuần trước"
     assert change_text(Rate(2, 3), Rate(2, 3), "en") == change_text(Rate(1, 1), Rate(1, 1), "en")
     assert (
-        change_text(Rate(21, 30), Rate(2, 3), "vi") == "tăng 3,3 điểm phần trăm so với tuần trước"
+        change_text(Rate(21, 30), Rate(20, 30), "vi") == "tăng 3,3 điểm phần trăm so với tuần trước"
     )
     # A fall says "giảm", never a bare minus sign; the unit is "điểm phần trăm" (#13.5).
     assert (
