@@ -65,19 +65,9 @@ async def change(request: Request) -> Response:
             target = await find_person(session, scope, wanted)
         if target is None or target.id is None:
             outcome = "no_person"
-        elif remove:
-            await revoke_role(
-                session=session,
-                person_id=target.id,
-                kind=ROLE_SUPERVISOR,
-                unit_id=unit.id,
-                now=web.clock(),
-                actor_person_id=viewer.person_id,
-                channel=CHANNEL_WEB,
-            )
-            outcome = "removed"
         else:
-            await grant_role(
+            change_role = revoke_role if remove else grant_role
+            await change_role(
                 session=session,
                 person_id=target.id,
                 kind=ROLE_SUPERVISOR,
@@ -86,5 +76,5 @@ async def change(request: Request) -> Response:
                 actor_person_id=viewer.person_id,
                 channel=CHANNEL_WEB,
             )
-            outcome = "added"
+            outcome = "removed" if remove else "added"
     return RedirectResponse(f"/unit/{unit.id}?assign={outcome}#assign", status_code=303)
