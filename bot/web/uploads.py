@@ -37,6 +37,11 @@ class Outcome:
     summary: str = ""
 
 
+def _done(key: str, lang: str, **counts: int) -> str:
+    """The summary of a good file: the catalog sentence `key` with each count as a number."""
+    return t(key, lang, **{name: number(count, lang) for name, count in counts.items()})
+
+
 def _unit_problems(errors: list[RowError], lang: str) -> list[Problem]:
     unique = {(e.line, e.reason): e for e in errors}
     return [
@@ -65,14 +70,14 @@ async def _units(db: Database, path: Path, now: datetime, lang: str, scope: Scop
     except UnitImportError as exc:
         return Outcome(_unit_problems(exc.errors, lang))
     return Outcome(
-        summary=t(
+        summary=_done(
             "web.upload.units_done",
             lang,
-            total=number(result.total, lang),
-            created=number(result.created, lang),
-            updated=number(result.updated, lang),
-            moved=number(result.moved, lang),
-            unchanged=number(result.unchanged, lang),
+            total=result.total,
+            created=result.created,
+            updated=result.updated,
+            moved=result.moved,
+            unchanged=result.unchanged,
         )
     )
 
@@ -102,14 +107,14 @@ async def _people(db: Database, path: Path, now: datetime, lang: str, scope: Sco
     except PeopleImportError as exc:
         return Outcome([Problem(p.line, t(p.key, lang, **p.params)) for p in exc.problems])
     return Outcome(
-        summary=t(
+        summary=_done(
             "web.upload.people_done",
             lang,
-            rows=number(len(rows), lang),
-            created=number(result.created, lang),
-            updated=number(result.updated, lang),
-            unchanged=number(result.unchanged, lang),
-            roles=number(result.roles_added, lang),
+            rows=len(rows),
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            roles=result.roles_added,
         )
     )
 
@@ -132,12 +137,12 @@ async def _reports(
     except ReportImportError as exc:
         return Outcome([Problem(p.line, p.message, p.sheet) for p in exc.problems])
     return Outcome(
-        summary=t(
+        summary=_done(
             "web.upload.reports_done",
             lang,
-            created=number(summary.created, lang),
-            updated=number(summary.updated, lang),
-            unchanged=number(summary.unchanged, lang),
+            created=summary.created,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
         )
     )
 
