@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.narrative import narrative
 from storage.clock import local_date
 from storage.figures import compute_figures, load_campaign
-from storage.i18n import t
 from storage.models import Campaign
-from storage.review import review_required
+from storage.review import review_basis, review_required
 from storage.shortcomings import find_shortcomings
 
 PARAGRAPH_BREAK = "\n\n"
@@ -71,6 +70,5 @@ async def draft_report(
     )
     text = narrative(figures, found, lang=lang, organisation=organisation)
     if approved_only or review_required(campaign):
-        basis = t("review.basis.approved" if approved_only else "review.basis.all", lang)
-        text = f"{text}{PARAGRAPH_BREAK}{basis}"
+        text = f"{text}{PARAGRAPH_BREAK}{review_basis(approved_only, lang)}"
     return Draft(text, campaign.resolution, local_date(as_of, campaign.timezone))

@@ -81,6 +81,12 @@ def review_required(campaign: Campaign) -> bool:
     return bool(info.get("review_required", False))
 
 
+def review_basis(approved_only: bool, lang: str) -> str:
+    """The line under figures saying which report versions they count: approved ones only, or
+    every current version."""
+    return t("review.basis.approved" if approved_only else "review.basis.all", lang)
+
+
 def deliverable_name(deliverable: Deliverable, lang: str) -> str:
     return deliverable.name_en if lang == "en" else deliverable.name_vi
 

@@ -15,6 +15,7 @@ from storage.figures import (
 )
 from storage.i18n import t
 from storage.i18n.formatting import level_label, percent_value
+from storage.review import review_basis
 from storage.sheets import append_row
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
@@ -104,8 +105,7 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
             )
         ],
     )
-    basis = "review.basis.approved" if figures.approved_only else "review.basis.all"
-    append_row(sheet.ws, [t(basis, lang)])
+    append_row(sheet.ws, [review_basis(figures.approved_only, lang)])
 
 
 # ---------------------------------------------------------------------------------------------
