@@ -62,22 +62,15 @@ async def assess_session(
         )
     )
     reports = list((await session.execute(query)).scalars())
+    trail = audit.AuditTrail(now, channel, person_id, "report")
     for report in reports:
         assert report.id is not None
         old = {"assessment": report.assessment}
         report.assessment = verdict
         report.assessed_at = now
         report.assessed_by_person_id = person_id
-        await audit.record(
-            session=session,
-            now=now,
-            channel=channel,
-            action="report.assess",
-            entity="report",
-            entity_id=report.id,
-            actor_person_id=person_id,
-            old=old,
-            new={"assessment": verdict},
+        await trail.record(
+            session, "report.assess", report.id, old=old, new={"assessment": verdict}
         )
     await session.flush()
     return len(reports)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.audit import record
+from storage.audit import AuditTrail
 from storage.models import CHANNEL_TELEGRAM, AuditLog
 
 LIMIT = 5
@@ -55,12 +55,5 @@ async def record_failure(
     channel: str = CHANNEL_TELEGRAM,
 ) -> None:
     """One refused code from this account (`channel`: where it was typed, for the audit log)."""
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action=ACTION,
-        entity=entity_for(channel),
-        entity_id=str(external_id),
-        new={"status": status},
-    )
+    trail = AuditTrail(now, channel, None, entity_for(channel))
+    await trail.record(session, ACTION, str(external_id), new={"status": status})

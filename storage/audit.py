@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.clock import require_aware
 from storage.models import AuditLog
 
+Json = dict[str, Any] | None  # an audit row's `old` / `new`
+
 
 async def record(
     *,
@@ -27,8 +29,7 @@ async def record(
 ) -> None:
     """Append one audit row inside the caller's transaction."""
     trail = AuditTrail(now, channel, actor_person_id, entity)
-    trail.add(action, entity_id, old=old, new=new)
-    await session.execute(insert(AuditLog).values(trail.rows[0]))
+    await trail.record(session, action, entity_id, old=old, new=new)
 
 
 async def record_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -47,7 +48,8 @@ async def record_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> N
 @dataclass
 class AuditTrail:
     """The audit rows of one change by one actor, through one channel, at one moment, about
-    one kind of entity (a bulk import writes thousands): collected, then written together."""
+    one kind of entity: collected with `add`, then written together (a bulk import writes
+    thousands), or written one at a time with `record` (an interactive change)."""
 
     now: datetime
     channel: str
@@ -55,26 +57,32 @@ class AuditTrail:
     entity: str
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(
+    def add(self, action: str, entity_id: str | int, *, old: Json = None, new: Json = None) -> None:
+        self.rows.append(self._row(action, entity_id, old, new))
+
+    async def record(
         self,
+        session: AsyncSession,
         action: str,
         entity_id: str | int,
         *,
-        old: dict[str, Any] | None = None,
-        new: dict[str, Any] | None = None,
+        old: Json = None,
+        new: Json = None,
     ) -> None:
-        self.rows.append(
-            {
-                "at": require_aware(self.now),
-                "channel": self.channel,
-                "actor_person_id": self.actor_person_id,
-                "action": action,
-                "entity": self.entity,
-                "entity_id": str(entity_id),
-                "old": old,
-                "new": new,
-            }
-        )
+        """Append one row at once, inside the caller's transaction (collected rows stay)."""
+        await session.execute(insert(AuditLog).values(self._row(action, entity_id, old, new)))
+
+    def _row(self, action: str, entity_id: str | int, old: Json, new: Json) -> dict[str, Any]:
+        return {
+            "at": require_aware(self.now),
+            "channel": self.channel,
+            "actor_person_id": self.actor_person_id,
+            "action": action,
+            "entity": self.entity,
+            "entity_id": str(entity_id),
+            "old": old,
+            "new": new,
+        }
 
     async def write(self, *, session: AsyncSession, batch: int = 5_000) -> None:
         """Insert the collected rows in batches of `batch` (bounded statement size)."""

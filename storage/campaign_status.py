@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.access import Scope
-from storage.audit import record
+from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.i18n import MissingMessage, t
 from storage.models import Campaign, Unit
@@ -98,15 +98,8 @@ async def set_campaign_status(
     campaign.status = status
     campaign.updated_at = now
     await session.flush()
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="campaign.status",
-        entity="campaign",
-        entity_id=campaign_id,
-        actor_person_id=actor_person_id,
-        old={"status": old},
-        new={"status": status},
+    trail = AuditTrail(now, channel, actor_person_id, "campaign")
+    await trail.record(
+        session, "campaign.status", campaign_id, old={"status": old}, new={"status": status}
     )
     return StatusChange(campaign, old, changed=True)

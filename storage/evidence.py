@@ -157,17 +157,14 @@ async def link_blob(
     )
     if new_id is None:
         return None
-    await audit.record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="evidence.attach",
-        entity="report",
-        entity_id=report_id,
-        actor_person_id=person_id,
-        new={"evidence": new_id, "sha256": blob.sha256, "type": blob.content_type,
-             "size": blob.size},
-    )  # fmt: skip
+    attached = {
+        "evidence": new_id,
+        "sha256": blob.sha256,
+        "type": blob.content_type,
+        "size": blob.size,
+    }
+    trail = audit.AuditTrail(now, channel, person_id, "report")
+    await trail.record(session, "evidence.attach", report_id, new=attached)
     return await session.get(Evidence, new_id)
 
 

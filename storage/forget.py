@@ -33,7 +33,7 @@ from sqlalchemy import ColumnElement, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.audit import record
+from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.evidence import forget_evidence
 from storage.models import (
@@ -348,14 +348,11 @@ async def forget_person(
         evidence_removed=evidence,
         evidence_hashes=tuple(hashes),
     )
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="person.forget",
-        entity="person",
-        entity_id=person_id,
-        actor_person_id=actor_person_id,
+    trail = AuditTrail(now, channel, actor_person_id, "person")
+    await trail.record(
+        session,
+        "person.forget",
+        person_id,
         new={
             "identities": result.identities,
             "roles": result.roles,

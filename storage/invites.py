@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.audit import AuditTrail, record
+from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.invite_codes import MASK as MASK
 from storage.invite_codes import find_code as find_code
@@ -124,16 +124,9 @@ async def create_invite(
     session.add(invite)
     await session.flush()
     assert invite.id is not None
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="invite.create",
-        entity="invite",
-        entity_id=invite.id,
-        actor_person_id=created_by_person_id,
-        new={"role": role_kind, "unit_id": unit_id, "person_id": person_id},
-    )
+    made = {"role": role_kind, "unit_id": unit_id, "person_id": person_id}
+    trail = AuditTrail(now, channel, created_by_person_id, "invite")
+    await trail.record(session, "invite.create", invite.id, new=made)
     return invite, code
 
 
@@ -349,16 +342,9 @@ async def redeem_invite(
         .values(used_by_person_id=person.id)
         .execution_options(synchronize_session=False)
     )
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="invite.redeem",
-        entity="invite",
-        entity_id=invite.id,
-        actor_person_id=person.id,
-        new={"person_id": person.id, "role": invite.role_kind, "unit_id": invite.unit_id},
-    )
+    used = {"person_id": person.id, "role": invite.role_kind, "unit_id": invite.unit_id}
+    trail = AuditTrail(now, channel, person.id, "invite")
+    await trail.record(session, "invite.redeem", invite.id, new=used)
     unit = (
         None
         if invite.unit_id is None
@@ -417,15 +403,8 @@ async def revoke_invite(
         if current.used_at is not None:
             return RevokeStatus.ALREADY_USED
         return RevokeStatus.ALREADY_REVOKED
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="invite.revoke",
-        entity="invite",
-        entity_id=invite.id,
-        actor_person_id=actor_person_id,
-    )
+    trail = AuditTrail(now, channel, actor_person_id, "invite")
+    await trail.record(session, "invite.revoke", invite.id)
     return RevokeStatus.REVOKED
 
 

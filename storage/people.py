@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.answers import fold
-from storage.audit import record
+from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.models import (
     CHANNEL_CLI,
@@ -70,15 +70,9 @@ async def create_person(
     session.add(person)
     await session.flush()
     assert person.id is not None
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="person.create",
-        entity="person",
-        entity_id=person.id,
-        actor_person_id=actor_person_id,
-        new={"full_name": person.full_name, "phone": phone},
+    trail = AuditTrail(now, channel, actor_person_id, "person")
+    await trail.record(
+        session, "person.create", person.id, new={"full_name": person.full_name, "phone": phone}
     )
     return person
 
@@ -189,14 +183,12 @@ async def bind_identity(
     )
     session.add(identity)
     await session.flush()
-    await record(
-        session=session,
-        now=now,
-        channel=audit_channel or channel,
-        action="identity.rebind" if previous is not None else "identity.bind",
-        entity="person",
-        entity_id=person_id,
-        actor_person_id=actor_person_id if actor_person_id is not None else person_id,
+    actor = actor_person_id if actor_person_id is not None else person_id
+    trail = AuditTrail(now, audit_channel or channel, actor, "person")
+    await trail.record(
+        session,
+        "identity.rebind" if previous is not None else "identity.bind",
+        person_id,
         old=old,
         new={"channel": channel, "external_id": external_id},
     )
@@ -307,16 +299,8 @@ async def grant_role(
     role = Role(person_id=person_id, kind=kind, unit_id=unit_id, created_at=require_aware(now))
     session.add(role)
     await session.flush()
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="role.grant",
-        entity="person",
-        entity_id=person_id,
-        actor_person_id=actor_person_id,
-        new={"kind": kind, "unit_id": unit_id},
-    )
+    trail = AuditTrail(now, channel, actor_person_id, "person")
+    await trail.record(session, "role.grant", person_id, new={"kind": kind, "unit_id": unit_id})
     return role
 
 
@@ -333,15 +317,9 @@ async def revoke_role(
     """Take a role away; True if there was one."""
     removed = bool(await delete_rows(session, Role, *_role_filter(person_id, kind, unit_id)))
     if removed:
-        await record(
-            session=session,
-            now=now,
-            channel=channel,
-            action="role.revoke",
-            entity="person",
-            entity_id=person_id,
-            actor_person_id=actor_person_id,
-            old={"kind": kind, "unit_id": unit_id},
+        trail = AuditTrail(now, channel, actor_person_id, "person")
+        await trail.record(
+            session, "role.revoke", person_id, old={"kind": kind, "unit_id": unit_id}
         )
     return removed
 
@@ -385,14 +363,11 @@ async def remove_person(
     )
     person.forgotten_at = now
     await session.flush()
-    await record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="person.remove",
-        entity="person",
-        entity_id=person_id,
-        actor_person_id=actor_person_id,
+    trail = AuditTrail(now, channel, actor_person_id, "person")
+    await trail.record(
+        session,
+        "person.remove",
+        person_id,
         old={
             "full_name": person.full_name,
             "roles": [{"kind": r.kind, "unit_id": r.unit_id} for r in roles],

@@ -193,14 +193,11 @@ async def save_report(
                 "reported_on": reported_on,
             },
         )
-        await audit.record(
-            session=session,
-            now=now,
-            channel=channel,
-            action=action,
-            entity="report",
-            entity_id=report.id,
-            actor_person_id=person_id,
+        trail = audit.AuditTrail(now, channel, person_id, "report")
+        await trail.record(
+            session,
+            action,
+            report.id,
             new={
                 "version": 1,
                 "unit_id": unit_id,
@@ -293,14 +290,11 @@ async def update_report(
     report.current_version = number
     report.updated_at = now
     await session.flush()
-    await audit.record(
-        session=session,
-        now=now,
-        channel=channel,
-        action="report.update",
-        entity="report",
-        entity_id=report_id,
-        actor_person_id=person_id,
+    trail = audit.AuditTrail(now, channel, person_id, "report")
+    await trail.record(
+        session,
+        "report.update",
+        report_id,
         old={"version": number - 1, **{key: old_json.get(key) for key in changed}},
         new={"version": number, **{key: new_json.get(key) for key in changed}, **(note or {})},
     )

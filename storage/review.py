@@ -249,14 +249,11 @@ async def decide_report(
             )
         )
     ).scalar_one()
-    await audit.record(
-        session=session,
-        now=now,
-        channel=channel,
-        action=f"review.{action}",
-        entity="report_version",
-        entity_id=str(version.id),
-        actor_person_id=scope.person_id,
+    trail = audit.AuditTrail(now, channel, scope.person_id, "report_version")
+    await trail.record(
+        session,
+        f"review.{action}",
+        str(version.id),
         old=old,
         new={"version": version.version, "state": state, "reason": reason, "report": report_id},
     )

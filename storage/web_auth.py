@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.audit import record
+from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.models import CHANNEL_WEB, AuditLog, Person, WebLink, WebSession
 
@@ -145,16 +145,8 @@ async def start_session(*, session: AsyncSession, person_id: int, now: datetime,
             expires_at=now + SESSION_TTL,
         ),
     )
-    await record(
-        session=session,
-        now=now,
-        channel=CHANNEL_WEB,
-        action="web.login",
-        entity="person",
-        entity_id=person_id,
-        actor_person_id=person_id,
-        new={"via": via},
-    )
+    trail = AuditTrail(now, CHANNEL_WEB, person_id, "person")
+    await trail.record(session, "web.login", person_id, new={"via": via})
     return token
 
 
@@ -203,12 +195,5 @@ async def login_throttled(*, session: AsyncSession, client: str, now: datetime) 
 async def record_login_failure(
     *, session: AsyncSession, client: str, reason: str, now: datetime
 ) -> None:
-    await record(
-        session=session,
-        now=now,
-        channel=CHANNEL_WEB,
-        action=FAILURE_ACTION,
-        entity=FAILURE_ENTITY,
-        entity_id=client[:64],
-        new={"reason": reason},
-    )
+    trail = AuditTrail(now, CHANNEL_WEB, None, FAILURE_ENTITY)
+    await trail.record(session, FAILURE_ACTION, client[:64], new={"reason": reason})
