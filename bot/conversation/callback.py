@@ -7,6 +7,7 @@ whose draft id, revision or nonce is not the draft's current one changes nothing
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from storage import drafts
 from storage.models import Draft
@@ -15,20 +16,31 @@ COMMANDS = ("report", "update", "status", "cancel")
 MAX_DATA_BYTES = 64
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
-STEP_PICK_UNIT = "pick_unit"
-STEP_PICK_DELIVERABLE = "pick_deliverable"
-STEP_PICK_REPORT = "pick_report"
-STEP_PICK_FIELD = "pick_field"
-STEP_SUMMARY = "summary"
-STEP_CONFIRMING = "confirming"
+
+class Step(StrEnum):
+    """A draft's step when it is not a form field's key (then the step is the question)."""
+
+    PICK_UNIT = "pick_unit"
+    PICK_DELIVERABLE = "pick_deliverable"
+    PICK_REPORT = "pick_report"
+    PICK_FIELD = "pick_field"
+    SUMMARY = "summary"
+    CONFIRMING = "confirming"
+
+
 CHOICE_STEPS = frozenset(
-    {STEP_PICK_UNIT, STEP_PICK_DELIVERABLE, STEP_PICK_REPORT, STEP_PICK_FIELD, STEP_SUMMARY}
+    {Step.PICK_UNIT, Step.PICK_DELIVERABLE, Step.PICK_REPORT, Step.PICK_FIELD, Step.SUMMARY}
 )
 
-TOKEN_CONFIRM = "ok"
-TOKEN_EDIT = "ed"
-TOKEN_CANCEL = "x"
-TOKEN_BACK = "bk"
+
+class Token(StrEnum):
+    """The fixed button tokens (the others name a choice: u<unit>, d<deliverable>, ...)."""
+
+    CONFIRM = "ok"
+    EDIT = "ed"
+    CANCEL = "x"
+    BACK = "bk"
+
 
 DATA = re.compile(r"^c:(\d{1,12}):(\d{1,10}):([0-9a-f]{6}):([a-z]{1,2}\d{0,12})$")
 TYPED_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")

@@ -31,17 +31,9 @@ from bot.conversation.callback import (
     COMMANDS,
     DATA,
     MAX_DATA_BYTES,
-    STEP_CONFIRMING,
-    STEP_PICK_DELIVERABLE,
-    STEP_PICK_FIELD,
-    STEP_PICK_REPORT,
-    STEP_PICK_UNIT,
-    STEP_SUMMARY,
-    TOKEN_BACK,
-    TOKEN_CANCEL,
-    TOKEN_CONFIRM,
-    TOKEN_EDIT,
     TYPED_NUMBER,
+    Step,
+    Token,
 )
 from bot.conversation.context import load_context
 from bot.conversation.prompts import (
@@ -196,7 +188,7 @@ class ConversationEngine:
                     unit_id=row_id(turn.units[0]),
                     channel=turn.actor.channel,
                     now=turn.now,
-                    step=STEP_PICK_UNIT,
+                    step=Step.PICK_UNIT,
                     mode=mode,
                 )
                 ctx = Ctx(draft=draft, unit=turn.units[0])
@@ -226,7 +218,7 @@ class ConversationEngine:
 
     async def _stale_press(self, turn: Turn, draft_id: int, token: str) -> Reply:
         """An old button: say the report was already recorded if this draft became one."""
-        if token == TOKEN_CONFIRM:
+        if token == Token.CONFIRM:
             number = await report_confirmed_from_draft(
                 session=turn.session, person_id=turn.actor.person_id, draft_id=draft_id
             )
@@ -237,7 +229,7 @@ class ConversationEngine:
     async def _token(self, turn: Turn, ctx: Ctx, token: str) -> list[Reply]:
         """Apply a button (pressed, or typed as its number) to the draft's current step."""
         step = ctx.draft.step
-        if token == TOKEN_CANCEL:
+        if token == Token.CANCEL:
             await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
             return [Reply(turn.t("conv.cancelled"), done=True)]
         item = current_field(ctx)
@@ -251,12 +243,12 @@ class ConversationEngine:
             return await self._answer(turn, ctx, item, pairs[index][1])
         kind, rest = token[:1], token[1:]
         number = int(rest) if rest.isdigit() else -1
-        if step == STEP_PICK_UNIT and kind == "u":
+        if step == Step.PICK_UNIT and kind == "u":
             unit = next((u for u in turn.units if u.id == number), None)
             if unit is None:
                 return [stale(turn)]
             return await begin(turn, ctx.draft, unit, ctx.draft.mode)
-        if step == STEP_PICK_DELIVERABLE and kind == "d":
+        if step == Step.PICK_DELIVERABLE and kind == "d":
             items = await unit_deliverables(session=turn.session, unit=ctx.unit, now=turn.now)
             chosen = next(
                 (i for i in items if i.deliverable.id == number and i.report is None), None
@@ -264,7 +256,7 @@ class ConversationEngine:
             if chosen is None:
                 return [stale(turn)]
             return await open_deliverable(turn, ctx.draft, ctx.unit, chosen.deliverable)
-        if step == STEP_PICK_REPORT and kind == "r":
+        if step == Step.PICK_REPORT and kind == "r":
             rows = await unit_reports(session=turn.session, unit_id=row_id(ctx.unit))
             found = next(
                 (row for row in rows if row.report.id == number and is_open(row.campaign)),
@@ -273,9 +265,9 @@ class ConversationEngine:
             if found is None:
                 return [stale(turn)]
             return await open_report(turn, ctx.draft, ctx.unit, found.report)
-        if step == STEP_PICK_FIELD and ctx.form is not None:
-            if token == TOKEN_BACK and ctx.draft.mode == drafts.MODE_NEW:
-                return await self._move(turn, ctx, step=STEP_SUMMARY)
+        if step == Step.PICK_FIELD and ctx.form is not None:
+            if token == Token.BACK and ctx.draft.mode == drafts.MODE_NEW:
+                return await self._move(turn, ctx, step=Step.SUMMARY)
             answers = ctx.answers()
             allowed = {f.key for f in fields_to_ask(ctx.form, answers)}
             if kind != "f" or not 0 <= number < len(ctx.form.fields):
@@ -287,10 +279,10 @@ class ConversationEngine:
             return await self._move(
                 turn, ctx, step=chosen_field.key, answers=answers_to_json(ctx.form, answers)
             )
-        if step == STEP_SUMMARY:
-            if token == TOKEN_EDIT:
-                return await self._move(turn, ctx, step=STEP_PICK_FIELD)
-            if token == TOKEN_CONFIRM:
+        if step == Step.SUMMARY:
+            if token == Token.EDIT:
+                return await self._move(turn, ctx, step=Step.PICK_FIELD)
+            if token == Token.CONFIRM:
                 return await self._confirm(turn, ctx)
         return [stale(turn)]
 
@@ -313,7 +305,7 @@ class ConversationEngine:
         item = current_field(ctx)
         if item is not None:
             return await self._answer(turn, ctx, item, text)
-        if ctx.draft.step == STEP_CONFIRMING:
+        if ctx.draft.step == Step.CONFIRMING:
             return [stale(turn)]
         if ctx.form is None and ctx.draft.step not in CHOICE_STEPS:
             return [stale(turn)]
@@ -395,7 +387,7 @@ class ConversationEngine:
             await drafts.delete_draft(session=turn.session, draft_id=row_id(ctx.draft))
             return [Reply(turn.t("conv.no_change"), done=True)]
         return await self._move(
-            turn, ctx, step=STEP_SUMMARY, answers=answers_to_json(form, answers)
+            turn, ctx, step=Step.SUMMARY, answers=answers_to_json(form, answers)
         )
 
     # --- confirming ------------------------------------------------------------------------
@@ -417,7 +409,7 @@ class ConversationEngine:
             draft=ctx.draft,
             seen_revision=ctx.draft.revision,
             now=turn.now,
-            step=STEP_CONFIRMING,
+            step=Step.CONFIRMING,
         ):
             return [stale(turn)]
         held = await held_evidence(session=turn.session, draft=ctx.draft)

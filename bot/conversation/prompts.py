@@ -4,19 +4,7 @@ step (in the order typed numbers refer to), the summary before confirming.
 
 from __future__ import annotations
 
-from bot.conversation.callback import (
-    CHOICE_STEPS,
-    STEP_PICK_DELIVERABLE,
-    STEP_PICK_FIELD,
-    STEP_PICK_REPORT,
-    STEP_PICK_UNIT,
-    STEP_SUMMARY,
-    TOKEN_BACK,
-    TOKEN_CANCEL,
-    TOKEN_CONFIRM,
-    TOKEN_EDIT,
-    callback_data,
-)
+from bot.conversation.callback import CHOICE_STEPS, Step, Token, callback_data
 from bot.conversation.receipt import change_lines
 from bot.conversation.types import Choice, Ctx, Option, Reply, Turn, deliverable_name, row_id
 from storage import drafts
@@ -56,11 +44,11 @@ def current_field(ctx: Ctx) -> FormField | None:
 async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
     """The buttons of a choice step (rows), in the order typed numbers refer to."""
     step = ctx.draft.step
-    cancel = Option(turn.t("conv.button.cancel"), TOKEN_CANCEL)
-    if step == STEP_PICK_UNIT:
+    cancel = Option(turn.t("conv.button.cancel"), Token.CANCEL)
+    if step == Step.PICK_UNIT:
         rows = [[Option(unit.name, f"u{unit.id}")] for unit in turn.units]
         return [*rows, [cancel]]
-    if step == STEP_PICK_DELIVERABLE:
+    if step == Step.PICK_DELIVERABLE:
         items = await unit_deliverables(session=turn.session, unit=ctx.unit, now=turn.now)
         owed = [item for item in items if item.report is None]
         several = len({item.campaign.id for item in owed}) > 1
@@ -74,7 +62,7 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
             )
             rows.append([Option(label, f"d{item.deliverable.id}")])
         return [*rows, [cancel]]
-    if step == STEP_PICK_REPORT:
+    if step == Step.PICK_REPORT:
         reports = await unit_reports(session=turn.session, unit_id=row_id(ctx.unit))
         rows = [
             [
@@ -91,7 +79,7 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
             if is_open(row.campaign)
         ]
         return [*rows, [cancel]]
-    if step == STEP_PICK_FIELD and ctx.form is not None:
+    if step == Step.PICK_FIELD and ctx.form is not None:
         answers = ctx.answers()
         rows = [
             [Option(item.label(turn.lang), f"f{ctx.form.fields.index(item)}")]
@@ -99,14 +87,14 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
         ]
         last = [cancel]
         if ctx.draft.mode == drafts.MODE_NEW:
-            last = [Option(turn.t("conv.button.back"), TOKEN_BACK), cancel]
+            last = [Option(turn.t("conv.button.back"), Token.BACK), cancel]
         return [*rows, last]
-    if step == STEP_SUMMARY:
+    if step == Step.SUMMARY:
         return [
             [
-                Option(turn.t("conv.button.confirm"), TOKEN_CONFIRM),
-                Option(turn.t("conv.button.edit"), TOKEN_EDIT),
-                Option(turn.t("conv.button.cancel"), TOKEN_CANCEL),
+                Option(turn.t("conv.button.confirm"), Token.CONFIRM),
+                Option(turn.t("conv.button.edit"), Token.EDIT),
+                Option(turn.t("conv.button.cancel"), Token.CANCEL),
             ]
         ]
     return []
@@ -148,15 +136,16 @@ def choice_reply(turn: Turn, ctx: Ctx, options: list[list[Option]]) -> Reply:
         tuple(Choice(option.label, callback_data(ctx.draft, option.token)) for option in row)
         for row in options
     )
-    if step == STEP_SUMMARY:
+    if step == Step.SUMMARY:
         return Reply(text=summary_text(turn, ctx), choices=rows)
-    key = {
-        STEP_PICK_UNIT: "conv.pick_unit",
-        STEP_PICK_DELIVERABLE: "conv.pick_deliverable",
-        STEP_PICK_REPORT: "conv.pick_report",
-        STEP_PICK_FIELD: "conv.pick_field",
-    }.get(step, "conv.pick_one")
-    if step == STEP_PICK_FIELD and ctx.draft.mode == drafts.MODE_UPDATE:
+    keys: dict[str, str] = {
+        Step.PICK_UNIT: "conv.pick_unit",
+        Step.PICK_DELIVERABLE: "conv.pick_deliverable",
+        Step.PICK_REPORT: "conv.pick_report",
+        Step.PICK_FIELD: "conv.pick_field",
+    }
+    key = keys.get(step, "conv.pick_one")
+    if step == Step.PICK_FIELD and ctx.draft.mode == drafts.MODE_UPDATE:
         assert ctx.deliverable is not None
         text = turn.t(
             "conv.pick_field_update",

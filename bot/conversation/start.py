@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversation.callback import (
-    STEP_PICK_DELIVERABLE,
-    STEP_PICK_FIELD,
-    STEP_PICK_REPORT,
-)
+from bot.conversation.callback import Step
 from bot.conversation.context import form_of_deliverable, load_context
 from bot.conversation.prompts import (
     ask,
@@ -52,7 +48,7 @@ async def begin(turn: Turn, draft: Draft | None, unit: Unit, mode: str) -> list[
         item = owed[0]
         return await open_deliverable(turn, draft, unit, item.deliverable)
     draft = await save_or_start(
-        turn, draft, unit=unit, mode=drafts.MODE_NEW, step=STEP_PICK_DELIVERABLE
+        turn, draft, unit=unit, mode=drafts.MODE_NEW, step=Step.PICK_DELIVERABLE
     )
     if draft is None:
         return [stale(turn)]
@@ -99,7 +95,7 @@ async def begin_update(turn: Turn, draft: Draft | None, unit: Unit) -> list[Repl
         return [Reply(turn.t("conv.no_reports", unit=unit.name), done=True)]
     if len(rows) > 1:
         draft = await save_or_start(
-            turn, draft, unit=unit, mode=drafts.MODE_UPDATE, step=STEP_PICK_REPORT
+            turn, draft, unit=unit, mode=drafts.MODE_UPDATE, step=Step.PICK_REPORT
         )
         if draft is None:
             return [stale(turn)]
@@ -118,7 +114,7 @@ async def open_report(turn: Turn, draft: Draft | None, unit: Unit, report: Repor
         draft,
         unit=unit,
         mode=drafts.MODE_UPDATE,
-        step=STEP_PICK_FIELD,
+        step=Step.PICK_FIELD,
         deliverable_id=report.deliverable_id,
         report_id=report.id,
         answers=dict(version.answers or {}) if version is not None else {},

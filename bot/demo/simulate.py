@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.conversation.callback import Step
 from bot.demo.proactive import Row
 from bot.demo.timeline import TZ, Errand, Featured, SimClock, Stats, VirtualTime, day_month
 from bot.demo.transcript import (
@@ -49,10 +50,6 @@ from storage.settings import Settings
 
 INVITE_SHOWN = "/start ‹mã mời của đồng chí›"
 DIGESTS_IN_TRANSCRIPT = 2  # the first weekly digests; the last word is the /tonghop at the end
-STEP_SUMMARY = "summary"
-STEP_PICK_DELIVERABLE = "pick_deliverable"
-STEP_PICK_REPORT = "pick_report"
-STEP_PICK_FIELD = "pick_field"
 
 
 class Simulation:
@@ -327,18 +324,18 @@ class Simulation:
             if step is None:
                 break
             buttons = last_buttons(calls)
-            if step == STEP_PICK_DELIVERABLE:
+            if step == Step.PICK_DELIVERABLE:
                 button = button_ending(buttons, f":d{wanted_deliverable}")
                 if button is None:
                     calls = await self._send(user, "/huy", who)
                     break
                 calls = await self._press(user, button, who)
-            elif step == STEP_PICK_REPORT:
+            elif step == Step.PICK_REPORT:
                 button = first_with(buttons, ":r")
                 if button is None:
                     break
                 calls = await self._press(user, button, who)
-            elif step == STEP_PICK_FIELD:
+            elif step == Step.PICK_FIELD:
                 label = "Số bài thu hoạch" if errand.update_field == "essays" else ""
                 button = next(
                     (b for b in buttons if label and label.lower() in b["text"].lower()), None
@@ -347,7 +344,7 @@ class Simulation:
                 if button is None:
                     break
                 calls = await self._press(user, button, who)
-            elif step == STEP_SUMMARY or step == "confirm":
+            elif step == Step.SUMMARY or step == "confirm":
                 button = button_ending(buttons, ":ok")
                 if button is None:
                     break
