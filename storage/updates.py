@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, not_, select, update
+from sqlalchemy import ColumnElement, TextClause, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from storage.delivery_marks import Mark
 
 KEEP = timedelta(days=7)
+_TABLE: Any = ProcessedUpdate.__table__  # type: ignore[attr-defined]  # Core statements
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -82,9 +84,8 @@ def _this_update(channel: str, update_id: int | str) -> tuple[ColumnElement[bool
 async def _set_replies(
     session: AsyncSession, channel: str, update_id: int | str, replies: list[Any]
 ) -> None:
-    await session.execute(
-        update(ProcessedUpdate).where(*_this_update(channel, update_id)).values(replies=replies)
-    )
+    params = {"mark_channel": channel, "mark_update_id": str(update_id), "mark_replies": replies}
+    await session.execute(_MARK, params)
 
 
 async def store_replies(
@@ -148,18 +149,36 @@ async def record_update(
         for m in marks
     ]
     rows.sort(key=lambda row: (row["channel"], row["update_id"]))  # one lock order everywhere
-    stmt = _insert(session).values(rows)
-    this = and_(stmt.excluded.channel == channel, stmt.excluded.update_id == key)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["channel", "update_id"],
-        set_={"replies": stmt.excluded.replies},
-        where=not_(this),  # this update's own row is never overwritten: a duplicate
-    ).returning(col(ProcessedUpdate.channel), col(ProcessedUpdate.update_id))
-    written = (await session.execute(stmt)).all()
+    params: dict[str, Any] = {"this_channel": channel, "this_update_id": key}
+    for i, row in enumerate(rows):
+        params.update({f"{name}_{i}": value for name, value in row.items()})
+    written = (await session.execute(_record_statement(len(rows)), params)).all()
     return any(tuple(row) == (channel, key) for row in written)
 
 
-_TABLE: Any = ProcessedUpdate.__table__  # type: ignore[attr-defined]  # Core executemany
+@lru_cache(maxsize=64)
+def _record_statement(rows: int) -> TextClause:
+    """`record_update`'s INSERT for `rows` rows, built once per row count. A multi-row
+    `insert().values([...])` has no SQLAlchemy cache key and was compiled again on every
+    turn; this text (the same on SQLite and PostgreSQL) is cached like any other statement.
+    A conflicting row gets the new replies (a delivered mark), except this update's own row:
+    a duplicate, which RETURNING then leaves out."""
+    names = ("channel", "update_id", "processed_at", "replies")
+    values = ", ".join("(" + ", ".join(f":{name}_{i}" for name in names) + ")" for i in range(rows))
+    sql = (
+        f"INSERT INTO processed_update ({', '.join(names)}) VALUES {values} "
+        "ON CONFLICT (channel, update_id) DO UPDATE SET replies = excluded.replies "
+        "WHERE NOT (excluded.channel = :this_channel AND excluded.update_id = :this_update_id) "
+        "RETURNING channel, update_id"
+    )
+    types = {name: _TABLE.c[name].type for name in names}
+    return text(sql).bindparams(
+        *(bindparam(f"{name}_{i}", type_=types[name]) for i in range(rows) for name in names),
+        bindparam("this_channel", type_=types["channel"]),
+        bindparam("this_update_id", type_=types["update_id"]),
+    )
+
+
 _MARK = (
     update(_TABLE)
     .where(
