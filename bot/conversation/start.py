@@ -61,19 +61,12 @@ async def open_deliverable(
     form = form_of_deliverable(deliverable)
     first = next_field(form, {})
     assert first is not None  # a form has at least one field
-    draft = await save_or_start(
-        turn,
-        draft,
-        unit=unit,
-        mode=drafts.MODE_NEW,
-        step=first.key,
-        deliverable_id=deliverable.id,
-        answers={},
+    ctx = await _open_form(
+        turn, draft, unit, mode=drafts.MODE_NEW, step=first.key, deliverable_id=deliverable.id
     )
-    if draft is None:
+    if ctx is None:
         return [stale(turn)]
-    ctx = await load_context(turn, draft)
-    assert ctx is not None and ctx.campaign is not None
+    assert ctx.campaign is not None
     intro = turn.t(
         "conv.intro",
         deliverable=deliverable_name(deliverable, turn.lang),
@@ -109,21 +102,37 @@ async def open_report(turn: Turn, draft: Draft | None, unit: Unit, report: Repor
         if draft is not None:
             await drafts.delete_draft(session=turn.session, draft_id=row_id(draft))
         return [Reply(turn.t("review.locked", number=report.id), done=True)]
-    draft = await save_or_start(
+    ctx = await _open_form(
         turn,
         draft,
-        unit=unit,
+        unit,
         mode=drafts.MODE_UPDATE,
         step=Step.PICK_FIELD,
         deliverable_id=report.deliverable_id,
         report_id=report.id,
         answers=dict(version.answers or {}) if version is not None else {},
     )
-    if draft is None:
+    if ctx is None:
         return [stale(turn)]
-    ctx = await load_context(turn, draft)
-    assert ctx is not None
     return [await ask(turn, ctx)]
+
+
+async def _open_form(
+    turn: Turn,
+    draft: Draft | None,
+    unit: Unit,
+    *,
+    answers: dict[str, Any] | None = None,
+    **changes: Any,
+) -> Ctx | None:
+    """Save (or start) the draft on a deliverable's form with `answers` (None: a new report,
+    no answers yet) and load its context; None if the draft changed meanwhile."""
+    saved = await save_or_start(turn, draft, unit=unit, answers=answers or {}, **changes)
+    if saved is None:
+        return None
+    ctx = await load_context(turn, saved)
+    assert ctx is not None
+    return ctx
 
 
 async def save_or_start(
