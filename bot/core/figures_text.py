@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from storage.figures import Figures, GroupFigures, Rate
 from storage.i18n import t
-from storage.i18n.formatting import date_text, level_label, number, percent
+from storage.i18n.formatting import date_text, level_label, name_in, number, percent
 
 
 def _rate(rate: Rate, lang: str) -> str:
@@ -23,7 +23,7 @@ def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
             t(
                 "digest.brief.status",
                 lang,
-                deliverable=info.name_en if lang == "en" else info.name_vi,
+                deliverable=name_in(info, lang),
                 reported=number(status.reported, lang),
                 expected=number(status.expected, lang),
                 on_time=number(status.on_time, lang),

@@ -17,7 +17,7 @@ from storage.evidence import evidence_of
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.forms import Form
 from storage.i18n import t
-from storage.i18n.formatting import date_text, number, value_text
+from storage.i18n.formatting import date_text, name_in, number, value_text
 from storage.models import MEASURES, Campaign, Evidence, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import version_answers, versions_of
@@ -59,10 +59,8 @@ async def _campaign_lines(
     ]
     if not rows:
         return []
-    names: dict[str, str] = {}
     ctx = await load_campaign(session=session, campaign_id=campaign.id)
-    for info in ctx.deliverables:
-        names[info.key] = info.name_en if lang == "en" else info.name_vi
+    names = {info.key: name_in(info, lang) for info in ctx.deliverables}
     parts = rows[0].deliverables
     history = await versions_of(
         session=session, report_ids=[p.report_id for p in parts if p.report_id is not None]
