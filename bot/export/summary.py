@@ -17,15 +17,7 @@ from storage.i18n import t
 from storage.i18n.formatting import level_label, percent_value
 from storage.review import review_basis
 from storage.sheets import append_row
-from storage.shortcomings import (
-    ACTION_PLANS_INCOMPLETE,
-    LOW_ESSAY_RATE,
-    MISSING_REPORT,
-    NO_ACTION_PROGRAM,
-    PRESENTER_QUALITY,
-    SHORT_SESSION,
-    Shortcoming,
-)
+from storage.shortcomings import KINDS, LOW_ESSAY_RATE, MISSING_REPORT, SHORT_SESSION, Shortcoming
 
 
 def summary_columns(lang: str) -> list[Column]:
@@ -113,24 +105,21 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
 
 
 def shortcoming_label(item: Shortcoming, lang: str) -> str:
-    """A short Vietnamese title for a shortcoming kind, with its parameters."""
-    if item.kind == PRESENTER_QUALITY:
-        return t("export.shortcoming.presenter_quality", lang)
+    """A short title for a shortcoming kind (catalog key `export.shortcoming.<kind>`), with the
+    parameters of the kinds that have some."""
+    if item.kind not in KINDS:
+        return item.kind
+    params: dict[str, object] = {}
     if item.kind == SHORT_SESSION:
-        return t("export.shortcoming.short_session", lang, min=item.params["min_session_halfdays"])
-    if item.kind == LOW_ESSAY_RATE:
+        params["min"] = item.params["min_session_halfdays"]
+    elif item.kind == LOW_ESSAY_RATE:
         threshold = item.params["threshold"]
         value = percent_value(threshold.numerator * 1, threshold.denominator) or Decimal(0)
         text = f"{value.normalize():f}".replace(".", "," if lang != "en" else ".")
-        return t("export.shortcoming.low_essay_rate", lang, threshold=f"{text}%")
-    if item.kind == ACTION_PLANS_INCOMPLETE:
-        return t("export.shortcoming.action_plans_incomplete", lang)
-    if item.kind == NO_ACTION_PROGRAM:
-        return t("export.shortcoming.no_action_program", lang)
-    if item.kind == MISSING_REPORT:
-        name = item.params["name_en"] if lang == "en" else item.params["name_vi"]
-        return t("export.shortcoming.missing_report", lang, name=name)
-    return item.kind
+        params["threshold"] = f"{text}%"
+    elif item.kind == MISSING_REPORT:
+        params["name"] = item.params["name_en"] if lang == "en" else item.params["name_vi"]
+    return t(f"export.shortcoming.{item.kind}", lang, **params)
 
 
 def shortcoming_columns(lang: str) -> list[Column]:
