@@ -3,7 +3,7 @@ supervisor follows (and setting them from a picked set), units by id, who gets a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from storage.access import (
     visible_units_condition,
 )
 from storage.models import ROLE_ADMIN, ROLE_SUPERVISOR, Person, Role, Unit
-from storage.people import grant_role, revoke_role
+from storage.people import set_role
 
 # Ids per IN list (below the drivers' bind-parameter limits).
 CHUNK = 5_000
@@ -76,10 +76,6 @@ async def supervisors_to_pick(
     return kept[:limit]
 
 
-# `storage.people.grant_role` or `revoke_role` (the same keywords).
-RoleChange = Callable[..., Awaitable[object]]
-
-
 @dataclass(frozen=True)
 class FollowChange:
     added: int
@@ -108,14 +104,14 @@ async def set_followed_units(
         if u.id is not None and u.id in among
     }
     added, gone = sorted(want - current), sorted(current - want)
-    steps: tuple[tuple[RoleChange, list[int]], ...] = ((grant_role, added), (revoke_role, gone))
-    for step, unit_ids in steps:
+    for held, unit_ids in ((True, added), (False, gone)):
         for unit_id in unit_ids:
-            await step(
+            await set_role(
                 session=session,
                 person_id=person_id,
                 kind=ROLE_SUPERVISOR,
                 unit_id=unit_id,
+                held=held,
                 now=now,
                 actor_person_id=actor_person_id,
                 channel=channel,

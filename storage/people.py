@@ -290,38 +290,54 @@ async def grant_role(
     channel: str = CHANNEL_CLI,
 ) -> Role:
     """Give a role (idempotent: an existing identical role is returned unchanged)."""
-    check_role(kind, unit_id)
-    existing = (
-        await session.execute(select(Role).where(*_role_filter(person_id, kind, unit_id)))
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    role = Role(person_id=person_id, kind=kind, unit_id=unit_id, created_at=require_aware(now))
-    session.add(role)
-    await session.flush()
     trail = AuditTrail(now, channel, actor_person_id, "person")
-    await trail.record(session, "role.grant", person_id, new={"kind": kind, "unit_id": unit_id})
+    role, _ = await _give_role(session, trail, person_id, kind, unit_id)
     return role
 
 
-async def revoke_role(
+async def set_role(
     *,
     session: AsyncSession,
     person_id: int,
     kind: str,
     unit_id: int | None,
+    held: bool,
     now: datetime,
     actor_person_id: int | None = None,
     channel: str = CHANNEL_CLI,
 ) -> bool:
-    """Take a role away; True if there was one."""
+    """Give the role (`held`) or take it away, audited as "role.grant" / "role.revoke". True
+    when that changed something: the role was given and not held before, or taken away and
+    held before."""
+    trail = AuditTrail(now, channel, actor_person_id, "person")
+    if held:
+        _, added = await _give_role(session, trail, person_id, kind, unit_id)
+        return added
     removed = bool(await delete_rows(session, Role, *_role_filter(person_id, kind, unit_id)))
     if removed:
-        trail = AuditTrail(now, channel, actor_person_id, "person")
         await trail.record(
             session, "role.revoke", person_id, old={"kind": kind, "unit_id": unit_id}
         )
     return removed
+
+
+async def _give_role(
+    session: AsyncSession, trail: AuditTrail, person_id: int, kind: str, unit_id: int | None
+) -> tuple[Role, bool]:
+    """The role, found or added (audited); whether it was added."""
+    check_role(kind, unit_id)
+    existing = (
+        await session.execute(select(Role).where(*_role_filter(person_id, kind, unit_id)))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    role = Role(
+        person_id=person_id, kind=kind, unit_id=unit_id, created_at=require_aware(trail.now)
+    )
+    session.add(role)
+    await session.flush()
+    await trail.record(session, "role.grant", person_id, new={"kind": kind, "unit_id": unit_id})
+    return role, True
 
 
 async def roles_of(*, session: AsyncSession, person_id: int) -> list[Role]:

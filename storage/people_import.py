@@ -260,7 +260,7 @@ async def import_people(
     The whole input is validated first; any bad line raises PeopleImportError listing every bad
     line, and nothing is written. A row with a phone updates the person with that phone; a row
     without one matches a person of the same name, no phone, and the same role on the same units.
-    Roles are added, never taken away (use revoke_role / remove_person). With the importing
+    Roles are added, never taken away (use set_role / remove_person). With the importing
     admin's `scope` (not whole-tree), a line reaching outside their subtrees is bad too."""
     require_aware(now)
     lines, problems = await _validate(session, rows)

@@ -10,7 +10,7 @@ from sqlmodel import col
 from storage.access import can_see_unit, collapse_paths, scope_of, visible_units_condition
 from storage.db import Database
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Unit
-from storage.people import remove_person, revoke_role
+from storage.people import remove_person, set_role
 from tests.factories import make_levels, make_person, make_unit, pk
 
 # T
@@ -106,11 +106,12 @@ async def test_removed_role_and_removed_person_lose_access_at_once(
         )
     assert await _visible(db, pk(person), units) == {"H1", "X1", "X2", "C1", "X3"}
     async with db.write() as session:
-        assert await revoke_role(
+        assert await set_role(
             session=session,
             person_id=pk(person),
             kind=ROLE_SUPERVISOR,
             unit_id=units["H1"].id,
+            held=False,
             now=now,
         )
     assert await _visible(db, pk(person), units) == {"X3"}

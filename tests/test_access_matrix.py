@@ -31,7 +31,7 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.people import find_person_by_identity, remove_person, revoke_role
+from storage.people import find_person_by_identity, remove_person, set_role
 from storage.reports import save_report
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, build_world
@@ -340,11 +340,12 @@ async def test_a_revoked_supervision_ends_on_the_next_update(setup: Setup) -> No
     before = await setup.harness.send("/donvi CS2", SUPERVISOR)
     assert CS2 in before.text()
     async with setup.db.write() as session:
-        assert await revoke_role(
+        assert await set_role(
             session=session,
             person_id=setup.inside_id,
             kind=ROLE_SUPERVISOR,
             unit_id=setup.district_id,
+            held=False,
             now=NOW,
         )
     after = await setup.harness.send("/donvi CS2", SUPERVISOR)

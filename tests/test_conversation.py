@@ -745,16 +745,17 @@ async def test_people_without_a_reporter_role_are_refused(world: World, who: str
 
 
 async def test_a_removed_role_ends_the_draft(world: World) -> None:
-    from storage.people import revoke_role
+    from storage.people import set_role
 
     c = chat(world)
     await start_session_report(c)
     async with world.db.write() as session:
-        await revoke_role(
+        await set_role(
             session=session,
             person_id=world.reporter_id,
             kind="reporter",
             unit_id=world.unit_id,
+            held=False,
             now=NOW,
         )
     reply = await c.say("28/9")

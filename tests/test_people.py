@@ -27,8 +27,8 @@ from storage.people import (
     grant_role,
     list_people,
     remove_person,
-    revoke_role,
     roles_of,
+    set_role,
     touch_identity,
 )
 from storage.people_import import PeopleImportError, import_people, normalise_phone, split_codes
@@ -101,6 +101,30 @@ async def test_identity_binding_touch_and_forgotten_person(db: Database, now: da
         )
 
 
+async def test_set_role_says_whether_it_changed_anything(db: Database, now: datetime) -> None:
+    units = await _tree(db)
+    async with db.write() as session:
+        person = await make_person(session)
+        follows = {"person_id": pk(person), "kind": ROLE_SUPERVISOR, "unit_id": units["X1"].id}
+        changes = [
+            await set_role(session=session, held=held, now=now, **follows)
+            for held in (True, True, False, False)
+        ]
+        with pytest.raises(ValueError, match="needs a unit"):
+            await set_role(
+                session=session,
+                person_id=pk(person),
+                kind=ROLE_REPORTER,
+                unit_id=None,
+                held=True,
+                now=now,
+            )
+    assert changes == [True, False, True, False]
+    async with db.read() as session:
+        actions = await session.execute(select(col(AuditLog.action)).order_by(col(AuditLog.id)))
+        assert list(actions.scalars()) == ["role.grant", "role.revoke"]
+
+
 async def test_grant_is_idempotent_revoke_and_remove_are_audited(
     db: Database, now: datetime
 ) -> None:
@@ -135,12 +159,9 @@ async def test_grant_is_idempotent_revoke_and_remove_are_audited(
     async with db.read() as session:
         assert len(await roles_of(session=session, person_id=pk(person))) == 2
     async with db.write() as session:
-        assert await revoke_role(
-            session=session, person_id=pk(person), kind=ROLE_ADMIN, unit_id=None, now=now
-        )
-        assert not await revoke_role(
-            session=session, person_id=pk(person), kind=ROLE_ADMIN, unit_id=None, now=now
-        )
+        admin = {"person_id": pk(person), "kind": ROLE_ADMIN, "unit_id": None, "now": now}
+        assert await set_role(session=session, held=False, **admin)
+        assert not await set_role(session=session, held=False, **admin)
         assert await remove_person(session=session, person_id=pk(person), now=now)
         assert not await remove_person(session=session, person_id=pk(person), now=now)
     assert await _count(db, Role) == 0

@@ -14,7 +14,7 @@ from bot.web.fields import FieldProblem, field_text
 from storage.access import Scope, admin_scope
 from storage.assignments import person_in_scope
 from storage.models import CHANNEL_WEB, ROLE_SUPERVISOR, Person, Unit
-from storage.people import find_person_by_phone, grant_role, revoke_role
+from storage.people import find_person_by_phone, set_role
 from storage.people_import import normalise_phone
 
 OUTCOMES = ("added", "removed", "no_person", "bad_text")
@@ -66,12 +66,12 @@ async def change(request: Request) -> Response:
         if target is None or target.id is None:
             outcome = "no_person"
         else:
-            change_role = revoke_role if remove else grant_role
-            await change_role(
+            await set_role(
                 session=session,
                 person_id=target.id,
                 kind=ROLE_SUPERVISOR,
                 unit_id=unit.id,
+                held=not remove,
                 now=web.clock(),
                 actor_person_id=viewer.person_id,
                 channel=CHANNEL_WEB,

@@ -10,7 +10,7 @@ from bot.core.turn import Turn
 from storage.access import admin_scope
 from storage.assignments import followed_units, person_in_scope
 from storage.models import ROLE_SUPERVISOR, Unit
-from storage.people import grant_role, revoke_role
+from storage.people import set_role
 
 REMOVE_WORDS = {"bo", "bỏ", "xoa", "xóa", "xoá", "remove"}
 
@@ -34,13 +34,13 @@ async def assign(turn: Turn) -> Outcome:
         if unit is None:
             return not_found(turn, code)
         units.append(unit)
-    change = revoke_role if removing else grant_role
     changed = [
-        await change(
+        await set_role(
             session=turn.session,
             person_id=person.id,
             kind=ROLE_SUPERVISOR,
             unit_id=unit.id,
+            held=not removing,
             now=turn.now,
             actor_person_id=turn.person_id,
             channel=turn.channel,
