@@ -18,12 +18,43 @@ from storage.clock import local_date
 from storage.i18n import t
 from storage.i18n.formatting import date_text
 from storage.invites import INVITE_IDENTITY, create_invite, invite_link
+from storage.models import Invite
 from storage.organisation import organisation_name
 from storage.people import role_from_word
 from storage.rebind import RebindCheck, plan_rebind, warn_accounts
 
 PERSON_WORDS = {"nguoi", "người", "person"}
 CONFIRM_WORDS = {"xacnhan", "dongy", "confirm"}
+
+
+async def _create(
+    turn: Turn,
+    *,
+    role_kind: str,
+    unit_id: int | None,
+    person_id: int | None = None,
+    person_name: str | None = None,
+) -> tuple[Invite, dict[str, str]]:
+    """Create the invite, asked by the turn's admin on the turn's channel: the invite and what
+    the reply shows of it (`link`, `code`, `expires`)."""
+    created, plain = await create_invite(
+        session=turn.session,
+        role_kind=role_kind,
+        unit_id=unit_id,
+        now=turn.now,
+        created_by_person_id=turn.person_id,
+        channel=turn.channel,
+        person_id=person_id,
+        person_name=person_name,
+    )
+    settings = turn.runtime.settings
+    expires = local_date(created.expires_at, settings.timezone)
+    shown = {
+        "link": invite_link(settings.bot_username, plain),
+        "code": plain,
+        "expires": date_text(expires, turn.lang),
+    }
+    return created, shown
 
 
 def parse_role(args: list[str]) -> tuple[str | None, list[str]]:
@@ -59,14 +90,8 @@ async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
                 )
             ]
         )
-    created, plain = await create_invite(
-        session=turn.session,
-        role_kind=INVITE_IDENTITY,
-        unit_id=None,
-        person_id=person.id,
-        now=turn.now,
-        created_by_person_id=turn.person_id,
-        channel=turn.channel,
+    created, shown = await _create(
+        turn, role_kind=INVITE_IDENTITY, unit_id=None, person_id=person.id
     )
     if plan.accounts:  # confirmed: the accounts in use hear of it now, not after the fact
         name = person.full_name
@@ -82,18 +107,8 @@ async def _invite_person(turn: Turn, scope: Scope, args: list[str]) -> Outcome:
             key=f"rebind:{created.id}",
             now=turn.now,
         )
-    settings = turn.runtime.settings
     return Outcome(
-        [
-            turn.say(
-                "admin.invite.created_person",
-                name=person.full_name,
-                person=person.id,
-                link=invite_link(settings.bot_username, plain),
-                code=plain,
-                expires=date_text(local_date(created.expires_at, settings.timezone), turn.lang),
-            )
-        ]
+        [turn.say("admin.invite.created_person", name=person.full_name, person=person.id, **shown)]
     )
 
 
@@ -111,16 +126,7 @@ async def invite(turn: Turn) -> Outcome:
     if unit is None or unit.id is None:
         return not_found(turn, code)
     person_name = " ".join(name_words).strip() or None
-    created, plain = await create_invite(
-        session=turn.session,
-        role_kind=role,
-        unit_id=unit.id,
-        now=turn.now,
-        person_name=person_name,
-        created_by_person_id=turn.person_id,
-        channel=turn.channel,
-    )
-    settings = turn.runtime.settings
+    _, shown = await _create(turn, role_kind=role, unit_id=unit.id, person_name=person_name)
     return Outcome(
         [
             turn.say(
@@ -130,9 +136,7 @@ async def invite(turn: Turn) -> Outcome:
                 person=t("admin.invite.for_person", turn.lang, name=person_name)
                 if person_name
                 else "",
-                link=invite_link(settings.bot_username, plain),
-                code=plain,
-                expires=date_text(local_date(created.expires_at, settings.timezone), turn.lang),
+                **shown,
             )
         ]
     )
