@@ -1,13 +1,15 @@
 """Lookups behind the admin commands and the digests: people an admin may act on, the units a
-supervisor follows (and setting them from a picked set), units by id, who gets a weekly digest."""
+supervisor follows (and setting them from a picked set), the holders of a role on a unit, units
+by id, who gets a weekly digest."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -117,6 +119,21 @@ async def set_followed_units(
                 channel=channel,
             )
     return FollowChange(added=len(added), removed=len(gone))
+
+
+def holders_query(kind: str, unit_id: int, *columns: Any) -> Select[Any]:
+    """A query of `columns` (of Person) for the current people holding a `kind` role on this very
+    unit (not its subtree), by name."""
+    return (
+        select(*columns)
+        .join(Role, col(Role.person_id) == col(Person.id))
+        .where(
+            col(Role.kind) == kind,
+            col(Role.unit_id) == unit_id,
+            col(Person.forgotten_at).is_(None),
+        )
+        .order_by(col(Person.full_name), col(Person.id))
+    )
 
 
 async def units_by_ids(*, session: AsyncSession, unit_ids: Sequence[int]) -> list[Unit]:

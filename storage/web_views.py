@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.access import Scope, visible_units_condition
+from storage.assignments import holders_query
 from storage.models import (
     ROLE_REPORTER,
     ROLE_SUPERVISOR,
@@ -171,16 +172,8 @@ async def units_for_invites(
 
 async def supervisors_of(*, session: AsyncSession, unit_id: int) -> list[tuple[int, Contact]]:
     """(person id, contact) of everyone who follows this very unit, by name."""
-    query = (
-        select(col(Person.id), col(Person.full_name), col(Person.phone))
-        .join(Role, col(Role.person_id) == col(Person.id))
-        .where(
-            col(Role.kind) == ROLE_SUPERVISOR,
-            col(Role.unit_id) == unit_id,
-            col(Person.forgotten_at).is_(None),
-        )
-        .order_by(col(Person.full_name), col(Person.id))
-    )
+    columns = (col(Person.id), col(Person.full_name), col(Person.phone))
+    query = holders_query(ROLE_SUPERVISOR, unit_id, *columns)
     return [
         (int(pid), Contact(name, phone))
         for pid, name, phone in (await session.execute(query)).all()

@@ -11,6 +11,7 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.assignments import holders_query
 from storage.campaign_status import open_campaigns
 from storage.i18n import pick_language
 from storage.i18n.formatting import name_in
@@ -188,16 +189,8 @@ class Contact:
 async def reporter_contacts(*, session: AsyncSession, unit_id: int) -> list[Contact]:
     """The reporters of `unit_id` with their phone and whether they have a chat account."""
     connected = exists().where(col(ChatIdentity.person_id) == col(Person.id)).correlate(Person)
-    rows = await session.execute(
-        select(col(Person.id), col(Person.full_name), col(Person.phone), connected)
-        .join(Role, col(Role.person_id) == col(Person.id))
-        .where(
-            col(Role.kind) == ROLE_REPORTER,
-            col(Role.unit_id) == unit_id,
-            col(Person.forgotten_at).is_(None),
-        )
-        .order_by(col(Person.full_name), col(Person.id))
-    )
+    columns = (col(Person.id), col(Person.full_name), col(Person.phone), connected)
+    rows = await session.execute(holders_query(ROLE_REPORTER, unit_id, *columns))
     return [Contact(int(pid or 0), name, phone, bool(linked)) for pid, name, phone, linked in rows]
 
 
