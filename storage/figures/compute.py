@@ -166,7 +166,12 @@ async def compute_figures(
         [DEADLINE.c.deliverable_id, UNIT.c.level_code, *figure_columns(ctx)], cover
     )
     stmt = expected_rows(
-        ctx, columns, as_of=as_of, root_path=root_path, unit_filter=unit_filter
+        ctx,
+        columns,
+        as_of=as_of,
+        root_path=root_path,
+        unit_filter=unit_filter,
+        units=cover.joined(UNIT),
     ).group_by(DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
     keys = {d.id: d.key for d in ctx.deliverables}
     tally = Tally()

@@ -15,9 +15,9 @@ from sqlalchemy import (
     String,
     and_,
     column,
-    literal,
     select,
     text,
+    tuple_,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -189,16 +189,12 @@ async def _many_as_of(
         listed = member.alias("owner_member")
 
         def in_scope(owner: FromClause, key: Any = scope_key, listed: Any = listed) -> Any:
-            """The owner is counted in the same scope (its own row of the scope's units)."""
+            """The owner is counted in the same scope (its own row of the scope's units). An
+            uncorrelated (scope, unit) IN: built once as a hash (PostgreSQL) or an index
+            (SQLite); a correlated EXISTS rescans the CTE per row (seconds on a province)."""
             counted = owner_scope(as_of=as_of, scope_path=ctx.scope_path)(owner)
-            return and_(
-                counted,
-                select(literal(1))
-                .select_from(listed)
-                .where(listed.c.k == key, listed.c.unit_id == owner.c.id)
-                .correlate_except(listed)
-                .exists(),
-            )
+            members = select(listed.c.k, listed.c.unit_id).correlate(None)
+            return and_(counted, tuple_(key, owner.c.id).in_(members))
 
         cover = cover_columns(ctx.separate_levels, ctx.chained_levels, ctx.max_depth, in_scope)
         selected, grouped = with_cover(
@@ -206,7 +202,7 @@ async def _many_as_of(
             cover,
         )
         stmt = expected_rows(
-            ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=units
+            ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=cover.joined(units)
         ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
         for row in (await session.execute(stmt)).all():
             tallies[start + row.scope_key].add(row, keys[row.deliverable_id], ctx.chained_levels)

@@ -18,6 +18,7 @@ separately and nothing is subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +30,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     or_,
-    select,
 )
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -63,13 +63,31 @@ def owner_scope(
     return condition
 
 
+@dataclass(frozen=True)
+class Cover:
+    """The cover columns of a figure statement and the ancestor joins they read."""
+
+    columns: list[ColumnElement[Any]]
+    ancestors: tuple[FromClause, ...] = ()
+
+    def joined(self, units: FromClause) -> FromClause:
+        """`units` (ending in `unit`) with each ancestor outer-joined by its path prefix: an
+        equality on the unique path, so one hash join each (PostgreSQL) or one index probe
+        (SQLite), instead of correlated subqueries evaluated once per expected row."""
+        for k, ancestor in enumerate(self.ancestors):
+            prefix = func.substr(UNIT.c.path, 1, SEGMENT * (k + 1))
+            units = units.outerjoin(ancestor, ancestor.c.path == prefix)
+        return units
+
+
 def cover_columns(
     separate: frozenset[str],
     chained: Sequence[str],
     max_depth: int,
     in_scope: Callable[[FromClause], ColumnElement[bool]],
-) -> list[ColumnElement[Any]]:
-    """SQL, per row of `unit` (empty when nothing can overlap: no group declared, a flat tree):
+) -> Cover:
+    """SQL, per row of `unit` (no columns when nothing can overlap: no group declared, a flat
+    tree):
 
     - `cover_level`: the level of the unit's owner when the unit does not report separately and
       its owner is counted (`in_scope`), '' when the owner is not counted, NULL otherwise;
@@ -77,52 +95,49 @@ def cover_columns(
       ancestor at that level between the unit and its owner is counted (its record holds the
       unit's members too: cells under cells).
 
-    Ancestors are found by the unit's path prefixes (index probes)."""
+    Ancestors are the units at the unit's path prefixes (`Cover.joined`): `ancestor_k` is the
+    unit at depth k above it, or the unit itself when it is not that deep."""
     if not separate or max_depth <= 0:
-        return []
-    prefixes = [func.substr(UNIT.c.path, 1, SEGMENT * (k + 1)) for k in range(max_depth)]
+        return Cover([])
     groups = sorted(separate)
-    owner = UNIT.alias("owner")
-    counted = (
-        select(case((in_scope(owner), owner.c.level_code), else_=literal("")))
-        .where(owner.c.path.in_(prefixes), owner.c.level_code.in_(groups))
-        .order_by(owner.c.depth.desc())
-        .limit(1)
-        .correlate_except(owner)
-        .scalar_subquery()
-    )
+    ancestors = tuple(UNIT.alias(f"ancestor_{k}") for k in range(max_depth))
+    deepest_first = ancestors[::-1]
     own_group = UNIT.c.level_code.in_(groups)
-    columns: list[ColumnElement[Any]] = [case((own_group, None), else_=counted).label(COVER)]
-    probe = UNIT.alias("owner_depth")
-    owner_depth = (
-        select(func.coalesce(func.max(probe.c.depth), -1))
-        .where(probe.c.path.in_(prefixes), probe.c.level_code.in_(groups))
-        .correlate_except(probe)
-        .scalar_subquery()
+
+    def separate_(a: FromClause) -> ColumnElement[bool]:
+        return a.c.level_code.in_(groups)
+
+    # The owner: the deepest ancestor that reports separately (the unit itself never is one
+    # here: a unit that reports separately has no cover).
+    counted = case(
+        *(
+            (separate_(a), case((in_scope(a), a.c.level_code), else_=literal("")))
+            for a in deepest_first
+        ),
+        else_=None,
     )
+    columns: list[ColumnElement[Any]] = [case((own_group, None), else_=counted).label(COVER)]
+    owner_depth = case(*((separate_(a), a.c.depth) for a in deepest_first), else_=-1)
     for index, level in enumerate(chained):
-        between = UNIT.alias(f"chain_{index}")
-        found = (
-            select(literal(1))
-            .select_from(between)
-            .where(
-                between.c.path.in_(prefixes),
-                between.c.path != UNIT.c.path,
-                between.c.level_code == level,
-                between.c.depth > owner_depth,
-                in_scope(between),
+        found = or_(
+            *(
+                and_(
+                    a.c.path != UNIT.c.path,
+                    a.c.level_code == level,
+                    a.c.depth > owner_depth,
+                    in_scope(a),
+                )
+                for a in ancestors
             )
-            .correlate_except(between)
-            .exists()
         )
         columns.append(case((own_group, 0), (found, 1), else_=0).label(f"{COVER}_{index}"))
-    return columns
+    return Cover(columns, ancestors)
 
 
-def with_cover(columns: list[Any], cover: list[ColumnElement[Any]]) -> tuple[list[Any], list[Any]]:
+def with_cover(columns: list[Any], cover: Cover) -> tuple[list[Any], list[Any]]:
     """(select columns, extra GROUP BY terms): the cover columns grouped by their names, so the
-    subqueries are not evaluated twice."""
-    return [*columns, *cover], [literal_column(c.name) for c in cover]
+    expressions are not evaluated twice."""
+    return [*columns, *cover.columns], [literal_column(c.name) for c in cover.columns]
 
 
 def covers_of(row: Any, chained: Sequence[str]) -> frozenset[str]:
