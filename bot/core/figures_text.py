@@ -4,7 +4,7 @@ then all levels together when there is more than one."""
 
 from __future__ import annotations
 
-from storage.figures import Figures, GroupFigures, Rate
+from storage.figures import DeliverableInfo, Figures, GroupFigures, Rate, Status
 from storage.i18n import t
 from storage.i18n.formatting import date_text, level_label, name_in, number, percent
 
@@ -13,24 +13,28 @@ def _rate(rate: Rate, lang: str) -> str:
     return percent(rate.numerator, rate.denominator, lang)
 
 
+def status_line(key: str, info: DeliverableInfo, status: Status, lang: str) -> str:
+    """The catalog sentence `key` about one deliverable's units: how many reported of how many
+    expected, on time, late and missing."""
+    return t(
+        key,
+        lang,
+        deliverable=name_in(info, lang),
+        reported=number(status.reported, lang),
+        expected=number(status.expected, lang),
+        on_time=number(status.on_time, lang),
+        late=number(status.late, lang),
+        missing=number(status.missing, lang),
+    )
+
+
 def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
     lines = []
     for info in figures.deliverables:
         status = group.status.get(info.key)
         if status is None or not status.expected:
             continue
-        lines.append(
-            t(
-                "digest.brief.status",
-                lang,
-                deliverable=name_in(info, lang),
-                reported=number(status.reported, lang),
-                expected=number(status.expected, lang),
-                on_time=number(status.on_time, lang),
-                late=number(status.late, lang),
-                missing=number(status.missing, lang),
-            )
-        )
+        lines.append(status_line("digest.brief.status", info, status, lang))
     lines.append(
         t(
             "digest.brief.rates",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot.core.figures_text import status_line
 from bot.demo.proactive import Proactive, proactive_facts
 from bot.demo.proactive import summary_lines as proactive_summary
 from bot.demo.simulate import Simulation
@@ -14,7 +15,7 @@ from bot.narrative import narrative
 from scheduler.digest import compose_digest
 from storage.figures import Figures, compute_figures
 from storage.i18n import t
-from storage.i18n.formatting import levels_phrase, name_in, number, percent
+from storage.i18n.formatting import levels_phrase, number, percent
 from storage.models import Person
 from storage.organisation import organisation_name
 from storage.shortcomings import find_shortcomings
@@ -114,18 +115,7 @@ def summary_text(sim: Simulation, figures: Figures, facts: Proactive, lang: str 
         status = total.status.get(info.key)
         if status is None:
             continue
-        lines.append(
-            t(
-                "demo.summary.deliverable",
-                lang,
-                deliverable=name_in(info, lang),
-                reported=number(status.reported, lang),
-                expected=number(status.expected, lang),
-                on_time=number(status.on_time, lang),
-                late=number(status.late, lang),
-                missing=number(status.missing, lang),
-            )
-        )
+        lines.append(status_line("demo.summary.deliverable", info, status, lang))
     for group in figures.combined:
         essay, attendance = group.essay, group.attendance
         lines.append(
