@@ -9,6 +9,7 @@ import unicodedata
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -211,6 +212,64 @@ def test_report_files_hidden_sheets_nul_bombs_and_huge_fields(tmp_path: Path) ->
     with pytest.raises(ReportImportError) as caught:
         read_tables(bomb(tmp_path / "bomb.xlsx", 30 * 1024 * 1024))
     assert "quá lớn" in caught.value.messages()[0]
+
+
+async def test_a_control_character_in_a_report_cell_is_refused_with_its_line_and_column(
+    db: Database, tmp_path: Path
+) -> None:
+    """A bell or an escape typed into a cell is data nobody can see: the whole file is refused,
+    each such cell named by its line and its column as headed in the file; a cell's own line
+    break or tab is only a space; a format character (zero-width space) is still removed."""
+    from storage.models import Report, ReportVersion
+    from storage.report_import import ReportImportError, import_reports, read_tables
+    from tests.test_report_import import build_world
+
+    async with db.write() as session:
+        world = await build_world(session)
+    header = "Mã đơn vị,session_date,duration_halfdays,attended,Báo cáo viên,essays"
+    bad = tmp_path / "bao-cao.csv"
+    bad.write_text(
+        f"{header}\n"
+        'TU,5/6/2016,2,48,"Đ/c\x07 Hùng",45\n'
+        'H1,28/7/2016,2,38,"Đ/c Lan\nBí thư",36\n'
+        "C11,1/8/2016,2,\x1b[2J29,,20\n",
+        encoding="utf-8",
+    )
+    now = datetime(2016, 10, 1, 3, 0, tzinfo=UTC)
+
+    async def run(path: Path) -> Any:
+        async with db.write() as session:
+            return await import_reports(
+                session=session,
+                campaign_id=world.campaign_id,
+                tables=read_tables(path),
+                now=now,
+                deliverable="hoi_nghi",
+                person_id=world.admin_id,
+            )
+
+    with pytest.raises(ReportImportError) as caught:
+        await run(bad)
+    assert caught.value.messages() == [
+        "Dòng 2: ô “Báo cáo viên” có ký tự điều khiển không nhìn thấy (U+0007); "
+        "xoá ký tự đó trong tệp rồi nhập lại.",
+        # the 4th row as a spreadsheet shows it (H1's cell holds a line break)
+        "Dòng 4: ô “attended” có ký tự điều khiển không nhìn thấy (U+001B); "
+        "xoá ký tự đó trong tệp rồi nhập lại.",
+    ]
+    async with db.read() as session:
+        assert (await session.execute(select(col(Report.id)))).first() is None  # nothing written
+
+    good = tmp_path / "sua.csv"
+    good.write_text(
+        f'{header}\nTU,5/6/2016,2,48,"Đ/c\u200b Hùng",45\nH1,28/7/2016,2,38,"Đ/c Lan\nBí thư",36\n',
+        encoding="utf-8",
+    )
+    summary = await run(good)
+    assert summary.created == 2
+    async with db.read() as session:
+        stored = (await session.execute(select(col(ReportVersion.answers)))).scalars().all()
+    assert sorted(answers["presenter"] for answers in stored) == ["Đ/c Hùng", "Đ/c Lan Bí thư"]
 
 
 # -- campaign files (YAML limits) ------------------------------------------------------------

@@ -177,24 +177,19 @@ async def _check_admin(session: AsyncSession, person_id: int, lang: str) -> None
 async def _import(
     *, path: Path, campaign: str | None, deliverable: str | None, person_id: int | None, lang: str
 ) -> tuple[ImportSummary, date]:
-    from storage.report_import import (
-        ReportImportError,
-        import_reports,
-        read_tables,
-        validate_reports,
-    )
+    from storage.report_import import read_tables, validate_reports, write_reports
 
     tables = read_tables(path)
     now = system_clock()
     async with common.database() as db:
-        # Checked in a read transaction first: a refused file never takes the write lock that
-        # the running bot's writers (which then wait) need.
+        # Checked once, in a read transaction: a refused file never takes the write lock that
+        # the running bot's writers (which then wait) need; the write takes what was checked.
         async with db.read() as session:
             found = await _paper_campaign(session, campaign, lang)
             assert found.id is not None
             if person_id is not None:
                 await _check_admin(session, person_id, lang)
-            planned, problems = await validate_reports(
+            checked = await validate_reports(
                 session=session,
                 campaign_id=found.id,
                 tables=tables,
@@ -203,21 +198,15 @@ async def _import(
                 person_id=person_id,
                 lang=lang,
             )
-        if problems:
-            raise ReportImportError(problems)
-        count, seconds = number(len(planned), lang), write_estimate("reports", len(planned))
-        common.err_console.print(t("db.write_notice", lang, count=count, seconds=seconds))
+        checked.refuse()
+        rows = len(checked.rows)
+        seconds = write_estimate("reports", rows)
+        common.err_console.print(
+            t("db.write_notice", lang, count=number(rows, lang), seconds=seconds)
+        )
         async with db.write() as session:
-            summary = await import_reports(
-                session=session,
-                campaign_id=found.id,
-                tables=tables,
-                now=now,
-                deliverable=deliverable,
-                person_id=person_id,
-                lang=lang,
-            )
-            return summary, local_date(now, found.timezone)
+            summary = await write_reports(session=session, checked=checked)
+        return summary, local_date(now, found.timezone)
 
 
 @reports_app.command("import")

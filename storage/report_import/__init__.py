@@ -21,8 +21,9 @@ A file with any bad row writes nothing: `ReportImportError.problems` lists every
 every changed row becomes a report or a new version through `storage.reports.save_report`
 (audited); rows equal to the unit's current report are left alone.
 
-Modules: `tables` (the file read into tables, the row problems), `validate` (rows checked and
-saved), `template` (the XLSX template to fill in).
+Modules: `tables` (the file read into tables, the row problems), `columns` (headers to field
+keys), `validate` (rows checked), `write` (checked rows saved, without checking them again),
+`template` (the XLSX template to fill in).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from storage.report_import.tables import (
     read_tables,
 )
 from storage.report_import.template import write_template
-from storage.report_import.validate import ImportSummary, Planned, import_reports, validate_reports
+from storage.report_import.validate import Checked, ImportSummary, Planned, validate_reports
+from storage.report_import.write import import_reports, write_reports
 
 __all__ = [
     "CHUNK",
@@ -53,6 +55,7 @@ __all__ = [
     "UNIT_CODE",
     "UNIT_NAME",
     "VERSION",
+    "Checked",
     "ImportSummary",
     "Planned",
     "RawTable",
@@ -63,5 +66,6 @@ __all__ = [
     "norm",
     "read_tables",
     "validate_reports",
+    "write_reports",
     "write_template",
 ]

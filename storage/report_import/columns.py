@@ -65,7 +65,8 @@ def is_label_row(
     return filled
 
 
-def not_filled_in(form: Form, values: Mapping[str, object]) -> bool:
-    """Nothing written in but what the template fills itself (code, name, members)."""
+def not_filled_in(form: Form, texts: Mapping[str, str]) -> bool:
+    """Nothing written in but what the template fills itself (code, name, members); `texts`:
+    the row's cells as `cell_text` reads them, by column key."""
     asked = [f.key for f in form.fields if f.default_from is None] + [REPORTED_ON]
-    return not any(cell_text(values.get(key)) for key in asked)
+    return not any(texts.get(key) for key in asked)

@@ -210,11 +210,30 @@ def read_tables(path: Path, *, instructions_sheet: str | None = None) -> list[Ra
     return [table] if table is not None else []
 
 
+# The C0 and C1 control characters but tab, newline and CR (a cell's own line breaks: read as
+# spaces); NUL is refused with its own message when the file is read.
+_HIDDEN = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def has_control(text: str) -> bool:
+    """Whether a cell's text holds a control character nobody can see or type on purpose."""
+    return _HIDDEN.search(text) is not None
+
+
+def control_codes(text: str) -> str:
+    """The control characters of `text` as a person can look them up: "U+0007, U+001B"."""
+    return ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in _HIDDEN.findall(text)))
+
+
 def cell_text(value: object) -> str:
     """A cell as the text a person would have typed: dates as 28/9/2016, whole floats without
     `.0`, booleans as có/không."""
     if value is None:
         return ""
+    if type(value) is str and value.isascii() and value.isprintable():
+        return value.strip()  # nothing to clean (the common case: codes, numbers, dates)
+    if type(value) is int:
+        return str(value)
     if isinstance(value, bool):
         return "có" if value else "không"
     if isinstance(value, datetime):

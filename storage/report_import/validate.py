@@ -5,23 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.access import scope_of
 from storage.answers import fold
 from storage.campaigns import deliverables_of
-from storage.clock import end_of_day, local_date, require_aware
+from storage.clock import local_date, require_aware
 from storage.forms import (
     FieldType,
     Form,
     FormField,
     Invalid,
     ParseResult,
-    answers_to_json,
     check_rules,
     defaults_for,
     error_message,
@@ -32,26 +30,22 @@ from storage.forms.parse import Parsed
 from storage.forms.parse import _parse_date as parse_date_text
 from storage.i18n import t
 from storage.i18n.formatting import date_text, name_in
-from storage.models import CHANNEL_CLI, Campaign, Deliverable, Unit
+from storage.models import Campaign, Deliverable, Unit
 from storage.report_import.columns import columns_of, is_label_row, not_filled_in
 from storage.report_import.tables import (
-    CHUNK,
     DELIVERABLE,
-    REPORT,
     REPORTED_ON,
     UNIT_CODE,
-    VERSION,
     RawTable,
     ReportImportError,
     RowProblem,
     cell_text,
+    control_codes,
+    has_control,
     names_sheet,
 )
-from storage.report_import.write import insert_first_reports
-from storage.reports import save_report
-from storage.review import ReportLocked
 from storage.tree import is_within
-from storage.unit_lookup import units_by_code
+from storage.unit_lookup import unit_rows_by_code
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -62,6 +56,19 @@ class _Target:
     deliverable: Deliverable
     form: Form
     levels: frozenset[str]
+
+
+class _Record(NamedTuple):
+    """A filled-in row of a sheet: its cells by column key, raw and as text."""
+
+    sheet: str | None
+    line: int
+    key: str  # the deliverable
+    values: dict[str, object]
+    texts: dict[str, str]
+
+
+_UNIT_COLUMNS = ("id", "code", "path", "level_code", "active", "members")
 
 
 @dataclass
@@ -87,18 +94,32 @@ class ImportSummary:
         return self.created + self.updated + self.unchanged
 
 
-def start_of_day(day: date, tz: str) -> datetime:
-    """Midnight starting `day` in `tz` (a paper report counts from the start of its date)."""
-    return end_of_day(day - timedelta(days=1), tz)
+@dataclass
+class Checked:
+    """A file checked against a campaign, once: the rows to write (`write_reports` writes them
+    without checking again), every problem (any: nothing may be written), what was left unread
+    (said to the admin), and who checked it when."""
+
+    campaign_id: int
+    now: datetime
+    person_id: int | None
+    lang: str
+    rows: list[Planned] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def refuse(self) -> None:
+        """Raise ReportImportError listing every bad row, if there is one."""
+        if self.problems:
+            raise ReportImportError(self.problems)
 
 
-def _paper_date(value: object, today: date) -> date | None:
+def _paper_date(value: object, text: str, today: date) -> date | None:
     """The date on the paper: a date cell, or text as a person writes it (28/9/2016)."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    text = cell_text(value)
     if match := _PLAIN_DMY.match(text):
         try:
             return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
@@ -110,24 +131,25 @@ def _paper_date(value: object, today: date) -> date | None:
 
 def _parse_row(
     form: Form,
-    values: Mapping[str, object],
+    texts: Mapping[str, str],
     unit: Any,
     *,
     today: date,
     lang: str,
     heard: dict[tuple[str, str], ParseResult],
 ) -> tuple[dict[str, Any], list[str]]:
-    """Typed answers and the error messages of one row, field by field as the chat asks them.
-    `heard` keeps, for the whole file, what each (field, cell text) read as: a paper import
-    repeats the same few texts (a choice, a date, "Đ/c Bí thư") thousands of times, and the
-    reading is the same for each (it depends on the field, the text and today only)."""
+    """Typed answers and the error messages of one row (`texts`: each cell as `cell_text`
+    reads it), field by field as the chat asks them. `heard` keeps, for the whole file, what
+    each (field, cell text) read as: a paper import repeats the same few texts (a choice, a
+    date, "Đ/c Bí thư") thousands of times, and the reading is the same for each (it depends
+    on the field, the text and today only)."""
     defaults = defaults_for(form, unit)
     answers: dict[str, Any] = {}
     errors: list[str] = []
     for item in form.fields:
         if not _applies(item, answers):
             continue
-        text = cell_text(values.get(item.key))
+        text = texts.get(item.key, "")
         if not text:
             if item.key in defaults:
                 answers[item.key] = defaults[item.key]
@@ -175,39 +197,6 @@ def _applies(item: FormField, answers: Mapping[str, Any]) -> bool:
     return bool(answer == expected)
 
 
-async def _current_answers(
-    session: AsyncSession, pairs: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], dict[str, Any]]:
-    """(deliverable id, unit id) -> the current version's answers, for the pairs given."""
-    current: dict[tuple[int, int], dict[str, Any]] = {}
-    unit_ids = sorted({u for _, u in pairs})
-    deliverable_ids = sorted({d for d, _ in pairs})
-    for start in range(0, len(unit_ids), CHUNK):
-        chunk = unit_ids[start : start + CHUNK]
-        stmt = (
-            select(REPORT.c.deliverable_id, REPORT.c.unit_id, VERSION.c.answers)
-            .join(
-                VERSION,
-                and_(
-                    VERSION.c.report_id == REPORT.c.id,
-                    VERSION.c.version == REPORT.c.current_version,
-                ),
-            )
-            .where(REPORT.c.unit_id.in_(chunk), REPORT.c.deliverable_id.in_(deliverable_ids))
-        )
-        for row in (await session.execute(stmt)).all():
-            current[(row.deliverable_id, row.unit_id)] = dict(row.answers or {})
-    return current
-
-
-def _same(form: Form, answers: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
-    if stored is None:
-        return False
-    new = {k: v for k, v in answers_to_json(form, answers).items() if v is not None}
-    old = {k: v for k, v in stored.items() if v is not None}
-    return new == old
-
-
 async def validate_reports(
     *,
     session: AsyncSession,
@@ -217,12 +206,12 @@ async def validate_reports(
     deliverable: str | None = None,
     person_id: int | None = None,
     lang: str = "vi",
-    notes: list[str] | None = None,
-) -> tuple[list[Planned], list[RowProblem]]:
-    """Every row checked (a handful of queries whatever the file size). Returns the rows to
-    write and every problem found; what was left unread (a column it does not know, another
-    sheet, a pre-filled row nobody filled in) is said in `notes`, not refused."""
+) -> Checked:
+    """Every row checked (a handful of queries whatever the file size): the rows to write and
+    every problem found; what was left unread (a column it does not know, another sheet, a
+    pre-filled row nobody filled in) is in `notes`, not refused."""
     require_aware(now)
+    checked = Checked(campaign_id, now, person_id, lang)
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise LookupError(campaign_id)
@@ -231,16 +220,16 @@ async def validate_reports(
     for item, form, deadlines in await deliverables_of(session=session, campaign_id=campaign_id):
         targets[item.key] = _Target(item, form, frozenset(deadlines))
     known = ", ".join(targets)
-    problems: list[RowProblem] = []
+    problems = checked.problems
 
     def problem(line: int, sheet: str | None, message_key: str, /, **params: object) -> None:
         problems.append(RowProblem(line, sheet, t(message_key, lang, **params)))
 
     if deliverable is not None and deliverable not in targets:
         problem(1, None, "export.import.unknown_deliverable", key=deliverable, known=known)
-        return [], problems
+        return checked
 
-    said = notes if notes is not None else []
+    said = checked.notes
     # Sheets named after a deliverable (key or name) are read; with none, the active sheet.
     named = {
         id(table): next(
@@ -261,7 +250,7 @@ async def validate_reports(
             said.append(t("export.import.sheet_skipped", lang, sheet=table.sheet))
     # Parse headers; gather (table, line, deliverable key, {column key: value}).
     all_forms = [target.form for target in targets.values()]
-    records: list[tuple[str | None, int, str, dict[str, object]]] = []
+    records: list[_Record] = []
     blank_rows = 0
     for table in chosen:
         sheet_key = named[id(table)] or deliverable
@@ -289,11 +278,22 @@ async def validate_reports(
         rows = list(table.rows)
         if rows and is_label_row(rows[0][1], keys, forms):
             rows = rows[1:]
+        headers = {k: cell_text(h) for k, h in zip(keys, table.header, strict=False) if k}
         for line, cells in rows:
             values = {k: v for k, v in zip(keys, cells, strict=False) if k is not None}
-            key = sheet_key
-            if DELIVERABLE in values and cell_text(values[DELIVERABLE]):
-                key = cell_text(values[DELIVERABLE])
+            texts = {k: cell_text(v) for k, v in values.items()}
+            hidden = [k for k, v in values.items() if isinstance(v, str) and has_control(v)]
+            if hidden:  # typed data, not layout: refused, never silently changed
+                for k in hidden:
+                    problem(
+                        line,
+                        table.sheet,
+                        "export.import.control_character",
+                        column=headers.get(k, k),
+                        codes=control_codes(str(values[k])),
+                    )
+                continue
+            key = texts.get(DELIVERABLE) or sheet_key
             if key is None or key not in targets:
                 problem(
                     line,
@@ -303,15 +303,18 @@ async def validate_reports(
                     known=known,
                 )
                 continue
-            if not_filled_in(targets[key].form, values):  # a pre-filled template row
+            if not_filled_in(targets[key].form, texts):  # a pre-filled template row
                 blank_rows += 1
                 continue
-            records.append((table.sheet, line, key, values))
+            records.append(_Record(table.sheet, line, key, values, texts))
     if blank_rows:
         said.append(t("export.import.rows_not_filled", lang, count=blank_rows))
 
-    units = await units_by_code(
-        session=session, codes=[cell_text(r[3].get(UNIT_CODE)) for r in records], any_case=True
+    units = await unit_rows_by_code(
+        session=session,
+        codes=[r.texts.get(UNIT_CODE, "") for r in records],
+        columns=_UNIT_COLUMNS,
+        any_case=True,
     )
     scope_path = None
     if campaign.scope_unit_id is not None:
@@ -323,12 +326,12 @@ async def validate_reports(
         if not scope.whole_tree:
             admin_roots = tuple(scope.admin_paths)
 
-    planned: list[Planned] = []
+    planned = checked.rows
     seen: dict[tuple[str, int], int] = {}
     heard: dict[str, dict[tuple[str, str], ParseResult]] = {key: {} for key in targets}
-    for sheet, line, key, values in records:
+    for sheet, line, key, values, texts in records:
         target = targets[key]
-        code = cell_text(values.get(UNIT_CODE))
+        code = texts.get(UNIT_CODE, "")
         unit = units.get(code)
         if not code:
             problem(line, sheet, "export.import.no_unit_code")
@@ -360,7 +363,7 @@ async def validate_reports(
             continue
         seen[(key, unit.id)] = line
         answers, errors = _parse_row(
-            target.form, values, unit, today=today, lang=lang, heard=heard[key]
+            target.form, texts, unit, today=today, lang=lang, heard=heard[key]
         )
         if not errors:
             errors = [
@@ -377,115 +380,18 @@ async def validate_reports(
             problems.extend(RowProblem(line, sheet, message) for message in errors)
             continue
         reported_on = None
-        if cell_text(values.get(REPORTED_ON)):
-            reported_on = _paper_date(values.get(REPORTED_ON), today)
+        if texts.get(REPORTED_ON):
+            reported_on = _paper_date(values.get(REPORTED_ON), texts[REPORTED_ON], today)
             if reported_on is None or reported_on > today or reported_on < campaign.start_date:
                 problem(
                     line,
                     sheet,
                     "export.import.bad_reported_on",
-                    value=cell_text(values.get(REPORTED_ON)),
+                    value=texts[REPORTED_ON],
                     start=date_text(campaign.start_date, lang),
                     today=date_text(today, lang),
                 )
                 continue
         assert target.deliverable.id is not None
         planned.append(Planned(line, sheet, unit.id, target.deliverable.id, answers, reported_on))
-    return planned, problems
-
-
-async def import_reports(
-    *,
-    session: AsyncSession,
-    campaign_id: int,
-    tables: Sequence[RawTable],
-    now: datetime,
-    deliverable: str | None = None,
-    person_id: int | None = None,
-    channel: str = CHANNEL_CLI,
-    lang: str = "vi",
-) -> ImportSummary:
-    """Validate every row, then write them all (reports, versions, audit) or nothing: raises
-    ReportImportError listing every bad row. Never commits."""
-    summary = ImportSummary()
-    planned, problems = await validate_reports(
-        session=session,
-        campaign_id=campaign_id,
-        tables=tables,
-        now=now,
-        deliverable=deliverable,
-        person_id=person_id,
-        lang=lang,
-        notes=summary.notes,
-    )
-    if problems:
-        raise ReportImportError(problems)
-    forms = {
-        item.id: form
-        for item, form, _ in await deliverables_of(session=session, campaign_id=campaign_id)
-    }
-    campaign = await session.get(Campaign, campaign_id)
-    timezone = campaign.timezone if campaign is not None else "Asia/Ho_Chi_Minh"
-    current = await _current_answers(session, [(p.deliverable_id, p.unit_id) for p in planned])
-
-    def note_of(row: Planned) -> dict[str, Any]:
-        note: dict[str, Any] = {"line": row.line}
-        if row.sheet:
-            note["sheet"] = row.sheet
-        if row.reported_on is not None:
-            note["reported_on"] = row.reported_on.isoformat()
-        return note
-
-    def dated(day: date | None) -> datetime:
-        return start_of_day(day, timezone) if day is not None else now
-
-    first: list[Planned] = []
-    later: list[Planned] = []
-    for row in planned:
-        stored = current.get((row.deliverable_id, row.unit_id))
-        if stored is None:
-            first.append(row)
-        elif _same(forms[row.deliverable_id], row.answers, stored):
-            summary.unchanged += 1
-        else:
-            later.append(row)
-    # First reports set-wise; a unit that got one meanwhile becomes a new version below.
-    left = await insert_first_reports(
-        session=session,
-        campaign_id=campaign_id,
-        rows=first,
-        forms=forms,
-        notes=note_of,
-        dated=dated,
-        person_id=person_id,
-        channel=channel,
-        now=now,
-    )
-    written = {id(row) for row in left}
-    summary.created += len(first) - len(left)
-    summary.rows.extend(row for row in first if id(row) not in written)
-    locked: list[RowProblem] = []
-    for row in [*left, *later]:
-        try:
-            await save_report(
-                session=session,
-                unit_id=row.unit_id,
-                deliverable_id=row.deliverable_id,
-                answers=row.answers,
-                person_id=person_id,
-                channel=channel,
-                now=now,
-                action="report.import",
-                note=note_of(row),
-                reported_at=dated(row.reported_on) if row.reported_on else None,
-                reported_on=row.reported_on,
-            )
-        except ReportLocked as refused:  # approved: a reviewer must reopen it first
-            message = t("review.locked", lang, number=refused.report_id)
-            locked.append(RowProblem(row.line, row.sheet, message))
-            continue
-        summary.updated += 1
-        summary.rows.append(row)
-    if locked:  # nothing is written (the caller rolls back), every locked row is named
-        raise ReportImportError(locked)
-    return summary
+    return checked
