@@ -11,13 +11,16 @@ from sqlmodel import col
 from storage.campaigns import (
     CampaignDefinition,
     DefinitionError,
+    add_deliverable,
     definition_of,
+    deliverable_kinds,
     deliverables_of,
     get_campaign,
     list_campaigns,
     load_campaign,
     parse_definition,
     template_text,
+    validate_definition,
 )
 from storage.db import Database
 from storage.forms import FieldType, Form, measures_of, next_field
@@ -382,3 +385,51 @@ async def test_a_deliverable_with_reports_cannot_be_dropped(db: Database, now: d
         ).scalar_one()
     assert sorted(keys) == ["hoi_nghi", "ke_hoach"]
     assert deadlines == 4 + 3
+
+
+def test_days_off_must_fall_inside_the_campaign() -> None:
+    text = TEMPLATE.replace(
+        "    escalation_up_days: 7",
+        "    escalation_up_days: 7\n    days_off: [2016-09-02, 2016-04-30]",
+    )
+    line = _line_of(text, "days_off:")
+    assert _errors(text) == [
+        f"Dòng {line}, campaign.reminders.days_off[1]: "
+        "ngày nghỉ 30/4/2016 sớm hơn ngày bắt đầu đợt (1/5/2016)"
+    ]
+    ended = text.replace("2016-04-30", "2017-01-02").replace(
+        "  # end_date: 2016-12-31", "  end_date: 2016-12-31"
+    )
+    [message] = _errors(ended)
+    assert message.endswith("ngày nghỉ 2/1/2017 muộn hơn ngày kết thúc đợt (31/12/2016)")
+    fine = parse_definition(ended.replace("2017-01-02", "2016-12-31"))
+    assert [str(d) for d in fine.campaign.reminders.days_off] == ["2016-09-02", "2016-12-31"]
+
+
+def test_a_deliverable_of_a_template_kind_comes_with_its_questions() -> None:
+    kinds = {kind.key: kind for kind in deliverable_kinds()}
+    assert list(kinds) == ["hoi_nghi", "chuong_trinh", "ke_hoach"]
+    kinds["hoi_nghi"].fields.clear()  # a copy: the next caller gets the questions again
+    assert deliverable_kinds()[0].fields
+    data = parse_definition(TEMPLATE).model_dump(mode="python")
+    due = {"tinh": date(2016, 10, 1)}
+    first = add_deliverable(
+        data, kind="hoi_nghi", name_vi="Hội nghị sơ kết", name_en="", deadlines=due
+    )
+    second = add_deliverable(
+        data,
+        kind="hoi_nghi",
+        name_vi="Hội nghị tổng kết",
+        name_en="Review",
+        deadlines=due,
+        taken=["hoi_nghi_3"],
+    )
+    assert (first, second) == ("hoi_nghi_2", "hoi_nghi_4")  # unique, never a key being removed
+    definition = validate_definition(data)
+    added = definition.deliverables[3]
+    assert (added.name_vi, added.name_en) == ("Hội nghị sơ kết", "Resolution study session")
+    assert [f.key for f in added.fields] == [f.key for f in definition.deliverables[0].fields]
+    assert added.rules == definition.deliverables[0].rules
+    assert definition.deliverables[4].name_en == "Review"
+    with pytest.raises(KeyError):
+        add_deliverable(data, kind="bi_mat", name_vi="X", name_en="", deadlines=due)

@@ -26,17 +26,24 @@ __all__ = ["client", "web"]
 
 
 class _Inputs(HTMLParser):
-    """The edit form as a browser would post it: text values and ticked boxes."""
+    """The edit form as a browser would post it: text values, ticked boxes, selected options
+    (a select's first option when none is)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.data: dict[str, str] = {}
         self.inside = False
+        self.select = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "form" and a.get("id") == "edit":
             self.inside = True
+        if tag == "select" and self.inside:
+            self.select = str(a["name"])
+        first = self.select not in self.data
+        if tag == "option" and self.select and (first or "selected" in a):
+            self.data[self.select] = a.get("value") or ""
         if tag != "input" or not self.inside or not a.get("name"):
             return
         if a.get("type") == "checkbox" and "checked" not in a:
@@ -46,6 +53,8 @@ class _Inputs(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self.inside = False
+        if tag == "select":
+            self.select = ""
 
 
 def form_of(html: str) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """One campaign on the desk: its page (status, the edit form), saving the form in place, and
 opening or closing it after a confirmation page. Only an admin who may manage the campaign
 (`storage.campaign_status.may_manage`, as `/dot` and the CLI) sees or changes it; anyone else
-gets the refusal, as for a campaign that does not exist."""
+gets the refusal, as for a campaign that does not exist. A save that would put the campaign
+outside what the admin manages (its scope moved to another subtree, or removed by a subtree
+admin) is refused beside the scope field and rolled back."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.web.auth import Viewer, admin_viewer, posted, refused, web_of
-from bot.web.campaign_edit import EditForm, Layout, read_form, take_problems, values_of
+from bot.web.campaign_edit import Layout, read_form, take_problems, values_of
+from bot.web.campaign_reader import EditForm
 from bot.web.render import page
 from storage.campaign_status import (
     STATUSES,
@@ -18,7 +21,13 @@ from storage.campaign_status import (
     set_campaign_status,
     status_label,
 )
-from storage.campaigns import CampaignDefinition, DefinitionError, definition_of, load_campaign
+from storage.campaigns import (
+    CampaignDefinition,
+    DefinitionError,
+    LineProblem,
+    definition_of,
+    load_campaign,
+)
 from storage.models import CHANNEL_WEB, Campaign
 from storage.units import list_levels
 
@@ -73,14 +82,20 @@ def _page(
     )
 
 
-async def campaign_page(request: Request) -> Response:
+async def _shown_campaign(request: Request) -> tuple[Viewer, Campaign, Layout] | Response:
+    """For a page: the admin, the campaign they may manage and its layout, or the refusal."""
     viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
     found = await _managed(request, viewer)
-    if found is None:
-        return refused(viewer)
-    campaign, layout = found
+    return refused(viewer) if found is None else (viewer, *found)
+
+
+async def campaign_page(request: Request) -> Response:
+    shown = await _shown_campaign(request)
+    if isinstance(shown, Response):
+        return shown
+    viewer, campaign, layout = shown
     form = values_of(definition_of(campaign), layout)
     changed = request.query_params.get("changed", "")
     return _page(viewer, campaign, layout, form, changed=changed)
@@ -104,7 +119,7 @@ async def campaign_save(request: Request) -> Response:
         async with web.db.write() as session:
             if await _manageable(session, viewer, campaign.id) is None:
                 return refused(viewer)
-            await load_campaign(
+            saved = await load_campaign(
                 session=session,
                 definition=definition,
                 now=web.clock(),
@@ -112,22 +127,29 @@ async def campaign_save(request: Request) -> Response:
                 channel=CHANNEL_WEB,
                 campaign_id=campaign.id,
             )
+            if not await may_manage(session=session, scope=viewer.scope, campaign=saved):
+                raise DefinitionError([_not_yours(definition)])  # a scope outside theirs
     except DefinitionError as exc:  # rolled back: nothing written
         take_problems(form, exc.problems, layout, viewer.lang)
         return _page(viewer, campaign, layout, form, status=422)
     return RedirectResponse(f"/desk/campaigns/{campaign.id}?changed=saved", status_code=303)
 
 
+def _not_yours(definition: CampaignDefinition) -> LineProblem:
+    scope = definition.campaign.scope
+    code = "scope_not_yours" if scope else "whole_tree_not_yours"
+    return LineProblem(None, ("campaign", "scope"), f"campaign.error.{code}", {"code": scope})
+
+
 async def status_confirm(request: Request) -> Response:
     """The confirmation page before opening or closing (`?to=closed` or `?to=open`)."""
-    viewer = await admin_viewer(request)
-    if isinstance(viewer, Response):
-        return viewer
-    found = await _managed(request, viewer)
+    shown = await _shown_campaign(request)
+    if isinstance(shown, Response):
+        return shown
+    viewer, campaign, _ = shown
     target = request.query_params.get("to", "")
-    if found is None or target not in STATUSES:
+    if target not in STATUSES:
         return refused(viewer)
-    campaign, _ = found
     if campaign.status == target:
         return RedirectResponse(f"/desk/campaigns/{campaign.id}", status_code=303)
     return page(

@@ -30,13 +30,13 @@ The file format (the built-in template `storage/templates/nq-xii.yaml` documents
 `load_campaign` also checks the level codes and the scope against the database, then upserts.
 
 Modules: `definition` (the YAML declaration, parsed with line-numbered problems), `store` (the
-campaigns in the database: load, list, get, the deliverables and forms of a campaign).
+campaigns in the database: load, list, get, the deliverables and forms of a campaign),
+`template` (the built-in campaign, the kinds of deliverable a form adds, the time zones).
 """
 
 from __future__ import annotations
 
 from storage.campaigns.definition import (
-    TEMPLATE_NAME,
     WEEKDAYS,
     CampaignDefinition,
     CampaignInfo,
@@ -49,7 +49,6 @@ from storage.campaigns.definition import (
     definition_problems,
     format_loc,
     parse_definition,
-    template_text,
     validate_definition,
 )
 from storage.campaigns.store import (
@@ -61,8 +60,17 @@ from storage.campaigns.store import (
     list_campaigns,
     load_campaign,
 )
+from storage.campaigns.template import (
+    DEFAULT_TIMEZONE,
+    TEMPLATE_NAME,
+    add_deliverable,
+    deliverable_kinds,
+    template_text,
+    timezones,
+)
 
 __all__ = [
+    "DEFAULT_TIMEZONE",
     "TEMPLATE_NAME",
     "WEEKDAYS",
     "CampaignDefinition",
@@ -73,9 +81,11 @@ __all__ = [
     "LineProblem",
     "QuietHours",
     "Reminders",
+    "add_deliverable",
     "definition_of",
     "definition_problems",
     "deliverable_counts",
+    "deliverable_kinds",
     "deliverables_of",
     "form_of",
     "format_loc",
@@ -84,5 +94,6 @@ __all__ = [
     "load_campaign",
     "parse_definition",
     "template_text",
+    "timezones",
     "validate_definition",
 ]

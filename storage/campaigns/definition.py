@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date
-from importlib import resources
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +20,6 @@ from storage.i18n.formatting import date_text
 from storage.reminders.rules import in_quiet_hours
 from storage.text_clean import clean
 
-TEMPLATE_NAME = "nq-xii.yaml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _STRICT = ConfigDict(extra="forbid")
@@ -433,6 +431,14 @@ def definition_problems(
                 {"end": info.end_date, "start": info.start_date},
             )
         )
+    for index, day in enumerate(info.reminders.days_off):  # only days inside the campaign
+        where_off: tuple[str | int, ...] = ("campaign", "reminders", "days_off", index)
+        if day < info.start_date:
+            params = {"date": day, "start": info.start_date}
+            problems.append((where_off, "campaign.error.day_off_before_start", params))
+        elif info.end_date is not None and day > info.end_date:
+            params = {"date": day, "end": info.end_date}
+            problems.append((where_off, "campaign.error.day_off_after_end", params))
     quiet = info.reminders.quiet_hours
     if in_quiet_hours(dt.time(info.reminders.send_hour), quiet.start, quiet.end):
         problems.append(
@@ -486,14 +492,3 @@ def definition_problems(
         for problem in form_problems(item.form()):
             problems.append(((*where, *problem.loc), problem.code, problem.params))
     return problems
-
-
-TWO_LEVEL_TEMPLATE_NAME = "nq-hai-cap.yaml"
-
-
-def template_text(*, two_level: bool = False) -> str:
-    """The built-in campaign file (the article's campaign), exactly as packaged; `two_level`:
-    the same campaign for the two-level structure (tỉnh -> xã, phường; no huyện) with its own
-    reporting groups ("cấp tỉnh"; "cấp xã, phường")."""
-    name = TWO_LEVEL_TEMPLATE_NAME if two_level else TEMPLATE_NAME
-    return resources.files("storage.templates").joinpath(name).read_text(encoding="utf-8")

@@ -112,7 +112,10 @@ async def load_campaign(
         with_reports = set((await session.execute(query.distinct())).scalars())
         problems.extend(
             LineProblem(
-                None, ("deliverables",), "campaign.error.removed_with_reports", {"key": row.key}
+                None,
+                ("deliverables", row.key),
+                "campaign.error.removed_with_reports",
+                {"key": row.key, "name": row.name_vi},
             )
             for row in dropped
             if row.id in with_reports
