@@ -1,4 +1,5 @@
-"""What the engine takes and gives (`Input`, `Reply`, `Choice`, `Actor`) and one turn's state."""
+"""What the engine takes and gives (`Input`, `Reply` with rows of `bot.core.io.Choice`, `Actor`)
+and one turn's state."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.callback import DEFAULT_TZ
+from bot.core.io import Choice
 from storage.access import Scope
 from storage.clock import require_aware
 from storage.forms import (
@@ -32,15 +34,10 @@ class Input:
 
 
 @dataclass(frozen=True)
-class Choice:
-    label: str
-    data: str  # opaque, <= 64 bytes UTF-8: "c:<draft_id>:<revision>:<nonce>:<token>"
-
-
-@dataclass(frozen=True)
 class Reply:
     text: str  # plain text (the adapter escapes it); may contain newlines
-    choices: tuple[tuple[Choice, ...], ...] = ()  # rows of buttons; Zalo shows them numbered
+    # Rows of buttons (Zalo shows them numbered); data "c:<draft_id>:<revision>:<nonce>:<token>".
+    choices: tuple[tuple[Choice, ...], ...] = ()
     done: bool = False  # the conversation ended (confirmed / cancelled)
     # True: typing a choice's number (1, 2 ...) picks it, so a channel without buttons lists
     # them numbered. False: the choices are quick answers to a question and typed text is the

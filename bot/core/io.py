@@ -59,12 +59,13 @@ class Inbound:
     media: Media | None = None  # kind "other": a Zalo image, a Telegram photo or document
 
 
-class ChoiceLike(Protocol):
-    @property
-    def label(self) -> str: ...
+@dataclass(frozen=True)
+class Choice:
+    """A button: what it says and the data a press sends back (<= 64 bytes UTF-8, never user
+    text). The same for a command's `Say` and the conversation engine's `Reply`."""
 
-    @property
-    def data(self) -> str: ...
+    label: str
+    data: str
 
 
 class ReplyLike(Protocol):
@@ -72,13 +73,7 @@ class ReplyLike(Protocol):
     def text(self) -> str: ...
 
     @property
-    def choices(self) -> Sequence[Sequence[ChoiceLike]]: ...
-
-
-@dataclass(frozen=True)
-class Choice:
-    label: str
-    data: str
+    def choices(self) -> Sequence[Sequence[Choice]]: ...
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.io import ChoiceLike, ReplyLike
+from bot.core.io import Choice, ReplyLike
 from bot.core.split import split_lines
 
 MAX_MESSAGE = 4096
@@ -37,7 +37,7 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     return split_lines(text, limit, cut=_safe_cut, drop_blank=False)
 
 
-def keyboard(choices: Sequence[Sequence[ChoiceLike]]) -> InlineKeyboardMarkup | None:
+def keyboard(choices: Sequence[Sequence[Choice]]) -> InlineKeyboardMarkup | None:
     rows = []
     for row in choices:
         buttons = []
