@@ -30,6 +30,7 @@ from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.models import Outbox
+from storage.rows import update_rows
 
 log = logging.getLogger(__name__)
 
@@ -180,17 +181,20 @@ async def claim_batch(
     rows = list((await session.execute(query)).scalars().all())
     if not rows:
         return []
-    ids = [row.id for row in rows]
-    await session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_(ids))
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
+    await _claim(session, rows, now=now, worker_id=worker_id)
+    return rows
+
+
+async def _claim(
+    session: AsyncSession, rows: Sequence[Outbox], *, now: datetime, worker_id: str
+) -> None:
+    """Mark the rows (read in this transaction) claimed at `now`, in the database and in place."""
+    await update_rows(
+        session, Outbox, {"claimed_at": now}, col(Outbox.id).in_([r.id for r in rows])
     )
     for row in rows:
         row.claimed_at = now
     log.debug("worker %s claimed %d outbox rows", worker_id, len(rows))
-    return rows
 
 
 async def claim_window(
@@ -266,62 +270,38 @@ async def claim_window(
     found = [(taken[i], int(n)) for i, n in candidates if i in taken][:limit]
     if not found:
         return []
-    await session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_([row.id for row, _ in found]))
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    for row, _ in found:
-        row.claimed_at = now
-    log.debug("worker %s claimed %d outbox rows", worker_id, len(found))
+    await _claim(session, [row for row, _ in found], now=now, worker_id=worker_id)
     return found
 
 
 async def renew_claims(*, session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
     """Extend the lease of rows still being worked on."""
-    if not ids:
-        return
-    await session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_(list(ids)), col(Outbox.status) == STATUS_PENDING)
-        .values(claimed_at=require_aware(now))
-        .execution_options(synchronize_session=False)
-    )
+    await _set_pending(session, ids, {"claimed_at": require_aware(now)})
 
 
 async def release(*, session: AsyncSession, ids: Sequence[int], not_before: datetime) -> None:
     """Give claimed rows back unsent, due again at `not_before` (no attempt counted)."""
-    if not ids:
-        return
-    await session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_(list(ids)), col(Outbox.status) == STATUS_PENDING)
-        .values(claimed_at=None, not_before=require_aware(not_before))
-        .execution_options(synchronize_session=False)
-    )
+    await _set_pending(session, ids, {"claimed_at": None, "not_before": require_aware(not_before)})
+
+
+async def _set_pending(session: AsyncSession, ids: Sequence[int], values: dict[str, Any]) -> None:
+    """Set `values` on those of the rows `ids` that are still pending."""
+    if ids:
+        pending = col(Outbox.status) == STATUS_PENDING
+        await update_rows(session, Outbox, values, col(Outbox.id).in_(list(ids)), pending)
 
 
 async def mark_sent(
     *, session: AsyncSession, outbox_id: int, message_id: str, now: datetime
 ) -> None:
-    await session.execute(
-        update(Outbox)
-        .where(col(Outbox.id) == outbox_id)
-        .values(
-            status=STATUS_SENT,
-            message_id=message_id[:64],
-            sent_at=require_aware(now),
-            attempts=col(Outbox.attempts) + 1,
-            error=None,
-        )
-    )
+    """The message went out (`mark_sent_many` for one row)."""
+    await mark_sent_many(session=session, sent=[(outbox_id, message_id, now)])
 
 
 async def mark_sent_many(
     *, session: AsyncSession, sent: Sequence[tuple[int, str, datetime]]
 ) -> None:
-    """`mark_sent` for several rows in one statement: (outbox id, message id, sent at)."""
+    """Several messages went out, marked in one statement: (outbox id, message id, sent at)."""
     if not sent:
         return
     table: Table = Outbox.__table__  # type: ignore[attr-defined]
@@ -370,12 +350,7 @@ async def mark_failed(
     }
     if attempted:
         values["attempts"] = col(Outbox.attempts) + 1
-    await session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_(list(outbox_ids)))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    await update_rows(session, Outbox, values, col(Outbox.id).in_(list(outbox_ids)))
 
 
 async def counts_by_status(*, session: AsyncSession) -> dict[str, int]:
