@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from storage.campaigns import template_text
+from storage.campaigns import parse_definition, template_text
 from storage.db import Database
 from storage.models import Campaign, DeliverableDeadline
 
@@ -196,3 +196,27 @@ def test_two_level_template_has_no_district_and_its_own_groups(
     loaded = runner.invoke(app, ["campaign", "load", str(path)])
     assert loaded.exit_code == 0, loaded.output
     assert "Cấp huyện" not in loaded.stdout and "Cấp cơ sở 31/8/2099" in loaded.stdout
+
+
+def test_export_writes_the_stored_campaign_back_as_a_file_load_reads(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, url = cli
+    path = tmp_path / "dot.yaml"
+    text = template_text().replace(
+        "    escalation_up_days: 7", "    escalation_up_days: 7\n    days_off: [2016-09-02]"
+    )
+    path.write_text(text, encoding="utf-8")
+    assert runner.invoke(app, ["campaign", "load", str(path), "--yes"]).exit_code == 0
+    exported = runner.invoke(app, ["campaign", "export", "13-KH/TU"])
+    assert exported.exit_code == 0, exported.output
+    assert "cadrebot campaign load" in exported.stdout and "days_off:\n    - '2016-09-02'" in (
+        exported.stdout
+    )
+    assert parse_definition(exported.stdout).model_dump() == parse_definition(text).model_dump()
+    again = tmp_path / "again.yaml"
+    again.write_text(exported.stdout, encoding="utf-8")
+    assert runner.invoke(app, ["campaign", "load", str(again), "--yes"]).exit_code == 0
+    assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 1
+    unknown = runner.invoke(app, ["campaign", "export", "99-KH/TU"])
+    assert unknown.exit_code == 1 and "99-KH/TU" in unknown.stderr

@@ -2,7 +2,8 @@
 of one of the template's kinds (its questions come with it), removing one (refused while it has
 reports), days off, escalation, the digest's day and time, scope and time zone, and a reporting
 group's English name. Each bad value is refused beside its field in Vietnamese and writes
-nothing; a subtree admin cannot move the campaign outside their subtree."""
+nothing; a subtree admin cannot move the campaign outside their subtree. The saved campaign
+downloads as the campaign file `cadrebot campaign load` reads."""
 
 from __future__ import annotations
 
@@ -94,6 +95,10 @@ async def test_adding_a_deliverable_and_the_fields_yaml_only_had(
     again = form_of((await client.get(url)).text)
     assert again["days_off"] == "2/9/2016, 5/9/2016" and again["due__ke_hoach_2__tinh"]
     assert again["kind__new-0"] == ""  # a fresh row to add another one
+    exported = await client.get(f"{url}/campaign.yaml")  # the file `campaign load` reads
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"] == 'attachment; filename="dot-13-KH-TU.yaml"'
+    assert parse_definition(exported.text).model_dump() == definition.model_dump()
 
 
 async def test_removing_a_deliverable_only_while_it_has_no_reports(
@@ -176,4 +181,7 @@ async def test_a_subtree_admin_keeps_the_campaign_inside_their_subtree(
             assert await _state(web.db, pk(scoped)) == before
         narrower = await mine.post(url, data={**form, "scope": "CS1"})
         assert narrower.status_code == 303
+        assert (await mine.get(f"{url}/campaign.yaml")).status_code == 200
+        whole = f"/desk/campaigns/{web.world.campaign_id}/campaign.yaml"
+        assert (await mine.get(whole)).status_code == 404  # not a district's campaign
     assert (await _definition(web, pk(scoped))).campaign.scope == "CS1"

@@ -1,4 +1,5 @@
-"""`cadrebot campaign ...`: the built-in template, loading a campaign file, listing campaigns."""
+"""`cadrebot campaign ...`: the built-in template, loading a campaign file, writing a stored
+campaign back as one (export), listing campaigns."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from storage.campaign_status import (
 from storage.campaigns import (
     CampaignDefinition,
     DefinitionError,
+    definition_of,
+    definition_text,
     deliverable_counts,
     deliverables_of,
     get_campaign,
@@ -220,6 +223,22 @@ def load(
         raise typer.Exit(1) from None
     for line in summary:
         common.say(line, soft_wrap=True)
+
+
+@app.command()
+def export(campaign: str = typer.Argument(..., help="Số hiệu hoặc mã số của đợt")) -> None:
+    """In ra tệp YAML của một đợt đã nạp hoặc đã sửa trên trang web (export a campaign file),
+    để lưu, gửi hoặc nạp lại bằng campaign load."""
+
+    async def _text() -> str | None:
+        async with common.database() as db, db.read() as session:
+            found = await get_campaign(session=session, campaign_id_or_reference=campaign)
+            return None if found is None else definition_text(definition_of(found))
+
+    text = common.run(_text())
+    if text is None:
+        raise common.fail(t("figures.cli.unknown_campaign", LANG, campaign=campaign))
+    typer.echo(text, nl=False)
 
 
 @app.command("list")

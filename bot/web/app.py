@@ -90,6 +90,7 @@ def build_app(db: Database, settings: Settings, clock: Clock = system_clock) -> 
         Route("/desk/campaigns/{campaign_id}", campaign_page.campaign_page),
         Route("/desk/campaigns/{campaign_id}", campaign_page.campaign_save, methods=["POST"]),
         Route("/desk/campaigns/{campaign_id}/status", campaign_page.status_confirm),
+        Route("/desk/campaigns/{campaign_id}/campaign.yaml", campaign_page.campaign_file),
         Route(
             "/desk/campaigns/{campaign_id}/status",
             campaign_page.campaign_status,

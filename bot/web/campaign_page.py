@@ -26,6 +26,8 @@ from storage.campaigns import (
     DefinitionError,
     LineProblem,
     definition_of,
+    definition_text,
+    file_name,
     load_campaign,
 )
 from storage.models import CHANNEL_WEB, Campaign
@@ -99,6 +101,20 @@ async def campaign_page(request: Request) -> Response:
     form = values_of(definition_of(campaign), layout)
     changed = request.query_params.get("changed", "")
     return _page(viewer, campaign, layout, form, changed=changed)
+
+
+async def campaign_file(request: Request) -> Response:
+    """The campaign as a campaign file (YAML), to keep or load elsewhere."""
+    shown = await _shown_campaign(request)
+    if isinstance(shown, Response):
+        return shown
+    definition = definition_of(shown[1])
+    disposition = f'attachment; filename="{file_name(definition)}"'
+    return Response(
+        definition_text(definition),
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 async def campaign_save(request: Request) -> Response:

@@ -31,7 +31,8 @@ The file format (the built-in template `storage/templates/nq-xii.yaml` documents
 
 Modules: `definition` (the YAML declaration, parsed with line-numbered problems), `store` (the
 campaigns in the database: load, list, get, the deliverables and forms of a campaign),
-`template` (the built-in campaign, the kinds of deliverable a form adds, the time zones).
+`template` (the built-in campaign, the kinds of deliverable a form adds, the time zones),
+`export` (a stored campaign written back as a campaign file).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from storage.campaigns.definition import (
     parse_definition,
     validate_definition,
 )
+from storage.campaigns.export import definition_text, file_name
 from storage.campaigns.store import (
     definition_of,
     deliverable_counts,
@@ -84,9 +86,11 @@ __all__ = [
     "add_deliverable",
     "definition_of",
     "definition_problems",
+    "definition_text",
     "deliverable_counts",
     "deliverable_kinds",
     "deliverables_of",
+    "file_name",
     "form_of",
     "format_loc",
     "get_campaign",
