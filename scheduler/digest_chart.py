@@ -42,10 +42,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from PIL import Image, ImageDraw, ImageFont
 
-from scheduler.digest_text import threshold_text
 from scheduler.digest_types import CampaignDigest, DigestData
 from storage.i18n import t
-from storage.i18n.formatting import level_label, number, percent
+from storage.i18n.formatting import level_label, number, percent, threshold_text
 
 WIDTH_PX, HEIGHT_PX, DPI = 800, 600, 100
 # Okabe-Ito (colour-blind safe): blue, orange, vermillion; a pattern as the second cue.

@@ -21,6 +21,7 @@ from storage.figures import Figures, GroupFigures, Rate, rate_change
 from storage.i18n import t
 from storage.i18n.formatting import date_text, level_label, name_in, number, percent, percent_value
 from storage.models import ROLE_SUPERVISOR
+from storage.shortcoming_text import shortcoming_params, shortcoming_share
 from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
     LOW_ESSAY_RATE,
@@ -76,12 +77,6 @@ def change_text(current: Rate, previous: Rate | None, lang: str) -> str | None:
         )
         said = f"{said} {grew}"
     return said
-
-
-def threshold_text(value: Fraction, lang: str) -> str:
-    """A campaign threshold without useless decimals: 90%, 92,5%."""
-    exact = percent_value(value.numerator, value.denominator) or Decimal(0)
-    return f"{format_decimal(exact, format='#,##0.#', locale=_locale(lang))}%"
 
 
 def _title(figures: Figures, lang: str) -> str:
@@ -238,30 +233,17 @@ def _codes(shortcoming: Shortcoming, cap: int, lang: str) -> str:
 
 
 def _shortcomings(items: Sequence[Shortcoming], cap: int, lang: str) -> list[str]:
-    lines = []
-    for s in items:
-        if s.kind not in SHORTCOMING_KINDS:
-            continue  # missing reports have their own list
-        count = number(len(s.units), lang)
-        units = _codes(s, cap, lang)
-        if s.kind == SHORT_SESSION:
-            min_halfdays = number(int(s.params["min_session_halfdays"]), lang)
-            lines.append(
-                t(f"digest.shortcoming.{s.kind}", lang, min=min_halfdays, count=count, units=units)
-            )
-        elif s.kind == LOW_ESSAY_RATE:
-            threshold = threshold_text(Fraction(s.params["threshold"]), lang)
-            lines.append(
-                t(
-                    f"digest.shortcoming.{s.kind}",
-                    lang,
-                    threshold=threshold,
-                    count=count,
-                    units=units,
-                )
-            )
-        else:
-            lines.append(t(f"digest.shortcoming.{s.kind}", lang, count=count, units=units))
+    lines = [
+        t(
+            f"digest.shortcoming.{s.kind}",
+            lang,
+            share=shortcoming_share(s, lang),
+            units=_codes(s, cap, lang),
+            **shortcoming_params(s, lang),
+        )
+        for s in items
+        if s.kind in SHORTCOMING_KINDS  # missing reports have their own list
+    ]
     if not lines:
         return [t("digest.shortcomings.none", lang)]
     return [t("digest.shortcomings", lang), *lines]

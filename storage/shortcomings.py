@@ -18,8 +18,10 @@ The article's list and what it maps to:
   "chưa đạt" by a supervisor or reviewer (storage.assessments) by `as_of`, or its presenter is
   none of the standings the campaign expects (presenter standing "khác").
 
-Every kind is one set-based query over the units counted by the figures (same scope, same as-of
-versions; see storage.figures).
+Every kind is one check on the (unit, deliverable) rows counted by the figures (same scope, same
+as-of versions; see storage.figures): one set-based pass finds the units, one aggregate counts the
+units each found kind was checked over (`Shortcoming.covered`, the base its wording's share is
+taken of: storage.shortcoming_text).
 """
 
 from __future__ import annotations
@@ -30,13 +32,12 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import require_aware
 from storage.figures import (
     DEADLINE,
-    DELIVERABLE,
     PROGRAM,
     REPORT,
     UNIT,
@@ -45,6 +46,7 @@ from storage.figures import (
     choose_carriers,
     expected_rows,
     load_campaign,
+    named_rows,
 )
 from storage.models import ASSESSMENT_FAILED
 
@@ -75,9 +77,32 @@ class ShortcomingUnit:
 
 @dataclass(frozen=True)
 class Shortcoming:
+    """`units` were found, out of the `covered` units the check was applied to (the base of the
+    share that words it, storage.shortcoming_text): a session reported for the presenter and the
+    session length, attendance and essays reported for the essay rate, heads reported for the
+    action plans, the program reported for the program, the deliverable due for a missing report.
+    """
+
     kind: str
     units: tuple[ShortcomingUnit, ...]
+    covered: int
     params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One shortcoming's test on a (unit, deliverable) row: `flag` finds it, `covered` says the
+    row could show it at all (the data it is read from are there)."""
+
+    kind: str
+    flag: ColumnElement[bool]
+    covered: ColumnElement[bool]
+    deliverable: int | None = None  # MISSING_REPORT: one check per deliverable
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.deliverable is None else f"{self.kind}_{self.deliverable}"
 
 
 def _threshold(value: float) -> Fraction:
@@ -90,8 +115,72 @@ def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
     return [dl_id for dl_id, end in ctx.deadline_ends.items() if as_of >= end]
 
 
-def _unit(row: Any) -> ShortcomingUnit:
-    return ShortcomingUnit(row.code, row.name, row.level_code)
+async def _checks(ctx: CampaignContext, as_of: datetime, session: AsyncSession) -> list[_Check]:
+    """Every check, in the order of `KINDS` (MISSING_REPORT in the campaign's deliverable order)."""
+    threshold = _threshold(ctx.essay_rate_threshold)
+    assessed = and_(REPORT.c.assessment.is_not(None), REPORT.c.assessed_at <= as_of)
+    checks = [
+        _Check(
+            PRESENTER_QUALITY,
+            or_(
+                VERSION.c.presenter_standing == OTHER_PRESENTER,
+                and_(assessed, REPORT.c.assessment == ASSESSMENT_FAILED),
+            ),
+            or_(VERSION.c.presenter_standing.is_not(None), assessed),
+        ),
+        _Check(
+            SHORT_SESSION,
+            VERSION.c.duration_halfdays < ctx.min_session_halfdays,
+            VERSION.c.duration_halfdays.is_not(None),
+            params={"min_session_halfdays": ctx.min_session_halfdays},
+        ),
+        _Check(
+            LOW_ESSAY_RATE,
+            and_(
+                VERSION.c.attended > 0,
+                VERSION.c.essays * threshold.denominator < VERSION.c.attended * threshold.numerator,
+            ),
+            and_(VERSION.c.attended > 0, VERSION.c.essays.is_not(None)),
+            params={"threshold": threshold},
+        ),
+        _Check(
+            ACTION_PLANS_INCOMPLETE,
+            VERSION.c.heads_with_plan < VERSION.c.heads,
+            and_(VERSION.c.heads > 0, VERSION.c.heads_with_plan.is_not(None)),
+        ),
+    ]
+    passed = _passed_deadlines(ctx, as_of)
+    if not passed:
+        return checks
+    # The form declaration says which deliverable carries the program; failing that, the
+    # versions do (see storage.figures.choose_carriers).
+    carriers = await choose_carriers(ctx, {}, session=session, measures=(PROGRAM,))
+    program_carrier = carriers.get(PROGRAM)
+    if program_carrier is not None:
+        due = and_(DEADLINE.c.id.in_(passed), DEADLINE.c.deliverable_id == program_carrier)
+        # Reported without a program. A unit that has not reported is "chưa báo cáo"
+        # (MISSING_REPORT), never "chưa xây dựng": one line per cause.
+        reported = and_(due, REPORT.c.id.is_not(None))
+        checks.append(
+            _Check(
+                NO_ACTION_PROGRAM,
+                and_(reported, VERSION.c.action_program.is_not(True)),
+                reported,
+                params={"deliverable": ctx.key_of(program_carrier)},
+            )
+        )
+    for d in ctx.deliverables:
+        due = and_(DEADLINE.c.id.in_(passed), DEADLINE.c.deliverable_id == d.id)
+        checks.append(
+            _Check(
+                MISSING_REPORT,
+                and_(due, REPORT.c.id.is_(None)),
+                due,
+                deliverable=d.id,
+                params={"deliverable": d.key, "name_vi": d.name_vi, "name_en": d.name_en},
+            )
+        )
+    return checks
 
 
 async def find_shortcomings(
@@ -104,92 +193,35 @@ async def find_shortcomings(
     context: CampaignContext | None = None,
 ) -> list[Shortcoming]:
     """Every shortcoming kind that has at least one unit, in the order of `KINDS`; units in tree
-    order. MISSING_REPORT comes once per deliverable (params: deliverable key and names)."""
+    order; each with the number of units it was checked over. MISSING_REPORT comes once per
+    deliverable (params: deliverable key and names)."""
     require_aware(as_of)
     ctx = context or await load_campaign(session=session, campaign_id=campaign_id)
     if ctx.id != campaign_id:
         raise ValueError("the campaign context belongs to another campaign")
-    threshold = _threshold(ctx.essay_rate_threshold)
-    flags: dict[str, ColumnElement[bool]] = {
-        PRESENTER_QUALITY: or_(
-            VERSION.c.presenter_standing == OTHER_PRESENTER,
-            and_(REPORT.c.assessment == ASSESSMENT_FAILED, REPORT.c.assessed_at <= as_of),
-        ),
-        SHORT_SESSION: VERSION.c.duration_halfdays < ctx.min_session_halfdays,
-        LOW_ESSAY_RATE: and_(
-            VERSION.c.attended > 0,
-            VERSION.c.essays * threshold.denominator < VERSION.c.attended * threshold.numerator,
-        ),
-        ACTION_PLANS_INCOMPLETE: VERSION.c.heads_with_plan < VERSION.c.heads,
-    }
-    passed = _passed_deadlines(ctx, as_of)
-    program_carrier = None
-    if passed:
-        # The form declaration says which deliverable carries the program; failing that, the
-        # versions do (see storage.figures.choose_carriers).
-        carriers = await choose_carriers(ctx, {}, session=session, measures=(PROGRAM,))
-        program_carrier = carriers.get(PROGRAM)
-        if program_carrier is not None:
-            flags[NO_ACTION_PROGRAM] = and_(
-                DEADLINE.c.id.in_(passed),
-                DEADLINE.c.deliverable_id == program_carrier,
-                # Reported without a program. A unit that has not reported is "chưa báo cáo"
-                # (MISSING_REPORT), never "chưa xây dựng": one line per cause.
-                REPORT.c.id.is_not(None),
-                VERSION.c.action_program.is_not(True),
-            )
-        flags[MISSING_REPORT] = and_(DEADLINE.c.id.in_(passed), REPORT.c.id.is_(None))
+    checks = await _checks(ctx, as_of, session)
+    scope: dict[str, Any] = {"as_of": as_of, "root_path": root_path, "unit_filter": unit_filter}
 
     # One pass over the (unit, deliverable) pairs counted, keeping only the flagged ones.
-    stmt = (
-        expected_rows(
-            ctx,
-            [
-                UNIT.c.code,
-                UNIT.c.name,
-                UNIT.c.level_code,
-                DEADLINE.c.deliverable_id,
-                *(case((condition, 1), else_=0).label(kind) for kind, condition in flags.items()),
-            ],
-            as_of=as_of,
-            root_path=root_path,
-            unit_filter=unit_filter,
-        )
-        .where(or_(*flags.values()))
-        .order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
-    )
-    units: dict[tuple[str, int | None], dict[str, ShortcomingUnit]] = {}
+    flagged = [case((c.flag, 1), else_=0).label(c.label) for c in checks]
+    stmt = named_rows(ctx, flagged, **scope).where(or_(*(c.flag for c in checks)))
+    units: dict[str, dict[str, ShortcomingUnit]] = {c.label: {} for c in checks}
     for row in (await session.execute(stmt)).all():
-        for kind in flags:
-            if getattr(row, kind):
-                bucket = row.deliverable_id if kind == MISSING_REPORT else None
-                units.setdefault((kind, bucket), {}).setdefault(row.code, _unit(row))
+        for c in checks:
+            if getattr(row, c.label):
+                named = ShortcomingUnit(row.code, row.name, row.level_code)
+                units[c.label].setdefault(row.code, named)
+    found = [c for c in checks if units[c.label]]
+    if not found:
+        return []
 
-    def listed(kind: str, bucket: int | None = None) -> tuple[ShortcomingUnit, ...]:
-        return tuple(units.get((kind, bucket), {}).values())
-
-    found: list[Shortcoming] = []
-    if weak := listed(PRESENTER_QUALITY):
-        found.append(Shortcoming(PRESENTER_QUALITY, weak))
-    if short := listed(SHORT_SESSION):
-        found.append(
-            Shortcoming(SHORT_SESSION, short, {"min_session_halfdays": ctx.min_session_halfdays})
-        )
-    if low := listed(LOW_ESSAY_RATE):
-        found.append(Shortcoming(LOW_ESSAY_RATE, low, {"threshold": threshold}))
-    if incomplete := listed(ACTION_PLANS_INCOMPLETE):
-        found.append(Shortcoming(ACTION_PLANS_INCOMPLETE, incomplete))
-    if program_carrier is not None and (no_program := listed(NO_ACTION_PROGRAM)):
-        found.append(
-            Shortcoming(NO_ACTION_PROGRAM, no_program, {"deliverable": ctx.key_of(program_carrier)})
-        )
-    for d in ctx.deliverables:
-        if missing := listed(MISSING_REPORT, d.id):
-            found.append(
-                Shortcoming(
-                    MISSING_REPORT,
-                    missing,
-                    {"deliverable": d.key, "name_vi": d.name_vi, "name_en": d.name_en},
-                )
-            )
-    return found
+    # Then the units each found shortcoming was checked over, in one aggregate.
+    counted = [
+        func.count(func.distinct(case((c.covered, UNIT.c.id), else_=None))).label(c.label)
+        for c in found
+    ]
+    covered = (await session.execute(expected_rows(ctx, counted, **scope))).one()
+    return [
+        Shortcoming(c.kind, tuple(units[c.label].values()), getattr(covered, c.label), c.params)
+        for c in found
+    ]

@@ -37,10 +37,12 @@ PROGRAMS = """STT,Mã đơn vị,action_program,action_program_date,Ngày báo c
 6,SL-C1-B1,có,26/9/2016,27/9/2016
 """
 
+# 57 of 62 heads have a plan ("trên 90%"); two of the five committees are short of some: "một
+# số đảng bộ" (a minority; three of five would be written "3/5 đơn vị (60,0%)").
 PLANS = """Mã đơn vị,heads,heads_with_plan,Ngày báo cáo
 SL,10,10,28/9/2016
-SL-H1,22,20,28/9/2016
-SL-H2,20,18,29/9/2016
+SL-H1,22,18,28/9/2016
+SL-H2,20,20,29/9/2016
 SL-C1,5,5,29/9/2016
 SL-C2,5,4,29/9/2016
 """

@@ -192,15 +192,21 @@ async def test_shortcomings_listed(db: Database) -> None:
     kinds = {s.kind: [u.code for u in s.units] for s in data.campaigns[0].shortcomings}
     assert kinds[SHORT_SESSION] == ["C11"] and kinds[LOW_ESSAY_RATE] == ["C11"]
     text = render_digest(data)
-    # Units by name, the code in brackets.
-    assert "Hạn chế:\n- Thời gian học tập dưới 2 buổi: 1 đơn vị: Đảng bộ C11 (C11)" in text
-    assert "- Tỷ lệ viết bài thu hoạch dưới 90%: 1 đơn vị: Đảng bộ C11 (C11)" in text
+    # Units by name, the code in brackets; each count out of the units it was checked over
+    # (#13.5): 5 of the 6 followed units reported a session, 4 had members attending.
     assert (
-        "- Chưa tập hợp đủ kế hoạch hành động của người đứng đầu: 2 đơn vị: Đảng bộ H1 (H1),"
-        " Đảng bộ C13 (C13)"
+        "Hạn chế:\n- Thời gian học tập dưới 2 buổi: 1/5 đơn vị (20,0%): Đảng bộ C11 (C11)" in text
+    )
+    assert "- Tỷ lệ viết bài thu hoạch dưới 90%: 1/4 đơn vị (25,0%): Đảng bộ C11 (C11)" in text
+    assert (
+        "- Chưa tập hợp đủ kế hoạch hành động của người đứng đầu: 2/4 đơn vị (50,0%): "
+        "Đảng bộ H1 (H1), Đảng bộ C13 (C13)"
     ) in text
-    # C12 has not reported its programme: "chưa báo cáo", not "chưa xây dựng" (#13.5).
-    assert "- Hết hạn mà chưa xây dựng chương trình hành động: 1 đơn vị: Đảng bộ H2 (H2)" in text
+    # C12 has not reported its programme: "chưa báo cáo", not "chưa xây dựng" (#13.5); 5 units
+    # reported theirs.
+    assert (
+        "- Hết hạn mà chưa xây dựng chương trình hành động: 1/5 đơn vị (20,0%): Đảng bộ H2 (H2)"
+    ) in text
 
 
 async def test_unreachable_reporters_told_to_their_admin_and_supervisor_only(
@@ -281,7 +287,8 @@ async def test_english_digest(db: Database) -> None:
     assert "Reported: 6/7 units (85.7%, up 14.3 percentage points since last week)" in text
     assert "Province level" in text and "Cấp tỉnh" not in text
     assert (
-        "Shortcomings:\n- Study shorter than 2 half-day sessions: units: 1 — Đảng bộ C11 (C11)"
+        "Shortcomings:\n- Study shorter than 2 half-day sessions: 1 of 6 units (16.7%) — "
+        "Đảng bộ C11 (C11)"
     ) in text
 
 

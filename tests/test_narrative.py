@@ -46,10 +46,12 @@ async def test_the_articles_numbers(db: Database) -> None:
     )
     # Attendance: (400 + 320 + 280 + 500 + 500) / (420 + 330 + 300 + 520 + 510) = 2000 / 2080.
     assert "Tỷ lệ đảng viên tham gia học tập, quán triệt đạt 96,2% (2.000/2.080 đồng chí)." in first
-    # As in the article: 4 committees have not collected every head's action plan.
+    # 4 of the 5 committees that reported have not collected every head's action plan: that is
+    # not "một số" (some) but most of them, so the count and the share are written (#13.5).
     assert second == (
-        "Bên cạnh đó vẫn còn một số hạn chế: một số đảng bộ chưa tập hợp đầy đủ kế hoạch hành "
-        "động của cấp ủy, người đứng đầu cơ quan, đơn vị (4 đơn vị)."
+        "Bên cạnh đó vẫn còn một số hạn chế: 4/5 đơn vị (80,0%) chưa tập hợp đầy đủ kế hoạch "
+        "hành động của cấp ủy, người đứng đầu cơ quan, đơn vị (trong số các đơn vị đã báo cáo kế "
+        "hoạch hành động)."
     )
 
 
@@ -87,6 +89,20 @@ async def test_english(db: Database) -> None:
     assert "94.8% at province level and district level; 92.7% at grassroots level." in text
     assert "over 90% (93.5%) of committees" in text
     assert "30 Sep 2016" in text
+    assert text.split("\n\n")[1] == (
+        "Some shortcomings remain: 4 of 5 units (80.0%) have not collected every action plan of "
+        "their committees and heads of agencies and units (among the units that reported action "
+        "plans)."
+    )
+
+
+async def test_english_words_follow_the_share(db: Database) -> None:
+    text = await _text(db, reference_tree, utc(2016, 10, 5), lang="en")
+    second = text.split("\n\n")[1]
+    # 1 of 6 short sessions: "some"; 1 of 5 essay rates: "a few"; 2 of 5 plans: "some".
+    assert ": some units did not give the study its full time (" in second
+    assert "; a few cadres and members did not write a reflection essay (" in second
+    assert "some committees have not collected every action plan" in second
 
 
 async def test_nothing_expected(db: Database) -> None:
@@ -103,3 +119,39 @@ async def test_nothing_expected(db: Database) -> None:
         "chưa có chi, đảng bộ nào trong phạm vi phải báo cáo."
     )
     assert "—" not in text
+
+
+def _with_threshold(threshold: float):
+    return lambda session: reference_tree(session, essay_rate_threshold=threshold)
+
+
+async def test_the_word_follows_the_share_of_units_checked(db: Database) -> None:
+    # Under 92%: H2 90,9% and C11 89,3%, 2 of the 5 units with members attending (40%): not
+    # "số ít" (a quarter or more) but still "một số" (under half).
+    text = await _text(db, _with_threshold(0.92), utc(2016, 10, 5))
+    assert (
+        "; một số cán bộ, đảng viên chưa viết bài thu hoạch (2 đơn vị có tỷ lệ viết bài dưới 92%);"
+    ) in text
+    assert "số ít" not in text
+
+
+async def test_a_widespread_shortcoming_gets_its_count_and_share(db: Database) -> None:
+    # Under 95%: TU, H2 and C11, 3 of the 5 units checked: most of them, no quantifier word.
+    async with db.write() as session:
+        ref = await _with_threshold(0.95)(session)
+    async with db.read() as session:
+        args = {"session": session, "campaign_id": ref.campaign_id, "as_of": utc(2016, 10, 5)}
+        figures = await compute_figures(**args)
+        found = await find_shortcomings(**args)
+    vi = narrative(figures, found, lang="vi", organisation=ORGANISATION)
+    assert (
+        "; cán bộ, đảng viên chưa viết đủ bài thu hoạch ở 3/5 đơn vị (60,0%) (tỷ lệ viết bài dưới "
+        "95%, trong số các đơn vị đã báo cáo số bài thu hoạch);"
+    ) in vi
+    assert "số ít" not in vi
+    en = narrative(figures, found, lang="en", organisation=ORGANISATION)
+    assert (
+        "; not every cadre and member wrote a reflection essay in 3 of 5 units (60.0%) (an essay "
+        "rate under 95%, among the units that reported essays);"
+    ) in en
+    assert "a few" not in en

@@ -60,6 +60,43 @@ async def test_every_kind_with_its_units(db: Database) -> None:
     assert (c21.name, c21.level_code) == ("Đảng bộ C21", "co_so")
 
 
+async def test_each_kind_says_how_many_units_it_was_checked_over(db: Database) -> None:
+    found = await _find(db)
+    covered = [(s.kind, s.params.get("deliverable"), len(s.units), s.covered) for s in found]
+    assert covered == [
+        # TU, H1, H2, C11, C12, C13 reported their session (C21 has not; C22 is not counted).
+        (SHORT_SESSION, None, 1, 6),
+        # Of them C13 had nobody attending: no essay rate to check.
+        (LOW_ESSAY_RATE, None, 1, 5),
+        # TU, H1, C11, C12, C13 reported their heads.
+        (ACTION_PLANS_INCOMPLETE, None, 2, 5),
+        # Reported their program: TU, H1, H2, C11, C13, C21 (late, but by 5/10).
+        (NO_ACTION_PROGRAM, "chuong_trinh", 1, 6),
+        # Every deliverable is due from all 7 units counted.
+        (MISSING_REPORT, "hoi_nghi", 1, 7),
+        (MISSING_REPORT, "chuong_trinh", 1, 7),
+        (MISSING_REPORT, "ke_hoach", 2, 7),
+    ]
+
+
+async def test_the_base_follows_the_scope(db: Database) -> None:
+    async with db.write() as session:
+        ref = await reference_tree(session)
+    async with db.read() as session:
+        found = await find_shortcomings(
+            session=session,
+            campaign_id=ref.campaign_id,
+            as_of=AS_OF,
+            root_path=ref.builder.path("H1"),
+        )
+    # H1's subtree: H1, C11, C12, C13 reported their session and heads; C13 had nobody attending.
+    assert [(s.kind, len(s.units), s.covered) for s in found if s.kind != MISSING_REPORT] == [
+        (SHORT_SESSION, 1, 4),
+        (LOW_ESSAY_RATE, 1, 3),
+        (ACTION_PLANS_INCOMPLETE, 2, 4),
+    ]
+
+
 async def test_threshold_is_compared_exactly(db: Database) -> None:
     found = await _find(db, threshold=0.95)
     # TU 45/48 = 93,75%, C11 89,3%, H2 90,9% are under 95%; H1 37/38 = 97,4% is not.

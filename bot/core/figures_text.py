@@ -4,27 +4,23 @@ then all levels together when there is more than one."""
 
 from __future__ import annotations
 
-from storage.figures import DeliverableInfo, Figures, GroupFigures, Rate, Status
+from storage.figures import DeliverableInfo, Figures, GroupFigures, Status
 from storage.i18n import t
-from storage.i18n.formatting import date_text, level_label, name_in, number, percent
-
-
-def _rate(rate: Rate, lang: str) -> str:
-    return percent(rate.numerator, rate.denominator, lang)
+from storage.i18n.formatting import date_text, level_label, name_in, with_figures
 
 
 def status_line(key: str, info: DeliverableInfo, status: Status, lang: str) -> str:
     """The catalog sentence `key` about one deliverable's units: how many reported of how many
     expected, on time, late and missing."""
-    return t(
+    return with_figures(
         key,
         lang,
         deliverable=name_in(info, lang),
-        reported=number(status.reported, lang),
-        expected=number(status.expected, lang),
-        on_time=number(status.on_time, lang),
-        late=number(status.late, lang),
-        missing=number(status.missing, lang),
+        reported=status.reported,
+        expected=status.expected,
+        on_time=status.on_time,
+        late=status.late,
+        missing=status.missing,
     )
 
 
@@ -36,13 +32,13 @@ def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
             continue
         lines.append(status_line("digest.brief.status", info, status, lang))
     lines.append(
-        t(
+        with_figures(
             "digest.brief.rates",
             lang,
-            attendance=_rate(group.attendance, lang),
-            essays=_rate(group.essay, lang),
-            programs=_rate(group.action_program, lang),
-            plans=_rate(group.action_plan, lang),
+            attendance=group.attendance,
+            essays=group.essay,
+            programs=group.action_program,
+            plans=group.action_plan,
         )
     )
     return lines

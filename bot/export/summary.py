@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,10 +13,11 @@ from storage.figures import (
     GroupFigures,
 )
 from storage.i18n import t
-from storage.i18n.formatting import level_label, percent_value
+from storage.i18n.formatting import level_label
 from storage.review import review_basis
 from storage.sheets import append_row
-from storage.shortcomings import KINDS, LOW_ESSAY_RATE, MISSING_REPORT, SHORT_SESSION, Shortcoming
+from storage.shortcoming_text import shortcoming_params
+from storage.shortcomings import KINDS, Shortcoming
 
 
 def summary_columns(lang: str) -> list[Column]:
@@ -105,21 +105,11 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
 
 
 def shortcoming_label(item: Shortcoming, lang: str) -> str:
-    """A short title for a shortcoming kind (catalog key `export.shortcoming.<kind>`), with the
-    parameters of the kinds that have some."""
+    """A short title for a shortcoming kind (catalog key `export.shortcoming.<kind>`), with its
+    parameters (storage.shortcoming_text)."""
     if item.kind not in KINDS:
         return item.kind
-    params: dict[str, object] = {}
-    if item.kind == SHORT_SESSION:
-        params["min"] = item.params["min_session_halfdays"]
-    elif item.kind == LOW_ESSAY_RATE:
-        threshold = item.params["threshold"]
-        value = percent_value(threshold.numerator * 1, threshold.denominator) or Decimal(0)
-        text = f"{value.normalize():f}".replace(".", "," if lang != "en" else ".")
-        params["threshold"] = f"{text}%"
-    elif item.kind == MISSING_REPORT:
-        params["name"] = item.params["name_en"] if lang == "en" else item.params["name_vi"]
-    return t(f"export.shortcoming.{item.kind}", lang, **params)
+    return t(f"export.shortcoming.{item.kind}", lang, **shortcoming_params(item, lang))
 
 
 def shortcoming_columns(lang: str) -> list[Column]:

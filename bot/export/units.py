@@ -17,14 +17,13 @@ from storage.assessments import assessment_text
 from storage.evidence import evidence_counts
 from storage.figures import (
     DEADLINE,
-    DELIVERABLE,
     LEVEL,
     REPORT,
     STATUS_LATE,
     STATUS_ON_TIME,
     UNIT,
     CampaignContext,
-    expected_rows,
+    named_rows,
     unit_rows,
 )
 from storage.forms import FieldType, Form
@@ -265,27 +264,21 @@ async def missing_values(reading: Reading) -> AsyncIterator[list[Any]]:
     lang, levels, batch_size = reading.lang, reading.levels, reading.batch_size
     names = {d.id: name_in(d, lang) for d in ctx.deliverables}
     stmt = (
-        expected_rows(
+        named_rows(
             ctx,
             [
-                UNIT.c.code,
-                UNIT.c.name,
-                UNIT.c.level_code,
                 UNIT.c.path,
                 PARENT.c.code.label("parent_code"),
                 PARENT.c.name.label("parent_name"),
-                DEADLINE.c.deliverable_id,
                 DEADLINE.c.due_date,
                 _first_reporter(col(Person.full_name)).label("reporter"),
                 _first_reporter(col(Person.phone)).label("phone"),
             ],
             as_of=as_of,
             root_path=root_path,
-            unit_filter=None,
         )
         .outerjoin(PARENT, PARENT.c.id == UNIT.c.parent_id)
         .where(REPORT.c.id.is_(None))
-        .order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
     )
     result = await session.stream(stmt.execution_options(yield_per=batch_size))
     current: Any = None

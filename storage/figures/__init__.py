@@ -48,6 +48,7 @@ from storage.figures.query import (
     deadline_end,
     expected_rows,
     load_campaign,
+    named_rows,
     scope_condition,
     version_as_of,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "expected_rows",
     "figures_for_people",
     "load_campaign",
+    "named_rows",
     "rate_change",
     "scope_chunks",
     "scope_condition",

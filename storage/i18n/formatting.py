@@ -72,6 +72,37 @@ def number(n: int, lang: str = "vi") -> str:
     return format_decimal(n, format="#,##0", locale=_locale(lang))
 
 
+class Ratio(Protocol):
+    """A rate (storage.figures.Rate): written as its percentage."""
+
+    @property
+    def numerator(self) -> int: ...
+
+    @property
+    def denominator(self) -> int: ...
+
+
+def threshold_text(value: Ratio, lang: str = "vi") -> str:
+    """A campaign threshold (9/10) as a percentage without useless decimals: `90%`, `92,5%`."""
+    exact = percent_value(value.numerator, value.denominator) or Decimal(0)
+    return f"{format_decimal(exact, format='#,##0.#', locale=_locale(lang))}%"
+
+
+def figure_text(value: Ratio | int | str, lang: str = "vi") -> str:
+    """A figure the one way it is written: a whole number grouped (`1.234`), a rate as its
+    percentage (`94,8%`), text as it is."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return number(value, lang)
+    return percent(value.numerator, value.denominator, lang)
+
+
+def with_figures(key: str, lang: str, /, **values: Ratio | int | str) -> str:
+    """The catalog sentence `key` with each of its figures written by `figure_text`."""
+    return t(key, lang, **{name: figure_text(value, lang) for name, value in values.items()})
+
+
 def date_text(day: date, lang: str = "vi") -> str:
     """`30/9/2016` in Vietnamese (no leading zeros), `30 Sep 2016` in English."""
     if lang == "en":
