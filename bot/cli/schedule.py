@@ -39,11 +39,18 @@ from storage.reminders import chat_reach
 LANG = "vi"
 
 
-# The options both commands take.
+# The options both commands take, then each one's own.
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="In ra, không ghi / print, write nothing")
 ]
 NowOption = Annotated[str | None, typer.Option("--now", hidden=True)]
+OnlyCampaignOption = Annotated[
+    str | None,
+    typer.Option("--campaign", help="Chỉ đợt này (mã tham chiếu hoặc số) / only this campaign"),
+]
+OnlyPersonOption = Annotated[
+    int | None, typer.Option("--to", help="Chỉ gửi cho người này (số) / only this person (id)")
+]
 
 
 def parse_now(value: str | None) -> datetime:
@@ -159,12 +166,7 @@ async def _names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
 
 
 def remind(
-    campaign: Annotated[
-        str | None,
-        typer.Option("--campaign", help="Chỉ đợt này (mã tham chiếu hoặc số) / only this campaign"),
-    ] = None,
-    dry_run: DryRunOption = False,
-    now: NowOption = None,
+    campaign: OnlyCampaignOption = None, dry_run: DryRunOption = False, now: NowOption = None
 ) -> None:
     """Nhắc nhở và đôn đốc ngay bây giờ / queue today's reminders and escalations now."""
     common.run(_remind(campaign=campaign, dry_run=dry_run, now=parse_now(now)))
@@ -229,12 +231,7 @@ def _nothing_for(person: Person) -> None:
 
 
 def digest(
-    to: Annotated[
-        int | None,
-        typer.Option("--to", help="Chỉ gửi cho người này (số) / only this person (id)"),
-    ] = None,
-    dry_run: DryRunOption = False,
-    now: NowOption = None,
+    to: OnlyPersonOption = None, dry_run: DryRunOption = False, now: NowOption = None
 ) -> None:
     """Bản tổng hợp tuần ngay bây giờ / queue this week's digests now (once per person)."""
     common.run(_digest(to=to, dry_run=dry_run, now=parse_now(now)))
