@@ -13,7 +13,7 @@ from bot.cli.people import TableFileError, read_table
 from storage.access import Scope, admin_scope, collapse_paths
 from storage.db import Database
 from storage.i18n import t
-from storage.i18n.formatting import number
+from storage.i18n.formatting import with_figures
 from storage.models import CHANNEL_WEB
 from storage.people_import import PeopleImportError, import_people
 from storage.report_import import ReportImportError, import_reports, read_tables
@@ -35,11 +35,6 @@ class Problem:
 class Outcome:
     problems: list[Problem] = field(default_factory=list)
     summary: str = ""
-
-
-def _done(key: str, lang: str, **counts: int) -> str:
-    """The summary of a good file: the catalog sentence `key` with each count as a number."""
-    return t(key, lang, **{name: number(count, lang) for name, count in counts.items()})
 
 
 def _unit_problems(errors: list[RowError], lang: str) -> list[Problem]:
@@ -70,7 +65,7 @@ async def _units(db: Database, path: Path, now: datetime, lang: str, scope: Scop
     except UnitImportError as exc:
         return Outcome(_unit_problems(exc.errors, lang))
     return Outcome(
-        summary=_done(
+        summary=with_figures(
             "web.upload.units_done",
             lang,
             total=result.total,
@@ -107,7 +102,7 @@ async def _people(db: Database, path: Path, now: datetime, lang: str, scope: Sco
     except PeopleImportError as exc:
         return Outcome([Problem(p.line, t(p.key, lang, **p.params)) for p in exc.problems])
     return Outcome(
-        summary=_done(
+        summary=with_figures(
             "web.upload.people_done",
             lang,
             rows=len(rows),
@@ -137,7 +132,7 @@ async def _reports(
     except ReportImportError as exc:
         return Outcome([Problem(p.line, p.message, p.sheet) for p in exc.problems])
     return Outcome(
-        summary=_done(
+        summary=with_figures(
             "web.upload.reports_done",
             lang,
             created=summary.created,
