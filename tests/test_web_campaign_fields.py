@@ -44,6 +44,8 @@ async def test_adding_a_deliverable_and_the_fields_yaml_only_had(
     assert form["digest_time"] == "07:30" and form["escalation_grace_days"] == "3"
     assert form["days_off"] == "" and form["kind__new-0"] == ""
     assert "để trống thì dùng tên tiếng Việt" in shown.text  # an empty English name, said
+    offered = shown.text.split('<datalist id="scope-units">')[1].split("</datalist>")[0]
+    assert offered == '<option value="T">Tỉnh ủy</option><option value="H">Đơn vị H</option>'
     for kind in ("Hội nghị học tập, quán triệt Nghị quyết", "Chương trình hành động"):
         assert kind in shown.text
     form.update(
@@ -170,7 +172,9 @@ async def test_a_subtree_admin_keeps_the_campaign_inside_their_subtree(
     url = f"/desk/campaigns/{pk(scoped)}"
     async for mine in client_of(web):
         await sign_in(mine, web, pk(district_admin))
-        form = form_of((await mine.get(url)).text)
+        shown = (await mine.get(url)).text
+        form = form_of(shown)
+        assert '<option value="H">' in shown and '<option value="T">' not in shown
         before = await _state(web.db, pk(scoped))
         for scope, said in (
             ("T", "đơn vị “T” không thuộc phạm vi đồng chí quản lý"),

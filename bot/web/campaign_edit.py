@@ -57,10 +57,18 @@ class Layout:
     groups: int
     weekdays: list[tuple[str, str]]  # value, label
     zones: list[tuple[str, str]]  # value, label: the IANA time zones
+    scopes: list[tuple[str, str]]  # code, name: the units offered as the campaign's scope
 
     @classmethod
-    def of(cls, base: CampaignDefinition, levels: list[Level], lang: str) -> Layout:
+    def of(
+        cls,
+        base: CampaignDefinition,
+        levels: list[Level],
+        lang: str,
+        scopes: list[tuple[str, str]] | None = None,
+    ) -> Layout:
         return cls(
+            scopes=scopes or [],
             levels=[(level.code, level_label(level, lang)) for level in levels],
             deliverables=[(item.key, name_in(item, lang)) for item in base.deliverables],
             new_rows=[

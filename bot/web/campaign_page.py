@@ -15,6 +15,7 @@ from bot.web.auth import Viewer, admin_viewer, posted, refused, web_of
 from bot.web.campaign_edit import Layout, read_form, take_problems, values_of
 from bot.web.campaign_reader import EditForm
 from bot.web.render import page
+from storage.campaign_scope import scope_choices
 from storage.campaign_status import (
     STATUSES,
     may_manage,
@@ -59,7 +60,8 @@ async def _managed(request: Request, viewer: Viewer) -> tuple[Campaign, Layout] 
         if campaign is None:
             return None
         levels = await list_levels(session=session)
-    return campaign, Layout.of(definition_of(campaign), levels, viewer.lang)
+        scopes = await scope_choices(session=session, scope=viewer.scope)
+    return campaign, Layout.of(definition_of(campaign), levels, viewer.lang, scopes)
 
 
 def _page(
