@@ -31,6 +31,7 @@ from storage.invite_codes import new_code as new_code
 from storage.invite_codes import normalise_code as normalise_code
 from storage.models import CHANNEL_CLI, ChatIdentity, Invite, Person, Role, Unit
 from storage.people import (
+    ChatAccount,
     bind_identity,
     check_role,
     create_person,
@@ -316,10 +317,7 @@ async def redeem_invite(
     await bind_identity(
         session=session,
         person_id=person.id,
-        channel=channel,
-        external_id=external_id,
-        chat_id=chat_id,
-        language_code=language_code,
+        account=ChatAccount(channel, external_id, chat_id, language_code),
         now=now,
         actor_person_id=person.id,
     )

@@ -135,15 +135,23 @@ async def identities_of(*, session: AsyncSession, person_id: int) -> list[ChatId
     )
 
 
+@dataclass(frozen=True)
+class ChatAccount:
+    """A chat account as an update shows it: the channel, the account's id there and, when the
+    update says, the chat to write to and the client's language."""
+
+    channel: str
+    external_id: str
+    chat_id: str | None = None
+    language_code: str | None = None
+
+
 async def bind_identity(
     *,
     session: AsyncSession,
     person_id: int,
-    channel: str,
-    external_id: str,
+    account: ChatAccount,
     now: datetime,
-    chat_id: str | None = None,
-    language_code: str | None = None,
     actor_person_id: int | None = None,
     audit_channel: str | None = None,
 ) -> ChatIdentity:
@@ -151,13 +159,13 @@ async def bind_identity(
 
     Raises IdentityBoundElsewhere when the account already belongs to another person."""
     require_aware(now)
-    external_id = str(external_id)
+    channel, external_id = account.channel, str(account.external_id)
     existing = await get_identity(session=session, channel=channel, external_id=external_id)
     if existing is not None and existing.person_id != person_id:
         raise IdentityBoundElsewhere(existing.person_id)
     if existing is not None:
-        existing.chat_id = chat_id or existing.chat_id
-        existing.language_code = language_code or existing.language_code
+        existing.chat_id = account.chat_id or existing.chat_id
+        existing.language_code = account.language_code or existing.language_code
         existing.last_seen_at = now
         await session.flush()
         return existing
@@ -176,8 +184,8 @@ async def bind_identity(
         person_id=person_id,
         channel=channel,
         external_id=external_id,
-        chat_id=chat_id,
-        language_code=language_code,
+        chat_id=account.chat_id,
+        language_code=account.language_code,
         bound_at=now,
         last_seen_at=now,
     )
@@ -218,14 +226,7 @@ TOUCH_INTERVAL = timedelta(hours=1)
 
 
 async def touch_identity(
-    *,
-    session: AsyncSession,
-    channel: str,
-    external_id: str,
-    now: datetime,
-    chat_id: str | None = None,
-    language_code: str | None = None,
-    seen: ChatIdentity | None = None,
+    *, session: AsyncSession, account: ChatAccount, now: datetime, seen: ChatIdentity | None = None
 ) -> bool:
     """Record that the account was seen now (and its current chat id and client language).
 
@@ -233,6 +234,7 @@ async def touch_identity(
     chat id and language are unchanged and `last_seen_at` is less than `TOUCH_INTERVAL` old:
     most updates then cost no write. True when the row was written."""
     require_aware(now)
+    chat_id, language_code = account.chat_id, account.language_code
     if (
         seen is not None
         and (chat_id is None or seen.chat_id == str(chat_id))
@@ -250,8 +252,8 @@ async def touch_identity(
         session,
         ChatIdentity,
         values,
-        col(ChatIdentity.channel) == channel,
-        col(ChatIdentity.external_id) == str(external_id),
+        col(ChatIdentity.channel) == account.channel,
+        col(ChatIdentity.external_id) == str(account.external_id),
     )
     return True
 

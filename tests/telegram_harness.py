@@ -42,15 +42,12 @@ def fixed_clock(moment: datetime) -> Callable[[], datetime]:
 async def bind(db: Database, person_id: int, user: TgUser, now: datetime | None = None) -> None:
     """Give a test person this Telegram account (as a redeemed invite would)."""
     from storage.models import CHANNEL_TELEGRAM
-    from storage.people import bind_identity
+    from storage.people import ChatAccount, bind_identity
 
     async with db.write() as session:
         await bind_identity(
             session=session,
             person_id=person_id,
-            channel=CHANNEL_TELEGRAM,
-            external_id=str(user.id),
-            chat_id=str(user.id),
-            language_code=user.language_code,
+            account=ChatAccount(CHANNEL_TELEGRAM, str(user.id), str(user.id), user.language_code),
             now=now or datetime(2016, 5, 1, tzinfo=UTC),
         )

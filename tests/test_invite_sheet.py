@@ -27,7 +27,7 @@ from bot.invite_sheet import qr_png
 from storage.db import Database
 from storage.invites import RedeemOutcome, redeem_invite
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO, Person
-from storage.people import bind_identity, find_person_by_phone
+from storage.people import ChatAccount, bind_identity, find_person_by_phone
 from tests.factories import make_unit
 
 BOT = "cadre_test_bot"
@@ -99,7 +99,7 @@ def test_printable_sheet_binds_each_invite_to_the_imported_person(
         person = await find_person_by_phone(session=session, phone="0912000003")
         assert person is not None and person.id is not None
         await bind_identity(
-            session=session, person_id=person.id, channel=CHANNEL_ZALO, external_id="z1", now=now
+            session=session, person_id=person.id, account=ChatAccount(CHANNEL_ZALO, "z1"), now=now
         )
 
     asyncio.run(_in_db(url, joined_already))

@@ -21,6 +21,7 @@ from storage.models import (
     Unit,
 )
 from storage.people import (
+    ChatAccount,
     IdentityBoundElsewhere,
     bind_identity,
     find_person_by_identity,
@@ -57,25 +58,19 @@ async def test_identity_binding_touch_and_forgotten_person(db: Database, now: da
         a = await make_person(session, "Nguyễn Văn A")
         b = await make_person(session, "Trần Thị B")
         await bind_identity(
-            session=session, person_id=pk(a), channel=CHANNEL_TELEGRAM, external_id="42", now=now
+            session=session, person_id=pk(a), account=ChatAccount(CHANNEL_TELEGRAM, "42"), now=now
         )
         with pytest.raises(IdentityBoundElsewhere):
             await bind_identity(
                 session=session,
                 person_id=pk(b),
-                channel=CHANNEL_TELEGRAM,
-                external_id="42",
+                account=ChatAccount(CHANNEL_TELEGRAM, "42"),
                 now=now,
             )
     later = now + timedelta(days=1)
     async with db.write() as session:
         await touch_identity(
-            session=session,
-            channel=CHANNEL_TELEGRAM,
-            external_id="42",
-            now=later,
-            chat_id="-100",
-            language_code="en",
+            session=session, account=ChatAccount(CHANNEL_TELEGRAM, "42", "-100", "en"), now=later
         )
     async with db.read() as session:
         identity = (await session.execute(select(ChatIdentity))).scalar_one()
@@ -152,8 +147,7 @@ async def test_grant_is_idempotent_revoke_and_remove_are_audited(
         await bind_identity(
             session=session,
             person_id=pk(person),
-            channel=CHANNEL_TELEGRAM,
-            external_id="9",
+            account=ChatAccount(CHANNEL_TELEGRAM, "9"),
             now=now,
         )
     async with db.read() as session:

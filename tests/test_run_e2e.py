@@ -37,7 +37,7 @@ from storage.campaigns import load_campaign, parse_definition, template_text
 from storage.db import Database
 from storage.messages import OutgoingMessage
 from storage.models import CHANNEL_TELEGRAM, CHANNEL_ZALO, Outbox, Report, ReportVersion
-from storage.people import bind_identity, create_person
+from storage.people import ChatAccount, bind_identity, create_person
 from storage.unit_import import parse_units_file
 from storage.units import import_units
 from tests import zalo_stub
@@ -284,10 +284,7 @@ async def test_a_message_queued_before_start_is_delivered_once(bot: Bot) -> None
             await bind_identity(
                 session=session,
                 person_id=person.id,
-                channel=CHANNEL_TELEGRAM,
-                external_id=str(USER),
-                chat_id=str(USER),
-                language_code="vi",
+                account=ChatAccount(CHANNEL_TELEGRAM, str(USER), str(USER), "vi"),
                 now=now,
             )
             for key, message in (
@@ -356,10 +353,7 @@ async def queue_for(database_url: str, people: list[tuple[str, str, str]]) -> No
                 await bind_identity(
                     session=session,
                     person_id=person.id,
-                    channel=channel,
-                    external_id=chat_id,
-                    chat_id=chat_id,
-                    language_code="vi",
+                    account=ChatAccount(channel, chat_id, chat_id, "vi"),
                     now=now,
                 )
                 await outbox.enqueue(

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from bot.cli.schedule import register
 from storage.db import Database
 from storage.models import ROLE_ADMIN, ROLE_REPORTER, ROLE_SUPERVISOR, Outbox, Unit, metadata
-from storage.people import bind_identity
+from storage.people import ChatAccount, bind_identity
 from tests.factories import make_person, pk
 from tests.figures_fixtures import reference_tree
 
@@ -59,9 +59,7 @@ def world(tmp_path: Path) -> World:
                 await bind_identity(
                     session=session,
                     person_id=pk(sup),
-                    channel="zalo",
-                    external_id="zu-sup",
-                    chat_id="zu-sup",
+                    account=ChatAccount("zalo", "zu-sup", "zu-sup"),
                     now=datetime(2016, 5, 1, tzinfo=UTC),
                 )
             return World(url, pk(sup), pk(admin), pk(reporter), ref.builder.id("C21"))

@@ -30,7 +30,7 @@ from storage.db import Database
 from storage.messages import OutgoingMessage
 from storage.migrate import upgrade
 from storage.models import CHANNEL_TELEGRAM, ROLE_ADMIN, Outbox, Unit
-from storage.people import bind_identity, create_person, grant_role
+from storage.people import ChatAccount, bind_identity, create_person, grant_role
 from storage.units import ensure_default_levels
 from tests.botapi_stub import BotApiStub
 from tests.test_run_e2e import CLI, load_world
@@ -138,10 +138,7 @@ async def prepare(database_url: str, workdir: Path) -> int:
             await bind_identity(
                 session=session,
                 person_id=admin.id,
-                channel=CHANNEL_TELEGRAM,
-                external_id=str(ADMIN_CHAT),
-                chat_id=str(ADMIN_CHAT),
-                language_code="vi",
+                account=ChatAccount(CHANNEL_TELEGRAM, str(ADMIN_CHAT), str(ADMIN_CHAT), "vi"),
                 now=now,
             )
             await grant_role(
@@ -164,10 +161,7 @@ async def queue(database_url: str, chats: range, prefix: str) -> None:
                 await bind_identity(
                     session=session,
                     person_id=person.id,
-                    channel=CHANNEL_TELEGRAM,
-                    external_id=str(chat),
-                    chat_id=str(chat),
-                    language_code="vi",
+                    account=ChatAccount(CHANNEL_TELEGRAM, str(chat), str(chat), "vi"),
                     now=now,
                 )
                 await outbox.enqueue(

@@ -13,7 +13,7 @@ from bot.zalo.kept import Kept
 from storage.clock import Clock
 from storage.db import Database
 from storage.models import CHANNEL_ZALO
-from storage.people import bind_identity
+from storage.people import ChatAccount, bind_identity
 from storage.settings import Settings
 from tests.report_fixtures import NOW, World, build_world
 from tests.zalo_stub import TOKEN, ZaloStub, ZaloUpdates, ZaloUser
@@ -55,9 +55,7 @@ async def bind_zalo(db: Database, person_id: int, user: ZaloUser, now: datetime 
         await bind_identity(
             session=session,
             person_id=person_id,
-            channel=CHANNEL_ZALO,
-            external_id=user.id,
-            chat_id=user.id,
+            account=ChatAccount(CHANNEL_ZALO, user.id, user.id),
             now=now,
         )
 

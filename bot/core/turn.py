@@ -51,7 +51,7 @@ from storage.i18n import pick_language, t
 from storage.messages import OutgoingMessage
 from storage.models import Person
 from storage.organisation import organisation_name
-from storage.people import touch_identity
+from storage.people import ChatAccount, touch_identity
 from storage.settings import Settings
 from storage.turn_read import Preloaded, TurnRead, read_turn
 from storage.updates import (
@@ -194,11 +194,10 @@ async def open_turn(
     if not scope.is_empty:
         await touch_identity(
             session=session,
-            channel=inbound.channel,
-            external_id=inbound.user_id,
+            account=ChatAccount(
+                inbound.channel, inbound.user_id, inbound.chat_id, inbound.language_code
+            ),
             now=now,
-            chat_id=inbound.chat_id,
-            language_code=inbound.language_code,
             seen=identity,
         )
     preloaded = Preloaded(tuple(read.units), read.draft)
