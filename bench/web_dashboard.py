@@ -14,6 +14,9 @@ session. Then, in the same run, the median of `ROUNDS` timings of:
   whole Starlette application in process (httpx ASGI transport): server time, rendering
   included, no network.
 
+Then every page an admin opens (GET), as the whole tree's admin: its weight before images (the
+HTML and the style sheets and scripts it links) and the median of `PAGE_ROUNDS` timings.
+
 The targets: each page under 300 ms of server time, and its ratio to the floor (pages cost a
 small constant number of figure queries, never one per unit); page weight under 200 KB.
 """
@@ -34,11 +37,14 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bench.figures import _pg_admin
 from bench.figures_world import NOW, build
 from bot.web.app import build_app
 from bot.web.auth import COOKIE
+from bot.web.uploads import KINDS
 from storage.db import Database, create_engine
 from storage.figures import compute_figures
 from storage.models import ROLE_ADMIN, Person, Role, Unit
@@ -46,7 +52,9 @@ from storage.settings import load_settings
 from storage.web_auth import start_session
 
 ROUNDS = 15
+PAGE_ROUNDS = 3
 TARGET_MS = 300.0
+MAX_KB = 200
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
@@ -56,17 +64,24 @@ async def _timed(call: Any) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1000, value
 
 
+async def _admin(session: AsyncSession, name: str, unit_id: int | None) -> str:
+    """A signed-in admin of `unit_id`'s subtree (None: the whole tree); their session token."""
+    admin = Person(full_name=name, created_at=datetime(2016, 5, 1, tzinfo=UTC))
+    session.add(admin)
+    await session.flush()
+    assert admin.id is not None
+    session.add(Role(person_id=admin.id, kind=ROLE_ADMIN, unit_id=unit_id, created_at=NOW))
+    return await start_session(session=session, person_id=admin.id, now=NOW, via="link")
+
+
 async def measure(db: Database, info: dict[str, Any]) -> dict[str, Any]:
     async with db.write() as session:
         province = (
             await session.execute(select(Unit).where(Unit.path == info["province_path"]))
         ).scalar_one()
-        admin = Person(full_name="Quản trị tỉnh", created_at=datetime(2016, 5, 1, tzinfo=UTC))
-        session.add(admin)
-        await session.flush()
-        assert admin.id is not None and province.id is not None
-        session.add(Role(person_id=admin.id, kind=ROLE_ADMIN, unit_id=province.id, created_at=NOW))
-        token = await start_session(session=session, person_id=admin.id, now=NOW, via="link")
+        assert province.id is not None
+        token = await _admin(session, "Quản trị tỉnh", province.id)
+        national = await _admin(session, "Quản trị trung ương", None)
     settings = load_settings(web_url="https://bench.invalid")
     app = build_app(db, settings, clock=lambda: NOW)
     transport = httpx.ASGITransport(app=app)
@@ -99,12 +114,75 @@ async def measure(db: Database, info: dict[str, Any]) -> dict[str, Any]:
                 assert response.status_code == 200, response.text[:300]
                 samples[name].append(ms)
                 sizes[name] = len(response.content)
+    # Every page, as the whole tree's admin (every desk page, the longest lists).
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://bench.invalid", cookies={COOKIE: national}
+    ) as client:
+        result["weights"] = await page_weights(client, await _other_pages(db, info, province))
     for name, values in samples.items():
         result[f"{name}_ms"] = statistics.median(values)
     for name in pages:
         result[f"{name}_ratio"] = result[f"{name}_ms"] / result["floor_ms"]
         result[f"{name}_bytes"] = sizes[name]
     return result
+
+
+async def _other_pages(db: Database, info: dict[str, Any], province: Unit) -> list[str]:
+    """Every page an admin can open (GET): the dashboard, the province and one district,
+    grassroots unit and cell (the deepest unit) with its reports, the desk's pages."""
+    async with db.read() as session:
+        units = {
+            depth: (
+                await session.execute(
+                    select(col(Unit.id))
+                    .where(col(Unit.depth) == depth)
+                    .order_by(col(Unit.id))
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            for depth in range(1, 4)
+        }
+    cid = info["campaign_id"]
+    return [
+        "/",
+        f"/unit/{province.id}",
+        *(f"/unit/{unit_id}" for unit_id in units.values() if unit_id is not None),
+        "/late",
+        "/review",
+        "/desk",
+        *(f"/desk/upload/{kind}" for kind in KINDS),
+        "/desk/campaigns",
+        "/desk/campaigns/new",
+        f"/desk/campaigns/{cid}",
+        f"/desk/campaigns/{cid}/status?to=closed",
+        "/desk/joined",
+        "/desk/assign",
+        "/desk/report",
+        "/desk/invites",
+    ]
+
+
+async def page_weights(client: httpx.AsyncClient, urls: list[str]) -> list[dict[str, Any]]:
+    """Each page's weight before images: its HTML plus the style sheets and scripts it links
+    (once each), and the median time of `PAGE_ROUNDS` requests after a warm-up one."""
+    assets: dict[str, int] = {}
+    weights = []
+    for url in urls:
+        await client.get(url)
+        times = []
+        for _ in range(PAGE_ROUNDS):
+            ms, response = await _timed(lambda url=url: client.get(url))
+            assert response.status_code == 200, (url, response.status_code, response.text[:300])
+            times.append(ms)
+        ms = statistics.median(times)
+        linked = set(re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', response.text))
+        for asset in linked - set(assets):
+            assets[asset] = len((await client.get(asset)).content)
+        html = len(response.content)
+        weights.append(
+            {"url": url, "ms": ms, "html": html, "total": html + sum(assets[a] for a in linked)}
+        )
+    return weights
 
 
 async def run_engine(label: str, url: str, search_path: str | None, units: int) -> dict[str, Any]:
@@ -121,6 +199,15 @@ async def run_engine(label: str, url: str, search_path: str | None, units: int) 
         f"(x{result['home_ratio']:.2f}, {result['home_bytes'] / 1000:.1f} KB); "
         f"GET /unit/<province> {result['unit_ms']:.1f} ms (x{result['unit_ratio']:.2f}, "
         f"{result['unit_bytes'] / 1000:.1f} KB)",
+        flush=True,
+    )
+    heaviest = max(result["weights"], key=lambda w: w["total"])
+    print(
+        f"[{label}] {len(result['weights'])} pages; heaviest {heaviest['url']} "
+        f"{heaviest['total'] / 1000:.1f} KB before images (target {MAX_KB} KB); "
+        + "; ".join(
+            f"{w['url']} {w['total'] / 1000:.1f} KB {w['ms']:.0f} ms" for w in result["weights"]
+        ),
         flush=True,
     )
     return result
@@ -157,13 +244,27 @@ def docs_section(results: list[dict[str, Any]], command: str) -> str:
         "the one row is the whole area, as on a province admin's dashboard), and on the unit page",
         "the unit's own report versions. Never one query per unit. The figures a week earlier",
         "cost one more statement, so they are shown on request (`?week=1`).",
+        "",
+        "Every page, opened by the whole tree's admin, its weight before images (the HTML and",
+        f"the style sheets and scripts it links; target under {MAX_KB} KB) and its server time",
+        f"(median of {PAGE_ROUNDS} requests):",
+        "",
+        "| page | " + " | ".join(f"{r['label']} weight | time" for r in results) + " |",
+        "|---|" + "---:|---:|" * len(results),
     ]
+    for index, first in enumerate(results[0]["weights"] if results else []):
+        cells = [
+            f"{w['total'] / 1000:.1f} KB | {w['ms']:.0f} ms"
+            for w in (r["weights"][index] for r in results)
+        ]
+        lines.append(f"| `{first['url']}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def write_docs(section: str) -> None:
     current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Web console\n.*?(?=^## |\Z)", re.S | re.M)
+    # Up to the next section or the first dated subsection: the runs recorded under it stay.
+    pattern = re.compile(r"^## Web console\n.*?(?=^## |^### |\Z)", re.S | re.M)
     if pattern.search(current):
         updated = pattern.sub(lambda _: section + "\n", current, count=1)
     else:
