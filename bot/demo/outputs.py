@@ -15,7 +15,7 @@ from bot.narrative import narrative
 from scheduler.digest import compose_digest
 from storage.figures import Figures, compute_figures
 from storage.i18n import t
-from storage.i18n.formatting import levels_phrase, number, percent
+from storage.i18n.formatting import levels_phrase, with_figures
 from storage.models import Person
 from storage.organisation import organisation_name
 from storage.shortcomings import find_shortcomings
@@ -90,25 +90,19 @@ def summary_text(sim: Simulation, figures: Figures, facts: Proactive, lang: str 
     total = figures.total
     lines = [
         t("demo.summary.title", lang),
-        t(
-            "demo.summary.people",
-            lang,
-            units=number(sim.world.unit_count, lang),
-            people=number(len(sim.users), lang),
+        with_figures(
+            "demo.summary.people", lang, units=sim.world.unit_count, people=len(sim.users)
         ),
-        t(
+        with_figures(
             "demo.summary.conversations",
             lang,
-            conversations=number(stats.conversations, lang),
-            updates=number(stats.updates, lang),
+            conversations=stats.conversations,
+            updates=stats.updates,
         ),
-        t(
-            "demo.summary.reports",
-            lang,
-            reports=number(stats.reports, lang),
-            corrections=number(stats.corrections, lang),
+        with_figures(
+            "demo.summary.reports", lang, reports=stats.reports, corrections=stats.corrections
         ),
-        t("demo.summary.rejected", lang, count=number(stats.rejected_answers, lang)),
+        with_figures("demo.summary.rejected", lang, count=stats.rejected_answers),
         *proactive_summary(facts, lang),
     ]
     for info in figures.deliverables:
@@ -119,17 +113,15 @@ def summary_text(sim: Simulation, figures: Figures, facts: Proactive, lang: str 
     for group in figures.combined:
         essay, attendance = group.essay, group.attendance
         lines.append(
-            t(
+            with_figures(
                 "demo.summary.group",
                 lang,
                 group=group.label(lang) or levels_phrase(group.levels, lang),
-                essay_rate=percent(essay.numerator, essay.denominator, lang),
-                essays=number(essay.numerator, lang),
-                members=number(essay.denominator, lang),
-                attendance_rate=percent(attendance.numerator, attendance.denominator, lang),
+                essay_rate=essay,
+                essays=essay.numerator,
+                members=essay.denominator,
+                attendance_rate=attendance,
             )
         )
-    plan = total.action_plan
-    rate = percent(plan.numerator, plan.denominator, lang)
-    lines.append(t("demo.summary.action_plan", lang, rate=rate))
+    lines.append(with_figures("demo.summary.action_plan", lang, rate=total.action_plan))
     return "\n".join(lines) + "\n"
