@@ -17,7 +17,7 @@ from storage.evidence import evidence_of
 from storage.figures import STATUS_MISSING, UNIT, UnitFigures, load_campaign, unit_rows
 from storage.forms import Form
 from storage.i18n import t
-from storage.i18n.formatting import date_text, name_in, number, value_text
+from storage.i18n.formatting import date_text, name_in, value_text, with_figures
 from storage.models import MEASURES, Campaign, Evidence, Unit
 from storage.reminders import open_campaigns_for_unit, reporter_contacts
 from storage.report_views import version_answers, versions_of
@@ -151,15 +151,7 @@ async def unit_view_text(
     *, session: AsyncSession, unit: Unit, now: datetime, lang: str, link: Link | None = None
 ) -> str:
     """The unit's view; `link`: how to link each evidence file (None: counts only)."""
-    lines = [
-        t(
-            "unit.head",
-            lang,
-            name=unit.name,
-            code=unit.code,
-            members=number(unit.members, lang),
-        )
-    ]
+    lines = [with_figures("unit.head", lang, name=unit.name, code=unit.code, members=unit.members)]
     assert unit.id is not None
     contacts = await reporter_contacts(session=session, unit_id=unit.id)
     if contacts:  # the calling list: the secretary's name and phone
