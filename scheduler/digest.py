@@ -28,12 +28,12 @@ the bot), so their supervisor or admin can call them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,6 +62,8 @@ from storage.figures import (
     scope_chunks,
     scoped_units,
 )
+from storage.figures.memo import AS_OF, SMALL_SCOPE, STATEMENTS, as_of_param, context_key
+from storage.figures.query import AsOf
 from storage.i18n import pick_language
 from storage.messages import OutgoingMessage
 from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, ChatIdentity, Person, metadata
@@ -108,12 +110,20 @@ def _slices(count: int) -> Iterator[tuple[int, int]]:
         yield start, min(count, start + IDS_PER_QUERY)
 
 
-def _scoped_batches(scopes: Sequence[UnitScope]) -> Iterator[tuple[int, Any, Any]]:
-    """(offset of the batch's first scope, the scoped units, the scope key column) per batch."""
-    for start, stop in scope_chunks(scopes):
-        scoped = scoped_units(scopes[start:stop])
-        if scoped is not None:
-            yield start, scoped[0], scoped[1]
+def _chunk_statement(
+    name: Hashable, scopes: Sequence[UnitScope], build: Callable[[Any, Any], Any]
+) -> Any:
+    """The statement over one `scope_chunks` slice (`build(scoped units, scope key column)`),
+    None when no scope has a unit. Kept (`storage.figures.memo`) when the slice is one small
+    scope, the on-demand digest's case: `name` must then say everything else it depends on."""
+
+    def built() -> Any:
+        scoped = scoped_units(scopes)
+        return None if scoped is None else build(*scoped)
+
+    if len(scopes) == 1 and len(scopes[0].paths) + len(scopes[0].unit_ids) <= SMALL_SCOPE:
+        return STATEMENTS.get((name, scopes[0]), built)
+    return built()
 
 
 async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Person]:
@@ -144,70 +154,97 @@ async def _languages(session: AsyncSession, people: Mapping[int, Person]) -> dic
     return {pid: pick_language(p.language, *codes.get(pid, ())) for pid, p in people.items()}
 
 
+OVERDUE, LATE = 0, 1  # the two lists of `_unit_lists`
+
+
+def _lists_statement(
+    ctx: CampaignContext, as_of: AsOf, passed: Sequence[int], from_units: Any, scope_key: Any
+) -> Any:
+    """The overdue list (no report after a passed deadline day) and the late list (reported
+    after the deadline day) of every scope of the batch, in one statement: each row with its
+    list, the unit's place in that list (its rows share it) and the list's length."""
+    overdue = and_(REPORT.c.id.is_(None), DEADLINE.c.id.in_(passed)) if passed else false()
+    late = and_(REPORT.c.id.is_not(None), REPORT.c.first_confirmed_at >= deadline_end(ctx))
+    matched = (
+        expected_rows(
+            ctx,
+            [
+                scope_key.label("k"),
+                case((overdue, OVERDUE), else_=LATE).label("list"),
+                UNIT.c.code,
+                UNIT.c.name,
+                UNIT.c.level_code,
+                UNIT.c.path,
+                DELIVERABLE.c.key,
+                DELIVERABLE.c.position,
+                DELIVERABLE.c.id.label("deliverable_id"),
+            ],
+            as_of=as_of,
+            root_path=None,
+            unit_filter=None,
+            units=from_units,
+        )
+        .where(or_(overdue, late))
+        .subquery("matched")
+    )
+    each = (matched.c.k, matched.c.list)
+    ranked = select(
+        matched, func.dense_rank().over(partition_by=each, order_by=matched.c.path).label("nth")
+    ).subquery("ranked")
+    counted = select(
+        ranked,
+        func.max(ranked.c.nth).over(partition_by=(ranked.c.k, ranked.c.list)).label("total"),
+    ).subquery("counted")
+    return (
+        select(counted)
+        .where(counted.c.nth <= LIST_CAP)
+        .order_by(counted.c.k, counted.c.list, counted.c.path)
+        .order_by(counted.c.position, counted.c.deliverable_id)
+    )
+
+
 async def _unit_lists(
     session: AsyncSession,
     ctx: CampaignContext,
-    condition: ColumnElement[bool],
     *,
     as_of: datetime,
     units: Mapping[int, UnitScope],
-) -> dict[int, UnitList]:
-    """For each person, the units with at least one (unit, deliverable) row matching
-    `condition`: how many, and the first `LIST_CAP` in tree order with their deliverables. One
-    statement per `scope_chunks` slice for everyone."""
+) -> tuple[dict[int, UnitList], dict[int, UnitList]]:
+    """For each person, the overdue and the late list: the units with at least one (unit,
+    deliverable) row in it, how many, and the first `LIST_CAP` in tree order with their
+    deliverables. One statement per `scope_chunks` slice for everyone (a small one kept,
+    `storage.figures.memo`)."""
     people = list(units)
     scopes = [units[pid] for pid in people]
-    found: dict[int, dict[str, tuple[Any, list[str]]]] = {}
-    totals: dict[int, int] = {}
-    for start, from_units, scope_key in _scoped_batches(scopes):
-        matched = (
-            expected_rows(
-                ctx,
-                [
-                    scope_key.label("k"),
-                    UNIT.c.code,
-                    UNIT.c.name,
-                    UNIT.c.level_code,
-                    UNIT.c.path,
-                    DELIVERABLE.c.key,
-                    DELIVERABLE.c.position,
-                    DELIVERABLE.c.id.label("deliverable_id"),
-                ],
-                as_of=as_of,
-                root_path=None,
-                unit_filter=None,
-                units=from_units,
-            )
-            .where(condition)
-            .subquery("matched")
+    passed = _passed_deadlines(ctx, as_of)
+    found: dict[tuple[int, int], dict[str, tuple[Any, list[str]]]] = {}
+    totals: dict[tuple[int, int], int] = {}
+    for start, stop in scope_chunks(scopes):
+        stmt = _chunk_statement(
+            ("digest lists", LIST_CAP, context_key(ctx), tuple(passed)),
+            scopes[start:stop],
+            lambda units, key: _lists_statement(ctx, as_of_param(), passed, units, key),
         )
-        # The unit's place in the person's list (its rows share it), then the list's length.
-        ranked = select(
-            matched,
-            func.dense_rank().over(partition_by=matched.c.k, order_by=matched.c.path).label("nth"),
-        ).subquery("ranked")
-        counted = select(
-            ranked, func.max(ranked.c.nth).over(partition_by=ranked.c.k).label("total")
-        ).subquery("counted")
-        stmt = (
-            select(counted)
-            .where(counted.c.nth <= LIST_CAP)
-            .order_by(counted.c.k, counted.c.path, counted.c.position, counted.c.deliverable_id)
-        )
-        for row in (await session.execute(stmt)).all():
-            pid = people[start + row.k]
-            totals[pid] = int(row.total)
-            found.setdefault(pid, {}).setdefault(row.code, (row, []))[1].append(row.key)
-    return {
-        pid: UnitList(
+        if stmt is None:
+            continue
+        for row in (await session.execute(stmt, {AS_OF: as_of})).all():
+            at = (people[start + row.k], row.list)
+            totals[at] = int(row.total)
+            found.setdefault(at, {}).setdefault(row.code, (row, []))[1].append(row.key)
+
+    def listed(pid: int, which: int) -> UnitList:
+        return UnitList(
             tuple(
                 DigestUnit(row.code, row.name, row.level_code, tuple(keys))
-                for row, keys in found.get(pid, {}).values()
+                for row, keys in found.get((pid, which), {}).values()
             ),
-            totals.get(pid, 0),
+            totals.get((pid, which), 0),
         )
-        for pid in people
-    }
+
+    return (
+        {pid: listed(pid, OVERDUE) for pid in people},
+        {pid: listed(pid, LATE) for pid in people},
+    )
 
 
 async def _campaign_digests(
@@ -236,25 +273,7 @@ async def _campaign_digests(
     }
     if not concerned:
         return {}
-    passed = _passed_deadlines(ctx, now)
-    overdue = (
-        await _unit_lists(
-            session,
-            ctx,
-            and_(REPORT.c.id.is_(None), DEADLINE.c.id.in_(passed)),
-            as_of=now,
-            units=concerned,
-        )
-        if passed
-        else {}
-    )
-    late = await _unit_lists(
-        session,
-        ctx,
-        and_(REPORT.c.id.is_not(None), REPORT.c.first_confirmed_at >= deadline_end(ctx)),
-        as_of=now,
-        units=concerned,
-    )
+    overdue, late = await _unit_lists(session, ctx, as_of=now, units=concerned)
     digests: dict[int, CampaignDigest] = {}
     for pid in concerned:
         shortcomings = await find_shortcomings(
@@ -263,11 +282,34 @@ async def _campaign_digests(
             as_of=now,
             unit_filter=visible_units_condition(scopes[pid]),
             context=ctx,
+            memo_key=("digest scope", units[pid]),
         )
-        digests[pid] = CampaignDigest(
-            figures[pid], overdue.get(pid, UnitList((), 0)), late[pid], tuple(shortcomings)
-        )
+        digests[pid] = CampaignDigest(figures[pid], overdue[pid], late[pid], tuple(shortcomings))
     return digests
+
+
+def _unreachable_statement(from_units: Any, scope_key: Any) -> Any:
+    return (
+        select(
+            scope_key.label("k"),
+            PERSON.c.id,
+            PERSON.c.full_name,
+            PERSON.c.unreachable_at,
+            ROLE.c.kind,
+            UNIT.c.code,
+            UNIT.c.name,
+        )
+        .select_from(from_units)
+        .join(ROLE, ROLE.c.unit_id == UNIT.c.id)
+        .join(PERSON, PERSON.c.id == ROLE.c.person_id)
+        .where(
+            PERSON.c.unreachable_at.is_not(None),
+            PERSON.c.forgotten_at.is_(None),
+            ROLE.c.kind.in_([ROLE_REPORTER, ROLE_SUPERVISOR]),
+            UNIT.c.active.is_(True),
+        )
+        .order_by(scope_key, UNIT.c.path, PERSON.c.full_name, PERSON.c.id)
+    )
 
 
 async def _unreachable(
@@ -280,28 +322,10 @@ async def _unreachable(
     scopes = [units[pid] for pid in people]
     listed: dict[int, list[UnreachablePerson]] = {}
     totals: dict[int, int] = {}
-    for start, from_units, scope_key in _scoped_batches(scopes):
-        stmt = (
-            select(
-                scope_key.label("k"),
-                PERSON.c.id,
-                PERSON.c.full_name,
-                PERSON.c.unreachable_at,
-                ROLE.c.kind,
-                UNIT.c.code,
-                UNIT.c.name,
-            )
-            .select_from(from_units)
-            .join(ROLE, ROLE.c.unit_id == UNIT.c.id)
-            .join(PERSON, PERSON.c.id == ROLE.c.person_id)
-            .where(
-                PERSON.c.unreachable_at.is_not(None),
-                PERSON.c.forgotten_at.is_(None),
-                ROLE.c.kind.in_([ROLE_REPORTER, ROLE_SUPERVISOR]),
-                UNIT.c.active.is_(True),
-            )
-            .order_by(scope_key, UNIT.c.path, PERSON.c.full_name, PERSON.c.id)
-        )
+    for start, stop in scope_chunks(scopes):
+        stmt = _chunk_statement("digest unreachable", scopes[start:stop], _unreachable_statement)
+        if stmt is None:
+            continue
         for row in (await session.execute(stmt)).all():
             pid = people[start + row.k]
             if row.id == pid:

@@ -26,7 +26,7 @@ taken of: storage.shortcoming_text).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -48,6 +48,7 @@ from storage.figures import (
     load_campaign,
     named_rows,
 )
+from storage.figures.memo import AS_OF, STATEMENTS, as_of_param, context_key
 from storage.models import ASSESSMENT_FAILED
 
 SHORT_SESSION = "short_session"
@@ -115,8 +116,27 @@ def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
     return [dl_id for dl_id, end in ctx.deadline_ends.items() if as_of >= end]
 
 
-async def _checks(ctx: CampaignContext, as_of: datetime, session: AsyncSession) -> list[_Check]:
-    """Every check, in the order of `KINDS` (MISSING_REPORT in the campaign's deliverable order)."""
+async def _checks(
+    ctx: CampaignContext, as_of: datetime, session: AsyncSession
+) -> tuple[Hashable, list[_Check]]:
+    """Every check, in the order of `KINDS` (MISSING_REPORT in the campaign's deliverable order),
+    their moment the bound parameter `AS_OF`; with the key that names them (kept,
+    `storage.figures.memo`: the same for every scope of the campaign until a deadline passes)."""
+    passed = tuple(_passed_deadlines(ctx, as_of))
+    program_carrier = None
+    if passed:
+        # The form declaration says which deliverable carries the program; failing that, the
+        # versions do (see storage.figures.choose_carriers).
+        carriers = await choose_carriers(ctx, {}, session=session, measures=(PROGRAM,))
+        program_carrier = carriers.get(PROGRAM)
+    key = ("shortcoming checks", context_key(ctx), passed, program_carrier)
+    return key, STATEMENTS.get(key, lambda: _built_checks(ctx, passed, program_carrier))
+
+
+def _built_checks(
+    ctx: CampaignContext, passed: tuple[int, ...], program_carrier: int | None
+) -> list[_Check]:
+    as_of = as_of_param()
     threshold = _threshold(ctx.essay_rate_threshold)
     assessed = and_(REPORT.c.assessment.is_not(None), REPORT.c.assessed_at <= as_of)
     checks = [
@@ -149,13 +169,8 @@ async def _checks(ctx: CampaignContext, as_of: datetime, session: AsyncSession) 
             and_(VERSION.c.heads > 0, VERSION.c.heads_with_plan.is_not(None)),
         ),
     ]
-    passed = _passed_deadlines(ctx, as_of)
     if not passed:
         return checks
-    # The form declaration says which deliverable carries the program; failing that, the
-    # versions do (see storage.figures.choose_carriers).
-    carriers = await choose_carriers(ctx, {}, session=session, measures=(PROGRAM,))
-    program_carrier = carriers.get(PROGRAM)
     if program_carrier is not None:
         due = and_(DEADLINE.c.id.in_(passed), DEADLINE.c.deliverable_id == program_carrier)
         # Reported without a program. A unit that has not reported is "chưa báo cáo"
@@ -191,22 +206,37 @@ async def find_shortcomings(
     root_path: str | None = None,
     unit_filter: ColumnElement[bool] | None = None,
     context: CampaignContext | None = None,
+    memo_key: Hashable | None = None,
 ) -> list[Shortcoming]:
     """Every shortcoming kind that has at least one unit, in the order of `KINDS`; units in tree
     order; each with the number of units it was checked over. MISSING_REPORT comes once per
-    deliverable (params: deliverable key and names)."""
+    deliverable (params: deliverable key and names).
+
+    `memo_key`: a hashable that names `unit_filter` exactly (the digest passes the person's
+    `UnitScope`); the statements are then kept (`storage.figures.memo`) and run again with the
+    new moment instead of being rebuilt."""
     require_aware(as_of)
     ctx = context or await load_campaign(session=session, campaign_id=campaign_id)
     if ctx.id != campaign_id:
         raise ValueError("the campaign context belongs to another campaign")
-    checks = await _checks(ctx, as_of, session)
-    scope: dict[str, Any] = {"as_of": as_of, "root_path": root_path, "unit_filter": unit_filter}
+    checks_key, checks = await _checks(ctx, as_of, session)
+    scope: dict[str, Any] = {"as_of": as_of_param(), "root_path": root_path}
+    moment = {AS_OF: as_of}
+
+    def kept(name: str, build: Callable[[], Any]) -> Any:
+        if memo_key is None:
+            return build()
+        return STATEMENTS.get((name, checks_key, root_path, memo_key), build)
 
     # One pass over the (unit, deliverable) pairs counted, keeping only the flagged ones.
-    flagged = [case((c.flag, 1), else_=0).label(c.label) for c in checks]
-    stmt = named_rows(ctx, flagged, **scope).where(or_(*(c.flag for c in checks)))
+    def flagged() -> Any:
+        columns = [case((c.flag, 1), else_=0).label(c.label) for c in checks]
+        return named_rows(ctx, columns, **scope, unit_filter=unit_filter).where(
+            or_(*(c.flag for c in checks))
+        )
+
     units: dict[str, dict[str, ShortcomingUnit]] = {c.label: {} for c in checks}
-    for row in (await session.execute(stmt)).all():
+    for row in (await session.execute(kept("shortcomings", flagged), moment)).all():
         for c in checks:
             if getattr(row, c.label):
                 named = ShortcomingUnit(row.code, row.name, row.level_code)
@@ -216,11 +246,15 @@ async def find_shortcomings(
         return []
 
     # Then the units each found shortcoming was checked over, in one aggregate.
-    counted = [
-        func.count(func.distinct(case((c.covered, UNIT.c.id), else_=None))).label(c.label)
-        for c in found
-    ]
-    covered = (await session.execute(expected_rows(ctx, counted, **scope))).one()
+    def counted() -> Any:
+        columns = [
+            func.count(func.distinct(case((c.covered, UNIT.c.id), else_=None))).label(c.label)
+            for c in found
+        ]
+        return expected_rows(ctx, columns, **scope, unit_filter=unit_filter)
+
+    labels = tuple(c.label for c in found)
+    covered = (await session.execute(kept(f"covered {labels}", counted), moment)).one()
     return [
         Shortcoming(c.kind, tuple(units[c.label].values()), getattr(covered, c.label), c.params)
         for c in found

@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.access import Scope, collapse_paths, scopes_of
 from storage.clock import require_aware
 from storage.figures.compute import Tally, context_or_load, figure_columns, figures_from_tally
+from storage.figures.memo import AS_OF, SMALL_SCOPE, STATEMENTS, as_of_param, context_key
 from storage.figures.overlap import cover_columns, owner_scope, with_cover
 from storage.figures.query import (
+    AsOf,
     CampaignContext,
     carriers_campaign_wide,
     carriers_counted,
@@ -167,6 +169,43 @@ def _chunks(scopes: Sequence[UnitScope], chunk: int) -> Iterable[tuple[int, int]
         yield start, len(scopes)
 
 
+def _figures_statement(
+    ctx: CampaignContext,
+    as_of: AsOf,
+    ranges: list[tuple[int, str, str]],
+    ids: list[tuple[int, int]],
+) -> Any:
+    """The grouped statement over the scopes of these rows (None when they have no unit)."""
+    scoped = _scoped_units(ranges, ids)
+    if scoped is None:
+        return None
+    units, scope_key = scoped
+    member = scope_key.table
+    listed = member.alias("owner_member")
+
+    def in_scope(owner: FromClause) -> Any:
+        """The owner is counted in the same scope (its own row of the scope's units). An
+        uncorrelated (scope, unit) IN: built once as a hash (PostgreSQL) or an index
+        (SQLite); a correlated EXISTS rescans the CTE per row (seconds on a province)."""
+        counted = owner_scope(as_of=as_of, scope_path=ctx.scope_path)(owner)
+        members = select(listed.c.k, listed.c.unit_id).correlate(None)
+        return and_(counted, tuple_(scope_key, owner.c.id).in_(members))
+
+    cover = cover_columns(ctx.separate_levels, ctx.chained_levels, ctx.max_depth, in_scope)
+    selected, grouped = with_cover(
+        [
+            scope_key.label("scope_key"),
+            DEADLINE.c.deliverable_id,
+            UNIT.c.level_code,
+            *figure_columns(ctx),
+        ],
+        cover,
+    )
+    return expected_rows(
+        ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=cover.joined(units)
+    ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
+
+
 async def _many_as_of(
     session: AsyncSession,
     ctx: CampaignContext,
@@ -174,37 +213,23 @@ async def _many_as_of(
     scopes: Sequence[UnitScope],
     chunk: int,
 ) -> list[Tally]:
-    """One tally per scope: one grouped statement per chunk of scopes."""
+    """One tally per scope: one grouped statement per chunk of scopes (a small chunk's statement
+    is kept, `storage.figures.memo`, and run again with the new moment)."""
     keys = {d.id: d.key for d in ctx.deliverables}
     tallies = [Tally() for _ in scopes]
-    columns = figure_columns(ctx)
     for start, stop in _chunks(scopes, chunk):
         ranges, ids = _scope_rows(scopes[start:stop])
-        scoped = _scoped_units(ranges, ids)
-        if scoped is None:
+
+        def built(r: list[tuple[int, str, str]] = ranges, i: list[tuple[int, int]] = ids) -> Any:
+            return _figures_statement(ctx, as_of_param(), r, i)
+
+        if len(ranges) + len(ids) <= SMALL_SCOPE:
+            stmt = STATEMENTS.get(("figures", context_key(ctx), tuple(ranges), tuple(ids)), built)
+        else:
+            stmt = built()
+        if stmt is None:
             continue
-        units, scope_key = scoped
-        member = scope_key.table
-
-        listed = member.alias("owner_member")
-
-        def in_scope(owner: FromClause, key: Any = scope_key, listed: Any = listed) -> Any:
-            """The owner is counted in the same scope (its own row of the scope's units). An
-            uncorrelated (scope, unit) IN: built once as a hash (PostgreSQL) or an index
-            (SQLite); a correlated EXISTS rescans the CTE per row (seconds on a province)."""
-            counted = owner_scope(as_of=as_of, scope_path=ctx.scope_path)(owner)
-            members = select(listed.c.k, listed.c.unit_id).correlate(None)
-            return and_(counted, tuple_(key, owner.c.id).in_(members))
-
-        cover = cover_columns(ctx.separate_levels, ctx.chained_levels, ctx.max_depth, in_scope)
-        selected, grouped = with_cover(
-            [scope_key.label("scope_key"), DEADLINE.c.deliverable_id, UNIT.c.level_code, *columns],
-            cover,
-        )
-        stmt = expected_rows(
-            ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=cover.joined(units)
-        ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
-        for row in (await session.execute(stmt)).all():
+        for row in (await session.execute(stmt, {AS_OF: as_of})).all():
             tallies[start + row.scope_key].add(row, keys[row.deliverable_id], ctx.chained_levels)
     return tallies
 

@@ -42,6 +42,10 @@ from storage.models import MEASURES
 from storage.tree import in_subtree
 from storage.types import UTCDateTime
 
+# A moment in SQL: a datetime, or a bound parameter a kept statement reads it from
+# (storage.figures.memo).
+AsOf = datetime | ColumnElement[Any]
+
 
 @dataclass(frozen=True)
 class CampaignContext:
@@ -166,7 +170,7 @@ def reporting_groups_of(definition: Any) -> tuple[ReportingGroup, ...]:
 def scope_condition(
     ctx: CampaignContext,
     *,
-    as_of: datetime,
+    as_of: AsOf,
     root_path: str | None,
     unit_filter: ColumnElement[bool] | None,
 ) -> ColumnElement[bool]:
@@ -186,7 +190,7 @@ def scope_condition(
     return and_(*conditions)
 
 
-def version_as_of(as_of: datetime, approved_only: bool = False) -> ColumnElement[Any]:
+def version_as_of(as_of: AsOf, approved_only: bool = False) -> ColumnElement[Any]:
     """SQL, correlated to the outer `report` row: its latest version number created at or before
     `as_of` (`approved_only`: and approved by then). One index probe per report
     (ix_report_version_report_created), so the cost follows the units counted, whatever the
@@ -212,7 +216,7 @@ def expected_rows(
     ctx: CampaignContext,
     columns: Sequence[Any],
     *,
-    as_of: datetime,
+    as_of: AsOf,
     root_path: str | None,
     unit_filter: ColumnElement[bool] | None,
     units: FromClause = UNIT,
@@ -255,7 +259,7 @@ def named_rows(
     ctx: CampaignContext,
     columns: Sequence[Any],
     *,
-    as_of: datetime,
+    as_of: AsOf,
     root_path: str | None,
     unit_filter: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
