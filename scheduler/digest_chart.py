@@ -25,7 +25,9 @@ is deterministic (no software or timestamp metadata), so the same data gives the
 from __future__ import annotations
 
 import io
+import struct
 import textwrap
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -292,8 +294,20 @@ class _Overlay:
             start = end + DASH_OFF
 
 
-def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
-    """The PNG for one campaign of a digest."""
+@dataclass(frozen=True)
+class _Plan:
+    """Everything one campaign's chart draws: the frame's key and each person's own marks."""
+
+    frame: tuple[Any, ...]  # the arguments of `_frame`
+    bars: tuple[tuple[float, float, float, float, str], ...]  # x, width, y0, y1, colour
+    counts: tuple[tuple[float, float, str], ...]  # "reported/expected" above each bar
+    count_pt: float
+    swatches: tuple[tuple[float, float, float, float, str], ...]  # the legend's colours
+    essays: tuple[tuple[float, float, float, str], ...]  # x, width, value (%), percentage
+    threshold: float  # percent
+
+
+def _plan(campaign: CampaignDigest, lang: str) -> _Plan:
     figures = campaign.figures
     keys = [d.key for d in figures.deliverables]
     names = tuple((d.name_en if lang == "en" else d.name_vi) for d in figures.deliverables)
@@ -307,7 +321,7 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     slot = (progress.x1 - progress.x0) / max(len(groups), 1)
     width = slot * 0.8 / max(len(keys), 1)
     bars: list[tuple[float, float, float, float, str]] = []
-    counts: list[tuple[float, float, str]] = []  # "reported/expected" above each bar
+    counts: list[tuple[float, float, str]] = []
     marks: list[tuple[float, str]] = []  # drawn in the cached frame
     for gi, group in enumerate(groups):
         for ki, key in enumerate(keys):
@@ -328,38 +342,81 @@ def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
     threshold = Fraction(str(figures.essay_rate_threshold)).limit_denominator(10_000)
     caption = "- - " + t("digest.chart.threshold", lang, threshold=threshold_text(threshold, lang))
     legend_names = names if len(keys) > 1 else ()
-    overlay = _Overlay(_frame(lang, title, labels, tuple(marks), caption, not groups, legend_names))
-    for bar in bars:
-        overlay.bar(*bar)
-    for x, y, count in counts:
-        overlay.text_at(x, y, count, SMALL_PT if len(keys) < 3 else SMALL_PT - 1, "md")
-    for i, (color, _label) in enumerate(_status_legend(lang)):
-        x = _swatch_x(i)
-        half = SWATCH[1] / 2
-        overlay.bar(x, SWATCH[0], STATUS_ROW - half, STATUS_ROW + half, color)
+    half = SWATCH[1] / 2
+    swatches = tuple(
+        (_swatch_x(i), SWATCH[0], STATUS_ROW - half, STATUS_ROW + half, color)
+        for i, (color, _label) in enumerate(_status_legend(lang))
+    )
 
     # Essay rate per level, against the campaign's threshold.
     essay = ESSAY_PANEL
     bar_width = (essay.x1 - essay.x0) / max(len(groups), 1) * 0.6
+    essays = []
     for gi, group in enumerate(groups):
         rate = group.essay
         value = float(rate.value) * 100 if rate.value is not None else 0.0
         x = essay.x(gi + 0.5, len(groups))
-        overlay.bar(x, bar_width, essay.y(0), essay.y(value), ESSAY)
-        overlay.text_above(
-            x, essay.y(value) + 0.008, percent(rate.numerator, rate.denominator, lang), SMALL_PT
-        )
-    overlay.dashed(essay, float(threshold) * 100, THRESHOLD)
+        essays.append((x, bar_width, value, percent(rate.numerator, rate.denominator, lang)))
+    return _Plan(
+        frame=(lang, title, labels, tuple(marks), caption, not groups, legend_names),
+        bars=tuple(bars),
+        counts=tuple(counts),
+        count_pt=SMALL_PT if len(keys) < 3 else SMALL_PT - 1,
+        swatches=swatches,
+        essays=tuple(essays),
+        threshold=float(threshold) * 100,
+    )
+
+
+@lru_cache(maxsize=64)
+def _drawn(plan: _Plan) -> bytes:
+    """The PNG of a plan: the cached frame, each person's marks drawn with Pillow on a copy,
+    encoded. Kept (about 50 KB each): the same digest asked for again (/tonghop twice, two
+    supervisors of the same units that week) is the same bytes."""
+    overlay = _Overlay(_frame(*plan.frame))
+    for bar in plan.bars:
+        overlay.bar(*bar)
+    for x, y, count in plan.counts:
+        overlay.text_at(x, y, count, plan.count_pt, "md")
+    for swatch in plan.swatches:
+        overlay.bar(*swatch)
+    essay = ESSAY_PANEL
+    for x, width, value, label in plan.essays:
+        overlay.bar(x, width, essay.y(0), essay.y(value), ESSAY)
+        overlay.text_above(x, essay.y(value) + 0.008, label, SMALL_PT)
+    overlay.dashed(essay, plan.threshold, THRESHOLD)
     return encode_png(overlay.image)
 
 
+def render_campaign_chart(campaign: CampaignDigest, lang: str) -> bytes:
+    """The PNG for one campaign of a digest."""
+    return _drawn(_plan(campaign, lang))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def encode_png(image: Image.Image) -> bytes:
-    """An RGB PNG without metadata (deterministic). Dropping the alpha channel (the background
-    is opaque white) makes it smaller and quicker to compress."""
-    buffer = io.BytesIO()
+    """An 8-bit RGB PNG without metadata (deterministic). Dropping the alpha channel (the
+    background is opaque white) makes it smaller and quicker to compress. Written here rather
+    than by Pillow, whose encoder tries the five PNG filters on every row (most of its time on a
+    chart of flat colours): each row is stored unfiltered and deflated at `COMPRESS_LEVEL`, the
+    same pixels in less time, a few KB larger."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    rgb.save(buffer, format="PNG", compress_level=COMPRESS_LEVEL)
-    return buffer.getvalue()
+    width, height = rgb.size
+    raw = rgb.tobytes()
+    stride = width * 3
+    rows = b"".join(b"\0" + raw[y : y + stride] for y in range(0, height * stride, stride))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(rows, COMPRESS_LEVEL)),
+            _chunk(b"IEND", b""),
+        )
+    )
 
 
 def render_chart(data: DigestData) -> bytes:

@@ -11,7 +11,7 @@ import matplotlib.image
 from PIL import Image
 
 from scheduler.digest import DigestData, digest_data
-from scheduler.digest_chart import HEIGHT_PX, WIDTH_PX, _frame, render_chart
+from scheduler.digest_chart import HEIGHT_PX, WIDTH_PX, _drawn, _frame, render_chart
 from storage.db import Database
 from storage.models import ROLE_ADMIN
 from tests.factories import make_person, pk
@@ -67,6 +67,7 @@ def _without_essays(data: DigestData) -> DigestData:
 async def test_the_frame_is_drawn_once_a_week_and_the_bars_are_each_persons(db: Database) -> None:
     data = await _data(db)
     _frame.cache_clear()
+    _drawn.cache_clear()
     first = render_chart(data)
     other = render_chart(_without_essays(data))
     assert other != first  # the essay bars and percentages are each digest's own
@@ -76,6 +77,18 @@ async def test_the_frame_is_drawn_once_a_week_and_the_bars_are_each_persons(db: 
     assert (0x00, 0x9E, 0x73) not in colours  # no essay bar is drawn at 0%
     render_chart(await _early(db, data))  # another week: another title, another frame
     assert _frame.cache_info().misses == 2
+
+
+async def test_the_same_digest_asked_again_is_the_same_png_drawn_once(db: Database) -> None:
+    data = await _data(db)
+    _drawn.cache_clear()
+    first = render_chart(data)
+    assert render_chart(data) == first
+    assert (_drawn.cache_info().hits, _drawn.cache_info().misses) == (1, 1)
+    changed = render_chart(_without_essays(data))
+    assert changed != first and _drawn.cache_info().misses == 2
+    with Image.open(io.BytesIO(first)) as image:
+        assert image.mode == "RGB" and image.size == (WIDTH_PX, HEIGHT_PX)
 
 
 async def test_chart_renders_without_pyplot_figures_left_open(db: Database) -> None:
