@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -40,6 +40,7 @@ from storage.people import (
     grant_role,
     identities_of,
 )
+from storage.rows import update_rows
 
 # An invite that grants no role: it only binds the chat account to the person it names (an
 # imported person keeps the roles they already have). Only valid with `person_id`.
@@ -205,6 +206,23 @@ def _refusal(invite: Invite, now: datetime) -> RedeemStatus | None:
     return None
 
 
+async def _close(
+    session: AsyncSession, invite_id: int, values: dict[str, Any], *still: ColumnElement[bool]
+) -> bool:
+    """Set `values` (using or revoking) on the invite if it is neither used nor revoked (and
+    `still` holds); False when another change got there first (exactly one can)."""
+    done = await update_rows(
+        session,
+        Invite,
+        values,
+        col(Invite.id) == invite_id,
+        col(Invite.used_at).is_(None),
+        col(Invite.revoked_at).is_(None),
+        *still,
+    )
+    return done == 1
+
+
 async def _load_invite(session: AsyncSession, invite_id: int) -> Invite:
     return (
         await session.execute(
@@ -272,18 +290,7 @@ async def redeem_invite(
             return RedeemOutcome(RedeemStatus.SUPERSEDED, invite_id=invite.id)
 
     # Claim: exactly one transaction can move the invite from open to used.
-    claimed: Any = await session.execute(
-        update(Invite)
-        .where(
-            col(Invite.id) == invite.id,
-            col(Invite.used_at).is_(None),
-            col(Invite.revoked_at).is_(None),
-            col(Invite.expires_at) > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
+    if not await _close(session, invite.id, {"used_at": now}, col(Invite.expires_at) > now):
         current = await _load_invite(session, invite.id)
         return RedeemOutcome(_refusal(current, now) or RedeemStatus.USED, invite_id=invite.id)
 
@@ -334,11 +341,8 @@ async def redeem_invite(
             channel=channel,
         )
     )
-    await session.execute(
-        update(Invite)
-        .where(col(Invite.id) == invite.id)
-        .values(used_by_person_id=person.id)
-        .execution_options(synchronize_session=False)
+    await update_rows(
+        session, Invite, {"used_by_person_id": person.id}, col(Invite.id) == invite.id
     )
     used = {"person_id": person.id, "role": invite.role_kind, "unit_id": invite.unit_id}
     trail = AuditTrail(now, channel, person.id, "invite")
@@ -386,17 +390,7 @@ async def revoke_invite(
     invite = await find_invite(session=session, invite_id=invite_id, code=code)
     if invite is None or invite.id is None:
         return RevokeStatus.NOT_FOUND
-    done: Any = await session.execute(
-        update(Invite)
-        .where(
-            col(Invite.id) == invite.id,
-            col(Invite.used_at).is_(None),
-            col(Invite.revoked_at).is_(None),
-        )
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:
+    if not await _close(session, invite.id, {"revoked_at": now}):
         current = await _load_invite(session, invite.id)
         if current.used_at is not None:
             return RevokeStatus.ALREADY_USED
