@@ -64,6 +64,12 @@ def _plain(value: Any, lang: str) -> Any:
     return value
 
 
+def _shown(field: FormField | None, value: Any, lang: str) -> Any:
+    """An answer as the sheet shows it: by its form field, else (a field the form no longer
+    has) as a plain value."""
+    return format_answer(field, value, lang) if field else _plain(value, lang)
+
+
 async def version_history(
     *,
     session: AsyncSession,
@@ -102,12 +108,8 @@ async def version_history(
                     row.name,
                     names.get(row.deliverable_id, ""),
                     field.label(lang) if field else key,
-                    format_answer(field, before.get(key), lang)
-                    if field
-                    else _plain(before.get(key), lang),
-                    format_answer(field, after.get(key), lang)
-                    if field
-                    else _plain(after.get(key), lang),
+                    _shown(field, before.get(key), lang),
+                    _shown(field, after.get(key), lang),
                     who,
                     row.channel,
                     row.version,
