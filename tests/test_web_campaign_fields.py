@@ -136,6 +136,12 @@ BAD = [
     ({"name__new-0": "Sơ kết"}, "kind__new-0", "chọn loại nội dung"),
     ({"kind__new-0": "ke_hoach", "name__new-0": "Sơ kết"}, "deliverable__new-0", "chọn ít nhất"),
     ({"kind__new-0": "bi_mat", "name__new-0": "X"}, "kind__new-0", "không có trong danh sách"),
+    (
+        {"kind__new-0": "ke_hoach", "name__new-0": "X", "on__new-0__tinh": "on"}
+        | {"due__new-0__tinh": "1/1/2016"},
+        "due__new-0__tinh",
+        "sớm hơn ngày bắt đầu đợt",
+    ),
 ]
 
 
