@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -43,10 +44,17 @@ def open_condition() -> ColumnElement[bool]:
 def covers_unit(unit: Unit) -> ColumnElement[bool]:
     """The campaign's scope contains `unit`: no scope (the whole tree), or the scope unit is the
     unit itself or one of its ancestors."""
-    return or_(
-        col(Campaign.scope_unit_id).is_(None),
-        col(Campaign.scope_unit_id).in_(path_ids(unit.path)),
-    )
+    return _covers(path_ids(unit.path))
+
+
+def covers_bound_unit() -> ColumnElement[bool]:
+    """`covers_unit` for a statement built once: the unit's path ids are bound at execution as
+    `unit_path_ids` (`path_ids(unit.path)`)."""
+    return _covers(bindparam("unit_path_ids", expanding=True))
+
+
+def _covers(ids: Any) -> ColumnElement[bool]:
+    return or_(col(Campaign.scope_unit_id).is_(None), col(Campaign.scope_unit_id).in_(ids))
 
 
 async def open_campaigns(*, session: AsyncSession, unit: Unit | None = None) -> list[Campaign]:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage import audit, review
-from storage.campaign_status import covers_unit, open_condition
+from storage.campaign_status import covers_bound_unit, open_condition
 from storage.campaigns import form_of
 from storage.clock import local_date, require_aware
 from storage.drafts import delete_draft
@@ -39,6 +39,7 @@ from storage.models import (
     Unit,
 )
 from storage.report_views import current_version_join
+from storage.tree import path_ids
 
 
 class DraftGone(LookupError):
@@ -430,6 +431,34 @@ async def unit_reports(
     return [UnitReport(report=r, deliverable=d, campaign=c, version=v) for r, d, c, v in rows]
 
 
+# `unit_deliverables`' query, built once (the unit's level, id and path ids are bound).
+_UNIT_DELIVERABLES = (
+    select(Campaign, Deliverable, col(DeliverableDeadline.due_date), Report)
+    .join(Deliverable, col(Deliverable.campaign_id) == col(Campaign.id))
+    .join(
+        DeliverableDeadline,
+        and_(
+            col(DeliverableDeadline.deliverable_id) == col(Deliverable.id),
+            col(DeliverableDeadline.level_code) == bindparam("level_code"),
+        ),
+    )
+    .outerjoin(
+        Report,
+        and_(
+            col(Report.deliverable_id) == col(Deliverable.id),
+            col(Report.unit_id) == bindparam("unit_id"),
+        ),
+    )
+    .where(open_condition(), covers_bound_unit())
+    .order_by(
+        col(DeliverableDeadline.due_date),
+        col(Campaign.id),
+        col(Deliverable.position),
+        col(Deliverable.id),
+    )
+)
+
+
 async def unit_deliverables(
     *, session: AsyncSession, unit: Unit, now: datetime
 ) -> list[UnitDeliverable]:
@@ -438,35 +467,12 @@ async def unit_deliverables(
     to the unit's level, with its due date and the unit's report (None while owed). One query;
     ordered by due date."""
     require_aware(now)
-    query = (
-        select(Campaign, Deliverable, col(DeliverableDeadline.due_date), Report)
-        .join(Deliverable, col(Deliverable.campaign_id) == col(Campaign.id))
-        .join(
-            DeliverableDeadline,
-            and_(
-                col(DeliverableDeadline.deliverable_id) == col(Deliverable.id),
-                col(DeliverableDeadline.level_code) == unit.level_code,
-            ),
-        )
-        .outerjoin(
-            Report,
-            and_(
-                col(Report.deliverable_id) == col(Deliverable.id),
-                col(Report.unit_id) == unit.id,
-            ),
-        )
-        .where(
-            open_condition(),
-            covers_unit(unit),
-        )
-        .order_by(
-            col(DeliverableDeadline.due_date),
-            col(Campaign.id),
-            col(Deliverable.position),
-            col(Deliverable.id),
-        )
-    )
-    rows = (await session.execute(query)).all()
+    params = {
+        "level_code": unit.level_code,
+        "unit_id": unit.id,
+        "unit_path_ids": path_ids(unit.path),
+    }
+    rows = (await session.execute(_UNIT_DELIVERABLES, params)).all()
     return [
         UnitDeliverable(campaign=c, deliverable=d, due_date=due, report=r)
         for c, d, due, r in rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from babel.numbers import format_decimal
 
 from storage.figures import LevelInfo
 from storage.i18n.formatting import date_text, date_vi, level_label, levels_phrase, number, percent
@@ -48,6 +49,16 @@ def test_numbers() -> None:
     assert number(1234, "en") == "1,234"
     assert number(5_000_000, "vi") == "5.000.000"
     assert number(7, "vi") == "7"
+    assert number(-1234, "vi") == "-1.234"
+    assert number(0, "en") == "0"
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_numbers_read_as_babel_writes_them(lang: str) -> None:
+    """The integer fast path writes exactly what Babel's "#,##0" pattern writes."""
+    locale = "en" if lang == "en" else "vi"
+    for n in [0, 1, -1, 999, 1000, -1000, 12_345, 999_999, 1_000_000, -987_654_321, 10**12]:
+        assert number(n, lang) == format_decimal(n, format="#,##0", locale=locale)
 
 
 def test_dates() -> None:

@@ -49,7 +49,9 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
         rows = [[Option(unit.name, f"u{unit.id}")] for unit in turn.units]
         return [*rows, [cancel]]
     if step == Step.PICK_DELIVERABLE:
-        items = await unit_deliverables(session=turn.session, unit=ctx.unit, now=turn.now)
+        items = ctx.deliverables
+        if items is None:
+            items = await unit_deliverables(session=turn.session, unit=ctx.unit, now=turn.now)
         owed = [item for item in items if item.report is None]
         several = len({item.campaign.id for item in owed}) > 1
         rows = []

@@ -52,7 +52,7 @@ async def begin(turn: Turn, draft: Draft | None, unit: Unit, mode: str) -> list[
     )
     if draft is None:
         return [stale(turn)]
-    return [await ask(turn, Ctx(draft=draft, unit=unit))]
+    return [await ask(turn, Ctx(draft=draft, unit=unit, deliverables=items))]
 
 
 async def open_deliverable(

@@ -21,6 +21,7 @@ from storage.forms import (
 from storage.i18n import t
 from storage.i18n.formatting import name_in
 from storage.models import Campaign, Deliverable, Draft, Unit
+from storage.reports import UnitDeliverable
 from storage.turn_read import Preloaded
 
 
@@ -70,6 +71,9 @@ class Ctx:
     campaign: Campaign | None = None
     form: Form | None = None
     base: dict[str, Any] = field(default_factory=dict)  # update mode: the current version
+    # What the unit must report (`storage.reports.unit_deliverables`), when this turn has read
+    # it already: the deliverable choice is then built from it instead of a second read.
+    deliverables: list[UnitDeliverable] | None = None
 
     @property
     def tz(self) -> str:

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
 from typing import Protocol
 
 from babel.dates import format_date
 from babel.lists import format_list
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_group_symbol, get_minus_sign_symbol
 
 from storage.i18n import t
 
@@ -69,7 +70,13 @@ def percent(numerator: int, denominator: int, lang: str = "vi") -> str:
 
 def number(n: int, lang: str = "vi") -> str:
     """`1.234` in Vietnamese, `1,234` in English."""
-    return format_decimal(n, format="#,##0", locale=_locale(lang))
+    if type(n) is not int:  # Babel for anything but a plain integer
+        return format_decimal(n, format="#,##0", locale=_locale(lang))
+    # The same digits as Babel's "#,##0" with the locale's symbols, without parsing the
+    # pattern on every call (prompts and receipts format numbers on every turn).
+    group, minus = _integer_symbols(_locale(lang))
+    digits = f"{abs(n):,}".replace(",", group)
+    return f"{minus}{digits}" if n < 0 else digits
 
 
 class Ratio(Protocol):
@@ -103,6 +110,12 @@ def with_figures(key: str, lang: str, /, **values: Ratio | int | str) -> str:
     return t(key, lang, **{name: figure_text(value, lang) for name, value in values.items()})
 
 
+@lru_cache(maxsize=4)
+def _integer_symbols(locale: str) -> tuple[str, str]:
+    return get_group_symbol(locale), get_minus_sign_symbol(locale)
+
+
+@lru_cache(maxsize=4096)
 def date_text(day: date, lang: str = "vi") -> str:
     """`30/9/2016` in Vietnamese (no leading zeros), `30 Sep 2016` in English."""
     if lang == "en":
