@@ -113,6 +113,9 @@ class DeliverableDecl(BaseModel):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     name_vi: str = Field(min_length=1, max_length=255)
     name_en: str = Field(min_length=1, max_length=255)
+    # Its sheet's title in the paper-report template (Excel: 31 characters at most).
+    sheet_vi: str | None = Field(default=None, min_length=1, max_length=31)
+    sheet_en: str | None = Field(default=None, min_length=1, max_length=31)
     deadlines: dict[str, date] = Field(min_length=1)
     fields: list[FormField] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)

@@ -2,9 +2,11 @@
 
 File convention (the template written by `write_template` follows it):
 
-- XLSX: one sheet per deliverable, titled with the deliverable's key (`hoi_nghi`); the sheet
-  "Hướng dẫn" (instructions) is skipped. CSV: one deliverable, named by the caller
-  (`--deliverable KEY`) or per row in a `deliverable` column (also allowed in XLSX sheets).
+- XLSX: one sheet per deliverable, titled as the template titles it (`sheet_names`: the
+  campaign's short name, else its name cut to read well in 31 characters, in either language),
+  with its key (`hoi_nghi`) or its full name; the sheet "Hướng dẫn" (instructions) is skipped.
+  CSV: one deliverable, named by the caller (`--deliverable KEY`) or per row in a `deliverable`
+  column (also allowed in XLSX sheets).
 - Row 1 is the header: `unit_code` and the form's field keys. Each header may instead be the
   field's Vietnamese (or English) label, matched without regard to accents, case or punctuation
   ("Số đảng viên dự học tập" = "so dang vien du hoc tap"); `unit_code` may be "Mã đơn vị". A
@@ -23,7 +25,7 @@ every changed row becomes a report or a new version through `storage.reports.sav
 
 Modules: `tables` (the file read into tables, the row problems), `columns` (headers to field
 keys), `validate` (rows checked), `write` (checked rows saved, without checking them again),
-`template` (the XLSX template to fill in).
+`sheet_names` (the deliverables' sheet titles), `template` (the XLSX template to fill in).
 """
 
 from __future__ import annotations

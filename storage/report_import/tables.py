@@ -2,7 +2,9 @@
 
 Files are opened through `storage.sheet_files` (zip-bomb limits before openpyxl loads a
 workbook, hidden sheets never read, oversized CSV fields and NUL bytes as one line each) and
-cell text goes through `storage.text_clean` (control and format characters removed)."""
+cell text goes through `storage.text_clean` (format characters such as zero-width spaces
+removed). A control character in a cell that is read (a bell, an escape: pasted, never typed)
+refuses the file, each such cell named by line and column (`has_control`, in `validate`)."""
 
 from __future__ import annotations
 
@@ -119,30 +121,6 @@ def _table(
         0,
     )
     return RawTable(sheet, filled[at][1], tuple(filled[at + 1 :]), active)
-
-
-_SHEET_BAD = re.compile(r"[\\/*?:\[\]]")
-
-
-def sheet_title(name: str) -> str:
-    """A deliverable's Vietnamese name as a sheet title: Excel's 31 characters, cut at a word,
-    without the characters a title cannot hold."""
-    text = " ".join(_SHEET_BAD.sub(" ", name).split())
-    if len(text) <= 31:
-        return text
-    cut = text[:31]
-    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;-")
-
-
-def names_sheet(title: str | None, key: str, names: Iterable[str]) -> bool:
-    """Whether a sheet title names the deliverable: its key, or its name (or the start of it,
-    as `sheet_title` cuts it), compared without accents or case."""
-    if title is None:
-        return False
-    wanted = norm(title)
-    return bool(wanted) and (
-        wanted == norm(key) or any(norm(n).startswith(wanted) for n in names if n)
-    )
 
 
 def _file_problem(exc: SheetFileError, sheet: str | None = None) -> ReportImportError:

@@ -1,5 +1,6 @@
 """The XLSX template: an instructions sheet (deadlines by level label), then one sheet per
-deliverable titled with its Vietnamese name: keys, labels, and a row per unit that owes it
+deliverable titled with its sheet title (`sheet_names`: the campaign's short name for it, else
+its name cut to read well in Excel's 31 characters): keys, labels, and a row per unit that owes it
 (STT, code, name, the members on record) to fill in."""
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from storage.i18n import t
 from storage.i18n.formatting import date_text, level_label, name_in
 from storage.models import Campaign, Level, Unit
 from storage.reminders.owed import owed
-from storage.report_import.tables import CHUNK, REPORTED_ON, UNIT_CODE, UNIT_NAME, sheet_title
+from storage.report_import.sheet_names import deliverable_sheets
+from storage.report_import.tables import CHUNK, REPORTED_ON, UNIT_CODE, UNIT_NAME
 from storage.sheets import append_row
 
 # ---------------------------------------------------------------------------------------------
@@ -121,8 +123,9 @@ async def write_template(
         cell.alignment = Alignment(wrap_text=True, vertical="top")
 
     titles = []
+    named = deliverable_sheets(campaign, [item for item, _, _ in items], lang)
     for item, form, _ in items:
-        ws = workbook.create_sheet(sheet_title(name_in(item, lang)))
+        ws = workbook.create_sheet(named[item.key])
         titles.append(ws.title)
         keys = ["stt", UNIT_CODE, UNIT_NAME, REPORTED_ON, *form.keys()]
         labels = [

@@ -32,6 +32,7 @@ from storage.i18n import t
 from storage.i18n.formatting import date_text, name_in
 from storage.models import Campaign, Deliverable, Unit
 from storage.report_import.columns import columns_of, is_label_row, not_filled_in
+from storage.report_import.sheet_names import sheet_aliases, sheet_deliverable
 from storage.report_import.tables import (
     DELIVERABLE,
     REPORTED_ON,
@@ -42,7 +43,6 @@ from storage.report_import.tables import (
     cell_text,
     control_codes,
     has_control,
-    names_sheet,
 )
 from storage.tree import is_within
 from storage.unit_lookup import unit_rows_by_code
@@ -230,20 +230,11 @@ async def validate_reports(
         return checked
 
     said = checked.notes
-    # Sheets named after a deliverable (key or name) are read; with none, the active sheet.
-    named = {
-        id(table): next(
-            (
-                key
-                for key, target in targets.items()
-                if names_sheet(
-                    table.sheet, key, (target.deliverable.name_vi, target.deliverable.name_en)
-                )
-            ),
-            None,
-        )
-        for table in tables
-    }
+    # Sheets named after a deliverable (its template title, key or name) are read; with none,
+    # the active sheet.
+    aliases = sheet_aliases(campaign, [target.deliverable for target in targets.values()])
+    full = {k: (v.deliverable.name_vi, v.deliverable.name_en) for k, v in targets.items()}
+    named = {id(table): sheet_deliverable(table.sheet, aliases, full) for table in tables}
     chosen = [tb for tb in tables if named[id(tb)]] or [tb for tb in tables if tb.active]
     for table in tables:
         if table not in chosen and table.sheet:
