@@ -195,3 +195,25 @@ async def test_a_subtree_admin_keeps_the_campaign_inside_their_subtree(
         whole = f"/desk/campaigns/{web.world.campaign_id}/campaign.yaml"
         assert (await mine.get(whole)).status_code == 404  # not a district's campaign
     assert (await _definition(web, pk(scoped))).campaign.scope == "CS1"
+
+
+async def test_the_new_campaign_form_takes_dates_as_a_cadre_writes_them(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    from bot.web.campaign_form import blank_values
+
+    csrf = await sign_in(client, web, web.admin_id)
+    data = {name: "31/3/2017" for name in blank_values() if name.startswith("due__")}
+    data.update(csrf=csrf, name="Học tập Nghị quyết Trung ương 4", reference="05-KH/TU")
+    data.update(resolution="Nghị quyết Trung ương 4 khóa XII", start_date="5/1/2017")
+    created = await client.post("/desk/campaigns/new", data=data)
+    assert created.status_code == 303, created.text
+    async with web.db.read() as session:
+        new = (
+            await session.execute(select(Campaign).where(col(Campaign.reference) == "05-KH/TU"))
+        ).scalar_one()
+    assert str(new.start_date) == "2017-01-05"
+    stored = await _definition(web, pk(new))
+    assert {str(d) for item in stored.deliverables for d in item.deadlines.values()} == {
+        "2017-03-31"
+    }

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
+from bot.web.campaign_reader import parse_day
 from bot.web.fields import FieldProblem, clean_value
 from storage.campaigns import (
     CampaignDefinition,
@@ -62,12 +63,7 @@ def blank_values() -> dict[str, str]:
 
 
 def _day(raw: str) -> date | None:
-    if len(raw) > DATE_LIMIT:
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        return None
+    return parse_day(raw) if len(raw) <= DATE_LIMIT else None
 
 
 def read_form(form: FormData, lang: str) -> tuple[Filled, CampaignDefinition | None]:
