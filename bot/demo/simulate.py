@@ -344,7 +344,7 @@ class Simulation:
                 if button is None:
                     break
                 calls = await self._press(user, button, who)
-            elif step == Step.SUMMARY or step == "confirm":
+            elif step == Step.SUMMARY:
                 button = button_ending(buttons, ":ok")
                 if button is None:
                     break
