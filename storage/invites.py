@@ -224,13 +224,11 @@ async def _close(
 
 
 async def _load_invite(session: AsyncSession, invite_id: int) -> Invite:
-    return (
-        await session.execute(
-            select(Invite)
-            .where(col(Invite.id) == invite_id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    """The invite as the database has it now (another transaction may just have changed it)."""
+    invite = await session.get(Invite, invite_id, populate_existing=True)
+    if invite is None:
+        raise LookupError(f"invite {invite_id} is gone")
+    return invite
 
 
 async def redeem_invite(

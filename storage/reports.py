@@ -313,13 +313,7 @@ async def confirm_report(
     draft = (
         taken
         if taken is not None and taken.id == draft_id
-        else (
-            await session.execute(
-                select(Draft)
-                .where(col(Draft.id) == draft_id)
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
+        else await session.get(Draft, draft_id, populate_existing=True)
     )
     if draft is None:
         raise DraftGone(draft_id)
