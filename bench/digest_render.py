@@ -35,9 +35,10 @@ from typing import Any
 
 from sqlalchemy import event, insert, text
 
+from bench.digest_turn import measure_turn
 from bench.digest_world import CREATED, NOW, build
 from scheduler.digest import compose_digest, digest_data, digest_data_many
-from scheduler.digest_chart import render_chart
+from scheduler.digest_chart import _drawn, render_chart
 from scheduler.digest_text import render_digest
 from scheduler.jobs import digest_pass
 from storage.db import Database, create_engine, normalise_url
@@ -87,12 +88,17 @@ async def measure(
             return render_digest(data)
 
         async def chart_step() -> Any:
+            _drawn.cache_clear()  # each digest draws its chart (the frame stays kept)
             return render_chart(data)
+
+        async def chart_kept_step() -> Any:
+            return render_chart(data)  # the same digest again: its PNG is kept
 
         async def floor_step() -> Any:
             return bare_chart()
 
         async def whole() -> Any:
+            _drawn.cache_clear()
             return await compose_digest(session, person, NOW)
 
         result: dict[str, float] = {}
@@ -100,6 +106,7 @@ async def measure(
             "data": data_step,
             "text": text_step,
             "chart": chart_step,
+            "chart_kept": chart_kept_step,
             "floor": floor_step,
             "whole": whole,
         }
@@ -112,13 +119,15 @@ async def measure(
     result["chars"] = len(message.text)
     result["png_kb"] = len(message.photo) / 1024
     result["units"] = expected
+    result.update(await measure_turn(db, person_id, runs, median_ms, count_queries))
     summary = ", ".join(
         f"{name} {result[name]:.1f} ms (CPU {result[name + '_cpu']:.1f})"
-        for name in ("data", "text", "chart", "floor", "whole")
+        for name in ("data", "text", "chart", "chart_kept", "floor", "whole", "turn", "turn_floor")
     )
     print(
         f"[{label}] {expected} units, {runs} runs, medians: {summary}; "
-        f"text {len(message.text)} chars, PNG {result['png_kb']:.1f} KB; {queries} queries"
+        f"text {len(message.text)} chars, PNG {result['png_kb']:.1f} KB; {queries} queries, "
+        f"{result['turn_queries']:.0f} in the whole turn"
     )
     result.update(await measure_pass(label, db, supervisors))
     return result
@@ -209,6 +218,14 @@ async def _pg_admin(url: str, sql: str) -> None:
     await engine.dispose()
 
 
+def medians(repeats: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each figure's median over whole repeated runs of the benchmark."""
+    return {
+        engine: {key: statistics.median(r[engine][key] for r in repeats) for key in figures}
+        for engine, figures in repeats[0].items()
+    }
+
+
 async def main(
     units: int, runs: int, supervisors: int, postgres: str | None
 ) -> dict[str, dict[str, float]]:
@@ -250,7 +267,9 @@ FINDINGS = (
 )
 
 
-def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, command: str) -> None:
+def write_doc(
+    results: dict[str, dict[str, float]], units: int, runs: int, command: str, notes: str
+) -> None:
     """Replace (or append) the "Digest rendering" section of docs/benchmarks.md, re-reading the
     file first: other sections belong to other benchmarks."""
     path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -265,8 +284,14 @@ def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, comma
         "figures now and a week ago, overdue and late lists, shortcomings, unreachable people), "
         "the text (`scheduler.digest_text.render_digest`), the chart "
         "(`scheduler.digest_chart.render_chart`) and the "
-        "whole `compose_digest`. The floor, measured in the same run, is a bare 800×450 "
-        "matplotlib figure encoded to PNG the same way. Then the weekly pass: "
+        "whole `compose_digest`, then the whole /tonghop turn (bench/digest_turn.py: the "
+        "update through `bot.core.turn.run_turn` and the real Telegram adapter over a local "
+        "Bot API stand-in, the digest job included). The chart's PNG cache is emptied before "
+        "each chart, digest and turn (each draws its chart; the frame, the same for every "
+        "supervisor of the campaign that week, stays kept); 'same digest again' is the kept "
+        "PNG. Floors, measured in the same run: for the chart a bare 800×600 matplotlib figure "
+        "encoded to PNG the same way; for the turn the update id recorded in one write "
+        "transaction and the same photo and text sent the same way. Then the weekly pass: "
         f"{results[engines[0]]['recipients']:.0f} recipients (the supervisor above and "
         "supervisors of one, two or four districts, 50 to 200 units each), one "
         "`scheduler.jobs.digest_pass` with `compose_digest` (batched, median of 3 passes) and one "
@@ -274,7 +299,7 @@ def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, comma
         "queued; the pass must stay under 40 ms a digest to keep up with 25 messages/s.",
         "",
         f"Machine: {platform.machine()} VM, Python {platform.python_version()}, shared with other "
-        "benchmarks while measured. Target: under 40 ms per digest.",
+        f"benchmarks while measured. Target: under 40 ms per digest. {notes}",
         "",
         "Times are medians: wall clock, and in brackets the CPU time of the process (all its "
         "threads), the fairer figure on a shared machine.",
@@ -286,8 +311,11 @@ def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, comma
         ("digest data (SQL)", "data"),
         ("text", "text"),
         ("chart", "chart"),
+        ("chart, same digest again (kept PNG)", "chart_kept"),
         ("floor: bare figure to PNG", "floor"),
         ("whole digest (data + text + chart)", "whole"),
+        ("whole /tonghop turn (turn + digest job + sending)", "turn"),
+        ("floor: record the update id + send the same photo and text", "turn_floor"),
     )
     for title, key in timed:
         cells = [
@@ -295,8 +323,17 @@ def write_doc(results: dict[str, dict[str, float]], units: int, runs: int, comma
         ]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     lines.append(
-        "| queries per digest | "
-        + " | ".join(f"{results[e]['queries']:.0f}" for e in engines)
+        "| turn / floor, CPU ratio | "
+        + " | ".join(
+            f"{results[e]['turn_cpu'] / results[e]['turn_floor_cpu']:.1f}x" for e in engines
+        )
+        + " |"
+    )
+    lines.append(
+        "| statements per digest / per whole turn | "
+        + " | ".join(
+            f"{results[e]['queries']:.0f} / {results[e]['turn_queries']:.0f}" for e in engines
+        )
         + " |"
     )
     passes = (
@@ -346,11 +383,20 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--supervisors", type=int, default=500)
     parser.add_argument("--postgres", default=None)
+    parser.add_argument("--repeat", type=int, default=1, help="whole runs; medians are written")
     parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--notes", default="", help="the date and the machine's load, for the doc")
     args = parser.parse_args()
-    found = asyncio.run(main(args.units, args.runs, args.supervisors, args.postgres))
+    found = medians(
+        [
+            asyncio.run(main(args.units, args.runs, args.supervisors, args.postgres))
+            for _ in range(max(1, args.repeat))
+        ]
+    )
     if args.write_doc:
         command = "python -m bench.digest_render" + (" --postgres URL" if args.postgres else "")
         if args.supervisors != 500:
             command += f" --supervisors {args.supervisors}"
-        write_doc(found, args.units, args.runs, command)
+        if args.repeat > 1:
+            command += f" --repeat {args.repeat}"
+        write_doc(found, args.units, args.runs, command, args.notes)

@@ -126,20 +126,21 @@ def _chunk_statement(
     return built()
 
 
-async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Person]:
-    """The people as the database says now, forgotten ones left out."""
-    found: dict[int, Person] = {}
+async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Any]:
+    """The people as the database says now (rows of id, full name, language), forgotten ones
+    left out."""
+    found: dict[int, Any] = {}
     for start, stop in _slices(len(person_ids)):
         rows = await session.execute(
-            select(Person).where(
-                col(Person.id).in_(person_ids[start:stop]), col(Person.forgotten_at).is_(None)
+            select(PERSON.c.id, PERSON.c.full_name, PERSON.c.language).where(
+                PERSON.c.id.in_(person_ids[start:stop]), PERSON.c.forgotten_at.is_(None)
             )
         )
-        found.update((p.id, p) for p in rows.scalars().all() if p.id is not None)
+        found.update((row.id, row) for row in rows.all())
     return found
 
 
-async def _languages(session: AsyncSession, people: Mapping[int, Person]) -> dict[int, str]:
+async def _languages(session: AsyncSession, people: Mapping[int, Any]) -> dict[int, str]:
     """Each person's language: their setting, else their chats' language codes, oldest first."""
     codes: dict[int, list[str | None]] = {}
     ids = sorted(people)
