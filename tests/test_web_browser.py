@@ -117,6 +117,8 @@ async def test_signed_link_drill_down_and_screenshot(site: Site, tmp_path: Path)
     # Province -> district -> grassroots, by tapping the unit cards.
     await page.click("a.name:has-text('Tỉnh ủy')")  # type: ignore[attr-defined]
     await page.wait_for_url(f"**/unit/{world.province_id}*")  # type: ignore[attr-defined]
+    # The unit pages fit the phone too: the province's district rows, then a unit's versions.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # type: ignore[attr-defined]
     await page.click("a.name:has-text('Đơn vị H')")  # type: ignore[attr-defined]
     await page.click("a.name:has-text('Đảng bộ xã Đông')")  # type: ignore[attr-defined]
     await page.wait_for_url(f"**/unit/{world.unit_id}*")  # type: ignore[attr-defined]
@@ -124,6 +126,10 @@ async def test_signed_link_drill_down_and_screenshot(site: Site, tmp_path: Path)
     assert "Lần 2" in text and "Đã báo cáo đúng hạn" in text
     trail = await page.inner_text("nav.trail")  # type: ignore[attr-defined]
     assert "Tỉnh ủy" in trail and "Đơn vị H" in trail
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # type: ignore[attr-defined]
+    await page.goto(f"{site.base}/late")  # type: ignore[attr-defined]
+    assert "Đảng bộ xã Tây" in await page.inner_text("main")  # type: ignore[attr-defined]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # type: ignore[attr-defined]
     # The dashboard at phone width (looked at by a person, not compared): into docs/ with
     # CADREBOT_SCREENSHOT_DOCS=1, else beside the test (a test run leaves the tree clean).
     supervisor = await _sign_in(site, world.supervisor_id)
