@@ -52,6 +52,25 @@ INVITE_SHOWN = "/start ‹mã mời của đồng chí›"
 DIGESTS_IN_TRANSCRIPT = 2  # the first weekly digests; the last word is the /tonghop at the end
 
 
+# The steps at which the demo's reporter presses a button (`_button_at` says which).
+PRESSED_STEPS = (Step.PICK_DELIVERABLE, Step.PICK_REPORT, Step.PICK_FIELD, Step.SUMMARY)
+
+
+def _button_at(
+    step: str, buttons: list[dict[str, Any]], errand: Errand, wanted_deliverable: int
+) -> dict[str, Any] | None:
+    """The button the errand presses at a choice step; None when none fits."""
+    if step == Step.PICK_DELIVERABLE:
+        return button_ending(buttons, f":d{wanted_deliverable}")
+    if step == Step.PICK_REPORT:
+        return first_with(buttons, ":r")
+    if step == Step.PICK_FIELD:
+        label = "Số bài thu hoạch" if errand.update_field == "essays" else ""
+        named = next((b for b in buttons if label and label.lower() in b["text"].lower()), None)
+        return named or first_with(buttons, ":f")
+    return button_ending(buttons, ":ok")  # the summary: confirm
+
+
 class Simulation:
     def __init__(
         self,
@@ -324,35 +343,18 @@ class Simulation:
             if step is None:
                 break
             buttons = last_buttons(calls)
-            if step == Step.PICK_DELIVERABLE:
-                button = button_ending(buttons, f":d{wanted_deliverable}")
+            if step in PRESSED_STEPS:
+                button = _button_at(step, buttons, errand, wanted_deliverable)
                 if button is None:
-                    calls = await self._send(user, "/huy", who)
+                    if step == Step.PICK_DELIVERABLE:  # nothing of it is owed: leave
+                        calls = await self._send(user, "/huy", who)
                     break
                 calls = await self._press(user, button, who)
-            elif step == Step.PICK_REPORT:
-                button = first_with(buttons, ":r")
-                if button is None:
-                    break
-                calls = await self._press(user, button, who)
-            elif step == Step.PICK_FIELD:
-                label = "Số bài thu hoạch" if errand.update_field == "essays" else ""
-                button = next(
-                    (b for b in buttons if label and label.lower() in b["text"].lower()), None
-                )
-                button = button or first_with(buttons, ":f")
-                if button is None:
-                    break
-                calls = await self._press(user, button, who)
-            elif step == Step.SUMMARY:
-                button = button_ending(buttons, ":ok")
-                if button is None:
-                    break
-                calls = await self._press(user, button, who)
-                if errand.kind == "report":
-                    self.stats.reports += 1
-                else:
-                    self.stats.corrections += 1
+                if step == Step.SUMMARY:  # confirmed
+                    if errand.kind == "report":
+                        self.stats.reports += 1
+                    else:
+                        self.stats.corrections += 1
             elif step in typos:
                 calls = await self._send(user, typos.pop(step), who)
                 self.stats.rejected_answers += 1
