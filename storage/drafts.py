@@ -21,6 +21,7 @@ from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.models import Draft
+from storage.rows import add_row
 
 MODE_NEW = "new"
 MODE_UPDATE = "update"
@@ -75,9 +76,7 @@ async def start_draft(
         created_at=now,
         updated_at=now,
     )
-    session.add(draft)
-    await session.flush()
-    return draft
+    return await add_row(session, draft)
 
 
 async def advance(

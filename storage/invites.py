@@ -40,7 +40,7 @@ from storage.people import (
     grant_role,
     identities_of,
 )
-from storage.rows import update_rows
+from storage.rows import add_row, update_rows
 
 # An invite that grants no role: it only binds the chat account to the person it names (an
 # imported person keeps the roles they already have). Only valid with `person_id`.
@@ -123,8 +123,7 @@ async def create_invite(
         created_at=now,
         expires_at=now + ttl,
     )
-    session.add(invite)
-    await session.flush()
+    await add_row(session, invite)
     assert invite.id is not None
     made = {"role": role_kind, "unit_id": unit_id, "person_id": person_id}
     trail = AuditTrail(now, channel, created_by_person_id, "invite")

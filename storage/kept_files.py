@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.models import KeptFile
+from storage.rows import add_row
 
 PRUNE_ON_WRITE = 20  # expired rows a `keep_file` deletes on its way (bounded work per write)
 
@@ -68,9 +69,7 @@ async def keep_file(
         created_at=now,
         expires_at=expires,
     )
-    session.add(row)
-    await session.flush()
-    return row
+    return await add_row(session, row)
 
 
 async def kept_file(*, session: AsyncSession, ident: str, now: datetime) -> KeptFile | None:

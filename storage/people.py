@@ -32,7 +32,7 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.rows import delete_rows, update_rows
+from storage.rows import add_row, delete_rows, update_rows
 from storage.tree import in_subtree
 
 CHUNK = 500
@@ -67,8 +67,7 @@ async def create_person(
     person = Person(
         full_name=full_name.strip(), phone=phone, language=language, created_at=require_aware(now)
     )
-    session.add(person)
-    await session.flush()
+    await add_row(session, person)
     assert person.id is not None
     trail = AuditTrail(now, channel, actor_person_id, "person")
     await trail.record(
@@ -189,8 +188,7 @@ async def bind_identity(
         bound_at=now,
         last_seen_at=now,
     )
-    session.add(identity)
-    await session.flush()
+    await add_row(session, identity)
     actor = actor_person_id if actor_person_id is not None else person_id
     trail = AuditTrail(now, audit_channel or channel, actor, "person")
     await trail.record(
@@ -336,8 +334,7 @@ async def _give_role(
     role = Role(
         person_id=person_id, kind=kind, unit_id=unit_id, created_at=require_aware(trail.now)
     )
-    session.add(role)
-    await session.flush()
+    await add_row(session, role)
     await trail.record(session, "role.grant", person_id, new={"kind": kind, "unit_id": unit_id})
     return role, True
 

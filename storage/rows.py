@@ -1,12 +1,22 @@
-"""Bulk writes by condition: delete or update the rows matching `where` in one statement,
-without syncing objects already loaded in the session (callers refresh what they hold)."""
+"""Row writes shared by the storage modules: a new row added and flushed (`add_row`), and bulk
+writes by condition: delete or update the rows matching `where` in one statement, without
+syncing objects already loaded in the session (callers refresh what they hold)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+Row = TypeVar("Row")
+
+
+async def add_row(session: AsyncSession, row: Row) -> Row:
+    """Add a new row and flush it (it has its id and defaults afterwards); the row."""
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def delete_rows(session: AsyncSession, model: Any, *where: Any) -> int:

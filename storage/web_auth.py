@@ -27,6 +27,7 @@ from sqlmodel import col
 from storage.audit import AuditTrail
 from storage.clock import require_aware
 from storage.models import CHANNEL_WEB, AuditLog, Person, WebLink, WebSession
+from storage.rows import add_row
 
 LINK_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=8)
@@ -79,8 +80,7 @@ def csrf_ok(session_token: str, submitted: str | None) -> bool:
 async def _issue(session: AsyncSession, row: Callable[[str], WebLink | WebSession]) -> str:
     """Store `row(hash)` for the hash of a new token; returns the token (never stored)."""
     token = new_token()
-    session.add(row(hash_token(token)))
-    await session.flush()
+    await add_row(session, row(hash_token(token)))
     return token
 
 
