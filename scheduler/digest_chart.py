@@ -28,6 +28,7 @@ import io
 import struct
 import textwrap
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -56,6 +57,21 @@ ESSAY, THRESHOLD = "#009E73", "#000000"
 TITLE_PT, HEAD_PT, LABEL_PT, SMALL_PT = 15, 12, 11, 10
 GRID, AXIS = "#dddddd", "#555555"
 COMPRESS_LEVEL = 1
+
+
+def _deflater() -> Callable[[bytes, int], bytes]:
+    """ISA-L's deflate (the `isal` package): the same zlib stream as `zlib.compress`, several
+    times faster at level 1 (about 0.5 ms instead of 3 for a chart); `zlib` where it is not
+    installed (an environment from before it was a dependency), the same pixels either way."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib.compress
+    compress: Callable[[bytes, int], bytes] = isal_zlib.compress
+    return compress
+
+
+DEFLATE = _deflater()
 
 
 def _wrap(label: str) -> str:
@@ -401,8 +417,8 @@ def encode_png(image: Image.Image) -> bytes:
     """An 8-bit RGB PNG without metadata (deterministic). Dropping the alpha channel (the
     background is opaque white) makes it smaller and quicker to compress. Written here rather
     than by Pillow, whose encoder tries the five PNG filters on every row (most of its time on a
-    chart of flat colours): each row is stored unfiltered and deflated at `COMPRESS_LEVEL`, the
-    same pixels in less time, a few KB larger."""
+    chart of flat colours): each row is stored unfiltered and deflated at `COMPRESS_LEVEL`
+    (`DEFLATE`), the same pixels in less time, a few KB larger."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     width, height = rgb.size
     raw = rgb.tobytes()
@@ -413,7 +429,7 @@ def encode_png(image: Image.Image) -> bytes:
         (
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(rows, COMPRESS_LEVEL)),
+            _chunk(b"IDAT", DEFLATE(rows, COMPRESS_LEVEL)),
             _chunk(b"IEND", b""),
         )
     )
