@@ -19,8 +19,8 @@ The article's list and what it maps to:
   none of the standings the campaign expects (presenter standing "khác").
 
 Every kind is one check on the (unit, deliverable) rows counted by the figures (same scope, same
-as-of versions; see storage.figures): one set-based pass finds the units, one aggregate counts the
-units each found kind was checked over (`Shortcoming.covered`, the base its wording's share is
+as-of versions; see storage.figures): one set-based statement finds the units and counts the units
+each kind was checked over (`Shortcoming.covered`, the base its wording's share is
 taken of: storage.shortcoming_text).
 """
 
@@ -32,12 +32,13 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import require_aware
 from storage.figures import (
     DEADLINE,
+    LISTED_UNIT,
     PROGRAM,
     REPORT,
     UNIT,
@@ -46,7 +47,6 @@ from storage.figures import (
     choose_carriers,
     expected_rows,
     load_campaign,
-    named_rows,
 )
 from storage.figures.memo import AS_OF, STATEMENTS, as_of_param, context_key
 from storage.models import ASSESSMENT_FAILED
@@ -228,34 +228,49 @@ async def find_shortcomings(
             return build()
         return STATEMENTS.get((name, checks_key, root_path, memo_key), build)
 
-    # One pass over the (unit, deliverable) pairs counted, keeping only the flagged ones.
-    def flagged() -> Any:
-        columns = [case((c.flag, 1), else_=0).label(c.label) for c in checks]
-        return named_rows(ctx, columns, **scope, unit_filter=unit_filter).where(
-            or_(*(c.flag for c in checks))
+    # One statement: each unit counted, once, with whether each check found it (`label`) and
+    # could find it (`label_checked`); over all of them, how many each check covered; then only
+    # the units found, in tree order.
+    def listed() -> Any:
+        per_unit = (
+            expected_rows(
+                ctx,
+                [
+                    *LISTED_UNIT,
+                    *(func.max(case((c.flag, 1), else_=0)).label(c.label) for c in checks),
+                    *(func.max(case((c.covered, 1), else_=0)).label(_checked(c)) for c in checks),
+                ],
+                **scope,
+                unit_filter=unit_filter,
+            )
+            .group_by(UNIT.c.id, *LISTED_UNIT)
+            .subquery()
+        )
+        totals = [func.sum(per_unit.c[_checked(c)]).over().label(_covered(c)) for c in checks]
+        counted = select(per_unit, *totals).subquery()
+        return (
+            select(counted)
+            .where(or_(*(counted.c[c.label] == 1 for c in checks)))
+            .order_by(counted.c.path)
         )
 
-    units: dict[str, dict[str, ShortcomingUnit]] = {c.label: {} for c in checks}
-    for row in (await session.execute(kept("shortcomings", flagged), moment)).all():
+    units: dict[str, list[ShortcomingUnit]] = {c.label: [] for c in checks}
+    covered: dict[str, int] = {}
+    for row in (await session.execute(kept("shortcomings", listed), moment)).mappings():
         for c in checks:
-            if getattr(row, c.label):
-                named = ShortcomingUnit(row.code, row.name, row.level_code)
-                units[c.label].setdefault(row.code, named)
-    found = [c for c in checks if units[c.label]]
-    if not found:
-        return []
-
-    # Then the units each found shortcoming was checked over, in one aggregate.
-    def counted() -> Any:
-        columns = [
-            func.count(func.distinct(case((c.covered, UNIT.c.id), else_=None))).label(c.label)
-            for c in found
-        ]
-        return expected_rows(ctx, columns, **scope, unit_filter=unit_filter)
-
-    labels = tuple(c.label for c in found)
-    covered = (await session.execute(kept(f"covered {labels}", counted), moment)).one()
+            covered[c.label] = int(row[_covered(c)])
+            if row[c.label]:
+                units[c.label].append(ShortcomingUnit(row["code"], row["name"], row["level_code"]))
     return [
-        Shortcoming(c.kind, tuple(units[c.label].values()), getattr(covered, c.label), c.params)
-        for c in found
+        Shortcoming(c.kind, tuple(units[c.label]), covered[c.label], c.params)
+        for c in checks
+        if units[c.label]
     ]
+
+
+def _checked(check: _Check) -> str:
+    return f"{check.label}_checked"
+
+
+def _covered(check: _Check) -> str:
+    return f"{check.label}_covered"

@@ -17,13 +17,15 @@ from storage.assessments import assessment_text
 from storage.evidence import evidence_counts
 from storage.figures import (
     DEADLINE,
+    DELIVERABLE,
     LEVEL,
+    LISTED_UNIT,
     REPORT,
     STATUS_LATE,
     STATUS_ON_TIME,
     UNIT,
     CampaignContext,
-    named_rows,
+    expected_rows,
     unit_rows,
 )
 from storage.forms import FieldType, Form
@@ -264,10 +266,11 @@ async def missing_values(reading: Reading) -> AsyncIterator[list[Any]]:
     lang, levels, batch_size = reading.lang, reading.levels, reading.batch_size
     names = {d.id: name_in(d, lang) for d in ctx.deliverables}
     stmt = (
-        named_rows(
+        expected_rows(
             ctx,
             [
-                UNIT.c.path,
+                *LISTED_UNIT,
+                DEADLINE.c.deliverable_id,
                 PARENT.c.code.label("parent_code"),
                 PARENT.c.name.label("parent_name"),
                 DEADLINE.c.due_date,
@@ -276,9 +279,11 @@ async def missing_values(reading: Reading) -> AsyncIterator[list[Any]]:
             ],
             as_of=as_of,
             root_path=root_path,
+            unit_filter=None,
         )
         .outerjoin(PARENT, PARENT.c.id == UNIT.c.parent_id)
         .where(REPORT.c.id.is_(None))
+        .order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
     )
     result = await session.stream(stmt.execution_options(yield_per=batch_size))
     current: Any = None

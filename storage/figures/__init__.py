@@ -43,12 +43,12 @@ from storage.figures.many import (
     scoped_units,
 )
 from storage.figures.query import (
+    LISTED_UNIT,
     CampaignContext,
     choose_carriers,
     deadline_end,
     expected_rows,
     load_campaign,
-    named_rows,
     scope_condition,
     version_as_of,
 )
@@ -85,6 +85,7 @@ __all__ = [
     "DELIVERABLE",
     "FIGURE_MEASURES",
     "LEVEL",
+    "LISTED_UNIT",
     "PROGRAM",
     "REPORT",
     "ROWS_PER_STATEMENT",
@@ -119,7 +120,6 @@ __all__ = [
     "expected_rows",
     "figures_for_people",
     "load_campaign",
-    "named_rows",
     "rate_change",
     "scope_chunks",
     "scope_condition",

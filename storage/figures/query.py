@@ -46,6 +46,10 @@ from storage.types import UTCDateTime
 # (storage.figures.memo).
 AsOf = datetime | ColumnElement[Any]
 
+# How a listing of units names (and orders) each one: code, name, level, tree path. The
+# shortcomings and the workbook's missing sheet select these and group or sort by them.
+LISTED_UNIT = (UNIT.c.code, UNIT.c.name, UNIT.c.level_code, UNIT.c.path)
+
 
 @dataclass(frozen=True)
 class CampaignContext:
@@ -253,23 +257,6 @@ def expected_rows(
         )
         .where(scope_condition(ctx, as_of=as_of, root_path=root_path, unit_filter=unit_filter))
     )
-
-
-def named_rows(
-    ctx: CampaignContext,
-    columns: Sequence[Any],
-    *,
-    as_of: AsOf,
-    root_path: str | None,
-    unit_filter: ColumnElement[bool] | None = None,
-) -> Select[Any]:
-    """`expected_rows` as a listing: each (unit, deliverable) pair named by its unit's code, name
-    and level (`code`, `name`, `level_code`) and its `deliverable_id`, then `columns`; in tree
-    order, then the campaign's deliverable order (the shortcomings and the missing sheet)."""
-    named = [UNIT.c.code, UNIT.c.name, UNIT.c.level_code, DEADLINE.c.deliverable_id]
-    return expected_rows(
-        ctx, [*named, *columns], as_of=as_of, root_path=root_path, unit_filter=unit_filter
-    ).order_by(UNIT.c.path, DELIVERABLE.c.position, DELIVERABLE.c.id)
 
 
 def _declares(form: Any, measure: str) -> bool:
