@@ -234,12 +234,9 @@ async def redeem_invite(
     *,
     session: AsyncSession,
     code: str,
-    channel: str,
-    external_id: str,
+    account: ChatAccount,
     now: datetime,
-    chat_id: str | None = None,
     display_name: str | None = None,
-    language_code: str | None = None,
 ) -> RedeemOutcome:
     """Use an invite from a chat account: the account becomes (or stays) a person with the
     invite's role. Refusals change nothing.
@@ -264,7 +261,7 @@ async def redeem_invite(
     if refusal is not None:
         return RedeemOutcome(refusal, invite_id=invite.id)
 
-    external_id = str(external_id)
+    channel, external_id = account.channel, str(account.external_id)
     identity = await get_identity(session=session, channel=channel, external_id=external_id)
     owner = (
         await get_person(session=session, person_id=identity.person_id)
@@ -304,7 +301,7 @@ async def redeem_invite(
             session=session,
             full_name=name[:255],
             now=now,
-            language=language_code,
+            language=account.language_code,
             channel=channel,
         )
     assert person.id is not None
@@ -321,7 +318,7 @@ async def redeem_invite(
     await bind_identity(
         session=session,
         person_id=person.id,
-        account=ChatAccount(channel, external_id, chat_id, language_code),
+        account=account,
         now=now,
         actor_person_id=person.id,
     )

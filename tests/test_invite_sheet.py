@@ -162,8 +162,7 @@ def test_printable_sheet_binds_each_invite_to_the_imported_person(
         outcome = await redeem_invite(
             session=session,
             code=f"mã của em là {str(rows[0][4]).lower()}",
-            channel=CHANNEL_TELEGRAM,
-            external_id="777",
+            account=ChatAccount(CHANNEL_TELEGRAM, "777"),
             display_name="Hải Lê Văn",
             now=now + timedelta(minutes=1),
         )

@@ -41,7 +41,7 @@ from storage.models import (
     Unit,
     metadata,
 )
-from storage.people import find_person_by_identity, identities_of, remove_person
+from storage.people import ChatAccount, find_person_by_identity, identities_of, remove_person
 from tests.factories import make_levels, make_person, make_unit, pk
 
 DEEP_LINK_START = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -71,11 +71,8 @@ async def _redeem(
         return await redeem_invite(
             session=session,
             code=code,
-            channel=channel,
-            external_id=user,
-            chat_id=user,
+            account=ChatAccount(channel, user, user, "vi"),
             display_name="Trần Thị Bình",
-            language_code="vi",
             now=now,
         )
 

@@ -20,6 +20,7 @@ from bot.cli.main import app
 from storage.db import Database
 from storage.invites import RedeemStatus, hash_code, redeem_invite
 from storage.models import CHANNEL_TELEGRAM, Invite, Person, Role, Unit
+from storage.people import ChatAccount
 from tests.factories import make_unit
 
 BOT = "cadre_test_bot"
@@ -125,8 +126,7 @@ def test_bulk_invites_write_a_csv_with_one_working_link_per_unit(
                 outcome = await redeem_invite(
                     session=session,
                     code=code,
-                    channel=CHANNEL_TELEGRAM,
-                    external_id="555",
+                    account=ChatAccount(CHANNEL_TELEGRAM, "555"),
                     display_name="Nguyễn Văn An",
                     now=datetime.now(UTC) + timedelta(minutes=1),
                 )
@@ -279,8 +279,7 @@ def test_an_imported_person_gets_an_invite_that_binds_the_account_to_them(
                 outcome = await redeem_invite(
                     session=session,
                     code=code,
-                    channel=CHANNEL_TELEGRAM,
-                    external_id="777",
+                    account=ChatAccount(CHANNEL_TELEGRAM, "777"),
                     display_name="An trên Telegram",
                     now=datetime.now(UTC) + timedelta(minutes=1),
                 )

@@ -12,6 +12,7 @@ from storage.attempts import record_failure, throttled
 from storage.i18n import pick_language, t
 from storage.invites import RedeemOutcome, RedeemStatus, redeem_invite
 from storage.organisation import organisation_name
+from storage.people import ChatAccount
 from storage.rebind import warn_accounts
 
 PUBLIC = ("start", "trogiup")
@@ -94,25 +95,22 @@ def _welcome(channel: str, outcome: RedeemOutcome, scope: Scope, lang: str) -> s
 
 async def redeem(turn: Turn, code: str) -> Outcome:
     """Onboarding with an invite code, throttled after repeated wrong codes per account."""
-    account = turn.inbound.user_id
+    user_id = turn.inbound.user_id
     if await throttled(
-        session=turn.session, external_id=account, now=turn.now, channel=turn.channel
+        session=turn.session, external_id=user_id, now=turn.now, channel=turn.channel
     ):
         return Outcome([turn.say_channel("start.throttled")])
     outcome = await redeem_invite(
         session=turn.session,
         code=code,
-        channel=turn.channel,
-        external_id=account,
+        account=ChatAccount(turn.channel, user_id, turn.chat_id, turn.inbound.language_code),
         now=turn.now,
-        chat_id=turn.chat_id,
         display_name=turn.inbound.display_name,
-        language_code=turn.inbound.language_code,
     )
     if not outcome.ok:
         await record_failure(
             session=turn.session,
-            external_id=account,
+            external_id=user_id,
             status=outcome.status,
             now=turn.now,
             channel=turn.channel,
