@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,10 @@ class ForgetResult:
     outbox_rows_scrubbed: int = 0
     evidence_removed: int = 0
     evidence_hashes: tuple[str, ...] = ()  # files to delete after the commit
+
+    def counts(self) -> dict[str, int]:
+        """What went or was scrubbed, by kind (the "person.forget" audit row's `new`)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("found", "evidence_hashes")}
 
 
 @dataclass(frozen=True)
@@ -349,18 +353,5 @@ async def forget_person(
         evidence_hashes=tuple(hashes),
     )
     trail = AuditTrail(now, channel, actor_person_id, "person")
-    await trail.record(
-        session,
-        "person.forget",
-        person_id,
-        new={
-            "identities": result.identities,
-            "roles": result.roles,
-            "drafts": result.drafts,
-            "invites_deleted": result.invites_deleted,
-            "audit_rows_scrubbed": result.audit_rows_scrubbed,
-            "outbox_rows_scrubbed": result.outbox_rows_scrubbed,
-            "evidence_removed": result.evidence_removed,
-        },
-    )
+    await trail.record(session, "person.forget", person_id, new=result.counts())
     return result
