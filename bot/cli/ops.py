@@ -128,18 +128,7 @@ def forget_command(
     result = common.run(_forget())
     if not result.found:
         raise common.fail(t("ops.forget.not_found", "vi", id=person_id))
-    common.console.print(
-        t(
-            "ops.forget.done",
-            "vi",
-            id=person_id,
-            identities=result.identities,
-            roles=result.roles,
-            invites=result.invites_deleted,
-            audit=result.audit_rows_scrubbed,
-            outbox=result.outbox_rows_scrubbed,
-        )
-    )
+    common.console.print(t("ops.forget.done", "vi", id=person_id, **result.counts()))
     if result.evidence_removed:
         common.console.print(t("ops.forget.evidence", "vi", files=result.evidence_removed))
 
