@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 LOCK_BACKOFF = (0.5, 30.0)  # seconds: the first wait after a locked BEGIN, and the cap
 # Rows a bulk import writes per second, measured on the reference machine (docs/reliability.md:
-# 20,000 units in 6.5 s, 5,000 paper reports in 46 s): the estimate a long import announces.
-WRITE_RATE = {"units": 3000.0, "reports": 100.0}
+# 20,000 units in 6.5 s; docs/benchmarks.md: the write of 5,000 checked paper reports in 0.7-5 s
+# on the shared 2-core machine, 2026-12-04): the estimate a long import announces.
+WRITE_RATE = {"units": 3000.0, "reports": 1000.0}
 TURN_WRITE_WAIT = 40.0  # seconds a chat turn waits for the lock (Telegram retries after ~60 s)
 
 _write_wait: ContextVar[float | None] = ContextVar("cadrebot_write_wait", default=None)

@@ -65,8 +65,12 @@ def is_label_row(
     return filled
 
 
-def not_filled_in(form: Form, texts: Mapping[str, str]) -> bool:
-    """Nothing written in but what the template fills itself (code, name, members); `texts`:
-    the row's cells as `cell_text` reads them, by column key."""
-    asked = [f.key for f in form.fields if f.default_from is None] + [REPORTED_ON]
+def asked_keys(form: Form) -> tuple[str, ...]:
+    """The columns a person fills in (not the code, name or members the template writes)."""
+    return (*(f.key for f in form.fields if f.default_from is None), REPORTED_ON)
+
+
+def not_filled_in(asked: Sequence[str], texts: Mapping[str, str]) -> bool:
+    """Nothing written in the `asked_keys` columns; `texts`: the row's cells as `cell_text`
+    reads them, by column key."""
     return not any(texts.get(key) for key in asked)

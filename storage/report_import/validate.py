@@ -31,7 +31,7 @@ from storage.forms.parse import _parse_date as parse_date_text
 from storage.i18n import t
 from storage.i18n.formatting import date_text, name_in
 from storage.models import Campaign, Deliverable, Unit
-from storage.report_import.columns import columns_of, is_label_row, not_filled_in
+from storage.report_import.columns import asked_keys, columns_of, is_label_row, not_filled_in
 from storage.report_import.sheet_names import sheet_aliases, sheet_deliverable
 from storage.report_import.tables import (
     DELIVERABLE,
@@ -241,6 +241,7 @@ async def validate_reports(
             said.append(t("export.import.sheet_skipped", lang, sheet=table.sheet))
     # Parse headers; gather (table, line, deliverable key, {column key: value}).
     all_forms = [target.form for target in targets.values()]
+    asked = {key: asked_keys(target.form) for key, target in targets.items()}
     records: list[_Record] = []
     blank_rows = 0
     for table in chosen:
@@ -294,7 +295,7 @@ async def validate_reports(
                     known=known,
                 )
                 continue
-            if not_filled_in(targets[key].form, texts):  # a pre-filled template row
+            if not_filled_in(asked[key], texts):  # a pre-filled template row
                 blank_rows += 1
                 continue
             records.append(_Record(table.sheet, line, key, values, texts))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.campaigns import deliverables_of
 from storage.clock import end_of_day
-from storage.forms import Form, answers_to_json, prune_answers
+from storage.forms import Form, answers_to_json
 from storage.i18n import t
 from storage.models import CHANNEL_CLI, metadata
 from storage.report_import.tables import REPORT, VERSION, ReportImportError, RowProblem
@@ -238,7 +238,7 @@ async def insert_first_reports(
                 report_id=report_id,
                 version=1,
                 form=form,
-                answers=prune_answers(form, row.answers),
+                answers=row.answers,  # validated: only the fields that apply are answered
                 person_id=person_id,
                 channel=channel,
                 now=dated(row.reported_on),
