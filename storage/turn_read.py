@@ -13,11 +13,14 @@ commit."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, literal_column, select
+from sqlalchemy import String, and_, bindparam, cast, false, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage.models import (
@@ -55,6 +58,9 @@ class TurnRead:
     draft: LoadedDraft | None = None
 
 
+# Loaded as text and decoded through `_decoded` (see there).
+_JSON_DEFERRED: tuple[Any, ...] = (Deliverable.form, Campaign.definition)
+
 _THIS = select(literal_column("1").label("one")).subquery("this")
 
 
@@ -76,7 +82,10 @@ def _statement(claimed: bool) -> Any:
             Draft,
             Deliverable,
             Campaign,
+            cast(col(Deliverable.form), String),
+            cast(col(Campaign.definition), String),
         )
+        .options(*(defer(column) for column in _JSON_DEFERRED))
         .select_from(_THIS)
         .outerjoin(ProcessedUpdate, false() if claimed else seen)
         .outerjoin(
@@ -99,6 +108,24 @@ def _statement(claimed: bool) -> Any:
 
 
 _STATEMENTS = {claimed: _statement(claimed) for claimed in (False, True)}
+
+# The draft's deliverable form and campaign definition (a few KB of JSON each) by their stored
+# text: decoded once, not on every turn. Keyed by the exact text, so a reloaded campaign (or
+# another database) is decoded afresh, never served stale. The decoded values are shared by
+# the turns: nothing changes them in place (a new definition is a new value).
+_DECODED: dict[str, Any] = {}
+_DECODED_MAX = 256
+
+
+def _decoded(text: str | None) -> Any:
+    if text is None:
+        return None
+    value = _DECODED.get(text)
+    if value is None:
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        value = _DECODED[text] = json.loads(text)
+    return value
 
 
 async def read_turn(
@@ -127,7 +154,12 @@ async def read_turn(
         return TurnRead(seen=False)
     read = TurnRead(seen=False, person=person, identity=first[3])
     if first[7] is not None:
-        read.draft = (first[7], first[8], first[9])
+        deliverable, campaign = first[8], first[9]
+        if deliverable is not None:
+            set_committed_value(deliverable, "form", _decoded(first[10]))
+        if campaign is not None:
+            set_committed_value(campaign, "definition", _decoded(first[11]))
+        read.draft = (first[7], deliverable, campaign)
     units: dict[int, Unit] = {}
     for row in rows:
         kind, unit_id, unit = row[4], row[5], row[6]
