@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,6 +28,7 @@ from storage import audit
 from storage.access import Scope
 from storage.clock import require_aware
 from storage.models import DraftEvidence, Evidence, Report, Unit
+from storage.rows import insert_new
 
 MAX_BYTES = 10 * 1024 * 1024
 ORPHAN_AGE = timedelta(days=1)  # an unreferenced file last stored longer ago than this goes
@@ -117,24 +117,18 @@ async def insert_once(
 ) -> int | None:
     """A row naming `blob` for its owner (`report_id` / `draft_id`): its id, or None when the
     owner already has that file (one row per owner and file)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(model)
-        .values(
-            {
-                owner: owner_id,
-                "sha256": blob.sha256,
-                "content_type": blob.content_type,
-                "size": blob.size,
-                "created_at": now,
-                "created_by_person_id": person_id,
-                "channel": channel,
-            }
-        )
-        .on_conflict_do_nothing(index_elements=[owner, "sha256"])
-        .returning(col(model.id))
+    values = {
+        owner: owner_id,
+        "sha256": blob.sha256,
+        "content_type": blob.content_type,
+        "size": blob.size,
+        "created_at": now,
+        "created_by_person_id": person_id,
+        "channel": channel,
+    }
+    found: int | None = await insert_new(
+        session, model, values, unique=[owner, "sha256"], returning=col(model.id)
     )
-    found: int | None = (await session.execute(stmt)).scalar_one_or_none()
     return found
 
 

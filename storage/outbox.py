@@ -24,13 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.models import Outbox
-from storage.rows import update_rows
+from storage.rows import dialect_insert, update_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +40,6 @@ STATUS_WITHDRAWN = "withdrawn"  # a reminder the unit answered before it went ou
 
 CLAIM_LEASE = timedelta(minutes=5)
 ERROR_MAX = 500
-
-
-def _insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which has `on_conflict_do_nothing`."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(Outbox)
-    return sqlite.insert(Outbox)
 
 
 def _row(
@@ -102,7 +94,9 @@ async def enqueue(
         channel=channel,
         chat_id=chat_id,
     )
-    stmt = _insert(session).values(row).on_conflict_do_nothing(index_elements=["key"])
+    stmt = (
+        dialect_insert(session, Outbox).values(row).on_conflict_do_nothing(index_elements=["key"])
+    )
     result = await session.execute(stmt.returning(col(Outbox.id)))
     return result.first() is not None
 
@@ -132,7 +126,7 @@ async def enqueue_many(
     for start in range(0, len(values), 500):
         chunk = values[start : start + 500]
         stmt = (
-            _insert(session)
+            dialect_insert(session, Outbox)
             .values(chunk)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(col(Outbox.key))

@@ -17,7 +17,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,6 +38,7 @@ from storage.models import (
     Unit,
 )
 from storage.report_views import current_version_join
+from storage.rows import insert_new
 from storage.tree import path_ids
 
 
@@ -118,21 +118,17 @@ async def _insert_report(
 ) -> Report | None:
     """A new report row dated `at` (version 1 to come), or None when the unit has one for the
     deliverable (INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no savepoint)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(Report)
-        .values(
-            campaign_id=campaign_id,
-            deliverable_id=deliverable_id,
-            unit_id=unit_id,
-            first_confirmed_at=at,
-            current_version=1,
-            updated_at=at,
-        )
-        .on_conflict_do_nothing(index_elements=["deliverable_id", "unit_id"])
-        .returning(Report)
+    values = {
+        "campaign_id": campaign_id,
+        "deliverable_id": deliverable_id,
+        "unit_id": unit_id,
+        "first_confirmed_at": at,
+        "current_version": 1,
+        "updated_at": at,
+    }
+    report: Report | None = await insert_new(
+        session, Report, values, unique=["deliverable_id", "unit_id"], returning=Report
     )
-    report: Report | None = (await session.execute(stmt)).scalar_one_or_none()
     return report
 
 

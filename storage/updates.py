@@ -25,25 +25,19 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, TextClause, bindparam, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.invite_codes import mask_codes
 from storage.models import ProcessedUpdate
+from storage.rows import dialect_insert
 
 if TYPE_CHECKING:
     from storage.delivery_marks import Mark
 
 KEEP = timedelta(days=7)
 _TABLE: Any = ProcessedUpdate.__table__  # type: ignore[attr-defined]  # Core statements
-
-
-def _insert(session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(ProcessedUpdate)
-    return sqlite.insert(ProcessedUpdate)
 
 
 async def claim_update(
@@ -54,7 +48,7 @@ async def claim_update(
     On PostgreSQL a concurrent duplicate waits for the first transaction and then sees the row;
     on SQLite the write transaction (BEGIN IMMEDIATE) serialises them."""
     stmt = (
-        _insert(session)
+        dialect_insert(session, ProcessedUpdate)
         .values(channel=channel, update_id=str(update_id), processed_at=require_aware(now))
         .on_conflict_do_nothing(index_elements=["channel", "update_id"])
         .returning(col(ProcessedUpdate.update_id))
