@@ -433,3 +433,21 @@ def test_a_deliverable_of_a_template_kind_comes_with_its_questions() -> None:
     assert definition.deliverables[4].name_en == "Review"
     with pytest.raises(KeyError):
         add_deliverable(data, kind="bi_mat", name_vi="X", name_en="", deadlines=due)
+
+
+def test_a_date_outside_the_years_a_campaign_can_run_is_refused() -> None:
+    """A year typed wrong (0001, 9999) is refused: the deadline 31/12/9999 has no end of day,
+    and every figure of the campaign would fail on it."""
+    far = TEMPLATE.replace("      tinh: 2016-09-30", "      tinh: 9999-12-31", 1)
+    line = _line_of(far, "9999-12-31")
+    assert _errors(far) == [
+        f"Dòng {line}, deliverables[1].deadlines.tinh: "
+        "ngày 31/12/9999 không hợp lệ: năm phải từ 2000 đến 2100"
+    ]
+    early = TEMPLATE.replace("  start_date: 2016-05-01", "  start_date: 0001-05-01")
+    [message] = _errors(early)
+    assert message.endswith(
+        "campaign.start_date: ngày 1/5/1 không hợp lệ: năm phải từ 2000 đến 2100"
+    )
+    edges = TEMPLATE.replace("  start_date: 2016-05-01", "  start_date: 2000-01-01")
+    assert parse_definition(edges).campaign.start_date == date(2000, 1, 1)

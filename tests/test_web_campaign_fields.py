@@ -126,6 +126,8 @@ BAD = [
     ({"days_off": "2/9/2016, 31/2/2016"}, "days_off", "ngày “31/2/2016” không có thật"),
     ({"days_off": "30/4/2016"}, "days_off", "sớm hơn ngày bắt đầu đợt"),
     ({"end_date": "31/12/2016", "days_off": "2/1/2017"}, "days_off", "muộn hơn ngày kết thúc"),
+    ({"start_date": "1/5/0001"}, "start_date", "năm phải từ 2000 đến 2100"),
+    ({"due__hoi_nghi__tinh": "31/12/9999"}, "due__hoi_nghi__tinh", "năm phải từ 2000 đến 2100"),
     ({"digest_time": "7 giờ"}, "digest_time", "không hợp lệ"),
     ({"digest_weekday": "someday"}, "digest_weekday", "không có trong danh sách"),
     ({"timezone": "Mars/Olympus"}, "timezone", "không có trong danh sách"),

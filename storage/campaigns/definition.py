@@ -20,6 +20,10 @@ from storage.i18n.formatting import date_text
 from storage.reminders.rules import in_quiet_hours
 from storage.text_clean import clean
 
+# The years a campaign's dates may fall in: a year typed wrong (0001, 9999) is refused, not
+# stored (31/12/9999 has no end of day: every figure of the campaign would fail on it).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _STRICT = ConfigDict(extra="forbid")
@@ -414,6 +418,21 @@ def _from_pydantic(error: Any, line_of: Any) -> LineProblem:
     return LineProblem(line_of(loc), loc, code, params)
 
 
+def _dates(definition: CampaignDefinition) -> list[tuple[tuple[str | int, ...], date]]:
+    """Every date the definition holds, with its path."""
+    info = definition.campaign
+    found: list[tuple[tuple[str | int, ...], date]] = [
+        (("campaign", "start_date"), info.start_date)
+    ]
+    if info.end_date is not None:
+        found.append((("campaign", "end_date"), info.end_date))
+    days_off = ("campaign", "reminders", "days_off")
+    found += [((*days_off, index), day) for index, day in enumerate(info.reminders.days_off)]
+    for index, item in enumerate(definition.deliverables):
+        found += [(("deliverables", index, "deadlines", lv), d) for lv, d in item.deadlines.items()]
+    return found
+
+
 def definition_problems(
     definition: CampaignDefinition,
 ) -> list[tuple[tuple[str | int, ...], str, dict[str, Any]]]:
@@ -426,6 +445,10 @@ def definition_problems(
         problems.append(
             (("campaign", "timezone"), "campaign.error.unknown_timezone", {"value": info.timezone})
         )
+    for where_day, day in _dates(definition):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            params = {"date": day, "first": str(FIRST_DAY.year), "last": str(LAST_DAY.year)}
+            problems.append((where_day, "campaign.error.year_out_of_range", params))
     if info.end_date is not None and info.end_date < info.start_date:
         problems.append(
             (
