@@ -16,7 +16,7 @@ from storage.i18n import t
 from storage.i18n.formatting import with_figures
 from storage.models import CHANNEL_WEB
 from storage.people_import import PeopleImportError, import_people
-from storage.report_import import ReportImportError, import_reports, read_tables
+from storage.report_import import ReportImportError, read_tables, validate_reports, write_reports
 from storage.unit_import import RowError, UnitImportError, read_units_file
 from storage.units import import_units, validate_units
 
@@ -119,16 +119,19 @@ async def _reports(
 ) -> Outcome:
     try:
         tables = read_tables(path)
-        async with db.write() as session:
-            summary = await import_reports(
+        # Checked in a read transaction, as `cadrebot reports import` does, so the write lock the
+        # bot's writers need is held only for the write (which refuses a file with problems).
+        async with db.read() as session:
+            checked = await validate_reports(
                 session=session,
                 campaign_id=campaign_id,
                 tables=tables,
                 now=now,
                 person_id=actor,
-                channel=CHANNEL_WEB,
                 lang=lang,
             )
+        async with db.write() as session:
+            summary = await write_reports(session=session, checked=checked, channel=CHANNEL_WEB)
     except ReportImportError as exc:
         return Outcome([Problem(p.line, p.message, p.sheet) for p in exc.problems])
     return Outcome(
