@@ -26,6 +26,7 @@ from storage.shortcomings import (
     ACTION_PLANS_INCOMPLETE,
     LOW_ESSAY_RATE,
     NO_ACTION_PROGRAM,
+    PRESENTER_QUALITY,
     SHORT_SESSION,
     Shortcoming,
 )
@@ -35,7 +36,14 @@ DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 # (units listed per list, unit codes per shortcoming, unreachable people listed): tried in order
 # until the text fits.
 BUDGETS = ((15, 8, 10), (8, 5, 5), (4, 3, 3), (2, 0, 1), (0, 0, 0))
-SHORTCOMING_KINDS = (SHORT_SESSION, LOW_ESSAY_RATE, ACTION_PLANS_INCOMPLETE, NO_ACTION_PROGRAM)
+# The article's order: presenters first (storage.shortcomings.KINDS).
+SHORTCOMING_KINDS = (
+    PRESENTER_QUALITY,
+    SHORT_SESSION,
+    LOW_ESSAY_RATE,
+    ACTION_PLANS_INCOMPLETE,
+    NO_ACTION_PROGRAM,
+)
 
 
 def _locale(lang: str) -> str:

@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -28,7 +28,16 @@ from bot.zalo.media import MediaStore
 from bot.zalo.webhook import ZaloServer
 from storage.db import Database
 from storage.i18n import t
-from storage.models import ROLE_ADMIN, ROLE_REPORTER, Campaign, Outbox, Role, Unit
+from storage.models import (
+    CHANNEL_CLI,
+    ROLE_ADMIN,
+    ROLE_REPORTER,
+    Campaign,
+    Outbox,
+    Role,
+    Unit,
+)
+from storage.reports import save_report
 from tests.factories import make_person, make_unit, pk
 from tests.report_fixtures import NOW, World, build_world
 from tests.telegram_harness import (
@@ -296,6 +305,36 @@ async def test_a_supervisor_gets_the_digest_with_its_chart(setup: Setup) -> None
     else:  # a fixed-width font inside <pre> (HTML parse mode)
         # the campaign declares the article's reporting groups: the rows are groups ("Nhóm")
         assert "<pre>Nhóm " in text and re.search(r"\nCấp cơ sở {2,}0/2 {2,}0/2", text), text
+
+
+async def test_the_digest_lists_weak_presenters_on_both_channels(setup: Setup) -> None:
+    """A presenter of none of the expected standings is the article's first shortcoming (#13.4):
+    the digest says it with its share on Telegram and on Zalo alike."""
+    async with setup.db.write() as session:
+        await save_report(
+            session=session,
+            unit_id=setup.world.unit_id,
+            deliverable_id=setup.world.deliverables["hoi_nghi"],
+            answers={
+                "session_date": date(2016, 8, 20),
+                "duration_halfdays": 2,
+                "members": 30,
+                "attended": 28,
+                "presenter_standing": "khac",
+                "essays": 27,
+            },
+            person_id=setup.world.reporter_id,
+            channel=CHANNEL_CLI,
+            now=NOW,
+        )
+    text = "\n".join(await setup.driver.say("supervisor", "/tonghop"))
+    assert (
+        "\nHạn chế:\n- Chất lượng báo cáo viên chưa cao (hội nghị được đánh giá chưa đạt hoặc báo "
+        "cáo viên không thuộc các đối tượng quy định): 1/1 đơn vị (100%): "
+        "Đảng bộ xã Đông (CS1)"
+    ) in text
+    if setup.driver.channel == "zalo":
+        assert "bấm" not in text.lower()
 
 
 async def test_a_supervisor_exports_the_workbook_of_their_units(setup: Setup) -> None:

@@ -5,6 +5,7 @@ limit, English, and nobody gets a digest without a scope (SQLite and PostgreSQL)
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -21,12 +22,15 @@ from scheduler.jobs import digest_pass
 from storage.db import Database
 from storage.figures import UNIT, GroupFigures, Rate, Status, compute_figures
 from storage.models import (
+    ASSESSMENT_FAILED,
+    ASSESSMENT_PASSED,
     ROLE_ADMIN,
     ROLE_REPORTER,
     ROLE_SUPERVISOR,
     Campaign,
     Outbox,
     Person,
+    Report,
     Unit,
 )
 from storage.shortcomings import LOW_ESSAY_RATE, SHORT_SESSION
@@ -207,6 +211,53 @@ async def test_shortcomings_listed(db: Database) -> None:
     assert (
         "- Hết hạn mà chưa xây dựng chương trình hành động: 1/5 đơn vị (20,0%): Đảng bộ H2 (H2)"
     ) in text
+
+
+async def test_presenter_quality_listed_with_its_share_only_where_found(db: Database) -> None:
+    """The article's first shortcoming (#13.4): a presenter of none of the expected standings or
+    a session assessed "chưa đạt", out of the units whose presenter or assessment is known."""
+    ref, ids = await _world(db)
+    async with db.write() as session:
+        b = replace(ref.builder, session=session)
+        await b.correct(
+            ref.reports[("hoi_nghi", "H1")], utc(2016, 9, 2), presenter_standing="bi_thu"
+        )
+        await b.correct(ref.reports[("hoi_nghi", "H2")], utc(2016, 9, 2), presenter_standing="khac")
+        await _assess(session, ref.reports[("hoi_nghi", "C11")], ASSESSMENT_PASSED)
+    async with db.read() as session:
+        sup = await digest_data(session=session, person_id=ids["sup"], now=NOW)
+        sup_h1 = await digest_data(session=session, person_id=ids["sup_h1"], now=NOW)
+    assert sup is not None and sup_h1 is not None
+    # H1, H2 and C11 have a presenter or an assessment on record; H2's presenter is "khác".
+    vi = render_digest(sup)
+    assert (
+        "Hạn chế:\n- Chất lượng báo cáo viên chưa cao (hội nghị được đánh giá chưa đạt hoặc báo "
+        "cáo viên không thuộc các đối tượng quy định): 1/3 đơn vị (33,3%): Đảng bộ H2 (H2)\n"
+        "- Thời gian học tập dưới 2 buổi"
+    ) in vi
+    en = render_digest(replace(sup, lang="en"))
+    assert (
+        "Shortcomings:\n- Weak presenters (a session assessed as not satisfactory or a presenter "
+        "of none of the expected standings): 1 of 3 units (33.3%) — Đảng bộ H2 (H2)\n"
+    ) in en
+    # H1's subtree: known presenters, a session assessed "đạt": no such line.
+    assert "báo cáo viên" not in render_digest(sup_h1)
+    assert "presenters" not in render_digest(replace(sup_h1, lang="en"))
+
+    async with db.write() as session:
+        await _assess(session, ref.reports[("hoi_nghi", "C11")], ASSESSMENT_FAILED)
+    async with db.read() as session:
+        sup_h1 = await digest_data(session=session, person_id=ids["sup_h1"], now=NOW)
+    assert sup_h1 is not None
+    assert "quy định): 1/2 đơn vị (50,0%): Đảng bộ C11 (C11)\n" in render_digest(sup_h1)
+
+
+async def _assess(session: AsyncSession, report_id: int, assessment: str) -> None:
+    await session.execute(
+        update(Report)
+        .where(col(Report.id) == report_id)
+        .values(assessment=assessment, assessed_at=utc(2016, 9, 20))
+    )
 
 
 async def test_unreachable_reporters_told_to_their_admin_and_supervisor_only(
