@@ -219,3 +219,24 @@ async def test_the_new_campaign_form_takes_dates_as_a_cadre_writes_them(
     assert {str(d) for item in stored.deliverables for d in item.deadlines.values()} == {
         "2017-03-31"
     }
+
+
+async def test_a_bad_deadline_is_named_by_its_deliverable_and_level_as_a_cadre_reads_them(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    from bot.web.campaign_form import blank_values
+
+    csrf = await sign_in(client, web, web.admin_id)
+    url = f"/desk/campaigns/{web.world.campaign_id}"
+    form = form_of((await client.get(url)).text)
+    edited = await client.post(url, data={**form, "due__hoi_nghi__tinh": "31/9/2016"})
+    named = "hạn “Hội nghị học tập, quán triệt Nghị quyết” của cấp tỉnh: ngày “31/9/2016”"
+    assert edited.status_code == 422 and named in edited.text
+    data = {name: "31/3/2017" for name in blank_values() if name.startswith("due__")}
+    data.update(csrf=csrf, name="Học tập Nghị quyết Trung ương 4", reference="05-KH/TU")
+    data.update(resolution="Nghị quyết Trung ương 4", start_date="5/1/2017")
+    created = await client.post("/desk/campaigns/new", data={**data, "due__hoi_nghi__tinh": "x"})
+    assert created.status_code == 422
+    assert "hạn “Hội nghị học tập, quán triệt Nghị quyết” của cấp tỉnh" in created.text
+    for page in (edited.text, created.text):
+        assert "cấp Cấp" not in page and "cấp tinh" not in page

@@ -28,7 +28,7 @@ from storage.campaigns import (
     validate_definition,
 )
 from storage.i18n import t
-from storage.i18n.formatting import level_label, name_in
+from storage.i18n.formatting import in_sentence, level_label, name_in
 from storage.models import Level
 
 GROUP_LABEL_LIMIT = 120  # ReportingGroupDecl.label_vi
@@ -136,7 +136,7 @@ def label_of(name: str, layout: Layout, lang: str) -> str:
     """The field's name as the reader sees it, for the list of problems."""
     parts = name.split("__")
     if parts[0] in ("due", "on") and len(parts) == 3:
-        level = dict(layout.levels).get(parts[2], parts[2])
+        level = in_sentence(dict(layout.levels).get(parts[2], parts[2]))
         deliverable = layout.title(parts[1])
         return t("web.campaign_form.deadline", lang, deliverable=deliverable, level=level)
     if parts[0] == "deliverable":

@@ -5,6 +5,7 @@ that exists already is refused (the form creates, it never overwrites)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from storage.campaigns import (
     template_text,
 )
 from storage.i18n import t
+from storage.i18n.formatting import in_sentence
 from storage.models import CHANNEL_WEB, Campaign
 from storage.text_clean import NUL, clean
 
@@ -66,7 +68,11 @@ def _day(raw: str) -> date | None:
     return parse_day(raw) if len(raw) <= DATE_LIMIT else None
 
 
-def read_form(form: FormData, lang: str) -> tuple[Filled, CampaignDefinition | None]:
+def read_form(
+    form: FormData, lang: str, level_names: Mapping[str, str] | None = None
+) -> tuple[Filled, CampaignDefinition | None]:
+    """The new definition, or None with the problems. `level_names`: each level code's label,
+    as a problem names a level ("hạn “…” của cấp tỉnh")."""
     values = {k: str(form.get(k, "") or "") for k in blank_values()}
     filled = Filled(values)
     for k in values:  # dates are shown back as typed, cleaned (never a NUL in the page)
@@ -93,8 +99,12 @@ def read_form(form: FormData, lang: str) -> tuple[Filled, CampaignDefinition | N
         for level in list(item["deadlines"]):
             due = _day(values[deadline_name(item["key"], level)])
             if due is None:
+                level_name = in_sentence((level_names or {}).get(level, level))
                 label = t(
-                    "web.campaign_form.deadline", lang, deliverable=item["name_vi"], level=level
+                    "web.campaign_form.deadline",
+                    lang,
+                    deliverable=item["name_vi"],
+                    level=level_name,
                 )
                 filled.problems.append(t("web.campaign_form.bad_date", lang, field=label))
             item["deadlines"][level] = due

@@ -184,7 +184,10 @@ async def campaign_create(request: Request) -> Response:
     viewer, form = got
     if not viewer.scope.whole_tree:
         return refused(viewer)
-    filled, definition = read_form(form, viewer.lang)
+    async with web_of(request).db.read() as session:
+        levels = await list_levels(session=session)
+    names = {level.code: level_label(level, viewer.lang) for level in levels}
+    filled, definition = read_form(form, viewer.lang, names)
     if definition is None:
         return await _form_page(request, viewer, filled, status=422)
     web = web_of(request)

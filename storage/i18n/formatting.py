@@ -158,13 +158,14 @@ def name_in(item: Named, lang: str = "vi") -> str:
     return item.name_en if lang == "en" and item.name_en else item.name_vi
 
 
-def _in_sentence(label: str) -> str:
+def in_sentence(label: str) -> str:
+    """A label as a sentence's inner words: "Cấp tỉnh" -> "cấp tỉnh"."""
     return label[:1].lower() + label[1:]
 
 
 def levels_phrase(levels: Iterable[Labelled], lang: str = "vi") -> str:
     """Levels named inside a sentence: "cấp tỉnh và cấp huyện", "cấp cơ sở"."""
-    labels = [_in_sentence(level_label(level, lang)) for level in levels]
+    labels = [in_sentence(level_label(level, lang)) for level in levels]
     if not labels:
         return t("figures.levels.none", lang)
     return format_list(labels, locale=_locale(lang))
