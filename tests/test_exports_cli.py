@@ -84,6 +84,7 @@ def test_export_xlsx(figures_url: str, tmp_path: Path) -> None:
     )
     assert code == 0, stdout
     assert "Đã xuất 7 đơn vị" in stdout
+    assert "Số liệu tính trên tất cả các báo cáo đã gửi (kể cả báo cáo chưa được duyệt)." in stdout
     workbook = load_workbook(out, read_only=True)
     assert workbook.sheetnames == [
         "Tổng hợp",
@@ -121,6 +122,14 @@ def test_export_csv_under_a_unit(figures_url: str, tmp_path: Path) -> None:
         "C12",
         "C13",
     ]
+
+
+def test_export_approved_only_says_its_basis_in_english(figures_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "approved.csv"
+    args = ("--campaign", "1", "--format", "csv", "--output", str(out), "--as-of", "15/10/2016")
+    code, stdout, _ = _invoke(figures_url, "export", *args, "--approved-only", "--lang", "en")
+    assert code == 0, stdout
+    assert stdout.splitlines()[-1] == "Figures over approved reports only."
 
 
 def test_export_refusals(figures_url: str, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from storage.db import write_estimate
 from storage.i18n import t
 from storage.i18n.formatting import date_text, number
 from storage.models import Campaign, Person
+from storage.review import review_basis
 
 if TYPE_CHECKING:
     from storage.report_import import ImportSummary
@@ -103,7 +104,7 @@ def export(
         )
     )
     common.say(t("export.cli.written", lang, count=f"{count:,}".replace(",", "."), path=output))
-    common.say(t("review.basis.approved" if approved_only else "review.basis.all", lang))
+    common.say(review_basis(approved_only, lang))
 
 
 # ---------------------------------------------------------------------------------------------
