@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.figures import UNIT, CampaignContext, UnitDeliverable
 from storage.figures import unit_rows as figure_rows
 from storage.i18n import t
-from storage.i18n.formatting import date_text, number
+from storage.i18n.formatting import date_text, name_in, number
 from storage.models import ReportVersion, Unit
 from storage.web_views import unit_versions
 
@@ -106,7 +106,7 @@ async def deliverable_history(
         labels = field_labels(ctx.forms.get(info.id), lang)
         result.append(
             DeliverableHistory(
-                name=info.name_en if lang == "en" else info.name_vi,
+                name=name_in(info, lang),
                 status=part.status,
                 due_date=part.due_date,
                 report_id=part.report_id,
