@@ -451,3 +451,25 @@ def test_a_date_outside_the_years_a_campaign_can_run_is_refused() -> None:
     )
     edges = TEMPLATE.replace("  start_date: 2016-05-01", "  start_date: 2000-01-01")
     assert parse_definition(edges).campaign.start_date == date(2000, 1, 1)
+
+
+def test_a_deliverable_added_of_a_kind_gets_its_sheet_titled_by_its_own_name() -> None:
+    """The kind's short sheet name ('Kế hoạch của người đứng đầu') names the template's
+    deliverable; one added under another name is titled by that name in the paper template."""
+    from storage.report_import.sheet_names import sheet_titles
+
+    data = parse_definition(TEMPLATE).model_dump(mode="python")
+    due = {"tinh": date(2016, 10, 1)}
+    key = add_deliverable(
+        data, kind="ke_hoach", name_vi="Kế hoạch sơ kết", name_en="Review plan", deadlines=due
+    )
+    definition = validate_definition(data)
+    for lang in ("vi", "en"):
+        titles = sheet_titles(
+            [
+                (d.key, d.name_en if lang == "en" else d.name_vi, getattr(d, f"sheet_{lang}"))
+                for d in definition.deliverables
+            ]
+        )
+        assert titles[key] == ("Review plan" if lang == "en" else "Kế hoạch sơ kết")
+        assert titles["ke_hoach"] != titles[key]

@@ -60,14 +60,18 @@ def add_deliverable(
 ) -> str:
     """Append a deliverable of `kind` (its questions and rules) to plain definition data (as
     `validate_definition` takes it), named as given (`name_en` empty: the kind's English
-    name), due per level as given. Its key is the kind's, made unique against the keys in
-    `data` and `taken` (those of deliverables being removed in the same change, so that a
-    key is never reused at once); returns the key. KeyError for an unknown kind."""
+    name; its sheet titled by its name, not the kind's short sheet name), due per level as
+    given. Its key is the kind's, made unique against the keys in `data` and `taken` (those of
+    deliverables being removed in the same change, so that a key is never reused at once);
+    returns the key. KeyError for an unknown kind."""
     found = {item.key: item for item in _kinds()}[kind]
     keys = {item["key"] for item in data["deliverables"]} | set(taken)
     new = found.model_dump(mode="python")
     key = free_key(kind, keys)
     new.update(key=key, name_vi=name_vi, name_en=name_en or found.name_en)
+    # The kind's short sheet names shorten the kind's own name, not this one: the paper
+    # template titles this deliverable's sheet by the name given (storage.report_import).
+    new.update(sheet_vi=None, sheet_en=None)
     new["deadlines"] = dict(deadlines)
     data["deliverables"].append(new)
     return key
