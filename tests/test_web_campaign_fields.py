@@ -125,6 +125,7 @@ async def test_removing_a_deliverable_only_while_it_has_no_reports(
 BAD = [
     ({"days_off": "2/9/2016, 31/2/2016"}, "days_off", "ngày “31/2/2016” không có thật"),
     ({"days_off": "30/4/2016"}, "days_off", "sớm hơn ngày bắt đầu đợt"),
+    ({"days_off": "2/9/2016, " * 130}, "days_off", "dài quá 1.200 ký tự"),
     ({"end_date": "31/12/2016", "days_off": "2/1/2017"}, "days_off", "muộn hơn ngày kết thúc"),
     ({"start_date": "1/5/0001"}, "start_date", "năm phải từ 2000 đến 2100"),
     ({"due__hoi_nghi__tinh": "31/12/9999"}, "due__hoi_nghi__tinh", "năm phải từ 2000 đến 2100"),

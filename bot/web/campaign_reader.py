@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from bot.web.fields import FieldProblem, clean_value
 from storage.i18n import t
+from storage.i18n.formatting import number
 from storage.text_clean import NUL, clean, has_control
 
 SHORT = 32  # longest date, time or number shown back as typed
@@ -115,7 +116,7 @@ class Reader:
         """Dates separated by commas or spaces (none: an empty list); each bad one refused."""
         raw = self.short(name, DAYS_LIMIT)
         if raw is None:
-            self.refuse(name, "bad_days", most=DAYS_LIMIT)
+            self.refuse(name, "bad_days", most=number(DAYS_LIMIT, self.lang))
             return []
         found: set[date] = set()
         for word in (w for w in _WORDS.split(raw) if w):
