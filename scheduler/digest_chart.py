@@ -47,7 +47,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from scheduler.digest_types import CampaignDigest, DigestData
 from storage.i18n import t
-from storage.i18n.formatting import level_label, number, percent, threshold_text
+from storage.i18n.formatting import level_label, name_in, number, percent, threshold_text
 
 WIDTH_PX, HEIGHT_PX, DPI = 800, 600, 100
 # Okabe-Ito (colour-blind safe): blue, orange, vermillion; a pattern as the second cue.
@@ -326,7 +326,7 @@ class _Plan:
 def _plan(campaign: CampaignDigest, lang: str) -> _Plan:
     figures = campaign.figures
     keys = [d.key for d in figures.deliverables]
-    names = tuple((d.name_en if lang == "en" else d.name_vi) for d in figures.deliverables)
+    names = tuple(name_in(d, lang) for d in figures.deliverables)
     groups = [g for g in figures.per_level if any(g.status[k].expected for k in keys)]
     labels = tuple(_wrap(level_label(g.levels[0], lang)) for g in groups)
     iso = figures.as_of_date.isocalendar()

@@ -30,6 +30,7 @@ from storage.shortcomings import (
     SHORT_SESSION,
     Shortcoming,
 )
+from storage.status_text import status_line
 
 MAX_CHARS = 4096
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
@@ -129,13 +130,7 @@ def _headline(figures: Figures, lang: str) -> list[list[str]]:
                     rate=_rate(status.reported_rate, lang),
                     change=f", {change}" if change else "",
                 ),
-                t(
-                    "digest.status",
-                    lang,
-                    on_time=number(status.on_time, lang),
-                    late=number(status.late, lang),
-                    missing=number(status.missing, lang),
-                ),
+                status_line("digest.status", info, status, lang),
             ]
         )
     return blocks

@@ -4,24 +4,10 @@ then all levels together when there is more than one."""
 
 from __future__ import annotations
 
-from storage.figures import DeliverableInfo, Figures, GroupFigures, Status
+from storage.figures import Figures, GroupFigures
 from storage.i18n import t
-from storage.i18n.formatting import date_text, level_label, name_in, with_figures
-
-
-def status_line(key: str, info: DeliverableInfo, status: Status, lang: str) -> str:
-    """The catalog sentence `key` about one deliverable's units: how many reported of how many
-    expected, on time, late and missing."""
-    return with_figures(
-        key,
-        lang,
-        deliverable=name_in(info, lang),
-        reported=status.reported,
-        expected=status.expected,
-        on_time=status.on_time,
-        late=status.late,
-        missing=status.missing,
-    )
+from storage.i18n.formatting import date_text, level_label, with_figures
+from storage.status_text import status_line
 
 
 def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:

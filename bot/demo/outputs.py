@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.core.figures_text import status_line
 from bot.demo.proactive import Proactive, proactive_facts
 from bot.demo.proactive import summary_lines as proactive_summary
 from bot.demo.simulate import Simulation
@@ -19,6 +18,7 @@ from storage.i18n.formatting import levels_phrase, with_figures
 from storage.models import Person
 from storage.organisation import organisation_name
 from storage.shortcomings import find_shortcomings
+from storage.status_text import status_line
 
 
 @dataclass(frozen=True)
