@@ -37,7 +37,8 @@ def test_language_choice() -> None:
 # units") or a level's name ("{level} reports it") is not a count.
 BARE_PLURAL = re.compile(
     r"\{(?!quantifier\}|level\})\w+\}\)? (units|rows|files|people|reports|messages|days|members"
-    r"|invites|errors|problems|minutes|roles|lines|questions|deadlines|times|reminders|half-days)\b"
+    r"|invites|errors|problems|minutes|roles|lines|questions|deadlines|times|reminders|half-days"
+    r"|characters|numbers|items|levels|non-members)\b"
 )
 
 
