@@ -27,6 +27,7 @@ from storage.access import Scope, may_review, review_units_condition
 from storage.campaign_status import CAMPAIGN_OPEN
 from storage.clock import require_aware
 from storage.i18n import t
+from storage.i18n.formatting import name_in
 from storage.models import (
     ROLE_REPORTER,
     AuditLog,
@@ -85,10 +86,6 @@ def review_basis(approved_only: bool, lang: str) -> str:
     """The line under figures saying which report versions they count: approved ones only, or
     every current version."""
     return t("review.basis.approved" if approved_only else "review.basis.all", lang)
-
-
-def deliverable_name(deliverable: Deliverable, lang: str) -> str:
-    return deliverable.name_en if lang == "en" else deliverable.name_vi
 
 
 def own_report(scope: Scope, unit: Unit, author_id: int | None) -> bool:
@@ -289,7 +286,7 @@ async def _notify(
             lang,
             number=item.report_id,
             version=item.version.version,
-            deliverable=deliverable_name(item.deliverable, lang),
+            deliverable=name_in(item.deliverable, lang),
             unit=t("unit.label", lang, name=item.unit.name, code=item.unit.code),
             reason=reason or "",
         )

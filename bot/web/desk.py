@@ -27,7 +27,7 @@ from storage.access import admin_scope
 from storage.campaign_status import may_manage, status_label
 from storage.campaigns import list_campaigns
 from storage.i18n import t
-from storage.i18n.formatting import level_label
+from storage.i18n.formatting import level_label, name_in
 from storage.models import Campaign
 from storage.units import list_levels
 from storage.web_views import join_status
@@ -147,7 +147,7 @@ async def _form_page(
         levels = {lv.code: lv for lv in await list_levels(session=session)}
     deliverables = [
         (
-            item.name_en if viewer.lang == "en" else item.name_vi,
+            name_in(item, viewer.lang),
             [
                 (
                     deadline_name(item.key, code),

@@ -20,6 +20,7 @@ from bot.web.fields import FieldProblem, field_text
 from bot.web.render import page
 from bot.web.unit_history import VersionView, field_labels, shown, version_views
 from storage.i18n import t
+from storage.i18n.formatting import name_in
 from storage.models import CHANNEL_WEB
 from storage.report_views import versions_by_report
 from storage.review import (
@@ -28,7 +29,6 @@ from storage.review import (
     ReviewRefused,
     approve_report,
     approved_reviews,
-    deliverable_name,
     pending_reviews,
     reopen_report,
     return_report,
@@ -88,7 +88,7 @@ async def _views(request: Request, items: list[ReviewItem], lang: str) -> list[R
                 unit_id=item.unit.id,
                 unit=item.unit.name,
                 code=item.unit.code,
-                deliverable=deliverable_name(item.deliverable, lang),
+                deliverable=name_in(item.deliverable, lang),
                 campaign=item.campaign.reference,
                 timezone=item.campaign.timezone,
                 sent_at=item.version.created_at,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from bot.core.io import Choice, Outcome, Say
 from bot.core.turn import Turn
+from storage.i18n.formatting import name_in
 from storage.review import (
     ReviewItem,
     ReviewRefused,
     approve_report,
-    deliverable_name,
     reopen_report,
     return_report,
 )
@@ -28,7 +28,7 @@ def label(turn: Turn, item: ReviewItem) -> dict[str, object]:
     return {
         "number": item.report_id,
         "unit": turn.say("unit.label", name=item.unit.name, code=item.unit.code).text,
-        "deliverable": deliverable_name(item.deliverable, turn.lang),
+        "deliverable": name_in(item.deliverable, turn.lang),
         "version": item.version.version,
     }
 
