@@ -18,10 +18,10 @@ in the reader's language).
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
 
 from babel import Locale
 from babel.messages.pofile import read_po
@@ -49,42 +49,64 @@ def catalog(lang: str) -> dict[str, str]:
     return messages
 
 
-@cache
-def _plural_keys(lang: str) -> frozenset[str]:
-    """The keys of `lang` whose text has a plural field (`{count:unit|units}`)."""
-    return frozenset(
-        key
-        for key, text in catalog(lang).items()
-        if any(spec and "|" in spec for _, _, spec, _ in string.Formatter().parse(text))
-    )
+@dataclass(frozen=True)
+class _Plural:
+    """A message with plural fields: `text` has each `{field:one|other}` replaced by `{_pN}`,
+    filled with the form its field's value needs."""
 
-
-class _PluralFormatter(string.Formatter):
-    """`str.format` where a field whose spec is `singular|plural` is the form its value needs."""
-
-    def __init__(self, lang: str) -> None:
-        self.locale = Locale.parse(lang)
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if "|" not in format_spec:
-            return super().format_field(value, format_spec)
-        one, other = format_spec.split("|", 1)
-        return one if self._category(value) == "one" else other
-
-    def _category(self, value: object) -> str:
-        if isinstance(value, str):  # a number as written for the reader: `1`, `1,234`
-            try:
-                value = parse_decimal(value, locale=self.locale)
-            except (InvalidOperation, ValueError):
-                return "other"
-        if not isinstance(value, int | Decimal):
-            return "other"
-        return str(self.locale.plural_form(value))
+    text: str
+    fields: tuple[tuple[str, str, str, str], ...]  # (generated name, field, one, other)
 
 
 @cache
-def _formatter(lang: str) -> _PluralFormatter:
-    return _PluralFormatter(lang)
+def _plurals(lang: str) -> dict[str, _Plural]:
+    """The messages of `lang` that have a plural field (`{count:unit|units}`), by key."""
+    found: dict[str, _Plural] = {}
+    for key, text in catalog(lang).items():
+        parts: list[str] = []
+        fields: list[tuple[str, str, str, str]] = []
+        for literal, name, spec, conversion in string.Formatter().parse(text):
+            parts.append(literal.replace("{", "{{").replace("}", "}}"))
+            if name is None:
+                continue
+            if spec and "|" in spec and not conversion:
+                one, other = spec.split("|", 1)
+                generated = f"_p{len(fields)}"
+                fields.append((generated, name, one, other))
+                parts.append("{" + generated + "}")
+            else:
+                parts.append(
+                    "{"
+                    + name
+                    + (f"!{conversion}" if conversion else "")
+                    + (f":{spec}" if spec else "")
+                    + "}"
+                )
+        if fields:
+            found[key] = _Plural("".join(parts), tuple(fields))
+    return found
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _is_one(value: object, lang: str) -> bool:
+    """Whether `value` (a count, or a number as written for the reader: `1`, `1,234`) takes the
+    singular in `lang` (CLDR plural category "one")."""
+    if isinstance(value, str):
+        try:
+            value = parse_decimal(value, locale=lang)
+        except (InvalidOperation, ValueError):
+            return False
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return False
+    return Locale.parse(lang).plural_form(value) == "one"
+
+
+def _plural_text(message: _Plural, lang: str, params: dict[str, object]) -> str:
+    forms = {
+        generated: one if _is_one(params[field], lang) else other
+        for generated, field, one, other in message.fields
+    }
+    return message.text.format(**params, **forms)
 
 
 def pick_language(*candidates: str | None) -> str:
@@ -108,6 +130,7 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> str:
         raise MissingMessage(key)
     if not params:
         return text
-    if key in _plural_keys(lang):
-        return _formatter(lang).format(text, **params)
+    plural = _plurals(lang).get(key)
+    if plural is not None:
+        return _plural_text(plural, lang, params)
     return text.format(**params)
