@@ -1,6 +1,6 @@
 """/danhgia CODE 1|2: a supervisor's assessment of a unit's study session, audited, only in
-scope, and "chưa đạt" becomes the presenter-quality shortcoming; the presenter's standing and
-the assessment are shown in /donvi and the workbook (#13.4)."""
+scope, and "chưa đạt" becomes the presenter-quality shortcoming; the presenter's name and
+standing and the assessment are shown in /donvi and the workbook (#13.4)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlmodel import col
 
+from bot.core.unit_view import unit_view_text
 from bot.export import write_xlsx
 from storage.i18n import t
-from storage.models import CHANNEL_CLI, AuditLog, Report
+from storage.models import CHANNEL_CLI, AuditLog, Report, Unit
 from storage.reports import save_report
 from storage.shortcomings import PRESENTER_QUALITY, find_shortcomings
 from tests.report_fixtures import NOW
@@ -32,6 +34,7 @@ async def _session_report(s: Setup, standing: str) -> None:
                 "duration_halfdays": 2,
                 "members": 30,
                 "attended": 28,
+                "presenter": '=HYPERLINK("http://evil.example","Đ/c Hùng")',
                 "presenter_standing": standing,
                 "essays": 27,
             },
@@ -104,24 +107,53 @@ def _units_sheet_cells(path: Path, code: str, labels: tuple[str, ...]) -> list[o
     return [row[titles.index(label)] for label in labels]
 
 
+def _units_sheet_titles(path: Path) -> list[object]:
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return list(
+            next(
+                workbook[t("export.sheet.units", "vi")].iter_rows(
+                    min_row=2, max_row=2, values_only=True
+                )
+            )
+        )
+    finally:
+        workbook.close()
+
+
 async def test_presenter_and_assessment_in_the_unit_view_and_the_workbook(
     setup: Setup, tmp_path: Path
 ) -> None:
-    """#13.4: the presenter's standing and the session's assessment are in /donvi and in the
-    export, as recorded (the standing) and as decided (the assessment)."""
+    """#13.4: the presenter's name and standing and the session's assessment are in /donvi and
+    in the export, as recorded (the name, kept as text, and the standing) and as decided (the
+    assessment); a unit with no session has empty cells."""
     await _session_report(setup, "bao_cao_vien")
     await setup.harness.send("/danhgia CS1 2", SUPERVISOR)
     view = (await setup.harness.send("/donvi CS1", SUPERVISOR)).text()
-    assert "Báo cáo viên là: Báo cáo viên cấp tỉnh/cấp huyện" in view
+    lines = [line.strip() for line in view.splitlines()]
+    name = lines.index('Báo cáo viên: =HYPERLINK("http://evil.example","Đ/c Hùng")')
+    assert lines[name + 1] == "Báo cáo viên là: Báo cáo viên cấp tỉnh/cấp huyện"
     assert "Đánh giá hội nghị: Chưa đạt" in view
+    async with setup.db.read() as session:
+        unit = (await session.execute(select(Unit).where(col(Unit.code) == "CS1"))).scalar_one()
+        english = await unit_view_text(session=session, unit=unit, now=NOW, lang="en")
+    assert 'Presenter: =HYPERLINK("http://evil.example","Đ/c Hùng")' in english
 
     book = tmp_path / "so-lieu.xlsx"
     async with setup.db.read() as session:
         await write_xlsx(
             session=session, campaign_id=setup.world.campaign_id, as_of=NOW, output=book
         )
-    labels = (t("export.measure.presenter_standing", "vi"), t("export.measure.assessment", "vi"))
+    labels = (
+        "Báo cáo viên",  # the form's label of the presenter's name
+        t("export.measure.presenter_standing", "vi"),
+        t("export.measure.assessment", "vi"),
+    )
     assert _units_sheet_cells(book, "CS1", labels) == [
+        '=HYPERLINK("http://evil.example","Đ/c Hùng")',  # as typed
         "Báo cáo viên cấp tỉnh/cấp huyện",
         "Chưa đạt",
     ]
+    assert _units_sheet_cells(book, "CS2", labels) == [None, None, None]  # no session yet
+    titles = _units_sheet_titles(book)
+    assert titles.index(labels[0]) + 1 == titles.index(labels[1])  # side by side

@@ -216,6 +216,8 @@ def test_formula_text_typed_on_paper_is_stored_as_typed_and_every_export_keeps_i
                 fields = [field for row in csv.reader(handle) for field in row]
             assert not [f for f in fields if f.startswith(FORMULA_START)]
             assert not typed & set(fields)  # a typed text there would be neutralised ('=...)
+            for _, current in TYPED.values():  # the units' current presenters, neutralised
+                assert "'" + current in fields
 
     async def xuat() -> bytes:
         db = Database.from_url(database_url)
@@ -243,15 +245,24 @@ def test_formula_text_typed_on_paper_is_stored_as_typed_and_every_export_keeps_i
     workbooks.append(asyncio.run(xuat()))
     for data in workbooks:  # `cadrebot export` and /xuat
         workbook = load_workbook(io.BytesIO(data))
-        seen: dict[str, str] = {}
+        seen: dict[str, set[str]] = {}
         try:
             for sheet in workbook.worksheets:
                 for row in sheet.iter_rows():
                     for cell in row:
                         assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
                         if isinstance(cell.value, str):
-                            seen[cell.value] = sheet.title
+                            seen.setdefault(cell.value, set()).add(sheet.title)
+            units = list(workbook["Đơn vị"].iter_rows())
+            titles = [cell.value for cell in units[1]]
+            code, presenter = titles.index("Mã đơn vị"), titles.index("Báo cáo viên")
+            cells = {row[code].value: row[presenter] for row in units[2:]}
         finally:
             workbook.close()
-        # The corrections sheet shows each presenter, old and new, as typed.
-        assert {text: seen.get(text) for text in typed} == dict.fromkeys(typed, "Lịch sử thay đổi")
+        # The units sheet shows each unit's current presenter (the corrected paper's), as typed
+        # and as text; the corrections sheet shows each presenter, old and new.
+        for unit, (first, current) in TYPED.items():
+            assert cells[unit].value == current and cells[unit].data_type == "s"
+            assert cells[unit].quotePrefix
+            assert seen[current] == {"Đơn vị", "Lịch sử thay đổi"}
+            assert seen[first] == {"Lịch sử thay đổi"}

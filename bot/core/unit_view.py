@@ -1,7 +1,7 @@
 """/donvi CODE: one unit's status in every open campaign it takes part in, the figures of its
-current report versions, the review state and evidence of each report (a count, and with the
-web console a short-lived signed link to each file, `bot.web.evidence_links`), and the list of
-versions (every change is a new version)."""
+current report versions (with the presenter's name), the review state and evidence of each
+report (a count, and with the web console a short-lived signed link to each file,
+`bot.web.evidence_links`), and the list of versions (every change is a new version)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ async def _campaign_lines(
     link: Link | None,
 ) -> list[str]:
     assert campaign.id is not None
+    ctx = await load_campaign(session=session, campaign_id=campaign.id)
+    forms = {
+        d.key: Form.model_validate(ctx.forms[d.id]) for d in ctx.deliverables if ctx.forms.get(d.id)
+    }
+    people = {key: form.name_fields() for key, form in forms.items()}  # the presenter's name
     rows: list[UnitFigures] = [
         row
         async for row in unit_rows(
@@ -55,11 +60,11 @@ async def _campaign_lines(
             campaign_id=campaign.id,
             as_of=now,
             unit_filter=UNIT.c.id == unit.id,
+            answer_keys=[f.key for fields in people.values() for f in fields],
         )
     ]
     if not rows:
         return []
-    ctx = await load_campaign(session=session, campaign_id=campaign.id)
     names = {info.key: name_in(info, lang) for info in ctx.deliverables}
     parts = rows[0].deliverables
     history = await versions_of(
@@ -72,11 +77,8 @@ async def _campaign_lines(
         else {}
     )
     files = await evidence_of(session=session, report_ids=reported)
-    documents = {  # the fields kept in the answers only (the action programme's number)
-        d.key: Form.model_validate(ctx.forms[d.id]).document_fields()
-        for d in ctx.deliverables
-        if ctx.forms.get(d.id)
-    }
+    # The fields kept in the answers only (the action programme's number).
+    documents = {key: form.document_fields() for key, form in forms.items()}
     numbers = await version_answers(
         session=session,
         keys={f.key for fields in documents.values() for f in fields},
@@ -100,7 +102,15 @@ async def _campaign_lines(
             )
         )
         form = next((ctx.forms.get(d.id) for d in ctx.deliverables if d.key == part.key), None)
+        presenter = [
+            t("unit.measure", lang, label=f.label(lang), value=part.answers[f.key])
+            for f in people.get(part.key, [])
+            if f.key in part.answers
+        ]
         for measure in MEASURES:
+            if measure == "presenter_standing":  # the presenter's name, then their standing
+                lines.extend(presenter)
+                presenter = []
             if measure in part.measures:
                 value = choice_text(form, measure, part.measures[measure], lang)
                 lines.append(
@@ -111,6 +121,7 @@ async def _campaign_lines(
                         value=value_text(value, lang),
                     )
                 )
+        lines.extend(presenter)
         held = numbers.get((part.report_id, part.version or 0), {})
         for field in documents.get(part.key, []):
             if field.key in held:

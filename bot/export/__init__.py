@@ -7,7 +7,8 @@ Sheets, in order (titles and headers from the catalog, Vietnamese by default):
    plan / heads / %) and the combined row "Tổng cộng" (pooled sums, the product's definitions);
 2. "Đơn vị": one row per expected unit (streamed from `storage.figures.unit_rows`), with, per
    deliverable, its status (Đúng hạn / Trễ hạn / Chưa báo cáo), due date, report number, version,
-   first confirmation time (campaign local time) and every figure its form declares;
+   first confirmation time (campaign local time), every figure its form declares and the
+   presenter's name beside their standing (read in the same streamed query);
 3. "Chưa báo cáo": units that still owe something, with their level, parent and what they owe;
 4. "Hạn chế": every shortcoming (storage.shortcomings) with its units;
 5. "Lịch sử thay đổi": every correction (report versions after the first, field by field, old ->

@@ -43,6 +43,7 @@ class _Measure:
     kind: str
     choices: tuple[tuple[str, str], ...] = ()  # a choice field: (value, label)
     in_answers: bool = False  # a form field with no measure column (a document's number)
+    in_row: bool = False  # a name field (the presenter), read in the unit rows' own query
 
 
 ASSESSMENT = "assessment"  # the session's assessment column (not a measure of the version)
@@ -67,15 +68,18 @@ def measure_blocks(ctx: CampaignContext, carriers: Mapping[str, str], lang: str)
     for d in ctx.deliverables:
         form = Form.model_validate(ctx.forms[d.id]) if ctx.forms.get(d.id) else None
         if form is not None:
+            names = {f.key for f in form.name_fields()}
             measures = tuple(
-                _Measure(
-                    f.measure,
+                _Measure(f.key, f.label(lang), "text", in_row=True)
+                if f.key in names
+                else _Measure(
+                    f.measure or "",
                     f.label(lang),
                     _FIELD_KIND.get(f.type, "text"),
                     tuple((c.value, c.label(lang)) for c in f.choices or ()),
                 )
                 for f in form.fields
-                if f.measure
+                if f.measure or f.key in names  # the presenter's name beside their standing
             )
             measures += tuple(
                 _Measure(f.key, f.label(lang), "text", in_answers=True)
@@ -183,6 +187,7 @@ async def unit_values(reading: Reading, blocks: Sequence[_Block]) -> AsyncIterat
         as_of=as_of,
         root_path=root_path,
         batch_size=batch_size,
+        answer_keys=[m.measure for b in blocks for m in b.measures if m.in_row],
     ):
         values: list[Any] = [
             unit.code,
@@ -207,6 +212,9 @@ async def unit_values(reading: Reading, blocks: Sequence[_Block]) -> AsyncIterat
             for m in block.measures:
                 if m.measure == ASSESSMENT:
                     values.append(assessment_text(part.assessment, lang))
+                    continue
+                if m.in_row:
+                    values.append(part.answers.get(m.measure))
                     continue
                 if m.in_answers:  # the version counted as of `as_of`
                     held = documents.get((part.report_id or 0, part.version or 0), {})

@@ -4,7 +4,7 @@ listing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -209,6 +209,9 @@ class UnitDeliverable:
     version_created_at: datetime | None
     measures: Mapping[str, Any]  # only the non-null measures of the version
     assessment: str | None = None  # the session's assessment as of `as_of` (storage.assessments)
+    # The version's non-empty text answers among the `answer_keys` asked of `unit_rows` (form
+    # fields with no measure column, such as the presenter's name).
+    answers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,13 @@ async def unit_rows(
     root_path: str | None = None,
     unit_filter: ColumnElement[bool] | None = None,
     batch_size: int = 2000,
+    answer_keys: Sequence[str] = (),
 ) -> AsyncIterator[UnitFigures]:
-    """One `UnitFigures` per expected unit (tree order), streamed from one query in batches."""
+    """One `UnitFigures` per expected unit (tree order), streamed from one query in batches.
+    `answer_keys`: form fields read as text from each counted version's answers in the same
+    query (`UnitDeliverable.answers`), so a national listing needs no query per unit."""
     require_aware(as_of)
+    answer_keys = tuple(dict.fromkeys(answer_keys))
     ctx = await load_campaign(session=session, campaign_id=campaign_id)
     keys = {d.id: d.key for d in ctx.deliverables}
     on_time = case((REPORT.c.first_confirmed_at < deadline_end(ctx), True), else_=False)
@@ -254,6 +261,10 @@ async def unit_rows(
                 "assessment"
             ),
             *(VERSION.c[m] for m in MEASURES),
+            *(
+                VERSION.c.answers[key].as_string().label(f"answer_{i}")
+                for i, key in enumerate(answer_keys)
+            ),
         ],
         as_of=as_of,
         root_path=root_path,
@@ -283,10 +294,17 @@ async def unit_rows(
                     version_created_at=row.version_created_at,
                     measures={m: getattr(row, m) for m in MEASURES if getattr(row, m) is not None},
                     assessment=row.assessment,
+                    answers=_answers(row, answer_keys),
                 )
             )
     if current is not None:
         yield _unit(current, parts)
+
+
+def _answers(row: Any, keys: Sequence[str]) -> dict[str, str]:
+    found = ((key, getattr(row, f"answer_{i}")) for i, key in enumerate(keys))
+    texts = ((key, str(value)) for key, value in found if value is not None)
+    return {key: text for key, text in texts if text.strip()}  # as stored, blanks left out
 
 
 def _unit(row: Any, parts: list[UnitDeliverable]) -> UnitFigures:

@@ -149,3 +149,8 @@ class Form(BaseModel):
         """The fields that hold a document's number: no measure column, kept in the answers
         and shown beside the figures (/donvi, the workbook's units sheet)."""
         return [item for item in self.fields if item.text_kind == "document_number"]
+
+    def name_fields(self) -> list[FormField]:
+        """The fields that hold a person's name (the session's presenter): no measure column,
+        read from the counted version's answers beside the figures (/donvi, the units sheet)."""
+        return [item for item in self.fields if item.text_kind == "name"]
