@@ -134,6 +134,7 @@ async def test_scope_on_unit_pages_and_downloads(web: WebWorld, client: httpx.As
     assert (await client.get(f"/export?c={world.campaign_id}")).status_code == 200
     home = await client.get("/")
     assert "Đảng bộ xã Tây" in home.text and "Đảng bộ xã Đông" not in home.text
+    assert "<th>Hội nghị học tập, quán triệt Nghị quyết</th>" in home.text
 
 
 async def test_reporter_sees_only_their_unit_and_cannot_download(

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from storage.figures import Rate
 from storage.i18n import t
-from storage.i18n.formatting import date_text, number, percent
+from storage.i18n.formatting import date_text, name_in, number, percent
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "templates"
@@ -44,6 +44,7 @@ def environment() -> Environment:
         date_text(value, lang) if isinstance(value, date) else ""
     )
     env.filters["when"] = _when
+    env.filters["name"] = name_in
     return env
 
 
