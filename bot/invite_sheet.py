@@ -10,11 +10,13 @@ bot's start-up do not pay for them.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.i18n import t
+from storage.invite_bulk import BulkInvite
+from storage.invites import invite_link
 from storage.sheets import CsvWriter, make_text
 
 QR_SCALE = 4  # pixels per module: a version-3 code is 29 modules + 2x4 quiet zone = 148 px
@@ -34,6 +36,31 @@ class SheetRow:
     code: str
     link: str
     expires: str
+
+
+def sheet_rows(
+    invites: Iterable[BulkInvite],
+    *,
+    levels: Mapping[str, str],
+    role: str,
+    bot_username: str,
+    expires: str,
+) -> list[SheetRow]:
+    """One row per bulk invite; `levels`: each level code's label (a code without one is shown
+    as it is), `role` and `expires` as the sheet writes them."""
+    return [
+        SheetRow(
+            unit_code=item.unit.code,
+            unit_name=item.unit.name,
+            level=levels.get(item.unit.level_code, item.unit.level_code),
+            role=role,
+            person_name=item.person_name,
+            code=item.code,
+            link=invite_link(bot_username, item.code),
+            expires=expires,
+        )
+        for item in invites
+    ]
 
 
 def qr_png(link: str, *, scale: int = QR_SCALE) -> bytes:

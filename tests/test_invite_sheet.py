@@ -225,3 +225,6 @@ def test_csv_of_links_names_the_imported_people_and_neutralises_formulas(
     assert names["X1"] == ["Lê Văn Hải"]
     assert sorted(names["X2"]) == ["'=HYPERLINK(1)", "Nguyễn Thị Hoa"]
     assert names["X3"] == [""]
+    levels = {row[0]: row[2] for row in rows}
+    assert (levels["T"], levels["H1"], levels["X3"]) == ("Cấp tỉnh", "Cấp huyện", "Cấp cơ sở")
+    assert {row[3] for row in rows} == {"Người báo cáo"}

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from bot.cli import common
 from bot.cli.people import unit_by_code
-from bot.invite_sheet import SheetRow, qr_png, write_csv, write_sheet, zalo_line
+from bot.invite_sheet import SheetRow, qr_png, sheet_rows, write_csv, write_sheet, zalo_line
 from storage.clock import local_date, system_clock
 from storage.i18n import t
 from storage.invite_bulk import create_unit_invites
@@ -202,7 +202,7 @@ def _create_bulk(
             found = (await session.execute(query)).all()
             if not found:
                 return 0, 0
-            labels = {unit.id: label for unit, label in found}
+            labels = {unit.level_code: label for unit, label in found}
             units = [unit for unit, _ in found]
             now = system_clock()
             expires = vn_date(local_date(now + ttl, config.timezone))
@@ -216,18 +216,12 @@ def _create_bulk(
                         session=session, role_kind=role, units=chunk, now=now, ttl=ttl
                     )
                     joined += result.joined
-                    rows.extend(
-                        SheetRow(
-                            unit_code=item.unit.code,
-                            unit_name=item.unit.name,
-                            level=labels[item.unit.id],
-                            role=role_label(role),
-                            person_name=item.person_name,
-                            code=item.code,
-                            link=invite_link(config.bot_username, item.code),
-                            expires=expires,
-                        )
-                        for item in result.invites
+                    rows += sheet_rows(
+                        result.invites,
+                        levels=labels,
+                        role=role_label(role),
+                        bot_username=config.bot_username,
+                        expires=expires,
                     )
                     bar.advance(task, len(chunk))
             if not rows:

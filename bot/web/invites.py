@@ -12,7 +12,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.invite_sheet import SheetRow, write_sheet
+from bot.invite_sheet import SheetRow, sheet_rows, write_sheet
 from bot.web.auth import Viewer, admin_viewer, posted, refused, web_of
 from bot.web.fields import FieldProblem, field_text
 from bot.web.render import page
@@ -20,7 +20,7 @@ from storage.clock import local_date
 from storage.i18n import t
 from storage.i18n.formatting import date_text, level_label
 from storage.invite_bulk import create_unit_invites
-from storage.invites import DEFAULT_TTL, invite_link
+from storage.invites import DEFAULT_TTL
 from storage.models import CHANNEL_WEB, ROLE_REPORTER, ROLE_SUPERVISOR, Unit
 from storage.units import get_unit, list_levels
 from storage.web_views import units_for_invites
@@ -89,18 +89,12 @@ async def invites_sheet(request: Request) -> Response:
                     created_by_person_id=viewer.person_id,
                     channel=CHANNEL_WEB,
                 )
-                rows.extend(
-                    SheetRow(
-                        unit_code=item.unit.code,
-                        unit_name=item.unit.name,
-                        level=labels.get(item.unit.level_code, item.unit.level_code),
-                        role=role_name,
-                        person_name=item.person_name,
-                        code=item.code,
-                        link=invite_link(web.settings.bot_username, item.code),
-                        expires=expires,
-                    )
-                    for item in result.invites
+                rows += sheet_rows(
+                    result.invites,
+                    levels=labels,
+                    role=role_name,
+                    bot_username=web.settings.bot_username,
+                    expires=expires,
                 )
             if not rows:
                 # Nothing to hand out (no unit, or everyone has joined): nothing was created.
