@@ -171,6 +171,8 @@ async def test_the_workbook_download_keeps_the_dashboard_basis(
             f"/unit/{world.unit_id}?c={world.campaign_id}&approved=1"
         ),
     }
+    assert ALL in pages["all"].text and APPROVED_ONLY not in pages["all"].text
+    assert APPROVED_ONLY in pages["approved"].text and ALL not in pages["approved"].text
     links = {name: _export_link(page.text) for name, page in pages.items()}
     assert "approved" not in links["all"]
     assert links["approved"].endswith("&approved=1")

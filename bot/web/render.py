@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from storage.figures import Rate
 from storage.i18n import t
 from storage.i18n.formatting import date_text, name_in, number, percent
+from storage.review import review_basis
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "templates"
@@ -45,6 +46,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["name"] = name_in
+    env.filters["basis"] = review_basis  # approved_only|basis(lang)
     return env
 
 
