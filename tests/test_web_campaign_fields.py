@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from storage.campaigns import definition_of, deliverables_of, load_campaign, parse_definition
 from storage.campaigns import template_text as text_of_template
-from storage.models import ROLE_ADMIN, Campaign, Unit
+from storage.models import ROLE_ADMIN, Campaign, Person, Unit
 from tests.factories import make_person, pk
 from tests.report_fixtures import NOW
 from tests.test_web_campaign_edit import _state, form_of
@@ -241,3 +241,21 @@ async def test_a_bad_deadline_is_named_by_its_deliverable_and_level_as_a_cadre_r
     assert "hạn “Hội nghị học tập, quán triệt Nghị quyết” của cấp tỉnh" in created.text
     for page in (edited.text, created.text):
         assert "cấp Cấp" not in page and "cấp tinh" not in page
+
+
+async def test_an_english_reader_of_the_new_campaign_form_gets_the_english_deliverable_name(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    from bot.web.campaign_form import blank_values
+
+    async with web.db.write() as session:
+        admin = await session.get(Person, web.admin_id)
+        assert admin is not None
+        admin.language = "en"
+    csrf = await sign_in(client, web, web.admin_id)
+    data = {name: "31/3/2017" for name in blank_values() if name.startswith("due__")}
+    data.update(csrf=csrf, name="Resolution 4", reference="05-KH/TU", resolution="Resolution 4")
+    data.update(start_date="5/1/2017", due__hoi_nghi__tinh="x")
+    created = await client.post("/desk/campaigns/new", data=data)
+    assert created.status_code == 422
+    assert "the deadline of “Resolution study session” for province." in created.text

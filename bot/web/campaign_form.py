@@ -103,7 +103,9 @@ def read_form(
                 label = t(
                     "web.campaign_form.deadline",
                     lang,
-                    deliverable=item["name_vi"],
+                    deliverable=item["name_en"]
+                    if lang == "en" and item["name_en"]
+                    else item["name_vi"],
                     level=level_name,
                 )
                 filled.problems.append(t("web.campaign_form.bad_date", lang, field=label))
