@@ -259,3 +259,20 @@ async def test_an_english_reader_of_the_new_campaign_form_gets_the_english_deliv
     created = await client.post("/desk/campaigns/new", data=data)
     assert created.status_code == 422
     assert "the deadline of “Resolution study session” for province." in created.text
+
+
+async def test_the_new_campaign_form_refuses_a_date_with_a_control_character(
+    web: WebWorld, client: httpx.AsyncClient
+) -> None:
+    from bot.web.campaign_form import blank_values
+
+    csrf = await sign_in(client, web, web.admin_id)
+    data = {name: "31/3/2017" for name in blank_values() if name.startswith("due__")}
+    data.update(csrf=csrf, name="Học tập Nghị quyết Trung ương 4", reference="05-KH/TU")
+    data.update(resolution="Nghị quyết Trung ương 4", start_date="5/1/2017\x07")
+    refused = await client.post("/desk/campaigns/new", data=data)
+    assert refused.status_code == 422
+    assert "Ngày không hợp lệ: Ngày bắt đầu." in refused.text
+    async with web.db.read() as session:
+        found = await session.execute(select(Campaign).where(col(Campaign.reference) == "05-KH/TU"))
+        assert found.first() is None

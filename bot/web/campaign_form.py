@@ -29,7 +29,7 @@ from storage.campaigns import (
 from storage.i18n import t
 from storage.i18n.formatting import in_sentence
 from storage.models import CHANNEL_WEB, Campaign
-from storage.text_clean import NUL, clean
+from storage.text_clean import NUL, clean, has_control
 
 # The longest text each field takes (the campaign table allows 255 and 64).
 TEXT_FIELDS = {"name": 200, "reference": 64, "resolution": 255}
@@ -65,7 +65,9 @@ def blank_values() -> dict[str, str]:
 
 
 def _day(raw: str) -> date | None:
-    return parse_day(raw) if len(raw) <= DATE_LIMIT else None
+    """The date typed (as typed, before cleaning: a control character in it is refused, as on
+    the edit form)."""
+    return parse_day(raw) if len(raw) <= DATE_LIMIT and not has_control(raw) else None
 
 
 def read_form(
@@ -75,6 +77,7 @@ def read_form(
     as a problem names a level ("hạn “…” của cấp tỉnh")."""
     values = {k: str(form.get(k, "") or "") for k in blank_values()}
     filled = Filled(values)
+    typed = dict(values)
     for k in values:  # dates are shown back as typed, cleaned (never a NUL in the page)
         if k not in TEXT_FIELDS:
             values[k] = clean(values[k].replace(NUL, ""))[:DATE_LIMIT]
@@ -89,7 +92,7 @@ def read_form(
         if text == "":
             filled.problems.append(t("web.campaign_form.required", lang, field=_label(name, lang)))
         data["campaign"][name] = text
-    start = _day(values["start_date"])
+    start = _day(typed["start_date"])
     if start is None:
         label = _label("start_date", lang)
         filled.problems.append(t("web.campaign_form.bad_date", lang, field=label))
@@ -97,7 +100,7 @@ def read_form(
     data["campaign"]["end_date"] = None
     for item in data["deliverables"]:
         for level in list(item["deadlines"]):
-            due = _day(values[deadline_name(item["key"], level)])
+            due = _day(typed[deadline_name(item["key"], level)])
             if due is None:
                 level_name = in_sentence((level_names or {}).get(level, level))
                 label = t(
