@@ -267,11 +267,7 @@ async def _campaign_digests(
         with_previous=True,
         context=ctx,
     )
-    concerned = {
-        pid: units[pid]
-        for pid, f in figures.items()
-        if any(s.expected for s in f.total.status.values())
-    }
+    concerned = {pid: units[pid] for pid, f in figures.items() if f.total.expected_units}
     if not concerned:
         return {}
     overdue, late = await _unit_lists(session, ctx, as_of=now, units=concerned)

@@ -327,7 +327,7 @@ def _plan(campaign: CampaignDigest, lang: str) -> _Plan:
     figures = campaign.figures
     keys = [d.key for d in figures.deliverables]
     names = tuple(name_in(d, lang) for d in figures.deliverables)
-    groups = [g for g in figures.per_level if any(g.status[k].expected for k in keys)]
+    groups = [g for g in figures.per_level if g.expected_units]
     labels = tuple(_wrap(level_label(g.levels[0], lang)) for g in groups)
     iso = figures.as_of_date.isocalendar()
     title = t("digest.chart.title", lang, week=iso.week, year=iso.year, reference=figures.reference)
@@ -341,7 +341,7 @@ def _plan(campaign: CampaignDigest, lang: str) -> _Plan:
     marks: list[tuple[float, str]] = []  # drawn in the cached frame
     for gi, group in enumerate(groups):
         for ki, key in enumerate(keys):
-            status = group.status[key]
+            status = group.units[key]  # every expected unit, as the text's counts
             if not status.expected:
                 continue
             x = progress.x0 + slot * (gi + 0.1) + width * (ki + 0.5)

@@ -109,13 +109,15 @@ def _headline(figures: Figures, lang: str) -> list[list[str]]:
     total = figures.total
     before = figures.previous.total if figures.previous else None
     blocks: list[list[str]] = []
+    # Unit counts count every expected unit (`GroupFigures.units`): the same units the lists
+    # and the shortcomings below name, so the counts and the lists agree.
     for index, info in enumerate(figures.deliverables, start=1):
-        status = total.status[info.key]
+        status = total.units[info.key]
         if not status.expected:
             continue
         change = change_text(
             status.reported_rate,
-            before.status[info.key].reported_rate if before and info.key in before.status else None,
+            before.units[info.key].reported_rate if before and info.key in before.units else None,
             lang,
         )
         name = name_in(info, lang)
@@ -140,7 +142,9 @@ def _rates(total: GroupFigures, before: GroupFigures | None, lang: str) -> list[
     items = (
         ("digest.rate.attendance", total.attendance, before.attendance if before else None),
         ("digest.rate.essay", total.essay, before.essay if before else None),
-        ("digest.rate.program", total.action_program, before.action_program if before else None),
+        # Units with a programme: a unit count, every expected unit; the other three pool
+        # members, none twice (storage.figures.overlap).
+        ("digest.rate.program", total.unit_program, before.unit_program if before else None),
         ("digest.rate.plan", total.action_plan, before.action_plan if before else None),
     )
     lines = []
@@ -161,6 +165,12 @@ def _rates(total: GroupFigures, before: GroupFigures | None, lang: str) -> list[
     return [t("digest.rates", lang), *lines] if lines else []
 
 
+def group_label(group: GroupFigures, lang: str) -> str:
+    """A row's label: the reporting group's own, else its level labels ("Chi bộ trực thuộc")."""
+    named = group.label(lang) or ", ".join(level_label(level, lang) for level in group.levels)
+    return named[:1].upper() + named[1:]
+
+
 def level_table(figures: Figures, lang: str) -> list[str]:
     """Aligned plain-text rows: level, reported/expected per deliverable, essay rate."""
     keys = [d.key for d in figures.deliverables]
@@ -173,19 +183,16 @@ def level_table(figures: Figures, lang: str) -> list[str]:
         t("digest.table.essay", lang),
     ]
     rows = [header]
-    # The campaign's reporting groups by default (cấp tỉnh và cấp huyện; cấp cơ sở), else levels.
-    for group in figures.reporting_groups or figures.per_level:
-        if not any(group.status[k].expected for k in keys):
+    for group in figures.table_groups:
+        if not group.expected_units:
             continue
         cells = [
-            f"{number(group.status[k].reported, lang)}/{number(group.status[k].expected, lang)}"
-            if group.status[k].expected
+            f"{number(group.units[k].reported, lang)}/{number(group.units[k].expected, lang)}"
+            if group.units[k].expected
             else "—"
             for k in keys
         ]
-        named = group.label(lang)
-        label = named[:1].upper() + named[1:] if named else level_label(group.levels[0], lang)
-        rows.append([label, *cells, _rate(group.essay, lang)])
+        rows.append([group_label(group, lang), *cells, _rate(group.essay, lang)])
     if len(rows) == 1:
         return []
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -49,7 +49,9 @@ class CampaignDigest:
 
     @property
     def expected(self) -> int:
-        return max((s.expected for s in self.figures.total.status.values()), default=0)
+        """Distinct units expected in the scope: the units the headline, the lists and the
+        shortcomings count (`GroupFigures.units`)."""
+        return self.figures.total.expected_units
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The compact on-demand digest (/tonghop, /thongke) as plain text, from `Figures` only: per
-level, each deliverable's expected / reported / on time / late / missing, then the pooled rates;
+reporting group (or level), each deliverable's expected / reported / on time / late / missing
+(every expected unit, `GroupFigures.units`), then the pooled rates;
 then all levels together when there is more than one."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from storage.status_text import status_line
 def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
     lines = []
     for info in figures.deliverables:
-        status = group.status.get(info.key)
+        status = group.units.get(info.key)  # every expected unit, as the digest counts
         if status is None or not status.expected:
             continue
         lines.append(status_line("digest.brief.status", info, status, lang))
@@ -23,7 +24,7 @@ def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
             lang,
             attendance=group.attendance,
             essays=group.essay,
-            programs=group.action_program,
+            programs=group.unit_program,
             plans=group.action_plan,
         )
     )
@@ -31,7 +32,7 @@ def _group_lines(figures: Figures, group: GroupFigures, lang: str) -> list[str]:
 
 
 def _has_units(group: GroupFigures) -> bool:
-    return any(status.expected for status in group.status.values())
+    return bool(group.expected_units)
 
 
 def digest_text(figures: Figures, lang: str) -> str:
@@ -44,15 +45,15 @@ def digest_text(figures: Figures, lang: str) -> str:
             date=date_text(figures.as_of_date, lang),
         )
     ]
-    # The campaign's reporting groups by default (cấp tỉnh và cấp huyện; cấp cơ sở), else levels.
-    groups = [g for g in figures.reporting_groups if _has_units(g)]
-    groups = groups or [g for g in figures.per_level if _has_units(g)]
+    # The campaign's reporting groups by default (cấp tỉnh và cấp huyện; cấp cơ sở) and the
+    # levels no group holds, else the levels: the rows' unit counts add up to the total's.
+    groups = [g for g in figures.table_groups if _has_units(g)]
     if not groups:
         lines.append(t("digest.brief.empty", lang))
         return "\n".join(lines)
     for group in groups:
-        named = group.label(lang)
-        label = named[:1].upper() + named[1:] if named else level_label(group.levels[0], lang)
+        named = group.label(lang) or ", ".join(level_label(lv, lang) for lv in group.levels)
+        label = named[:1].upper() + named[1:]
         lines.append(t("digest.brief.level", lang, level=label))
         lines.extend(_group_lines(figures, group, lang))
     if len(groups) > 1:

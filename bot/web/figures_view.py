@@ -57,9 +57,10 @@ def _capital(label: str) -> str:
 
 
 def groups(figures: Figures, lang: str) -> list[Group]:
-    """The campaign's reporting groups (or one per level), then all levels together."""
-    parts = list(figures.combined or figures.per_level)
-    rows = [Group(_capital(levels_phrase(g.levels, lang)), g) for g in parts if g.session.expected]
+    """The campaign's reporting groups and the levels no group holds (or one per level), then
+    all levels together; unit counts count every expected unit (`GroupFigures.units`)."""
+    parts = list(figures.table_groups)
+    rows = [Group(_capital(levels_phrase(g.levels, lang)), g) for g in parts if g.expected_units]
     if len(rows) != 1:
         rows.append(Group("", figures.total))
     return rows

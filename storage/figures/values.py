@@ -168,6 +168,20 @@ class GroupFigures:
     session: Status  # status of the deliverable carrying the study session
     label_vi: str | None = None  # the reporting group's own label, when it is one
     label_en: str | None = None
+    # Unit counts: every expected unit at the pool's levels, a cell and the committee it belongs
+    # to both (both must report), the same units the late and overdue lists and the shortcomings
+    # name. `status`, `session` and `program_expected` above follow the members' rule instead
+    # (a unit a counted owner covers is not added): the article's "các chi, đảng bộ (5/5)".
+    units: Mapping[str, Status] = field(default_factory=dict)  # deliverable key -> status
+    expected_units: int = 0  # distinct units expected for at least one deliverable
+    units_with_program_all: int = 0  # of those units, the ones with an action programme
+    program_units_expected: int = 0
+    unit_session: Status = Status()  # `units` of the deliverable carrying the study session
+
+    @property
+    def unit_program(self) -> Rate:
+        """Units with an action programme / units expected, every expected unit counted."""
+        return Rate(self.units_with_program_all, self.program_units_expected)
 
     def label(self, lang: str) -> str | None:
         return self.label_en if lang == "en" else self.label_vi
@@ -242,6 +256,16 @@ class Figures:
             self.group(g.levels, label_vi=g.label_vi, label_en=g.label_en) for g in self.groups
         )
 
+    @property
+    def table_groups(self) -> tuple[GroupFigures, ...]:
+        """The rows of a figures table: the campaign's reporting groups (cấp tỉnh và cấp huyện;
+        cấp cơ sở), then one row pooling the levels no group holds (the cells, "Chi bộ trực
+        thuộc"), so the rows' unit counts add up to the total's; without groups, the levels."""
+        if not self.groups:
+            return self.per_level
+        rest = tuple(level.code for level in self.ungrouped)
+        return (*self.reporting_groups, *((self.group(rest),) if rest else ()))
+
     def pooled_cell(self, key: str, level: str, wanted: Iterable[str]) -> Cell:
         """The (key, level) cell without the units whose members an expected ancestor at one of
         the `wanted` levels already counts: what a pool of `wanted` may add for this level."""
@@ -274,6 +298,7 @@ class Figures:
             d.key: sum((cells[(d.key, code)].status for code in wanted), Status())
             for d in self.deliverables
         }
+        units = self.unit_status(wanted)
 
         def total(measure: str) -> int:
             carrier = self.carriers.get(measure)
@@ -299,7 +324,45 @@ class Figures:
             session=status[session_key] if session_key else Status(),
             label_vi=label_vi,
             label_en=label_en,
+            units=units,
+            expected_units=self.expected_units(wanted),
+            units_with_program_all=sum(
+                self.cells.get((program_key, c), Cell()).programs for c in wanted
+            )
+            if program_key
+            else 0,
+            program_units_expected=units[program_key].expected if program_key else 0,
+            unit_session=units[session_key] if session_key else Status(),
         )
+
+    def unit_status(self, codes: Iterable[str]) -> dict[str, Status]:
+        """The one rule for unit counts: per deliverable, every expected unit at these levels
+        (the level cells as they are; the members' no-double-counting rule is for members)."""
+        wanted = list(dict.fromkeys(codes))
+        return {
+            d.key: sum((self.cells.get((d.key, c), Cell()).status for c in wanted), Status())
+            for d in self.deliverables
+        }
+
+    def expected_units(self, codes: Iterable[str]) -> int:
+        """Distinct units expected at these levels: a level's units are expected for every
+        deliverable the level owes, so each level counts its largest deliverable count."""
+        return sum(
+            max(
+                (self.cells.get((d.key, c), Cell()).status.expected for d in self.deliverables),
+                default=0,
+            )
+            for c in dict.fromkeys(codes)
+        )
+
+    @property
+    def ungrouped(self) -> tuple[LevelInfo, ...]:
+        """The levels some deliverable applies to that no declared reporting group holds (the
+        cells under grassroots committees, by default); none when no group is declared."""
+        if not self.groups:
+            return ()
+        grouped = {code for g in self.groups for code in g.levels}
+        return tuple(level for level in self.levels if level.code not in grouped)
 
 
 def rate_change(current: Rate, previous: Rate) -> Fraction | None:
