@@ -2,7 +2,7 @@
 under it reporting separately, the scope line counts every distinct expected unit, each
 deliverable's on time / late / missing counts equal the late and overdue lists, the group table's
 rows (the reporting groups and the cells, "Chi bộ trực thuộc") add up to the headline, and only
-the members' rates keep the no-double-counting rule."""
+the members' rates keep the no-double-counting rule; the dashboard's and /thongke's rows too."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from datetime import date
 from sqlalchemy import update
 
 from bot.core.figures_text import digest_text
+from bot.web.figures_view import groups
 from scheduler.digest import digest_data
 from scheduler.digest_text import render_digest
 from storage.db import Database
+from storage.figures import Status
 from storage.models import ROLE_SUPERVISOR, Campaign
 from tests.figures_fixtures import Builder, utc
 
@@ -133,8 +135,32 @@ async def test_digest_counts_match_its_lists_and_table(db: Database) -> None:
         assert sum(int(cells[column][0]) for cells in rows.values()) == reported
         assert sum(int(cells[column][1]) for cells in rows.values()) == of
 
-    # /thongke's compact figures: the same rows, the same unit counts.
+
+async def test_dashboard_and_thongke_rows_add_up_to_the_total(db: Database) -> None:
+    await _world(db)
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=SUPERVISOR, now=NOW)
+    assert data is not None
+    figures = data.campaigns[0].figures
+    rows = groups(figures, "vi")
+    assert [row.label for row in rows] == [
+        "Cấp tỉnh và cấp huyện",
+        "Cấp cơ sở",
+        "Chi bộ trực thuộc",
+        "",  # all levels together
+    ]
+    *parts, total = rows
+    assert [row.figures.unit_session.expected for row in parts] == [2, 2, 3]
+    assert total.figures.unit_session == figures.total.units["hoi_nghi"]
+    assert sum((row.figures.unit_session for row in parts), Status()) == total.figures.unit_session
+    # /thongke's compact figures: the same rows, the same unit counts as the digest.
     brief = digest_text(figures, "vi")
-    assert "Chi bộ trực thuộc" in brief
-    for key in expected:
-        assert sum(g.units[key].expected for g in figures.table_groups) == 7
+    assert (
+        "Chi bộ trực thuộc:\n• Báo cáo hoi_nghi: 3/3 đơn vị đã báo cáo (1 đúng hạn, 2 trễ hạn), "
+        "còn thiếu 0\n"
+    ) in brief
+    assert (
+        "Chung các cấp:\n• Báo cáo hoi_nghi: 6/7 đơn vị đã báo cáo (3 đúng hạn, 3 trễ hạn), "
+        "còn thiếu 1\n• Báo cáo chuong_trinh: 3/7 đơn vị đã báo cáo (2 đúng hạn, 1 trễ hạn), "
+        "còn thiếu 4\n"
+    ) in brief
