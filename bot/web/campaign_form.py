@@ -1,11 +1,14 @@
-"""A new campaign from a form (no YAML): the built-in template's deliverables and forms, with the
-name, reference, resolution, start date and every deadline per level typed in. It goes through
+"""A new campaign from a form (no YAML): a built-in template's deliverables and forms, with the
+name, reference, resolution, start date and every deadline per level typed in. The templates
+offered are those whose levels all exist in the unit tree (`fitting_templates`: on the 2025
+structure with no huyện level, the two-level one), so that the form never asks a deadline for a
+level the tree does not have; a template posted that does not fit is refused. It goes through
 the same validation and loader as `cadrebot campaign load` (`storage.campaigns`); a reference
 that exists already is refused (the form creates, it never overwrites)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,12 +22,11 @@ from bot.web.fields import FieldProblem, clean_value
 from storage.campaigns import (
     CampaignDefinition,
     DefinitionError,
+    builtin_template,
     definition_problems,
     format_loc,
     get_campaign,
     load_campaign,
-    parse_definition,
-    template_text,
 )
 from storage.i18n import t
 from storage.i18n.formatting import in_sentence
@@ -34,27 +36,38 @@ from storage.text_clean import NUL, clean, has_control
 # The longest text each field takes (the campaign table allows 255 and 64).
 TEXT_FIELDS = {"name": 200, "reference": 64, "resolution": 255}
 DATE_LIMIT = 32
+TEMPLATE_FIELD = "template"
+DEFAULT_TEMPLATE = "nq-xii"
 
 
 @dataclass
 class Filled:
-    """The form's values (to show it again) and the problems found, in Vietnamese."""
+    """The form's values (to show it again), its template and the problems found."""
 
     values: dict[str, str]
     problems: list[str] = field(default_factory=list)
+    template: str = DEFAULT_TEMPLATE
 
 
-def template() -> CampaignDefinition:
-    return parse_definition(template_text())
+def template(name: str = DEFAULT_TEMPLATE) -> CampaignDefinition:
+    return builtin_template(name)
+
+
+def chosen_template(raw: str, fitting: Sequence[str]) -> str | None:
+    """The template a form names (a short name, `TEMPLATES`) if it fits the tree; the first
+    fitting one when it names none; None for one unknown or not fitting, or none fitting."""
+    if raw == "":
+        return fitting[0] if fitting else None
+    return raw if raw in fitting else None
 
 
 def deadline_name(key: str, level: str) -> str:
     return f"due__{key}__{level}"
 
 
-def blank_values() -> dict[str, str]:
+def blank_values(name: str = DEFAULT_TEMPLATE) -> dict[str, str]:
     """The form as first shown: the template's deliverables and levels, dates to fill in."""
-    base = template()
+    base = template(name)
     values = {name: "" for name in TEXT_FIELDS}
     values["resolution"] = base.campaign.resolution
     values["start_date"] = ""
@@ -71,17 +84,30 @@ def _day(raw: str) -> date | None:
 
 
 def read_form(
-    form: FormData, lang: str, level_names: Mapping[str, str] | None = None
+    form: FormData,
+    lang: str,
+    level_names: Mapping[str, str] | None = None,
+    fitting: Sequence[str] = (DEFAULT_TEMPLATE,),
 ) -> tuple[Filled, CampaignDefinition | None]:
     """The new definition, or None with the problems. `level_names`: each level code's label,
-    as a problem names a level ("hạn “…” của cấp tỉnh")."""
-    values = {k: str(form.get(k, "") or "") for k in blank_values()}
-    filled = Filled(values)
+    as a problem names a level ("hạn “…” của cấp tỉnh"); `fitting`: the templates that fit the
+    unit tree (the form's template must be one; without one posted, the first)."""
+    chosen = chosen_template(str(form.get(TEMPLATE_FIELD, "") or ""), fitting)
+    if chosen is None:  # shown again with the first fitting template's fields, the text kept
+        first = fitting[0] if fitting else DEFAULT_TEMPLATE
+        filled = Filled(blank_values(first), template=first)
+        for name, limit in TEXT_FIELDS.items():
+            typed_text = str(form.get(name, "") or "")
+            filled.values[name] = clean(typed_text.replace(NUL, ""))[: limit * 2]
+        filled.problems.append(t("web.campaign_form.bad_template", lang))
+        return filled, None
+    values = {k: str(form.get(k, "") or "") for k in blank_values(chosen)}
+    filled = Filled(values, template=chosen)
     typed = dict(values)
     for k in values:  # dates are shown back as typed, cleaned (never a NUL in the page)
         if k not in TEXT_FIELDS:
             values[k] = clean(values[k].replace(NUL, ""))[:DATE_LIMIT]
-    data: dict[str, Any] = template().model_dump(mode="python")
+    data: dict[str, Any] = template(chosen).model_dump(mode="python")
     for name, limit in TEXT_FIELDS.items():
         try:
             text = clean_value(values[name], limit=limit, strict=True)
@@ -129,6 +155,11 @@ def read_form(
 
 def _label(name: str, lang: str) -> str:
     return t(f"web.campaign_form.{name}", lang)
+
+
+def template_label(name: str, lang: str) -> str:
+    """A built-in template's name as the form's choice shows it."""
+    return t(f"web.campaign_form.template_{name.replace('-', '_')}", lang)
 
 
 async def create_campaign(

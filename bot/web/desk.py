@@ -14,21 +14,24 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.web.auth import Viewer, admin_viewer, posted, refused, web_of
 from bot.web.campaign_form import (
+    TEMPLATE_FIELD,
     Filled,
     blank_values,
+    chosen_template,
     create_campaign,
     deadline_name,
     read_form,
     template,
+    template_label,
 )
 from bot.web.render import page
 from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
 from storage.access import admin_scope
 from storage.campaign_status import may_manage, status_label
-from storage.campaigns import list_campaigns
+from storage.campaigns import fitting_templates, list_campaigns
 from storage.i18n import t
 from storage.i18n.formatting import level_label, name_in
-from storage.models import Campaign
+from storage.models import Campaign, Level
 from storage.units import list_levels
 from storage.web_views import join_status
 
@@ -140,24 +143,30 @@ async def joined(request: Request) -> Response:
     return page("joined.html", viewer.lang, viewer=viewer, joined=status)
 
 
+async def _tree_levels(request: Request) -> dict[str, Level]:
+    async with web_of(request).db.read() as session:
+        return {lv.code: lv for lv in await list_levels(session=session)}
+
+
 async def _form_page(
     request: Request, viewer: Viewer, filled: Filled, status: int = 200
 ) -> Response:
-    async with web_of(request).db.read() as session:
-        levels = {lv.code: lv for lv in await list_levels(session=session)}
+    """The form for `filled.template`, with the choice among the templates that fit the tree
+    (none fitting: the form is not offered, the page says why)."""
+    levels = await _tree_levels(request)
+    fitting = fitting_templates(levels)
     deliverables = [
         (
             name_in(item, viewer.lang),
             [
-                (
-                    deadline_name(item.key, code),
-                    level_label(levels[code], viewer.lang) if code in levels else code,
-                )
+                (deadline_name(item.key, code), level_label(levels[code], viewer.lang))
                 for code in item.deadlines
+                if code in levels
             ],
         )
-        for item in template().deliverables
+        for item in (template(filled.template).deliverables if fitting else [])
     ]
+    known = ", ".join(level_label(level, viewer.lang) for level in levels.values()) or "—"
     return page(
         "campaign_new.html",
         viewer.lang,
@@ -167,14 +176,25 @@ async def _form_page(
         problems=filled.problems,
         deliverables=deliverables,
         allowed=viewer.scope.whole_tree,
+        template_field=TEMPLATE_FIELD,
+        chosen=filled.template,
+        templates=[(name, template_label(name, viewer.lang)) for name in fitting],
+        tree_levels=known,
     )
 
 
 async def campaign_new(request: Request) -> Response:
+    """The form; `?template=` picks one of the templates that fit the tree (the first when it
+    names none or one that does not fit)."""
     viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
-    return await _form_page(request, viewer, Filled(blank_values()))
+    fitting = fitting_templates(await _tree_levels(request))
+    raw = request.query_params.get(TEMPLATE_FIELD, "")
+    name = chosen_template(raw, fitting) or chosen_template("", fitting)
+    if name is None:  # no built-in template fits: the page says so
+        return await _form_page(request, viewer, Filled({}))
+    return await _form_page(request, viewer, Filled(blank_values(name), template=name))
 
 
 async def campaign_create(request: Request) -> Response:
@@ -184,10 +204,12 @@ async def campaign_create(request: Request) -> Response:
     viewer, form = got
     if not viewer.scope.whole_tree:
         return refused(viewer)
-    async with web_of(request).db.read() as session:
-        levels = await list_levels(session=session)
-    names = {level.code: level_label(level, viewer.lang) for level in levels}
-    filled, definition = read_form(form, viewer.lang, names)
+    levels = await _tree_levels(request)
+    fitting = fitting_templates(levels)
+    if not fitting:
+        return await _form_page(request, viewer, Filled({}), status=422)
+    names = {code: level_label(level, viewer.lang) for code, level in levels.items()}
+    filled, definition = read_form(form, viewer.lang, names, fitting)
     if definition is None:
         return await _form_page(request, viewer, filled, status=422)
     web = web_of(request)

@@ -31,7 +31,8 @@ The file format (the built-in template `storage/templates/nq-xii.yaml` documents
 
 Modules: `definition` (the YAML declaration, parsed with line-numbered problems), `store` (the
 campaigns in the database: load, list, get, the deliverables and forms of a campaign),
-`template` (the built-in campaign, the kinds of deliverable a form adds, the time zones),
+`template` (the built-in campaigns and which fits a unit tree, the kinds of deliverable a form
+adds, the time zones),
 `export` (a stored campaign written back as a campaign file).
 """
 
@@ -65,14 +66,18 @@ from storage.campaigns.store import (
 from storage.campaigns.template import (
     DEFAULT_TIMEZONE,
     TEMPLATE_NAME,
+    TEMPLATES,
     add_deliverable,
+    builtin_template,
     deliverable_kinds,
+    fitting_templates,
     template_text,
     timezones,
 )
 
 __all__ = [
     "DEFAULT_TIMEZONE",
+    "TEMPLATES",
     "TEMPLATE_NAME",
     "WEEKDAYS",
     "CampaignDefinition",
@@ -84,6 +89,7 @@ __all__ = [
     "QuietHours",
     "Reminders",
     "add_deliverable",
+    "builtin_template",
     "definition_of",
     "definition_problems",
     "definition_text",
@@ -91,6 +97,7 @@ __all__ = [
     "deliverable_kinds",
     "deliverables_of",
     "file_name",
+    "fitting_templates",
     "form_of",
     "format_loc",
     "get_campaign",

@@ -1,6 +1,6 @@
-"""The built-in campaign and what a campaign form offers from it: the kinds of deliverable (each
-with its questions and rules), a new deliverable of a kind added to plain definition data, and
-the time zones a campaign may use."""
+"""The built-in campaigns and what a campaign form offers from them: which built-in template fits
+a unit tree (its levels), the kinds of deliverable (each with its questions and rules), a new
+deliverable of a kind added to plain definition data, and the time zones a campaign may use."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from importlib import resources
 from typing import Any
 from zoneinfo import available_timezones
 
-from storage.campaigns.definition import DeliverableDecl, parse_definition
+from storage.campaigns.definition import CampaignDefinition, DeliverableDecl, parse_definition
 
 TEMPLATE_NAME = "nq-xii.yaml"
 TWO_LEVEL_TEMPLATE_NAME = "nq-hai-cap.yaml"
+# The built-in templates by their short name, the three-level one (tỉnh -> huyện -> cơ sở)
+# first: where both fit a tree, it is the one offered first.
+TEMPLATES = {"nq-xii": TEMPLATE_NAME, "nq-hai-cap": TWO_LEVEL_TEMPLATE_NAME}
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 KEY_LIMIT = 64  # DeliverableDecl.key
 
@@ -23,8 +26,39 @@ def template_text(*, two_level: bool = False) -> str:
     """The built-in campaign file (the article's campaign), exactly as packaged; `two_level`:
     the same campaign for the two-level structure (tỉnh -> xã, phường; no huyện) with its own
     reporting groups ("cấp tỉnh"; "cấp xã, phường")."""
-    name = TWO_LEVEL_TEMPLATE_NAME if two_level else TEMPLATE_NAME
-    return resources.files("storage.templates").joinpath(name).read_text(encoding="utf-8")
+    return builtin_text("nq-hai-cap" if two_level else "nq-xii")
+
+
+def builtin_text(name: str) -> str:
+    """The built-in template `name` (a key of TEMPLATES) as packaged; KeyError for another."""
+    file = TEMPLATES[name]
+    return resources.files("storage.templates").joinpath(file).read_text(encoding="utf-8")
+
+
+@cache
+def _builtin(name: str) -> CampaignDefinition:
+    return parse_definition(builtin_text(name))
+
+
+def builtin_template(name: str) -> CampaignDefinition:
+    """The built-in template `name` parsed (a copy: changing it changes no other)."""
+    return _builtin(name).model_copy(deep=True)
+
+
+def levels_used(definition: CampaignDefinition) -> set[str]:
+    """The level codes a definition names: its deadlines' and its reporting groups'."""
+    used = {level for item in definition.deliverables for level in item.deadlines}
+    groups = definition.campaign.reporting_groups
+    return used | {level for group in groups for level in group.levels}
+
+
+def fitting_templates(levels: Collection[str]) -> list[str]:
+    """The built-in templates (names, in TEMPLATES' order) whose levels all are among `levels`
+    (the unit tree's level codes): on the 2025 structure with no huyện level, the two-level
+    one only; on a tree with every level, both. Loading one of them never meets an unknown
+    level."""
+    known = set(levels)
+    return [name for name in TEMPLATES if levels_used(_builtin(name)) <= known]
 
 
 @cache
