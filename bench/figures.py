@@ -135,8 +135,8 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
             country = await compute_figures(session=session, campaign_id=campaign_id, as_of=NOW)
             result["a_country"] = time.perf_counter() - t0
             peak("a_country")
-            result["country_expected"] = country.total.session.expected
-            result["province_expected"] = province.total.session.expected
+            result["country_expected"] = country.total.unit_session.expected
+            result["province_expected"] = province.total.unit_session.expected
 
             follows: dict[int, list[str]] = {}
             for person_id, lo in (

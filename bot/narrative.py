@@ -66,9 +66,11 @@ def _stated(key: str, lang: str, rate: Rate, *, shown: str | None = None, **extr
 def _figures_paragraph(figures: Figures, lang: str, organisation: str) -> str:
     day = date_text(figures.as_of_date, lang)
     total = figures.total
-    if not total.session.expected:
+    # Units ("các chi, đảng bộ"): every expected unit, a cell and its committee both, as the
+    # digest counts them (`GroupFigures.units`); members below: none counted twice.
+    if not total.unit_session.expected:
         return t("figures.narrative.no_units", lang, date=day)
-    reported = total.session.reported_rate
+    reported = total.unit_session.reported_rate
     sentences = [
         _stated("figures.narrative.sessions", lang, reported, organisation=organisation, date=day)
     ]
@@ -90,8 +92,8 @@ def _figures_paragraph(figures: Figures, lang: str, organisation: str) -> str:
         )
         sentences.append(t("figures.narrative.essays", lang, parts=parts))
     clauses = []
-    if total.program_expected:
-        clauses.append(_stated("figures.narrative.programs", lang, total.action_program))
+    if total.program_units_expected:
+        clauses.append(_stated("figures.narrative.programs", lang, total.unit_program))
     if total.heads:
         plans = total.action_plan
         shown = _rate_above(plans, lang)

@@ -71,7 +71,11 @@ def _assert_summary_never_adds_overlapping_units(book: Path) -> None:
     assert rows["Cấp cơ sở"][members] == 300  # the level: its two grassroots committees
     assert rows["Cấp tỉnh và cấp huyện"][members] == 250  # the group
     assert rows["Tổng cộng"][members] == 550  # 40 + 110 + 100 + 150 + 150, not 570
-    assert rows["Tổng cộng"][1] == 5  # units: the cell is counted with its committee
+    # Units: every expected unit, the cell and its committee both (1 + 2 + 2 + 1), the sum of
+    # the level rows and the digest's count; the members above are counted once.
+    assert rows["Tổng cộng"][1] == 6
+    levels = ("Cấp tỉnh", "Cấp huyện", "Cấp cơ sở", "Chi bộ trực thuộc")
+    assert rows["Tổng cộng"][1] == sum(rows[level][1] for level in levels)
     essays_rate = 9
     assert rows["Cấp tỉnh và cấp huyện"][essays_rate] == 0.948
     assert rows["Tổng cộng"][4] == 550  # attended: 550 people, none twice
@@ -79,11 +83,11 @@ def _assert_summary_never_adds_overlapping_units(book: Path) -> None:
 
 EXPECTED_FIGURES = (
     "Theo số liệu tổng hợp của Ban Tuyên giáo và Dân vận Tỉnh ủy đến ngày 30/9/2016, 100% các "
-    "chi, đảng bộ đã tổ chức học tập, quán triệt Nghị quyết (5/5 đơn vị). Tỷ lệ đảng viên tham "
+    "chi, đảng bộ đã tổ chức học tập, quán triệt Nghị quyết (6/6 đơn vị). Tỷ lệ đảng viên tham "
     "gia học tập, quán triệt đạt 100% "
     "(550/550 đồng chí). Tỷ lệ cán bộ, đảng viên viết bài thu hoạch đạt 94,8% đối với cấp tỉnh "
     "và cấp huyện; 92,7% đối với cấp cơ sở. Qua thống kê, đến ngày 30/9/2016, 100% các chi, đảng "
-    "bộ xây dựng chương trình hành động thực hiện Nghị quyết (5/5 đơn vị); trên 90% (91,9%) cấp "
+    "bộ xây dựng chương trình hành động thực hiện Nghị quyết (6/6 đơn vị); trên 90% (91,9%) cấp "
     "ủy, người đứng đầu cơ quan, đơn vị xây dựng kế hoạch hành động (57/62)."
 )
 # The article's four shortcomings, in its order, each with the article's word because the share

@@ -110,7 +110,7 @@ async def _early(db: Database, data: DigestData) -> DigestData:
     async with db.read() as session:
         early = await digest_data(session=session, person_id=data.person_id, now=utc(2016, 5, 20))
     assert early is not None
-    assert all(s.reported == 0 for s in early.campaigns[0].figures.total.status.values())
+    assert all(s.reported == 0 for s in early.campaigns[0].figures.total.units.values())
     return early
 
 

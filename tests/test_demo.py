@@ -52,9 +52,9 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
         await db.dispose()
 
     summary = files.summary.read_text(encoding="utf-8")
-    reported = sum(s.reported for level in figures.per_level for s in level.status.values())
+    reported = sum(s.reported for level in figures.per_level for s in level.units.values())
     assert reported == sim.stats.reports  # every confirmed conversation is a reported unit
-    session_status = figures.total.status["hoi_nghi"]
+    session_status = figures.total.units["hoi_nghi"]
     assert (
         f"{session_status.reported}/{session_status.expected} đơn vị đã báo cáo "
         f"({session_status.on_time} đúng hạn, {session_status.late} trễ hạn, "

@@ -20,7 +20,7 @@ from scheduler.digest import DigestData, compose_digest, digest_data, digest_dat
 from scheduler.digest_text import MAX_CHARS, _rates, change_text, delta_text, render_digest
 from scheduler.jobs import digest_pass
 from storage.db import Database
-from storage.figures import UNIT, GroupFigures, Rate, Status, compute_figures
+from storage.figures import UNIT, GroupFigures, Rate, compute_figures
 from storage.models import (
     ASSESSMENT_FAILED,
     ASSESSMENT_PASSED,
@@ -98,10 +98,10 @@ async def test_one_digest_for_all_units_figures_equal_storage_figures(db: Databa
             ),
         )
     for key in ("hoi_nghi", "chuong_trinh", "ke_hoach"):
-        assert figures.total.status[key] == parts[0].total.status[key] + parts[1].total.status[key]
+        assert figures.total.units[key] == parts[0].total.units[key] + parts[1].total.units[key]
     assert figures.total == both.total
     # H1, C11, C12, C13, H2, C21 (C22 was deactivated in August).
-    assert figures.total.status["hoi_nghi"].expected == 6
+    assert figures.total.units["hoi_nghi"].expected == 6
     assert figures.total.essay.numerator == both.total.essays
     assert figures.previous is not None and figures.previous.as_of == NOW - timedelta(days=7)
 
@@ -472,19 +472,14 @@ def test_a_change_that_rounds_to_zero_is_no_change() -> None:
 
 
 def test_the_action_plan_rate_names_its_unit() -> None:
-    empty = Status()
     group = GroupFigures(
         levels=(),
-        status={},
         members=0,
         attended=0,
         nonmembers_attended=0,
         essays=0,
-        units_with_program=0,
-        program_expected=0,
         heads_with_plan=15,
         heads=17,
-        session=empty,
     )
     assert _rates(group, None, "vi") == [
         "Các tỷ lệ chung:",

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
+from openpyxl import load_workbook
 from sqlalchemy import update
 
 from bot.core.figures_text import digest_text
+from bot.export import write_xlsx
+from bot.narrative import narrative
 from bot.web.figures_view import groups
 from scheduler.digest import digest_data
 from scheduler.digest_text import render_digest
 from storage.db import Database
 from storage.figures import Status
 from storage.models import ROLE_SUPERVISOR, Campaign
+from storage.shortcomings import find_shortcomings
 from tests.figures_fixtures import Builder, utc
 
 NOW = utc(2016, 10, 3, 2)  # Monday 3/10/2016 09:00 in Hanoi
@@ -164,3 +169,53 @@ async def test_dashboard_and_thongke_rows_add_up_to_the_total(db: Database) -> N
         "còn thiếu 1\n• Báo cáo chuong_trinh: 3/7 đơn vị đã báo cáo (2 đúng hạn, 1 trễ hạn), "
         "còn thiếu 4\n"
     ) in brief
+
+
+async def test_workbook_and_report_paragraph_count_units_as_the_digest(
+    db: Database, tmp_path: Path
+) -> None:
+    """The workbook's summary sheet: the total row's unit counts are the sums of the level rows
+    and the digest's headline; its member counts pool members, none twice. The report paragraph
+    counts the units as the digest does."""
+    await _world(db)
+    out = tmp_path / "so-lieu.xlsx"
+    async with db.read() as session:
+        data = await digest_data(session=session, person_id=SUPERVISOR, now=NOW)
+        assert data is not None
+        campaign = data.campaigns[0]
+        await write_xlsx(
+            session=session, campaign_id=campaign.figures.campaign_id, as_of=NOW, output=out
+        )
+        shortcomings = await find_shortcomings(
+            session=session, campaign_id=campaign.figures.campaign_id, as_of=NOW
+        )
+    book = load_workbook(out, read_only=True)
+    listed = [row for row in book["Tổng hợp"].iter_rows(values_only=True) if row and row[0]]
+    book.close()
+    rows = {row[0]: row for row in listed}
+    levels = ["Cấp tỉnh", "Cấp huyện", "Cấp cơ sở", "Chi bộ trực thuộc"]
+    total = rows["Tổng cộng"]
+    # Units expected and reported (the study session), units with a programme: 7, 6, 3.
+    expected, reported, programs = 1, 2, 10
+    assert [rows[level][expected] for level in levels] == [1, 1, 2, 3]
+    for column in (expected, reported, programs):
+        assert total[column] == sum(rows[level][column] for level in levels), column
+    assert (total[expected], total[reported], total[programs]) == (7, 6, 3)
+    assert total[expected] == campaign.expected
+    assert (total[reported], total[expected]) == (
+        campaign.figures.total.units["hoi_nghi"].reported,
+        campaign.figures.total.units["hoi_nghi"].expected,
+    )
+    # The group "cấp tỉnh và cấp huyện" is the sum of its two levels' rows.
+    group = rows["Cấp tỉnh và cấp huyện"]
+    assert group[expected] == rows["Cấp tỉnh"][expected] + rows["Cấp huyện"][expected]
+    # Members: the cells' 18 + 5 attending are part of C1's 30 and C2's, so not added again.
+    attended = 4
+    assert total[attended] == 120
+    assert sum(rows[level][attended] for level in levels) == 143
+
+    # The report paragraph: the digest's unit counts, for the same scope and moment.
+    paragraph = narrative(campaign.figures, shortcomings, organisation="Ban Tuyên giáo")
+    assert "Nghị quyết (6/7 đơn vị)." in paragraph
+    assert "chương trình hành động thực hiện Nghị quyết (3/7 đơn vị)" in paragraph
+    assert "(120/120 đồng chí)" in paragraph

@@ -116,16 +116,16 @@ async def test_summary_equals_compute_figures(db: Database, tmp_path: Path) -> N
     groups.append(("Tổng cộng", figures.total))
     for label, group in groups:
         row = by_label[label]
-        assert row[1:3] == (group.session.expected, group.session.reported)
+        assert row[1:3] == (group.unit_session.expected, group.unit_session.reported)
         assert row[4:6] == (group.attended, group.members)
         assert row[7:9] == (group.essays, group.attended)
-        assert row[10] == group.units_with_program
+        assert row[10] == group.units_with_program_all
         assert row[12:14] == (group.heads_with_plan, group.heads)
         for index, rate in (
-            (3, group.session.reported_rate),
+            (3, group.unit_session.reported_rate),
             (6, group.attendance),
             (9, group.essay),
-            (11, group.action_program),
+            (11, group.unit_program),
             (14, group.action_plan),
         ):
             expected = rate_value(rate.numerator, rate.denominator)

@@ -141,7 +141,7 @@ async def test_each_district_row_is_its_subtree_without_double_counting(
                 )
             ).total
             row = by_code[code]
-            s = group.session
+            s = group.unit_session
             assert row[3:7] == (
                 s.expected,
                 s.reported,
@@ -154,8 +154,9 @@ async def test_each_district_row_is_its_subtree_without_double_counting(
                 group.essays,
             ), code
     h1 = by_code["H1"]
-    # The cell B1 reports inside C11, whose 30 members include its 10: H1's pool is H1, C11 and
-    # C12 (3 owe, 2 reported), members of the reporting units 40 + 30 = 70, not 80.
-    assert h1[3:5] == (3, 2)
+    # The cell B1 reports inside C11, whose 30 members include its 10: H1's units are H1, C11,
+    # C12 and B1 (4 owe, 3 reported: a unit count counts the cell too), members of the reporting
+    # units 40 + 30 = 70, not 80.
+    assert h1[3:5] == (4, 3)
     assert (h1[6], h1[7]) == (38 + 29, 70)
     assert by_code["H2"][3:5] == (2, 1)

@@ -52,14 +52,14 @@ async def test_status_and_sums_per_level(db: Database) -> None:
     tinh, huyen, co_so, chi_bo = f.per_level
     # The study session: H1 confirmed 23:59 local on the deadline day (on time, corrected later),
     # H2 at 00:00 local the next day (late); C21 never reported; C22 was deactivated.
-    assert tinh.status["hoi_nghi"] == Status(expected=1, reported=1, on_time=1)
-    assert huyen.status["hoi_nghi"] == Status(expected=2, reported=2, on_time=1)
-    assert huyen.status["hoi_nghi"].late == 1
-    assert co_so.status["hoi_nghi"] == Status(expected=4, reported=3, on_time=3)
-    assert co_so.status["hoi_nghi"].missing == 1
-    assert co_so.status["chuong_trinh"] == Status(expected=4, reported=3, on_time=2)
-    assert co_so.status["ke_hoach"] == Status(expected=4, reported=3, on_time=3)
-    assert huyen.status["ke_hoach"] == Status(expected=2, reported=1, on_time=1)
+    assert tinh.units["hoi_nghi"] == Status(expected=1, reported=1, on_time=1)
+    assert huyen.units["hoi_nghi"] == Status(expected=2, reported=2, on_time=1)
+    assert huyen.units["hoi_nghi"].late == 1
+    assert co_so.units["hoi_nghi"] == Status(expected=4, reported=3, on_time=3)
+    assert co_so.units["hoi_nghi"].missing == 1
+    assert co_so.units["chuong_trinh"] == Status(expected=4, reported=3, on_time=2)
+    assert co_so.units["ke_hoach"] == Status(expected=4, reported=3, on_time=3)
+    assert huyen.units["ke_hoach"] == Status(expected=2, reported=1, on_time=1)
 
     assert (tinh.members, tinh.attended, tinh.essays) == (50, 48, 45)
     assert (huyen.members, huyen.attended, huyen.essays) == (100, 93, 87)  # H1 corrected to 37
@@ -68,16 +68,16 @@ async def test_status_and_sums_per_level(db: Database) -> None:
 
     assert huyen.attendance == Rate(93, 100)
     assert huyen.essay == Rate(87, 93)
-    assert tinh.action_program == Rate(1, 1)
-    assert huyen.action_program == Rate(1, 2)  # H2 answered "no"
-    assert co_so.action_program == Rate(3, 4)  # C12 never reported
+    assert tinh.unit_program == Rate(1, 1)
+    assert huyen.unit_program == Rate(1, 2)  # H2 answered "no"
+    assert co_so.unit_program == Rate(3, 4)  # C12 never reported
     assert huyen.action_plan == Rate(8, 10)
     assert co_so.action_plan == Rate(6, 7)
 
     # A level the campaign covers but with no unit: zeros, and no rate at all.
-    assert chi_bo.status["hoi_nghi"] == Status()
+    assert chi_bo.units["hoi_nghi"] == Status()
     assert chi_bo.essay.value is None and chi_bo.attendance.value is None
-    assert chi_bo.action_program.value is None
+    assert chi_bo.unit_program.value is None
 
 
 async def test_combined_levels_pool_sums(db: Database) -> None:
@@ -94,11 +94,11 @@ async def test_combined_levels_pool_sums(db: Database) -> None:
     # Pooled: (45 + 87) / (48 + 93), not the mean of the two percentages.
     assert upper.essay == Rate(132, 141)
     assert upper.attendance == Rate(141, 150)
-    assert upper.status["hoi_nghi"] == Status(expected=3, reported=3, on_time=2)
+    assert upper.units["hoi_nghi"] == Status(expected=3, reported=3, on_time=2)
     assert lower.essay == Rate(45, 48)
-    assert f.total.action_program == Rate(5, 7)
+    assert f.total.unit_program == Rate(5, 7)
     assert f.total.action_plan == Rate(24, 27)
-    assert f.total.session == Status(expected=7, reported=6, on_time=5)
+    assert f.total.unit_session == Status(expected=7, reported=6, on_time=5)
 
 
 async def test_zero_members_unit_has_no_rate(db: Database) -> None:
@@ -111,11 +111,11 @@ async def test_zero_members_unit_has_no_rate(db: Database) -> None:
             root_path=ref.builder.path("C13"),
         )
     co_so = f.level("co_so")
-    assert co_so.status["hoi_nghi"] == Status(expected=1, reported=1, on_time=1)
+    assert co_so.units["hoi_nghi"] == Status(expected=1, reported=1, on_time=1)
     assert co_so.attendance == Rate(0, 0) and co_so.attendance.value is None
     assert co_so.essay.value is None
     assert co_so.action_plan == Rate(1, 2)
-    assert f.level("tinh").status["hoi_nghi"] == Status()
+    assert f.level("tinh").units["hoi_nghi"] == Status()
 
 
 async def test_overlapping_supervisor_units_are_counted_once(db: Database) -> None:
@@ -127,10 +127,10 @@ async def test_overlapping_supervisor_units_are_counted_once(db: Database) -> No
         f = await compute_figures(
             session=session, campaign_id=ref.campaign_id, as_of=AS_OF, unit_filter=overlap
         )
-    assert f.level("co_so").status["hoi_nghi"] == Status(expected=3, reported=3, on_time=3)
+    assert f.level("co_so").units["hoi_nghi"] == Status(expected=3, reported=3, on_time=3)
     assert f.level("co_so").attended == 48
-    assert f.level("huyen").status["hoi_nghi"] == Status(expected=1, reported=1, on_time=1)
-    assert f.level("tinh").status["hoi_nghi"].expected == 0
+    assert f.level("huyen").units["hoi_nghi"] == Status(expected=1, reported=1, on_time=1)
+    assert f.level("tinh").units["hoi_nghi"].expected == 0
 
 
 async def test_campaign_scope_limits_units(db: Database) -> None:
@@ -143,8 +143,8 @@ async def test_campaign_scope_limits_units(db: Database) -> None:
         )
     async with db.read() as session:
         f = await compute_figures(session=session, campaign_id=other, as_of=AS_OF)
-    assert f.level("huyen").status["hoi_nghi"] == Status(expected=1, reported=0, on_time=0)
-    assert f.level("co_so").status["hoi_nghi"].expected == 1  # C21 only; C22 is inactive
+    assert f.level("huyen").units["hoi_nghi"] == Status(expected=1, reported=0, on_time=0)
+    assert f.level("co_so").units["hoi_nghi"].expected == 1  # C21 only; C22 is inactive
 
 
 async def test_as_of_in_the_past_uses_older_versions_and_active_units(db: Database) -> None:
@@ -160,15 +160,15 @@ async def test_as_of_in_the_past_uses_older_versions_and_active_units(db: Databa
             session=session, campaign_id=ref.campaign_id, as_of=utc(2016, 9, 1, 11)
         )
     # On 5/8 C22 was still active and had reported; C11, C12, C13 had not yet.
-    assert early.level("co_so").status["hoi_nghi"] == Status(expected=5, reported=1, on_time=1)
+    assert early.level("co_so").units["hoi_nghi"] == Status(expected=5, reported=1, on_time=1)
     assert early.level("co_so").essays == 5
-    assert early.level("co_so").status["chuong_trinh"].reported == 0
+    assert early.level("co_so").units["chuong_trinh"].reported == 0
     # Nobody had reported a program yet: 0 of the 8 units then expected, not "no rate".
-    assert early.total.action_program == Rate(0, 8)
+    assert early.total.unit_program == Rate(0, 8)
     # H1's correction (essays 36 -> 37) at 10:00 UTC on 1/9.
     assert before_fix.level("huyen").essays == 86
     assert after_fix.level("huyen").essays == 87
-    assert before_fix.level("huyen").status["hoi_nghi"].on_time == 1
+    assert before_fix.level("huyen").units["hoi_nghi"].on_time == 1
 
 
 async def test_week_over_week_change(db: Database) -> None:
@@ -183,8 +183,8 @@ async def test_week_over_week_change(db: Database) -> None:
         )
     assert f.previous is not None
     assert f.previous.as_of == utc(2016, 8, 29, 12)
-    assert f.total.status["chuong_trinh"].reported == 4
-    assert f.previous.total.status["chuong_trinh"].reported == 0
+    assert f.total.units["chuong_trinh"].reported == 4
+    assert f.previous.total.units["chuong_trinh"].reported == 0
     now_rate, then_rate = f.combined[0].essay, f.previous.combined[0].essay
     assert (now_rate, then_rate) == (Rate(132, 141), Rate(131, 141))
     assert rate_change(now_rate, then_rate) == Fraction(100, 141)
@@ -233,7 +233,7 @@ async def test_carrier_found_from_form_before_any_report(db: Database) -> None:
     async with db.read() as session:
         f = await compute_figures(session=session, campaign_id=cid, as_of=AS_OF)
     assert f.carriers == {"action_program": "ct"}
-    assert f.total.action_program == Rate(0, 1)
+    assert f.total.unit_program == Rate(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,10 +301,10 @@ async def test_many_equals_single_on_random_scopes(db: Database, seed: int) -> N
     # The random data reaches the cases that matter: reports, late ones, inactive units, a
     # scoped campaign expecting part of the tree only.
     final = countries[(tree.campaign_id, utc(2016, 10, 5))]
-    assert final.total.session.reported > 10 and final.total.session.late > 0
-    assert final.total.session.missing > 0
+    assert final.total.unit_session.reported > 10 and final.total.unit_session.late > 0
+    assert final.total.unit_session.missing > 0
     scoped = countries[(tree.scoped_campaign_id, utc(2016, 10, 5))]
-    assert 0 < scoped.total.status["hoi_nghi"].expected < final.total.session.expected
+    assert 0 < scoped.total.units["hoi_nghi"].expected < final.total.unit_session.expected
 
 
 async def test_many_splits_statements_by_rows(
@@ -327,8 +327,8 @@ async def test_many_splits_statements_by_rows(
             session=session, campaign_id=ref.campaign_id, as_of=AS_OF, scopes=scopes
         )
     assert split == whole
-    assert whole[1].total.session == Status(expected=7, reported=6, on_time=5)
-    assert whole[3].level("co_so").status["hoi_nghi"] == Status(expected=1, reported=0)
+    assert whole[1].total.unit_session == Status(expected=7, reported=6, on_time=5)
+    assert whole[3].level("co_so").units["hoi_nghi"] == Status(expected=1, reported=0)
 
 
 async def test_many_counts_overlapping_units_once(db: Database) -> None:
@@ -345,11 +345,11 @@ async def test_many_counts_overlapping_units_once(db: Database) -> None:
         )
     for key in ("ranges", "range and id"):
         co_so = many[key].level("co_so")
-        assert co_so.status["hoi_nghi"] == Status(expected=3, reported=3, on_time=3), key
+        assert co_so.units["hoi_nghi"] == Status(expected=3, reported=3, on_time=3), key
         assert co_so.attended == 48
-        assert many[key].level("huyen").status["hoi_nghi"].expected == 1
-    assert many["ids"].level("co_so").status["hoi_nghi"] == Status(2, 2, 2)
-    assert many["ids"].level("huyen").status["hoi_nghi"] == Status()
+        assert many[key].level("huyen").units["hoi_nghi"].expected == 1
+    assert many["ids"].level("co_so").units["hoi_nghi"] == Status(2, 2, 2)
+    assert many["ids"].level("huyen").units["hoi_nghi"] == Status()
 
 
 async def test_compute_figures_reuses_a_loaded_context(db: Database) -> None:
@@ -413,6 +413,6 @@ async def test_figures_for_people_follow_their_roles(db: Database) -> None:
                 unit_filter=visible_units_condition(digest),
                 with_previous=True,
             )
-    assert got[6].level("co_so").status["hoi_nghi"] == Status(expected=3, reported=3, on_time=3)
-    assert got[6].level("co_so").status["hoi_nghi"].expected == 3  # C21 (reporter) not counted
-    assert got[3].total.session == Status(expected=7, reported=6, on_time=5)
+    assert got[6].level("co_so").units["hoi_nghi"] == Status(expected=3, reported=3, on_time=3)
+    assert got[6].level("co_so").units["hoi_nghi"].expected == 3  # C21 (reporter) not counted
+    assert got[3].total.unit_session == Status(expected=7, reported=6, on_time=5)

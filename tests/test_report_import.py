@@ -425,7 +425,7 @@ async def test_a_changed_paper_report_is_dated_by_its_paper(
     async with db.read() as session:
         figures = await compute_figures(session=session, campaign_id=world.campaign_id, as_of=as_of)
     co_so = figures.level("co_so")
-    assert (co_so.essays, co_so.session.on_time) == (24, 1)
+    assert (co_so.essays, co_so.unit_session.on_time) == (24, 1)
 
 
 async def test_a_paper_dated_before_the_version_it_replaces_follows_it(

@@ -86,4 +86,4 @@ async def test_pooled_area_equals_the_direct_figures(db: Database) -> None:
         )
     assert alone.figures.cells == direct.cells and alone.rows[0].figures == direct.total
     assert set(each) == {"CS1", "CS2"}
-    assert direct.total.session.reported == 2  # CS1 and the cell under the inactive CS9
+    assert direct.total.unit_session.reported == 2  # CS1 and the cell under the inactive CS9

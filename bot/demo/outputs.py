@@ -106,7 +106,7 @@ def summary_text(sim: Simulation, figures: Figures, facts: Proactive, lang: str 
         *proactive_summary(facts, lang),
     ]
     for info in figures.deliverables:
-        status = total.status.get(info.key)
+        status = total.units.get(info.key)
         if status is None:
             continue
         lines.append(status_line("demo.summary.deliverable", info, status, lang))

@@ -43,8 +43,9 @@ def summary_columns(lang: str) -> list[Column]:
 
 
 def summary_row(label: str, group: GroupFigures) -> list[Any]:
-    """One line of the official table; rates pooled over the group's units."""
-    s = group.session
+    """One line of the official table, rates pooled: the unit counts count every expected unit
+    (a cell and its committee both, `GroupFigures.units`), the member counts none twice."""
+    s = group.unit_session
 
     def pct(rate: Any) -> float | str:
         value = rate_value(rate.numerator, rate.denominator)
@@ -61,8 +62,8 @@ def summary_row(label: str, group: GroupFigures) -> list[Any]:
         group.essays,
         group.attended,
         pct(group.essay),
-        group.units_with_program,
-        pct(group.action_program),
+        group.units_with_program_all,
+        pct(group.unit_program),
         group.heads_with_plan,
         group.heads,
         pct(group.action_plan),
@@ -74,8 +75,9 @@ def write_summary(workbook: Workbook, figures: Figures, lang: str) -> None:
     for level, group in zip(figures.levels, figures.per_level, strict=True):
         sheet.append(summary_row(level_label(level, lang), group))
     # One row per reporting group the campaign declares ("Cấp tỉnh và cấp huyện", "Cấp cơ sở"),
-    # then the total: both pool only units that do not overlap (storage.figures.overlap).
-    # A group of one level is that level's row already.
+    # then the total: their unit counts are the sums of their levels' rows; their member counts
+    # add only units that do not overlap (storage.figures.overlap). A group of one level is that
+    # level's row already.
     for group in figures.reporting_groups:
         if len(group.levels) == 1 and group.levels[0] in {lv.code for lv in figures.levels}:
             continue

@@ -14,11 +14,10 @@ separately never overlap one another (by the definition above their members excl
 and a level's own row counts its units as they are. With no group declared every level reports
 separately and nothing is subtracted.
 
-The rule is the members' (and what is summed with them): unit counts, `GroupFigures.units`, count
-every expected unit, a cell and its committee both, since both must report; they are the units
-the digests' late and overdue lists and the shortcomings name. `GroupFigures.status` and
-`session` keep the pooled count of units reporting on their own account (the article's "các chi,
-đảng bộ", the report paragraph and the workbook's total row).
+The rule is the members' (and what is summed with them: attendance, essays, heads with a plan).
+Unit counts, `GroupFigures.units`, count every expected unit, a cell and its committee both,
+since both must report; they are the units the digests' late and overdue lists, the shortcomings,
+the report paragraph and the workbook's rows name and count.
 """
 
 from __future__ import annotations

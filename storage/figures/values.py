@@ -156,22 +156,20 @@ class GroupFigures:
     """Figures for one level or several levels pooled ("cấp tỉnh và cấp huyện")."""
 
     levels: tuple[LevelInfo, ...]
-    status: Mapping[str, Status]  # deliverable key -> status, in deliverable order
+    # Member sums, by the members' rule: a unit a counted owner covers is not added, so no
+    # member (attending, writing an essay, a head with a plan) is counted twice.
     members: int
     attended: int
     nonmembers_attended: int
     essays: int
-    units_with_program: int
-    program_expected: int
     heads_with_plan: int
     heads: int
-    session: Status  # status of the deliverable carrying the study session
     label_vi: str | None = None  # the reporting group's own label, when it is one
     label_en: str | None = None
-    # Unit counts: every expected unit at the pool's levels, a cell and the committee it belongs
-    # to both (both must report), the same units the late and overdue lists and the shortcomings
-    # name. `status`, `session` and `program_expected` above follow the members' rule instead
-    # (a unit a counted owner covers is not added): the article's "các chi, đảng bộ (5/5)".
+    # Unit counts, the one rule for them: every expected unit at the pool's levels, a cell and
+    # the committee it belongs to both (both must report), the same units the late and overdue
+    # lists and the shortcomings name; the digests, the report paragraph and the workbook count
+    # units by these only.
     units: Mapping[str, Status] = field(default_factory=dict)  # deliverable key -> status
     expected_units: int = 0  # distinct units expected for at least one deliverable
     units_with_program_all: int = 0  # of those units, the ones with an action programme
@@ -193,10 +191,6 @@ class GroupFigures:
     @property
     def essay(self) -> Rate:
         return Rate(self.essays, self.attended)
-
-    @property
-    def action_program(self) -> Rate:
-        return Rate(self.units_with_program, self.program_expected)
 
     @property
     def action_plan(self) -> Rate:
@@ -284,8 +278,9 @@ class Figures:
         label_vi: str | None = None,
         label_en: str | None = None,
     ) -> GroupFigures:
-        """Pool the given levels (unknown codes count as levels with no unit). A unit covered by
-        an ancestor the pool also counts is not added again: no member is counted twice."""
+        """Pool the given levels (unknown codes count as levels with no unit). The member sums
+        never add a unit covered by an ancestor the pool also counts (no member is counted
+        twice); the unit counts count every expected unit (`unit_status`)."""
         wanted = list(dict.fromkeys(codes))
         known = {level.code: level for level in self.levels}
         levels = tuple(known.get(code, LevelInfo(code, code, code, 0)) for code in wanted)
@@ -293,10 +288,6 @@ class Figures:
             (d.key, code): self.pooled_cell(d.key, code, wanted)
             for d in self.deliverables
             for code in wanted
-        }
-        status = {
-            d.key: sum((cells[(d.key, code)].status for code in wanted), Status())
-            for d in self.deliverables
         }
         units = self.unit_status(wanted)
 
@@ -310,18 +301,12 @@ class Figures:
         session_key = next((self.carriers[m] for m in SESSION_MEASURES if m in self.carriers), None)
         return GroupFigures(
             levels=levels,
-            status=status,
             members=total("members"),
             attended=total("attended"),
             nonmembers_attended=total("nonmembers_attended"),
             essays=total("essays"),
-            units_with_program=sum(cells.get((program_key, c), Cell()).programs for c in wanted)
-            if program_key
-            else 0,
-            program_expected=status[program_key].expected if program_key else 0,
             heads_with_plan=total("heads_with_plan"),
             heads=total("heads"),
-            session=status[session_key] if session_key else Status(),
             label_vi=label_vi,
             label_en=label_en,
             units=units,

@@ -49,7 +49,7 @@ async def _figures(turn: Turn, scope: Scope) -> list[Say]:
             session=turn.session, campaign_id=campaign.id, as_of=turn.now, unit_filter=condition
         )
         text = digest_text(figures, turn.lang)
-        if figures.total.session.expected:
+        if figures.total.unit_session.expected:
             shortcomings = await find_shortcomings(
                 session=turn.session, campaign_id=campaign.id, as_of=turn.now, unit_filter=condition
             )
