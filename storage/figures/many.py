@@ -17,7 +17,6 @@ from sqlalchemy import (
     column,
     select,
     text,
-    tuple_,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -181,15 +180,23 @@ def _figures_statement(
         return None
     units, scope_key = scoped
     member = scope_key.table
-    listed = member.alias("owner_member")
+    listed = member
+
+    owner_rows: dict[str, tuple[FromClause, FromClause]] = {}
 
     def in_scope(owner: FromClause) -> Any:
-        """The owner is counted in the same scope (its own row of the scope's units). An
-        uncorrelated (scope, unit) IN: built once as a hash (PostgreSQL) or an index
-        (SQLite); a correlated EXISTS rescans the CTE per row (seconds on a province)."""
+        """The owner is counted in the same scope (its own row of the scope's units): the
+        scope's row for the owner, outer-joined on (scope, unit), which is unique (a hash join
+        on PostgreSQL, an automatic index on SQLite). Not a (scope, unit) IN over the CTE:
+        PostgreSQL hashes that only when the estimated CTE fits work_mem, and otherwise
+        rescans it per row (minutes for 2,000 supervisors); nor a correlated EXISTS (the same
+        rescan)."""
         counted = owner_scope(as_of=as_of, scope_path=ctx.scope_path)(owner)
-        members = select(listed.c.k, listed.c.unit_id).correlate(None)
-        return and_(counted, tuple_(scope_key, owner.c.id).in_(members))
+        name = str(getattr(owner, "name", "owner"))
+        if name not in owner_rows:
+            owner_rows[name] = (owner, listed.alias(f"{name}_member"))
+        row = owner_rows[name][1]
+        return and_(counted, row.c.unit_id.is_not(None))
 
     cover = cover_columns(ctx.separate_levels, ctx.chained_levels, ctx.max_depth, in_scope)
     selected, grouped = with_cover(
@@ -201,8 +208,11 @@ def _figures_statement(
         ],
         cover,
     )
+    joined = cover.joined(units)
+    for owner, row in owner_rows.values():
+        joined = joined.outerjoin(row, and_(row.c.k == scope_key, row.c.unit_id == owner.c.id))
     return expected_rows(
-        ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=cover.joined(units)
+        ctx, selected, as_of=as_of, root_path=None, unit_filter=None, units=joined
     ).group_by(scope_key, DEADLINE.c.deliverable_id, UNIT.c.level_code, *grouped)
 
 
