@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.conversation.callback import CHOICE_STEPS, Step, Token, callback_data
 from bot.conversation.receipt import change_lines
-from bot.conversation.types import Choice, Ctx, Option, Reply, Turn, deliverable_name, row_id
+from bot.conversation.types import Choice, Ctx, Option, Reply, Turn, row_id
 from storage import drafts
 from storage.campaign_status import is_open
 from storage.forms import (
@@ -17,7 +17,7 @@ from storage.forms import (
     format_answer,
     suggestions,
 )
-from storage.i18n.formatting import date_text
+from storage.i18n.formatting import date_text, name_in
 from storage.reports import (
     unit_deliverables,
     unit_reports,
@@ -56,7 +56,7 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
         several = len({item.campaign.id for item in owed}) > 1
         rows = []
         for item in owed:
-            name = deliverable_name(item.deliverable, turn.lang)
+            name = name_in(item.deliverable, turn.lang)
             if several:
                 name = f"{name} ({item.campaign.reference})"
             label = turn.t(
@@ -71,7 +71,7 @@ async def choice_options(turn: Turn, ctx: Ctx) -> list[list[Option]]:
                 Option(
                     turn.t(
                         "conv.report_choice",
-                        deliverable=deliverable_name(row.deliverable, turn.lang),
+                        deliverable=name_in(row.deliverable, turn.lang),
                         number=row.report.id,
                     ),
                     f"r{row.report.id}",
@@ -151,7 +151,7 @@ def choice_reply(turn: Turn, ctx: Ctx, options: list[list[Option]]) -> Reply:
         assert ctx.deliverable is not None
         text = turn.t(
             "conv.pick_field_update",
-            deliverable=deliverable_name(ctx.deliverable, turn.lang),
+            deliverable=name_in(ctx.deliverable, turn.lang),
             number=ctx.draft.report_id,
         )
     else:
@@ -162,7 +162,7 @@ def choice_reply(turn: Turn, ctx: Ctx, options: list[list[Option]]) -> Reply:
 def summary_text(turn: Turn, ctx: Ctx) -> str:
     assert ctx.form is not None and ctx.deliverable is not None
     answers = ctx.answers()
-    name = deliverable_name(ctx.deliverable, turn.lang)
+    name = name_in(ctx.deliverable, turn.lang)
     if ctx.draft.mode == drafts.MODE_UPDATE:
         lines = [turn.t("conv.update.head", deliverable=name, number=ctx.draft.report_id)]
         lines.extend(change_lines(turn, ctx, answers))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversation.types import Ctx, Turn, deliverable_name
+from bot.conversation.types import Ctx, Turn
 from storage.forms import Form, FormField, fields_to_ask, format_answer
+from storage.i18n.formatting import name_in
 
 
 def _bound_of(form: Form, key: str) -> str | None:
@@ -51,7 +52,7 @@ def receipt(
     """`head` (the catalog's "recorded/updated" sentence), then the figures, then the foot."""
     assert ctx.form is not None and ctx.deliverable is not None
     form = ctx.form
-    name = deliverable_name(ctx.deliverable, turn.lang)
+    name = name_in(ctx.deliverable, turn.lang)
     lines = [head]
     if changed_only:
         lines.append(turn.t("conv.receipt.changed", deliverable=name, unit=ctx.unit.name))

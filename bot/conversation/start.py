@@ -16,7 +16,6 @@ from bot.conversation.types import (
     Ctx,
     Reply,
     Turn,
-    deliverable_name,
     row_id,
 )
 from storage import drafts
@@ -24,6 +23,7 @@ from storage.campaign_status import is_open
 from storage.forms import (
     next_field,
 )
+from storage.i18n.formatting import name_in
 from storage.models import Deliverable, Draft, Report, Unit
 from storage.reports import (
     current_version,
@@ -69,7 +69,7 @@ async def open_deliverable(
     assert ctx.campaign is not None
     intro = turn.t(
         "conv.intro",
-        deliverable=deliverable_name(deliverable, turn.lang),
+        deliverable=name_in(deliverable, turn.lang),
         unit=unit.name,
         reference=ctx.campaign.reference,
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.conversation.types import Reply, Turn, deliverable_name, local_time, row_id
+from bot.conversation.types import Reply, Turn, local_time, row_id
 from storage.clock import end_of_day, local_date
-from storage.i18n.formatting import date_text
+from storage.i18n.formatting import date_text, name_in
 from storage.reports import (
     unit_deliverables,
     unit_reports,
@@ -24,7 +24,7 @@ async def status_reply(turn: Turn, *, done: bool) -> Reply:
             for row in await unit_reports(session=turn.session, unit_id=row_id(unit))
         }
         for item in items:
-            name = deliverable_name(item.deliverable, turn.lang)
+            name = name_in(item.deliverable, turn.lang)
             tz = item.campaign.timezone
             if item.report is not None:
                 local = local_time(item.report.first_confirmed_at, tz)

@@ -19,7 +19,6 @@ from storage.forms import (
     answers_from_json,
 )
 from storage.i18n import t
-from storage.i18n.formatting import name_in
 from storage.models import Campaign, Deliverable, Draft, Unit
 from storage.reports import UnitDeliverable
 from storage.turn_read import Preloaded
@@ -115,7 +114,3 @@ def local_time(moment: datetime, tz: str) -> datetime:
 def row_id(row: Any) -> int:
     assert row is not None and row.id is not None
     return int(row.id)
-
-
-def deliverable_name(deliverable: Deliverable, lang: str) -> str:
-    return name_in(deliverable, lang)
