@@ -35,7 +35,6 @@ from typing import Any
 
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from scheduler.digest_types import (
     CampaignDigest,
@@ -66,8 +65,8 @@ from storage.figures.memo import AS_OF, SMALL_SCOPE, STATEMENTS, as_of_param, co
 from storage.figures.query import AsOf
 from storage.i18n import pick_language
 from storage.messages import OutgoingMessage
-from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, ChatIdentity, Person, metadata
-from storage.review import pending_counts
+from storage.models import ROLE_REPORTER, ROLE_SUPERVISOR, Person, metadata
+from storage.review import pending_counts, requires_review
 from storage.shortcomings import find_shortcomings
 
 # Units (and unreachable people) fetched per list; the text shows fewer and counts the rest.
@@ -127,32 +126,24 @@ def _chunk_statement(
 
 
 async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Any]:
-    """The people as the database says now (rows of id, full name, language), forgotten ones
-    left out."""
-    found: dict[int, Any] = {}
+    """The people as the database says now, forgotten ones left out: id -> (full name, the
+    language they read: their setting, else their chats' language codes, oldest first). One
+    statement per `IDS_PER_QUERY` people (each row a person with one of their chats, or none)."""
+    chats = metadata.tables["chat_identity"]
+    found: dict[int, tuple[str, str | None, list[str | None]]] = {}
     for start, stop in _slices(len(person_ids)):
         rows = await session.execute(
-            select(PERSON.c.id, PERSON.c.full_name, PERSON.c.language).where(
-                PERSON.c.id.in_(person_ids[start:stop]), PERSON.c.forgotten_at.is_(None)
-            )
+            select(PERSON.c.id, PERSON.c.full_name, PERSON.c.language, chats.c.language_code)
+            .outerjoin(chats, chats.c.person_id == PERSON.c.id)
+            .where(PERSON.c.id.in_(person_ids[start:stop]), PERSON.c.forgotten_at.is_(None))
+            .order_by(PERSON.c.id, chats.c.bound_at, chats.c.id)
         )
-        found.update((row.id, row) for row in rows.all())
-    return found
-
-
-async def _languages(session: AsyncSession, people: Mapping[int, Any]) -> dict[int, str]:
-    """Each person's language: their setting, else their chats' language codes, oldest first."""
-    codes: dict[int, list[str | None]] = {}
-    ids = sorted(people)
-    for start, stop in _slices(len(ids)):
-        rows = await session.execute(
-            select(col(ChatIdentity.person_id), col(ChatIdentity.language_code))
-            .where(col(ChatIdentity.person_id).in_(ids[start:stop]))
-            .order_by(col(ChatIdentity.person_id), col(ChatIdentity.bound_at))
-        )
-        for person_id, code in rows.all():
-            codes.setdefault(person_id, []).append(code)
-    return {pid: pick_language(p.language, *codes.get(pid, ())) for pid, p in people.items()}
+        for pid, full_name, language, code in rows.all():
+            found.setdefault(pid, (full_name, language, []))[2].append(code)
+    return {
+        pid: (full_name, pick_language(language, *codes))
+        for pid, (full_name, language, codes) in found.items()
+    }
 
 
 OVERDUE, LATE = 0, 1  # the two lists of `_unit_lists`
@@ -358,17 +349,16 @@ async def digest_data_many(
     units = {pid: UnitScope.of(scope) for pid, scope in scopes.items()}
     if not units:
         return {}
-    campaign_ids: list[int] = list(
-        (
-            await session.execute(
-                select(CAMPAIGN.c.id)
-                .where(CAMPAIGN.c.status == CAMPAIGN_OPEN)
-                .order_by(CAMPAIGN.c.id)
-            )
+    open_campaigns = (
+        await session.execute(
+            select(CAMPAIGN.c.id, CAMPAIGN.c.definition)
+            .where(CAMPAIGN.c.status == CAMPAIGN_OPEN)
+            .order_by(CAMPAIGN.c.id)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
+    campaign_ids = [row.id for row in open_campaigns]
+    # The pending-review counts need the open campaigns that require review: read here.
+    reviewed = [row.id for row in open_campaigns if requires_review(row.definition)]
     campaigns: dict[int, list[CampaignDigest]] = {}
     for campaign_id in campaign_ids:
         ctx = await load_campaign(session=session, campaign_id=campaign_id)
@@ -378,14 +368,15 @@ async def digest_data_many(
     people = await _people(session, sorted(campaigns))
     if not people:
         return {}
-    languages = await _languages(session, people)
     unreachable = await _unreachable(session, {pid: units[pid] for pid in people})
-    pending = await pending_counts(session=session, scopes={pid: scopes[pid] for pid in people})
+    pending = await pending_counts(
+        session=session, scopes={pid: scopes[pid] for pid in people}, reviewed=reviewed
+    )
     return {
         pid: DigestData(
             person_id=pid,
-            full_name=person.full_name,
-            lang=languages[pid],
+            full_name=full_name,
+            lang=lang,
             is_admin=scopes[pid].is_admin,
             now=now,
             campaigns=tuple(campaigns[pid]),
@@ -393,7 +384,7 @@ async def digest_data_many(
             unreachable_total=unreachable[pid][1],
             pending_reviews=pending.get(pid, 0),
         )
-        for pid, person in sorted(people.items())
+        for pid, (full_name, lang) in sorted(people.items())
     }
 
 

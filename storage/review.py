@@ -13,10 +13,11 @@ Functions never commit: the caller owns the transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,7 +79,13 @@ class ReviewItem:
 
 
 def review_required(campaign: Campaign) -> bool:
-    info = (campaign.definition or {}).get("campaign") or {}
+    return requires_review(campaign.definition)
+
+
+def requires_review(definition: Mapping[str, Any] | None) -> bool:
+    """Does a campaign with this stored definition require review (`campaign.review_required`
+    in its file)."""
+    info = (definition or {}).get("campaign") or {}
     return bool(info.get("review_required", False))
 
 
@@ -320,11 +327,18 @@ async def current_reviews(
     return {rid: (state, reason) for rid, state, reason in rows.all() if rid is not None}
 
 
-async def pending_counts(*, session: AsyncSession, scopes: Mapping[int, Scope]) -> dict[int, int]:
+async def pending_counts(
+    *,
+    session: AsyncSession,
+    scopes: Mapping[int, Scope],
+    reviewed: Sequence[int] | None = None,
+) -> dict[int, int]:
     """For each person (id -> their reviewing scope): how many reports await their review, in
-    open campaigns that require it. One query for everyone (pending versions are few), the
-    scope rule (`may_review`, not `own_report`) applied per person."""
-    reviewed = await reviewed_campaigns(session=session)
+    open campaigns that require it (`reviewed`, their ids, when the caller has read them
+    already). One query for everyone (pending versions are few), the scope rule (`may_review`,
+    not `own_report`) applied per person."""
+    if reviewed is None:
+        reviewed = await reviewed_campaigns(session=session)
     if not reviewed or not scopes:
         return {}
     rows = (

@@ -254,15 +254,19 @@ async def find_shortcomings(
             .order_by(counted.c.path)
         )
 
-    units: dict[str, list[ShortcomingUnit]] = {c.label: [] for c in checks}
+    # Each check's (found, covered) column names, worked out once rather than per row.
+    columns = [(c.label, _covered(c)) for c in checks]
+    units: dict[str, list[ShortcomingUnit]] = {label: [] for label, _ in columns}
     covered: dict[str, int] = {}
     for row in (await session.execute(kept("shortcomings", listed), moment)).mappings():
-        for c in checks:
-            covered[c.label] = int(row[_covered(c)])
-            if row[c.label]:
-                units[c.label].append(ShortcomingUnit(row["code"], row["name"], row["level_code"]))
+        unit: ShortcomingUnit | None = None
+        for label, total in columns:
+            covered[label] = row[total]
+            if row[label]:
+                unit = unit or ShortcomingUnit(row["code"], row["name"], row["level_code"])
+                units[label].append(unit)
     return [
-        Shortcoming(c.kind, tuple(units[c.label]), covered[c.label], c.params)
+        Shortcoming(c.kind, tuple(units[c.label]), int(covered[c.label]), c.params)
         for c in checks
         if units[c.label]
     ]

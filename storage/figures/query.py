@@ -96,35 +96,41 @@ class CampaignContext:
 async def load_campaign(
     *, session: AsyncSession, campaign_id: int, approved_only: bool = False
 ) -> CampaignContext:
+    # Two statements: the campaign with its scope unit's path, then its deliverables each with
+    # its deadlines (one row per deadline; a deliverable without any has one row of nulls).
     row = (
-        await session.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id))
+        await session.execute(
+            select(CAMPAIGN, UNIT.c.path.label("scope_path"))
+            .outerjoin(UNIT, UNIT.c.id == CAMPAIGN.c.scope_unit_id)
+            .where(CAMPAIGN.c.id == campaign_id)
+        )
     ).one_or_none()
     if row is None:
         raise CampaignNotFound(campaign_id)
-    scope_path = None
-    if row.scope_unit_id is not None:
-        scope_path = (
-            await session.execute(select(UNIT.c.path).where(UNIT.c.id == row.scope_unit_id))
-        ).scalar_one_or_none()
-    deliverables = (
+    scope_path = row.scope_path
+    rows = (
         await session.execute(
-            select(DELIVERABLE)
-            .where(DELIVERABLE.c.campaign_id == campaign_id)
-            .order_by(DELIVERABLE.c.position, DELIVERABLE.c.id)
-        )
-    ).all()
-    deadlines = (
-        await session.execute(
-            select(DEADLINE, LEVEL.c.label_vi, LEVEL.c.label_en, LEVEL.c.rank)
-            .join(DELIVERABLE, DELIVERABLE.c.id == DEADLINE.c.deliverable_id)
+            select(
+                DELIVERABLE,
+                DEADLINE.c.id.label("deadline_id"),
+                DEADLINE.c.level_code,
+                DEADLINE.c.due_date,
+                LEVEL.c.label_vi,
+                LEVEL.c.label_en,
+                LEVEL.c.rank,
+            )
+            .outerjoin(DEADLINE, DEADLINE.c.deliverable_id == DELIVERABLE.c.id)
             .outerjoin(LEVEL, LEVEL.c.code == DEADLINE.c.level_code)
             .where(DELIVERABLE.c.campaign_id == campaign_id)
+            .order_by(DELIVERABLE.c.position, DELIVERABLE.c.id, DEADLINE.c.id)
         )
     ).all()
+    deliverables = list({r.id: r for r in rows}.values())
+    deadlines = [r for r in rows if r.deadline_id is not None]
     due: dict[int, dict[str, date]] = {}
     levels: dict[str, LevelInfo] = {}
     for dl in deadlines:
-        due.setdefault(dl.deliverable_id, {})[dl.level_code] = dl.due_date
+        due.setdefault(dl.id, {})[dl.level_code] = dl.due_date
         if dl.rank is not None:
             levels[dl.level_code] = LevelInfo(dl.level_code, dl.label_vi, dl.label_en, dl.rank)
     groups = reporting_groups_of(row.definition)
@@ -144,9 +150,9 @@ async def load_campaign(
             for d in deliverables
         ),
         forms={d.id: d.form for d in deliverables},
-        deadline_ends={dl.id: end_of_day(dl.due_date, row.timezone) for dl in deadlines},
+        deadline_ends={dl.deadline_id: end_of_day(dl.due_date, row.timezone) for dl in deadlines},
         deadline_rows=tuple(
-            (dl.id, dl.deliverable_id, dl.level_code, dl.due_date) for dl in deadlines
+            (dl.deadline_id, dl.id, dl.level_code, dl.due_date) for dl in deadlines
         ),
         levels=tuple(sorted(levels.values(), key=lambda lv: (lv.rank, lv.code))),
         groups=groups,
