@@ -8,9 +8,9 @@ offers `.many`, so `scheduler.jobs.digest_pass` composes its recipients in batch
 
 Batching, per batch of people and per open campaign: the campaign is loaded once and its context
 passed to every helper; the figures now and a week earlier of everyone come from
-`compute_figures_many` on the scopes read once (one grouped statement per as-of time); the
-overdue and late lists are one statement each for everyone (window functions cut each person's
-list at `LIST_CAP`); the shortcomings stay one query per person
+`compute_figures_many` on the scopes read once (one grouped statement for both as-of times); the
+overdue and late lists are one statement for everyone (window functions cut each person's list
+at `LIST_CAP`); the shortcomings stay one query per person
 (`storage.shortcomings.find_shortcomings` takes one scope). Once per batch: the roles, the
 people, their chat languages, the unreachable people.
 

@@ -1,5 +1,6 @@
-"""Figures for many scopes at once (the digests of many people): one grouped statement per as-of
-time, split by `SCOPES_PER_STATEMENT` and `ROWS_PER_STATEMENT`.
+"""Figures for many scopes at once (the digests of many people): one grouped statement for the
+as-of times asked (now, and a week earlier with `with_previous`), split by `SCOPES_PER_STATEMENT`
+and `ROWS_PER_STATEMENT`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     FromClause,
     Integer,
     String,
     and_,
+    bindparam,
     column,
+    literal,
     select,
     text,
     union,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +42,7 @@ from storage.figures.query import (
 from storage.figures.values import DEADLINE, UNIT, WEEK, Figures
 from storage.models import MEASURES
 from storage.tree import path_upper_bound
+from storage.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -170,14 +176,42 @@ def _chunks(scopes: Sequence[UnitScope], chunk: int) -> Iterable[tuple[int, int]
 
 def _figures_statement(
     ctx: CampaignContext,
-    as_of: AsOf,
+    moments: int,
     ranges: list[tuple[int, str, str]],
     ids: list[tuple[int, int]],
 ) -> Any:
-    """The grouped statement over the scopes of these rows (None when they have no unit)."""
+    """The grouped statement over the scopes of these rows (None when they have no unit), at
+    `moments` as-of times at once: the moment n is the bound parameter `moment_param(n)` and
+    each row says its `moment` (the arms of one UNION ALL share the scope CTEs, so the figures
+    now and a week earlier are one round trip)."""
     scoped = _scoped_units(ranges, ids)
     if scoped is None:
         return None
+    aliases: dict[str, FromClause] = {}  # the owners' scope rows, one alias for all the arms
+    arms = [
+        _grouped(ctx, moment_param(n), scoped, aliases).add_columns(literal(n).label("moment"))
+        for n in range(moments)
+    ]
+    return arms[0] if len(arms) == 1 else union_all(*arms)
+
+
+def moment_param(n: int) -> BindParameter[datetime]:
+    """The placeholder of the n-th moment of a figures statement (the first is `AS_OF`)."""
+    return as_of_param() if n == 0 else bindparam(moment_name(n), type_=UTCDateTime())
+
+
+def moment_name(n: int) -> str:
+    return AS_OF if n == 0 else f"{AS_OF}_{n}"
+
+
+def _grouped(
+    ctx: CampaignContext,
+    as_of: AsOf,
+    scoped: tuple[FromClause, Any],
+    aliases: dict[str, FromClause],
+) -> Any:
+    """One moment's grouped select over the scoped units of `_scoped_units` (`aliases`: the
+    owners' aliases of the scope rows, by name, shared by every arm of the statement)."""
     units, scope_key = scoped
     member = scope_key.table
     listed = member
@@ -194,7 +228,9 @@ def _figures_statement(
         counted = owner_scope(as_of=as_of, scope_path=ctx.scope_path)(owner)
         name = str(getattr(owner, "name", "owner"))
         if name not in owner_rows:
-            owner_rows[name] = (owner, listed.alias(f"{name}_member"))
+            if name not in aliases:
+                aliases[name] = listed.alias(f"{name}_member")
+            owner_rows[name] = (owner, aliases[name])
         row = owner_rows[name][1]
         return and_(counted, row.c.unit_id.is_not(None))
 
@@ -219,28 +255,33 @@ def _figures_statement(
 async def _many_as_of(
     session: AsyncSession,
     ctx: CampaignContext,
-    as_of: datetime,
+    moments: Sequence[datetime],
     scopes: Sequence[UnitScope],
     chunk: int,
-) -> list[Tally]:
-    """One tally per scope: one grouped statement per chunk of scopes (a small chunk's statement
-    is kept, `storage.figures.memo`, and run again with the new moment)."""
+) -> list[list[Tally]]:
+    """For each moment, one tally per scope: one grouped statement per chunk of scopes for all
+    the moments (a small chunk's statement is kept, `storage.figures.memo`, and run again with
+    the new moments)."""
     keys = {d.id: d.key for d in ctx.deliverables}
-    tallies = [Tally() for _ in scopes]
+    tallies = [[Tally() for _ in scopes] for _ in moments]
+    params = {moment_name(n): moment for n, moment in enumerate(moments)}
     for start, stop in _chunks(scopes, chunk):
         ranges, ids = _scope_rows(scopes[start:stop])
 
         def built(r: list[tuple[int, str, str]] = ranges, i: list[tuple[int, int]] = ids) -> Any:
-            return _figures_statement(ctx, as_of_param(), r, i)
+            return _figures_statement(ctx, len(moments), r, i)
 
         if len(ranges) + len(ids) <= SMALL_SCOPE:
-            stmt = STATEMENTS.get(("figures", context_key(ctx), tuple(ranges), tuple(ids)), built)
+            key = ("figures", len(moments), context_key(ctx), tuple(ranges), tuple(ids))
+            stmt = STATEMENTS.get(key, built)
         else:
             stmt = built()
         if stmt is None:
             continue
-        for row in (await session.execute(stmt, {AS_OF: as_of})).all():
-            tallies[start + row.scope_key].add(row, keys[row.deliverable_id], ctx.chained_levels)
+        for row in (await session.execute(stmt, params)).all():
+            tallies[row.moment][start + row.scope_key].add(
+                row, keys[row.deliverable_id], ctx.chained_levels
+            )
     return tallies
 
 
@@ -267,8 +308,10 @@ async def compute_figures_many(
     keys = list(scopes)
     units = [UnitScope.of(scopes[k]) for k in keys]
 
-    async def at(moment: datetime) -> list[tuple[Tally, dict[str, int]]]:
-        tallies = await _many_as_of(session, ctx, moment, units, max(1, chunk))
+    moments = [as_of, as_of - WEEK] if with_previous else [as_of]
+    counted = await _many_as_of(session, ctx, moments, units, max(1, chunk))
+
+    async def at(tallies: list[Tally]) -> list[tuple[Tally, dict[str, int]]]:
         chosen = [carriers_counted(ctx, t.carried, MEASURES) for t in tallies]
         missing = sorted({m for c in chosen for m in uncarried(c, MEASURES)})
         wide = await carriers_campaign_wide(ctx, missing, session=session)
@@ -278,8 +321,8 @@ async def compute_figures_many(
                     carriers[m] = wide[m]
         return list(zip(tallies, chosen, strict=True))
 
-    now = await at(as_of)
-    before = await at(as_of - WEEK) if with_previous else [None] * len(keys)
+    now = await at(counted[0])
+    before = await at(counted[1]) if with_previous else [None] * len(keys)
     result: dict[K, Figures] = {}
     for key, (tally, carriers), earlier in zip(keys, now, before, strict=True):
         previous = (
