@@ -26,6 +26,7 @@ from storage.models import (
     Unit,
 )
 from storage.people import CHUNK, _chunks, role_from_word
+from storage.planner_stats import analyse_after_bulk
 from storage.tree import is_within
 from storage.unit_lookup import units_by_code
 
@@ -371,6 +372,9 @@ async def import_people(
     for chunk in _chunks(role_values):
         await session.execute(insert(Role), list(chunk))
     await trail.write(session=session, batch=CHUNK)
+    await analyse_after_bulk(
+        session=session, tables=("person", "role"), rows=len(new_keys) + len(role_values)
+    )
 
     renamed = {person_id for person_id, _, _ in renames}
     existing_matched = {matched[key] for key in groups if key not in new_keys}

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.clock import require_aware
 from storage.models import CHANNEL_CLI, Level, Unit, metadata
+from storage.planner_stats import analyse_after_bulk
 from storage.tree import child_path, in_subtree
 from storage.unit_import import RowError, UnitImportError, UnitRow
 from storage.unit_lookup import get_unit
@@ -443,6 +444,7 @@ async def import_units(
             text("SELECT setval(pg_get_serial_sequence('unit', 'id'), :last)"),
             {"last": next_id - 1},
         )
+    await analyse_after_bulk(session=session, tables=("unit",), rows=len(new_codes))
     return result
 
 

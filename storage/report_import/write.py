@@ -21,6 +21,7 @@ from storage.clock import end_of_day
 from storage.forms import Form, answers_to_json
 from storage.i18n import t
 from storage.models import CHANNEL_CLI, metadata
+from storage.planner_stats import analyse_after_bulk
 from storage.report_import.tables import REPORT, VERSION, ReportImportError, RowProblem
 from storage.report_import.validate import Checked, ImportSummary, Planned, validate_reports
 from storage.reports import save_report, version_row
@@ -186,6 +187,11 @@ async def write_reports(
         summary.rows.append(row)
     if locked:  # nothing is written (the caller rolls back), every locked row is named
         raise ReportImportError(locked)
+    await analyse_after_bulk(
+        session=session,
+        tables=("report", "report_version"),
+        rows=summary.created + summary.updated,
+    )
     return summary
 
 
