@@ -83,6 +83,14 @@ async def ensure_default_levels(*, session: AsyncSession) -> None:
         await session.execute(insert(LEVEL), missing)
 
 
+async def levels_in_use(*, session: AsyncSession) -> set[str]:
+    """The level codes that some active unit has."""
+    found = await session.execute(
+        select(UNIT.c.level_code).where(UNIT.c.active.is_(True)).distinct()
+    )
+    return set(found.scalars())
+
+
 async def list_levels(*, session: AsyncSession) -> list[Level]:
     result = await session.execute(select(Level).order_by(LEVEL.c.rank, LEVEL.c.code))
     return list(result.scalars())

@@ -220,3 +220,42 @@ def test_export_writes_the_stored_campaign_back_as_a_file_load_reads(
     assert asyncio.run(_count(url, select(func.count()).select_from(Campaign))) == 1
     unknown = runner.invoke(app, ["campaign", "export", "99-KH/TU"])
     assert unknown.exit_code == 1 and "99-KH/TU" in unknown.stderr
+
+
+def _import_units(runner: CliRunner, tmp_path: Path, rows: str) -> None:
+    path = tmp_path / "units.csv"
+    path.write_text("code,name,level,parent_code,members\n" + rows, encoding="utf-8")
+    result = runner.invoke(app, ["units", "import", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+TWO_LEVEL_TREE = (
+    "T1,Đảng bộ tỉnh Hòa Bình,tinh,,5000\n"
+    "X1,Đảng bộ xã Mường Động,co_so,T1,300\n"
+    "C1,Chi bộ thôn Đồng Tâm,chi_bo,X1,30\n"
+)
+
+
+def test_template_without_a_choice_follows_the_unit_tree(
+    cli: tuple[CliRunner, str], tmp_path: Path
+) -> None:
+    runner, _ = cli
+    empty = runner.invoke(app, ["campaign", "template", "--start", "1/5/2016"])
+    assert empty.stdout == template_text()
+    assert "Chưa có đơn vị nào: in mẫu ba cấp" in empty.stderr
+
+    # The 2025 structure: province, communes and wards, their cells; no district unit.
+    _import_units(runner, tmp_path, TWO_LEVEL_TREE)
+    two = runner.invoke(app, ["campaign", "template", "--start", "1/5/2016"])
+    assert two.exit_code == 0, two.output
+    assert two.stdout == template_text(two_level=True)
+    assert "Cấp tỉnh, Cấp cơ sở, Chi bộ trực thuộc; không đơn vị nào ở cấp huyện" in two.stderr
+    assert "--three-level" in two.stderr
+    forced = runner.invoke(app, ["campaign", "template", "--three-level", "--start", "1/5/2016"])
+    assert forced.stdout == template_text() and forced.stderr == ""
+
+    # A district appears: the article's three-level file.
+    _import_units(runner, tmp_path, "H1,Huyện ủy Lạc Sơn,huyen,T1,300\n")
+    three = runner.invoke(app, ["campaign", "template", "--start", "1/5/2016"])
+    assert three.stdout == template_text()
+    assert "mẫu ba cấp" in three.stderr and "--two-level" in three.stderr

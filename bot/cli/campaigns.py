@@ -22,6 +22,7 @@ from storage.campaign_status import (
     status_label,
 )
 from storage.campaigns import (
+    TWO_LEVEL_TEMPLATE,
     CampaignDefinition,
     DefinitionError,
     definition_of,
@@ -32,11 +33,14 @@ from storage.campaigns import (
     list_campaigns,
     load_campaign,
     parse_definition,
+    template_for_tree,
     template_text,
 )
 from storage.clock import local_date, system_clock
 from storage.i18n import t
+from storage.i18n.formatting import level_label
 from storage.models import Level
+from storage.units import levels_in_use, list_levels
 
 app = typer.Typer(no_args_is_help=True, help="Đợt học tập, quán triệt / campaigns.")
 
@@ -70,14 +74,20 @@ def template(
         ),
     ] = None,
     two_level: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--two-level", help="Mô hình hai cấp (tỉnh -> xã, phường; không có cấp huyện)"
+            "--two-level/--three-level",
+            help=(
+                "Mô hình hai cấp (tỉnh -> xã, phường; không có cấp huyện) hay ba cấp; không ghi:"
+                " chọn theo các cấp của cây đơn vị"
+            ),
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """In ra tệp mẫu của đợt học tập Nghị quyết XII (print the built-in campaign file), mọi
-    ngày được dời để đợt bắt đầu vào ngày --start (bắt buộc: không in hạn năm 2016)."""
+    ngày được dời để đợt bắt đầu vào ngày --start (bắt buộc: không in hạn năm 2016). Không ghi
+    --two-level hay --three-level: mẫu được chọn theo các cấp mà các đơn vị đang dùng."""
     if start is None:
         # The file as written holds 2016's deadlines: loaded as is, every unit would be
         # nudged as overdue at once. The start date is asked for, never assumed.
@@ -87,7 +97,26 @@ def template(
     day = parse_day(start)
     if day is None:
         raise common.fail(t("figures.cli.bad_date", LANG, value=start))
+    if two_level is None:
+        two_level = common.run(_two_level_from_tree())
     typer.echo(shifted_template(day, two_level=two_level), nl=False)
+
+
+async def _two_level_from_tree() -> bool:
+    """Whether the unit tree calls for the two-level file (said on stderr, stdout stays the
+    file): the template naming the most of its units' levels; the three-level one when there
+    is no unit yet."""
+    async with common.database() as db, db.read() as session:
+        used = await levels_in_use(session=session)
+        levels = [lv for lv in await list_levels(session=session) if lv.code in used]
+    chosen = template_for_tree(used)
+    if chosen is None:
+        common.warn(t("campaign.cli.template_empty_tree", LANG))
+        return False
+    two_level = chosen == TWO_LEVEL_TEMPLATE
+    key = "campaign.cli.template_two_level" if two_level else "campaign.cli.template_three_level"
+    common.warn(t(key, LANG, levels=", ".join(level_label(lv, LANG) for lv in levels)))
+    return two_level
 
 
 def _past_deadlines(definition: CampaignDefinition) -> list[date]:

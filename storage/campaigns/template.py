@@ -22,11 +22,14 @@ DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 KEY_LIMIT = 64  # DeliverableDecl.key
 
 
+TWO_LEVEL_TEMPLATE = "nq-hai-cap"  # the TEMPLATES key of the two-level (no huyện) file
+
+
 def template_text(*, two_level: bool = False) -> str:
     """The built-in campaign file (the article's campaign), exactly as packaged; `two_level`:
     the same campaign for the two-level structure (tỉnh -> xã, phường; no huyện) with its own
     reporting groups ("cấp tỉnh"; "cấp xã, phường")."""
-    return builtin_text("nq-hai-cap" if two_level else "nq-xii")
+    return builtin_text(TWO_LEVEL_TEMPLATE if two_level else "nq-xii")
 
 
 def builtin_text(name: str) -> str:
@@ -59,6 +62,22 @@ def fitting_templates(levels: Collection[str]) -> list[str]:
     level."""
     known = set(levels)
     return [name for name in TEMPLATES if levels_used(_builtin(name)) <= known]
+
+
+def template_for_tree(levels_in_use: Collection[str]) -> str | None:
+    """The built-in template (name) for a tree whose units use `levels_in_use`: the one naming
+    the most of those levels and, among those, the fewest levels no unit has: a province with no
+    huyện unit gets the two-level one, a tree with every level the article's three-level one.
+    None for an empty tree (nothing to go by)."""
+    used = set(levels_in_use)
+    if not used:
+        return None
+
+    def fit(name: str) -> tuple[int, int]:
+        named = levels_used(_builtin(name))
+        return len(named & used), -len(named - used)
+
+    return max(TEMPLATES, key=fit)
 
 
 @cache
