@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlmodel import col
 
 from bot.cli.demo import run_demo
 from storage.db import Database
 from storage.figures import compute_figures
 from storage.i18n.formatting import percent
+from storage.models import ReportVersion
 
 END = date(2016, 6, 20)
 
@@ -48,8 +51,24 @@ async def test_small_demo_writes_every_file_and_its_figures_are_the_figures_modu
                 campaign_id=sim.world.campaign_id,
                 as_of=sim.clock(),
             )
+            versions = (
+                await session.execute(
+                    select(ReportVersion).order_by(
+                        col(ReportVersion.report_id), col(ReportVersion.version)
+                    )
+                )
+            ).scalars()
+            by_report: dict[int, list[ReportVersion]] = {}
+            for version in versions:
+                by_report.setdefault(version.report_id, []).append(version)
     finally:
         await db.dispose()
+    # Each /capnhat of the demo picks the essays field (by its button) and raises it.
+    corrected = [v for v in by_report.values() if len(v) > 1]
+    assert sim.stats.corrections >= 1 and len(corrected) == sim.stats.corrections
+    for first, second in corrected:
+        assert second.essays is not None and first.essays is not None
+        assert second.essays > first.essays and second.attended == first.attended
 
     summary = files.summary.read_text(encoding="utf-8")
     reported = sum(s.reported for level in figures.per_level for s in level.units.values())

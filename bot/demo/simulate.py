@@ -57,16 +57,21 @@ PRESSED_STEPS = (Step.PICK_DELIVERABLE, Step.PICK_REPORT, Step.PICK_FIELD, Step.
 
 
 def _button_at(
-    step: str, buttons: list[dict[str, Any]], errand: Errand, wanted_deliverable: int
+    step: str,
+    buttons: list[dict[str, Any]],
+    errand: Errand,
+    wanted_deliverable: int,
+    field_tokens: dict[str, str],
 ) -> dict[str, Any] | None:
-    """The button the errand presses at a choice step; None when none fits."""
+    """The button the errand presses at a choice step; None when none fits (`field_tokens`:
+    the wanted deliverable's field keys -> the token of their button, by the form's order)."""
     if step == Step.PICK_DELIVERABLE:
         return button_ending(buttons, f":d{wanted_deliverable}")
     if step == Step.PICK_REPORT:
         return first_with(buttons, ":r")
     if step == Step.PICK_FIELD:
-        label = "Số bài thu hoạch" if errand.update_field == "essays" else ""
-        named = next((b for b in buttons if label and label.lower() in b["text"].lower()), None)
+        token = field_tokens.get(errand.update_field or "")
+        named = button_ending(buttons, f":{token}") if token else None
         return named or first_with(buttons, ":f")
     return button_ending(buttons, ":ok")  # the summary: confirm
 
@@ -99,6 +104,7 @@ class Simulation:
         self.reporter_accounts: dict[str, int] = {}  # unit code -> telegram id
         self.person_of_account: dict[int, int] = {}  # telegram id -> person id
         self.deliverable_ids: dict[str, int] = {}
+        self.field_tokens: dict[str, dict[str, str]] = {}  # deliverable key -> field -> token
         self._digests_shown: Counter[int] = Counter()
 
     # -- plumbing
@@ -211,8 +217,12 @@ class Simulation:
             declared = await deliverables_of(session=session, campaign_id=self.world.campaign_id)
             units = {u.code: u for u in (await session.execute(select(Unit))).scalars()}
         due: dict[str, dict[str, date]] = {}
-        for deliverable, _form, deadlines in declared:
+        for deliverable, form, deadlines in declared:
             self.deliverable_ids[deliverable.key] = int(str(deliverable.id))
+            # The field buttons' tokens, as bot.conversation.prompts numbers them.
+            self.field_tokens[deliverable.key] = {
+                item.key: f"f{index}" for index, item in enumerate(form.fields)
+            }
             for level, day in deadlines.items():
                 due.setdefault(level, {})[deliverable.key] = day
         start_day = self.clock().astimezone(TZ).date()
@@ -344,7 +354,8 @@ class Simulation:
                 break
             buttons = last_buttons(calls)
             if step in PRESSED_STEPS:
-                button = _button_at(step, buttons, errand, wanted_deliverable)
+                tokens = self.field_tokens[errand.deliverable_key]
+                button = _button_at(step, buttons, errand, wanted_deliverable, tokens)
                 if button is None:
                     if step == Step.PICK_DELIVERABLE:  # nothing of it is owed: leave
                         calls = await self._send(user, "/huy", who)
