@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import String, and_, bindparam, cast, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage import audit, review
@@ -26,6 +28,7 @@ from storage.campaigns import form_of
 from storage.clock import local_date, require_aware
 from storage.drafts import delete_draft
 from storage.forms import Form, answers_from_json, answers_to_json, measures_of, prune_answers
+from storage.json_text import decoded
 from storage.models import (
     MEASURES,
     AuditLog,
@@ -421,9 +424,20 @@ async def unit_reports(
     return [UnitReport(report=r, deliverable=d, campaign=c, version=v) for r, d, c, v in rows]
 
 
-# `unit_deliverables`' query, built once (the unit's level, id and path ids are bound).
+# `unit_deliverables`' query, built once (the unit's level, id and path ids are bound). The
+# campaign definition and the deliverable form come as text, decoded once per text
+# (`storage.json_text`): not a few KB of JSON parsed per campaign on every command.
+_JSON_DEFERRED: tuple[Any, ...] = (Campaign.definition, Deliverable.form)
 _UNIT_DELIVERABLES = (
-    select(Campaign, Deliverable, col(DeliverableDeadline.due_date), Report)
+    select(
+        Campaign,
+        Deliverable,
+        col(DeliverableDeadline.due_date),
+        Report,
+        cast(col(Campaign.definition), String),
+        cast(col(Deliverable.form), String),
+    )
+    .options(*(defer(column) for column in _JSON_DEFERRED))
     .join(Deliverable, col(Deliverable.campaign_id) == col(Campaign.id))
     .join(
         DeliverableDeadline,
@@ -463,11 +477,15 @@ async def unit_deliverables(
         "unit_path_ids": path_ids(unit.path),
     }
     rows = (await session.execute(_UNIT_DELIVERABLES, params)).all()
-    return [
-        UnitDeliverable(campaign=c, deliverable=d, due_date=due, report=r)
-        for c, d, due, r in rows
-        if c.start_date <= local_date(now, c.timezone)
-    ]
+    found = []
+    for c, d, due, r, definition, form in rows:
+        if "definition" not in c.__dict__:  # not held by the session already
+            set_committed_value(c, "definition", decoded(definition))
+        if "form" not in d.__dict__:
+            set_committed_value(d, "form", decoded(form))
+        if c.start_date <= local_date(now, c.timezone):
+            found.append(UnitDeliverable(campaign=c, deliverable=d, due_date=due, report=r))
+    return found
 
 
 async def owed_deliverables(

@@ -13,7 +13,6 @@ commit."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from storage.json_text import decoded
 from storage.models import (
     ROLE_REPORTER,
     Campaign,
@@ -58,7 +58,7 @@ class TurnRead:
     draft: LoadedDraft | None = None
 
 
-# Loaded as text and decoded through `_decoded` (see there).
+# Loaded as text and decoded through `storage.json_text.decoded`.
 _JSON_DEFERRED: tuple[Any, ...] = (Deliverable.form, Campaign.definition)
 
 _THIS = select(literal_column("1").label("one")).subquery("this")
@@ -109,24 +109,6 @@ def _statement(claimed: bool) -> Any:
 
 _STATEMENTS = {claimed: _statement(claimed) for claimed in (False, True)}
 
-# The draft's deliverable form and campaign definition (a few KB of JSON each) by their stored
-# text: decoded once, not on every turn. Keyed by the exact text, so a reloaded campaign (or
-# another database) is decoded afresh, never served stale. The decoded values are shared by
-# the turns: nothing changes them in place (a new definition is a new value).
-_DECODED: dict[str, Any] = {}
-_DECODED_MAX = 256
-
-
-def _decoded(text: str | None) -> Any:
-    if text is None:
-        return None
-    value = _DECODED.get(text)
-    if value is None:
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        value = _DECODED[text] = json.loads(text)
-    return value
-
 
 async def read_turn(
     *,
@@ -156,9 +138,9 @@ async def read_turn(
     if first[7] is not None:
         deliverable, campaign = first[8], first[9]
         if deliverable is not None:
-            set_committed_value(deliverable, "form", _decoded(first[10]))
+            set_committed_value(deliverable, "form", decoded(first[10]))
         if campaign is not None:
-            set_committed_value(campaign, "definition", _decoded(first[11]))
+            set_committed_value(campaign, "definition", decoded(first[11]))
         read.draft = (first[7], deliverable, campaign)
     units: dict[int, Unit] = {}
     for row in rows:

@@ -35,16 +35,33 @@ def form_of_deliverable(deliverable: Deliverable) -> Form:
     return form
 
 
+def _loaded_with(turn: Turn, deliverable_id: int) -> tuple[Deliverable | None, Campaign | None]:
+    """The deliverable (and its campaign) as read with the turn's draft, when it is this one:
+    the same session objects `session.get` would find in the identity map, without its
+    round through the session (twice per turn)."""
+    if len(turn.loaded) != 3:
+        return None, None
+    deliverable, campaign = turn.loaded[1], turn.loaded[2]
+    if not isinstance(deliverable, Deliverable) or deliverable.id != deliverable_id:
+        return None, None
+    if not isinstance(campaign, Campaign) or campaign.id != deliverable.campaign_id:
+        return deliverable, None
+    return deliverable, campaign
+
+
 async def load_context(turn: Turn, draft: Draft) -> Ctx | None:
     unit = next((u for u in turn.units if u.id == draft.unit_id), None)
     if unit is None:
         return None
     ctx = Ctx(draft=draft, unit=unit)
     if draft.deliverable_id is not None:
-        ctx.deliverable = await turn.session.get(Deliverable, draft.deliverable_id)
+        ctx.deliverable, ctx.campaign = _loaded_with(turn, draft.deliverable_id)
         if ctx.deliverable is None:
-            return None
-        ctx.campaign = await turn.session.get(Campaign, ctx.deliverable.campaign_id)
+            ctx.deliverable = await turn.session.get(Deliverable, draft.deliverable_id)
+            if ctx.deliverable is None:
+                return None
+        if ctx.campaign is None:
+            ctx.campaign = await turn.session.get(Campaign, ctx.deliverable.campaign_id)
         ctx.form = form_of_deliverable(ctx.deliverable)
     if draft.report_id is not None and ctx.form is not None:
         version = await current_version(session=turn.session, report_id=draft.report_id)
