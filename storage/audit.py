@@ -14,6 +14,10 @@ from storage.models import AuditLog
 
 Json = dict[str, Any] | None  # an audit row's `old` / `new`
 
+# One row's INSERT as a Core statement on the table, compiled once: `insert(AuditLog).values(row)`
+# built a new ORM statement (and its cache key) for every row.
+_INSERT = insert(AuditLog.__table__)  # type: ignore[attr-defined]
+
 
 async def record(
     *,
@@ -70,7 +74,7 @@ class AuditTrail:
         new: Json = None,
     ) -> None:
         """Append one row at once, inside the caller's transaction (collected rows stay)."""
-        await session.execute(insert(AuditLog).values(self._row(action, entity_id, old, new)))
+        await session.execute(_INSERT, self._row(action, entity_id, old, new))
 
     def _row(self, action: str, entity_id: str | int, old: Json, new: Json) -> dict[str, Any]:
         return {

@@ -13,15 +13,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage.clock import require_aware
 from storage.models import Draft
-from storage.rows import add_row
 
 MODE_NEW = "new"
 MODE_UPDATE = "update"
@@ -58,11 +58,11 @@ async def start_draft(
     draft's revisions continue after the old one's, and its `nonce` differs (SQLite may give the
     new row the old row's id)."""
     require_aware(now)
-    old = await get_draft(session=session, person_id=person_id)
+    old = (await session.execute(_PERSON_DRAFT, {"person_id": person_id})).first()
     revision = 1
     if old is not None:
         revision = old.revision + 1
-        await session.execute(delete(Draft).where(col(Draft.id) == old.id))
+        await session.execute(_DELETE, {"draft_id": old.id})
     draft = Draft(
         person_id=person_id,
         unit_id=unit_id,
@@ -76,7 +76,14 @@ async def start_draft(
         created_at=now,
         updated_at=now,
     )
-    return await add_row(session, draft)
+    # A Core INSERT, then the row joins the session as loaded (no unit-of-work flush).
+    values = {
+        column.name: getattr(draft, column.name) for column in _TABLE.c if column.name != "id"
+    }
+    draft.id = (await session.execute(_INSERT, values)).scalar_one()
+    make_transient_to_detached(draft)
+    session.add(draft)
+    return draft
 
 
 async def advance(
@@ -101,6 +108,16 @@ async def advance(
 
 
 _TABLE: Any = Draft.__table__  # type: ignore[attr-defined]  # Core statements
+
+
+# Core statements on the table, built once (no ORM statement set-up per call); like the ORM
+# delete with synchronize_session=False, a deleted row's object stays in the session untouched.
+_PERSON_DRAFT = select(_TABLE.c.id, _TABLE.c.revision).where(
+    _TABLE.c.person_id == bindparam("person_id")
+)
+_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("draft_id"))
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+_INSERTED = tuple(column.name for column in _TABLE.c if column.name != "id")
 
 
 @lru_cache(maxsize=2 ** len(_CHANGEABLE))
@@ -138,9 +155,7 @@ def is_current(
 
 async def delete_draft(*, session: AsyncSession, draft_id: int) -> bool:
     """Delete the draft; False if it was already gone."""
-    result = await session.execute(
-        delete(Draft).where(col(Draft.id) == draft_id).execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_DELETE, {"draft_id": draft_id})
     return isinstance(result, CursorResult) and result.rowcount == 1
 
 

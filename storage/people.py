@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -246,14 +247,27 @@ async def touch_identity(
         values["chat_id"] = str(chat_id)
     if language_code is not None:
         values["language_code"] = language_code
-    await update_rows(
-        session,
-        ChatIdentity,
-        values,
-        col(ChatIdentity.channel) == account.channel,
-        col(ChatIdentity.external_id) == str(account.external_id),
-    )
+    params = {f"new_{name}": value for name, value in values.items()}
+    params.update(identity_channel=account.channel, identity_external_id=str(account.external_id))
+    await session.execute(_touch_statement(frozenset(values)), params)
     return True
+
+
+_IDENTITY: Any = ChatIdentity.__table__  # type: ignore[attr-defined]  # Core statements
+
+
+@lru_cache(maxsize=4)
+def _touch_statement(changed: frozenset[str]) -> Any:
+    """`touch_identity`'s UPDATE for one set of columns, built once: a Core statement on the
+    table (no ORM bulk-update set-up per call)."""
+    return (
+        update(_IDENTITY)
+        .where(
+            _IDENTITY.c.channel == bindparam("identity_channel"),
+            _IDENTITY.c.external_id == bindparam("identity_external_id"),
+        )
+        .values({name: bindparam(f"new_{name}") for name in sorted(changed)})
+    )
 
 
 async def set_preferred_channel(

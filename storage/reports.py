@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -41,7 +43,6 @@ from storage.models import (
     Unit,
 )
 from storage.report_views import current_version_join
-from storage.rows import insert_new
 from storage.tree import path_ids
 
 
@@ -121,18 +122,41 @@ async def _insert_report(
 ) -> Report | None:
     """A new report row dated `at` (version 1 to come), or None when the unit has one for the
     deliverable (INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no savepoint)."""
-    values = {
-        "campaign_id": campaign_id,
-        "deliverable_id": deliverable_id,
-        "unit_id": unit_id,
-        "first_confirmed_at": at,
-        "current_version": 1,
-        "updated_at": at,
+    params = {
+        "new_campaign_id": campaign_id,
+        "new_deliverable_id": deliverable_id,
+        "new_unit_id": unit_id,
+        "new_first_confirmed_at": at,
+        "new_current_version": 1,
+        "new_updated_at": at,
     }
-    report: Report | None = await insert_new(
-        session, Report, values, unique=["deliverable_id", "unit_id"], returning=Report
-    )
+    statement = _report_insert(session.get_bind().dialect.name)
+    report: Report | None = (await session.execute(statement, params)).scalar_one_or_none()
     return report
+
+
+@lru_cache(maxsize=2)
+def _report_insert(dialect: str) -> Any:
+    """`_insert_report`'s statement for the dialect, built once (the values are bound)."""
+    names = (
+        "campaign_id",
+        "deliverable_id",
+        "unit_id",
+        "first_confirmed_at",
+        "current_version",
+        "updated_at",
+    )
+    return (
+        (postgresql if dialect == "postgresql" else sqlite)
+        .insert(Report)
+        .values({name: bindparam(f"new_{name}") for name in names})
+        .on_conflict_do_nothing(index_elements=["deliverable_id", "unit_id"])
+        .returning(Report)
+    )
+
+
+# A first version's INSERT as a Core statement on the table, compiled once (nothing read back).
+_VERSION_INSERT = insert(ReportVersion.__table__)  # type: ignore[attr-defined]
 
 
 async def save_report(
@@ -178,8 +202,8 @@ async def save_report(
     )
     if report is not None:
         assert report.id is not None
-        await _insert_version(
-            session,
+        await session.execute(
+            _VERSION_INSERT,
             {
                 **version_row(
                     report_id=report.id,

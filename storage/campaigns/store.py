@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 from typing import Any
 
@@ -18,8 +19,25 @@ from storage.unit_lookup import get_unit
 # --- database ------------------------------------------------------------------------------------
 
 
+# Parsed forms by deliverable id, with a copy of the JSON they were parsed from: a hit needs
+# the deliverable's JSON to be equal (a reloaded campaign, or another database with the same
+# ids, is parsed afresh). `Form` is immutable, safe to share.
+_FORMS: dict[int, tuple[Any, Form]] = {}
+_FORMS_MAX = 256
+
+
 def form_of(deliverable: Deliverable) -> Form:
-    return Form.model_validate(deliverable.form)
+    """The deliverable's parsed form (validated once per distinct JSON, not on every call)."""
+    key = deliverable.id
+    cached = _FORMS.get(key) if key is not None else None
+    if cached is not None and cached[0] == deliverable.form:
+        return cached[1]
+    form = Form.model_validate(deliverable.form)
+    if key is not None:
+        if len(_FORMS) >= _FORMS_MAX:
+            _FORMS.clear()
+        _FORMS[key] = (copy.deepcopy(deliverable.form), form)
+    return form
 
 
 def definition_of(campaign: Campaign) -> CampaignDefinition:
