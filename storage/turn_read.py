@@ -13,15 +13,19 @@ commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, false, literal_column, select
+from sqlalchemy import String, and_, bindparam, cast, false, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from storage.delivery_marks import Mark
 from storage.json_text import decoded
 from storage.models import (
     ROLE_REPORTER,
@@ -34,6 +38,7 @@ from storage.models import (
     Role,
     Unit,
 )
+from storage.updates import record_cte, record_params
 
 LoadedDraft = tuple[Draft, Deliverable | None, Campaign | None]
 
@@ -127,6 +132,50 @@ async def read_turn(
             {"channel": channel, "update_id": str(update_id), "external_id": str(external_id)},
         )
     ).all()
+    return _turn_of(rows)
+
+
+async def claim_and_read(
+    *,
+    session: AsyncSession,
+    channel: str,
+    update_id: int | str,
+    external_id: str,
+    now: datetime,
+    marks: Sequence[Mark] = (),
+) -> TurnRead | None:
+    """PostgreSQL: `storage.updates.record_update` (the update's row, with `marks`) and
+    `read_turn(claimed=True)` in one statement, one round trip (the INSERT as a CTE; the read
+    does not need to see its row). None when the row was there already (a concurrent
+    duplicate committed first, or a replay): nothing was read, the caller replays the stored
+    replies (`stored_replies`, a statement of its own that sees the other transaction's row)."""
+    params = record_params(channel=channel, update_id=update_id, now=now, marks=marks)
+    values = params["values"]
+    values.update(channel=channel, update_id=str(update_id), external_id=str(external_id))
+    rows = (await session.execute(_claiming_statement(params["rows"]), values)).all()
+    if not rows[0][-1]:
+        return None
+    return _turn_of(rows)
+
+
+@lru_cache(maxsize=64)
+def _claiming_statement(rows: int) -> Any:
+    """`claim_and_read`'s statement for `rows` written rows, built once per row count: the
+    claimed read with one more column, whether this update's row was inserted."""
+    claim = record_cte(rows)
+    mine = (
+        select(func.count())
+        .select_from(claim)
+        .where(
+            claim.c.channel == bindparam("this_channel"),
+            claim.c.update_id == bindparam("this_update_id"),
+        )
+        .scalar_subquery()
+    )
+    return _STATEMENTS[True].add_columns((mine > 0).label("claimed"))
+
+
+def _turn_of(rows: Sequence[Any]) -> TurnRead:
     first = rows[0]
     if first[0] is not None:
         stored = first[1]

@@ -128,6 +128,21 @@ async def record_update(
     statement. True when this update's row was inserted; False when it was already there (a
     concurrent duplicate committed first): the caller must roll back and replay it."""
     key = str(update_id)
+    params = record_params(channel=channel, update_id=key, now=now, replies=replies, marks=marks)
+    written = (await session.execute(_record_statement(params["rows"]), params["values"])).all()
+    return any(tuple(row) == (channel, key) for row in written)
+
+
+def record_params(
+    *,
+    channel: str,
+    update_id: int | str,
+    now: datetime,
+    replies: list[dict[str, Any]] | None = None,
+    marks: Sequence[Mark] = (),
+) -> dict[str, Any]:
+    """`record_update`'s statement size ("rows") and bound values ("values")."""
+    key = str(update_id)
     rows = [
         {
             "channel": channel,
@@ -143,11 +158,16 @@ async def record_update(
         for m in marks
     ]
     rows.sort(key=lambda row: (row["channel"], row["update_id"]))  # one lock order everywhere
-    params: dict[str, Any] = {"this_channel": channel, "this_update_id": key}
+    values: dict[str, Any] = {"this_channel": channel, "this_update_id": key}
     for i, row in enumerate(rows):
-        params.update({f"{name}_{i}": value for name, value in row.items()})
-    written = (await session.execute(_record_statement(len(rows)), params)).all()
-    return any(tuple(row) == (channel, key) for row in written)
+        values.update({f"{name}_{i}": value for name, value in row.items()})
+    return {"rows": len(rows), "values": values}
+
+
+def record_cte(rows: int) -> Any:
+    """`record_update`'s INSERT for `rows` rows as a CTE ("claim": the channel and update id of
+    every row written), for a PostgreSQL statement that claims and reads in one round trip."""
+    return _record_statement(rows).columns(_TABLE.c.channel, _TABLE.c.update_id).cte("claim")
 
 
 @lru_cache(maxsize=64)

@@ -53,7 +53,7 @@ from storage.models import Person
 from storage.organisation import organisation_name
 from storage.people import ChatAccount, touch_identity
 from storage.settings import Settings
-from storage.turn_read import Preloaded, TurnRead, read_turn
+from storage.turn_read import Preloaded, TurnRead, claim_and_read, read_turn
 from storage.updates import (
     delivered_copy,
     mark_delivered,
@@ -235,30 +235,34 @@ async def _commit(
     """The turn's transaction: (fresh, entries to deliver, outcome, language).
 
     SQLite runs one writer at a time, so the read says whether the update is new and the row
-    is inserted at the end with the replies. On PostgreSQL the row is inserted first: a
-    concurrent duplicate then waits for this transaction and finds the row (never runs its
-    handler); the replies follow in an UPDATE. Either way the pending delivered marks ride on
-    that INSERT."""
+    is inserted at the end with the replies. On PostgreSQL the row is inserted first, in the
+    read's statement (`claim_and_read`): a concurrent duplicate then waits for this transaction
+    and finds the row (never runs its handler); the replies follow in an UPDATE. Either way the
+    pending delivered marks ride on that INSERT."""
     from bot.core.dispatch import dispatch
 
     channel, key, db = inbound.channel, inbound.key, runtime.db
     taken: list[Mark] = []
     try:
         async with db.write() as session:
-            if not db.is_sqlite:
+            if db.is_sqlite:
+                read = await read_turn(
+                    session=session, channel=channel, update_id=key, external_id=inbound.user_id
+                )
+            else:  # the claim and the read in one statement
                 taken = marks.take(keep=(channel, key))
-                if not await record_update(
-                    session=session, channel=channel, update_id=key, now=now, marks=taken
-                ):
+                claimed = await claim_and_read(
+                    session=session,
+                    channel=channel,
+                    update_id=key,
+                    external_id=inbound.user_id,
+                    now=now,
+                    marks=taken,
+                )
+                if claimed is None:
                     stored = await stored_replies(session=session, channel=channel, update_id=key)
                     return False, marks.applied(channel, key, stored), Outcome(answer=""), ""
-            read = await read_turn(
-                session=session,
-                channel=channel,
-                update_id=key,
-                external_id=inbound.user_id,
-                claimed=not db.is_sqlite,
-            )
+                read = claimed
             if read.seen:
                 entries = marks.applied(channel, key, read.replies)
                 return False, entries, Outcome(answer=""), ""
