@@ -28,7 +28,6 @@ import statistics
 import tempfile
 import textwrap
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -38,11 +37,12 @@ from sqlalchemy import event, insert, text
 
 from bench.digest_turn import measure_turn
 from bench.digest_world import CREATED, NOW, build
+from bench.scratch import replace_section, scratch_database
 from scheduler.digest import compose_digest, digest_data, digest_data_many
 from scheduler.digest_chart import _drawn, render_chart
 from scheduler.digest_text import render_digest
 from scheduler.jobs import digest_pass
-from storage.db import Database, create_engine, normalise_url
+from storage.db import Database
 from storage.models import (
     ROLE_SUPERVISOR,
     Person,
@@ -212,13 +212,6 @@ async def measure_pass(label: str, db: Database, supervisors: int) -> dict[str, 
     return found
 
 
-async def _pg_admin(url: str, sql: str) -> None:
-    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 def medians(repeats: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Each figure's median over whole repeated runs of the benchmark."""
     return {
@@ -238,14 +231,12 @@ async def main(
         finally:
             await db.dispose()
     if postgres:
-        name = f"cadrebot_bench_{uuid.uuid4().hex[:10]}"
-        await _pg_admin(postgres, f'CREATE DATABASE "{name}"')
-        db = Database.from_url(str(normalise_url(postgres).set(database=name)))
-        try:
-            results["PostgreSQL"] = await measure("PostgreSQL", db, units, runs, supervisors)
-        finally:
-            await db.dispose()
-            await _pg_admin(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        async with scratch_database(postgres) as url:
+            db = Database.from_url(url)
+            try:
+                results["PostgreSQL"] = await measure("PostgreSQL", db, units, runs, supervisors)
+            finally:
+                await db.dispose()
     return results
 
 
@@ -302,7 +293,6 @@ def write_doc(
 ) -> None:
     """Replace (or append) the "Digest rendering" section of docs/benchmarks.md, re-reading the
     file first: other sections belong to other benchmarks."""
-    path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
     engines = list(results)
     lines = [
         "## Digest rendering",
@@ -395,16 +385,8 @@ def write_doc(
     for line in lines:
         wrapped += textwrap.wrap(line, 100) if not line.startswith("|") and line else [line]
     section = "\n".join(wrapped) + "\n"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    marker = "## Digest rendering"
-    if marker in current:
-        before, _, rest = current.partition(marker)
-        after = rest.split("\n## ", 1)
-        tail = "\n## " + after[1] if len(after) > 1 else ""
-        updated = before + section + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    path.write_text(updated, encoding="utf-8")
+    # The dated reruns recorded under the section stay.
+    replace_section("Digest rendering", section, keep_dated=True)
 
 
 if __name__ == "__main__":

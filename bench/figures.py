@@ -32,13 +32,11 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +49,7 @@ from sqlalchemy import (
 )
 
 from bench.figures_world import FOLLOW, NOW, build
+from bench.scratch import replace_section, scratch_schema
 from storage.access import Scope, visible_units_condition
 from storage.db import Database, create_engine
 
@@ -264,13 +263,6 @@ async def measure(url: str, search_path: str | None, info: dict[str, Any]) -> di
 # Driver
 
 
-async def _pg_admin(url: str, sql: str) -> None:
-    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 def _child(url: str, search_path: str | None, info: dict[str, Any]) -> dict[str, Any]:
     payload = json.dumps({"url": url, "search_path": search_path, "info": info})
     done = subprocess.run(
@@ -396,14 +388,7 @@ def docs_section(results: list[dict[str, Any]], units: int, command: str) -> str
 
 def write_docs(section: str, extra: str = "") -> None:
     """Replace (or append) the "## Figures" section, leaving the other sections alone."""
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    body = section + (("\n" + extra.strip() + "\n") if extra.strip() else "")
-    pattern = re.compile(r"^## Figures\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: body + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + body
-    DOCS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section("Figures", section + (("\n" + extra.strip() + "\n") if extra.strip() else ""))
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -413,12 +398,8 @@ async def main_async(args: argparse.Namespace) -> None:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             results.append(await run_engine("SQLite", url, None, args.units))
     if args.postgres:
-        schema = f"cadrebot_bench_{uuid.uuid4().hex[:8]}"
-        await _pg_admin(args.postgres, f'CREATE SCHEMA "{schema}"')
-        try:
+        async with scratch_schema(args.postgres) as schema:
             results.append(await run_engine("PostgreSQL", args.postgres, schema, args.units))
-        finally:
-            await _pg_admin(args.postgres, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     if args.write_docs and results:
         command = (
             "python -m bench.figures"

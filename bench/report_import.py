@@ -20,15 +20,15 @@ import asyncio
 import csv
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, text
 
 from bench.gen_units import generate, write_csv
+from bench.scratch import scratch_database
 from storage.campaigns import load_campaign, parse_definition, template_text
-from storage.db import Database, create_engine, normalise_url
+from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import metadata
 from storage.report_import import read_tables, validate_reports, write_reports
@@ -204,13 +204,6 @@ async def run_engine(label: str, url: str, units_csv: Path, rows: int, folder: P
         await db.dispose()
 
 
-async def _pg_admin(url: str, sql: str) -> None:
-    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -221,13 +214,8 @@ async def main_async(args: argparse.Namespace) -> None:
             "sqlite", f"sqlite+aiosqlite:///{folder / 'bench.db'}", units_csv, args.rows, folder
         )
         if args.postgres:
-            name = f"cadrebot_bench_{uuid.uuid4().hex[:8]}"
-            await _pg_admin(args.postgres, f'CREATE DATABASE "{name}"')
-            try:
-                url = str(normalise_url(args.postgres).set(database=name))
+            async with scratch_database(args.postgres) as url:
                 await run_engine("postgresql", url, units_csv, args.rows, folder)
-            finally:
-                await _pg_admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -13,14 +13,12 @@ import argparse
 import asyncio
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
-
 from bench.gen_units import generate, write_csv
-from storage.db import Database, create_engine, normalise_url
+from bench.scratch import scratch_database
+from storage.db import Database
 from storage.migrate import upgrade
 from storage.unit_import import UnitRow, parse_units_file
 from storage.units import ImportResult, ensure_default_levels, import_units, subtree_units
@@ -78,13 +76,6 @@ async def run_engine(label: str, url: str, path: Path, units: int) -> None:
         await db.dispose()
 
 
-async def _pg_admin(url: str, sql: str) -> None:
-    engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -96,13 +87,8 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"generated {args.units:,} units in {time.perf_counter() - start:.1f} s")
         await run_engine("sqlite", f"sqlite+aiosqlite:///{folder / 'bench.db'}", path, args.units)
         if args.postgres:
-            name = f"cadrebot_bench_{uuid.uuid4().hex[:8]}"
-            await _pg_admin(args.postgres, f'CREATE DATABASE "{name}"')
-            try:
-                url = str(normalise_url(args.postgres).set(database=name))
+            async with scratch_database(args.postgres) as url:
                 await run_engine("postgresql", url, path, args.units)
-            finally:
-                await _pg_admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

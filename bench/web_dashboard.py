@@ -30,7 +30,6 @@ import re
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,8 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bench.figures import _pg_admin
 from bench.figures_world import NOW, build
+from bench.scratch import replace_section, scratch_schema
 from bot.web.app import build_app
 from bot.web.auth import COOKIE
 from bot.web.uploads import KINDS
@@ -262,14 +261,8 @@ def docs_section(results: list[dict[str, Any]], command: str) -> str:
 
 
 def write_docs(section: str) -> None:
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
     # Up to the next section or the first dated subsection: the runs recorded under it stay.
-    pattern = re.compile(r"^## Web console\n.*?(?=^## |^### |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section("Web console", section, keep_dated=True)
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -279,12 +272,8 @@ async def main_async(args: argparse.Namespace) -> None:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             results.append(await run_engine("SQLite", url, None, args.units))
     if args.postgres:
-        schema = f"cadrebot_bench_{uuid.uuid4().hex[:8]}"
-        await _pg_admin(args.postgres, f'CREATE SCHEMA "{schema}"')
-        try:
+        async with scratch_schema(args.postgres) as schema:
             results.append(await run_engine("PostgreSQL", args.postgres, schema, args.units))
-        finally:
-            await _pg_admin(args.postgres, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     if args.write_docs and results:
         command = (
             "python -m bench.web_dashboard"
