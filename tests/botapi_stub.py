@@ -36,13 +36,13 @@ from email.policy import HTTP
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
+from bot.telegram.local import BOT_ID, bot_user
+
 T = TypeVar("T")
 # The default bound of every wait (never slept: a wait ends when its call arrives). Generous, so
 # that a machine busy with other work never fails a test by being slow.
 OUTER = 120.0
 
-BOT_ID = 123
-BOT_USERNAME = "cadrebot_test"
 MESSAGE_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "editMessageText"}
 
 
@@ -309,15 +309,7 @@ class BotApiStub:
 
     async def _answer(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
-            return {
-                "id": BOT_ID,
-                "is_bot": True,
-                "first_name": "Cadrebot",
-                "username": BOT_USERNAME,
-                "can_join_groups": False,
-                "can_read_all_group_messages": False,
-                "supports_inline_queries": False,
-            }
+            return bot_user()
         if method == "getUpdates":
             return await self._get_updates(params)
         if method in MESSAGE_METHODS:

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from telegram.error import InvalidToken
 
 from bot.app import build_application
-from bot.core import turn
 from bot.telegram import polling
 from bot.telegram.polling import run_polling
 from bot.telegram.processing import TelegramApp
@@ -25,6 +24,7 @@ from storage.settings import Settings
 from tests.botapi_stub import OUTER, ApiCall, BotApiStub
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TgUser, bind
+from tests.turn_hooks import Read, around_turn_read
 
 REPORTER = TgUser(8501, "A")
 STRANGERS = [8502, 8503]  # accounts without a person: they get the refusal
@@ -108,16 +108,15 @@ async def test_a_loop_killed_mid_batch_leaves_the_batch_to_the_next_which_proces
     bot: Polling, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stub = bot.stub
-    real = turn.read_turn
     entered, gate = asyncio.Event(), asyncio.Event()
 
-    async def slow_for_the_reporter(**kwargs: Any) -> Any:
+    async def slow_for_the_reporter(real: Read, kwargs: dict[str, Any]) -> Any:
         if kwargs["external_id"] == str(REPORTER.id):
             entered.set()
             await gate.wait()
         return await real(**kwargs)
 
-    monkeypatch.setattr(turn, "read_turn", slow_for_the_reporter)
+    around_turn_read(monkeypatch, slow_for_the_reporter)
     # The slow update last: on SQLite it holds the only write transaction while it waits.
     batch = [
         stub.text_update(STRANGERS[0], "xin chào"),

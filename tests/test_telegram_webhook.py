@@ -24,6 +24,7 @@ from storage.settings import Settings
 from tests.botapi_stub import OUTER
 from tests.report_fixtures import NOW, build_world
 from tests.telegram_harness import TOKEN, RecordingRequest, TgUser, UpdateFactory, bind
+from tests.turn_hooks import Read, around_turn_read
 
 SECRET = "s3cret_Token-1"
 REPORTER = TgUser(8401, "A")
@@ -158,15 +159,14 @@ async def test_a_failing_handler_answers_500_then_the_retry_is_processed_once(
     class Flaky(RuntimeError):
         pass
 
-    real = turn.read_turn
     failures = [Flaky("database went away")]
 
-    async def flaky(**kwargs: Any) -> Any:
+    async def flaky(real: Read, kwargs: dict[str, Any]) -> Any:
         if failures:
             raise failures.pop()
         return await real(**kwargs)
 
-    monkeypatch.setattr(turn, "read_turn", flaky)
+    around_turn_read(monkeypatch, flaky)
     update = server.updates.text("/tinhtrang", REPORTER)
 
     failed = await post(server, update)
@@ -189,10 +189,10 @@ async def test_a_failing_handler_answers_500_then_the_retry_is_processed_once(
 async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real, real_deliver = turn.read_turn, turn.deliver
+    real_deliver = turn.deliver
     gate, delivered = asyncio.Event(), asyncio.Event()
 
-    async def slow(**kwargs: Any) -> Any:
+    async def slow(real: Read, kwargs: dict[str, Any]) -> Any:
         await gate.wait()
         return await real(**kwargs)
 
@@ -200,7 +200,7 @@ async def test_a_slow_update_is_answered_after_the_safeguard_and_still_processed
         await real_deliver(*args, **kwargs)
         delivered.set()
 
-    monkeypatch.setattr(turn, "read_turn", slow)
+    around_turn_read(monkeypatch, slow)
     monkeypatch.setattr(turn, "deliver", deliver)
     async with serving(db, process_timeout=0.2) as server:
         response = await post(server, server.updates.text("/tinhtrang", REPORTER))

@@ -37,6 +37,19 @@ BOT_ID = 123
 BOT_USERNAME = "cadrebot_test"
 
 
+def bot_user() -> dict[str, Any]:
+    """The bot as getMe describes it, in every Bot API stand-in (this one, the tests' server)."""
+    return {
+        "id": BOT_ID,
+        "is_bot": True,
+        "first_name": "Cadrebot",
+        "username": BOT_USERNAME,
+        "can_join_groups": False,
+        "can_read_all_group_messages": False,
+        "supports_inline_queries": False,
+    }
+
+
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -187,15 +200,7 @@ class RecordingRequest(BaseRequest):
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
-            return {
-                "id": BOT_ID,
-                "is_bot": True,
-                "first_name": "Cadrebot",
-                "username": BOT_USERNAME,
-                "can_join_groups": False,
-                "can_read_all_group_messages": False,
-                "supports_inline_queries": False,
-            }
+            return bot_user()
         if method in {"sendMessage", "sendPhoto", "sendDocument", "editMessageText"}:
             self._message_id += 1
             message: dict[str, Any] = {
