@@ -1,11 +1,13 @@
 """The new-campaign form on a unit tree whose levels are data (#16): on the 2025 structure (tỉnh ->
 xã, phường, no huyện) it builds the campaign from the two-level template and asks no district
-deadline; on a tree with every level it offers both templates, the three-level one first; on a
-tree no built-in template fits it says so and writes nothing."""
+deadline; on a tree with units on every level it offers both templates, the three-level one
+first; with the default levels but no unit at the huyện level, the two-level one first; on a tree
+no built-in template fits it says so and writes nothing."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +19,7 @@ from bot.web.campaign_form import blank_values
 from bot.web.links import create_web_link
 from storage.campaigns import definition_of, fitting_templates
 from storage.db import Database
-from storage.models import ROLE_ADMIN, Campaign, Deliverable, DeliverableDeadline, Level
+from storage.models import ROLE_ADMIN, Campaign, Deliverable, DeliverableDeadline, Level, Unit
 from storage.settings import load_settings
 from tests.factories import DEFAULT_LEVELS, make_levels, make_person, make_unit, pk
 from tests.report_fixtures import NOW
@@ -143,6 +145,8 @@ async def test_a_tree_with_every_level_chooses_between_both_templates(db: Databa
     async with db.write() as session:
         await make_levels(session)
     admin = await _tree(db, ())  # the four levels made above; T and X1 on them
+    async with db.write() as session:  # and a district: every level has units
+        await make_unit(session, "H1", parent=await _unit(session, "T"), level="huyen")
     async for client, csrf in _client(db, admin):
         shown = await client.get("/desk/campaigns/new")
         assert shown.status_code == 200 and "<select" in shown.text
@@ -159,6 +163,31 @@ async def test_a_tree_with_every_level_chooses_between_both_templates(db: Databa
         assert posted.status_code == 303, posted.text
         two = await _saved(db, "06")
         assert two is not None and two[1] == set(TWO_LEVELS)
+
+
+async def test_every_level_defined_but_no_district_unit_puts_the_two_level_template_first(
+    db: Database,
+) -> None:
+    async with db.write() as session:
+        await make_levels(session)  # huyện stays a level (the defaults), no unit is on it
+    admin = await _tree(db, ())
+    async for client, csrf in _client(db, admin):
+        shown = await client.get("/desk/campaigns/new")
+        assert shown.text.index("Hai cấp") < shown.text.index("Ba cấp: tỉnh, huyện, cơ sở")
+        assert 'name="template" value="nq-hai-cap"' in shown.text
+        assert "Cấp huyện" not in shown.text.split("<fieldset>", 1)[1]
+        unnamed = {k: v for k, v in _form(csrf, "nq-hai-cap").items() if k != "template"}
+        assert (await client.post("/desk/campaigns/new", data=unnamed)).status_code == 303
+        saved = await _saved(db, "05-KH/TU")
+        assert saved is not None and saved[1] == set(TWO_LEVELS)
+        asked = await client.get("/desk/campaigns/new?template=nq-xii")  # still offered
+        assert 'name="template" value="nq-xii"' in asked.text and "Cấp huyện" in asked.text
+
+
+async def _unit(session: Any, code: str) -> Unit:
+    found = (await session.execute(select(Unit).where(col(Unit.code) == code))).scalar_one()
+    assert isinstance(found, Unit)
+    return found
 
 
 async def test_a_tree_no_template_fits_is_told_so_and_nothing_is_written(db: Database) -> None:

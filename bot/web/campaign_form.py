@@ -2,7 +2,9 @@
 name, reference, resolution, start date and every deadline per level typed in. The templates
 offered are those whose levels all exist in the unit tree (`fitting_templates`: on the 2025
 structure with no huyện level, the two-level one), so that the form never asks a deadline for a
-level the tree does not have; a template posted that does not fit is refused. It goes through
+level the tree does not have; a template posted that does not fit is refused. The one the
+units' levels call for comes first and is the one a form naming none gets (with the default
+levels all present but no unit at the huyện level, the two-level one). It goes through
 the same validation and loader as `cadrebot campaign load` (`storage.campaigns`); a reference
 that exists already is refused (the form creates, it never overwrites)."""
 

@@ -28,11 +28,11 @@ from bot.web.render import page
 from bot.web.uploads import KINDS, SUFFIXES, Outcome, Problem, run_upload
 from storage.access import admin_scope
 from storage.campaign_status import may_manage, status_label
-from storage.campaigns import fitting_templates, list_campaigns
+from storage.campaigns import fitting_templates, list_campaigns, template_for_tree
 from storage.i18n import t
 from storage.i18n.formatting import level_label, name_in
 from storage.models import Campaign, Level
-from storage.units import list_levels
+from storage.units import levels_in_use, list_levels
 from storage.web_views import join_status
 
 CHUNK = 1024 * 1024
@@ -143,9 +143,17 @@ async def joined(request: Request) -> Response:
     return page("joined.html", viewer.lang, viewer=viewer, joined=status)
 
 
-async def _tree_levels(request: Request) -> dict[str, Level]:
+async def _tree(request: Request) -> tuple[dict[str, Level], list[str]]:
+    """The tree's levels and the built-in templates that fit them, the one its units call for
+    first (`template_for_tree`: no unit at the huyện level, the two-level one)."""
     async with web_of(request).db.read() as session:
-        return {lv.code: lv for lv in await list_levels(session=session)}
+        levels = {lv.code: lv for lv in await list_levels(session=session)}
+        used = await levels_in_use(session=session)
+    fitting = fitting_templates(levels)
+    preferred = template_for_tree(used)
+    if preferred in fitting:
+        fitting = [preferred, *(name for name in fitting if name != preferred)]
+    return levels, fitting
 
 
 async def _form_page(
@@ -153,8 +161,7 @@ async def _form_page(
 ) -> Response:
     """The form for `filled.template`, with the choice among the templates that fit the tree
     (none fitting: the form is not offered, the page says why)."""
-    levels = await _tree_levels(request)
-    fitting = fitting_templates(levels)
+    levels, fitting = await _tree(request)
     deliverables = [
         (
             name_in(item, viewer.lang),
@@ -189,7 +196,7 @@ async def campaign_new(request: Request) -> Response:
     viewer = await admin_viewer(request)
     if isinstance(viewer, Response):
         return viewer
-    fitting = fitting_templates(await _tree_levels(request))
+    _, fitting = await _tree(request)
     raw = request.query_params.get(TEMPLATE_FIELD, "")
     name = chosen_template(raw, fitting) or chosen_template("", fitting)
     if name is None:  # no built-in template fits: the page says so
@@ -204,8 +211,7 @@ async def campaign_create(request: Request) -> Response:
     viewer, form = got
     if not viewer.scope.whole_tree:
         return refused(viewer)
-    levels = await _tree_levels(request)
-    fitting = fitting_templates(levels)
+    levels, fitting = await _tree(request)
     if not fitting:
         return await _form_page(request, viewer, Filled({}), status=422)
     names = {code: level_label(level, viewer.lang) for code, level in levels.items()}
