@@ -140,7 +140,13 @@ def nonce(draft: Draft) -> str:
     button of a deleted draft never matches a new draft that got the same id."""
     # The instant, not its rendering: a draft created with a local-time `now` reads back in UTC.
     created = round(draft.created_at.timestamp() * 1_000_000)
-    seed = f"{draft.id}|{draft.person_id}|{created}"
+    return _nonce(draft.id, draft.person_id, created)
+
+
+@lru_cache(maxsize=1024)
+def _nonce(draft_id: int | None, person_id: int, created: int) -> str:
+    """The tag itself: computed once per draft, not once per button of every reply."""
+    seed = f"{draft_id}|{person_id}|{created}"
     return hashlib.sha256(seed.encode()).hexdigest()[:6]
 
 
