@@ -28,7 +28,7 @@ the bot), so their supervisor or admin can call them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -57,11 +57,11 @@ from storage.figures import (
     compute_figures_many,
     deadline_end,
     expected_rows,
+    kept_scoped,
     load_campaign,
     scope_chunks,
-    scoped_units,
 )
-from storage.figures.memo import AS_OF, SMALL_SCOPE, STATEMENTS, as_of_param, context_key
+from storage.figures.memo import AS_OF, as_of_param, context_key
 from storage.figures.query import AsOf
 from storage.i18n import pick_language
 from storage.messages import OutgoingMessage
@@ -107,22 +107,6 @@ def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
 def _slices(count: int) -> Iterator[tuple[int, int]]:
     for start in range(0, count, IDS_PER_QUERY):
         yield start, min(count, start + IDS_PER_QUERY)
-
-
-def _chunk_statement(
-    name: Hashable, scopes: Sequence[UnitScope], build: Callable[[Any, Any], Any]
-) -> Any:
-    """The statement over one `scope_chunks` slice (`build(scoped units, scope key column)`),
-    None when no scope has a unit. Kept (`storage.figures.memo`) when the slice is one small
-    scope, the on-demand digest's case: `name` must then say everything else it depends on."""
-
-    def built() -> Any:
-        scoped = scoped_units(scopes)
-        return None if scoped is None else build(*scoped)
-
-    if len(scopes) == 1 and len(scopes[0].paths) + len(scopes[0].unit_ids) <= SMALL_SCOPE:
-        return STATEMENTS.get((name, scopes[0]), built)
-    return built()
 
 
 async def _people(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Any]:
@@ -212,14 +196,14 @@ async def _unit_lists(
     found: dict[tuple[int, int], dict[str, tuple[Any, list[str]]]] = {}
     totals: dict[tuple[int, int], int] = {}
     for start, stop in scope_chunks(scopes):
-        stmt = _chunk_statement(
+        stmt, params = kept_scoped(
             ("digest lists", LIST_CAP, context_key(ctx), tuple(passed)),
             scopes[start:stop],
             lambda units, key: _lists_statement(ctx, as_of_param(), passed, units, key),
         )
         if stmt is None:
             continue
-        for row in (await session.execute(stmt, {AS_OF: as_of})).all():
+        for row in (await session.execute(stmt, {AS_OF: as_of, **params})).all():
             at = (people[start + row.k], row.list)
             totals[at] = int(row.total)
             found.setdefault(at, {}).setdefault(row.code, (row, []))[1].append(row.key)
@@ -311,10 +295,10 @@ async def _unreachable(
     listed: dict[int, list[UnreachablePerson]] = {}
     totals: dict[int, int] = {}
     for start, stop in scope_chunks(scopes):
-        stmt = _chunk_statement("digest unreachable", scopes[start:stop], _unreachable_statement)
+        stmt, params = kept_scoped("digest unreachable", scopes[start:stop], _unreachable_statement)
         if stmt is None:
             continue
-        for row in (await session.execute(stmt)).all():
+        for row in (await session.execute(stmt, params)).all():
             pid = people[start + row.k]
             if row.id == pid:
                 continue

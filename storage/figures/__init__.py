@@ -39,8 +39,8 @@ from storage.figures.many import (
     compute_figures_many,
     digest_units,
     figures_for_people,
+    kept_scoped,
     scope_chunks,
-    scoped_units,
 )
 from storage.figures.query import (
     LISTED_UNIT,
@@ -119,11 +119,11 @@ __all__ = [
     "digest_units",
     "expected_rows",
     "figures_for_people",
+    "kept_scoped",
     "load_campaign",
     "rate_change",
     "scope_chunks",
     "scope_condition",
-    "scoped_units",
     "unit_rows",
     "version_as_of",
 ]

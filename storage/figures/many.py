@@ -5,7 +5,7 @@ split by `SCOPES_PER_STATEMENT` and `ROWS_PER_STATEMENT`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -146,12 +146,76 @@ def _scoped_units(
     return member.join(UNIT, UNIT.c.id == member.c.unit_id), member.c.k
 
 
-def scoped_units(scopes: Sequence[UnitScope]) -> tuple[FromClause, Any] | None:
-    """For a statement over many scopes at once (keep to one `scope_chunks` slice): a FROM
-    ending in `unit` with one row per (scope, unit) in it, and the scope-key column (the index
-    in `scopes`). None when no scope has a unit. Pass the FROM as `expected_rows(units=...)`."""
+def _bound_scoped_units(ranges: int, ids: int) -> tuple[FromClause, Any] | None:
+    """`_scoped_units` for a small slice, its `ranges` path ranges and `ids` unit ids bound
+    parameters (`_scope_params` gives their values): each range one select of its own, so that
+    PostgreSQL's custom plan estimates it from the path histogram (a range joined from a VALUES
+    list is estimated at a fixed share of the tree, 2,222 units of 20,000, and the statement then
+    hashes every table: 40 ms a statement for a supervisor of 8 units), and the same statement
+    serves every scope of that shape (built and compiled once, not once per person)."""
+    if not ranges and not ids:
+        return None
+    unit = UNIT.alias("scope_unit")
+
+    def key(name: str) -> Any:
+        return bindparam(name, type_=Integer()).label("k")
+
+    parts: list[Any] = [
+        select(key(f"scope_k_{n}"), unit.c.id.label("unit_id")).where(
+            unit.c.path >= bindparam(f"scope_lo_{n}", type_=String()),
+            unit.c.path < bindparam(f"scope_hi_{n}", type_=String()),
+        )
+        for n in range(ranges)
+    ]
+    parts += [
+        select(key(f"scope_uk_{n}"), unit.c.id.label("unit_id")).where(
+            unit.c.id == bindparam(f"scope_uid_{n}", type_=Integer())
+        )
+        for n in range(ids)
+    ]
+    # Disjoint ranges per scope: UNION ALL; a unit listed by id may also be in a range: UNION.
+    if len(parts) == 1:
+        member = parts[0].cte("scope_member")
+    elif ids:
+        member = union(*parts).cte("scope_member")
+    else:
+        member = union_all(*parts).cte("scope_member")
+    member = member.prefix_with("MATERIALIZED")
+    return member.join(UNIT, UNIT.c.id == member.c.unit_id), member.c.k
+
+
+def _scope_params(
+    ranges: Sequence[tuple[int, str, str]], ids: Sequence[tuple[int, int]]
+) -> dict[str, Any]:
+    """The values of `_bound_scoped_units(len(ranges), len(ids))`'s parameters."""
+    params: dict[str, Any] = {}
+    for n, (k, lo, hi) in enumerate(ranges):
+        params.update({f"scope_k_{n}": k, f"scope_lo_{n}": lo, f"scope_hi_{n}": hi})
+    for n, (k, unit_id) in enumerate(ids):
+        params.update({f"scope_uk_{n}": k, f"scope_uid_{n}": unit_id})
+    return params
+
+
+def kept_scoped(
+    name: Hashable, scopes: Sequence[UnitScope], build: Callable[[FromClause, Any], Any]
+) -> tuple[Any, dict[str, Any]]:
+    """`build(units FROM, scope-key column)` over one `scope_chunks` slice (the FROM ends in
+    `unit`, one row per (scope, unit); the key is the index in `scopes`) and the parameters the
+    statement takes for this slice; (None, {}) when no scope has a unit. A small slice (at most
+    `SMALL_SCOPE` ranges and ids) gets the statement kept for `name` and its shape
+    (`storage.figures.memo`), its scope rows as parameters: `name` must say everything else
+    `build` depends on. A big one (the weekly pass) is built now with its rows inline."""
     ranges, ids = _scope_rows(scopes)
-    return _scoped_units(ranges, ids)
+    if len(ranges) + len(ids) > SMALL_SCOPE:
+        scoped = _scoped_units(ranges, ids)
+        return (None if scoped is None else build(*scoped)), {}
+
+    def built() -> Any:
+        scoped = _bound_scoped_units(len(ranges), len(ids))
+        return None if scoped is None else build(*scoped)
+
+    stmt = STATEMENTS.get((name, "scope shape", len(ranges), len(ids)), built)
+    return stmt, ({} if stmt is None else _scope_params(ranges, ids))
 
 
 def scope_chunks(
@@ -174,19 +238,11 @@ def _chunks(scopes: Sequence[UnitScope], chunk: int) -> Iterable[tuple[int, int]
         yield start, len(scopes)
 
 
-def _figures_statement(
-    ctx: CampaignContext,
-    moments: int,
-    ranges: list[tuple[int, str, str]],
-    ids: list[tuple[int, int]],
-) -> Any:
-    """The grouped statement over the scopes of these rows (None when they have no unit), at
-    `moments` as-of times at once: the moment n is the bound parameter `moment_param(n)` and
-    each row says its `moment` (the arms of one UNION ALL share the scope CTEs, so the figures
-    now and a week earlier are one round trip)."""
-    scoped = _scoped_units(ranges, ids)
-    if scoped is None:
-        return None
+def _figures_statement(ctx: CampaignContext, moments: int, scoped: tuple[FromClause, Any]) -> Any:
+    """The grouped statement over these scoped units (`kept_scoped`), at `moments` as-of times
+    at once: the moment n is the bound parameter `moment_param(n)` and each row says its
+    `moment` (the arms of one UNION ALL share the scope CTEs, so the figures now and a week
+    earlier are one round trip)."""
     aliases: dict[str, FromClause] = {}  # the owners' scope rows, one alias for all the arms
     arms = [
         _grouped(ctx, moment_param(n), scoped, aliases).add_columns(literal(n).label("moment"))
@@ -273,20 +329,16 @@ async def _many_as_of(
     together = 1 if session.get_bind().dialect.name == "sqlite" else len(moments)
     groups = [moments[at : at + together] for at in range(0, len(moments), together)]
     for start, stop in _chunks(scopes, chunk):
-        ranges, ids = _scope_rows(scopes[start:stop])
-
-        def built(r: list[tuple[int, str, str]] = ranges, i: list[tuple[int, int]] = ids) -> Any:
-            return _figures_statement(ctx, together, r, i)
-
-        if len(ranges) + len(ids) <= SMALL_SCOPE:
-            key = ("figures", together, context_key(ctx), tuple(ranges), tuple(ids))
-            stmt = STATEMENTS.get(key, built)
-        else:
-            stmt = built()
+        stmt, scope_params = kept_scoped(
+            ("figures", together, context_key(ctx)),
+            scopes[start:stop],
+            lambda units, key: _figures_statement(ctx, together, (units, key)),
+        )
         if stmt is None:
             continue
         for first, group in zip(range(0, len(moments), together), groups, strict=True):
             params = {moment_name(n): moment for n, moment in enumerate(group)}
+            params.update(scope_params)
             for row in (await session.execute(stmt, params)).all():
                 tallies[first + row.moment][start + row.scope_key].add(
                     row, keys[row.deliverable_id], ctx.chained_levels
