@@ -60,6 +60,7 @@ async def measure(label: str, db: Database, units: int, people: int) -> dict[str
         async with db.engine.begin() as conn:
             await conn.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
             await conn.execute(text("DROP TABLE IF EXISTS sqlite_stat4"))
+        await db.engine.dispose()  # no pooled connection keeps the statistics it loaded
     async with db.read() as session:
         ids = list(
             (

@@ -116,8 +116,35 @@ def _values(name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[tuple[
     )
 
 
+RANGE_COLUMNS = (("k", Integer()), ("lo", String()), ("hi", String()))
+ID_COLUMNS = (("k", Integer()), ("unit_id", Integer()))
+# The parameter names of a bound slice's rows (`_scope_params` gives their values): per range
+# row n scope_k_n, scope_lo_n, scope_hi_n; per unit-id row n scope_uk_n, scope_uid_n.
+RANGE_PARAMS = ("scope_k", "scope_lo", "scope_hi")
+ID_PARAMS = ("scope_uk", "scope_uid")
+
+
+def _placeholders(
+    name: str, columns: Sequence[tuple[str, Any]], params: Sequence[str], rows: int
+) -> Any:
+    """`_values` with every value a bound parameter (`params`, suffixed with the row number):
+    the same text for every slice of that many rows."""
+    names = [[f"{p}_{n}" for p in params] for n in range(rows)]
+    body = ", ".join("(" + ", ".join(f":{p}" for p in row) + ")" for row in names)
+    cols = ", ".join(f"v.column{i} AS {col}" for i, (col, _) in enumerate(columns, start=1))
+    types = [type_ for _, type_ in columns]
+    return (
+        text(f"SELECT {cols} FROM (VALUES {body}) AS v")
+        .bindparams(
+            *(bindparam(p, type_=t) for row in names for p, t in zip(row, types, strict=True))
+        )
+        .columns(*(column(col, type_) for col, type_ in columns))
+        .cte(name)
+    )
+
+
 def _scoped_units(
-    ranges: list[tuple[int, str, str]], ids: list[tuple[int, int]]
+    ranges: list[tuple[int, str, str]], ids: list[tuple[int, int]], *, bound: bool = False
 ) -> tuple[FromClause, Any] | None:
     """A FROM ending in `unit`, one row per (scope, unit) counted, and its scope-key column.
 
@@ -126,18 +153,20 @@ def _scoped_units(
     the join from the deadlines and scans units by level (13x slower)."""
     if not ranges and not ids:
         return None
-    range_cte = _values(
-        "scope_range",
-        (("k", Integer()), ("lo", String()), ("hi", String())),
-        ranges or [(-1, "", "")],
-    )
+    if bound and ranges:  # the rows' values are `_scope_params` (their count is the shape)
+        range_cte = _placeholders("scope_range", RANGE_COLUMNS, RANGE_PARAMS, len(ranges))
+    else:
+        range_cte = _values("scope_range", RANGE_COLUMNS, ranges or [(-1, "", "")])
     unit = UNIT.alias("scope_unit")
     # Disjoint ranges per scope: each (scope, unit) once without DISTINCT.
     in_ranges = select(range_cte.c.k, unit.c.id.label("unit_id")).join(
         unit, and_(unit.c.path >= range_cte.c.lo, unit.c.path < range_cte.c.hi)
     )
     if ids:
-        id_cte = _values("scope_unit_id", (("k", Integer()), ("unit_id", Integer())), ids)
+        if bound:
+            id_cte = _placeholders("scope_unit_id", ID_COLUMNS, ID_PARAMS, len(ids))
+        else:
+            id_cte = _values("scope_unit_id", ID_COLUMNS, ids)
         # UNION (not UNION ALL): a unit listed by id and inside a followed subtree counts once.
         member = union(in_ranges, select(id_cte.c.k, id_cte.c.unit_id)).cte("scope_member")
     else:
@@ -146,30 +175,38 @@ def _scoped_units(
     return member.join(UNIT, UNIT.c.id == member.c.unit_id), member.c.k
 
 
-def _bound_scoped_units(ranges: int, ids: int) -> tuple[FromClause, Any] | None:
+def _bound_scoped_units(ranges: int, ids: int, *, sqlite: bool) -> tuple[FromClause, Any] | None:
     """`_scoped_units` for a small slice, its `ranges` path ranges and `ids` unit ids bound
-    parameters (`_scope_params` gives their values): each range one select of its own, so that
-    PostgreSQL's custom plan estimates it from the path histogram (a range joined from a VALUES
-    list is estimated at a fixed share of the tree, 2,222 units of 20,000, and the statement then
-    hashes every table: 40 ms a statement for a supervisor of 8 units), and the same statement
-    serves every scope of that shape (built and compiled once, not once per person)."""
+    parameters (`_scope_params` gives their values), so that the same statement serves every
+    scope of that shape (built and compiled once, not once per person).
+
+    On PostgreSQL each range is a select of its own: its custom plan then estimates each range
+    from the path histogram (a range joined from a VALUES list is estimated at a fixed share of
+    the tree, 2,222 units of 20,000, and the statement then hashes every table: 40 ms a
+    statement for a supervisor of 8 units). On SQLite, which plans without statistics, the
+    VALUES list stays (its placeholders bound): a union of range selects made it drive the
+    figures from the deadlines again (27 ms instead of 3 at 20,000 units)."""
     if not ranges and not ids:
         return None
+    if sqlite:
+        return _scoped_units([(0, "", "")] * ranges, [(0, 0)] * ids, bound=True)
     unit = UNIT.alias("scope_unit")
 
     def key(name: str) -> Any:
         return bindparam(name, type_=Integer()).label("k")
 
+    k, lo, hi = RANGE_PARAMS
+    uk, uid = ID_PARAMS
     parts: list[Any] = [
-        select(key(f"scope_k_{n}"), unit.c.id.label("unit_id")).where(
-            unit.c.path >= bindparam(f"scope_lo_{n}", type_=String()),
-            unit.c.path < bindparam(f"scope_hi_{n}", type_=String()),
+        select(key(f"{k}_{n}"), unit.c.id.label("unit_id")).where(
+            unit.c.path >= bindparam(f"{lo}_{n}", type_=String()),
+            unit.c.path < bindparam(f"{hi}_{n}", type_=String()),
         )
         for n in range(ranges)
     ]
     parts += [
-        select(key(f"scope_uk_{n}"), unit.c.id.label("unit_id")).where(
-            unit.c.id == bindparam(f"scope_uid_{n}", type_=Integer())
+        select(key(f"{uk}_{n}"), unit.c.id.label("unit_id")).where(
+            unit.c.id == bindparam(f"{uid}_{n}", type_=Integer())
         )
         for n in range(ids)
     ]
@@ -189,15 +226,20 @@ def _scope_params(
 ) -> dict[str, Any]:
     """The values of `_bound_scoped_units(len(ranges), len(ids))`'s parameters."""
     params: dict[str, Any] = {}
-    for n, (k, lo, hi) in enumerate(ranges):
-        params.update({f"scope_k_{n}": k, f"scope_lo_{n}": lo, f"scope_hi_{n}": hi})
-    for n, (k, unit_id) in enumerate(ids):
-        params.update({f"scope_uk_{n}": k, f"scope_uid_{n}": unit_id})
+    rows: list[tuple[Sequence[str], Sequence[Any]]] = [(RANGE_PARAMS, r) for r in ranges]
+    numbered = [(n, names, row) for n, (names, row) in enumerate(rows)]
+    numbered += [(n, ID_PARAMS, row) for n, row in enumerate(ids)]
+    for n, names, row in numbered:
+        params.update({f"{p}_{n}": value for p, value in zip(names, row, strict=True)})
     return params
 
 
 def kept_scoped(
-    name: Hashable, scopes: Sequence[UnitScope], build: Callable[[FromClause, Any], Any]
+    name: Hashable,
+    scopes: Sequence[UnitScope],
+    build: Callable[[FromClause, Any], Any],
+    *,
+    sqlite: bool,
 ) -> tuple[Any, dict[str, Any]]:
     """`build(units FROM, scope-key column)` over one `scope_chunks` slice (the FROM ends in
     `unit`, one row per (scope, unit); the key is the index in `scopes`) and the parameters the
@@ -211,10 +253,10 @@ def kept_scoped(
         return (None if scoped is None else build(*scoped)), {}
 
     def built() -> Any:
-        scoped = _bound_scoped_units(len(ranges), len(ids))
+        scoped = _bound_scoped_units(len(ranges), len(ids), sqlite=sqlite)
         return None if scoped is None else build(*scoped)
 
-    stmt = STATEMENTS.get((name, "scope shape", len(ranges), len(ids)), built)
+    stmt = STATEMENTS.get((name, "scope shape", sqlite, len(ranges), len(ids)), built)
     return stmt, ({} if stmt is None else _scope_params(ranges, ids))
 
 
@@ -326,13 +368,15 @@ async def _many_as_of(
     the other moment; PostgreSQL plans both arms from the scope and saves a round trip."""
     keys = {d.id: d.key for d in ctx.deliverables}
     tallies = [[Tally() for _ in scopes] for _ in moments]
-    together = 1 if session.get_bind().dialect.name == "sqlite" else len(moments)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    together = 1 if sqlite else len(moments)
     groups = [moments[at : at + together] for at in range(0, len(moments), together)]
     for start, stop in _chunks(scopes, chunk):
         stmt, scope_params = kept_scoped(
             ("figures", together, context_key(ctx)),
             scopes[start:stop],
             lambda units, key: _figures_statement(ctx, together, (units, key)),
+            sqlite=sqlite,
         )
         if stmt is None:
             continue
