@@ -43,7 +43,7 @@ from scheduler.digest_types import (
     UnitList,
     UnreachablePerson,
 )
-from storage.access import Scope, scopes_of, visible_units_condition
+from storage.access import Scope, scopes_of
 from storage.campaign_status import CAMPAIGN_OPEN
 from storage.clock import require_aware
 from storage.figures import (
@@ -257,9 +257,8 @@ async def _campaign_digests(
             session=session,
             campaign_id=ctx.id,
             as_of=now,
-            unit_filter=visible_units_condition(scopes[pid]),
             context=ctx,
-            memo_key=("digest scope", units[pid]),
+            scope=units[pid],
         )
         digests[pid] = CampaignDigest(figures[pid], overdue[pid], late[pid], tuple(shortcomings))
     return digests

@@ -44,8 +44,10 @@ from storage.figures import (
     UNIT,
     VERSION,
     CampaignContext,
+    UnitScope,
     choose_carriers,
     expected_rows,
+    kept_scoped,
     load_campaign,
 )
 from storage.figures.memo import AS_OF, STATEMENTS, as_of_param, context_key
@@ -207,21 +209,26 @@ async def find_shortcomings(
     unit_filter: ColumnElement[bool] | None = None,
     context: CampaignContext | None = None,
     memo_key: Hashable | None = None,
+    scope: UnitScope | None = None,
 ) -> list[Shortcoming]:
     """Every shortcoming kind that has at least one unit, in the order of `KINDS`; units in tree
     order; each with the number of units it was checked over. MISSING_REPORT comes once per
     deliverable (params: deliverable key and names).
 
-    `memo_key`: a hashable that names `unit_filter` exactly (the digest passes the person's
-    `UnitScope`); the statements are then kept (`storage.figures.memo`) and run again with the
-    new moment instead of being rebuilt."""
+    `memo_key`: a hashable that names `unit_filter` exactly; the statements are then kept
+    (`storage.figures.memo`) and run again with the new moment instead of being rebuilt.
+    `scope` (the digest's): the units as the figures read a scope, in place of `unit_filter`,
+    the statement kept for every scope of the same shape (`storage.figures.kept_scoped`: built
+    and compiled once, not once per person)."""
     require_aware(as_of)
+    if scope is not None and (unit_filter is not None or memo_key is not None):
+        raise ValueError("a scope replaces unit_filter and memo_key")
     ctx = context or await load_campaign(session=session, campaign_id=campaign_id)
     if ctx.id != campaign_id:
         raise ValueError("the campaign context belongs to another campaign")
     checks_key, checks = await _checks(ctx, as_of, session)
-    scope: dict[str, Any] = {"as_of": as_of_param(), "root_path": root_path}
-    moment = {AS_OF: as_of}
+    where: dict[str, Any] = {"as_of": as_of_param(), "root_path": root_path}
+    moment: dict[str, Any] = {AS_OF: as_of}
 
     def kept(name: str, build: Callable[[], Any]) -> Any:
         if memo_key is None:
@@ -231,7 +238,7 @@ async def find_shortcomings(
     # One statement: each unit counted, once, with whether each check found it (`label`) and
     # could find it (`label_checked`); over all of them, how many each check covered; then only
     # the units found, in tree order.
-    def listed() -> Any:
+    def listed(units: Any = UNIT) -> Any:
         per_unit = (
             expected_rows(
                 ctx,
@@ -240,8 +247,9 @@ async def find_shortcomings(
                     *(func.max(case((c.flag, 1), else_=0)).label(c.label) for c in checks),
                     *(func.max(case((c.covered, 1), else_=0)).label(_checked(c)) for c in checks),
                 ],
-                **scope,
+                **where,
                 unit_filter=unit_filter,
+                units=units,
             )
             .group_by(UNIT.c.id, *LISTED_UNIT)
             .subquery()
@@ -258,7 +266,19 @@ async def find_shortcomings(
     columns = [(c.label, _covered(c)) for c in checks]
     units: dict[str, list[ShortcomingUnit]] = {label: [] for label, _ in columns}
     covered: dict[str, int] = {}
-    for row in (await session.execute(kept("shortcomings", listed), moment)).mappings():
+    if scope is None:
+        stmt = kept("shortcomings", listed)
+    else:
+        stmt, params = kept_scoped(
+            ("shortcomings", checks_key, root_path),
+            [scope],
+            lambda units, _key: listed(units),
+            sqlite=session.get_bind().dialect.name == "sqlite",
+        )
+        if stmt is None:  # no unit in the scope
+            return []
+        moment.update(params)
+    for row in (await session.execute(stmt, moment)).mappings():
         unit: ShortcomingUnit | None = None
         for label, total in columns:
             covered[label] = row[total]
