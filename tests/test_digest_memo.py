@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from scheduler.digest import digest_data
 from storage.db import Database
 from storage.figures.memo import STATEMENTS
-from storage.models import DeliverableDeadline
+from storage.models import ROLE_SUPERVISOR, DeliverableDeadline, Unit
+from tests.factories import make_person, pk
 from tests.test_digest import NOW, _world
 
 
@@ -49,3 +51,25 @@ async def test_a_moved_deadline_is_not_answered_from_a_kept_statement(db: Databa
     assert after.campaigns[0].overdue != before.campaigns[0].overdue or (
         after.campaigns[0].late != before.campaigns[0].late
     )
+
+
+async def test_people_of_the_same_scope_shape_share_a_statement_and_get_their_own_digest(
+    db: Database,
+) -> None:
+    _, ids = await _world(db)
+    async with db.write() as session:  # a supervisor of H2 only: one root, as sup_h1 has
+        h2 = (await session.execute(select(Unit).where(col(Unit.code) == "H2"))).scalar_one()
+        ids["sup_h2"] = pk(await make_person(session, "Đỗ Văn Hai", roles=[(ROLE_SUPERVISOR, h2)]))
+    async with db.read() as session:
+        fresh = {}
+        for name in ("sup_h1", "sup_h2"):
+            STATEMENTS.clear()
+            fresh[name] = await digest_data(session=session, person_id=ids[name], now=NOW)
+        STATEMENTS.clear()
+        first = await digest_data(session=session, person_id=ids["sup_h1"], now=NOW)
+        kept = len(STATEMENTS)
+        second = await digest_data(session=session, person_id=ids["sup_h2"], now=NOW)
+        assert len(STATEMENTS) == kept  # the second person's statements were the first's
+    assert first == fresh["sup_h1"] and second == fresh["sup_h2"]
+    assert first is not None and second is not None
+    assert first.campaigns[0].figures != second.campaigns[0].figures  # their own units
