@@ -126,8 +126,15 @@ def create_engine(
         return engine
     # jit off: the figure statements' row estimates make the planner JIT-compile them, a fixed
     # ~0.4-1 s per statement that dwarfs their run time at the sizes a page or a digest reads.
+    # plan_cache_mode is PostgreSQL's default, "auto": after five custom plans of a prepared
+    # statement the server tries the generic plan and keeps planning each execution only when
+    # the generic one is estimated clearly dearer. force_custom_plan (set here before) made the
+    # chat turn's eight-table read re-planned at every turn, 0.37-0.55 ms of planning against
+    # 0.08-0.15 ms of execution; "auto" took the PostgreSQL ingest from 38% to 50% of the durable
+    # floor, and the figure, digest and dashboard benches did not get worse (docs/benchmarks.md,
+    # Ingest, 2026-12-04 22:40). Stated explicitly so a server-side default cannot change it.
     server_settings = {
-        "plan_cache_mode": "force_custom_plan",
+        "plan_cache_mode": "auto",
         "application_name": "cadrebot",
         "jit": "off",
     }

@@ -21,7 +21,7 @@ async def test_sqlite_pragmas_and_pg_settings(db: Database, backend: str) -> Non
             assert (await session.execute(text("PRAGMA busy_timeout"))).scalar_one() >= 5000
         else:
             mode = (await session.execute(text("SHOW plan_cache_mode"))).scalar_one()
-            assert mode == "force_custom_plan"
+            assert mode == "auto"
 
 
 async def test_timestamps_come_back_aware_in_utc(db: Database) -> None:
