@@ -104,10 +104,6 @@ def _passed_deadlines(ctx: CampaignContext, as_of: datetime) -> list[int]:
     return [dl_id for dl_id, end in ctx.deadline_ends.items() if as_of >= end]
 
 
-def _is_sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def _slices(count: int) -> Iterator[tuple[int, int]]:
     for start in range(0, count, IDS_PER_QUERY):
         yield start, min(count, start + IDS_PER_QUERY)
@@ -204,7 +200,7 @@ async def _unit_lists(
             ("digest lists", LIST_CAP, context_key(ctx), tuple(passed)),
             scopes[start:stop],
             lambda units, key: _lists_statement(ctx, as_of_param(), passed, units, key),
-            sqlite=_is_sqlite(session),
+            session=session,
         )
         if stmt is None:
             continue
@@ -303,7 +299,7 @@ async def _unreachable(
             "digest unreachable",
             scopes[start:stop],
             _unreachable_statement,
-            sqlite=_is_sqlite(session),
+            session=session,
         )
         if stmt is None:
             continue

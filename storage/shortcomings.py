@@ -26,7 +26,7 @@ taken of: storage.shortcoming_text).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -208,32 +208,24 @@ async def find_shortcomings(
     root_path: str | None = None,
     unit_filter: ColumnElement[bool] | None = None,
     context: CampaignContext | None = None,
-    memo_key: Hashable | None = None,
     scope: UnitScope | None = None,
 ) -> list[Shortcoming]:
     """Every shortcoming kind that has at least one unit, in the order of `KINDS`; units in tree
     order; each with the number of units it was checked over. MISSING_REPORT comes once per
     deliverable (params: deliverable key and names).
 
-    `memo_key`: a hashable that names `unit_filter` exactly; the statements are then kept
-    (`storage.figures.memo`) and run again with the new moment instead of being rebuilt.
     `scope` (the digest's): the units as the figures read a scope, in place of `unit_filter`,
     the statement kept for every scope of the same shape (`storage.figures.kept_scoped`: built
     and compiled once, not once per person)."""
     require_aware(as_of)
-    if scope is not None and (unit_filter is not None or memo_key is not None):
-        raise ValueError("a scope replaces unit_filter and memo_key")
+    if scope is not None and unit_filter is not None:
+        raise ValueError("a scope replaces unit_filter")
     ctx = context or await load_campaign(session=session, campaign_id=campaign_id)
     if ctx.id != campaign_id:
         raise ValueError("the campaign context belongs to another campaign")
     checks_key, checks = await _checks(ctx, as_of, session)
     where: dict[str, Any] = {"as_of": as_of_param(), "root_path": root_path}
     moment: dict[str, Any] = {AS_OF: as_of}
-
-    def kept(name: str, build: Callable[[], Any]) -> Any:
-        if memo_key is None:
-            return build()
-        return STATEMENTS.get((name, checks_key, root_path, memo_key), build)
 
     # One statement: each unit counted, once, with whether each check found it (`label`) and
     # could find it (`label_checked`); over all of them, how many each check covered; then only
@@ -267,13 +259,13 @@ async def find_shortcomings(
     units: dict[str, list[ShortcomingUnit]] = {label: [] for label, _ in columns}
     covered: dict[str, int] = {}
     if scope is None:
-        stmt = kept("shortcomings", listed)
+        stmt = listed()
     else:
         stmt, params = kept_scoped(
             ("shortcomings", checks_key, root_path),
             [scope],
             lambda units, _key: listed(units),
-            sqlite=session.get_bind().dialect.name == "sqlite",
+            session=session,
         )
         if stmt is None:  # no unit in the scope
             return []

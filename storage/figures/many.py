@@ -221,16 +221,18 @@ def _bound_scoped_units(ranges: int, ids: int, *, sqlite: bool) -> tuple[FromCla
     return member.join(UNIT, UNIT.c.id == member.c.unit_id), member.c.k
 
 
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def _scope_params(
     ranges: Sequence[tuple[int, str, str]], ids: Sequence[tuple[int, int]]
 ) -> dict[str, Any]:
     """The values of `_bound_scoped_units(len(ranges), len(ids))`'s parameters."""
     params: dict[str, Any] = {}
-    rows: list[tuple[Sequence[str], Sequence[Any]]] = [(RANGE_PARAMS, r) for r in ranges]
-    numbered = [(n, names, row) for n, (names, row) in enumerate(rows)]
-    numbered += [(n, ID_PARAMS, row) for n, row in enumerate(ids)]
-    for n, names, row in numbered:
-        params.update({f"{p}_{n}": value for p, value in zip(names, row, strict=True)})
+    for names, rows in ((RANGE_PARAMS, ranges), (ID_PARAMS, ids)):
+        for n, row in enumerate(rows):
+            params.update({f"{p}_{n}": value for p, value in zip(names, row, strict=True)})
     return params
 
 
@@ -239,15 +241,17 @@ def kept_scoped(
     scopes: Sequence[UnitScope],
     build: Callable[[FromClause, Any], Any],
     *,
-    sqlite: bool,
+    session: AsyncSession,
 ) -> tuple[Any, dict[str, Any]]:
     """`build(units FROM, scope-key column)` over one `scope_chunks` slice (the FROM ends in
     `unit`, one row per (scope, unit); the key is the index in `scopes`) and the parameters the
     statement takes for this slice; (None, {}) when no scope has a unit. A small slice (at most
     `SMALL_SCOPE` ranges and ids) gets the statement kept for `name` and its shape
     (`storage.figures.memo`), its scope rows as parameters: `name` must say everything else
-    `build` depends on. A big one (the weekly pass) is built now with its rows inline."""
+    `build` depends on. A big one (the weekly pass) is built now with its rows inline. The
+    statement's form depends on the engine of `session`, the one it will run in."""
     ranges, ids = _scope_rows(scopes)
+    sqlite = _is_sqlite(session)
     if len(ranges) + len(ids) > SMALL_SCOPE:
         scoped = _scoped_units(ranges, ids)
         return (None if scoped is None else build(*scoped)), {}
@@ -368,15 +372,14 @@ async def _many_as_of(
     the other moment; PostgreSQL plans both arms from the scope and saves a round trip."""
     keys = {d.id: d.key for d in ctx.deliverables}
     tallies = [[Tally() for _ in scopes] for _ in moments]
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    together = 1 if sqlite else len(moments)
+    together = 1 if _is_sqlite(session) else len(moments)
     groups = [moments[at : at + together] for at in range(0, len(moments), together)]
     for start, stop in _chunks(scopes, chunk):
         stmt, scope_params = kept_scoped(
             ("figures", together, context_key(ctx)),
             scopes[start:stop],
             lambda units, key: _figures_statement(ctx, together, (units, key)),
-            sqlite=sqlite,
+            session=session,
         )
         if stmt is None:
             continue
