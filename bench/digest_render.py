@@ -25,7 +25,6 @@ import asyncio
 import json
 import platform
 import statistics
-import tempfile
 import textwrap
 import time
 from collections.abc import Awaitable, Callable
@@ -37,7 +36,7 @@ from sqlalchemy import event, insert, text
 
 from bench.digest_turn import measure_turn
 from bench.digest_world import CREATED, NOW, build
-from bench.scratch import replace_section, scratch_database
+from bench.scratch import on_engines, replace_section
 from scheduler.digest import compose_digest, digest_data, digest_data_many
 from scheduler.digest_chart import _drawn, render_chart
 from scheduler.digest_text import render_digest
@@ -223,21 +222,9 @@ def medians(repeats: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, f
 async def main(
     units: int, runs: int, supervisors: int, postgres: str | None
 ) -> dict[str, dict[str, float]]:
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
-        try:
-            results["SQLite"] = await measure("SQLite", db, units, runs, supervisors)
-        finally:
-            await db.dispose()
-    if postgres:
-        async with scratch_database(postgres) as url:
-            db = Database.from_url(url)
-            try:
-                results["PostgreSQL"] = await measure("PostgreSQL", db, units, runs, supervisors)
-            finally:
-                await db.dispose()
-    return results
+    return await on_engines(
+        lambda label, db: measure(label, db, units, runs, supervisors), postgres
+    )
 
 
 FINDINGS = (

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
@@ -30,7 +28,7 @@ from sqlmodel import col
 
 from bench.digest_render import bare_chart
 from bench.figures_world import NOW, build
-from bench.scratch import scratch_database
+from bench.scratch import on_engines
 from scheduler.digest import compose_digest
 from scheduler.digest_chart import _drawn
 from storage.db import Database
@@ -102,21 +100,7 @@ async def measure(label: str, db: Database, units: int, people: int) -> dict[str
 
 
 async def main(units: int, people: int, postgres: str | None) -> dict[str, dict[str, float]]:
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
-        try:
-            results["SQLite"] = await measure("SQLite", db, units, people)
-        finally:
-            await db.dispose()
-    if postgres:
-        async with scratch_database(postgres) as url:
-            db = Database.from_url(url)
-            try:
-                results["PostgreSQL"] = await measure("PostgreSQL", db, units, people)
-            finally:
-                await db.dispose()
-    return results
+    return await on_engines(lambda label, db: measure(label, db, units, people), postgres)
 
 
 if __name__ == "__main__":

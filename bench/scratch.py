@@ -4,14 +4,18 @@ made and dropped around a run, and its section of docs/benchmarks.md replaced in
 from __future__ import annotations
 
 import re
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 
-from storage.db import create_engine, normalise_url
+from storage.db import Database, create_engine, normalise_url
+
+T = TypeVar("T")
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -44,6 +48,28 @@ async def scratch_schema(url: str) -> AsyncIterator[str]:
         yield schema
     finally:
         await pg_admin(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def on_engines(
+    measure: Callable[[str, Database], Awaitable[T]], postgres: str | None
+) -> dict[str, T]:
+    """`measure(label, database)` on a fresh SQLite file and, with `postgres` (a server URL), on
+    a scratch PostgreSQL database; each database disposed of afterwards."""
+    results: dict[str, T] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
+        try:
+            results["SQLite"] = await measure("SQLite", db)
+        finally:
+            await db.dispose()
+    if postgres:
+        async with scratch_database(postgres) as url:
+            db = Database.from_url(url)
+            try:
+                results["PostgreSQL"] = await measure("PostgreSQL", db)
+            finally:
+                await db.dispose()
+    return results
 
 
 def replace_section(title: str, section: str, *, keep_dated: bool = False) -> None:
